@@ -1,0 +1,230 @@
+// Package directory is dirsync's data model: accounts, the sources that feed
+// them, and the users, groups and memberships an account's directory holds.
+//
+// It has no behaviour beyond small value helpers, and it imports nothing of
+// dirsync's own: connectors, the engine, the store and the API all speak in
+// these types, so it sits at the bottom of the dependency graph.
+package directory
+
+import (
+	"slices"
+	"time"
+)
+
+// Account is one customer organization. Every other object belongs to
+// exactly one account; a deployment holds many.
+type Account struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// SourceKind names a kind of directory that a connector reads.
+type SourceKind string
+
+// Source kinds dirsync knows.
+const (
+	KindEntra SourceKind = "entra"
+	KindLDAP  SourceKind = "ldap"
+)
+
+// Source is one directory an account synchronizes from: an Entra ID tenant,
+// an Active Directory domain, an LDAP server.
+type Source struct {
+	ID          string     `json:"id"`
+	AccountID   string     `json:"account_id"`
+	Name        string     `json:"name"`
+	Description string     `json:"description,omitempty"`
+	Kind        SourceKind `json:"kind"`
+	// Config is the connector's own settings, as JSON, without secrets.
+	Config []byte `json:"config"`
+	// Secret is the connector's credential (client secret, private key,
+	// bind password), sealed by the store's key: never returned or logged.
+	Secret    []byte    `json:"-"`
+	Enabled   bool      `json:"enabled"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// State is where an object stands in its lifecycle.
+type State string
+
+// Lifecycle states. A disabled user is still in the directory; a user in
+// the trash is out of the active lists until restored or purged.
+const (
+	StateActive   State = "active"
+	StateDisabled State = "disabled"
+	StateTrash    State = "pending_deletion"
+)
+
+// UserAttributes are the attributes a source manages on a user. Sources
+// write them; nobody else may.
+type UserAttributes struct {
+	Username       string   `json:"username"` // the userPrincipalName, or what a source maps to it
+	Email          string   `json:"email,omitempty"`
+	DisplayName    string   `json:"display_name,omitempty"`
+	GivenName      string   `json:"given_name,omitempty"`
+	Surname        string   `json:"surname,omitempty"`
+	JobTitle       string   `json:"job_title,omitempty"`
+	Department     string   `json:"department,omitempty"`
+	MobilePhone    string   `json:"mobile_phone,omitempty"`
+	BusinessPhones []string `json:"business_phones,omitempty"`
+	UserType       string   `json:"user_type,omitempty"` // Member or Guest in Entra
+	Licenses       []string `json:"licenses,omitempty"`  // SKU ids
+	ProxyAddresses []string `json:"proxy_addresses,omitempty"`
+	ImmutableID    string   `json:"immutable_id,omitempty"` // onPremisesImmutableId
+	// AccountName is the pre-Windows 2000 logon name (sAMAccountName) where the
+	// source has one.
+	AccountName string `json:"account_name,omitempty"`
+	// DN is the entry's distinguished name in an LDAP source.
+	DN string `json:"dn,omitempty"`
+}
+
+// GroupAttributes are the attributes a source manages on a group.
+type GroupAttributes struct {
+	Name            string   `json:"name"`
+	Description     string   `json:"description,omitempty"`
+	Mail            string   `json:"mail,omitempty"`
+	GroupTypes      []string `json:"group_types,omitempty"`
+	SecurityEnabled bool     `json:"security_enabled"`
+	MailEnabled     bool     `json:"mail_enabled"`
+	DN              string   `json:"dn,omitempty"`
+}
+
+// SourceLink ties a directory object to the object of a source it came from.
+type SourceLink struct {
+	SourceID   string `json:"source_id"`
+	Source     string `json:"source"` // the source's name
+	ExternalID string `json:"external_id"`
+}
+
+// User is a person in an account's directory.
+type User struct {
+	ID        string `json:"id"`
+	AccountID string `json:"account_id"`
+	UserAttributes
+	Enabled bool  `json:"enabled"`
+	State   State `json:"state"`
+	// Tags and Notes are local: the account's own, never touched by a source.
+	Tags      []string     `json:"tags"`
+	Notes     string       `json:"notes,omitempty"`
+	Sources   []SourceLink `json:"sources"`
+	CreatedAt time.Time    `json:"created_at"`
+	UpdatedAt time.Time    `json:"updated_at"`
+	// TrashedAt is when the user went to the trash; zero otherwise.
+	TrashedAt time.Time `json:"trashed_at,omitzero"`
+}
+
+// Group is a group in an account's directory.
+type Group struct {
+	ID        string `json:"id"`
+	AccountID string `json:"account_id"`
+	GroupAttributes
+	State     State        `json:"state"`
+	Sources   []SourceLink `json:"sources"`
+	CreatedAt time.Time    `json:"created_at"`
+	UpdatedAt time.Time    `json:"updated_at"`
+	TrashedAt time.Time    `json:"trashed_at,omitzero"`
+}
+
+// MemberKind says what a member of a group is.
+type MemberKind string
+
+// Member kinds a directory holds. Sources may have others (devices,
+// contacts, service principals); those are skipped and counted.
+const (
+	MemberUser  MemberKind = "user"
+	MemberGroup MemberKind = "group"
+)
+
+// Member is one member of a group, direct or through nesting.
+type Member struct {
+	Kind MemberKind `json:"kind"`
+	ID   string     `json:"id"`
+	// Name is the user's username or the group's name, for display.
+	Name string `json:"name"`
+}
+
+// SourceUser is a user as a source reports it, before it meets the directory.
+type SourceUser struct {
+	ExternalID string `json:"external_id"`
+	UserAttributes
+	Enabled bool `json:"enabled"`
+}
+
+// SourceGroup is a group as a source reports it.
+type SourceGroup struct {
+	ExternalID string `json:"external_id"`
+	GroupAttributes
+}
+
+// SourceMembership is one direct membership as a source reports it.
+type SourceMembership struct {
+	GroupExternalID  string     `json:"group"`
+	MemberExternalID string     `json:"member"`
+	MemberKind       MemberKind `json:"kind"`
+}
+
+// AttrChange is one attribute's value before and after a change.
+type AttrChange struct {
+	Attribute string `json:"attribute"`
+	Before    any    `json:"before"`
+	After     any    `json:"after"`
+}
+
+// DiffUsers lists the attributes that differ between a and b, in a fixed order.
+func DiffUsers(a, b UserAttributes) []AttrChange {
+	var d differ
+	d.str("username", a.Username, b.Username)
+	d.str("email", a.Email, b.Email)
+	d.str("display_name", a.DisplayName, b.DisplayName)
+	d.str("given_name", a.GivenName, b.GivenName)
+	d.str("surname", a.Surname, b.Surname)
+	d.str("job_title", a.JobTitle, b.JobTitle)
+	d.str("department", a.Department, b.Department)
+	d.str("mobile_phone", a.MobilePhone, b.MobilePhone)
+	d.list("business_phones", a.BusinessPhones, b.BusinessPhones)
+	d.str("user_type", a.UserType, b.UserType)
+	d.list("licenses", a.Licenses, b.Licenses)
+	d.list("proxy_addresses", a.ProxyAddresses, b.ProxyAddresses)
+	d.str("immutable_id", a.ImmutableID, b.ImmutableID)
+	d.str("account_name", a.AccountName, b.AccountName)
+	d.str("dn", a.DN, b.DN)
+	return d.changes
+}
+
+// DiffGroups lists the attributes that differ between a and b, in a fixed order.
+func DiffGroups(a, b GroupAttributes) []AttrChange {
+	var d differ
+	d.str("name", a.Name, b.Name)
+	d.str("description", a.Description, b.Description)
+	d.str("mail", a.Mail, b.Mail)
+	d.list("group_types", a.GroupTypes, b.GroupTypes)
+	d.boolean("security_enabled", a.SecurityEnabled, b.SecurityEnabled)
+	d.boolean("mail_enabled", a.MailEnabled, b.MailEnabled)
+	d.str("dn", a.DN, b.DN)
+	return d.changes
+}
+
+type differ struct{ changes []AttrChange }
+
+func (d *differ) str(name, a, b string) {
+	if a != b {
+		d.changes = append(d.changes, AttrChange{name, a, b})
+	}
+}
+
+func (d *differ) boolean(name string, a, b bool) {
+	if a != b {
+		d.changes = append(d.changes, AttrChange{name, a, b})
+	}
+}
+
+// list compares as sets in order: sources return multi-valued attributes in
+// no promised order, and a reordering is not a change.
+func (d *differ) list(name string, a, b []string) {
+	sa, sb := slices.Sorted(slices.Values(a)), slices.Sorted(slices.Values(b))
+	if !slices.Equal(sa, sb) {
+		d.changes = append(d.changes, AttrChange{name, a, b})
+	}
+}

@@ -1,0 +1,95 @@
+package directory
+
+import "time"
+
+// RunKind says how much of a source a run read.
+type RunKind string
+
+// Run kinds.
+const (
+	RunFull   RunKind = "full"
+	RunDelta  RunKind = "delta"
+	RunSingle RunKind = "single_user"
+)
+
+// Outcome is how a run ended.
+type Outcome string
+
+// Run outcomes. A run that stopped applied nothing and says why (a safety
+// limit, a source that suddenly looks empty); a failed run also applied nothing.
+const (
+	OutcomeRunning   Outcome = "running"
+	OutcomeSucceeded Outcome = "succeeded"
+	OutcomeFailed    Outcome = "failed"
+	OutcomeStopped   Outcome = "stopped"
+)
+
+// Counts tallies what a run did to the directory.
+type Counts struct {
+	Created   int `json:"created"`
+	Updated   int `json:"updated"`
+	Disabled  int `json:"disabled"`
+	Enabled   int `json:"enabled"`
+	Deleted   int `json:"deleted"`
+	Restored  int `json:"restored"`
+	Unchanged int `json:"unchanged"`
+	Skipped   int `json:"skipped"`
+	Conflicts int `json:"conflicts"`
+	// MembersAdded and MembersRemoved count direct memberships.
+	MembersAdded   int `json:"members_added"`
+	MembersRemoved int `json:"members_removed"`
+}
+
+// Run is one synchronization of one source.
+type Run struct {
+	ID         string    `json:"id"`
+	AccountID  string    `json:"account_id"`
+	SourceID   string    `json:"source_id"`
+	Source     string    `json:"source"`
+	Kind       RunKind   `json:"kind"`
+	Trigger    string    `json:"trigger"` // cli, schedule, api
+	DryRun     bool      `json:"dry_run,omitempty"`
+	StartedAt  time.Time `json:"started_at"`
+	FinishedAt time.Time `json:"finished_at,omitzero"`
+	Outcome    Outcome   `json:"outcome"`
+	// Reason says why a run failed or stopped, or why it went full.
+	Reason string `json:"reason,omitempty"`
+	Counts Counts `json:"counts"`
+	// Users and Groups count what the source reported.
+	SourceUsers  int `json:"source_users"`
+	SourceGroups int `json:"source_groups"`
+	// Skips counts skipped source objects by reason.
+	Skips     map[string]int `json:"skips,omitempty"`
+	Requests  int            `json:"requests"`
+	Throttled int            `json:"throttled"`
+}
+
+// ChangeAction is what a run did to one object.
+type ChangeAction string
+
+// Change actions.
+const (
+	ActionCreated       ChangeAction = "created"
+	ActionUpdated       ChangeAction = "updated"
+	ActionDisabled      ChangeAction = "disabled"
+	ActionEnabled       ChangeAction = "enabled"
+	ActionDeleted       ChangeAction = "deleted" // moved to the trash
+	ActionRestored      ChangeAction = "restored"
+	ActionConflict      ChangeAction = "conflict"
+	ActionMemberAdded   ChangeAction = "member_added"
+	ActionMemberRemoved ChangeAction = "member_removed"
+)
+
+// Change is one change a run made (or, in a dry run, would make).
+type Change struct {
+	RunID      string       `json:"run_id"`
+	Seq        int          `json:"seq"`
+	ObjectKind MemberKind   `json:"object_kind"`
+	ObjectID   string       `json:"object_id,omitempty"`
+	ExternalID string       `json:"external_id,omitempty"`
+	Name       string       `json:"name"`
+	Action     ChangeAction `json:"action"`
+	Attributes []AttrChange `json:"attributes,omitempty"`
+	// Detail says more: the member added or removed, the other side of a conflict.
+	Detail string `json:"detail,omitempty"`
+}

@@ -1,0 +1,172 @@
+// Package store defines how dirsync keeps its directory: the Store
+// interface, the errors every backend returns, and nothing else. Backends
+// live in subpackages (sqlite, postgres) and all pass the conformance suite
+// in storetest.
+//
+// A sync run reaches the directory in two steps. While it reads its source,
+// the engine stages what it reads (StageUsers and friends) outside any
+// transaction, so a slow source never holds the database's write lock and
+// memory never holds the whole source. When the read is complete, Update
+// runs the whole apply in one transaction: the directory either takes every
+// change of the run or none.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/dirsync/dirsync/internal/directory"
+)
+
+// Errors every backend returns, wrapped with context; test with errors.Is.
+var (
+	ErrNotFound = errors.New("not found")
+	// ErrAlreadyExists is returned when a create or update would break a
+	// uniqueness rule: an account or source name, a username or email
+	// within an account, a source link.
+	ErrAlreadyExists = errors.New("already exists")
+)
+
+// Store is a directory database.
+type Store interface {
+	Reader
+	Stager
+
+	// Update runs fn in one transaction and commits it if fn returns nil.
+	// An error from fn, a panic or a cancelled context rolls everything back.
+	Update(ctx context.Context, fn func(Tx) error) error
+
+	Close() error
+}
+
+// Reader reads the directory. Every method reads one account's data:
+// an id from another account is ErrNotFound.
+type Reader interface {
+	Account(ctx context.Context, nameOrID string) (directory.Account, error)
+	Accounts(ctx context.Context) ([]directory.Account, error)
+
+	// Source finds a source of the account by name or id.
+	Source(ctx context.Context, accountID, nameOrID string) (directory.Source, error)
+	Sources(ctx context.Context, accountID string) ([]directory.Source, error)
+	// SourceState returns the source's saved cursor and anything else an
+	// incremental read needs; empty when there is none.
+	SourceState(ctx context.Context, sourceID string) (string, error)
+
+	User(ctx context.Context, accountID, id string) (directory.User, error)
+	// UserByLink finds the user linked to an object of a source.
+	UserByLink(ctx context.Context, sourceID, externalID string) (directory.User, error)
+	// UserByUsername and UserByEmail match case-insensitively.
+	UserByUsername(ctx context.Context, accountID, username string) (directory.User, error)
+	UserByEmail(ctx context.Context, accountID, email string) (directory.User, error)
+	Users(ctx context.Context, accountID string, q UserQuery) (Page[directory.User], error)
+
+	Group(ctx context.Context, accountID, id string) (directory.Group, error)
+	GroupByLink(ctx context.Context, sourceID, externalID string) (directory.Group, error)
+	// GroupByName matches case-insensitively and returns the first by id
+	// when several groups share the name.
+	GroupByName(ctx context.Context, accountID, name string) (directory.Group, error)
+	Groups(ctx context.Context, accountID string, q GroupQuery) (Page[directory.Group], error)
+	// Members lists a group's direct members, or with transitive its
+	// effective members: every user and group reached through nesting,
+	// each once, cycles included. Ordered by kind then name.
+	Members(ctx context.Context, accountID, groupID string, transitive bool) ([]directory.Member, error)
+
+	Run(ctx context.Context, accountID, id string) (directory.Run, error)
+	// Runs lists runs newest first; sourceID "" lists all of the account's.
+	Runs(ctx context.Context, accountID, sourceID string, limit int) ([]directory.Run, error)
+	// Changes lists a run's changes in order.
+	Changes(ctx context.Context, runID string, after, limit int) ([]directory.Change, error)
+}
+
+// Page is one page of a listing; Next is "" on the last page.
+type Page[T any] struct {
+	Items []T
+	Next  string
+}
+
+// UserQuery filters and pages a user listing, ordered by username.
+type UserQuery struct {
+	// States to list; empty means active and disabled (not the trash).
+	States []directory.State
+	// SourceID lists only users linked to that source.
+	SourceID string
+	// Search matches a substring of username, email or display name.
+	Search string
+	After  string // the Next of the previous page
+	Limit  int    // 0 means all
+}
+
+// GroupQuery filters and pages a group listing, ordered by name then id.
+type GroupQuery struct {
+	States   []directory.State
+	SourceID string
+	Search   string
+	After    string
+	Limit    int
+}
+
+// Stager holds what a run reads from its source until the run applies it.
+// Staged rows belong to a run id; the same external id staged twice in one
+// run keeps the last version (sources may report an object more than once).
+type Stager interface {
+	StageUsers(ctx context.Context, runID string, users []directory.SourceUser) error
+	StageGroups(ctx context.Context, runID string, groups []directory.SourceGroup) error
+	StageMemberships(ctx context.Context, runID string, ms []directory.SourceMembership) error
+	// DropStage deletes everything staged for the run.
+	DropStage(ctx context.Context, runID string) error
+}
+
+// Tx is one transaction: everything Reader does, seeing its own writes,
+// plus the writes.
+type Tx interface {
+	Reader
+
+	CreateAccount(ctx context.Context, a *directory.Account) error // sets ID and CreatedAt
+
+	CreateSource(ctx context.Context, s *directory.Source) error // sets ID and times
+	UpdateSource(ctx context.Context, s directory.Source) error
+	// DeleteSource removes the source and its links and state; the users
+	// and groups it brought stay, as local objects.
+	DeleteSource(ctx context.Context, accountID, id string) error
+	SetSourceState(ctx context.Context, sourceID, state string) error
+
+	CreateUser(ctx context.Context, u *directory.User) error // sets ID and times
+	// UpdateUser writes every field of u but ID, AccountID, Sources and CreatedAt.
+	UpdateUser(ctx context.Context, u directory.User) error
+	CreateGroup(ctx context.Context, g *directory.Group) error
+	UpdateGroup(ctx context.Context, g directory.Group) error
+	// Link ties a user or group to a source object; a source object links to one at most.
+	Link(ctx context.Context, kind directory.MemberKind, id string, link directory.SourceLink) error
+
+	// StagedUsers pages through a run's staged users ordered by external id,
+	// starting after the given external id.
+	StagedUsers(ctx context.Context, runID, after string, limit int) ([]directory.SourceUser, error)
+	StagedGroups(ctx context.Context, runID, after string, limit int) ([]directory.SourceGroup, error)
+	// UnstagedUsers pages through users linked to the source whose external
+	// id the run did not stage, in any state, ordered by user id.
+	UnstagedUsers(ctx context.Context, sourceID, runID, after string, limit int) ([]directory.User, error)
+	UnstagedGroups(ctx context.Context, sourceID, runID, after string, limit int) ([]directory.Group, error)
+	// SyncMemberships makes the direct memberships the source owns equal to
+	// what the run staged, mapped through the source's links (staged rows
+	// whose group or member has no link are ignored), and returns what it
+	// added and removed.
+	SyncMemberships(ctx context.Context, sourceID, runID string) (added, removed []Membership, err error)
+
+	CreateRun(ctx context.Context, r *directory.Run) error // sets ID
+	UpdateRun(ctx context.Context, r directory.Run) error
+	// AddChanges appends to the run's change list; Seq is assigned in order.
+	AddChanges(ctx context.Context, runID string, cs []directory.Change) error
+}
+
+// Membership is one direct membership in the directory.
+type Membership struct {
+	GroupID    string
+	GroupName  string
+	MemberKind directory.MemberKind
+	MemberID   string
+	MemberName string
+}
+
+// Clock gives the time; tests substitute their own.
+type Clock func() time.Time
