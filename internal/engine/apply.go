@@ -1,0 +1,454 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/dirsync/dirsync/internal/directory"
+	"github.com/dirsync/dirsync/internal/store"
+)
+
+// applier plans and applies one run inside one transaction.
+type applier struct {
+	ctx   context.Context
+	tx    store.Tx
+	src   directory.Source
+	run   *directory.Run
+	now   time.Time
+	batch int
+	// keep holds every change in memory instead of writing it, for a dry
+	// run whose transaction is rolled back.
+	keep    bool
+	kept    []directory.Change
+	pending []directory.Change
+}
+
+func (a *applier) apply() error {
+	steps := []struct {
+		name string
+		fn   func() error
+	}{
+		{"groups", a.applyGroups},
+		{"users", a.applyUsers},
+		{"guard", a.guardEmptySource},
+		{"removed users", a.retireUsers},
+		{"removed groups", a.retireGroups},
+		{"memberships", a.applyMemberships},
+		{"changes", a.flushChanges},
+	}
+	for _, s := range steps {
+		if err := s.fn(); err != nil {
+			return fmt.Errorf("apply %s: %w", s.name, err)
+		}
+	}
+	return nil
+}
+
+func (a *applier) record(c directory.Change) error {
+	c.RunID = a.run.ID
+	if a.keep {
+		a.kept = append(a.kept, c)
+		return nil
+	}
+	a.pending = append(a.pending, c)
+	if len(a.pending) >= a.batch {
+		return a.flushChanges()
+	}
+	return nil
+}
+
+func (a *applier) flushChanges() error {
+	if len(a.pending) == 0 {
+		return nil
+	}
+	err := a.tx.AddChanges(a.ctx, a.run.ID, a.pending)
+	a.pending = a.pending[:0]
+	return err
+}
+
+// guardEmptySource stops a run whose source suddenly reports no users while
+// the directory holds users from it: an outage, a revoked permission or a
+// wrong filter looks exactly like that, and must never read as "everyone left".
+func (a *applier) guardEmptySource() error {
+	if a.run.SourceUsers > 0 {
+		return nil
+	}
+	left, err := a.tx.UnstagedUsers(a.ctx, a.src.ID, a.run.ID, "", 1000)
+	if err != nil {
+		return err
+	}
+	n := 0
+	for _, u := range left {
+		if u.State != directory.StateTrash {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: source %s returned no users while the directory holds %s from it; nothing was applied (check the source's permissions and filters)",
+		ErrStopped, a.src.Name, plural(n, "user"))
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	if n >= 1000 {
+		return fmt.Sprintf("at least %d %ss", n, word)
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
+
+func (a *applier) link(id string) directory.SourceLink {
+	return directory.SourceLink{SourceID: a.src.ID, Source: a.src.Name, ExternalID: id}
+}
+
+func stateFor(enabled bool) directory.State {
+	if enabled {
+		return directory.StateActive
+	}
+	return directory.StateDisabled
+}
+
+// --- users -----------------------------------------------------------------
+
+func (a *applier) applyUsers() error {
+	after := ""
+	for {
+		page, err := a.tx.StagedUsers(a.ctx, a.run.ID, after, a.batch)
+		if err != nil {
+			return err
+		}
+		for _, su := range page {
+			if err := a.applyUser(su); err != nil {
+				return fmt.Errorf("user %s (%s): %w", su.Username, su.ExternalID, err)
+			}
+		}
+		if len(page) < a.batch {
+			return nil
+		}
+		after = page[len(page)-1].ExternalID
+	}
+}
+
+func (a *applier) applyUser(su directory.SourceUser) error {
+	u, err := a.tx.UserByLink(a.ctx, a.src.ID, su.ExternalID)
+	if err == nil {
+		return a.updateUser(u, su)
+	}
+	if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	// Not linked yet: meet a user the account already has, by username
+	// then by email, so turning sync on over existing users makes no duplicates.
+	match, err := a.matchUser(su)
+	if err != nil {
+		return err
+	}
+	if match != nil {
+		if len(match.Sources) > 0 {
+			return a.conflict(su, *match, "username or email")
+		}
+		if err := a.tx.Link(a.ctx, directory.MemberUser, match.ID, a.link(su.ExternalID)); err != nil {
+			return err
+		}
+		return a.updateUser(*match, su)
+	}
+	if holder, field, err := a.collision("", su.UserAttributes); err != nil {
+		return err
+	} else if holder != nil {
+		return a.conflict(su, *holder, field)
+	}
+	nu := directory.User{
+		AccountID:      a.src.AccountID,
+		UserAttributes: su.UserAttributes,
+		Enabled:        su.Enabled,
+		State:          stateFor(su.Enabled),
+		Tags:           []string{},
+	}
+	if err := a.tx.CreateUser(a.ctx, &nu); err != nil {
+		return err
+	}
+	if err := a.tx.Link(a.ctx, directory.MemberUser, nu.ID, a.link(su.ExternalID)); err != nil {
+		return err
+	}
+	a.run.Counts.Created++
+	return a.record(directory.Change{ObjectKind: directory.MemberUser, ObjectID: nu.ID, ExternalID: su.ExternalID,
+		Name: su.Username, Action: directory.ActionCreated, Attributes: directory.DiffUsers(directory.UserAttributes{}, su.UserAttributes)})
+}
+
+func (a *applier) matchUser(su directory.SourceUser) (*directory.User, error) {
+	for _, by := range []func() (directory.User, error){
+		func() (directory.User, error) { return a.tx.UserByUsername(a.ctx, a.src.AccountID, su.Username) },
+		func() (directory.User, error) {
+			if su.Email == "" {
+				return directory.User{}, store.ErrNotFound
+			}
+			return a.tx.UserByEmail(a.ctx, a.src.AccountID, su.Email)
+		},
+	} {
+		u, err := by()
+		if err == nil {
+			return &u, nil
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+	}
+	return nil, nil
+}
+
+// collision finds a user other than self that holds attrs' username or email.
+func (a *applier) collision(self string, attrs directory.UserAttributes) (*directory.User, string, error) {
+	u, err := a.tx.UserByUsername(a.ctx, a.src.AccountID, attrs.Username)
+	if err == nil && u.ID != self {
+		return &u, "username", nil
+	}
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, "", err
+	}
+	if attrs.Email == "" {
+		return nil, "", nil
+	}
+	u, err = a.tx.UserByEmail(a.ctx, a.src.AccountID, attrs.Email)
+	if err == nil && u.ID != self {
+		return &u, "email", nil
+	}
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, "", err
+	}
+	return nil, "", nil
+}
+
+// conflict quarantines an incoming user whose username or email another
+// user holds: the holder is left untouched, and the run reports both sides.
+func (a *applier) conflict(su directory.SourceUser, holder directory.User, field string) error {
+	owner := "a local user"
+	if len(holder.Sources) > 0 {
+		owner = fmt.Sprintf("a user from source %s (%s)", holder.Sources[0].Source, holder.Sources[0].ExternalID)
+	}
+	a.run.Counts.Conflicts++
+	return a.record(directory.Change{ObjectKind: directory.MemberUser, ObjectID: holder.ID, ExternalID: su.ExternalID,
+		Name: su.Username, Action: directory.ActionConflict,
+		Detail: fmt.Sprintf("%s already held by %s, user %s (%s); incoming object quarantined", field, owner, holder.ID, holder.Username)})
+}
+
+func (a *applier) updateUser(u directory.User, su directory.SourceUser) error {
+	diff := directory.DiffUsers(u.UserAttributes, su.UserAttributes)
+	restoring := u.State == directory.StateTrash
+	enabling := u.Enabled != su.Enabled
+	if len(diff) == 0 && !restoring && !enabling {
+		a.run.Counts.Unchanged++
+		return nil
+	}
+	if len(diff) > 0 {
+		if holder, field, err := a.collision(u.ID, su.UserAttributes); err != nil {
+			return err
+		} else if holder != nil {
+			return a.conflict(su, *holder, field)
+		}
+	}
+	u.UserAttributes = su.UserAttributes
+	u.Enabled = su.Enabled
+	u.State = stateFor(su.Enabled)
+	u.TrashedAt = time.Time{}
+	if err := a.tx.UpdateUser(a.ctx, u); err != nil {
+		return err
+	}
+	base := directory.Change{ObjectKind: directory.MemberUser, ObjectID: u.ID, ExternalID: su.ExternalID, Name: su.Username}
+	var changes []directory.Change
+	switch {
+	case restoring:
+		a.run.Counts.Restored++
+		c := base
+		c.Action, c.Attributes = directory.ActionRestored, diff
+		changes = append(changes, c)
+	case len(diff) > 0:
+		a.run.Counts.Updated++
+		c := base
+		c.Action, c.Attributes = directory.ActionUpdated, diff
+		changes = append(changes, c)
+	}
+	if enabling {
+		c := base
+		if su.Enabled {
+			a.run.Counts.Enabled++
+			c.Action = directory.ActionEnabled
+		} else {
+			a.run.Counts.Disabled++
+			c.Action = directory.ActionDisabled
+		}
+		changes = append(changes, c)
+	}
+	for _, c := range changes {
+		if err := a.record(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// retireUsers moves to the trash every user of the source that the source no
+// longer reports. The trash keeps them, restorable with the same id.
+func (a *applier) retireUsers() error {
+	after := ""
+	for {
+		page, err := a.tx.UnstagedUsers(a.ctx, a.src.ID, a.run.ID, after, a.batch)
+		if err != nil {
+			return err
+		}
+		for _, u := range page {
+			if u.State == directory.StateTrash {
+				continue
+			}
+			u.State, u.TrashedAt = directory.StateTrash, a.now
+			if err := a.tx.UpdateUser(a.ctx, u); err != nil {
+				return err
+			}
+			a.run.Counts.Deleted++
+			if err := a.record(directory.Change{ObjectKind: directory.MemberUser, ObjectID: u.ID, ExternalID: externalID(u.Sources, a.src.ID),
+				Name: u.Username, Action: directory.ActionDeleted, Detail: "no longer in the source; moved to the trash"}); err != nil {
+				return err
+			}
+		}
+		if len(page) < a.batch {
+			return nil
+		}
+		after = page[len(page)-1].ID
+	}
+}
+
+func externalID(links []directory.SourceLink, sourceID string) string {
+	for _, l := range links {
+		if l.SourceID == sourceID {
+			return l.ExternalID
+		}
+	}
+	return ""
+}
+
+// --- groups ----------------------------------------------------------------
+
+func (a *applier) applyGroups() error {
+	after := ""
+	for {
+		page, err := a.tx.StagedGroups(a.ctx, a.run.ID, after, a.batch)
+		if err != nil {
+			return err
+		}
+		for _, sg := range page {
+			if err := a.applyGroup(sg); err != nil {
+				return fmt.Errorf("group %s (%s): %w", sg.Name, sg.ExternalID, err)
+			}
+		}
+		if len(page) < a.batch {
+			return nil
+		}
+		after = page[len(page)-1].ExternalID
+	}
+}
+
+func (a *applier) applyGroup(sg directory.SourceGroup) error {
+	g, err := a.tx.GroupByLink(a.ctx, a.src.ID, sg.ExternalID)
+	if err == nil {
+		return a.updateGroup(g, sg)
+	}
+	if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	// A local group of the same name that no source manages is adopted.
+	if local, err := a.tx.GroupByName(a.ctx, a.src.AccountID, sg.Name); err == nil && len(local.Sources) == 0 {
+		if err := a.tx.Link(a.ctx, directory.MemberGroup, local.ID, a.link(sg.ExternalID)); err != nil {
+			return err
+		}
+		return a.updateGroup(local, sg)
+	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	ng := directory.Group{AccountID: a.src.AccountID, GroupAttributes: sg.GroupAttributes, State: directory.StateActive}
+	if err := a.tx.CreateGroup(a.ctx, &ng); err != nil {
+		return err
+	}
+	if err := a.tx.Link(a.ctx, directory.MemberGroup, ng.ID, a.link(sg.ExternalID)); err != nil {
+		return err
+	}
+	a.run.Counts.Created++
+	return a.record(directory.Change{ObjectKind: directory.MemberGroup, ObjectID: ng.ID, ExternalID: sg.ExternalID,
+		Name: sg.Name, Action: directory.ActionCreated, Attributes: directory.DiffGroups(directory.GroupAttributes{}, sg.GroupAttributes)})
+}
+
+func (a *applier) updateGroup(g directory.Group, sg directory.SourceGroup) error {
+	diff := directory.DiffGroups(g.GroupAttributes, sg.GroupAttributes)
+	restoring := g.State == directory.StateTrash
+	if len(diff) == 0 && !restoring {
+		a.run.Counts.Unchanged++
+		return nil
+	}
+	g.GroupAttributes, g.State, g.TrashedAt = sg.GroupAttributes, directory.StateActive, time.Time{}
+	if err := a.tx.UpdateGroup(a.ctx, g); err != nil {
+		return err
+	}
+	action := directory.ActionUpdated
+	if restoring {
+		action = directory.ActionRestored
+		a.run.Counts.Restored++
+	} else {
+		a.run.Counts.Updated++
+	}
+	return a.record(directory.Change{ObjectKind: directory.MemberGroup, ObjectID: g.ID, ExternalID: sg.ExternalID,
+		Name: sg.Name, Action: action, Attributes: diff})
+}
+
+func (a *applier) retireGroups() error {
+	after := ""
+	for {
+		page, err := a.tx.UnstagedGroups(a.ctx, a.src.ID, a.run.ID, after, a.batch)
+		if err != nil {
+			return err
+		}
+		for _, g := range page {
+			if g.State == directory.StateTrash {
+				continue
+			}
+			g.State, g.TrashedAt = directory.StateTrash, a.now
+			if err := a.tx.UpdateGroup(a.ctx, g); err != nil {
+				return err
+			}
+			a.run.Counts.Deleted++
+			if err := a.record(directory.Change{ObjectKind: directory.MemberGroup, ObjectID: g.ID, ExternalID: externalID(g.Sources, a.src.ID),
+				Name: g.Name, Action: directory.ActionDeleted, Detail: "no longer in the source; moved to the trash"}); err != nil {
+				return err
+			}
+		}
+		if len(page) < a.batch {
+			return nil
+		}
+		after = page[len(page)-1].ID
+	}
+}
+
+// --- memberships -----------------------------------------------------------
+
+func (a *applier) applyMemberships() error {
+	added, removed, err := a.tx.SyncMemberships(a.ctx, a.src.ID, a.run.ID)
+	if err != nil {
+		return err
+	}
+	a.run.Counts.MembersAdded += len(added)
+	a.run.Counts.MembersRemoved += len(removed)
+	for _, set := range []struct {
+		ms     []store.Membership
+		action directory.ChangeAction
+	}{{added, directory.ActionMemberAdded}, {removed, directory.ActionMemberRemoved}} {
+		for _, m := range set.ms {
+			if err := a.record(directory.Change{ObjectKind: directory.MemberGroup, ObjectID: m.GroupID, Name: m.GroupName,
+				Action: set.action, Detail: fmt.Sprintf("%s %s (%s)", m.MemberKind, m.MemberName, m.MemberID)}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

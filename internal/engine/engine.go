@@ -1,0 +1,270 @@
+// Package engine synchronizes one source into an account's directory.
+//
+// A run is level-based, in the controller-runtime sense: it reads what the
+// source holds, compares it with what the directory holds, and applies the
+// difference, so running it twice changes nothing the second time. It goes
+// in two phases:
+//
+//  1. read: the connector streams the source into the store's staging area,
+//     batch by batch, so memory stays flat however large the source is and
+//     the database is not locked while a slow source is read;
+//  2. apply: one transaction plans and applies every change (creates,
+//     updates, disables, trash, memberships) and records the run. Either the
+//     whole run lands or none of it does.
+//
+// A dry run executes the same apply and rolls it back, so its preview is
+// exactly what a real run would do.
+//
+// The engine knows connectors and the store only through their interfaces.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/dirsync/dirsync/internal/connector"
+	"github.com/dirsync/dirsync/internal/directory"
+	"github.com/dirsync/dirsync/internal/store"
+)
+
+// Engine runs syncs against one store.
+type Engine struct {
+	Store store.Store
+	// Now is the clock; nil means time.Now.
+	Now    func() time.Time
+	Logger *slog.Logger
+	// BatchSize is how many objects are staged or applied at a time.
+	BatchSize int
+}
+
+// Options says how to run one sync.
+type Options struct {
+	Trigger string // cli, schedule, api
+	DryRun  bool
+	// Progress, when set, is told how the run advances.
+	Progress func(Progress)
+}
+
+// Progress is a snapshot of a running sync, for a progress display.
+type Progress struct {
+	Phase  string // "read", "apply"
+	Users  int
+	Groups int
+	// Members counts direct memberships read.
+	Members int
+}
+
+// ErrStopped is wrapped by the error of a run that stopped on purpose
+// (a safety rule) rather than failed.
+var ErrStopped = errors.New("sync stopped")
+
+func (e *Engine) now() time.Time {
+	if e.Now != nil {
+		return e.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (e *Engine) logger() *slog.Logger {
+	if e.Logger != nil {
+		return e.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+func (e *Engine) batch() int {
+	if e.BatchSize > 0 {
+		return e.BatchSize
+	}
+	return 1000
+}
+
+// Sync reads src through conn and applies it to the directory. It returns the
+// run as recorded; err is non-nil when the run failed or stopped, and the
+// directory is then exactly as it was before.
+func (e *Engine) Sync(ctx context.Context, src directory.Source, conn connector.Connector, opts Options) (directory.Run, error) {
+	run := directory.Run{
+		AccountID: src.AccountID,
+		SourceID:  src.ID,
+		Source:    src.Name,
+		Kind:      directory.RunFull,
+		Trigger:   opts.Trigger,
+		DryRun:    opts.DryRun,
+		StartedAt: e.now(),
+		Outcome:   directory.OutcomeRunning,
+	}
+	if err := e.Store.Update(ctx, func(tx store.Tx) error { return tx.CreateRun(ctx, &run) }); err != nil {
+		return run, fmt.Errorf("engine: record run: %w", err)
+	}
+	log := e.logger().With("run", run.ID, "source", src.Name)
+	log.Info("sync started", "kind", run.Kind, "dry_run", opts.DryRun)
+
+	// Staging is dropped however the run ends; a crash leaves rows that
+	// the next run's id never sees.
+	defer func() {
+		if err := e.Store.DropStage(context.WithoutCancel(ctx), run.ID); err != nil {
+			log.Warn("drop staging", "err", err)
+		}
+	}()
+
+	sink := &stagingSink{ctx: ctx, st: e.Store, runID: run.ID, batch: e.batch(), progress: opts.Progress, skips: map[string]int{}}
+	readErr := conn.Snapshot(ctx, sink)
+	if readErr == nil {
+		readErr = sink.flush()
+	}
+	run.SourceUsers, run.SourceGroups = sink.users, sink.groups
+	run.Skips = sink.skips
+	if c, ok := conn.(connector.Counter); ok {
+		s := c.Stats()
+		run.Requests, run.Throttled = s.Requests, s.Throttled
+	}
+	if readErr != nil {
+		return e.finish(ctx, run, directory.OutcomeFailed, fmt.Errorf("read source %s: %w", src.Name, readErr))
+	}
+	if opts.Progress != nil {
+		opts.Progress(Progress{Phase: "apply", Users: sink.users, Groups: sink.groups, Members: sink.members})
+	}
+
+	var plan *applier
+	errDryRun := errors.New("dry run")
+	err := e.Store.Update(ctx, func(tx store.Tx) error {
+		plan = &applier{ctx: ctx, tx: tx, src: src, run: &run, now: e.now(), batch: e.batch(), keep: opts.DryRun}
+		plan.run.Counts = directory.Counts{}
+		if err := plan.apply(); err != nil {
+			return err
+		}
+		if opts.DryRun {
+			return errDryRun
+		}
+		run.Outcome, run.FinishedAt = directory.OutcomeSucceeded, e.now()
+		return tx.UpdateRun(ctx, run)
+	})
+	switch {
+	case errors.Is(err, errDryRun):
+		// The plan was rolled back; record it as the run's changes.
+		run.Counts = plan.run.Counts
+		run.Outcome, run.FinishedAt = directory.OutcomeSucceeded, e.now()
+		err = e.Store.Update(ctx, func(tx store.Tx) error {
+			if err := tx.AddChanges(ctx, run.ID, plan.kept); err != nil {
+				return err
+			}
+			return tx.UpdateRun(ctx, run)
+		})
+		if err != nil {
+			return run, fmt.Errorf("engine: record dry run: %w", err)
+		}
+	case err != nil:
+		run.Counts = directory.Counts{}
+		outcome := directory.OutcomeFailed
+		if errors.Is(err, ErrStopped) {
+			outcome = directory.OutcomeStopped
+		}
+		return e.finish(ctx, run, outcome, err)
+	}
+	log.Info("sync finished", "outcome", run.Outcome, "counts", run.Counts)
+	return run, nil
+}
+
+// finish records a run that ended without applying anything.
+func (e *Engine) finish(ctx context.Context, run directory.Run, outcome directory.Outcome, cause error) (directory.Run, error) {
+	run.Outcome, run.Reason, run.FinishedAt = outcome, cause.Error(), e.now()
+	// The caller's context may be what was cancelled; the record must still land.
+	if err := e.Store.Update(context.WithoutCancel(ctx), func(tx store.Tx) error { return tx.UpdateRun(ctx, run) }); err != nil {
+		return run, errors.Join(cause, fmt.Errorf("engine: record run: %w", err))
+	}
+	e.logger().Warn("sync did not apply", "run", run.ID, "outcome", outcome, "reason", run.Reason)
+	return run, cause
+}
+
+// stagingSink batches what a connector reads into the store's staging area.
+type stagingSink struct {
+	ctx      context.Context
+	st       store.Stager
+	runID    string
+	batch    int
+	progress func(Progress)
+
+	mu                     sync.Mutex
+	users, groups, members int
+	skips                  map[string]int
+	bu                     []directory.SourceUser
+	bg                     []directory.SourceGroup
+	bm                     []directory.SourceMembership
+}
+
+var _ connector.Sink = (*stagingSink)(nil)
+
+func (s *stagingSink) User(u directory.SourceUser) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.users++
+	s.bu = append(s.bu, u)
+	if len(s.bu) >= s.batch {
+		return s.flushLocked()
+	}
+	return nil
+}
+
+func (s *stagingSink) Group(g directory.SourceGroup) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.groups++
+	s.bg = append(s.bg, g)
+	if len(s.bg) >= s.batch {
+		return s.flushLocked()
+	}
+	return nil
+}
+
+func (s *stagingSink) Membership(m directory.SourceMembership) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.members++
+	s.bm = append(s.bm, m)
+	if len(s.bm) >= s.batch {
+		return s.flushLocked()
+	}
+	return nil
+}
+
+func (s *stagingSink) Skip(sk connector.Skipped) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.skips[sk.Reason]++
+	return nil
+}
+
+func (s *stagingSink) flush() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.flushLocked()
+}
+
+func (s *stagingSink) flushLocked() error {
+	if len(s.bu) > 0 {
+		if err := s.st.StageUsers(s.ctx, s.runID, s.bu); err != nil {
+			return fmt.Errorf("stage users: %w", err)
+		}
+		s.bu = s.bu[:0]
+	}
+	if len(s.bg) > 0 {
+		if err := s.st.StageGroups(s.ctx, s.runID, s.bg); err != nil {
+			return fmt.Errorf("stage groups: %w", err)
+		}
+		s.bg = s.bg[:0]
+	}
+	if len(s.bm) > 0 {
+		if err := s.st.StageMemberships(s.ctx, s.runID, s.bm); err != nil {
+			return fmt.Errorf("stage memberships: %w", err)
+		}
+		s.bm = s.bm[:0]
+	}
+	if s.progress != nil {
+		s.progress(Progress{Phase: "read", Users: s.users, Groups: s.groups, Members: s.members})
+	}
+	return nil
+}
