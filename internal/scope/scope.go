@@ -1,0 +1,385 @@
+// Package scope holds a source's scope rules and import options: which of
+// the source's users and groups come into the directory, and how they are
+// shaped on the way in. It is pure: no I/O, no clock. The sync engine asks
+// it about each object of a run; the CLI parses, validates and shows it.
+//
+// # Which users are in scope
+//
+// Decide answers for one user, checking in this order and giving the first
+// reason that applies:
+//
+//  1. Picks. A user in PickedUsers is in scope whatever the group filter and
+//     the rules say (a pick names one person on purpose; rules are broad),
+//     and goes straight to step 4.
+//  2. The group filter. With mode all, every user of the source passes. With
+//     flatten or nested, only members of the selected groups, nested groups
+//     included, pass: "not in a selected group".
+//  3. The user rules. Exclude rules win over include rules: a user matching
+//     any exclude rule is out ("excluded by rule 2: user_type equals
+//     Guest"). If there are include rules, a user must then match at least
+//     one ("matches no include rule (rules 1, 3)"). Rules are numbered from 1
+//     in the order they are listed; their order only decides which rule a
+//     reason names.
+//  4. Requirements, which apply to picks too because they say what the
+//     application needs: RequireLicense ("no active license": no assigned
+//     license at all), then an email address unless AllowNoEmail ("no email
+//     address"; the UPN is not used in its place).
+//
+// Disabled users stay in scope: they come in disabled, as the lifecycle
+// wants. A rule on enabled can still exclude them.
+//
+// # Groups
+//
+// The group filter's mode also says which groups are created locally:
+// all of the source's groups (all), the selected groups only, each with the
+// members of its nested groups as direct members (flatten, as Duo does), or
+// the selected groups and the groups nested in them, structure kept
+// (nested). GroupClosure and FlattenMembers compute the reach of a
+// selection from the source's direct memberships. Explicit group picks are
+// the selected groups of mode nested (or flatten): picking a group and
+// selecting it are the same act. A scope of picked users only is mode
+// nested with no selected group and some picked users.
+//
+// # Defaults
+//
+// The zero Settings means: all users and groups; an email address required;
+// no license required; usernames as the source reports them; no phones;
+// no tags (tag mode append); existing users updated; deletions processed;
+// existing users matched by username, then email; and a run stopped before
+// it disables or deletes more than 500 objects or more than 20% of the
+// source's objects. Every field's zero value is its default, so a source
+// saved before a field existed keeps the behaviour it had.
+package scope
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/nyaruka/phonenumbers"
+
+	"github.com/dirsync/dirsync/internal/directory"
+)
+
+// Settings are a source's scope rules and import options, stored as JSON
+// with the source. The zero value is a valid default; see the package doc.
+type Settings struct {
+	// Which objects come in.
+
+	// Groups is the group filter.
+	Groups GroupFilter `json:"groups"`
+	// UserRules include or exclude users by attribute, in the order of the
+	// package doc.
+	UserRules []Rule `json:"user_rules,omitempty"`
+	// PickedUsers are external ids of users always in scope, whatever the
+	// group filter and the rules say (Password Depot's picks).
+	PickedUsers []string `json:"picked_users,omitempty"`
+	// RequireLicense leaves out users without an assigned license
+	// (Security Center).
+	RequireLicense bool `json:"require_license"`
+	// AllowNoEmail lets users without an email address in; by default they
+	// are skipped with the reason "no email address" (Sophos).
+	AllowNoEmail bool `json:"allow_no_email"`
+
+	// How they are shaped.
+
+	// NormalizeUsernames makes the username the UPN's prefix (Duo); see
+	// NormalizeUsername.
+	NormalizeUsernames bool `json:"normalize_usernames"`
+	// ImportPhones keeps the mobile and business phones, validated and
+	// formatted E.164; without it a user comes in with no phone.
+	ImportPhones bool `json:"import_phones"`
+	// PhoneRegion is the region (ISO 3166 code, e.g. "US") of numbers
+	// written without a leading + and country code. Without it such
+	// numbers are dropped and reported.
+	PhoneRegion string `json:"phone_region,omitempty"`
+	// Tags are given to every user the source imports.
+	Tags []string `json:"tags,omitempty"`
+	// TagMode is TagAppend (the default) or TagReplace.
+	TagMode TagMode `json:"tag_mode,omitempty"`
+	// UpdateExisting, when false, makes a run only create users that do not
+	// exist yet (a one-time import). Default true; read it with
+	// UpdatesExisting.
+	UpdateExisting *bool `json:"update_existing,omitempty"`
+	// ProcessDeletions, when false, makes a run keep the objects that are
+	// gone from the source or out of scope instead of sending them to the
+	// trash ("check deleted objects" in Password Depot, unchecked). A user
+	// disabled at the source is still disabled: that is an update, not a
+	// deletion. Default true; read it with ProcessesDeletions.
+	ProcessDeletions *bool `json:"process_deletions,omitempty"`
+	// MatchOrder is the order in which a source user that is not linked yet
+	// is matched to an existing user: MatchUsername, MatchEmail. The link by
+	// anchor always comes first. Default username, then email; read it with
+	// Matching.
+	MatchOrder []string `json:"match_order,omitempty"`
+	// DeletionLimit stops a run that would remove too much.
+	DeletionLimit DeletionLimit `json:"deletion_limit"`
+}
+
+// GroupMode says how the group filter selects and shapes groups.
+type GroupMode string
+
+// Group filter modes; the empty mode is ModeAll.
+const (
+	// ModeAll takes every user and group of the source.
+	ModeAll GroupMode = "all"
+	// ModeFlatten takes the members of the selected groups, nested groups
+	// included, and creates only the selected groups, each with all those
+	// members as direct members (Duo).
+	ModeFlatten GroupMode = "flatten"
+	// ModeNested takes the members of the selected groups, nested groups
+	// included, and creates the selected groups and the groups nested in
+	// them, with their structure kept.
+	ModeNested GroupMode = "nested"
+)
+
+// Limits of the group picker, as Duo has them.
+const (
+	// MaxSelectedGroups is how many groups a filter may select.
+	MaxSelectedGroups = 400
+	// MaxSearchResults is how many groups a search of the picker returns;
+	// type more of the name to find one beyond them.
+	MaxSearchResults = 100
+)
+
+// GroupFilter selects the source's groups whose members come in.
+type GroupFilter struct {
+	// Mode is ModeAll (the default), ModeFlatten or ModeNested.
+	Mode GroupMode `json:"mode,omitempty"`
+	// Selected are the external ids of the selected groups, at most
+	// MaxSelectedGroups; empty with ModeAll.
+	Selected []string `json:"selected,omitempty"`
+}
+
+// EffectiveMode is the mode, with the default filled in.
+func (g GroupFilter) EffectiveMode() GroupMode {
+	if g.Mode == "" {
+		return ModeAll
+	}
+	return g.Mode
+}
+
+// All reports whether the filter takes every user and group.
+func (g GroupFilter) All() bool { return g.EffectiveMode() == ModeAll }
+
+// TagMode says how a source's tags meet a user's existing tags.
+type TagMode string
+
+// Tag modes; the empty mode is TagAppend.
+const (
+	TagAppend  TagMode = "append"
+	TagReplace TagMode = "replace"
+)
+
+// Match keys for MatchOrder.
+const (
+	MatchUsername = "username"
+	MatchEmail    = "email"
+)
+
+// UpdatesExisting reports whether a run updates users that already exist.
+func (s Settings) UpdatesExisting() bool { return s.UpdateExisting == nil || *s.UpdateExisting }
+
+// ProcessesDeletions reports whether a run sends objects gone from the
+// source or out of scope to the trash.
+func (s Settings) ProcessesDeletions() bool {
+	return s.ProcessDeletions == nil || *s.ProcessDeletions
+}
+
+// Matching is the order in which an unlinked source user is matched to an
+// existing user, after the anchor.
+func (s Settings) Matching() []string {
+	if len(s.MatchOrder) == 0 {
+		return []string{MatchUsername, MatchEmail}
+	}
+	return slices.Clone(s.MatchOrder)
+}
+
+// Parse reads settings stored as JSON, refusing unknown fields (a typo
+// would otherwise silently widen the scope) and invalid settings. Empty
+// input is the zero Settings.
+func Parse(data []byte) (Settings, error) {
+	var s Settings
+	if len(bytes.TrimSpace(data)) == 0 {
+		return s, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&s); err != nil {
+		return Settings{}, fmt.Errorf("scope: parse settings: %w", err)
+	}
+	if dec.More() {
+		return Settings{}, errors.New("scope: parse settings: trailing data after the JSON object")
+	}
+	if err := s.Validate(); err != nil {
+		return Settings{}, err
+	}
+	return s, nil
+}
+
+// Validate checks the settings and returns every problem at once, each
+// naming its field: `user_rules[1] (rule 2): attribute: unknown attribute
+// "dept"; known: ...`.
+func (s Settings) Validate() error {
+	var errs []error
+	add := func(field string, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
+	}
+
+	switch mode := s.Groups.EffectiveMode(); mode {
+	case ModeAll:
+		if len(s.Groups.Selected) > 0 {
+			add("groups.selected", "%d groups selected but groups.mode is all; set mode to flatten or nested, or clear the selection", len(s.Groups.Selected))
+		}
+	case ModeFlatten, ModeNested:
+		if len(s.Groups.Selected) == 0 && len(s.PickedUsers) == 0 {
+			// Nothing would be in scope: every user would fall out and
+			// head for deletion.
+			add("groups.selected", "mode %s with no selected group and no picked user puts nobody in scope", mode)
+		}
+		if len(s.Groups.Selected) > MaxSelectedGroups {
+			add("groups.selected", "%d groups selected; at most %d", len(s.Groups.Selected), MaxSelectedGroups)
+		}
+	default:
+		add("groups.mode", "unknown mode %q; want all, flatten or nested", s.Groups.Mode)
+	}
+	errs = append(errs, checkIDs("groups.selected", s.Groups.Selected)...)
+
+	for i, r := range s.UserRules {
+		if err := r.validate(); err != nil {
+			for _, e := range unjoin(err) {
+				errs = append(errs, fmt.Errorf("user_rules[%d] (rule %d): %w", i, i+1, e))
+			}
+		}
+	}
+	errs = append(errs, checkIDs("picked_users", s.PickedUsers)...)
+
+	if s.PhoneRegion != "" && !phonenumbers.GetSupportedRegions()[strings.ToUpper(s.PhoneRegion)] {
+		add("phone_region", "unknown region %q; want an ISO 3166 code such as US, GB or DE", s.PhoneRegion)
+	}
+
+	seen := map[string]int{}
+	for i, t := range s.Tags {
+		switch {
+		case strings.TrimSpace(t) == "":
+			add(fmt.Sprintf("tags[%d]", i), "empty tag")
+		case strings.TrimSpace(t) != t:
+			add(fmt.Sprintf("tags[%d]", i), "%q has leading or trailing spaces", t)
+		default:
+			if j, dup := seen[strings.ToLower(t)]; dup {
+				add(fmt.Sprintf("tags[%d]", i), "%q repeats tags[%d]", t, j)
+			}
+			seen[strings.ToLower(t)] = i
+		}
+	}
+	switch s.TagMode {
+	case "", TagAppend:
+	case TagReplace:
+		if len(s.Tags) == 0 {
+			add("tag_mode", "replace with no tags would remove every tag of every imported user; add tags or use append")
+		}
+	default:
+		add("tag_mode", "unknown mode %q; want append or replace", s.TagMode)
+	}
+
+	for i, k := range s.MatchOrder {
+		field := fmt.Sprintf("match_order[%d]", i)
+		switch {
+		case k != MatchUsername && k != MatchEmail:
+			add(field, "unknown key %q; want %s or %s", k, MatchUsername, MatchEmail)
+		case slices.Index(s.MatchOrder, k) < i:
+			add(field, "%q listed twice", k)
+		}
+	}
+
+	if s.DeletionLimit.MaxObjects < 0 {
+		add("deletion_limit.max_objects", "%d is negative; 0 means the default %d", s.DeletionLimit.MaxObjects, DefaultMaxObjects)
+	}
+	if p := s.DeletionLimit.MaxPercent; p < 0 || p > 100 {
+		add("deletion_limit.max_percent", "%d is not between 0 and 100; 0 means the default %d", p, DefaultMaxPercent)
+	}
+
+	if len(errs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("scope: invalid settings: %w", errors.Join(errs...))
+}
+
+// unjoin splits an errors.Join result so each part gets its own prefix.
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
+func checkIDs(field string, ids []string) []error {
+	var errs []error
+	seen := make(map[string]int, len(ids))
+	for i, id := range ids {
+		if strings.TrimSpace(id) == "" {
+			errs = append(errs, fmt.Errorf("%s[%d]: empty id", field, i))
+			continue
+		}
+		if j, dup := seen[id]; dup {
+			errs = append(errs, fmt.Errorf("%s[%d]: %q repeats %s[%d]", field, i, id, field, j))
+			continue
+		}
+		seen[id] = i
+	}
+	return errs
+}
+
+// Decide says whether a user is in scope and, if not, why, in the order of
+// the package doc. inSelectedGroups says whether the group filter's
+// selection reaches the user (see GroupClosure); it is ignored with
+// ModeAll. The reason is empty when the user is in.
+func (s Settings) Decide(u directory.SourceUser, inSelectedGroups bool) (in bool, reason string) {
+	picked := slices.Contains(s.PickedUsers, u.ExternalID)
+	if !picked {
+		if !s.Groups.All() && !inSelectedGroups {
+			return false, "not in a selected group"
+		}
+		if why := s.ruleVerdict(u); why != "" {
+			return false, why
+		}
+	}
+	if s.RequireLicense && len(u.Licenses) == 0 {
+		return false, "no active license"
+	}
+	if !s.AllowNoEmail && strings.TrimSpace(u.Email) == "" {
+		return false, "no email address"
+	}
+	return true, ""
+}
+
+// ruleVerdict applies the user rules: excludes first, then includes. It
+// returns the reason a user is out, or "".
+func (s Settings) ruleVerdict(u directory.SourceUser) string {
+	var includes []string
+	for i, r := range s.UserRules {
+		if r.Action == Exclude && r.Matches(u) {
+			return fmt.Sprintf("excluded by rule %d: %s", i+1, r.Condition())
+		}
+	}
+	for i, r := range s.UserRules {
+		if r.Action != Include {
+			continue
+		}
+		if r.Matches(u) {
+			return ""
+		}
+		includes = append(includes, strconv.Itoa(i+1))
+	}
+	switch len(includes) {
+	case 0:
+		return ""
+	case 1:
+		return "matches no include rule (rule " + includes[0] + ")"
+	}
+	return "matches no include rule (rules " + strings.Join(includes, ", ") + ")"
+}
