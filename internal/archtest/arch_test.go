@@ -1,0 +1,51 @@
+// Package archtest keeps dirsync's dependencies pointing one way, as
+// tailscale's deptest does: the model at the bottom; connectors and the store
+// beside each other, knowing nothing of the engine, the API or the CLI; the
+// engine knowing connectors and the store only through their interfaces.
+package archtest
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const mod = "github.com/dirsync/dirsync/"
+
+// forbidden maps a package pattern to the dirsync packages it must never
+// depend on, directly or not.
+var forbidden = map[string][]string{
+	"internal/directory":       {"internal/"}, // the model imports nothing of ours
+	"internal/connector":       {"internal/store", "internal/engine", "internal/cli", "internal/api", "internal/entraemu"},
+	"internal/connector/entra": {"internal/store", "internal/engine", "internal/cli", "internal/api", "internal/entraemu"},
+	"internal/connector/ldap":  {"internal/store", "internal/engine", "internal/cli", "internal/api", "internal/sambatest"},
+	"internal/graph":           {"internal/store", "internal/engine", "internal/cli", "internal/api", "internal/entraemu"},
+	"internal/store":           {"internal/connector", "internal/engine", "internal/cli", "internal/api"},
+	"internal/store/sqlstore":  {"internal/connector", "internal/engine", "internal/cli", "internal/api"},
+	// The engine sees connectors and the store through interfaces only: no
+	// concrete connector or backend.
+	"internal/engine":   {"internal/connector/entra", "internal/connector/ldap", "internal/graph", "internal/store/sqlstore", "internal/cli", "internal/api", "internal/entraemu"},
+	"internal/entraemu": {"internal/store", "internal/engine", "internal/connector", "internal/graph", "internal/cli", "internal/api"},
+	"internal/schedule": {"internal/"},
+	"internal/secret":   {"internal/"},
+}
+
+func TestDependenciesPointOneWay(t *testing.T) {
+	for pkg, bans := range forbidden {
+		out, err := exec.Command("go", "list", "-deps", mod+pkg).CombinedOutput()
+		if err != nil {
+			t.Fatalf("go list %s: %v\n%s", pkg, err, out)
+		}
+		for _, dep := range strings.Fields(string(out)) {
+			rel, ok := strings.CutPrefix(dep, mod)
+			if !ok || rel == pkg {
+				continue
+			}
+			for _, ban := range bans {
+				if rel == ban || strings.HasPrefix(rel, strings.TrimSuffix(ban, "/")+"/") || (strings.HasSuffix(ban, "/") && strings.HasPrefix(rel, ban)) {
+					t.Errorf("%s depends on %s: dependencies must point the other way", pkg, rel)
+				}
+			}
+		}
+	}
+}

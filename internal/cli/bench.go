@@ -1,0 +1,151 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/dirsync/dirsync/internal/connector/entra"
+	"github.com/dirsync/dirsync/internal/directory"
+	"github.com/dirsync/dirsync/internal/engine"
+	"github.com/dirsync/dirsync/internal/entraemu"
+	"github.com/dirsync/dirsync/internal/store"
+)
+
+// benchResult is what "dirsync bench" measures.
+type benchResult struct {
+	Users       int     `json:"users"`
+	Groups      int     `json:"groups"`
+	LatencyMS   int64   `json:"latency_ms"`
+	WallSeconds float64 `json:"wall_seconds"`
+	Requests    int     `json:"graph_requests"`
+	Throttled   int     `json:"throttled"`
+	// PeakRSSMB is this process's peak resident memory: the sync alone, since
+	// the emulated tenant runs in another process.
+	PeakRSSMB  float64          `json:"peak_rss_mb"`
+	DBSizeMB   float64          `json:"db_size_mb"`
+	Counts     directory.Counts `json:"counts"`
+	SourceSeen [2]int           `json:"source_users_groups"`
+}
+
+func (a *app) benchCommand() *cobra.Command {
+	var (
+		users, groups int
+		latency       time.Duration
+		asJSON        bool
+	)
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure a full sync of a large emulated tenant (wall time, Graph requests, peak memory)",
+		Long: `Start an emulated Entra ID tenant of the given size in a child process, sync
+it into a fresh database in a temporary directory, and report the wall time,
+the Graph requests made, and this process's peak resident memory.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			dir, err := os.MkdirTemp("", "dirsync-bench")
+			if err != nil {
+				return err
+			}
+			defer os.RemoveAll(dir)
+			creds, stop, err := startEmulatorProcess(ctx, dir, users, groups, latency)
+			if err != nil {
+				return err
+			}
+			defer stop()
+			a.dbPath = filepath.Join(dir, "bench.db")
+			st, acc, err := a.currentAccount(ctx)
+			if err != nil {
+				return err
+			}
+			ca, err := os.ReadFile(filepath.Join(dir, "ca.pem"))
+			if err != nil {
+				return err
+			}
+			raw, _ := json.Marshal(entra.Config{Tenant: creds.TenantID, ClientID: creds.ClientID, Cloud: "custom", AuthMethod: "secret",
+				AuthorityURL: creds.AuthorityURL, GraphURL: creds.GraphURL, CAPEM: string(ca)})
+			sealed, err := a.box.Seal([]byte(creds.ClientSecret))
+			if err != nil {
+				return err
+			}
+			src := directory.Source{AccountID: acc.ID, Name: "bench", Kind: directory.KindEntra, Config: raw, Secret: sealed, Enabled: true}
+			if err := st.Update(ctx, func(tx store.Tx) error { return tx.CreateSource(ctx, &src) }); err != nil {
+				return err
+			}
+			start := time.Now()
+			run, err := a.runSync(ctx, src, engine.Options{Trigger: "bench"}, !asJSON)
+			if err != nil {
+				return err
+			}
+			res := benchResult{Users: users, Groups: groups, LatencyMS: latency.Milliseconds(), WallSeconds: time.Since(start).Seconds(),
+				Requests: run.Requests, Throttled: run.Throttled, PeakRSSMB: peakRSSMB(), Counts: run.Counts,
+				SourceSeen: [2]int{run.SourceUsers, run.SourceGroups}}
+			if fi, err := os.Stat(a.dbPath); err == nil {
+				res.DBSizeMB = float64(fi.Size()) / (1 << 20)
+			}
+			if asJSON {
+				return a.printJSON(res)
+			}
+			a.printf("Full sync of %d users / %d groups (latency %s): %.1f s, %d Graph requests (%d throttled), peak RSS %.0f MB, database %.0f MB\n",
+				users, groups, latency, res.WallSeconds, res.Requests, res.Throttled, res.PeakRSSMB, res.DBSizeMB)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&users, "users", 100000, "users in the emulated tenant")
+	f.IntVar(&groups, "groups", 5000, "groups in the emulated tenant")
+	f.DurationVar(&latency, "latency", 0, "latency the emulator adds to every request")
+	f.BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+// startEmulatorProcess runs "dirsync emulate entra" as a child process and
+// waits for its credentials.
+func startEmulatorProcess(ctx context.Context, dir string, users, groups int, latency time.Duration) (entraemu.Credentials, func(), error) {
+	self, err := os.Executable()
+	if err != nil {
+		return entraemu.Credentials{}, nil, err
+	}
+	credFile := filepath.Join(dir, "creds.json")
+	cctx, cancel := context.WithCancel(ctx)
+	cmd := exec.CommandContext(cctx, self, "emulate", "entra", "--listen", "127.0.0.1:0", "--users", fmt.Sprint(users),
+		"--groups", fmt.Sprint(groups), "--latency", latency.String(), "--ca-out", filepath.Join(dir, "ca.pem"), "--credentials-out", credFile)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		cancel()
+		return entraemu.Credentials{}, nil, err
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	stop := func() { cancel(); <-exited }
+	for deadline := time.Now().Add(5 * time.Minute); time.Now().Before(deadline); {
+		var c entraemu.Credentials
+		if data, err := os.ReadFile(credFile); err == nil && json.Unmarshal(data, &c) == nil && c.ClientSecret != "" {
+			return c, stop, nil
+		}
+		select {
+		case <-exited:
+			return entraemu.Credentials{}, nil, fmt.Errorf("emulator exited:\n%s", out.String())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	stop()
+	return entraemu.Credentials{}, nil, fmt.Errorf("emulator did not start:\n%s", out.String())
+}
+
+func peakRSSMB() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return float64(ru.Maxrss) / 1024 // Linux reports kilobytes
+}

@@ -1,0 +1,109 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/dirsync/dirsync/internal/directory"
+	"github.com/dirsync/dirsync/internal/store"
+)
+
+func (a *app) runsCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "runs", Short: "Read the history of sync runs"}
+	var (
+		asJSON bool
+		limit  int
+	)
+	list := &cobra.Command{
+		Use:   "list [SOURCE]",
+		Short: "List runs, newest first",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			st, acc, err := a.currentAccount(ctx)
+			if err != nil {
+				return err
+			}
+			sourceID := ""
+			if len(args) == 1 {
+				_, src, err := a.findSource(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				sourceID = src.ID
+			}
+			runs, err := st.Runs(ctx, acc.ID, sourceID, limit)
+			if err != nil {
+				return err
+			}
+			if runs == nil {
+				runs = []directory.Run{}
+			}
+			if asJSON {
+				return a.printJSON(runs)
+			}
+			var rows [][]string
+			for _, r := range runs {
+				c := r.Counts
+				kind := string(r.Kind)
+				if r.DryRun {
+					kind += " (dry run)"
+				}
+				rows = append(rows, []string{r.ID, r.Source, kind, fmtTime(r.StartedAt), string(r.Outcome),
+					fmt.Sprintf("+%d ~%d -%d", c.Created, c.Updated+c.Disabled+c.Enabled+c.Restored, c.Deleted), dash(r.Reason)})
+			}
+			return a.table([]string{"RUN", "SOURCE", "KIND", "STARTED", "OUTCOME", "CHANGES", "REASON"}, rows)
+		},
+	}
+	list.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	list.Flags().IntVar(&limit, "limit", 50, "at most this many runs")
+
+	var (
+		showJSON, withChanges bool
+	)
+	show := &cobra.Command{
+		Use:   "show RUN",
+		Short: "Show what a run did",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			st, acc, err := a.currentAccount(ctx)
+			if err != nil {
+				return err
+			}
+			run, err := st.Run(ctx, acc.ID, args[0])
+			if errors.Is(err, store.ErrNotFound) {
+				return usageErr("no run %q in account %s", args[0], acc.Name)
+			}
+			if err != nil {
+				return err
+			}
+			var changes []directory.Change
+			if withChanges {
+				if changes, err = st.Changes(ctx, run.ID, 0, 0); err != nil {
+					return err
+				}
+			}
+			if showJSON {
+				out := struct {
+					directory.Run
+					Changes []directory.Change `json:"changes,omitempty"`
+				}{run, changes}
+				return a.printJSON(out)
+			}
+			a.printRunSummary(run)
+			a.printf("  Kind:       %s, triggered by %s\n  Started:    %s\n  Finished:   %s\n", run.Kind, dash(run.Trigger), fmtTime(run.StartedAt), fmtTime(run.FinishedAt))
+			if withChanges {
+				a.printf("\nChanges:\n")
+				a.printChanges(changes)
+			}
+			return nil
+		},
+	}
+	show.Flags().BoolVar(&showJSON, "json", false, "print JSON")
+	show.Flags().BoolVar(&withChanges, "changes", false, "list every change with attributes before and after")
+	cmd.AddCommand(list, show)
+	return cmd
+}

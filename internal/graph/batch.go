@@ -1,0 +1,194 @@
+package graph
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+)
+
+// MaxBatch is how many requests one $batch may hold.
+const MaxBatch = 20
+
+// BatchRequest is one request of a $batch.
+type BatchRequest struct {
+	ID        string            `json:"id"`
+	Method    string            `json:"method"`
+	URL       string            `json:"url"` // relative to the version root: "/users/{id}"
+	Headers   map[string]string `json:"headers,omitempty"`
+	Body      json.RawMessage   `json:"body,omitempty"`
+	DependsOn []string          `json:"dependsOn,omitempty"`
+}
+
+// BatchResponse is one answer of a $batch, with its own status.
+type BatchResponse struct {
+	ID      string            `json:"id"`
+	Status  int               `json:"status"`
+	Headers map[string]string `json:"headers,omitempty"`
+	Body    json.RawMessage   `json:"body,omitempty"`
+}
+
+// Header returns a header of the answer, matched case-insensitively.
+func (r BatchResponse) Header(name string) string {
+	for k, v := range r.Headers {
+		if strings.EqualFold(k, name) {
+			return v
+		}
+	}
+	return ""
+}
+
+// Err is nil for a 2xx answer and an *Error otherwise.
+func (r BatchResponse) Err() error {
+	if r.Status >= 200 && r.Status < 300 {
+		return nil
+	}
+	h := http.Header{}
+	for k, v := range r.Headers {
+		h.Set(k, v)
+	}
+	return parseError(r.Status, h, r.Body)
+}
+
+// Decode decodes a 2xx answer's body into v, or returns Err.
+func (r BatchResponse) Decode(v any) error {
+	if err := r.Err(); err != nil {
+		return err
+	}
+	return json.Unmarshal(r.Body, v)
+}
+
+// Batch sends reqs in $batch requests of at most 20 and returns one
+// answer per request, in the order of reqs. Each sub-request is throttled
+// on its own, so a batch that answers 200 can hold 429s: those (and
+// 503/504, and the 424s of requests that depended on them) are sent again
+// after the longest Retry-After, within the call's budget. An answer still
+// failing after that is returned as it is; see BatchResponse.Err.
+//
+// Batch is meant for reads: a whole $batch that fails with 5xx or a reset
+// connection is sent again, which is only safe when its requests are.
+func (c *Client) Batch(ctx context.Context, reqs []BatchRequest) ([]BatchResponse, error) {
+	seen := map[string]bool{}
+	deps := false
+	for _, r := range reqs {
+		if r.ID == "" {
+			return nil, errors.New("graph: batch: request without id")
+		}
+		if seen[strings.ToLower(r.ID)] {
+			return nil, fmt.Errorf("graph: batch: duplicate id %q", r.ID)
+		}
+		seen[strings.ToLower(r.ID)] = true
+		deps = deps || len(r.DependsOn) > 0
+	}
+	if deps && len(reqs) > MaxBatch {
+		return nil, fmt.Errorf("graph: batch: requests with dependsOn must fit one batch of %d", MaxBatch)
+	}
+	out := make([]BatchResponse, 0, len(reqs))
+	for chunk := range slices.Chunk(reqs, MaxBatch) {
+		rs, err := c.batchChunk(ctx, chunk)
+		if err != nil {
+			return nil, fmt.Errorf("graph: batch: %w", err)
+		}
+		out = append(out, rs...)
+	}
+	return out, nil
+}
+
+func (c *Client) batchChunk(ctx context.Context, chunk []BatchRequest) ([]BatchResponse, error) {
+	deadline := c.now().Add(c.budget)
+	results := make(map[string]BatchResponse, len(chunk))
+	pending := chunk
+	for attempt := 0; ; attempt++ {
+		body, err := json.Marshal(struct {
+			Requests []BatchRequest `json:"requests"`
+		}{pending})
+		if err != nil {
+			return nil, err
+		}
+		ans, err := c.do(ctx, call{method: http.MethodPost, url: c.base + "/$batch", body: body})
+		if err != nil {
+			return nil, err
+		}
+		var br struct {
+			Responses []BatchResponse `json:"responses"`
+		}
+		if err := json.Unmarshal(ans.body, &br); err != nil {
+			return nil, fmt.Errorf("decoding answer: %w", err)
+		}
+		got := make(map[string]BatchResponse, len(br.Responses))
+		for _, r := range br.Responses {
+			got[strings.ToLower(r.ID)] = r
+		}
+		retry := map[string]bool{}
+		var wait time.Duration
+		for _, r := range pending {
+			a, ok := got[strings.ToLower(r.ID)]
+			if !ok {
+				return nil, fmt.Errorf("no answer for request %q", r.ID)
+			}
+			results[strings.ToLower(r.ID)] = a
+			var w time.Duration
+			switch a.Status {
+			case http.StatusTooManyRequests:
+				c.stats.throttled.Add(1)
+				w = c.throttleWait(parseRetryAfter(a.Header("Retry-After"), c.now), attempt)
+			case http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+				w = c.throttleWait(parseRetryAfter(a.Header("Retry-After"), c.now), attempt)
+			default:
+				continue
+			}
+			retry[strings.ToLower(r.ID)] = true
+			wait = max(wait, w)
+		}
+		// A request that failed only because what it depended on was
+		// throttled (424 Failed Dependency) goes again with it.
+		for changed := true; changed; {
+			changed = false
+			for _, r := range pending {
+				id := strings.ToLower(r.ID)
+				if retry[id] || results[id].Status != http.StatusFailedDependency {
+					continue
+				}
+				for _, d := range r.DependsOn {
+					if retry[strings.ToLower(d)] {
+						retry[id], changed = true, true
+						break
+					}
+				}
+			}
+		}
+		if len(retry) == 0 || attempt+1 >= c.maxAttempts || c.now().Add(wait).After(deadline) {
+			break
+		}
+		var next []BatchRequest
+		for _, r := range pending {
+			if !retry[strings.ToLower(r.ID)] {
+				continue
+			}
+			// Dependencies that already succeeded are not sent again.
+			var ds []string
+			for _, d := range r.DependsOn {
+				if retry[strings.ToLower(d)] {
+					ds = append(ds, d)
+				}
+			}
+			r.DependsOn = ds
+			next = append(next, r)
+		}
+		c.stats.retries.Add(int64(len(next)))
+		c.log.Info("graph: retrying throttled batch requests", "count", len(next), "wait", wait)
+		if err := c.sleep(ctx, wait); err != nil {
+			return nil, err
+		}
+		pending = next
+	}
+	out := make([]BatchResponse, len(chunk))
+	for i, r := range chunk {
+		out[i] = results[strings.ToLower(r.ID)]
+	}
+	return out, nil
+}

@@ -1,0 +1,488 @@
+// Package graph is a small typed client for the parts of Microsoft Graph
+// v1.0 that dirsync reads: users, groups, members, delta queries, $batch.
+//
+// It exists because the full msgraph-sdk-go costs minutes and gigabytes to
+// build. Authentication is azidentity's alone (any azcore.TokenCredential:
+// client secret, certificate, later managed identity); this package only
+// asks it for tokens. Every call pages by following @odata.nextLink exactly
+// as given and hands each page to a callback, so no caller ever holds a
+// whole tenant. Throttling (429 + Retry-After), 5xx answers and reset
+// connections are retried with backoff and jitter inside a per-call time
+// budget, on an injected clock, and counted for the run history.
+package graph
+
+import (
+	"bytes"
+	"context"
+	crand "crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+)
+
+// Options configure a Client. Only Credential and GraphURL are required.
+type Options struct {
+	// Credential gives access tokens; azidentity's credentials cache them.
+	Credential azcore.TokenCredential
+	// GraphURL is the Graph host without version, such as https://graph.microsoft.com.
+	GraphURL string
+	// Scope defaults to GraphURL + "/.default".
+	Scope string
+	// HTTPClient sends the Graph requests; NewHTTPClient(nil) when nil.
+	HTTPClient *http.Client
+	// Budget bounds the time one call (one request and its retries) may
+	// spend waiting to retry; 5 minutes when zero.
+	Budget time.Duration
+	// MaxAttempts bounds the attempts of one call; 30 when zero.
+	MaxAttempts int
+	// Sleep waits d or until ctx is done; tests record instead of waiting.
+	Sleep func(ctx context.Context, d time.Duration) error
+	// Now gives the time the budget is measured on.
+	Now func() time.Time
+	// Rand returns a number in [0,1) for jitter.
+	Rand func() float64
+	// Logger receives retries and throttling at Info; never secrets or tokens.
+	Logger    *slog.Logger
+	UserAgent string
+}
+
+// Stats count what a client sent, for the run history.
+type Stats struct {
+	Requests  int64 // HTTP requests sent to Graph (a $batch counts once)
+	Throttled int64 // 429 answers, including those inside a $batch
+	Retries   int64 // requests (or $batch sub-requests) sent again
+}
+
+type counters struct{ requests, throttled, retries atomic.Int64 }
+
+// Client calls Graph v1.0. It is safe for concurrent use.
+type Client struct {
+	cred        azcore.TokenCredential
+	scope       string
+	origin      string // https://graph.microsoft.com
+	base        string // https://graph.microsoft.com/v1.0
+	hc          *http.Client
+	budget      time.Duration
+	maxAttempts int
+	sleep       func(context.Context, time.Duration) error
+	now         func() time.Time
+	rand        func() float64
+	log         *slog.Logger
+	ua          string
+	stats       *counters
+}
+
+// New returns a Client.
+func New(o Options) (*Client, error) {
+	if o.Credential == nil {
+		return nil, errors.New("graph: no credential")
+	}
+	origin, err := httpsBase(o.GraphURL)
+	if err != nil {
+		return nil, fmt.Errorf("graph: graph URL: %w", err)
+	}
+	c := &Client{
+		cred:        o.Credential,
+		scope:       o.Scope,
+		origin:      origin,
+		base:        origin + "/v1.0",
+		hc:          o.HTTPClient,
+		budget:      o.Budget,
+		maxAttempts: o.MaxAttempts,
+		sleep:       o.Sleep,
+		now:         o.Now,
+		rand:        o.Rand,
+		log:         o.Logger,
+		ua:          o.UserAgent,
+		stats:       &counters{},
+	}
+	if c.scope == "" {
+		c.scope = origin + "/.default"
+	}
+	if c.hc == nil {
+		if c.hc, err = NewHTTPClient(nil); err != nil {
+			return nil, err
+		}
+	}
+	if c.budget <= 0 {
+		c.budget = 5 * time.Minute
+	}
+	if c.maxAttempts <= 0 {
+		c.maxAttempts = 30
+	}
+	if c.sleep == nil {
+		c.sleep = sleepCtx
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	if c.rand == nil {
+		c.rand = rand.Float64
+	}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	if c.ua == "" {
+		c.ua = "dirsync"
+	}
+	return c, nil
+}
+
+// WithBudget returns a client sharing c's credential, connections and
+// counters whose calls get budget d instead (a connection test should give
+// up sooner than a nightly sync).
+func (c *Client) WithBudget(d time.Duration) *Client {
+	cc := *c
+	cc.budget = d
+	return &cc
+}
+
+// Stats returns the counters so far.
+func (c *Client) Stats() Stats {
+	return Stats{
+		Requests:  c.stats.requests.Load(),
+		Throttled: c.stats.throttled.Load(),
+		Retries:   c.stats.retries.Load(),
+	}
+}
+
+// BaseURL is the versioned Graph root, such as https://graph.microsoft.com/v1.0.
+func (c *Client) BaseURL() string { return c.base }
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// call is one Graph request before it is sent.
+type call struct {
+	method string
+	url    string // absolute
+	header http.Header
+	body   []byte
+}
+
+// answer is a 2xx response, read whole (a page is bounded by $top).
+type answer struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// maxBody bounds a response body: a page of 999 users is a few megabytes.
+const maxBody = 256 << 20
+
+// token gets an access token; a non-empty claims forces a fresh one past
+// azidentity's cache (the way a CAE claims challenge does).
+func (c *Client) token(ctx context.Context, claims string) (string, error) {
+	tctx, slot := withNetErrSlot(ctx)
+	tok, err := c.cred.GetToken(tctx, policy.TokenRequestOptions{Scopes: []string{c.scope}, Claims: claims})
+	if err != nil {
+		if ctx.Err() != nil {
+			return "", ctx.Err()
+		}
+		return "", newAuthError(err, slot.get())
+	}
+	return tok.Token, nil
+}
+
+// do sends r, retrying what Graph documents as retryable, within the budget.
+func (c *Client) do(ctx context.Context, r call) (*answer, error) {
+	deadline := c.now().Add(c.budget)
+	refreshed := false
+	claims := ""
+	var last error // the last retryable failure, for the budget error
+	for attempt := 0; ; attempt++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if attempt > 0 {
+			c.stats.retries.Add(1)
+		}
+		ans, wait, err := c.once(ctx, r, attempt, &claims, &refreshed)
+		if err == nil {
+			return ans, nil
+		}
+		if wait < 0 { // not retryable
+			return nil, err
+		}
+		last = err
+		if attempt+1 >= c.maxAttempts || c.now().Add(wait).After(deadline) {
+			return nil, fmt.Errorf("%w after %d attempts: %w", ErrRetryBudget, attempt+1, last)
+		}
+		c.log.Info("graph: retrying", "method", r.method, "path", pathOf(r.url), "attempt", attempt+1, "wait", wait, "error", err.Error())
+		if wait > 0 {
+			if err := c.sleep(ctx, wait); err != nil {
+				return nil, err
+			}
+		}
+	}
+}
+
+// once makes one attempt. On failure it says how long to wait before the
+// next attempt, or a negative wait when there must be none.
+func (c *Client) once(ctx context.Context, r call, attempt int, claims *string, refreshed *bool) (*answer, time.Duration, error) {
+	tok, err := c.token(ctx, *claims)
+	*claims = ""
+	if err != nil {
+		var ae *AuthError
+		if errors.As(err, &ae) && ae.transient() {
+			return nil, c.backoff(attempt), err
+		}
+		return nil, -1, err
+	}
+	var body io.Reader
+	if r.body != nil {
+		body = bytes.NewReader(r.body)
+	}
+	req, err := http.NewRequestWithContext(ctx, r.method, r.url, body)
+	if err != nil {
+		return nil, -1, err
+	}
+	for k, vs := range r.header {
+		req.Header[k] = vs
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", c.ua)
+	req.Header.Set("client-request-id", newRequestID())
+	if r.body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	c.stats.requests.Add(1)
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, -1, ctx.Err()
+		}
+		if Transient(err) {
+			return nil, c.backoff(attempt), err
+		}
+		return nil, -1, err
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	resp.Body.Close()
+	if err != nil {
+		// A connection dropped in the middle of a body is as transient as a reset.
+		if ctx.Err() != nil {
+			return nil, -1, ctx.Err()
+		}
+		return nil, c.backoff(attempt), fmt.Errorf("graph: reading response: %w", err)
+	}
+	if len(data) > maxBody {
+		return nil, -1, fmt.Errorf("graph: response larger than %d bytes", maxBody)
+	}
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		return &answer{status: resp.StatusCode, header: resp.Header, body: data}, 0, nil
+	}
+	gerr := parseError(resp.StatusCode, resp.Header, data)
+	gerr.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), c.now)
+	switch resp.StatusCode {
+	case http.StatusUnauthorized:
+		// An access token can expire or be revoked mid-run: get a new one,
+		// once. A second 401 means the credential itself is refused.
+		if *refreshed {
+			return nil, -1, gerr
+		}
+		*refreshed = true
+		*claims = claimsChallenge(resp.Header.Get("WWW-Authenticate"), c.now())
+		c.log.Info("graph: access token refused, getting a fresh one", "path", pathOf(r.url), "code", gerr.Code)
+		return nil, 0, gerr
+	case http.StatusTooManyRequests:
+		c.stats.throttled.Add(1)
+		return nil, c.throttleWait(gerr.RetryAfter, attempt), gerr
+	case http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		if gerr.RetryAfter > 0 {
+			return nil, c.throttleWait(gerr.RetryAfter, attempt), gerr
+		}
+		return nil, c.backoff(attempt), gerr
+	}
+	return nil, -1, gerr
+}
+
+// backoff is exponential (1 s doubling to 32 s) with jitter over its upper
+// half, so that clients that failed together do not retry together.
+func (c *Client) backoff(attempt int) time.Duration {
+	d := time.Second << min(attempt, 5)
+	return d/2 + time.Duration(c.rand()*float64(d/2))
+}
+
+// throttleWait is Retry-After plus under half a second of jitter; Graph
+// keeps counting a throttled client's requests, so retrying sooner only
+// prolongs the throttling.
+func (c *Client) throttleWait(retryAfter time.Duration, attempt int) time.Duration {
+	if retryAfter <= 0 {
+		return c.backoff(attempt)
+	}
+	return retryAfter + time.Duration(c.rand()*float64(500*time.Millisecond))
+}
+
+var claimsRE = regexp.MustCompile(`claims="([^"]+)"`)
+
+// claimsChallenge returns the claims to ask a fresh token with: the claims
+// challenge of a CAE 401 when Graph sent one, otherwise a token issued no
+// earlier than now, which makes the credential bypass its cache.
+func claimsChallenge(wwwAuth string, now time.Time) string {
+	if m := claimsRE.FindStringSubmatch(wwwAuth); m != nil {
+		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+			if b, err := enc.DecodeString(m[1]); err == nil && json.Valid(b) {
+				return string(b)
+			}
+		}
+	}
+	return `{"access_token":{"nbf":{"essential":true,"value":"` + strconv.FormatInt(now.Unix(), 10) + `"}}}`
+}
+
+func newRequestID() string {
+	var b [16]byte
+	_, _ = crand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+func pathOf(raw string) string {
+	if u, err := url.Parse(raw); err == nil {
+		return u.Path
+	}
+	return ""
+}
+
+func parseURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, err
+	}
+	if !u.IsAbs() {
+		return nil, fmt.Errorf("not an absolute URL")
+	}
+	return u, nil
+}
+
+// getJSON GETs link and decodes the answer into v.
+func (c *Client) getJSON(ctx context.Context, link string, h http.Header, v any) error {
+	ans, err := c.do(ctx, call{method: http.MethodGet, url: link, header: h})
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(ans.body, v); err != nil {
+		return fmt.Errorf("graph: decoding %s: %w", pathOf(link), err)
+	}
+	return nil
+}
+
+// pageOf is one page of a collection or of a delta round.
+type pageOf[T any] struct {
+	NextLink  string `json:"@odata.nextLink"`
+	DeltaLink string `json:"@odata.deltaLink"`
+	Value     []T    `json:"value"`
+}
+
+// walk GETs start and follows @odata.nextLink exactly as given, handing
+// each page's values to fn, and returns the last page's deltaLink (if any).
+// fn returning ErrStop ends the walk early with no error.
+func walk[T any](ctx context.Context, c *Client, start string, h http.Header, fn func([]T) error) (deltaLink string, err error) {
+	if err := sameOrigin(c.origin, start); err != nil {
+		return "", err
+	}
+	link := start
+	for {
+		var p pageOf[T]
+		if err := c.getJSON(ctx, link, h, &p); err != nil {
+			return "", err
+		}
+		if err := fn(p.Value); err != nil {
+			if errors.Is(err, ErrStop) {
+				return "", nil
+			}
+			return "", err
+		}
+		if p.NextLink == "" {
+			return p.DeltaLink, nil
+		}
+		if p.NextLink == link {
+			return "", fmt.Errorf("graph: %s: nextLink points at the same page", pathOf(link))
+		}
+		if err := sameOrigin(c.origin, p.NextLink); err != nil {
+			return "", err
+		}
+		link = p.NextLink
+	}
+}
+
+// Query is the OData query of a listing.
+type Query struct {
+	Select  []string
+	Top     int // 1..999; 0 leaves Graph's default (100)
+	Filter  string
+	Search  string // needs ConsistencyLevel: eventual, which Query adds
+	OrderBy string
+	Count   bool
+}
+
+// Encode returns the query string, without "?".
+func (q Query) Encode() string {
+	var parts []string
+	if len(q.Select) > 0 {
+		parts = append(parts, "$select="+strings.Join(q.Select, ","))
+	}
+	if q.Top > 0 {
+		parts = append(parts, "$top="+strconv.Itoa(q.Top))
+	}
+	if q.Filter != "" {
+		parts = append(parts, "$filter="+escapeQuery(q.Filter))
+	}
+	if q.Search != "" {
+		parts = append(parts, "$search="+escapeQuery(q.Search))
+	}
+	if q.OrderBy != "" {
+		parts = append(parts, "$orderby="+escapeQuery(q.OrderBy))
+	}
+	if q.Count {
+		parts = append(parts, "$count=true")
+	}
+	return strings.Join(parts, "&")
+}
+
+func (q Query) header() http.Header {
+	if q.Search != "" || q.Count {
+		h := http.Header{}
+		h.Set("ConsistencyLevel", "eventual")
+		return h
+	}
+	return nil
+}
+
+// escapeQuery escapes an OData expression for a query string, spaces as %20
+// (a '+' is not a space to every server).
+func escapeQuery(s string) string { return strings.ReplaceAll(url.QueryEscape(s), "+", "%20") }
+
+func (c *Client) url(path string, q Query) string {
+	u := c.base + path
+	if s := q.Encode(); s != "" {
+		u += "?" + s
+	}
+	return u
+}

@@ -1,0 +1,116 @@
+package sqlstore
+
+import (
+	"database/sql"
+	"errors"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	"github.com/pressly/goose/v3"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// flavor is what differs between the SQL databases the store runs on.
+type flavor struct {
+	name    string // also the migrations directory
+	dialect goose.Dialect
+	// rebind turns the ? placeholders the queries are written with into
+	// the database's own.
+	rebind func(string) string
+	// serializeWrites queues writers inside the process: SQLite has one
+	// writer at a time, and waiting on a semaphore beats polling its lock.
+	serializeWrites bool
+	txOptions       *sql.TxOptions
+	// uniqueViolation reports whether err broke a uniqueness rule, and a
+	// text naming the index or columns involved.
+	uniqueViolation func(err error) (string, bool)
+	foreignKey      func(err error) bool
+	// retryable reports whether a transaction that failed with err can run
+	// again from the start with a fair chance of success.
+	retryable func(err error) bool
+}
+
+var sqliteFlavor = &flavor{
+	name:            "sqlite",
+	dialect:         goose.DialectSQLite3,
+	rebind:          func(q string) string { return q },
+	serializeWrites: true,
+	uniqueViolation: func(err error) (string, bool) {
+		var e *sqlite.Error
+		if errors.As(err, &e) && (e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY) {
+			// "UNIQUE constraint failed: users.account_id, users.username_key"
+			return e.Error(), true
+		}
+		return "", false
+	},
+	foreignKey: func(err error) bool {
+		var e *sqlite.Error
+		return errors.As(err, &e) && e.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
+	},
+	// The semaphore and BEGIN IMMEDIATE leave nothing to retry: a busy
+	// database waits out busy_timeout and then fails for good.
+	retryable: func(error) bool { return false },
+}
+
+// PostgreSQL error codes the store acts on.
+const (
+	pgUniqueViolation      = "23505"
+	pgForeignKeyViolation  = "23503"
+	pgSerializationFailure = "40001"
+	pgDeadlockDetected     = "40P01"
+)
+
+var postgresFlavor = &flavor{
+	name:      "postgres",
+	dialect:   goose.DialectPostgres,
+	rebind:    rebindDollar,
+	txOptions: &sql.TxOptions{Isolation: sql.LevelSerializable},
+	uniqueViolation: func(err error) (string, bool) {
+		var e *pgconn.PgError
+		if errors.As(err, &e) && e.Code == pgUniqueViolation {
+			return e.TableName + " " + e.ConstraintName, true
+		}
+		return "", false
+	},
+	foreignKey: func(err error) bool {
+		var e *pgconn.PgError
+		return errors.As(err, &e) && e.Code == pgForeignKeyViolation
+	},
+	retryable: func(err error) bool {
+		var e *pgconn.PgError
+		return errors.As(err, &e) && (e.Code == pgSerializationFailure || e.Code == pgDeadlockDetected)
+	},
+}
+
+var rebound sync.Map // query with ? -> query with $n
+
+// rebindDollar numbers the ? placeholders as $1, $2... The queries have no
+// ? inside string literals.
+func rebindDollar(q string) string {
+	if v, ok := rebound.Load(q); ok {
+		return v.(string)
+	}
+	var b strings.Builder
+	b.Grow(len(q) + 16)
+	n := 0
+	for i := 0; i < len(q); i++ {
+		if q[i] == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(q[i])
+	}
+	r := b.String()
+	// Only the fixed queries are worth keeping; long generated ones (multi-row
+	// inserts) come in few sizes, but are large.
+	if len(q) < 4096 {
+		rebound.Store(q, r)
+	}
+	return r
+}

@@ -1,0 +1,238 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/dirsync/dirsync/internal/directory"
+)
+
+const runCols = `id, account_id, source_id, source, kind, run_trigger, dry_run, started_at, finished_at,
+	outcome, reason, counts, source_users, source_groups, skips, requests, throttled`
+
+func scanRun(sc interface{ Scan(...any) error }, r *directory.Run) error {
+	var counts, skips string
+	err := sc.Scan(&r.ID, &r.AccountID, &r.SourceID, &r.Source, &r.Kind, &r.Trigger, &r.DryRun,
+		nullTime{&r.StartedAt}, nullTime{&r.FinishedAt}, &r.Outcome, &r.Reason, &counts,
+		&r.SourceUsers, &r.SourceGroups, &skips, &r.Requests, &r.Throttled)
+	if err != nil {
+		return err
+	}
+	if counts != "" {
+		if err := json.Unmarshal([]byte(counts), &r.Counts); err != nil {
+			return fmt.Errorf("run %s counts: %w", r.ID, err)
+		}
+	}
+	if skips != "" {
+		if err := json.Unmarshal([]byte(skips), &r.Skips); err != nil {
+			return fmt.Errorf("run %s skips: %w", r.ID, err)
+		}
+	}
+	return nil
+}
+
+// runArgs are the values of runWriteCols.
+func runArgs(r *directory.Run) ([]any, error) {
+	counts, err := json.Marshal(r.Counts)
+	if err != nil {
+		return nil, err
+	}
+	var skips []byte
+	if len(r.Skips) > 0 {
+		if skips, err = json.Marshal(r.Skips); err != nil {
+			return nil, err
+		}
+	}
+	return []any{r.Source, string(r.Kind), r.Trigger, r.DryRun, timeArg(r.StartedAt), timeArg(r.FinishedAt),
+		string(r.Outcome), r.Reason, string(counts), r.SourceUsers, r.SourceGroups, string(skips),
+		r.Requests, r.Throttled}, nil
+}
+
+const runWriteCols = `source, kind, run_trigger, dry_run, started_at, finished_at,
+	outcome, reason, counts, source_users, source_groups, skips, requests, throttled`
+
+func (r reader) Run(ctx context.Context, accountID, id string) (directory.Run, error) {
+	var run directory.Run
+	err := scanRun(r.c.row(ctx, `SELECT `+runCols+` FROM runs WHERE account_id = ? AND id = ?`, accountID, id), &run)
+	if err != nil {
+		return directory.Run{}, wrap(err, r.c.f, "run %q", id)
+	}
+	return run, nil
+}
+
+// Runs lists runs newest first, ids (UUIDv7, in creation order) breaking
+// ties; limit 0 means all.
+func (r reader) Runs(ctx context.Context, accountID, sourceID string, limit int) ([]directory.Run, error) {
+	q := `SELECT ` + runCols + ` FROM runs WHERE account_id = ?`
+	args := []any{accountID}
+	if sourceID != "" {
+		q += ` AND source_id = ?`
+		args = append(args, sourceID)
+	}
+	q += ` ORDER BY started_at DESC, id DESC LIMIT ?`
+	args = append(args, pageLimit(limit)-1)
+	if limit <= 0 {
+		args[len(args)-1] = pageLimit(0)
+	}
+	rows, err := r.c.query(ctx, q, args...)
+	if err != nil {
+		return nil, wrap(err, r.c.f, "runs")
+	}
+	defer rows.Close()
+	var out []directory.Run
+	for rows.Next() {
+		var run directory.Run
+		if err := scanRun(rows, &run); err != nil {
+			return nil, wrap(err, r.c.f, "runs")
+		}
+		out = append(out, run)
+	}
+	return out, wrap(rows.Err(), r.c.f, "runs")
+}
+
+// Changes lists a run's changes with Seq above after, in order; limit 0
+// means all.
+func (r reader) Changes(ctx context.Context, runID string, after, limit int) ([]directory.Change, error) {
+	n := pageLimit(limit)
+	if limit > 0 {
+		n--
+	}
+	rows, err := r.c.query(ctx, `SELECT seq, data FROM changes WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
+		runID, after, n)
+	if err != nil {
+		return nil, wrap(err, r.c.f, "changes of run %q", runID)
+	}
+	defer rows.Close()
+	var out []directory.Change
+	for rows.Next() {
+		var (
+			c    directory.Change
+			seq  int
+			data string
+		)
+		if err := rows.Scan(&seq, &data); err != nil {
+			return nil, wrap(err, r.c.f, "changes of run %q", runID)
+		}
+		if err := json.Unmarshal([]byte(data), &c); err != nil {
+			return nil, fmt.Errorf("sqlstore: changes of run %q: %w", runID, err)
+		}
+		c.RunID, c.Seq = runID, seq
+		out = append(out, c)
+	}
+	return out, wrap(rows.Err(), r.c.f, "changes of run %q", runID)
+}
+
+// CreateRun records r, setting its ID; a zero StartedAt is now and an
+// empty Outcome is running. A run's source, if it names one, must be of
+// its account.
+func (t *tx) CreateRun(ctx context.Context, r *directory.Run) error {
+	if err := t.c.checkAccount(ctx, r.AccountID); err != nil {
+		return fmt.Errorf("sqlstore: create run: %w", err)
+	}
+	if r.SourceID != "" {
+		var one int
+		err := t.c.row(ctx, `SELECT 1 FROM sources WHERE account_id = ? AND id = ?`, r.AccountID, r.SourceID).Scan(&one)
+		if err != nil {
+			return wrap(err, t.c.f, "create run: source %q", r.SourceID)
+		}
+	}
+	if r.StartedAt.IsZero() {
+		r.StartedAt = t.c.s.now()
+	}
+	if r.Outcome == "" {
+		r.Outcome = directory.OutcomeRunning
+	}
+	args, err := runArgs(r)
+	if err != nil {
+		return fmt.Errorf("sqlstore: create run: %w", err)
+	}
+	id := newID()
+	args = append(args, id, r.AccountID, r.SourceID)
+	_, err = t.c.exec(ctx, `INSERT INTO runs (`+runWriteCols+`, id, account_id, source_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
+	if err != nil {
+		return wrap(err, t.c.f, "create run")
+	}
+	r.ID = id
+	return nil
+}
+
+// UpdateRun writes every field of r but ID, AccountID and SourceID.
+func (t *tx) UpdateRun(ctx context.Context, r directory.Run) error {
+	args, err := runArgs(&r)
+	if err != nil {
+		return fmt.Errorf("sqlstore: update run: %w", err)
+	}
+	args = append(args, r.ID, r.AccountID)
+	n, err := affected(t.c.exec(ctx, `UPDATE runs SET (`+runWriteCols+`) =
+		(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) WHERE id = ? AND account_id = ?`, args...))
+	if err == nil && n == 0 {
+		err = sql.ErrNoRows
+	}
+	return wrap(err, t.c.f, "update run %q", r.ID)
+}
+
+// changeBatch is how many changes one INSERT writes.
+const changeBatch = 200
+
+// AddChanges appends cs to the run's changes, numbering them on from the
+// last (from 1); it sets RunID and Seq in cs.
+func (t *tx) AddChanges(ctx context.Context, runID string, cs []directory.Change) error {
+	var (
+		runs int
+		last int
+	)
+	err := t.c.row(ctx, `SELECT (SELECT COUNT(*) FROM runs WHERE id = ?), COALESCE((SELECT MAX(seq) FROM changes WHERE run_id = ?), 0)`,
+		runID, runID).Scan(&runs, &last)
+	if err == nil && runs == 0 {
+		err = sql.ErrNoRows
+	}
+	if err != nil {
+		return wrap(err, t.c.f, "add changes to run %q", runID)
+	}
+	for start := 0; start < len(cs); start += changeBatch {
+		batch := cs[start:min(start+changeBatch, len(cs))]
+		args := make([]any, 0, 3*len(batch))
+		for i := range batch {
+			last++
+			batch[i].RunID, batch[i].Seq = runID, last
+			data, err := json.Marshal(batch[i])
+			if err != nil {
+				return fmt.Errorf("sqlstore: add changes to run %q: %w", runID, err)
+			}
+			args = append(args, runID, last, string(data))
+		}
+		if err := t.c.insertRows(ctx, `INSERT INTO changes (run_id, seq, data) VALUES `, "(?, ?, ?)", len(batch), changeBatch, "", args); err != nil {
+			return wrap(err, t.c.f, "add changes to run %q", runID)
+		}
+	}
+	return nil
+}
+
+// insertRows runs a multi-row INSERT of n rows of the tuple (with args
+// laid out row after row) and the suffix (an ON CONFLICT clause). A full
+// batch of full rows is a prepared statement; a shorter last one is not
+// worth preparing.
+func (c *conn) insertRows(ctx context.Context, prefix, tuple string, n, full int, suffix string, args []any) error {
+	var b strings.Builder
+	b.Grow(len(prefix) + n*(len(tuple)+2) + len(suffix) + 1)
+	b.WriteString(prefix)
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(tuple)
+	}
+	b.WriteString(" ")
+	b.WriteString(suffix)
+	var err error
+	if n == full {
+		_, err = c.exec(ctx, b.String(), args...)
+	} else {
+		_, err = c.execOnce(ctx, b.String(), args...)
+	}
+	return err
+}

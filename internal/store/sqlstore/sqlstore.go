@@ -1,0 +1,293 @@
+// Package sqlstore is dirsync's directory database on SQL: SQLite (the
+// embedded default, through modernc.org/sqlite, no cgo) and PostgreSQL
+// (through pgx). One implementation serves both; a small flavor struct holds
+// what differs between them: placeholders, the schema's types, error codes,
+// and how concurrent writers are kept apart.
+//
+// Writers never run side by side on SQLite: the database allows one writer
+// at a time, so Update and the staging calls queue on a semaphore inside the
+// process and take SQLite's write lock at BEGIN (BEGIN IMMEDIATE), with
+// busy_timeout covering writers in other processes. PostgreSQL runs Update
+// at SERIALIZABLE isolation and retries the whole function on a
+// serialization failure or deadlock, so fn may run more than once there and
+// must not keep state from an attempt that failed.
+//
+// Times are stored in UTC to the microsecond, PostgreSQL's precision.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+
+	"github.com/dirsync/dirsync/internal/store"
+)
+
+//go:embed migrations
+var migrations embed.FS
+
+// Store is a directory database on SQLite or PostgreSQL.
+type Store struct {
+	db     *sql.DB
+	flavor *flavor
+	clock  store.Clock
+	sleep  func(context.Context, time.Duration) error
+	// writeSem serializes writers inside the process where the flavor
+	// needs it (SQLite); it is a channel so waiting honours the context.
+	writeSem chan struct{}
+
+	// reader runs Reader methods outside any transaction.
+	reader
+
+	stmtMu sync.Mutex
+	stmts  map[string]*sql.Stmt
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Option changes how a Store is opened.
+type Option func(*Store)
+
+// WithClock makes the store take the time from clock, for tests.
+func WithClock(clock store.Clock) Option {
+	return func(s *Store) { s.clock = clock }
+}
+
+// WithSleeper replaces the wait between retries of a failed PostgreSQL
+// transaction, for tests.
+func WithSleeper(sleep func(context.Context, time.Duration) error) Option {
+	return func(s *Store) { s.sleep = sleep }
+}
+
+// OpenSQLite opens (creating it and its parent directories if needed) the
+// SQLite database at path and brings its schema up to date.
+func OpenSQLite(ctx context.Context, path string, opts ...Option) (*Store, error) {
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("sqlstore: create database directory: %w", err)
+		}
+	}
+	// The pragmas run on every new connection of the pool. synchronous=NORMAL
+	// is safe from corruption in WAL mode; a power cut may lose the last
+	// commits, never half of one.
+	dsn := "file:" + path +
+		"?_pragma=foreign_keys(1)" +
+		"&_pragma=journal_mode(WAL)" +
+		"&_pragma=synchronous(NORMAL)" +
+		"&_pragma=busy_timeout(30000)" +
+		"&_pragma=cache_size(-65536)" +
+		"&_pragma=temp_store(MEMORY)" +
+		"&_txlock=immediate" +
+		"&_time_format=sqlite"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: open sqlite: %w", err)
+	}
+	s, err := open(ctx, db, sqliteFlavor, opts)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: open sqlite %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// OpenPostgres connects to the PostgreSQL database dsn names (a URL or
+// key=value string, as pgx accepts) and brings its schema up to date.
+// The dsn is never part of an error, as it may hold a password.
+func OpenPostgres(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: open postgres: %w", err)
+	}
+	s, err := open(ctx, db, postgresFlavor, opts)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: open postgres: %w", err)
+	}
+	return s, nil
+}
+
+func open(ctx context.Context, db *sql.DB, f *flavor, opts []Option) (*Store, error) {
+	s := &Store{
+		db:     db,
+		flavor: f,
+		clock:  time.Now,
+		sleep:  sleepCtx,
+		stmts:  map[string]*sql.Stmt{},
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	if f.serializeWrites {
+		s.writeSem = make(chan struct{}, 1)
+	}
+	s.reader = reader{c: &conn{q: db, f: f, s: s}}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	fsys, err := fs.Sub(migrations, "migrations/"+s.flavor.name)
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	opts := []goose.ProviderOption{goose.WithDisableGlobalRegistry(true)}
+	if s.flavor.name == "postgres" {
+		// Two servers starting at once against one database take turns.
+		locker, err := lock.NewPostgresSessionLocker()
+		if err != nil {
+			return fmt.Errorf("migrations: %w", err)
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
+	}
+	p, err := goose.NewProvider(s.flavor.dialect, s.db, fsys, opts...)
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	return nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error {
+	s.stmtMu.Lock()
+	for q, st := range s.stmts {
+		st.Close()
+		delete(s.stmts, q)
+	}
+	s.stmtMu.Unlock()
+	return s.db.Close()
+}
+
+// maxAttempts bounds how often Update runs fn when PostgreSQL keeps
+// aborting it for serialization failures or deadlocks.
+const maxAttempts = 20
+
+// Update runs fn in one transaction, committing it when fn returns nil. An
+// error, a panic (re-raised after the rollback) or a cancelled context
+// rolls it back. On PostgreSQL a serialization failure or deadlock reruns
+// fn from the start in a new transaction.
+func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
+	for attempt := 1; ; attempt++ {
+		err := s.update(ctx, fn)
+		if err == nil || !s.flavor.retryable(err) || attempt == maxAttempts {
+			return err
+		}
+		// Jittered exponential backoff: the conflicting transactions
+		// should not meet again at the same moment.
+		d := time.Duration(1<<min(attempt, 8)) * time.Millisecond
+		d += rand.N(d)
+		if err := s.sleep(ctx, d); err != nil {
+			return fmt.Errorf("sqlstore: update: %w", err)
+		}
+	}
+}
+
+func (s *Store) update(ctx context.Context, fn func(store.Tx) error) (err error) {
+	t, err := s.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			t.rollback()
+			panic(p)
+		}
+		if err != nil {
+			t.rollback()
+		}
+	}()
+	if err := fn(&tx{reader: reader{c: t}, c: t}); err != nil {
+		return err
+	}
+	// fn may have swallowed a cancellation; a cancelled context never commits.
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("sqlstore: update: %w", err)
+	}
+	return t.commit()
+}
+
+// begin starts a write transaction, after taking the in-process write
+// semaphore where the flavor has one.
+func (s *Store) begin(ctx context.Context) (*conn, error) {
+	if s.writeSem != nil {
+		select {
+		case s.writeSem <- struct{}{}:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("sqlstore: begin: %w", ctx.Err())
+		}
+	}
+	sqlTx, err := s.db.BeginTx(ctx, s.flavor.txOptions)
+	if err != nil {
+		s.release()
+		return nil, fmt.Errorf("sqlstore: begin: %w", err)
+	}
+	return &conn{q: sqlTx, tx: sqlTx, f: s.flavor, s: s, stmts: map[string]*sql.Stmt{}}, nil
+}
+
+func (s *Store) release() {
+	if s.writeSem != nil {
+		<-s.writeSem
+	}
+}
+
+// withTx runs fn in a write transaction, retrying like Update; the staging
+// calls use it.
+func (s *Store) withTx(ctx context.Context, fn func(c *conn) error) error {
+	return s.Update(ctx, func(t store.Tx) error { return fn(t.(*tx).c) })
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// now is the store's clock in UTC to the microsecond, as both databases
+// keep it.
+func (s *Store) now() time.Time { return normTime(s.clock()) }
+
+func normTime(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Time{}
+	}
+	return t.UTC().Truncate(time.Microsecond)
+}
+
+// newID makes an id: a UUIDv7, which sorts by creation time.
+func newID() string {
+	id, err := uuid.NewV7()
+	if err != nil {
+		// Only a failing random source gets here; v4 needs it too, so
+		// nothing better can be done.
+		panic(fmt.Sprintf("sqlstore: new id: %v", err))
+	}
+	return id.String()
+}
+
+// errTxDone is wrapped when a Tx is used after its Update returned.
+var errTxDone = errors.New("sqlstore: transaction already ended")

@@ -1,0 +1,1558 @@
+// Package storetest is the conformance suite every store.Store backend
+// passes: a backend's test calls RunTests with a function that opens a
+// fresh, empty store, and the suite checks each method and rule of the
+// store package's contract against it.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dirsync/dirsync/internal/directory"
+	"github.com/dirsync/dirsync/internal/store"
+)
+
+// RunTests runs the suite. newStore opens a new, empty store for one
+// subtest and arranges (with t.Cleanup) to close and remove it.
+func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s store.Store)
+	}{
+		{"Accounts", testAccounts},
+		{"Sources", testSources},
+		{"OtherAccountNotFound", testOtherAccountNotFound},
+		{"UserUniqueness", testUserUniqueness},
+		{"UserRoundTrip", testUserRoundTrip},
+		{"GroupRoundTrip", testGroupRoundTrip},
+		{"Links", testLinks},
+		{"UserListing", testUserListing},
+		{"GroupListing", testGroupListing},
+		{"Staging", testStaging},
+		{"Unstaged", testUnstaged},
+		{"SyncMemberships", testSyncMemberships},
+		{"DeleteSource", testDeleteSource},
+		{"TransitiveMembers", testTransitiveMembers},
+		{"UpdateAtomic", testUpdateAtomic},
+		{"TxSeesOwnWrites", testTxSeesOwnWrites},
+		{"Runs", testRuns},
+		{"Changes", testChanges},
+		{"ConcurrentUpdates", testConcurrentUpdates},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.fn(t, newStore(t))
+		})
+	}
+}
+
+// update runs fn in a transaction and fails the test on an error.
+func update(t *testing.T, s store.Store, fn func(tx store.Tx) error) {
+	t.Helper()
+	if err := s.Update(t.Context(), fn); err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+}
+
+// must returns v, failing the test if err is not nil.
+func must[T any](t *testing.T) func(v T, err error) T {
+	return func(v T, err error) T {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+}
+
+func wantErr(t *testing.T, err, target error, what string) {
+	t.Helper()
+	if !errors.Is(err, target) {
+		t.Errorf("%s: got error %v, want %v", what, err, target)
+	}
+}
+
+func mkAccount(t *testing.T, s store.Store, name string) directory.Account {
+	t.Helper()
+	a := directory.Account{Name: name}
+	update(t, s, func(tx store.Tx) error { return tx.CreateAccount(t.Context(), &a) })
+	return a
+}
+
+func mkSource(t *testing.T, s store.Store, accountID, name string) directory.Source {
+	t.Helper()
+	src := directory.Source{AccountID: accountID, Name: name, Kind: directory.KindEntra, Enabled: true,
+		Config: []byte(`{"tenant":"t"}`)}
+	update(t, s, func(tx store.Tx) error { return tx.CreateSource(t.Context(), &src) })
+	return src
+}
+
+func mkUser(t *testing.T, s store.Store, accountID, username, email string) directory.User {
+	t.Helper()
+	u := directory.User{AccountID: accountID, Enabled: true,
+		UserAttributes: directory.UserAttributes{Username: username, Email: email, DisplayName: "User " + username}}
+	update(t, s, func(tx store.Tx) error { return tx.CreateUser(t.Context(), &u) })
+	return u
+}
+
+func mkGroup(t *testing.T, s store.Store, accountID, name string) directory.Group {
+	t.Helper()
+	g := directory.Group{AccountID: accountID, GroupAttributes: directory.GroupAttributes{Name: name}}
+	update(t, s, func(tx store.Tx) error { return tx.CreateGroup(t.Context(), &g) })
+	return g
+}
+
+func link(t *testing.T, s store.Store, kind directory.MemberKind, id, sourceID, ext string) {
+	t.Helper()
+	update(t, s, func(tx store.Tx) error {
+		return tx.Link(t.Context(), kind, id, directory.SourceLink{SourceID: sourceID, ExternalID: ext})
+	})
+}
+
+// tm is a time at microsecond precision, which every backend keeps.
+func tm(sec, usec int) time.Time {
+	return time.Date(2025, 3, 14, 15, 9, sec, usec*1000, time.UTC)
+}
+
+func testAccounts(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	before := time.Now().Add(-time.Minute)
+	b := mkAccount(t, s, "Beta")
+	a := mkAccount(t, s, "alpha")
+	if a.ID == "" || a.ID == b.ID {
+		t.Fatalf("ids: %q, %q", a.ID, b.ID)
+	}
+	if a.CreatedAt.Before(before) {
+		t.Errorf("CreatedAt %v not set", a.CreatedAt)
+	}
+	for _, q := range []string{a.ID, "alpha", "ALPHA"} {
+		got, err := s.Account(ctx, q)
+		if err != nil || !reflect.DeepEqual(got, a) {
+			t.Errorf("Account(%q) = %+v, %v; want %+v", q, got, err, a)
+		}
+	}
+	_, err := s.Account(ctx, "gamma")
+	wantErr(t, err, store.ErrNotFound, "Account(gamma)")
+
+	all := must[[]directory.Account](t)(s.Accounts(ctx))
+	if len(all) != 2 || all[0].ID != a.ID || all[1].ID != b.ID {
+		t.Errorf("Accounts = %+v, want alpha then Beta", all)
+	}
+
+	dup := directory.Account{Name: "BETA"}
+	err = s.Update(ctx, func(tx store.Tx) error { return tx.CreateAccount(ctx, &dup) })
+	wantErr(t, err, store.ErrAlreadyExists, "CreateAccount(BETA)")
+}
+
+func testSources(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	acc := mkAccount(t, s, "acme")
+	other := mkAccount(t, s, "other")
+	src := directory.Source{AccountID: acc.ID, Name: "Entra", Description: "the tenant", Kind: directory.KindEntra,
+		Config: []byte(`{"tenant_id":"x"}`), Secret: []byte{0, 1, 2, 0xff}, Enabled: true}
+	update(t, s, func(tx store.Tx) error { return tx.CreateSource(ctx, &src) })
+	if src.ID == "" || src.CreatedAt.IsZero() || !src.UpdatedAt.Equal(src.CreatedAt) {
+		t.Fatalf("CreateSource set %+v", src)
+	}
+	for _, q := range []string{src.ID, "entra", "ENTRA"} {
+		got, err := s.Source(ctx, acc.ID, q)
+		if err != nil || !reflect.DeepEqual(got, src) {
+			t.Errorf("Source(%q) = %+v, %v; want %+v", q, got, err, src)
+		}
+	}
+	_, err := s.Source(ctx, other.ID, src.ID)
+	wantErr(t, err, store.ErrNotFound, "Source from another account")
+
+	// The same name in another account is another source.
+	mkSource(t, s, other.ID, "entra")
+	ldap := mkSource(t, s, acc.ID, "ad")
+	dup := directory.Source{AccountID: acc.ID, Name: "eNTRA", Kind: directory.KindLDAP}
+	err = s.Update(ctx, func(tx store.Tx) error { return tx.CreateSource(ctx, &dup) })
+	wantErr(t, err, store.ErrAlreadyExists, "CreateSource with a taken name")
+
+	srcs := must[[]directory.Source](t)(s.Sources(ctx, acc.ID))
+	if len(srcs) != 2 || srcs[0].ID != ldap.ID || srcs[1].ID != src.ID {
+		t.Errorf("Sources = %+v, want ad then Entra", srcs)
+	}
+
+	// UpdateSource writes every field.
+	changed := src
+	changed.Name, changed.Description, changed.Kind = "Entra2", "", directory.KindLDAP
+	changed.Config, changed.Secret, changed.Enabled = []byte(`{}`), []byte("sealed"), false
+	update(t, s, func(tx store.Tx) error { return tx.UpdateSource(ctx, changed) })
+	got := must[directory.Source](t)(s.Source(ctx, acc.ID, "entra2"))
+	if got.UpdatedAt.Before(src.UpdatedAt) {
+		t.Errorf("UpdatedAt went back: %v < %v", got.UpdatedAt, src.UpdatedAt)
+	}
+	changed.UpdatedAt = got.UpdatedAt
+	if !reflect.DeepEqual(got, changed) {
+		t.Errorf("after UpdateSource: %+v, want %+v", got, changed)
+	}
+	taken := changed
+	taken.Name = "AD"
+	err = s.Update(ctx, func(tx store.Tx) error { return tx.UpdateSource(ctx, taken) })
+	wantErr(t, err, store.ErrAlreadyExists, "UpdateSource to a taken name")
+	wrongAccount := changed
+	wrongAccount.AccountID = other.ID
+	err = s.Update(ctx, func(tx store.Tx) error { return tx.UpdateSource(ctx, wrongAccount) })
+	wantErr(t, err, store.ErrNotFound, "UpdateSource in another account")
+
+	// State.
+	if st := must[string](t)(s.SourceState(ctx, src.ID)); st != "" {
+		t.Errorf("new source state = %q", st)
+	}
+	update(t, s, func(tx store.Tx) error { return tx.SetSourceState(ctx, src.ID, `{"delta":"abc"}`) })
+	if st := must[string](t)(s.SourceState(ctx, src.ID)); st != `{"delta":"abc"}` {
+		t.Errorf("state = %q", st)
+	}
+	err = s.Update(ctx, func(tx store.Tx) error { return tx.SetSourceState(ctx, "nope", "x") })
+	wantErr(t, err, store.ErrNotFound, "SetSourceState of a missing source")
+	_, err = s.SourceState(ctx, "nope")
+	wantErr(t, err, store.ErrNotFound, "SourceState of a missing source")
+}
+
+// testOtherAccountNotFound reads and writes every kind of object of one
+// account through another: all of it is ErrNotFound.
+func testOtherAccountNotFound(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := mkAccount(t, s, "a")
+	b := mkAccount(t, s, "b")
+	src := mkSource(t, s, a.ID, "src")
+	u := mkUser(t, s, a.ID, "ann@a.example", "ann@a.example")
+	g := mkGroup(t, s, a.ID, "Staff")
+	run := directory.Run{AccountID: a.ID, SourceID: src.ID, Kind: directory.RunFull}
+	update(t, s, func(tx store.Tx) error { return tx.CreateRun(ctx, &run) })
+
+	for _, c := range []struct {
+		what string
+		err  error
+	}{
+		{"User", second(s.User(ctx, b.ID, u.ID))},
+		{"UserByUsername", second(s.UserByUsername(ctx, b.ID, u.Username))},
+		{"UserByEmail", second(s.UserByEmail(ctx, b.ID, u.Email))},
+		{"Group", second(s.Group(ctx, b.ID, g.ID))},
+		{"GroupByName", second(s.GroupByName(ctx, b.ID, g.Name))},
+		{"Members", second(s.Members(ctx, b.ID, g.ID, true))},
+		{"Source", second(s.Source(ctx, b.ID, src.ID))},
+		{"Run", second(s.Run(ctx, b.ID, run.ID))},
+		{"UpdateUser", s.Update(ctx, func(tx store.Tx) error {
+			v := u
+			v.AccountID = b.ID
+			return tx.UpdateUser(ctx, v)
+		})},
+		{"UpdateGroup", s.Update(ctx, func(tx store.Tx) error {
+			v := g
+			v.AccountID = b.ID
+			return tx.UpdateGroup(ctx, v)
+		})},
+		{"UpdateRun", s.Update(ctx, func(tx store.Tx) error {
+			v := run
+			v.AccountID = b.ID
+			return tx.UpdateRun(ctx, v)
+		})},
+		{"DeleteSource", s.Update(ctx, func(tx store.Tx) error { return tx.DeleteSource(ctx, b.ID, src.ID) })},
+		{"CreateRun with another account's source", s.Update(ctx, func(tx store.Tx) error {
+			return tx.CreateRun(ctx, &directory.Run{AccountID: b.ID, SourceID: src.ID})
+		})},
+		{"CreateUser in a missing account", s.Update(ctx, func(tx store.Tx) error {
+			return tx.CreateUser(ctx, &directory.User{AccountID: "missing", UserAttributes: directory.UserAttributes{Username: "x"}})
+		})},
+		{"Link to another account's source", s.Update(ctx, func(tx store.Tx) error {
+			bu := directory.User{AccountID: b.ID, UserAttributes: directory.UserAttributes{Username: "bob"}}
+			if err := tx.CreateUser(ctx, &bu); err != nil {
+				return err
+			}
+			return tx.Link(ctx, directory.MemberUser, bu.ID, directory.SourceLink{SourceID: src.ID, ExternalID: "x"})
+		})},
+	} {
+		wantErr(t, c.err, store.ErrNotFound, c.what)
+	}
+	// Nothing of a leaked into b's listings.
+	if p := must[store.Page[directory.User]](t)(s.Users(ctx, b.ID, store.UserQuery{})); len(p.Items) != 0 {
+		t.Errorf("b's users: %+v", p.Items)
+	}
+	if p := must[store.Page[directory.Group]](t)(s.Groups(ctx, b.ID, store.GroupQuery{})); len(p.Items) != 0 {
+		t.Errorf("b's groups: %+v", p.Items)
+	}
+	if rs := must[[]directory.Run](t)(s.Runs(ctx, b.ID, "", 0)); len(rs) != 0 {
+		t.Errorf("b's runs: %+v", rs)
+	}
+	if ss := must[[]directory.Source](t)(s.Sources(ctx, b.ID)); len(ss) != 0 {
+		t.Errorf("b's sources: %+v", ss)
+	}
+}
+
+func second[T any](_ T, err error) error { return err }
+
+func testUserUniqueness(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := mkAccount(t, s, "a")
+	b := mkAccount(t, s, "b")
+	ann := mkUser(t, s, a.ID, "Ann@Example.com", "ann@example.com")
+	bob := mkUser(t, s, a.ID, "bob@example.com", "Bob@Example.com")
+
+	create := func(username, email string) error {
+		u := directory.User{AccountID: a.ID, UserAttributes: directory.UserAttributes{Username: username, Email: email}}
+		return s.Update(ctx, func(tx store.Tx) error { return tx.CreateUser(ctx, &u) })
+	}
+	err := create("ANN@example.COM", "")
+	wantErr(t, err, store.ErrAlreadyExists, "CreateUser with a taken username")
+	if err != nil && !strings.Contains(err.Error(), "username") {
+		t.Errorf("error %q does not name the username", err)
+	}
+	err = create("carol@example.com", "BOB@example.com")
+	wantErr(t, err, store.ErrAlreadyExists, "CreateUser with a taken email")
+	if err != nil && !strings.Contains(err.Error(), "email") {
+		t.Errorf("error %q does not name the email", err)
+	}
+	// Users without email are many.
+	for _, n := range []string{"c1", "c2", "c3"} {
+		if err := create(n, ""); err != nil {
+			t.Errorf("CreateUser(%s) without email: %v", n, err)
+		}
+	}
+	// Another account has its own names.
+	mkUser(t, s, b.ID, "ann@example.com", "ann@example.com")
+
+	upd := func(u directory.User) error {
+		return s.Update(ctx, func(tx store.Tx) error { return tx.UpdateUser(ctx, u) })
+	}
+	v := bob
+	v.Username = "ann@EXAMPLE.com"
+	err = upd(v)
+	wantErr(t, err, store.ErrAlreadyExists, "UpdateUser to a taken username")
+	if err != nil && !strings.Contains(err.Error(), "username") {
+		t.Errorf("error %q does not name the username", err)
+	}
+	v = bob
+	v.Email = "ANN@example.com"
+	err = upd(v)
+	wantErr(t, err, store.ErrAlreadyExists, "UpdateUser to a taken email")
+	if err != nil && !strings.Contains(err.Error(), "email") {
+		t.Errorf("error %q does not name the email", err)
+	}
+	// A user keeps its own name and email under another case.
+	v = ann
+	v.Username, v.Email = "ANN@example.com", "Ann@Example.COM"
+	if err := upd(v); err != nil {
+		t.Errorf("UpdateUser recasing its own name: %v", err)
+	}
+	v = bob
+	v.Email = ""
+	if err := upd(v); err != nil {
+		t.Errorf("UpdateUser clearing its email: %v", err)
+	}
+	// A conflict inside a transaction does not spoil the transaction: an
+	// apply counts the conflict and goes on.
+	err = s.Update(ctx, func(tx store.Tx) error {
+		u := directory.User{AccountID: a.ID, UserAttributes: directory.UserAttributes{Username: "ann@example.com"}}
+		if err := tx.CreateUser(ctx, &u); !errors.Is(err, store.ErrAlreadyExists) {
+			return fmt.Errorf("CreateUser: got %v, want ErrAlreadyExists", err)
+		}
+		w := bob
+		w.Username = "ann@example.com"
+		if err := tx.UpdateUser(ctx, w); !errors.Is(err, store.ErrAlreadyExists) {
+			return fmt.Errorf("UpdateUser: got %v, want ErrAlreadyExists", err)
+		}
+		u = directory.User{AccountID: a.ID, UserAttributes: directory.UserAttributes{Username: "dave@example.com"}}
+		return tx.CreateUser(ctx, &u)
+	})
+	if err != nil {
+		t.Errorf("transaction after conflicts: %v", err)
+	}
+	got, err := s.UserByUsername(ctx, a.ID, "DAVE@example.com")
+	if err != nil || got.Username != "dave@example.com" {
+		t.Errorf("UserByUsername(DAVE) = %+v, %v", got, err)
+	}
+	got, err = s.UserByEmail(ctx, a.ID, "ann@EXAMPLE.com")
+	if err != nil || got.ID != ann.ID {
+		t.Errorf("UserByEmail(ann) = %+v, %v", got, err)
+	}
+	_, err = s.UserByEmail(ctx, a.ID, "")
+	wantErr(t, err, store.ErrNotFound, "UserByEmail(\"\")")
+}
+
+func fullUser(accountID string) directory.User {
+	return directory.User{
+		AccountID: accountID,
+		UserAttributes: directory.UserAttributes{
+			Username: "Zoë.O'Brien@example.com", Email: "zoe@example.com", DisplayName: "Zoë O'Brien",
+			GivenName: "Zoë", Surname: "O'Brien", JobTitle: "Engineer", Department: "R&D",
+			MobilePhone: "+33612345678", BusinessPhones: []string{"+4930123456", "+4930654321"},
+			UserType: "Member", Licenses: []string{"sku-1", "sku-2"}, ProxyAddresses: []string{"SMTP:zoe@example.com", "smtp:z@example.com"},
+			ImmutableID: "aW1tdXRhYmxl", AccountName: "zobrien", DN: "CN=Zoë O'Brien,OU=People,DC=example,DC=com",
+		},
+		Enabled: true,
+		State:   directory.StateActive,
+		Tags:    []string{"vip", "pilot"},
+		Notes:   "line one\nline two",
+	}
+}
+
+func testUserRoundTrip(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := mkAccount(t, s, "a")
+	u := fullUser(a.ID)
+	want := u
+	update(t, s, func(tx store.Tx) error { return tx.CreateUser(ctx, &u) })
+	if u.ID == "" || u.CreatedAt.IsZero() || !u.UpdatedAt.Equal(u.CreatedAt) {
+		t.Fatalf("CreateUser set %+v", u)
+	}
+	want.ID, want.CreatedAt, want.UpdatedAt = u.ID, u.CreatedAt, u.UpdatedAt
+	got := must[directory.User](t)(s.User(ctx, a.ID, u.ID))
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("User after create:\n got %+v\nwant %+v", got, want)
+	}
+
+	// Every field changes; ID, AccountID, Sources and CreatedAt are not the
+	// update's to write.
+	w := directory.User{
+		ID: u.ID, AccountID: a.ID,
+		UserAttributes: directory.UserAttributes{
+			Username: "zoe.new@example.com", Email: "ZOE.NEW@example.com", DisplayName: "Zoë New",
+			GivenName: "Zo", Surname: "New", JobTitle: "Lead", Department: "Ops",
+			MobilePhone: "+33700000000", BusinessPhones: []string{"+1"},
+			UserType: "Guest", Licenses: []string{"sku-3"}, ProxyAddresses: []string{"SMTP:zoe.new@example.com"},
+			ImmutableID: "bmV3", AccountName: "znew", DN: "CN=Zoë New,OU=Gone,DC=example,DC=com",
+		},
+		Enabled:   false,
+		State:     directory.StateTrash,
+		Tags:      []string{"gone"},
+		Notes:     "left",
+		TrashedAt: tm(5, 123456),
+		Sources:   []directory.SourceLink{{SourceID: "ignored", ExternalID: "ignored"}},
+		CreatedAt: tm(1, 0),
+	}
+	update(t, s, func(tx store.Tx) error { return tx.UpdateUser(ctx, w) })
+	got = must[directory.User](t)(s.User(ctx, a.ID, u.ID))
+	if got.UpdatedAt.Before(u.UpdatedAt) {
+		t.Errorf("UpdatedAt went back: %v < %v", got.UpdatedAt, u.UpdatedAt)
+	}
+	w.Sources, w.CreatedAt, w.UpdatedAt = nil, u.CreatedAt, got.UpdatedAt
+	if !reflect.DeepEqual(got, w) {
+		t.Errorf("User after update:\n got %+v\nwant %+v", got, w)
+	}
+
+	// And back to empty: lists, strings and TrashedAt clear.
+	e := directory.User{ID: u.ID, AccountID: a.ID, State: directory.StateDisabled,
+		UserAttributes: directory.UserAttributes{Username: "z"}}
+	update(t, s, func(tx store.Tx) error { return tx.UpdateUser(ctx, e) })
+	got = must[directory.User](t)(s.User(ctx, a.ID, u.ID))
+	e.CreatedAt, e.UpdatedAt = u.CreatedAt, got.UpdatedAt
+	if !reflect.DeepEqual(got, e) {
+		t.Errorf("User after clearing:\n got %+v\nwant %+v", got, e)
+	}
+
+	err := s.Update(ctx, func(tx store.Tx) error {
+		v := e
+		v.ID = "no-such-user"
+		return tx.UpdateUser(ctx, v)
+	})
+	wantErr(t, err, store.ErrNotFound, "UpdateUser of a missing user")
+	_, err = s.User(ctx, a.ID, "no-such-user")
+	wantErr(t, err, store.ErrNotFound, "User(no-such-user)")
+}
+
+func testGroupRoundTrip(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := mkAccount(t, s, "a")
+	g := directory.Group{AccountID: a.ID, GroupAttributes: directory.GroupAttributes{
+		Name: "Ingénieurs", Description: "all of them", Mail: "eng@example.com",
+		GroupTypes: []string{"Unified", "DynamicMembership"}, SecurityEnabled: true, MailEnabled: true,
+		DN: "CN=Eng,DC=example,DC=com"}}
+	want := g
+	update(t, s, func(tx store.Tx) error { return tx.CreateGroup(ctx, &g) })
+	if g.ID == "" || g.CreatedAt.IsZero() || g.State != directory.StateActive {
+		t.Fatalf("CreateGroup set %+v", g)
+	}
+	want.ID, want.State, want.CreatedAt, want.UpdatedAt = g.ID, directory.StateActive, g.CreatedAt, g.UpdatedAt
+	got := must[directory.Group](t)(s.Group(ctx, a.ID, g.ID))
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Group after create:\n got %+v\nwant %+v", got, want)
+	}
+	w := directory.Group{ID: g.ID, AccountID: a.ID, GroupAttributes: directory.GroupAttributes{Name: "Eng"},
+		State: directory.StateTrash, TrashedAt: tm(7, 1)}
+	update(t, s, func(tx store.Tx) error { return tx.UpdateGroup(ctx, w) })
+	got = must[directory.Group](t)(s.Group(ctx, a.ID, g.ID))
+	w.CreatedAt, w.UpdatedAt = g.CreatedAt, got.UpdatedAt
+	if !reflect.DeepEqual(got, w) {
+		t.Errorf("Group after update:\n got %+v\nwant %+v", got, w)
+	}
+	err := s.Update(ctx, func(tx store.Tx) error {
+		v := w
+		v.ID = "missing"
+		return tx.UpdateGroup(ctx, v)
+	})
+	wantErr(t, err, store.ErrNotFound, "UpdateGroup of a missing group")
+}
+
+func testLinks(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := mkAccount(t, s, "a")
+	src := mkSource(t, s, a.ID, "Zulu")
+	src2 := mkSource(t, s, a.ID, "alpha")
+	ann := mkUser(t, s, a.ID, "ann", "")
+	bob := mkUser(t, s, a.ID, "bob", "")
+	g := mkGroup(t, s, a.ID, "G")
+	g2 := mkGroup(t, s, a.ID, "G2")
+
+	link(t, s, directory.MemberUser, ann.ID, src.ID, "ext-ann")
+	link(t, s, directory.MemberUser, ann.ID, src2.ID, "ext-ann-2")
+	// Linking the same pair again is no change.
+	link(t, s, directory.MemberUser, ann.ID, src.ID, "ext-ann")
+	got := must[directory.User](t)(s.UserByLink(ctx, src.ID, "ext-ann"))
+	want := []directory.SourceLink{
+		{SourceID: src2.ID, Source: "alpha", ExternalID: "ext-ann-2"},
+		{SourceID: src.ID, Source: "Zulu", ExternalID: "ext-ann"},
+	}
+	if got.ID != ann.ID || !reflect.DeepEqual(got.Sources, want) {
+		t.Errorf("UserByLink = %+v, want ann with %+v", got, want)
+	}
+	for _, f := range []func() (directory.User, error){
+		func() (directory.User, error) { return s.User(ctx, a.ID, ann.ID) },
+		func() (directory.User, error) { return s.UserByUsername(ctx, a.ID, "ann") },
+	} {
+		if u, err := f(); err != nil || !reflect.DeepEqual(u.Sources, want) {
+			t.Errorf("user's sources = %+v, %v; want %+v", u.Sources, err, want)
+		}
+	}
+	_, err := s.UserByLink(ctx, src.ID, "ext-ann-2")
+	wantErr(t, err, store.ErrNotFound, "UserByLink with the other source's external id")
+
+	err = s.Update(ctx, func(tx store.Tx) error {
+		return tx.Link(ctx, directory.MemberUser, bob.ID, directory.SourceLink{SourceID: src.ID, ExternalID: "ext-ann"})
+	})
+	wantErr(t, err, store.ErrAlreadyExists, "Link of a linked source object to another user")
+	err = s.Update(ctx, func(tx store.Tx) error {
+		return tx.Link(ctx, directory.MemberUser, "missing", directory.SourceLink{SourceID: src.ID, ExternalID: "x"})
+	})
+	wantErr(t, err, store.ErrNotFound, "Link of a missing user")
+
+	link(t, s, directory.MemberGroup, g.ID, src.ID, "ext-g")
+	gg := must[directory.Group](t)(s.GroupByLink(ctx, src.ID, "ext-g"))
+	if gg.ID != g.ID || len(gg.Sources) != 1 || gg.Sources[0] != (directory.SourceLink{SourceID: src.ID, Source: "Zulu", ExternalID: "ext-g"}) {
+		t.Errorf("GroupByLink = %+v", gg)
+	}
+	err = s.Update(ctx, func(tx store.Tx) error {
+		return tx.Link(ctx, directory.MemberGroup, g2.ID, directory.SourceLink{SourceID: src.ID, ExternalID: "ext-g"})
+	})
+	wantErr(t, err, store.ErrAlreadyExists, "Link of a linked group object to another group")
+	// Users and groups have separate external ids.
+	link(t, s, directory.MemberGroup, g2.ID, src.ID, "ext-ann")
+	_, err = s.GroupByLink(ctx, src.ID, "missing")
+	wantErr(t, err, store.ErrNotFound, "GroupByLink(missing)")
+}
+
+// userNames lists the usernames of a page.
+func userNames(us []directory.User) []string {
+	var out []string
+	for _, u := range us {
+		out = append(out, u.Username)
+	}
+	return out
+}
+
+// allUsers pages through a listing, checking each page's size.
+func allUsers(t *testing.T, s store.Store, accountID string, q store.UserQuery) []string {
+	t.Helper()
+	var out []string
+	for i := 0; ; i++ {
+		p, err := s.Users(t.Context(), accountID, q)
+		if err != nil {
+			t.Fatalf("Users: %v", err)
+		}
+		if q.Limit > 0 && (len(p.Items) > q.Limit || (p.Next != "" && len(p.Items) != q.Limit)) {
+			t.Fatalf("page of %d with limit %d and next %q", len(p.Items), q.Limit, p.Next)
+		}
+		out = append(out, userNames(p.Items)...)
+		if p.Next == "" {
+			return out
+		}
+		if i > 1000 {
+			t.Fatal("paging does not end")
+		}
+		q.After = p.Next
+	}
+}
+
+func testUserListing(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := mkAccount(t, s, "a")
+	src := mkSource(t, s, a.ID, "src")
+	var active, disabled, trash, linked []string
+	update(t, s, func(tx store.Tx) error {
+		for i := range 23 {
+			u := directory.User{AccountID: a.ID, UserAttributes: directory.UserAttributes{
+				// Mixed case: the listing orders case-insensitively.
+				Username:    fmt.Sprintf("%s%02d@example.com", []string{"user", "User", "USER"}[i%3], i),
+				DisplayName: fmt.Sprintf("Person %d", i),
+			}}
+			switch i % 4 {
+			case 0, 1:
+				u.State = directory.StateActive
+				active = append(active, u.Username)
+			case 2:
+				u.State = directory.StateDisabled
+				disabled = append(disabled, u.Username)
+			case 3:
+				u.State = directory.StateTrash
+				trash = append(trash, u.Username)
+			}
+			if i == 6 {
+				u.Email = "Special_100%@example.com"
+			}
+			if err := tx.CreateUser(ctx, &u); err != nil {
+				return err
+			}
+			if i%5 == 0 {
+				linked = append(linked, u.Username)
+				if err := tx.Link(ctx, directory.MemberUser, u.ID, directory.SourceLink{SourceID: src.ID, ExternalID: fmt.Sprint("x", i)}); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	sorted := func(l ...[]string) []string {
+		out := slices.Concat(l...)
+		slices.SortFunc(out, func(a, b string) int { return strings.Compare(strings.ToLower(a), strings.ToLower(b)) })
+		return out
+	}
+	notTrash := sorted(active, disabled)
+	for _, limit := range []int{0, 1, 4, 7, 15, 16, 100} {
+		if got := allUsers(t, s, a.ID, store.UserQuery{Limit: limit}); !slices.Equal(got, notTrash) {
+			t.Errorf("limit %d: got %v\nwant %v", limit, got, notTrash)
+		}
+	}
+	if got := allUsers(t, s, a.ID, store.UserQuery{States: []directory.State{directory.StateTrash}, Limit: 2}); !slices.Equal(got, sorted(trash)) {
+		t.Errorf("trash: got %v, want %v", got, sorted(trash))
+	}
+	all := []directory.State{directory.StateActive, directory.StateDisabled, directory.StateTrash}
+	if got := allUsers(t, s, a.ID, store.UserQuery{States: all, SourceID: src.ID, Limit: 3}); !slices.Equal(got, sorted(linked)) {
+		t.Errorf("linked: got %v, want %v", got, sorted(linked))
+	}
+	for search, want := range map[string][]string{
+		"person 1":       sorted(filterSub(notTrash, []string{"01@", "10@", "12@", "13@", "14@", "16@", "17@", "18@"})),
+		"USER08":         {"USER08@example.com"},
+		"special_100%":   {"user06@example.com"},
+		"r_1":            nil, // _ is no wildcard: "user01" does not match
+		"100%@":          {"user06@example.com"},
+		"nobody-matches": nil,
+	} {
+		if got := allUsers(t, s, a.ID, store.UserQuery{Search: search, Limit: 2}); !slices.Equal(got, want) {
+			t.Errorf("search %q: got %v, want %v", search, got, want)
+		}
+	}
+	// A page that ends exactly at the last user has no Next.
+	p := must[store.Page[directory.User]](t)(s.Users(ctx, a.ID, store.UserQuery{Limit: len(notTrash)}))
+	if p.Next != "" || len(p.Items) != len(notTrash) {
+		t.Errorf("full page: %d items, next %q", len(p.Items), p.Next)
+	}
+	// Users added behind the cursor do not shift the pages after it.
+	p = must[store.Page[directory.User]](t)(s.Users(ctx, a.ID, store.UserQuery{Limit: 5}))
+	mkUser(t, s, a.ID, "aaa-first", "")
+	rest := allUsers(t, s, a.ID, store.UserQuery{Limit: 5, After: p.Next})
+	if got := append(userNames(p.Items), rest...); !slices.Equal(got, notTrash) {
+		t.Errorf("after an insert before the cursor: got %v, want %v", got, notTrash)
+	}
+	_, err := s.Users(ctx, a.ID, store.UserQuery{After: "not a cursor!"})
+	if err == nil {
+		t.Error("Users with a bad cursor: no error")
+	}
+}
+
+// filterSub keeps the names containing one of subs.
+func filterSub(names, subs []string) []string {
+	var out []string
+	for _, n := range names {
+		for _, s := range subs {
+			if strings.Contains(n, s) {
+				out = append(out, n)
+				break
+			}
+		}
+	}
+	return out
+}
+
+func testGroupListing(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := mkAccount(t, s, "a")
+	src := mkSource(t, s, a.ID, "src")
+	var ids []string // in the order the listing must give
+	update(t, s, func(tx store.Tx) error {
+		// Many groups share names: paging must still be exact.
+		for i := range 17 {
+			g := directory.Group{AccountID: a.ID, GroupAttributes: directory.GroupAttributes{
+				Name: []string{"Sales", "sales", "Eng", "Ops"}[i%4], Mail: fmt.Sprintf("g%d@example.com", i)}}
+			if i == 16 {
+				g.State = directory.StateTrash
+			}
+			if err := tx.CreateGroup(ctx, &g); err != nil {
+				return err
+			}
+			if i%2 == 0 {
+				if err := tx.Link(ctx, directory.MemberGroup, g.ID, directory.SourceLink{SourceID: src.ID, ExternalID: fmt.Sprint(i)}); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	var want []string
+	var wantLinked []string
+	full := must[store.Page[directory.Group]](t)(s.Groups(ctx, a.ID, store.GroupQuery{}))
+	for i, g := range full.Items {
+		ids = append(ids, g.ID)
+		if i > 0 {
+			prev := full.Items[i-1]
+			if c := strings.Compare(strings.ToLower(prev.Name), strings.ToLower(g.Name)); c > 0 || (c == 0 && prev.ID >= g.ID) {
+				t.Errorf("groups out of order: %s/%s before %s/%s", prev.Name, prev.ID, g.Name, g.ID)
+			}
+		}
+		if g.State == directory.StateTrash {
+			t.Errorf("trashed group %s listed", g.ID)
+		}
+		want = append(want, g.ID)
+		if len(g.Sources) == 1 {
+			wantLinked = append(wantLinked, g.ID)
+		}
+	}
+	if len(want) != 16 || len(wantLinked) != 8 {
+		t.Fatalf("listed %d groups, %d linked; want 16, 8", len(want), len(wantLinked))
+	}
+	page := func(q store.GroupQuery) []string {
+		var out []string
+		for {
+			p := must[store.Page[directory.Group]](t)(s.Groups(ctx, a.ID, q))
+			for _, g := range p.Items {
+				out = append(out, g.ID)
+			}
+			if p.Next == "" {
+				return out
+			}
+			q.After = p.Next
+		}
+	}
+	for _, limit := range []int{1, 3, 4, 5} {
+		if got := page(store.GroupQuery{Limit: limit}); !slices.Equal(got, want) {
+			t.Errorf("limit %d: got %v, want %v", limit, got, want)
+		}
+	}
+	if got := page(store.GroupQuery{Limit: 3, SourceID: src.ID}); !slices.Equal(got, wantLinked) {
+		t.Errorf("linked: got %v, want %v", got, wantLinked)
+	}
+	if got := page(store.GroupQuery{Search: "SALES"}); len(got) != 8 {
+		t.Errorf("search SALES: %d groups, want 8", len(got))
+	}
+	if got := page(store.GroupQuery{States: []directory.State{directory.StateTrash}}); len(got) != 1 {
+		t.Errorf("trash: %v", got)
+	}
+	// GroupByName: case-insensitive, first by id.
+	first := ""
+	for _, g := range full.Items {
+		if strings.EqualFold(g.Name, "sales") && (first == "" || g.ID < first) {
+			first = g.ID
+		}
+	}
+	if g := must[directory.Group](t)(s.GroupByName(ctx, a.ID, "SaLeS")); g.ID != first {
+		t.Errorf("GroupByName(SaLeS) = %s, want %s", g.ID, first)
+	}
+	_, err := s.GroupByName(ctx, a.ID, "nobody")
+	wantErr(t, err, store.ErrNotFound, "GroupByName(nobody)")
+}
+
+func sourceUser(ext, username string) directory.SourceUser {
+	return directory.SourceUser{ExternalID: ext, Enabled: true, UserAttributes: directory.UserAttributes{
+		Username: username, Email: username, BusinessPhones: []string{"+1 555"}, Licenses: []string{"l"}}}
+}
+
+func testStaging(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	var users []directory.SourceUser
+	for i := range 10 {
+		users = append(users, sourceUser(fmt.Sprintf("u%02d", i), fmt.Sprintf("user%d", i)))
+	}
+	// u03 twice in one call, u05 again in a later call: the last wins.
+	again := sourceUser("u03", "renamed3")
+	again.Enabled = false
+	if err := s.StageUsers(ctx, "run1", append(users, again)); err != nil {
+		t.Fatal(err)
+	}
+	later := sourceUser("u05", "renamed5")
+	if err := s.StageUsers(ctx, "run1", []directory.SourceUser{later}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.StageUsers(ctx, "run2", users[:2]); err != nil {
+		t.Fatal(err)
+	}
+	want := slices.Clone(users)
+	want[3], want[5] = again, later
+	gs := []directory.SourceGroup{
+		{ExternalID: "g2", GroupAttributes: directory.GroupAttributes{Name: "two", GroupTypes: []string{"Unified"}, SecurityEnabled: true}},
+		{ExternalID: "g1", GroupAttributes: directory.GroupAttributes{Name: "one"}},
+		{ExternalID: "g2", GroupAttributes: directory.GroupAttributes{Name: "two again"}},
+	}
+	if err := s.StageGroups(ctx, "run1", gs); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.StageMemberships(ctx, "run1", []directory.SourceMembership{
+		{GroupExternalID: "g1", MemberExternalID: "u01", MemberKind: directory.MemberUser},
+		{GroupExternalID: "g1", MemberExternalID: "u01", MemberKind: directory.MemberUser},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	update(t, s, func(tx store.Tx) error {
+		for _, limit := range []int{0, 1, 3, 10} {
+			var got []directory.SourceUser
+			after := ""
+			for {
+				page, err := tx.StagedUsers(ctx, "run1", after, limit)
+				if err != nil {
+					return err
+				}
+				if len(page) == 0 {
+					break
+				}
+				if limit > 0 && len(page) > limit {
+					return fmt.Errorf("page of %d with limit %d", len(page), limit)
+				}
+				got = append(got, page...)
+				after = page[len(page)-1].ExternalID
+				if limit == 0 {
+					break
+				}
+			}
+			if !reflect.DeepEqual(got, want) {
+				return fmt.Errorf("limit %d: staged users\n got %+v\nwant %+v", limit, got, want)
+			}
+		}
+		if got, err := tx.StagedUsers(ctx, "run2", "", 0); err != nil || len(got) != 2 {
+			return fmt.Errorf("run2: %d staged users, %v", len(got), err)
+		}
+		got, err := tx.StagedGroups(ctx, "run1", "", 0)
+		if err != nil {
+			return err
+		}
+		if wantG := []directory.SourceGroup{gs[1], gs[2]}; !reflect.DeepEqual(got, wantG) {
+			return fmt.Errorf("staged groups %+v, want %+v", got, wantG)
+		}
+		if got, err := tx.StagedGroups(ctx, "run1", "g1", 1); err != nil || len(got) != 1 || got[0].ExternalID != "g2" {
+			return fmt.Errorf("staged groups after g1: %+v, %v", got, err)
+		}
+		return nil
+	})
+	if err := s.DropStage(ctx, "run1"); err != nil {
+		t.Fatal(err)
+	}
+	update(t, s, func(tx store.Tx) error {
+		if got, err := tx.StagedUsers(ctx, "run1", "", 0); err != nil || len(got) != 0 {
+			return fmt.Errorf("after DropStage: %d staged users, %v", len(got), err)
+		}
+		if got, err := tx.StagedGroups(ctx, "run1", "", 0); err != nil || len(got) != 0 {
+			return fmt.Errorf("after DropStage: %d staged groups, %v", len(got), err)
+		}
+		if got, err := tx.StagedUsers(ctx, "run2", "", 0); err != nil || len(got) != 2 {
+			return fmt.Errorf("DropStage(run1) took run2's users: %d left, %v", len(got), err)
+		}
+		return nil
+	})
+	if err := s.StageUsers(ctx, "run3", []directory.SourceUser{{}}); err == nil {
+		t.Error("StageUsers of a user without external id: no error")
+	}
+}
+
+func testUnstaged(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := mkAccount(t, s, "a")
+	src := mkSource(t, s, a.ID, "src")
+	other := mkSource(t, s, a.ID, "other")
+	var users []directory.User
+	var groups []directory.Group
+	update(t, s, func(tx store.Tx) error {
+		for i := range 8 {
+			u := directory.User{AccountID: a.ID, UserAttributes: directory.UserAttributes{Username: fmt.Sprint("u", i)}}
+			if i == 2 {
+				u.State = directory.StateTrash
+			}
+			if err := tx.CreateUser(ctx, &u); err != nil {
+				return err
+			}
+			users = append(users, u)
+			g := directory.Group{AccountID: a.ID, GroupAttributes: directory.GroupAttributes{Name: fmt.Sprint("g", i)}}
+			if err := tx.CreateGroup(ctx, &g); err != nil {
+				return err
+			}
+			groups = append(groups, g)
+			ext := fmt.Sprint("x", i)
+			if i == 7 {
+				// Linked only to the other source.
+				if err := tx.Link(ctx, directory.MemberUser, u.ID, directory.SourceLink{SourceID: other.ID, ExternalID: ext}); err != nil {
+					return err
+				}
+				continue
+			}
+			if err := tx.Link(ctx, directory.MemberUser, u.ID, directory.SourceLink{SourceID: src.ID, ExternalID: ext}); err != nil {
+				return err
+			}
+			if err := tx.Link(ctx, directory.MemberGroup, g.ID, directory.SourceLink{SourceID: src.ID, ExternalID: ext}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	// The run stages x1, x3, x5 and one the directory does not know yet.
+	var su []directory.SourceUser
+	var sg []directory.SourceGroup
+	for _, ext := range []string{"x1", "x3", "x5", "new"} {
+		su = append(su, sourceUser(ext, ext))
+		sg = append(sg, directory.SourceGroup{ExternalID: ext, GroupAttributes: directory.GroupAttributes{Name: ext}})
+	}
+	if err := s.StageUsers(ctx, "run", su); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.StageGroups(ctx, "run", sg); err != nil {
+		t.Fatal(err)
+	}
+	var wantU, wantG []string
+	for _, i := range []int{0, 2, 4, 6} {
+		wantU = append(wantU, users[i].ID)
+		wantG = append(wantG, groups[i].ID)
+	}
+	slices.Sort(wantU)
+	slices.Sort(wantG)
+	update(t, s, func(tx store.Tx) error {
+		for _, limit := range []int{0, 1, 3} {
+			var gotU, gotG []string
+			after := ""
+			for {
+				page, err := tx.UnstagedUsers(ctx, src.ID, "run", after, limit)
+				if err != nil {
+					return err
+				}
+				for _, u := range page {
+					gotU = append(gotU, u.ID)
+				}
+				if len(page) == 0 || limit == 0 {
+					break
+				}
+				after = page[len(page)-1].ID
+			}
+			after = ""
+			for {
+				page, err := tx.UnstagedGroups(ctx, src.ID, "run", after, limit)
+				if err != nil {
+					return err
+				}
+				for _, g := range page {
+					gotG = append(gotG, g.ID)
+				}
+				if len(page) == 0 || limit == 0 {
+					break
+				}
+				after = page[len(page)-1].ID
+			}
+			if !slices.Equal(gotU, wantU) {
+				return fmt.Errorf("limit %d: unstaged users %v, want %v", limit, gotU, wantU)
+			}
+			if !slices.Equal(gotG, wantG) {
+				return fmt.Errorf("limit %d: unstaged groups %v, want %v", limit, gotG, wantG)
+			}
+		}
+		// The full user comes back, links and all.
+		page, err := tx.UnstagedUsers(ctx, src.ID, "run", "", 1)
+		if err != nil {
+			return err
+		}
+		if len(page) != 1 || len(page[0].Sources) != 1 || page[0].Sources[0].Source != "src" {
+			return fmt.Errorf("unstaged user %+v", page)
+		}
+		// A run that staged nothing leaves every linked user unstaged.
+		all, err := tx.UnstagedUsers(ctx, src.ID, "empty-run", "", 0)
+		if err != nil || len(all) != 7 {
+			return fmt.Errorf("empty run: %d unstaged users, %v", len(all), err)
+		}
+		return nil
+	})
+}
+
+// membershipKey identifies a store.Membership in tests.
+func membershipKeys(ms []store.Membership) []string {
+	var out []string
+	for _, m := range ms {
+		out = append(out, m.GroupName+">"+m.MemberName)
+	}
+	return out
+}
+
+func memberNames(ms []directory.Member) []string {
+	var out []string
+	for _, m := range ms {
+		out = append(out, string(m.Kind)+":"+m.Name)
+	}
+	return out
+}
+
+// syncRun stages memberships (group ext, kind, member ext) under a new run
+// id and syncs the source's memberships to them.
+func syncRun(t *testing.T, s store.Store, sourceID, runID string, ms ...[3]string) (added, removed []string) {
+	t.Helper()
+	var staged []directory.SourceMembership
+	for _, m := range ms {
+		staged = append(staged, directory.SourceMembership{GroupExternalID: m[0], MemberKind: directory.MemberKind(m[1]), MemberExternalID: m[2]})
+	}
+	if len(staged) > 0 {
+		if err := s.StageMemberships(t.Context(), runID, staged); err != nil {
+			t.Fatal(err)
+		}
+	}
+	update(t, s, func(tx store.Tx) error {
+		a, r, err := tx.SyncMemberships(t.Context(), sourceID, runID)
+		added, removed = membershipKeys(a), membershipKeys(r)
+		for _, m := range slices.Concat(a, r) {
+			if m.GroupID == "" || m.MemberID == "" || m.MemberKind == "" {
+				return fmt.Errorf("incomplete membership %+v", m)
+			}
+		}
+		return err
+	})
+	return added, removed
+}
+
+func testSyncMemberships(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := mkAccount(t, s, "a")
+	src := mkSource(t, s, a.ID, "src")
+	src2 := mkSource(t, s, a.ID, "src2")
+	ids := map[string]string{}
+	for _, n := range []string{"ann", "bob", "cat", "dan"} {
+		u := mkUser(t, s, a.ID, n, "")
+		ids[n] = u.ID
+		if n != "dan" { // dan has no link: his memberships are ignored
+			link(t, s, directory.MemberUser, u.ID, src.ID, "u-"+n)
+		}
+	}
+	for _, n := range []string{"G1", "G2", "G3"} {
+		g := mkGroup(t, s, a.ID, n)
+		ids[n] = g.ID
+		if n != "G3" {
+			link(t, s, directory.MemberGroup, g.ID, src.ID, "g-"+n)
+		}
+	}
+	added, removed := syncRun(t, s, src.ID, "r1",
+		[3]string{"g-G1", "user", "u-ann"},
+		[3]string{"g-G1", "user", "u-bob"},
+		[3]string{"g-G2", "group", "g-G1"},
+		[3]string{"g-G2", "user", "u-cat"},
+		[3]string{"g-G1", "user", "u-dan"},     // member without link
+		[3]string{"g-G3", "user", "u-ann"},     // group without link
+		[3]string{"g-G1", "group", "u-ann"},    // a user's id as a group: no such group link
+		[3]string{"g-G1", "device", "d-phone"}, // not a user or group
+	)
+	if want := []string{"G1>ann", "G1>bob", "G2>G1", "G2>cat"}; !slices.Equal(added, want) || len(removed) != 0 {
+		t.Errorf("first sync: added %v removed %v; want added %v", added, removed, want)
+	}
+	direct := func(g string) []string {
+		return memberNames(must[[]directory.Member](t)(s.Members(ctx, a.ID, ids[g], false)))
+	}
+	if got, want := direct("G1"), []string{"user:ann", "user:bob"}; !slices.Equal(got, want) {
+		t.Errorf("G1 members %v, want %v", got, want)
+	}
+	if got, want := direct("G2"), []string{"group:G1", "user:cat"}; !slices.Equal(got, want) {
+		t.Errorf("G2 members %v, want %v", got, want)
+	}
+
+	// The same staged set again changes nothing.
+	if added, removed := syncRun(t, s, src.ID, "r1"); len(added)+len(removed) != 0 {
+		t.Errorf("resync: added %v removed %v", added, removed)
+	}
+
+	// src2 owns G1>bob too, through its own links.
+	link(t, s, directory.MemberUser, ids["bob"], src2.ID, "b")
+	link(t, s, directory.MemberGroup, ids["G1"], src2.ID, "g1")
+	if added, _ := syncRun(t, s, src2.ID, "s1", [3]string{"g1", "user", "b"}); !slices.Equal(added, []string{"G1>bob"}) {
+		t.Errorf("src2 added %v", added)
+	}
+
+	// The next run of src: bob leaves G1, cat joins, G1 leaves G2.
+	added, removed = syncRun(t, s, src.ID, "r2",
+		[3]string{"g-G1", "user", "u-ann"},
+		[3]string{"g-G1", "user", "u-cat"},
+		[3]string{"g-G2", "user", "u-cat"},
+	)
+	if want := []string{"G1>cat"}; !slices.Equal(added, want) {
+		t.Errorf("second sync added %v, want %v", added, want)
+	}
+	if want := []string{"G1>bob", "G2>G1"}; !slices.Equal(removed, want) {
+		t.Errorf("second sync removed %v, want %v", removed, want)
+	}
+	// bob stays in G1: src2 still owns that membership, once listed.
+	if got, want := direct("G1"), []string{"user:ann", "user:bob", "user:cat"}; !slices.Equal(got, want) {
+		t.Errorf("G1 members %v, want %v", got, want)
+	}
+	if got, want := direct("G2"), []string{"user:cat"}; !slices.Equal(got, want) {
+		t.Errorf("G2 members %v, want %v", got, want)
+	}
+	// A run that staged nothing removes all the source owns.
+	_, removed = syncRun(t, s, src.ID, "r3")
+	if want := []string{"G1>ann", "G1>cat", "G2>cat"}; !slices.Equal(removed, want) {
+		t.Errorf("empty run removed %v, want %v", removed, want)
+	}
+	if got, want := direct("G1"), []string{"user:bob"}; !slices.Equal(got, want) {
+		t.Errorf("G1 members %v, want %v", got, want)
+	}
+}
+
+func testDeleteSource(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := mkAccount(t, s, "a")
+	src := mkSource(t, s, a.ID, "src")
+	keep := mkSource(t, s, a.ID, "keep")
+	u := mkUser(t, s, a.ID, "ann", "")
+	g := mkGroup(t, s, a.ID, "G")
+	link(t, s, directory.MemberUser, u.ID, src.ID, "u")
+	link(t, s, directory.MemberGroup, g.ID, src.ID, "g")
+	link(t, s, directory.MemberUser, u.ID, keep.ID, "ku")
+	link(t, s, directory.MemberGroup, g.ID, keep.ID, "kg")
+	run := directory.Run{AccountID: a.ID, SourceID: src.ID, Source: "src", Kind: directory.RunFull}
+	update(t, s, func(tx store.Tx) error {
+		if err := tx.CreateRun(ctx, &run); err != nil {
+			return err
+		}
+		return tx.SetSourceState(ctx, src.ID, "cursor")
+	})
+	syncRun(t, s, src.ID, run.ID, [3]string{"g", "user", "u"})
+	if err := s.StageUsers(ctx, run.ID, []directory.SourceUser{sourceUser("u", "ann")}); err != nil {
+		t.Fatal(err)
+	}
+	keepRun := "keep-run"
+	if err := s.StageUsers(ctx, keepRun, []directory.SourceUser{sourceUser("ku", "ann")}); err != nil {
+		t.Fatal(err)
+	}
+
+	update(t, s, func(tx store.Tx) error { return tx.DeleteSource(ctx, a.ID, src.ID) })
+
+	_, err := s.Source(ctx, a.ID, src.ID)
+	wantErr(t, err, store.ErrNotFound, "Source after DeleteSource")
+	_, err = s.SourceState(ctx, src.ID)
+	wantErr(t, err, store.ErrNotFound, "SourceState after DeleteSource")
+	_, err = s.UserByLink(ctx, src.ID, "u")
+	wantErr(t, err, store.ErrNotFound, "UserByLink after DeleteSource")
+	// The user and group stay, with the other source's links only.
+	gotU := must[directory.User](t)(s.User(ctx, a.ID, u.ID))
+	if len(gotU.Sources) != 1 || gotU.Sources[0].SourceID != keep.ID {
+		t.Errorf("user's sources after DeleteSource: %+v", gotU.Sources)
+	}
+	gotG := must[directory.Group](t)(s.Group(ctx, a.ID, g.ID))
+	if len(gotG.Sources) != 1 || gotG.Sources[0].SourceID != keep.ID {
+		t.Errorf("group's sources after DeleteSource: %+v", gotG.Sources)
+	}
+	if m := must[[]directory.Member](t)(s.Members(ctx, a.ID, g.ID, false)); len(m) != 0 {
+		t.Errorf("memberships owned by the deleted source remain: %+v", m)
+	}
+	update(t, s, func(tx store.Tx) error {
+		if got, err := tx.StagedUsers(ctx, run.ID, "", 0); err != nil || len(got) != 0 {
+			return fmt.Errorf("staged rows of the deleted source: %d, %v", len(got), err)
+		}
+		if got, err := tx.StagedUsers(ctx, keepRun, "", 0); err != nil || len(got) != 1 {
+			return fmt.Errorf("staged rows of another run: %d, %v", len(got), err)
+		}
+		return nil
+	})
+	// Its name is free again.
+	mkSource(t, s, a.ID, "src")
+	err = s.Update(ctx, func(tx store.Tx) error { return tx.DeleteSource(ctx, a.ID, src.ID) })
+	wantErr(t, err, store.ErrNotFound, "DeleteSource twice")
+}
+
+func testTransitiveMembers(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := mkAccount(t, s, "a")
+	src := mkSource(t, s, a.ID, "src")
+	ids := map[string]string{}
+	for _, n := range []string{"ann", "Bob", "cat", "dan", "eve"} {
+		u := mkUser(t, s, a.ID, n, "")
+		ids[n] = u.ID
+		link(t, s, directory.MemberUser, u.ID, src.ID, n)
+	}
+	for _, n := range []string{"A", "b", "C", "D"} {
+		g := mkGroup(t, s, a.ID, n)
+		ids[n] = g.ID
+		link(t, s, directory.MemberGroup, g.ID, src.ID, n)
+	}
+	// A > ann, b;  b > Bob, C, ann;  C > cat, eve, A (a cycle);  D > dan.
+	syncRun(t, s, src.ID, "r",
+		[3]string{"A", "user", "ann"}, [3]string{"A", "group", "b"},
+		[3]string{"b", "user", "Bob"}, [3]string{"b", "group", "C"}, [3]string{"b", "user", "ann"},
+		[3]string{"C", "user", "cat"}, [3]string{"C", "user", "eve"}, [3]string{"C", "group", "A"},
+		[3]string{"D", "user", "dan"},
+	)
+	// eve goes to the trash: no longer a member anywhere.
+	update(t, s, func(tx store.Tx) error {
+		u, err := tx.User(ctx, a.ID, ids["eve"])
+		if err != nil {
+			return err
+		}
+		u.State, u.TrashedAt = directory.StateTrash, tm(0, 0)
+		return tx.UpdateUser(ctx, u)
+	})
+	members := func(g string, transitive bool) []string {
+		return memberNames(must[[]directory.Member](t)(s.Members(ctx, a.ID, ids[g], transitive)))
+	}
+	for _, c := range []struct {
+		group      string
+		transitive bool
+		want       []string
+	}{
+		{"A", false, []string{"group:b", "user:ann"}},
+		// The cycle brings A back: it is listed, once, as its own member.
+		{"A", true, []string{"group:A", "group:b", "group:C", "user:ann", "user:Bob", "user:cat"}},
+		{"C", true, []string{"group:A", "group:b", "group:C", "user:ann", "user:Bob", "user:cat"}},
+		{"C", false, []string{"group:A", "user:cat"}},
+		{"D", true, []string{"user:dan"}},
+	} {
+		if got := members(c.group, c.transitive); !slices.Equal(got, c.want) {
+			t.Errorf("Members(%s, transitive %v) = %v, want %v", c.group, c.transitive, got, c.want)
+		}
+	}
+	// Each member carries its id.
+	for _, m := range must[[]directory.Member](t)(s.Members(ctx, a.ID, ids["A"], true)) {
+		if ids[m.Name] != m.ID {
+			t.Errorf("member %s has id %s, want %s", m.Name, m.ID, ids[m.Name])
+		}
+	}
+	_, err := s.Members(ctx, a.ID, "missing", true)
+	wantErr(t, err, store.ErrNotFound, "Members of a missing group")
+}
+
+// errTest is the error a test's transaction fails with.
+var errTest = errors.New("test failure")
+
+func testUpdateAtomic(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := mkAccount(t, s, "a")
+	src := mkSource(t, s, a.ID, "src")
+	existing := mkUser(t, s, a.ID, "keep", "")
+	// writeAll writes something of every kind, then fails as told.
+	writeAll := func(tx store.Tx) error {
+		acc := directory.Account{Name: "ghost"}
+		if err := tx.CreateAccount(ctx, &acc); err != nil {
+			return err
+		}
+		u := directory.User{AccountID: a.ID, UserAttributes: directory.UserAttributes{Username: "ghost"}}
+		if err := tx.CreateUser(ctx, &u); err != nil {
+			return err
+		}
+		if err := tx.Link(ctx, directory.MemberUser, u.ID, directory.SourceLink{SourceID: src.ID, ExternalID: "ghost"}); err != nil {
+			return err
+		}
+		e := existing
+		e.Notes = "changed"
+		if err := tx.UpdateUser(ctx, e); err != nil {
+			return err
+		}
+		if err := tx.SetSourceState(ctx, src.ID, "ghost-cursor"); err != nil {
+			return err
+		}
+		run := directory.Run{AccountID: a.ID, SourceID: src.ID}
+		if err := tx.CreateRun(ctx, &run); err != nil {
+			return err
+		}
+		return tx.AddChanges(ctx, run.ID, []directory.Change{{Name: "ghost", Action: directory.ActionCreated}})
+	}
+	check := func(how string) {
+		t.Helper()
+		if _, err := s.Account(ctx, "ghost"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("%s: account created: %v", how, err)
+		}
+		if _, err := s.UserByUsername(ctx, a.ID, "ghost"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("%s: user created: %v", how, err)
+		}
+		if _, err := s.UserByLink(ctx, src.ID, "ghost"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("%s: link created: %v", how, err)
+		}
+		if u, err := s.User(ctx, a.ID, existing.ID); err != nil || u.Notes != "" {
+			t.Errorf("%s: user updated: %+v, %v", how, u, err)
+		}
+		if st, err := s.SourceState(ctx, src.ID); err != nil || st != "" {
+			t.Errorf("%s: state set: %q, %v", how, st, err)
+		}
+		if rs, err := s.Runs(ctx, a.ID, "", 0); err != nil || len(rs) != 0 {
+			t.Errorf("%s: run created: %+v, %v", how, rs, err)
+		}
+	}
+
+	err := s.Update(ctx, func(tx store.Tx) error {
+		if err := writeAll(tx); err != nil {
+			return err
+		}
+		return errTest
+	})
+	if !errors.Is(err, errTest) {
+		t.Errorf("Update returned %v, want fn's error", err)
+	}
+	check("error")
+
+	func() {
+		defer func() {
+			if p := recover(); p != "boom" {
+				t.Errorf("recovered %v, want the panic re-raised", p)
+			}
+		}()
+		s.Update(ctx, func(tx store.Tx) error {
+			if err := writeAll(tx); err != nil {
+				return err
+			}
+			panic("boom")
+		})
+		t.Error("Update returned after a panic")
+	}()
+	check("panic")
+
+	cctx, cancel := context.WithCancel(ctx)
+	err = s.Update(cctx, func(tx store.Tx) error {
+		if err := writeAll(tx); err != nil {
+			return err
+		}
+		cancel()
+		return nil
+	})
+	if err == nil {
+		t.Error("Update with a context cancelled during fn: no error")
+	}
+	check("cancel")
+
+	// The store still works after all that.
+	if err := s.Update(ctx, writeAll); err != nil {
+		t.Fatalf("Update after rollbacks: %v", err)
+	}
+	if _, err := s.Account(ctx, "ghost"); err != nil {
+		t.Errorf("committed account: %v", err)
+	}
+}
+
+func testTxSeesOwnWrites(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := mkAccount(t, s, "a")
+	src := mkSource(t, s, a.ID, "src")
+	update(t, s, func(tx store.Tx) error {
+		u := directory.User{AccountID: a.ID, UserAttributes: directory.UserAttributes{Username: "new", Email: "new@example.com"}}
+		if err := tx.CreateUser(ctx, &u); err != nil {
+			return err
+		}
+		if err := tx.Link(ctx, directory.MemberUser, u.ID, directory.SourceLink{SourceID: src.ID, ExternalID: "n"}); err != nil {
+			return err
+		}
+		got, err := tx.UserByLink(ctx, src.ID, "n")
+		if err != nil || got.ID != u.ID || len(got.Sources) != 1 {
+			return fmt.Errorf("UserByLink in the tx: %+v, %v", got, err)
+		}
+		if _, err := tx.UserByEmail(ctx, a.ID, "NEW@example.com"); err != nil {
+			return fmt.Errorf("UserByEmail in the tx: %w", err)
+		}
+		p, err := tx.Users(ctx, a.ID, store.UserQuery{})
+		if err != nil || len(p.Items) != 1 {
+			return fmt.Errorf("Users in the tx: %+v, %v", p, err)
+		}
+		// Outside the transaction, nothing yet.
+		if _, err := s.UserByLink(ctx, src.ID, "n"); !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("UserByLink outside the tx before commit: %v", err)
+		}
+		return nil
+	})
+	if _, err := s.UserByLink(ctx, src.ID, "n"); err != nil {
+		t.Errorf("UserByLink after commit: %v", err)
+	}
+	// A Tx is dead once its Update returned.
+	var kept store.Tx
+	update(t, s, func(tx store.Tx) error { kept = tx; return nil })
+	if _, err := kept.Accounts(ctx); err == nil {
+		t.Error("Tx used after its Update: no error")
+	}
+}
+
+func testRuns(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := mkAccount(t, s, "a")
+	src := mkSource(t, s, a.ID, "src")
+	src2 := mkSource(t, s, a.ID, "src2")
+	full := directory.Run{AccountID: a.ID, SourceID: src.ID, Source: "src", Kind: directory.RunDelta, Trigger: "api",
+		DryRun: true, StartedAt: tm(10, 5), FinishedAt: tm(20, 7), Outcome: directory.OutcomeStopped,
+		Reason: "deletion limit", Counts: directory.Counts{Created: 1, Updated: 2, Disabled: 3, Enabled: 4, Deleted: 5,
+			Restored: 6, Unchanged: 7, Skipped: 8, Conflicts: 9, MembersAdded: 10, MembersRemoved: 11},
+		SourceUsers: 12, SourceGroups: 13, Skips: map[string]int{"device": 14, "contact": 15}, Requests: 16, Throttled: 17}
+	older := directory.Run{AccountID: a.ID, SourceID: src.ID, Source: "src", Kind: directory.RunFull, StartedAt: tm(1, 0)}
+	other := directory.Run{AccountID: a.ID, SourceID: src2.ID, Source: "src2", Kind: directory.RunFull, StartedAt: tm(5, 0)}
+	same := directory.Run{AccountID: a.ID, SourceID: src2.ID, Source: "src2", Kind: directory.RunSingle, StartedAt: tm(5, 0)}
+	update(t, s, func(tx store.Tx) error {
+		for _, r := range []*directory.Run{&full, &older, &other, &same} {
+			if err := tx.CreateRun(ctx, r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if older.Outcome != directory.OutcomeRunning {
+		t.Errorf("new run's outcome %q, want running", older.Outcome)
+	}
+	if got := must[directory.Run](t)(s.Run(ctx, a.ID, full.ID)); !reflect.DeepEqual(got, full) {
+		t.Errorf("Run:\n got %+v\nwant %+v", got, full)
+	}
+	ids := func(rs []directory.Run) []string {
+		var out []string
+		for _, r := range rs {
+			out = append(out, r.ID)
+		}
+		return out
+	}
+	// Newest first; the two runs started at once, newest created first.
+	if got, want := ids(must[[]directory.Run](t)(s.Runs(ctx, a.ID, "", 0))), []string{full.ID, same.ID, other.ID, older.ID}; !slices.Equal(got, want) {
+		t.Errorf("Runs = %v, want %v", got, want)
+	}
+	if got, want := ids(must[[]directory.Run](t)(s.Runs(ctx, a.ID, "", 2))), []string{full.ID, same.ID}; !slices.Equal(got, want) {
+		t.Errorf("Runs limit 2 = %v, want %v", got, want)
+	}
+	if got, want := ids(must[[]directory.Run](t)(s.Runs(ctx, a.ID, src.ID, 0))), []string{full.ID, older.ID}; !slices.Equal(got, want) {
+		t.Errorf("Runs of src = %v, want %v", got, want)
+	}
+
+	older.Outcome, older.FinishedAt, older.Counts.Created, older.Reason = directory.OutcomeSucceeded, tm(3, 0), 42, ""
+	older.Skips = map[string]int{"x": 1}
+	update(t, s, func(tx store.Tx) error { return tx.UpdateRun(ctx, older) })
+	if got := must[directory.Run](t)(s.Run(ctx, a.ID, older.ID)); !reflect.DeepEqual(got, older) {
+		t.Errorf("Run after update:\n got %+v\nwant %+v", got, older)
+	}
+	_, err := s.Run(ctx, a.ID, "missing")
+	wantErr(t, err, store.ErrNotFound, "Run(missing)")
+	// Run history outlives its source.
+	update(t, s, func(tx store.Tx) error { return tx.DeleteSource(ctx, a.ID, src.ID) })
+	if got := must[[]directory.Run](t)(s.Runs(ctx, a.ID, src.ID, 0)); len(got) != 2 {
+		t.Errorf("runs of a deleted source: %d, want 2", len(got))
+	}
+}
+
+func testChanges(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := mkAccount(t, s, "a")
+	src := mkSource(t, s, a.ID, "src")
+	run := directory.Run{AccountID: a.ID, SourceID: src.ID}
+	run2 := directory.Run{AccountID: a.ID, SourceID: src.ID}
+	var first []directory.Change
+	for i := range 250 { // more than a batch
+		first = append(first, directory.Change{ObjectKind: directory.MemberUser, ObjectID: fmt.Sprint("id", i),
+			ExternalID: fmt.Sprint("x", i), Name: fmt.Sprint("user", i), Action: directory.ActionUpdated,
+			Attributes: []directory.AttrChange{{Attribute: "department", Before: "Ops", After: "R&D"}},
+			Detail: "d"})
+	}
+	second := []directory.Change{{ObjectKind: directory.MemberGroup, Name: "G", Action: directory.ActionMemberAdded, Detail: "ann"}}
+	update(t, s, func(tx store.Tx) error {
+		if err := tx.CreateRun(ctx, &run); err != nil {
+			return err
+		}
+		if err := tx.CreateRun(ctx, &run2); err != nil {
+			return err
+		}
+		if err := tx.AddChanges(ctx, run.ID, first); err != nil {
+			return err
+		}
+		return tx.AddChanges(ctx, run2.ID, second[:1:1])
+	})
+	update(t, s, func(tx store.Tx) error { return tx.AddChanges(ctx, run.ID, second) })
+	if first[0].Seq != 1 || first[249].Seq != 250 || second[0].Seq != 251 || first[0].RunID != run.ID {
+		t.Errorf("seqs set: %d, %d, %d", first[0].Seq, first[249].Seq, second[0].Seq)
+	}
+	all := must[[]directory.Change](t)(s.Changes(ctx, run.ID, 0, 0))
+	if len(all) != 251 {
+		t.Fatalf("%d changes, want 251", len(all))
+	}
+	for i, c := range all {
+		if c.Seq != i+1 || c.RunID != run.ID {
+			t.Fatalf("change %d: seq %d run %s", i, c.Seq, c.RunID)
+		}
+	}
+	want := first[10]
+	want.Attributes = []directory.AttrChange{{Attribute: "department", Before: "Ops", After: "R&D"}}
+	if !reflect.DeepEqual(all[10], want) {
+		t.Errorf("change 11:\n got %+v\nwant %+v", all[10], want)
+	}
+	if !reflect.DeepEqual(all[250], second[0]) {
+		t.Errorf("change 251:\n got %+v\nwant %+v", all[250], second[0])
+	}
+	page := must[[]directory.Change](t)(s.Changes(ctx, run.ID, 248, 2))
+	if len(page) != 2 || page[0].Seq != 249 || page[1].Seq != 250 {
+		t.Errorf("Changes(after 248, limit 2) = %+v", page)
+	}
+	if c := must[[]directory.Change](t)(s.Changes(ctx, run2.ID, 0, 0)); len(c) != 1 || c[0].Seq != 1 {
+		t.Errorf("run2's changes: %+v", c)
+	}
+	err := s.Update(ctx, func(tx store.Tx) error { return tx.AddChanges(ctx, "missing", second) })
+	wantErr(t, err, store.ErrNotFound, "AddChanges to a missing run")
+}
+
+// testConcurrentUpdates runs read-modify-write transactions from several
+// goroutines at once, with staging alongside: every write must land, and no
+// transaction may fail for a busy or locked database.
+func testConcurrentUpdates(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := mkAccount(t, s, "a")
+	shared := mkUser(t, s, a.ID, "counter", "")
+	const workers, rounds = 4, 8
+	errs := make(chan error, workers+1)
+	for w := range workers {
+		go func() {
+			for i := range rounds {
+				err := s.Update(ctx, func(tx store.Tx) error {
+					u, err := tx.User(ctx, a.ID, shared.ID)
+					if err != nil {
+						return err
+					}
+					u.Notes += "x"
+					if err := tx.UpdateUser(ctx, u); err != nil {
+						return err
+					}
+					nu := directory.User{AccountID: a.ID, UserAttributes: directory.UserAttributes{Username: fmt.Sprintf("w%d-%d", w, i)}}
+					return tx.CreateUser(ctx, &nu)
+				})
+				if err != nil {
+					errs <- fmt.Errorf("worker %d round %d: %w", w, i, err)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	go func() {
+		for i := range rounds {
+			if err := s.StageUsers(ctx, "concurrent", []directory.SourceUser{sourceUser(fmt.Sprint("s", i), "x")}); err != nil {
+				errs <- fmt.Errorf("staging %d: %w", i, err)
+				return
+			}
+		}
+		errs <- nil
+	}()
+	for range workers + 1 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	u := must[directory.User](t)(s.User(ctx, a.ID, shared.ID))
+	if want := strings.Repeat("x", workers*rounds); u.Notes != want {
+		t.Errorf("notes %q: %d of %d writes landed", u.Notes, len(u.Notes), workers*rounds)
+	}
+	p := must[store.Page[directory.User]](t)(s.Users(ctx, a.ID, store.UserQuery{}))
+	if len(p.Items) != workers*rounds+1 {
+		t.Errorf("%d users, want %d", len(p.Items), workers*rounds+1)
+	}
+	update(t, s, func(tx store.Tx) error {
+		if got, err := tx.StagedUsers(ctx, "concurrent", "", 0); err != nil || len(got) != rounds {
+			return fmt.Errorf("staged %d users, %v; want %d", len(got), err, rounds)
+		}
+		return nil
+	})
+}
