@@ -116,7 +116,12 @@ func (a *app) upsertDemoSource(ctx context.Context, srv *entraemu.Server) (direc
 			return fmt.Errorf("source %s exists and is not an Entra source; use another --account or --db", demoSource)
 		}
 		src.Config, src.Secret = raw, sealed
-		return tx.UpdateSource(ctx, src)
+		if err := tx.UpdateSource(ctx, src); err != nil {
+			return err
+		}
+		// A new emulator instance knows nothing of the last one's delta
+		// links: the next run reconciles in full.
+		return tx.SetSourceState(ctx, src.ID, "")
 	})
 	return src, err
 }

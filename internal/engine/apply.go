@@ -25,11 +25,25 @@ type applier struct {
 	pending []directory.Change
 }
 
-func (a *applier) apply() error {
-	steps := []struct {
-		name string
-		fn   func() error
-	}{
+// step is one named part of an apply, so an error says where it happened.
+type step struct {
+	name string
+	fn   func() error
+}
+
+func runSteps(steps []step) error {
+	for _, s := range steps {
+		if err := s.fn(); err != nil {
+			return fmt.Errorf("apply %s: %w", s.name, err)
+		}
+	}
+	return nil
+}
+
+// applyFull reconciles the directory with a staged snapshot of the whole
+// source and saves cursor (when the source has one) with it.
+func (a *applier) applyFull(cursor string) error {
+	return runSteps([]step{
 		{"groups", a.applyGroups},
 		{"users", a.applyUsers},
 		{"guard", a.guardEmptySource},
@@ -37,13 +51,17 @@ func (a *applier) apply() error {
 		{"removed groups", a.retireGroups},
 		{"memberships", a.applyMemberships},
 		{"changes", a.flushChanges},
+		{"cursor", func() error { return a.saveCursor(cursor) }},
+	})
+}
+
+// saveCursor keeps the source's cursor in the same transaction as the
+// changes it covers: a crash at any point repeats at most the last round.
+func (a *applier) saveCursor(cursor string) error {
+	if a.keep {
+		return nil
 	}
-	for _, s := range steps {
-		if err := s.fn(); err != nil {
-			return fmt.Errorf("apply %s: %w", s.name, err)
-		}
-	}
-	return nil
+	return a.tx.SetSourceState(a.ctx, a.src.ID, cursor)
 }
 
 func (a *applier) record(c directory.Change) error {
@@ -301,16 +319,7 @@ func (a *applier) retireUsers() error {
 			return err
 		}
 		for _, u := range page {
-			if u.State == directory.StateTrash {
-				continue
-			}
-			u.State, u.TrashedAt = directory.StateTrash, a.now
-			if err := a.tx.UpdateUser(a.ctx, u); err != nil {
-				return err
-			}
-			a.run.Counts.Deleted++
-			if err := a.record(directory.Change{ObjectKind: directory.MemberUser, ObjectID: u.ID, ExternalID: externalID(u.Sources, a.src.ID),
-				Name: u.Username, Action: directory.ActionDeleted, Detail: "no longer in the source; moved to the trash"}); err != nil {
+			if err := a.trashUser(u, "no longer in the source; moved to the trash"); err != nil {
 				return err
 			}
 		}
@@ -410,16 +419,7 @@ func (a *applier) retireGroups() error {
 			return err
 		}
 		for _, g := range page {
-			if g.State == directory.StateTrash {
-				continue
-			}
-			g.State, g.TrashedAt = directory.StateTrash, a.now
-			if err := a.tx.UpdateGroup(a.ctx, g); err != nil {
-				return err
-			}
-			a.run.Counts.Deleted++
-			if err := a.record(directory.Change{ObjectKind: directory.MemberGroup, ObjectID: g.ID, ExternalID: externalID(g.Sources, a.src.ID),
-				Name: g.Name, Action: directory.ActionDeleted, Detail: "no longer in the source; moved to the trash"}); err != nil {
+			if err := a.trashGroup(g, "no longer in the source; moved to the trash"); err != nil {
 				return err
 			}
 		}
@@ -451,4 +451,32 @@ func (a *applier) applyMemberships() error {
 		}
 	}
 	return nil
+}
+
+// trashUser moves a user to the trash, where it stays restorable with its id
+// and local data until the account's retention purges it.
+func (a *applier) trashUser(u directory.User, detail string) error {
+	if u.State == directory.StateTrash {
+		return nil
+	}
+	u.State, u.TrashedAt = directory.StateTrash, a.now
+	if err := a.tx.UpdateUser(a.ctx, u); err != nil {
+		return err
+	}
+	a.run.Counts.Deleted++
+	return a.record(directory.Change{ObjectKind: directory.MemberUser, ObjectID: u.ID, ExternalID: externalID(u.Sources, a.src.ID),
+		Name: u.Username, Action: directory.ActionDeleted, Detail: detail})
+}
+
+func (a *applier) trashGroup(g directory.Group, detail string) error {
+	if g.State == directory.StateTrash {
+		return nil
+	}
+	g.State, g.TrashedAt = directory.StateTrash, a.now
+	if err := a.tx.UpdateGroup(a.ctx, g); err != nil {
+		return err
+	}
+	a.run.Counts.Deleted++
+	return a.record(directory.Change{ObjectKind: directory.MemberGroup, ObjectID: g.ID, ExternalID: externalID(g.Sources, a.src.ID),
+		Name: g.Name, Action: directory.ActionDeleted, Detail: detail})
 }

@@ -45,6 +45,8 @@ type Engine struct {
 type Options struct {
 	Trigger string // cli, schedule, api
 	DryRun  bool
+	// Full forces a full reconciliation even where a cursor would allow a delta.
+	Full bool
 	// Progress, when set, is told how the run advances.
 	Progress func(Progress)
 }
@@ -86,6 +88,10 @@ func (e *Engine) batch() int {
 // Sync reads src through conn and applies it to the directory. It returns the
 // run as recorded; err is non-nil when the run failed or stopped, and the
 // directory is then exactly as it was before.
+//
+// A source whose connector reads incrementally, and that has a saved cursor,
+// gets a delta run unless opts.Full; a cursor the source refuses turns the
+// run into a full reconciliation, and the run says so.
 func (e *Engine) Sync(ctx context.Context, src directory.Source, conn connector.Connector, opts Options) (directory.Run, error) {
 	run := directory.Run{
 		AccountID: src.AccountID,
@@ -97,20 +103,54 @@ func (e *Engine) Sync(ctx context.Context, src directory.Source, conn connector.
 		StartedAt: e.now(),
 		Outcome:   directory.OutcomeRunning,
 	}
+	inc, incremental := conn.(connector.Incremental)
+	cursor, err := e.Store.SourceState(ctx, src.ID)
+	if err != nil {
+		return run, fmt.Errorf("engine: read source state: %w", err)
+	}
+	if incremental && cursor != "" && !opts.Full {
+		run.Kind = directory.RunDelta
+	}
 	if err := e.Store.Update(ctx, func(tx store.Tx) error { return tx.CreateRun(ctx, &run) }); err != nil {
 		return run, fmt.Errorf("engine: record run: %w", err)
 	}
 	log := e.logger().With("run", run.ID, "source", src.Name)
 	log.Info("sync started", "kind", run.Kind, "dry_run", opts.DryRun)
 
+	if run.Kind == directory.RunDelta {
+		sink := newDeltaSink()
+		next, err := inc.Changes(ctx, cursor, sink)
+		e.countRequests(&run, conn)
+		switch {
+		case err == nil:
+			run.SourceUsers, run.SourceGroups, run.Skips = len(sink.users), len(sink.groups), sink.skips
+			return e.apply(ctx, src, &run, opts, func(a *applier) error { return a.applyDelta(sink, next) })
+		case connector.KindOf(err) == connector.KindCursor:
+			// An invalid cursor means a full reconcile, never "start empty".
+			log.Warn("incremental state refused; running a full reconciliation", "err", err)
+			run.Kind = directory.RunFull
+			run.Reason = fmt.Sprintf("went full: %v", err)
+		default:
+			return e.finish(ctx, run, directory.OutcomeFailed, fmt.Errorf("read changes from source %s: %w", src.Name, err))
+		}
+	}
+
+	// Full: mark "now" first, so what changes while the snapshot is read
+	// comes in the next delta.
+	next := ""
+	if incremental {
+		if next, err = inc.Cursor(ctx); err != nil {
+			e.countRequests(&run, conn)
+			return e.finish(ctx, run, directory.OutcomeFailed, fmt.Errorf("read source %s: start change tracking: %w", src.Name, err))
+		}
+	}
 	// Staging is dropped however the run ends; a crash leaves rows that
-	// the next run's id never sees.
+	// no later run's id ever sees.
 	defer func() {
 		if err := e.Store.DropStage(context.WithoutCancel(ctx), run.ID); err != nil {
 			log.Warn("drop staging", "err", err)
 		}
 	}()
-
 	sink := &stagingSink{ctx: ctx, st: e.Store, runID: run.ID, batch: e.batch(), progress: opts.Progress, skips: map[string]int{}}
 	readErr := conn.Snapshot(ctx, sink)
 	if readErr == nil {
@@ -118,44 +158,52 @@ func (e *Engine) Sync(ctx context.Context, src directory.Source, conn connector.
 	}
 	run.SourceUsers, run.SourceGroups = sink.users, sink.groups
 	run.Skips = sink.skips
-	if c, ok := conn.(connector.Counter); ok {
-		s := c.Stats()
-		run.Requests, run.Throttled = s.Requests, s.Throttled
-	}
+	e.countRequests(&run, conn)
 	if readErr != nil {
 		return e.finish(ctx, run, directory.OutcomeFailed, fmt.Errorf("read source %s: %w", src.Name, readErr))
 	}
 	if opts.Progress != nil {
 		opts.Progress(Progress{Phase: "apply", Users: sink.users, Groups: sink.groups, Members: sink.members})
 	}
+	return e.apply(ctx, src, &run, opts, func(a *applier) error { return a.applyFull(next) })
+}
 
-	var plan *applier
+func (e *Engine) countRequests(run *directory.Run, conn connector.Connector) {
+	if c, ok := conn.(connector.Counter); ok {
+		s := c.Stats()
+		run.Requests, run.Throttled = s.Requests, s.Throttled
+	}
+}
+
+// apply runs plan in one transaction and records the run with it. A dry run
+// executes the same plan, rolls it back, and records what it would have done.
+func (e *Engine) apply(ctx context.Context, src directory.Source, run *directory.Run, opts Options, plan func(*applier) error) (directory.Run, error) {
+	var a *applier
 	errDryRun := errors.New("dry run")
 	err := e.Store.Update(ctx, func(tx store.Tx) error {
-		plan = &applier{ctx: ctx, tx: tx, src: src, run: &run, now: e.now(), batch: e.batch(), keep: opts.DryRun}
-		plan.run.Counts = directory.Counts{}
-		if err := plan.apply(); err != nil {
+		// Update may call this again (a PostgreSQL serialization retry): start clean.
+		run.Counts = directory.Counts{}
+		a = &applier{ctx: ctx, tx: tx, src: src, run: run, now: e.now(), batch: e.batch(), keep: opts.DryRun}
+		if err := plan(a); err != nil {
 			return err
 		}
 		if opts.DryRun {
 			return errDryRun
 		}
 		run.Outcome, run.FinishedAt = directory.OutcomeSucceeded, e.now()
-		return tx.UpdateRun(ctx, run)
+		return tx.UpdateRun(ctx, *run)
 	})
 	switch {
 	case errors.Is(err, errDryRun):
-		// The plan was rolled back; record it as the run's changes.
-		run.Counts = plan.run.Counts
 		run.Outcome, run.FinishedAt = directory.OutcomeSucceeded, e.now()
 		err = e.Store.Update(ctx, func(tx store.Tx) error {
-			if err := tx.AddChanges(ctx, run.ID, plan.kept); err != nil {
+			if err := tx.AddChanges(ctx, run.ID, a.kept); err != nil {
 				return err
 			}
-			return tx.UpdateRun(ctx, run)
+			return tx.UpdateRun(ctx, *run)
 		})
 		if err != nil {
-			return run, fmt.Errorf("engine: record dry run: %w", err)
+			return *run, fmt.Errorf("engine: record dry run: %w", err)
 		}
 	case err != nil:
 		run.Counts = directory.Counts{}
@@ -163,15 +211,20 @@ func (e *Engine) Sync(ctx context.Context, src directory.Source, conn connector.
 		if errors.Is(err, ErrStopped) {
 			outcome = directory.OutcomeStopped
 		}
-		return e.finish(ctx, run, outcome, err)
+		return e.finish(ctx, *run, outcome, err)
 	}
-	log.Info("sync finished", "outcome", run.Outcome, "counts", run.Counts)
-	return run, nil
+	e.logger().Info("sync finished", "run", run.ID, "outcome", run.Outcome, "counts", run.Counts)
+	return *run, nil
 }
 
 // finish records a run that ended without applying anything.
 func (e *Engine) finish(ctx context.Context, run directory.Run, outcome directory.Outcome, cause error) (directory.Run, error) {
-	run.Outcome, run.Reason, run.FinishedAt = outcome, cause.Error(), e.now()
+	if run.Reason != "" {
+		run.Reason = cause.Error() + " (" + run.Reason + ")"
+	} else {
+		run.Reason = cause.Error()
+	}
+	run.Outcome, run.FinishedAt = outcome, e.now()
 	// The caller's context may be what was cancelled; the record must still land.
 	if err := e.Store.Update(context.WithoutCancel(ctx), func(tx store.Tx) error { return tx.UpdateRun(ctx, run) }); err != nil {
 		return run, errors.Join(cause, fmt.Errorf("engine: record run: %w", err))

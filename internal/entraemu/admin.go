@@ -111,6 +111,7 @@ func (t *Tenant) lookupUser(key string) *userRec {
 // UpdateUser changes a user: fn edits a copy, and the properties that
 // differ afterwards are recorded as changed. The ID cannot change.
 func (t *Tenant) UpdateUser(id string, fn func(*User)) (User, error) {
+	id = normID(id)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	r := t.lookupUser(id)
@@ -154,6 +155,7 @@ func (t *Tenant) applyUserUpdate(r *userRec, next User) error {
 // DeleteUser moves a user to deleted items, restorable for 30 days. Entra
 // removes a deleted user from its groups; RestoreUser puts it back.
 func (t *Tenant) DeleteUser(id string) error {
+	id = normID(id)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	r := t.lookupUser(id)
@@ -198,6 +200,7 @@ func (t *Tenant) leaveAllGroups(id string, kind objKind, parents *[]string) {
 // RestoreUser brings a user back from deleted items, with its group
 // memberships (those groups that still exist).
 func (t *Tenant) RestoreUser(id string) (User, error) {
+	id = normID(id)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	r, err := t.restoreUserLocked(id)
@@ -233,6 +236,7 @@ func (t *Tenant) restoreUserLocked(id string) (*userRec, error) {
 // PurgeUser deletes a user for good, from the active users or from deleted
 // items.
 func (t *Tenant) PurgeUser(id string) error {
+	id = normID(id)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if r := t.lookupUser(id); r != nil {
@@ -313,6 +317,7 @@ func (t *Tenant) createGroupLocked(g Group, memberIDs []string) (*groupRec, erro
 
 // UpdateGroup changes a group through a copy, like UpdateUser.
 func (t *Tenant) UpdateGroup(id string, fn func(*Group)) (Group, error) {
+	id = normID(id)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	r := t.groups[id]
@@ -348,6 +353,7 @@ func (t *Tenant) applyGroupUpdate(r *groupRec, next Group) error {
 // (restorable for 30 days); any other group is deleted for good, as Entra
 // does with security groups and distribution lists.
 func (t *Tenant) DeleteGroup(id string) error {
+	id = normID(id)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	r := t.groups[id]
@@ -386,6 +392,7 @@ func (t *Tenant) detachGroup(r *groupRec) {
 // RestoreGroup brings a Microsoft 365 group back from deleted items with
 // its members and parent groups (those that still exist).
 func (t *Tenant) RestoreGroup(id string) (Group, error) {
+	id = normID(id)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	r, err := t.restoreGroupLocked(id)
@@ -425,6 +432,7 @@ func (t *Tenant) restoreGroupLocked(id string) (*groupRec, error) {
 
 // PurgeGroup deletes a group for good, active or in deleted items.
 func (t *Tenant) PurgeGroup(id string) error {
+	id = normID(id)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if r := t.groups[id]; r != nil {
@@ -494,6 +502,7 @@ func (t *Tenant) addObjectLocked(o *Object, k objKind, rng *mrand.Rand) *objRec 
 // AddMember adds a user, group, device, contact or service principal to a
 // group.
 func (t *Tenant) AddMember(groupID, memberID string) error {
+	groupID, memberID = normID(groupID), normID(memberID)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	g := t.groups[groupID]
@@ -538,6 +547,7 @@ func (t *Tenant) addMemberLocked(g *groupRec, id string, kind objKind, parents *
 
 // RemoveMember removes a member from a group.
 func (t *Tenant) RemoveMember(groupID, memberID string) error {
+	groupID, memberID = normID(groupID), normID(memberID)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	g := t.groups[groupID]
@@ -600,6 +610,7 @@ func (t *Tenant) Users() []User {
 
 // User returns an active user by id or UPN.
 func (t *Tenant) User(key string) (User, bool) {
+	key = normID(key)
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	r := t.lookupUser(key)
@@ -636,6 +647,7 @@ func (t *Tenant) Groups() []Group {
 
 // Group returns an active group by id.
 func (t *Tenant) Group(id string) (Group, bool) {
+	id = normID(id)
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	r := t.groups[id]
@@ -674,6 +686,7 @@ func (t *Tenant) Objects() []Object {
 // DirectMembers returns a group's direct members sorted by id, or nil for
 // a group that does not exist.
 func (t *Tenant) DirectMembers(groupID string) []Member {
+	groupID = normID(groupID)
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	g := t.groups[groupID]
@@ -691,6 +704,7 @@ func (t *Tenant) DirectMembers(groupID string) []Member {
 // groups (nested groups included, each object once, cycles followed once),
 // sorted by id.
 func (t *Tenant) TransitiveMembers(groupID string) []Member {
+	groupID = normID(groupID)
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	if t.groups[groupID] == nil {
@@ -706,6 +720,7 @@ func (t *Tenant) TransitiveMembers(groupID string) []Member {
 
 // MemberOf returns the ids of the groups an object is a direct member of.
 func (t *Tenant) MemberOf(id string) []string {
+	id = normID(id)
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	if p := t.parentsOf(id); p != nil {
@@ -787,6 +802,14 @@ func (t *Tenant) transitiveMemberOf(id string) []string {
 }
 
 // ---- helpers ----
+
+// normID puts a GUID in Graph's lower case; other keys (UPNs) are kept.
+func normID(id string) string {
+	if isGUID(id) {
+		return strings.ToLower(id)
+	}
+	return id
+}
 
 func cloneUser(u *User) User {
 	c := *u

@@ -90,22 +90,18 @@ func (t *Tenant) pageSizes() (users, groups, members int) {
 // restartURL is the initial request with an empty $deltatoken, as the
 // Location header of a 410 gives it.
 func restartURL(r *greq, kind string, st *deltaState) string {
-	q := url.Values{}
+	u := r.base + "/v1.0/" + kind + "/delta?"
 	if st != nil && st.Sel != "" {
-		q.Set("$select", st.Sel)
+		u += "$select=" + url.QueryEscape(st.Sel) + "&"
 	}
 	if st != nil && len(st.IDs) > 0 {
 		parts := make([]string, len(st.IDs))
 		for i, id := range st.IDs {
 			parts[i] = "id eq '" + id + "'"
 		}
-		q.Set("$filter", strings.Join(parts, " or "))
+		u += "$filter=" + url.QueryEscape(strings.Join(parts, " or ")) + "&"
 	}
-	enc := q.Encode()
-	if enc != "" {
-		enc += "&"
-	}
-	return r.base + "/v1.0/" + kind + "/delta?" + enc + "$deltatoken="
+	return u + "$deltatoken="
 }
 
 func (t *Tenant) gone(r *greq, kind string, st *deltaState, code, msg string) *gresp {
@@ -279,21 +275,13 @@ func (t *Tenant) checkToken(r *greq, kind string, st *deltaState, now time.Time)
 func (t *Tenant) deltaResponse(r *greq, kind string, st *deltaState, nextTok, deltaTok string, items []byte) *gresp {
 	var env obj
 	env.begin(make([]byte, 0, len(items)+512))
-	ctx := kind
-	if st.Sel != "" {
-		var names []string
-		if kind == "users" {
-			m, _, _ := userProps.selectMask(st.Sel, "manager")
-			names = userProps.selectNames(m)
-		} else {
-			m, _, _ := groupProps.selectMask(st.Sel, "members", "owners")
-			names = groupProps.selectNames(m)
-			if st.Members {
-				names = append(names, "members")
-			}
-		}
-		ctx = selectContext(kind, names)
+	var names []string
+	if kind == "users" {
+		names = userProps.contextNames(st.Sel, "manager")
+	} else {
+		names = groupProps.contextNames(st.Sel, "members", "owners")
 	}
+	ctx := selectContext(kind, names)
 	env.str("@odata.context", t.contextURL(r, ctx))
 	if nextTok != "" {
 		env.str("@odata.nextLink", r.base+"/v1.0/"+kind+"/delta?$skiptoken="+nextTok)
@@ -341,46 +329,58 @@ func restrict(ids, filter []string) []string {
 }
 
 // snapshotPage is a page of the initial round: current objects in id
-// order.
+// order, and the objects in deleted items as @removed with reason
+// "changed", as the documented initial response shows.
 func (t *Tenant) snapshotPage(st *deltaState, mask uint64) deltaPage {
 	userSize, groupSize, memberBudget := t.pageSizes()
 	var p deltaPage
 	b := make([]byte, 0, 64<<10)
-	if st.Kind == "users" {
-		ids := restrict(t.userIDs, st.IDs)
-		i := startIndex(ids, st.Cursor, "")
-		n := 0
-		for ; i < len(ids) && n < userSize; i++ {
-			u := t.users[ids[i]]
-			if n > 0 {
+	users := st.Kind == "users"
+	active, limit := t.groupIDs, groupSize
+	if users {
+		active, limit = t.userIDs, userSize
+	}
+	active = restrict(active, st.IDs)
+	gone := restrict(t.deletedIDs(users), st.IDs)
+	i := startIndex(active, st.Cursor, st.MCursor)
+	j := startIndex(gone, st.Cursor, "")
+	resumeID, resumeAfter := st.Cursor, st.MCursor
+	entries, refs := 0, 0
+	for (i < len(active) || j < len(gone)) && entries < limit {
+		if j < len(gone) && (i == len(active) || gone[j] < active[i]) {
+			if entries > 0 {
+				b = append(b, ',')
+			}
+			b = appendRemoved(b, gone[j], "changed")
+			entries++
+			p.cursor, p.mcursor = gone[j], ""
+			j++
+			continue
+		}
+		if users {
+			u := t.users[active[i]]
+			if entries > 0 {
 				b = append(b, ',')
 			}
 			var e obj
 			e.begin(b)
 			userProps.appendObject(&e, &u.User, mask, true, u.everSet)
 			b = e.end()
-			n++
+			entries++
 			p.cursor = u.ID
+			i++
+			continue
 		}
-		p.more = i < len(ids)
-		p.body = b
-		return p
-	}
-	ids := restrict(t.groupIDs, st.IDs)
-	i := startIndex(ids, st.Cursor, st.MCursor)
-	resumeID, resumeAfter := st.Cursor, st.MCursor
-	entries, refs := 0, 0
-	for i < len(ids) && entries < groupSize {
-		g := t.groups[ids[i]]
+		g := t.groups[active[i]]
 		var members []memberRef
 		if st.Members {
 			members = g.members
 			if resumeID == g.ID && resumeAfter != "" {
-				j, found := findMember(members, resumeAfter)
+				k, found := findMember(members, resumeAfter)
 				if found {
-					j++
+					k++
 				}
-				members = members[j:]
+				members = members[k:]
 			}
 			if refs >= memberBudget && len(members) > 0 {
 				break
@@ -420,9 +420,29 @@ func (t *Tenant) snapshotPage(st *deltaState, mask uint64) deltaPage {
 		resumeID = "" // only the first group can resume mid-way
 		i++
 	}
-	p.more = i < len(ids)
+	p.more = i < len(active) || j < len(gone)
 	p.body = b
 	return p
+}
+
+// deletedIDs lists the users (or groups) in deleted items, sorted.
+func (t *Tenant) deletedIDs(users bool) []string {
+	var ids []string
+	for id, d := range t.deleted {
+		if (d.user != nil) == users {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+func appendRemoved(b []byte, id, reason string) []byte {
+	var e obj
+	e.begin(b)
+	e.str("id", id)
+	e.raw("@removed", []byte(`{"reason":"`+reason+`"}`))
+	return e.end()
 }
 
 func appendMemberRef(b []byte, m memberRef, removed bool) []byte {
@@ -577,10 +597,10 @@ func (t *Tenant) changesPage(st *deltaState, mask uint64, minimal bool) deltaPag
 			if _, soft := t.deleted[id]; soft {
 				reason = "changed"
 			}
-			e.str("id", id)
-			e.raw("@removed", []byte(`{"reason":"`+reason+`"}`))
+			b = appendRemoved(b, id, reason)
+		} else {
+			b = e.end()
 		}
-		b = e.end()
 		resumeID = ""
 		i++
 	}

@@ -133,9 +133,10 @@ func (g *gen) user(i int) {
 	if guest {
 		// An invited guest: #EXT# UPN in the initial domain, mail at home.
 		ext := []string{"fabrikam.example", "partner.example", "gmail.example", "outlook.example"}[g.pick(4)]
-		home := givenASCII + "." + surnameASCII + "@" + ext
+		// One invitation per address: a second Zoë gets another address.
+		home := g.upn(givenASCII+"."+surnameASCII, ext)
 		u.UserType = "Guest"
-		u.UserPrincipalName = g.upn(strings.ReplaceAll(home, "@", "_")+"#EXT#", t.initialDomain)
+		u.UserPrincipalName = strings.ReplaceAll(home, "@", "_") + "#EXT#@" + t.initialDomain
 		u.Mail = home
 		u.OtherMails = []string{home}
 		u.MailNickname = strings.ReplaceAll(home, "@", "_") + "#EXT#"

@@ -49,12 +49,20 @@ func normalizeQuery(raw string) (url.Values, error) {
 	return out, nil
 }
 
+// splitPath splits a Graph path into segments. Object ids are GUIDs, which
+// Graph matches in any case; they are kept in lower case, as stored.
 func splitPath(p string) []string {
 	p = strings.Trim(p, "/")
 	if p == "" {
 		return nil
 	}
-	return strings.Split(p, "/")
+	segs := strings.Split(p, "/")
+	for i, s := range segs {
+		if isGUID(s) {
+			segs[i] = strings.ToLower(s)
+		}
+	}
+	return segs
 }
 
 func (s *Server) serveGraphHTTP(w http.ResponseWriter, r *http.Request, ids reqIDs) {

@@ -97,7 +97,7 @@ func TestSelectAndDefaults(t *testing.T) {
 			t.Fatalf("selected properties = %v", got)
 		}
 	}
-	if !strings.HasSuffix(r.str("@odata.context"), "#users(displayName,id,accountEnabled,userType,proxyAddresses,assignedLicenses,onPremisesImmutableId)") {
+	if !strings.HasSuffix(r.str("@odata.context"), "#users(displayName,accountEnabled,assignedLicenses,userType,proxyAddresses,onPremisesImmutableId)") {
 		t.Errorf("context = %q", r.str("@odata.context"))
 	}
 	r = cl.get("/v1.0/users?$select=displayName,nosuchproperty")
@@ -134,7 +134,7 @@ func TestGetUser(t *testing.T) {
 		t.Fatal("the generator made no guest or no apostrophe UPN")
 	}
 	for _, u := range []User{users[0], guest, apostrophe} {
-		for _, key := range []string{u.ID, u.UserPrincipalName, strings.ToUpper(u.UserPrincipalName)} {
+		for _, key := range []string{u.ID, strings.ToUpper(u.ID), u.UserPrincipalName, strings.ToUpper(u.UserPrincipalName)} {
 			r := cl.get("/v1.0/users/" + url.PathEscape(key) + "?$select=id,userPrincipalName,userType")
 			if r.status != 200 || r.str("id") != u.ID || r.str("userPrincipalName") != u.UserPrincipalName {
 				t.Errorf("GET %q: %d %s", key, r.status, r.raw)

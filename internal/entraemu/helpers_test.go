@@ -228,3 +228,5 @@ func ids(values []map[string]any) []string {
 	}
 	return out
 }
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

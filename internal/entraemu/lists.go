@@ -322,11 +322,7 @@ func (t *Tenant) userSelect(r *greq) (uint64, []string, *apiError) {
 	if err != nil {
 		return 0, nil, &apiError{400, "BadRequest", err.Error()}
 	}
-	var names []string
-	if sel != "" {
-		names = userProps.selectNames(mask)
-	}
-	return mask, names, nil
+	return mask, userProps.contextNames(sel), nil
 }
 
 var userSortable = []string{"displayName", "userPrincipalName"}
@@ -421,11 +417,7 @@ func (t *Tenant) groupSelect(r *greq) (uint64, []string, *apiError) {
 	if err != nil {
 		return 0, nil, &apiError{400, "BadRequest", err.Error()}
 	}
-	var names []string
-	if sel != "" {
-		names = groupProps.selectNames(mask)
-	}
-	return mask, names, nil
+	return mask, groupProps.contextNames(sel), nil
 }
 
 func (t *Tenant) listGroups(r *greq) *gresp {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -252,12 +253,24 @@ func (t *propTable[T]) selectMask(sel string, extra ...string) (mask uint64, ext
 	return mask, extras, nil
 }
 
-// selectNames is the list of property names in mask, for @odata.context.
-func (t *propTable[T]) selectNames(mask uint64) []string {
+// contextNames are the $select names as @odata.context lists them: in
+// the order requested, with Graph's spelling. extra names (such as
+// "members") are kept as given.
+func (t *propTable[T]) contextNames(sel string, extra ...string) []string {
 	var names []string
-	for _, p := range t.props {
-		if mask&p.bit != 0 {
-			names = append(names, p.name)
+	for _, name := range strings.Split(sel, ",") {
+		name = strings.TrimSpace(name)
+		if p := t.lookup(name); p != nil {
+			name = p.name
+		} else {
+			for _, e := range extra {
+				if strings.EqualFold(e, name) {
+					name = e
+				}
+			}
+		}
+		if name != "" && !slices.Contains(names, name) {
+			names = append(names, name)
 		}
 	}
 	return names

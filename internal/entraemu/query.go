@@ -70,7 +70,7 @@ type (
 	fNot struct{ a fnode }
 	fCmp struct {
 		prop string
-		op   string // eq, ne
+		op   string // eq, ne, gt, ge, lt, le
 		lit  flit
 	}
 	fIn struct {
@@ -134,11 +134,26 @@ func (n fCmp) eval(g getter) bool {
 	if !ok {
 		return false
 	}
-	eq := litEqual(v, n.lit)
-	if n.op == "ne" {
-		return !eq
+	switch n.op {
+	case "ne":
+		return !litEqual(v, n.lit)
+	case "gt", "ge", "lt", "le":
+		// Strings, and date-times in ISO form, order as text.
+		if v.s == "" || n.lit.null {
+			return false
+		}
+		c := strings.Compare(strings.ToLower(v.s), strings.ToLower(n.lit.s))
+		switch n.op {
+		case "gt":
+			return c > 0
+		case "ge":
+			return c >= 0
+		case "lt":
+			return c < 0
+		}
+		return c <= 0
 	}
-	return eq
+	return litEqual(v, n.lit)
 }
 
 func (n fIn) eval(g getter) bool {
@@ -476,7 +491,7 @@ func (p *fparser) parsePrimary() (fnode, error) {
 		return nil, err
 	}
 	switch lop := strings.ToLower(op); lop {
-	case "eq", "ne":
+	case "eq", "ne", "gt", "ge", "lt", "le":
 		if lop == "ne" {
 			p.needsAdvanced("ne")
 		}

@@ -103,11 +103,11 @@ type Tenant struct {
 	epoch            uint32 // bumped by ExpireDeltaTokens
 	earliestDeletion time.Time
 
-	tokenLife      atomic.Int64 // nanoseconds
-	tokenSerial    atomic.Int64 // serial of the last access token issued
-	tokensRevoked  atomic.Int64 // tokens with a serial up to this are expired
-	latency        atomic.Int64
-	throttleOn     atomic.Bool
+	tokenLife     atomic.Int64 // nanoseconds
+	tokenSerial   atomic.Int64 // serial of the last access token issued
+	tokensRevoked atomic.Int64 // tokens with a serial up to this are expired
+	latency       atomic.Int64
+	throttleOn    atomic.Bool
 
 	faults   faultSet
 	throttle throttler

@@ -76,7 +76,9 @@ func (th *throttler) take(app string, cost int, write bool, budget float64, now 
 		b.writes = math.Min(writeQuota, b.writes+dt*wRate)
 	}
 	b.writesAt = now
-	c := float64(cost)
+	// A request dearer than the whole budget must still fit a full bucket,
+	// or it would be refused forever.
+	c := math.Min(float64(cost), budget)
 	if b.ru < c {
 		return throttleResult{retryAfter: int(math.Ceil((c - b.ru) / ruRate)), usage: (budget - b.ru + c) / budget}
 	}

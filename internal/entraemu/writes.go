@@ -322,20 +322,76 @@ func (t *Tenant) restoreDeleted(r *greq) *gresp {
 
 func (t *Tenant) purgeDeleted(r *greq) *gresp {
 	id := r.segs[2]
-	t.mu.RLock()
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	d := t.deleted[id]
-	t.mu.RUnlock()
 	if d == nil {
 		return r.fail(t, notFound(id))
 	}
-	var err error
-	if d.user != nil {
-		err = t.PurgeUser(id)
-	} else {
-		err = t.PurgeGroup(id)
+	kind := kUser
+	if d.group != nil {
+		kind = kGroup
 	}
-	if err != nil {
-		return r.fail(t, err.(*apiError))
-	}
+	delete(t.deleted, id)
+	t.record(change{kind: kind, id: id, op: opPurge})
 	return noContent()
+}
+
+// PatchUser sets user properties by their Graph names, as PATCH
+// /users/{id} does: {"jobTitle": "Counsel", "mobilePhone": null}. Read-only
+// properties are refused.
+func (t *Tenant) PatchUser(id string, props map[string]any) error {
+	body, err := toRaw(props)
+	if err != nil {
+		return err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	rec := t.lookupUser(id)
+	if rec == nil {
+		return notFound(id)
+	}
+	next := cloneUser(&rec.User)
+	if aerr := applyProps(userProps, &next, body, "passwordProfile"); aerr != nil {
+		return aerr
+	}
+	if aerr := t.applyUserUpdate(rec, next); aerr != nil {
+		return aerr
+	}
+	return nil
+}
+
+// PatchGroup sets group properties by their Graph names, as PATCH
+// /groups/{id} does.
+func (t *Tenant) PatchGroup(id string, props map[string]any) error {
+	body, err := toRaw(props)
+	if err != nil {
+		return err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	rec := t.groups[id]
+	if rec == nil {
+		return notFound(id)
+	}
+	next := cloneGroup(&rec.Group)
+	if aerr := applyProps(groupProps, &next, body); aerr != nil {
+		return aerr
+	}
+	if aerr := t.applyGroupUpdate(rec, next); aerr != nil {
+		return aerr
+	}
+	return nil
+}
+
+func toRaw(props map[string]any) (map[string]json.RawMessage, error) {
+	out := make(map[string]json.RawMessage, len(props))
+	for k, v := range props {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return nil, fmt.Errorf("entraemu: property %s: %w", k, err)
+		}
+		out[k] = b
+	}
+	return out, nil
 }

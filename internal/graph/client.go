@@ -207,10 +207,13 @@ func (c *Client) token(ctx context.Context, claims string) (string, error) {
 	return tok.Token, nil
 }
 
+// maxRefreshes is how many fresh tokens one request may ask for.
+const maxRefreshes = 2
+
 // do sends r, retrying what Graph documents as retryable, within the budget.
 func (c *Client) do(ctx context.Context, r call) (*answer, error) {
 	deadline := c.now().Add(c.budget)
-	refreshed := false
+	refreshed := 0
 	claims := ""
 	var last error // the last retryable failure, for the budget error
 	for attempt := 0; ; attempt++ {
@@ -242,7 +245,7 @@ func (c *Client) do(ctx context.Context, r call) (*answer, error) {
 
 // once makes one attempt. On failure it says how long to wait before the
 // next attempt, or a negative wait when there must be none.
-func (c *Client) once(ctx context.Context, r call, attempt int, claims *string, refreshed *bool) (*answer, time.Duration, error) {
+func (c *Client) once(ctx context.Context, r call, attempt int, claims *string, refreshed *int) (*answer, time.Duration, error) {
 	tok, err := c.token(ctx, *claims)
 	*claims = ""
 	if err != nil {
@@ -300,12 +303,14 @@ func (c *Client) once(ctx context.Context, r call, attempt int, claims *string, 
 	gerr.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), c.now)
 	switch resp.StatusCode {
 	case http.StatusUnauthorized:
-		// An access token can expire or be revoked mid-run: get a new one,
-		// once. A second 401 means the credential itself is refused.
-		if *refreshed {
+		// An access token can expire or be revoked mid-run: get a new one.
+		// Twice, not once: with readers running side by side, a token can
+		// be rolled over again between its refresh and the retry. A third
+		// 401 in a row means the credential itself is refused.
+		if *refreshed >= maxRefreshes {
 			return nil, -1, gerr
 		}
-		*refreshed = true
+		*refreshed++
 		*claims = claimsChallenge(resp.Header.Get("WWW-Authenticate"), c.now())
 		c.log.Info("graph: access token refused, getting a fresh one", "path", pathOf(r.url), "code", gerr.Code)
 		return nil, 0, gerr

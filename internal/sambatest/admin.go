@@ -2,6 +2,8 @@ package sambatest
 
 import (
 	"fmt"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"testing"
@@ -347,4 +349,39 @@ func (a *Admin) must(err error, format string, args ...any) {
 	if err != nil {
 		a.t.Fatalf("sambatest: %s: %v", fmt.Sprintf(format, args...), err)
 	}
+}
+
+// Deny adds an access control entry to objectDN that denies trusteeDN the
+// given rights (SDDL right codes, e.g. "RPLC" for read property and list
+// children), inherited by the subtree. It edits the database directly with
+// samba-tool dsacl, which the running DC sees at once.
+func (a *Admin) Deny(objectDN, trusteeDN, rights string) {
+	a.t.Helper()
+	sid := SIDString(a.entry(trusteeDN, "objectSid").GetRawAttributeValue("objectSid"))
+	tool, err := lookPath("samba-tool")
+	if err != nil {
+		a.t.Fatalf("sambatest: samba-tool: %v", err)
+	}
+	cmd := exec.Command(tool, "dsacl", "set", "-H", filepath.Join(a.dc.Dir, "private", "sam.ldb"),
+		"-s", filepath.Join(a.dc.Dir, "etc", "smb.conf"), "--objectdn="+objectDN, "--sddl=(D;CI;"+rights+";;;"+sid+")")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		a.t.Fatalf("sambatest: samba-tool dsacl set: %v\n%s", err, out)
+	}
+}
+
+// SIDString writes a binary security identifier as S-1-5-21-...
+func SIDString(b []byte) string {
+	if len(b) < 8 {
+		return ""
+	}
+	var auth uint64
+	for _, c := range b[2:8] {
+		auth = auth<<8 | uint64(c)
+	}
+	s := fmt.Sprintf("S-%d-%d", b[0], auth)
+	for i := 0; i < int(b[1]) && 8+4*i+4 <= len(b); i++ {
+		sub := uint32(b[8+4*i]) | uint32(b[9+4*i])<<8 | uint32(b[10+4*i])<<16 | uint32(b[11+4*i])<<24
+		s += fmt.Sprintf("-%d", sub)
+	}
+	return s
 }

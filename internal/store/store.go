@@ -152,6 +152,12 @@ type Tx interface {
 	// whose group or member has no link are ignored), and returns what it
 	// added and removed.
 	SyncMemberships(ctx context.Context, sourceID, runID string) (added, removed []Membership, err error)
+	// AddMembership records one direct membership owned by the source, by
+	// directory ids; it reports false when the membership was already there.
+	AddMembership(ctx context.Context, sourceID string, m Membership) (bool, error)
+	// RemoveMembership removes one direct membership the source owns; it
+	// reports false when there was none.
+	RemoveMembership(ctx context.Context, sourceID string, m Membership) (bool, error)
 
 	CreateRun(ctx context.Context, r *directory.Run) error // sets ID
 	UpdateRun(ctx context.Context, r directory.Run) error

@@ -532,9 +532,7 @@ func (cr *changeReader) patchUser(e *goldap.Entry, guid []byte) error {
 		}
 		src = full
 	}
-	u := sc.user(src, anchor{id: cr.anchorID(guid)})
-	u.Enabled = sc.enabled(src.GetEqualFoldAttributeValue(attrUAC), src.GetEqualFoldAttributeValue(attrAccountExpires))
-	return cr.sink.UserPatch(u, fields)
+	return cr.sink.UserPatch(sc.user(src, anchor{id: cr.anchorID(guid)}), fields)
 }
 
 func (cr *changeReader) group(e *goldap.Entry) error {

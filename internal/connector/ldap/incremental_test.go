@@ -60,10 +60,8 @@ func TestIncrementalMatchesFullSnapshot(t *testing.T) {
 	a.AddMembers(f.eng, gina)
 	a.AddMembers(f.dl, carol, f.nested)
 	a.Replace(f.eng, "description", "Builds and runs things")
-	dlRenamed := a.Move(f.dl, "inc-Everyone", "")
-	ops := a.AddGroup(f.staff, sambatest.Group{CN: "inc-Ops", Members: []string{gina, f.nested, f.pc}})
-	_ = dlRenamed
-	_ = ops
+	a.Move(f.dl, "inc-Everyone", "")                                                             // group rename
+	a.AddGroup(f.staff, sambatest.Group{CN: "inc-Ops", Members: []string{gina, f.nested, f.pc}}) // new group
 
 	after := before.clone()
 	next, err := c.Changes(t.Context(), cursor, after)
@@ -174,8 +172,7 @@ func TestIncrementalUserFilter(t *testing.T) {
 	root := a.AddOU(dc.BaseDN, "IncFilter")
 	in := a.AddUser(root, sambatest.User{SAMAccountName: "if-in", UPN: "if-in@corp.example.com", Department: "Sales"})
 	out := a.AddUser(root, sambatest.User{SAMAccountName: "if-out", UPN: "if-out@corp.example.com", Department: "Ops"})
-	g := a.AddGroup(root, sambatest.Group{CN: "if-Group", Members: []string{in, out}})
-	_ = g
+	a.AddGroup(root, sambatest.Group{CN: "if-Group", Members: []string{in, out}})
 	cfg := baseCfg(dc, root)
 	cfg.UserFilter = "(department=Sales)"
 	c := open(t, dc, cfg, Options{})

@@ -412,6 +412,46 @@ func TestCheckReportsEachProblem(t *testing.T) {
 	}
 }
 
+// TestCheckPermission binds as an account that is denied reading the OU's
+// users: Check must say so rather than report an empty directory.
+func TestCheckPermission(t *testing.T) {
+	dc := testDC(t)
+	a := dc.Admin(t)
+	root := a.AddOU(dc.BaseDN, "Perm")
+	a.AddUser(root, sambatest.User{SAMAccountName: "perm-u1", UPN: "perm-u1@corp.example.com"})
+	svc := a.AddUser(dc.BaseDN, sambatest.User{CN: "perm-svc", SAMAccountName: "perm-svc", Password: "Svc-Pa55word!"})
+	cfg := withBind(baseCfg(dc, root), svc)
+	c, err := Open(cfg, []byte("Svc-Pa55word!"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	results, err := c.Check(t.Context())
+	if err != nil {
+		t.Fatalf("before the deny: %v", err)
+	}
+	// An ordinary account may not use DirSync: Check says so without
+	// failing, and the cursor makes every sync a full one, with the reason.
+	if last := results[len(results)-1]; last.Name != "incremental" || last.OK || !strings.Contains(last.Message, "Replicating Directory Changes") {
+		t.Errorf("incremental step for an ordinary account = %+v", last)
+	}
+	cursor, err := c.(*source).Cursor(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.(*source).Changes(t.Context(), cursor, newRecorder()); connector.KindOf(err) != connector.KindCursor || !strings.Contains(err.Error(), "Replicating Directory Changes") {
+		t.Errorf("Changes without the DirSync right = %v, want KindCursor naming the right", err)
+	}
+	a.Deny(root, svc, "RPLCLO")
+	results, err = c.Check(t.Context())
+	if connector.KindOf(err) != connector.KindPermission {
+		t.Fatalf("Check after the deny = %v, want KindPermission\n%+v", err, results)
+	}
+	t.Logf("%+v", results[len(results)-1])
+	if err := c.Snapshot(t.Context(), newRecorder()); err == nil {
+		t.Log("snapshot after the deny succeeded (the engine's empty-source guard applies)")
+	}
+}
+
 func withBind(c Config, dn string) Config { c.BindDN = dn; return c }
 func withBase(c Config, dn string) Config { c.BaseDN, c.IncludeOUs = dn, nil; return c }
 func withCA(c Config, pem string) Config  { c.CAPEM = pem; return c }
@@ -546,4 +586,33 @@ func newPlainSearch(base, filter string) *goldap.SearchRequest {
 
 func newBaseSearch(dn string, attrs ...string) *goldap.SearchRequest {
 	return goldap.NewSearchRequest(dn, goldap.ScopeBaseObject, goldap.NeverDerefAliases, 0, 0, false, "(objectClass=*)", attrs, nil)
+}
+
+// cancelSink cancels the read when the first user arrives.
+type cancelSink struct {
+	*recorder
+	cancel context.CancelFunc
+}
+
+func (c *cancelSink) User(u directory.SourceUser) error {
+	c.cancel()
+	return c.recorder.User(u)
+}
+
+func TestSnapshotStopsWhenCancelled(t *testing.T) {
+	dc := testDC(t)
+	a := dc.Admin(t)
+	root := a.AddOU(dc.BaseDN, "Cancel")
+	a.AddUser(root, sambatest.User{SAMAccountName: "cancel-u1", UPN: "cancel-u1@corp.example.com"})
+	a.AddGroup(root, sambatest.Group{CN: "cancel-g"})
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	sink := &cancelSink{recorder: newRecorder(), cancel: cancel}
+	err := open(t, dc, baseCfg(dc, root), Options{}).Snapshot(ctx, sink)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Snapshot after cancel = %v, want context.Canceled", err)
+	}
+	if len(sink.groups) != 0 {
+		t.Errorf("groups were read after the cancel")
+	}
 }

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"testing"
 	"time"
@@ -11,11 +12,14 @@ import (
 )
 
 // benchUsers and benchGroups size the benchmark's tenant.
+var (
+	benchUsers  = flag.Int("bench.users", 100_000, "users in BenchmarkApply100k's tenant")
+	benchGroups = flag.Int("bench.groups", 500, "groups in BenchmarkApply100k's tenant")
+)
+
 const (
-	benchUsers  = 100_000
-	benchGroups = 500
-	stagePage   = 1000 // what a connector hands the engine at a time
-	applyPage   = 1000
+	stagePage = 1000 // what a connector hands the engine at a time
+	applyPage = 1000
 )
 
 // BenchmarkApply100k stages a 100,000-user tenant (with every user in one
@@ -55,7 +59,7 @@ func benchApply(b *testing.B, open func() *Store) {
 	}
 }
 
-func benchSetup(b *testing.B, s *Store) (directory.Account, directory.Source) {
+func benchSetup(b testing.TB, s *Store) (directory.Account, directory.Source) {
 	ctx := b.Context()
 	acc := directory.Account{Name: "bench"}
 	src := directory.Source{Name: "entra", Kind: directory.KindEntra}
@@ -83,8 +87,8 @@ func runOnce(b *testing.B, s *Store, acc directory.Account, src directory.Source
 	start := time.Now()
 	users := make([]directory.SourceUser, 0, stagePage)
 	ms := make([]directory.SourceMembership, 0, stagePage)
-	for i := range benchUsers {
-		ext := fmt.Sprintf("%08x-0000-4000-8000-%012x", i*7919%benchUsers, i)
+	for i := range *benchUsers {
+		ext := fmt.Sprintf("%08x-0000-4000-8000-%012x", i*7919%*benchUsers, i)
 		users = append(users, directory.SourceUser{ExternalID: ext, Enabled: true, UserAttributes: directory.UserAttributes{
 			Username: fmt.Sprintf("user%06d@example.com", i), Email: fmt.Sprintf("user%06d@example.com", i),
 			DisplayName: fmt.Sprintf("User %d", i), GivenName: "User", Surname: fmt.Sprint(i),
@@ -92,9 +96,9 @@ func runOnce(b *testing.B, s *Store, acc directory.Account, src directory.Source
 			BusinessPhones: []string{"+14155550100"}, Licenses: []string{"c42b9cae-ea4f-4ab7-9717-81576235ccac"},
 			ProxyAddresses: []string{fmt.Sprintf("SMTP:user%06d@example.com", i)}, UserType: "Member",
 		}})
-		ms = append(ms, directory.SourceMembership{GroupExternalID: fmt.Sprintf("g%04d", i%benchGroups),
+		ms = append(ms, directory.SourceMembership{GroupExternalID: fmt.Sprintf("g%04d", i%*benchGroups),
 			MemberExternalID: ext, MemberKind: directory.MemberUser})
-		if len(users) == stagePage || i == benchUsers-1 {
+		if len(users) == stagePage || i == *benchUsers-1 {
 			if err := s.StageUsers(ctx, run.ID, users); err != nil {
 				b.Fatal(err)
 			}
@@ -105,7 +109,7 @@ func runOnce(b *testing.B, s *Store, acc directory.Account, src directory.Source
 		}
 	}
 	var groups []directory.SourceGroup
-	for g := range benchGroups {
+	for g := range *benchGroups {
 		groups = append(groups, directory.SourceGroup{ExternalID: fmt.Sprintf("g%04d", g),
 			GroupAttributes: directory.GroupAttributes{Name: fmt.Sprintf("Group %d", g), SecurityEnabled: true}})
 	}
@@ -188,8 +192,8 @@ func runOnce(b *testing.B, s *Store, acc directory.Account, src directory.Source
 		b.Fatal(err)
 	}
 	apply = time.Since(start)
-	if created+updated != benchUsers {
-		b.Fatalf("created %d, updated %d of %d", created, updated, benchUsers)
+	if created+updated != *benchUsers {
+		b.Fatalf("created %d, updated %d of %d", created, updated, *benchUsers)
 	}
 	if err := s.DropStage(ctx, run.ID); err != nil {
 		b.Fatal(err)

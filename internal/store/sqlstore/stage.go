@@ -229,13 +229,18 @@ type membershipQueries struct {
 func newMembershipQueries(kind directory.MemberKind, links, col, objects, nameCol string) membershipQueries {
 	k := "'" + string(kind) + "'"
 	// wanted holds when the run's staged rows, mapped through the source's
-	// links, include the membership m. It walks from m to the external ids,
-	// so each check is a few index probes.
+	// links, include the membership m. It walks from m to the external ids
+	// and then to the staged row, so each check is a few index probes; the
+	// CROSS JOINs hold SQLite to that order (without statistics it would
+	// rather scan the run's staged rows for every m, which is quadratic),
+	// and are plain joins to PostgreSQL.
 	wanted := `EXISTS (SELECT 1 FROM group_links gl
-		JOIN ` + links + ` ml ON ml.source_id = gl.source_id AND ml.` + col + ` = m.member_id
-		JOIN staged_memberships sm ON sm.run_id = ? AND sm.group_ext = gl.external_id
-			AND sm.member_kind = ` + k + ` AND sm.member_ext = ml.external_id
-		WHERE gl.source_id = m.source_id AND gl.group_id = m.group_id)`
+		CROSS JOIN ` + links + ` ml
+		CROSS JOIN staged_memberships sm
+		WHERE gl.source_id = m.source_id AND gl.group_id = m.group_id
+		AND ml.source_id = m.source_id AND ml.` + col + ` = m.member_id
+		AND sm.run_id = ? AND sm.group_ext = gl.external_id
+		AND sm.member_kind = ` + k + ` AND sm.member_ext = ml.external_id)`
 	// The run's staged rows mapped through the links, less the memberships
 	// the source already owns.
 	from := `FROM staged_memberships sm
