@@ -37,6 +37,7 @@ const (
 	ExitUsage   = 2 // bad flags or input; nothing was changed
 	ExitSource  = 3 // the source failed: unreachable, refused, denied
 	ExitStopped = 4 // a safety rule stopped the run; nothing was applied
+	ExitBusy    = 5 // another run of the same source is in progress
 )
 
 // exitError carries an exit code through cobra.
@@ -63,6 +64,9 @@ func ExitCode(err error) int {
 	}
 	if errors.Is(err, engine.ErrStopped) {
 		return ExitStopped
+	}
+	if errors.Is(err, engine.ErrBusy) {
+		return ExitBusy
 	}
 	if connector.KindOf(err) != "" {
 		return ExitSource

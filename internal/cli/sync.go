@@ -28,8 +28,12 @@ stopped applies nothing.
 
 With --dry-run, compute the whole plan and show it without applying it.
 
+Runs are incremental (Graph delta, AD DirSync) when the source allows it and
+a previous run left a cursor; --full forces a full reconciliation. A refused
+or expired cursor turns the run into a full reconciliation by itself.
+
 Exit codes: 0 success, 2 bad input, 3 the source failed, 4 a safety rule
-stopped the run.`,
+stopped the run, 5 another run of the source is in progress.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -37,7 +41,7 @@ stopped the run.`,
 			if err != nil {
 				return err
 			}
-			run, err := a.runSync(ctx, src, engine.Options{Trigger: "cli", DryRun: dryRun}, !asJSON)
+			run, err := a.runSync(ctx, src, engine.Options{Trigger: "cli", DryRun: dryRun, Full: full}, !asJSON)
 			if run.ID == "" {
 				return err
 			}
@@ -69,7 +73,7 @@ stopped the run.`,
 	f := cmd.Flags()
 	f.BoolVar(&asJSON, "json", false, "print the run as JSON")
 	f.BoolVar(&dryRun, "dry-run", false, "compute and show the plan; apply nothing")
-	f.BoolVar(&full, "full", false, "force a full reconciliation (the default for sources without incremental state)")
+	f.BoolVar(&full, "full", false, "force a full reconciliation instead of an incremental run")
 	return cmd
 }
 
@@ -111,7 +115,11 @@ func (a *app) printRunSummary(r directory.Run) {
 	if r.Reason != "" {
 		a.printf("  Reason:     %s\n", r.Reason)
 	}
-	a.printf("  Source:     %d users, %d groups (%d requests, %d throttled)\n", r.SourceUsers, r.SourceGroups, r.Requests, r.Throttled)
+	if r.Kind == directory.RunDelta {
+		a.printf("  Read:       changes to %d users and %d groups since the last run (%d requests, %d throttled)\n", r.SourceUsers, r.SourceGroups, r.Requests, r.Throttled)
+	} else {
+		a.printf("  Read:       %d users, %d groups (%d requests, %d throttled)\n", r.SourceUsers, r.SourceGroups, r.Requests, r.Throttled)
+	}
 	c := r.Counts
 	a.printf("  Created:    %d\n  Updated:    %d\n  Unchanged:  %d\n  Disabled:   %d\n  Enabled:    %d\n  Deleted:    %d (moved to the trash)\n  Restored:   %d\n",
 		c.Created, c.Updated, c.Unchanged, c.Disabled, c.Enabled, c.Deleted, c.Restored)

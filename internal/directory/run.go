@@ -90,6 +90,8 @@ type Change struct {
 	Name       string       `json:"name"`
 	Action     ChangeAction `json:"action"`
 	Attributes []AttrChange `json:"attributes,omitempty"`
+	// Member is the member added or removed, for membership changes.
+	Member *Member `json:"member,omitempty"`
 	// Detail says more: the member added or removed, the other side of a conflict.
 	Detail string `json:"detail,omitempty"`
 }

@@ -23,6 +23,7 @@ type applier struct {
 	keep    bool
 	kept    []directory.Change
 	pending []directory.Change
+	events  []directory.Event
 }
 
 // step is one named part of an apply, so an error says where it happened.
@@ -71,19 +72,32 @@ func (a *applier) record(c directory.Change) error {
 		return nil
 	}
 	a.pending = append(a.pending, c)
+	if e, ok := a.eventFor(c); ok {
+		a.events = append(a.events, e)
+	}
 	if len(a.pending) >= a.batch {
 		return a.flushChanges()
 	}
 	return nil
 }
 
+// flushChanges writes the pending changes and their events: in the same
+// transaction as the changes themselves, so no change is ever without its
+// event, nor an event without its change.
 func (a *applier) flushChanges() error {
-	if len(a.pending) == 0 {
-		return nil
+	if len(a.pending) > 0 {
+		if err := a.tx.AddChanges(a.ctx, a.run.ID, a.pending); err != nil {
+			return err
+		}
+		a.pending = a.pending[:0]
 	}
-	err := a.tx.AddChanges(a.ctx, a.run.ID, a.pending)
-	a.pending = a.pending[:0]
-	return err
+	if len(a.events) > 0 {
+		if err := a.tx.AppendEvents(a.ctx, a.events); err != nil {
+			return err
+		}
+		a.events = a.events[:0]
+	}
+	return nil
 }
 
 // guardEmptySource stops a run whose source suddenly reports no users while
@@ -445,7 +459,8 @@ func (a *applier) applyMemberships() error {
 	}{{added, directory.ActionMemberAdded}, {removed, directory.ActionMemberRemoved}} {
 		for _, m := range set.ms {
 			if err := a.record(directory.Change{ObjectKind: directory.MemberGroup, ObjectID: m.GroupID, Name: m.GroupName,
-				Action: set.action, Detail: fmt.Sprintf("%s %s (%s)", m.MemberKind, m.MemberName, m.MemberID)}); err != nil {
+				Action: set.action, Member: &directory.Member{Kind: m.MemberKind, ID: m.MemberID, Name: m.MemberName},
+				Detail: fmt.Sprintf("%s %s (%s)", m.MemberKind, m.MemberName, m.MemberID)}); err != nil {
 				return err
 			}
 		}

@@ -314,6 +314,7 @@ func (a *applier) applyMemberDeltas(d *deltaSink) error {
 			a.run.Counts.MembersAdded++
 		}
 		if err := a.record(directory.Change{ObjectKind: directory.MemberGroup, ObjectID: g.ID, Name: g.Name, Action: action,
+			Member: &directory.Member{Kind: kind, ID: memberID, Name: memberName},
 			Detail: fmt.Sprintf("%s %s (%s)", kind, memberName, memberID)}); err != nil {
 			return err
 		}

@@ -20,9 +20,12 @@ package engine
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
@@ -39,7 +42,13 @@ type Engine struct {
 	Logger *slog.Logger
 	// BatchSize is how many objects are staged or applied at a time.
 	BatchSize int
+	// LeaseTTL is how long a run's lease on its source lasts unless renewed:
+	// the longest another process waits after this one crashed mid-run.
+	LeaseTTL time.Duration
 }
+
+// DefaultLeaseTTL is the lease a run holds on its source, renewed while it runs.
+const DefaultLeaseTTL = time.Minute
 
 // Options says how to run one sync.
 type Options struct {
@@ -59,6 +68,10 @@ type Progress struct {
 	// Members counts direct memberships read.
 	Members int
 }
+
+// ErrBusy is wrapped by the error of a sync refused because another run of
+// the same source is in progress.
+var ErrBusy = errors.New("another run of this source is in progress")
 
 // ErrStopped is wrapped by the error of a run that stopped on purpose
 // (a safety rule) rather than failed.
@@ -103,6 +116,12 @@ func (e *Engine) Sync(ctx context.Context, src directory.Source, conn connector.
 		StartedAt: e.now(),
 		Outcome:   directory.OutcomeRunning,
 	}
+	release, err := e.lease(ctx, src)
+	if err != nil {
+		return run, err
+	}
+	defer release()
+
 	inc, incremental := conn.(connector.Incremental)
 	cursor, err := e.Store.SourceState(ctx, src.ID)
 	if err != nil {
@@ -168,6 +187,60 @@ func (e *Engine) Sync(ctx context.Context, src directory.Source, conn connector.
 	return e.apply(ctx, src, &run, opts, func(a *applier) error { return a.applyFull(next) })
 }
 
+// lease makes this process the only one running src, renewing the lease in
+// the background until release is called. A process that crashes stops
+// renewing, and its lease runs out after LeaseTTL.
+func (e *Engine) lease(ctx context.Context, src directory.Source) (release func(), err error) {
+	ttl := e.LeaseTTL
+	if ttl <= 0 {
+		ttl = DefaultLeaseTTL
+	}
+	holder := leaseHolder()
+	acquire := func(ctx context.Context) error {
+		return e.Store.Update(ctx, func(tx store.Tx) error { return tx.AcquireLease(ctx, src.ID, holder, e.now(), ttl) })
+	}
+	if err := acquire(ctx); err != nil {
+		if errors.Is(err, store.ErrLeaseHeld) {
+			return nil, fmt.Errorf("%w: source %s: %w", ErrBusy, src.Name, err)
+		}
+		return nil, fmt.Errorf("engine: lease source %s: %w", src.Name, err)
+	}
+	renewCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(ttl / 3)
+		defer tick.Stop()
+		for {
+			select {
+			case <-renewCtx.Done():
+				return
+			case <-tick.C:
+				if err := acquire(renewCtx); err != nil && renewCtx.Err() == nil {
+					e.logger().Warn("renew run lease", "source", src.Name, "err", err)
+				}
+			}
+		}
+	}()
+	return func() {
+		stop()
+		<-done
+		ctx := context.WithoutCancel(ctx)
+		if err := e.Store.Update(ctx, func(tx store.Tx) error { return tx.ReleaseLease(ctx, src.ID, holder) }); err != nil {
+			e.logger().Warn("release run lease", "source", src.Name, "err", err)
+		}
+	}, nil
+}
+
+// leaseHolder names this run for the lease table: readable for a person
+// looking at who holds a source, unique across processes and runs.
+func leaseHolder() string {
+	host, _ := os.Hostname()
+	var b [4]byte
+	rand.Read(b[:])
+	return fmt.Sprintf("%s/pid-%d/%s", host, os.Getpid(), hex.EncodeToString(b[:]))
+}
+
 func (e *Engine) countRequests(run *directory.Run, conn connector.Connector) {
 	if c, ok := conn.(connector.Counter); ok {
 		s := c.Stats()
@@ -191,6 +264,9 @@ func (e *Engine) apply(ctx context.Context, src directory.Source, run *directory
 			return errDryRun
 		}
 		run.Outcome, run.FinishedAt = directory.OutcomeSucceeded, e.now()
+		if err := tx.AppendEvents(ctx, []directory.Event{runEvent(*run, directory.EventSyncCompleted)}); err != nil {
+			return err
+		}
 		return tx.UpdateRun(ctx, *run)
 	})
 	switch {
@@ -226,7 +302,15 @@ func (e *Engine) finish(ctx context.Context, run directory.Run, outcome director
 	}
 	run.Outcome, run.FinishedAt = outcome, e.now()
 	// The caller's context may be what was cancelled; the record must still land.
-	if err := e.Store.Update(context.WithoutCancel(ctx), func(tx store.Tx) error { return tx.UpdateRun(ctx, run) }); err != nil {
+	err := e.Store.Update(context.WithoutCancel(ctx), func(tx store.Tx) error {
+		if !run.DryRun {
+			if err := tx.AppendEvents(ctx, []directory.Event{runEvent(run, directory.EventSyncFailed)}); err != nil {
+				return err
+			}
+		}
+		return tx.UpdateRun(ctx, run)
+	})
+	if err != nil {
 		return run, errors.Join(cause, fmt.Errorf("engine: record run: %w", err))
 	}
 	e.logger().Warn("sync did not apply", "run", run.ID, "outcome", outcome, "reason", run.Reason)

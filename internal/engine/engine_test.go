@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -412,5 +413,79 @@ func TestMatchesExistingLocalUserAndQuarantinesConflicts(t *testing.T) {
 	again := f.sync(sample(), engine.Options{})
 	if again.Counts.Conflicts != 1 || f.dump() != before {
 		t.Fatalf("second run: %+v", again.Counts)
+	}
+}
+
+func TestOneRunAtATimePerSource(t *testing.T) {
+	f := newFixture(t)
+	// Another process holds the source, as if it were mid-run.
+	err := f.st.Update(f.ctx, func(tx store.Tx) error {
+		return tx.AcquireLease(f.ctx, f.src.ID, "other-process", f.now, time.Minute)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.eng.Sync(f.ctx, f.src, sample(), engine.Options{})
+	if !errors.Is(err, engine.ErrBusy) {
+		t.Fatalf("err = %v, want ErrBusy", err)
+	}
+	if runs, _ := f.st.Runs(f.ctx, f.acc.ID, f.src.ID, 0); len(runs) != 0 {
+		t.Fatalf("a refused sync recorded %d runs", len(runs))
+	}
+	// The other process crashed: its lease runs out, and the next sync runs.
+	f.now = f.now.Add(61 * time.Second)
+	if run := f.sync(sample(), engine.Options{}); run.Outcome != directory.OutcomeSucceeded {
+		t.Fatalf("run after the lease ran out: %+v", run)
+	}
+	// A finished run releases its lease at once.
+	if run := f.sync(sample(), engine.Options{}); run.Outcome != directory.OutcomeSucceeded {
+		t.Fatalf("second run: %+v", run)
+	}
+}
+
+func TestEventsWrittenWithChanges(t *testing.T) {
+	f := newFixture(t)
+	src := sample()
+	f.sync(src, engine.Options{})
+	evs, err := f.st.Events(f.ctx, f.acc.ID, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := map[string]int{}
+	for _, e := range evs {
+		count[e.Type]++
+	}
+	if count[directory.EventUserCreated] != 20 || count[directory.EventGroupCreated] != 2 || count[directory.EventGroupUserAdded] != 3 ||
+		count[directory.EventGroupGroupAdded] != 1 || count[directory.EventSyncCompleted] != 1 {
+		t.Fatalf("events after the first run: %v", count)
+	}
+	last := evs[len(evs)-1].Seq
+	src.users[0].Department = "Ops"
+	src.users[1].Enabled = false
+	f.sync(src, engine.Options{DryRun: true})
+	if more, _ := f.st.Events(f.ctx, f.acc.ID, last, 0); len(more) != 0 {
+		t.Fatalf("a dry run wrote %d events", len(more))
+	}
+	f.sync(src, engine.Options{})
+	more, _ := f.st.Events(f.ctx, f.acc.ID, last, 0)
+	var types []string
+	for _, e := range more {
+		types = append(types, e.Type)
+	}
+	if !slices.Equal(types, []string{directory.EventUserUpdated, directory.EventUserDisabled, directory.EventSyncCompleted}) {
+		t.Fatalf("events of the second run: %v", types)
+	}
+	var body struct {
+		Attributes []directory.AttrChange `json:"attributes"`
+	}
+	if err := json.Unmarshal(more[0].Data, &body); err != nil || len(body.Attributes) != 1 || body.Attributes[0].After != "Ops" {
+		t.Fatalf("user.updated body %s (%v)", more[0].Data, err)
+	}
+	// A failed run leaves its sync.failed event and nothing else.
+	src.failAfter, src.err = 0, connector.Errorf(connector.KindNetwork, "unreachable")
+	f.eng.Sync(f.ctx, f.src, src, engine.Options{})
+	failed, _ := f.st.Events(f.ctx, f.acc.ID, more[len(more)-1].Seq, 0)
+	if len(failed) != 1 || failed[0].Type != directory.EventSyncFailed {
+		t.Fatalf("events of a failed run: %+v", failed)
 	}
 }

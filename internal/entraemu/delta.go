@@ -467,6 +467,15 @@ type agg struct {
 // changesPage is a page of an incremental round: the objects changed
 // between st.From and the round's end, in id order, as they are now.
 func (t *Tenant) changesPage(st *deltaState, mask uint64, minimal bool) deltaPage {
+	// With $select only the selected properties are tracked; without it,
+	// every property is, though the default set is what is returned.
+	track := mask
+	if st.Sel == "" {
+		track = userProps.allMask
+		if st.Kind == "groups" {
+			track = groupProps.allMask
+		}
+	}
 	userSize, groupSize, memberBudget := t.pageSizes()
 	to := st.To
 	if to == 0 {
@@ -505,7 +514,7 @@ func (t *Tenant) changesPage(st *deltaState, mask uint64, minimal bool) deltaPag
 	}
 	var ids []string
 	for id, a := range changed {
-		if a.created || a.removed || a.props&mask != 0 || (st.Members && len(a.members) > 0) {
+		if a.created || a.removed || a.props&track != 0 || (st.Members && len(a.members) > 0) {
 			ids = append(ids, id)
 		}
 	}

@@ -204,6 +204,15 @@ func TestDeltaUsersIncremental(t *testing.T) {
 	if len(quiet.entries) != 0 || quiet.pages != 1 {
 		t.Errorf("quiet round = %v", quiet.entries)
 	}
+
+	// Without $select every property is tracked: a department change
+	// brings the user back, with the default properties.
+	all := walk(t, cl, "/v1.0/users/delta", nil)
+	tn.UpdateUser(unselected.ID, func(u *User) { u.Department = "Somewhere Else" })
+	got2 := walk(t, cl, all.deltaLink, nil).entries
+	if len(got2) != 1 || got2[0]["id"] != unselected.ID || got2[0]["department"] != nil || got2[0]["displayName"] == nil {
+		t.Errorf("unselected round = %v", got2)
+	}
 }
 
 func mapsKeys[V any](m map[string]V) func(func(string) bool) {

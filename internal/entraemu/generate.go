@@ -133,6 +133,10 @@ func (g *gen) user(i int) {
 	if guest {
 		// An invited guest: #EXT# UPN in the initial domain, mail at home.
 		ext := []string{"fabrikam.example", "partner.example", "gmail.example", "outlook.example"}[g.pick(4)]
+		if ext == t.domain {
+			// A guest comes from another organization, never the tenant's own.
+			ext = "partner.example"
+		}
 		// One invitation per address: a second Zoë gets another address.
 		home := g.upn(givenASCII+"."+surnameASCII, ext)
 		u.UserType = "Guest"

@@ -26,6 +26,8 @@ var (
 	// uniqueness rule: an account or source name, a username or email
 	// within an account, a source link.
 	ErrAlreadyExists = errors.New("already exists")
+	// ErrLeaseHeld is returned when another process is running a source.
+	ErrLeaseHeld = errors.New("another run of this source is in progress")
 )
 
 // Store is a directory database.
@@ -77,6 +79,9 @@ type Reader interface {
 	Runs(ctx context.Context, accountID, sourceID string, limit int) ([]directory.Run, error)
 	// Changes lists a run's changes in order.
 	Changes(ctx context.Context, runID string, after, limit int) ([]directory.Change, error)
+
+	// Events lists the account's change feed in order, after a Seq.
+	Events(ctx context.Context, accountID string, after int64, limit int) ([]directory.Event, error)
 }
 
 // Page is one page of a listing; Next is "" on the last page.
@@ -163,6 +168,20 @@ type Tx interface {
 	UpdateRun(ctx context.Context, r directory.Run) error
 	// AddChanges appends to the run's change list; Seq is assigned in order.
 	AddChanges(ctx context.Context, runID string, cs []directory.Change) error
+
+	// AppendEvents adds to the account's feed, assigning Seq (and ID when
+	// empty). Events become visible in Seq order: a reader that resumes
+	// after a Seq never misses one committed later with a smaller Seq.
+	AppendEvents(ctx context.Context, es []directory.Event) error
+	// PruneEvents deletes events older than before.
+	PruneEvents(ctx context.Context, before time.Time) (int, error)
+
+	// AcquireLease makes holder the only runner of the source until now+ttl,
+	// or renews holder's lease. It fails with ErrLeaseHeld while another
+	// holder's lease runs: a crashed process's lease simply runs out.
+	AcquireLease(ctx context.Context, sourceID, holder string, now time.Time, ttl time.Duration) error
+	// ReleaseLease ends holder's lease, if it still has it.
+	ReleaseLease(ctx context.Context, sourceID, holder string) error
 }
 
 // Membership is one direct membership in the directory.

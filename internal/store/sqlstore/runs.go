@@ -73,10 +73,7 @@ func (r reader) Runs(ctx context.Context, accountID, sourceID string, limit int)
 		args = append(args, sourceID)
 	}
 	q += ` ORDER BY started_at DESC, id DESC LIMIT ?`
-	args = append(args, pageLimit(limit)-1)
-	if limit <= 0 {
-		args[len(args)-1] = pageLimit(0)
-	}
+	args = append(args, sqlLimit(limit))
 	rows, err := r.c.query(ctx, q, args...)
 	if err != nil {
 		return nil, wrap(err, r.c.f, "runs")
@@ -96,12 +93,8 @@ func (r reader) Runs(ctx context.Context, accountID, sourceID string, limit int)
 // Changes lists a run's changes with Seq above after, in order; limit 0
 // means all.
 func (r reader) Changes(ctx context.Context, runID string, after, limit int) ([]directory.Change, error) {
-	n := pageLimit(limit)
-	if limit > 0 {
-		n--
-	}
 	rows, err := r.c.query(ctx, `SELECT seq, data FROM changes WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
-		runID, after, n)
+		runID, after, sqlLimit(limit))
 	if err != nil {
 		return nil, wrap(err, r.c.f, "changes of run %q", runID)
 	}

@@ -19,7 +19,6 @@ import (
 	"context"
 	"database/sql"
 	"embed"
-	"errors"
 	"fmt"
 	"io/fs"
 	"math/rand/v2"
@@ -288,6 +287,3 @@ func newID() string {
 	}
 	return id.String()
 }
-
-// errTxDone is wrapped when a Tx is used after its Update returned.
-var errTxDone = errors.New("sqlstore: transaction already ended")

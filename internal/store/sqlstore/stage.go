@@ -178,14 +178,16 @@ func (t *tx) StagedGroups(ctx context.Context, runID, after string, limit int) (
 }
 
 // The unstaged queries walk the source's links in object id order and stop
-// at the page's end, so each page costs its own size, not the source's.
+// at the page's end, so each page costs its own size, not the source's. An
+// object linked twice to the source (a source object recreated under a new
+// id) counts once: a page is short only at the end.
 var (
 	qUnstagedUsers = userSelect(`SELECT * FROM users WHERE id IN (
-		SELECT l.user_id FROM user_links l WHERE l.source_id = ? AND l.user_id > ?
+		SELECT DISTINCT l.user_id FROM user_links l WHERE l.source_id = ? AND l.user_id > ?
 		AND NOT EXISTS (SELECT 1 FROM staged_users st WHERE st.run_id = ? AND st.external_id = l.external_id)
 		ORDER BY l.user_id LIMIT ?)`, `u.id`)
 	qUnstagedGroups = groupSelect(`SELECT * FROM groups WHERE id IN (
-		SELECT l.group_id FROM group_links l WHERE l.source_id = ? AND l.group_id > ?
+		SELECT DISTINCT l.group_id FROM group_links l WHERE l.source_id = ? AND l.group_id > ?
 		AND NOT EXISTS (SELECT 1 FROM staged_groups st WHERE st.run_id = ? AND st.external_id = l.external_id)
 		ORDER BY l.group_id LIMIT ?)`, `g.id`)
 )
@@ -196,12 +198,6 @@ func (t *tx) UnstagedUsers(ctx context.Context, sourceID, runID, after string, l
 		return nil, wrap(err, t.c.f, "unstaged users")
 	}
 	users, _, err := readUsers(rows)
-	if err == nil && limit > 0 && len(users) > limit {
-		// A user with two unstaged links of the source takes two rows of
-		// the inner LIMIT but is one user: the page may come out short,
-		// never long, and paging on from its last id misses nobody.
-		users = users[:limit]
-	}
 	return users, wrap(err, t.c.f, "unstaged users")
 }
 
@@ -211,9 +207,6 @@ func (t *tx) UnstagedGroups(ctx context.Context, sourceID, runID, after string, 
 		return nil, wrap(err, t.c.f, "unstaged groups")
 	}
 	groups, _, err := readGroups(rows)
-	if err == nil && limit > 0 && len(groups) > limit {
-		groups = groups[:limit]
-	}
 	return groups, wrap(err, t.c.f, "unstaged groups")
 }
 

@@ -904,6 +904,13 @@ func testUnstaged(t *testing.T, s store.Store) {
 			if err := tx.Link(ctx, directory.MemberGroup, g.ID, directory.SourceLink{SourceID: src.ID, ExternalID: ext}); err != nil {
 				return err
 			}
+			if i == 0 || i == 4 {
+				// A second object of the source linked to the same user (a
+				// source object deleted and recreated): listed once.
+				if err := tx.Link(ctx, directory.MemberUser, u.ID, directory.SourceLink{SourceID: src.ID, ExternalID: ext + "-again"}); err != nil {
+					return err
+				}
+			}
 		}
 		return nil
 	})
@@ -941,6 +948,9 @@ func testUnstaged(t *testing.T, s store.Store) {
 				}
 				if len(page) == 0 || limit == 0 {
 					break
+				}
+				if len(page) > limit || (len(page) < limit && len(gotU) < len(wantU)) {
+					return fmt.Errorf("limit %d: page of %d users after %d of %d", limit, len(page), len(gotU)-len(page), len(wantU))
 				}
 				after = page[len(page)-1].ID
 			}

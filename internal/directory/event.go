@@ -1,0 +1,44 @@
+package directory
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Event types in the change feed. Every change a run applies becomes one,
+// written in the same transaction as the change.
+const (
+	EventUserCreated        = "user.created"
+	EventUserUpdated        = "user.updated"
+	EventUserDisabled       = "user.disabled"
+	EventUserEnabled        = "user.enabled"
+	EventUserDeleted        = "user.deleted"
+	EventUserRestored       = "user.restored"
+	EventGroupCreated       = "group.created"
+	EventGroupUpdated       = "group.updated"
+	EventGroupDeleted       = "group.deleted"
+	EventGroupRestored      = "group.restored"
+	EventGroupUserAdded     = "group.user_added"
+	EventGroupUserRemoved   = "group.user_removed"
+	EventGroupGroupAdded    = "group.group_added"
+	EventGroupGroupRemoved  = "group.group_removed"
+	EventSyncCompleted      = "sync.completed"
+	EventSyncFailed         = "sync.failed"
+	EventSourceReauthorize  = "source.reauthorization_required"
+	EventSourceSecretExpiry = "source.secret_expiring"
+)
+
+// Event is one entry of an account's append-only change feed.
+type Event struct {
+	// Seq orders the feed; readers resume after the last Seq they saw.
+	Seq       int64     `json:"seq"`
+	ID        string    `json:"id"` // unique, stable: the webhook-id of its deliveries
+	AccountID string    `json:"account_id"`
+	Type      string    `json:"type"`
+	Time      time.Time `json:"time"`
+	SourceID  string    `json:"source_id,omitempty"`
+	RunID     string    `json:"run_id,omitempty"`
+	// Data is the event's body: the object, and for updates the attributes
+	// before and after.
+	Data json.RawMessage `json:"data"`
+}
