@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -17,6 +18,7 @@ import (
 func (a *app) syncCommand() *cobra.Command {
 	var (
 		asJSON, dryRun, full bool
+		user                 string
 	)
 	cmd := &cobra.Command{
 		Use:   "sync SOURCE",
@@ -41,7 +43,13 @@ stopped the run, 5 another run of the source is in progress.`,
 			if err != nil {
 				return err
 			}
-			run, err := a.runSync(ctx, src, engine.Options{Trigger: "cli", DryRun: dryRun, Full: full}, !asJSON)
+			opts := engine.Options{Trigger: "cli", DryRun: dryRun, Full: full}
+			var run directory.Run
+			if user != "" {
+				run, err = a.runSyncUser(ctx, src, user, opts)
+			} else {
+				run, err = a.runSync(ctx, src, opts, !asJSON)
+			}
 			if run.ID == "" {
 				return err
 			}
@@ -74,6 +82,7 @@ stopped the run, 5 another run of the source is in progress.`,
 	f.BoolVar(&asJSON, "json", false, "print the run as JSON")
 	f.BoolVar(&dryRun, "dry-run", false, "compute and show the plan; apply nothing")
 	f.BoolVar(&full, "full", false, "force a full reconciliation instead of an incremental run")
+	f.StringVar(&user, "user", "", "sync only this user (UPN, source object id, username or email), at once")
 	return cmd
 }
 
@@ -103,6 +112,20 @@ func (a *app) runSync(ctx context.Context, src directory.Source, opts engine.Opt
 	}
 	eng := &engine.Engine{Store: a.st, Logger: a.logger()}
 	return eng.Sync(ctx, src, conn, opts)
+}
+
+// runSyncUser runs a single-user sync.
+func (a *app) runSyncUser(ctx context.Context, src directory.Source, who string, opts engine.Options) (directory.Run, error) {
+	conn, err := a.connect(src)
+	if err != nil {
+		return directory.Run{}, &exitError{ExitUsage, err}
+	}
+	eng := &engine.Engine{Store: a.st, Logger: a.logger()}
+	run, err := eng.SyncUser(ctx, src, conn, who, opts)
+	if errors.Is(err, engine.ErrUnsupported) {
+		return run, &exitError{ExitUsage, err}
+	}
+	return run, err
 }
 
 func (a *app) printRunSummary(r directory.Run) {

@@ -163,6 +163,8 @@ type Tx interface {
 	// RemoveMembership removes one direct membership the source owns; it
 	// reports false when there was none.
 	RemoveMembership(ctx context.Context, sourceID string, m Membership) (bool, error)
+	// MembershipsOf lists the direct memberships the source owns of one member.
+	MembershipsOf(ctx context.Context, sourceID string, kind directory.MemberKind, memberID string) ([]Membership, error)
 
 	CreateRun(ctx context.Context, r *directory.Run) error // sets ID
 	UpdateRun(ctx context.Context, r directory.Run) error

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 
+	"github.com/dirsync/dirsync/internal/directory"
 	"github.com/dirsync/dirsync/internal/store"
 )
 
@@ -25,4 +26,23 @@ func (t *tx) RemoveMembership(ctx context.Context, sourceID string, m store.Memb
 		return false, wrap(err, t.c.f, "remove membership %s %s %s", m.GroupID, m.MemberKind, m.MemberID)
 	}
 	return n == 1, nil
+}
+
+// MembershipsOf lists the groups a member belongs to through one source.
+func (t *tx) MembershipsOf(ctx context.Context, sourceID string, kind directory.MemberKind, memberID string) ([]store.Membership, error) {
+	rows, err := t.c.query(ctx, `SELECT m.group_id, g.name FROM memberships m JOIN groups g ON g.id = m.group_id
+		WHERE m.source_id = ? AND m.member_kind = ? AND m.member_id = ? ORDER BY m.group_id`, sourceID, string(kind), memberID)
+	if err != nil {
+		return nil, wrap(err, t.c.f, "memberships of %s %s", kind, memberID)
+	}
+	defer rows.Close()
+	var out []store.Membership
+	for rows.Next() {
+		m := store.Membership{MemberKind: kind, MemberID: memberID}
+		if err := rows.Scan(&m.GroupID, &m.GroupName); err != nil {
+			return nil, wrap(err, t.c.f, "memberships of %s %s", kind, memberID)
+		}
+		out = append(out, m)
+	}
+	return out, wrap(rows.Err(), t.c.f, "memberships of %s %s", kind, memberID)
 }

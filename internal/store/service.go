@@ -1,0 +1,143 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// This file holds what the running service (dirsync serve) keeps beside the
+// directory: API tokens, webhook subscriptions and their delivery log, and
+// each source's schedule. Backends offer it by implementing ServiceReader
+// on their Store and ServiceTx on their Tx; callers reach it with
+// ServiceOf and ServiceTxOf, so store.go and backends that do not serve
+// stay as they are.
+
+// APIToken is an account's bearer token for the REST API. Only the SHA-256
+// of the token is kept; the token itself is shown once, at creation.
+type APIToken struct {
+	ID        string `json:"id"`
+	AccountID string `json:"account_id"`
+	Name      string `json:"name"`
+	// Role is one of the API's roles (owner, administrator, user_manager,
+	// help_desk, read_only); the store does not interpret it.
+	Role string `json:"role"`
+	// Hash is the hex SHA-256 of the token; never shown.
+	Hash string `json:"-"`
+	// Prefix is the token's first characters, to tell tokens apart.
+	Prefix    string    `json:"prefix"`
+	CreatedAt time.Time `json:"created_at"`
+	// RevokedAt is when the token was revoked; zero while it is valid.
+	RevokedAt time.Time `json:"revoked_at,omitzero"`
+}
+
+// Webhook is a subscription: an account's events of the listed types are
+// posted to URL, in order, signed with Secret.
+type Webhook struct {
+	ID         string   `json:"id"`
+	AccountID  string   `json:"account_id"`
+	URL        string   `json:"url"`
+	EventTypes []string `json:"event_types"` // empty means every type
+	// Secret is the signing secret (whsec_...), sealed: never returned.
+	Secret    []byte    `json:"-"`
+	Enabled   bool      `json:"enabled"`
+	CreatedAt time.Time `json:"created_at"`
+	// Cursor is the Seq of the last event delivered or given up.
+	Cursor int64 `json:"cursor"`
+	// Attempts counts failed attempts at the event after Cursor.
+	Attempts int `json:"attempts"`
+	// FirstFailedAt is when the first failed attempt at that event was
+	// made; zero when it has not failed.
+	FirstFailedAt time.Time `json:"first_failed_at,omitzero"`
+	// NextAttemptAt is when to try again; zero means now.
+	NextAttemptAt time.Time `json:"next_attempt_at,omitzero"`
+}
+
+// Delivery outcomes.
+const (
+	DeliverySucceeded = "succeeded"
+	DeliveryFailed    = "failed"  // will be retried
+	DeliveryGaveUp    = "gave_up" // retried for the whole retry window
+)
+
+// Delivery is one attempt to deliver one event to one webhook.
+type Delivery struct {
+	ID         string    `json:"id"`
+	WebhookID  string    `json:"webhook_id"`
+	AccountID  string    `json:"account_id"`
+	EventID    string    `json:"event_id"`
+	EventSeq   int64     `json:"event_seq"`
+	EventType  string    `json:"event_type"`
+	Attempt    int       `json:"attempt"`
+	Outcome    string    `json:"outcome"`
+	HTTPStatus int       `json:"http_status,omitempty"`
+	Error      string    `json:"error,omitempty"`
+	Time       time.Time `json:"time"`
+	DurationMS int64     `json:"duration_ms"`
+}
+
+// SourceSchedule is when a source syncs, and when its schedule last fired.
+type SourceSchedule struct {
+	SourceID  string `json:"source_id"`
+	AccountID string `json:"account_id"`
+	// Spec is the schedule as JSON (a schedule.Schedule); the store does
+	// not interpret it.
+	Spec json.RawMessage `json:"spec"`
+	// LastRun is when the schedule last fired; zero when never.
+	LastRun time.Time `json:"last_run,omitzero"`
+}
+
+// ServiceReader reads what the service keeps. Like Reader, every
+// account-scoped method treats another account's id as ErrNotFound.
+type ServiceReader interface {
+	// TokenByHash finds a token, revoked or not, by its hash.
+	TokenByHash(ctx context.Context, hash string) (APIToken, error)
+	Tokens(ctx context.Context, accountID string) ([]APIToken, error)
+
+	Webhook(ctx context.Context, accountID, id string) (Webhook, error)
+	Webhooks(ctx context.Context, accountID string) ([]Webhook, error)
+	// AllWebhooks lists every account's enabled webhooks, for the dispatcher.
+	AllWebhooks(ctx context.Context) ([]Webhook, error)
+	// Deliveries lists a webhook's delivery log, newest first.
+	Deliveries(ctx context.Context, accountID, webhookID string, limit int) ([]Delivery, error)
+
+	// SourceSchedule returns ErrNotFound when the source has none stored.
+	SourceSchedule(ctx context.Context, sourceID string) (SourceSchedule, error)
+	// SourceSchedules lists every stored schedule, for the scheduler.
+	SourceSchedules(ctx context.Context) ([]SourceSchedule, error)
+}
+
+// ServiceTx writes what the service keeps, in a transaction.
+type ServiceTx interface {
+	ServiceReader
+
+	CreateToken(ctx context.Context, t *APIToken) error // sets ID and CreatedAt
+	// RevokeToken marks the token revoked at now; revoking twice is fine.
+	RevokeToken(ctx context.Context, accountID, id string, now time.Time) error
+
+	CreateWebhook(ctx context.Context, w *Webhook) error // sets ID and CreatedAt
+	// UpdateWebhook writes URL, EventTypes, Secret, Enabled and the
+	// delivery state (Cursor, Attempts, FirstFailedAt, NextAttemptAt).
+	UpdateWebhook(ctx context.Context, w Webhook) error
+	DeleteWebhook(ctx context.Context, accountID, id string) error
+	AddDelivery(ctx context.Context, d *Delivery) error // sets ID
+	// PruneDeliveries deletes log entries older than before.
+	PruneDeliveries(ctx context.Context, before time.Time) (int, error)
+
+	// SetSourceSchedule creates or replaces the source's schedule.
+	SetSourceSchedule(ctx context.Context, s SourceSchedule) error
+}
+
+// ServiceOf returns the store's ServiceReader, or false when the backend
+// does not keep what the service needs.
+func ServiceOf(s Reader) (ServiceReader, bool) {
+	r, ok := s.(ServiceReader)
+	return r, ok
+}
+
+// ServiceTxOf returns the transaction's ServiceTx, or false when the
+// backend does not keep what the service needs.
+func ServiceTxOf(tx Tx) (ServiceTx, bool) {
+	t, ok := tx.(ServiceTx)
+	return t, ok
+}
