@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -110,8 +111,19 @@ func (a *app) runSync(ctx context.Context, src directory.Source, opts engine.Opt
 		}
 		defer fmt.Fprint(a.stderr, "\r\033[K")
 	}
+	return a.engine().Sync(ctx, src, conn, opts)
+}
+
+// engine returns the sync engine on the open store. DIRSYNC_LEASE_TTL sets
+// how long a crashed run keeps its source locked (default one minute).
+func (a *app) engine() *engine.Engine {
 	eng := &engine.Engine{Store: a.st, Logger: a.logger()}
-	return eng.Sync(ctx, src, conn, opts)
+	if v := os.Getenv("DIRSYNC_LEASE_TTL"); v != "" {
+		if d, err := time.ParseDuration(v); err == nil && d > 0 {
+			eng.LeaseTTL = d
+		}
+	}
+	return eng
 }
 
 // runSyncUser runs a single-user sync.
@@ -120,8 +132,7 @@ func (a *app) runSyncUser(ctx context.Context, src directory.Source, who string,
 	if err != nil {
 		return directory.Run{}, &exitError{ExitUsage, err}
 	}
-	eng := &engine.Engine{Store: a.st, Logger: a.logger()}
-	run, err := eng.SyncUser(ctx, src, conn, who, opts)
+	run, err := a.engine().SyncUser(ctx, src, conn, who, opts)
 	if errors.Is(err, engine.ErrUnsupported) {
 		return run, &exitError{ExitUsage, err}
 	}
