@@ -3,9 +3,14 @@ package cli
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
+	"strings"
 	"os/exec"
 	"path/filepath"
 	"syscall"
@@ -34,6 +39,16 @@ type benchResult struct {
 	DBSizeMB   float64          `json:"db_size_mb"`
 	Counts     directory.Counts `json:"counts"`
 	SourceSeen [2]int           `json:"source_users_groups"`
+	// Delta is the incremental run after the churn, when asked for.
+	Delta *deltaBench `json:"delta,omitempty"`
+}
+
+type deltaBench struct {
+	Churn       json.RawMessage  `json:"churn"`
+	WallSeconds float64          `json:"wall_seconds"`
+	Requests    int              `json:"graph_requests"`
+	Kind        string           `json:"kind"`
+	Counts      directory.Counts `json:"counts"`
 }
 
 func (a *app) benchCommand() *cobra.Command {
@@ -41,6 +56,7 @@ func (a *app) benchCommand() *cobra.Command {
 		users, groups int
 		latency       time.Duration
 		asJSON        bool
+		churn         float64
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -91,11 +107,28 @@ the Graph requests made, and this process's peak resident memory.`,
 			if fi, err := os.Stat(a.dbPath); err == nil {
 				res.DBSizeMB = float64(fi.Size()) / (1 << 20)
 			}
+			if churn > 0 {
+				changed, err := churnEmulator(ctx, creds, ca, churn)
+				if err != nil {
+					return err
+				}
+				start := time.Now()
+				drun, err := a.runSync(ctx, src, engine.Options{Trigger: "bench"}, !asJSON)
+				if err != nil {
+					return err
+				}
+				res.Delta = &deltaBench{Churn: changed, WallSeconds: time.Since(start).Seconds(), Requests: drun.Requests, Kind: string(drun.Kind), Counts: drun.Counts}
+				res.PeakRSSMB = peakRSSMB()
+			}
 			if asJSON {
 				return a.printJSON(res)
 			}
 			a.printf("Full sync of %d users / %d groups (latency %s): %.1f s, %d Graph requests (%d throttled), peak RSS %.0f MB, database %.0f MB\n",
 				users, groups, latency, res.WallSeconds, res.Requests, res.Throttled, res.PeakRSSMB, res.DBSizeMB)
+			if d := res.Delta; d != nil {
+				a.printf("%s sync after churn %s: %.2f s, %d Graph requests, %d updated, %d members added, %d removed\n",
+					d.Kind, d.Churn, d.WallSeconds, d.Requests, d.Counts.Updated, d.Counts.MembersAdded, d.Counts.MembersRemoved)
+			}
 			return nil
 		},
 	}
@@ -104,7 +137,32 @@ the Graph requests made, and this process's peak resident memory.`,
 	f.IntVar(&groups, "groups", 5000, "groups in the emulated tenant")
 	f.DurationVar(&latency, "latency", 0, "latency the emulator adds to every request")
 	f.BoolVar(&asJSON, "json", false, "print JSON")
+	f.Float64Var(&churn, "churn", 1, "then change this percentage of users and of memberships, and measure the incremental sync (0: skip)")
 	return cmd
+}
+
+// churnEmulator asks the emulator in the child process to change a share of
+// its tenant.
+func churnEmulator(ctx context.Context, creds entraemu.Credentials, caPEM []byte, percent float64) (json.RawMessage, error) {
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	body := fmt.Sprintf(`{"seed":1,"user_percent":%g,"member_percent":%g}`, percent, percent)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, creds.GraphURL+"/_emulator/churn", strings.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+creds.ClientSecret)
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("churn the emulated tenant: %w", err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("churn the emulated tenant: %s: %s", resp.Status, data)
+	}
+	return json.RawMessage(bytes.TrimSpace(data)), nil
 }
 
 // startEmulatorProcess runs "dirsync emulate entra" as a child process and

@@ -233,6 +233,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	path := r.URL.Path
 	switch {
+	case path == churnPath:
+		s.serveChurn(w, r)
 	case strings.HasPrefix(path, "/v1.0/") || path == "/v1.0":
 		t.stats.graph.Add(1)
 		s.serveGraphHTTP(w, r, ids)
