@@ -40,7 +40,10 @@ type Source struct {
 	Config []byte `json:"config"`
 	// Secret is the connector's credential (client secret, private key,
 	// bind password), sealed by the store's key: never returned or logged.
-	Secret    []byte    `json:"-"`
+	Secret []byte `json:"-"`
+	// Settings are the source's scope rules and import options, as JSON
+	// (see package scope); empty means all users and groups, with defaults.
+	Settings  []byte    `json:"settings,omitempty"`
 	Enabled   bool      `json:"enabled"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`

@@ -78,6 +78,8 @@ const (
 	ActionConflict      ChangeAction = "conflict"
 	ActionMemberAdded   ChangeAction = "member_added"
 	ActionMemberRemoved ChangeAction = "member_removed"
+	ActionSkipped       ChangeAction = "skipped" // out of scope, never in the directory
+	ActionWarning       ChangeAction = "warning" // imported, but part of it was not (an invalid phone)
 )
 
 // Change is one change a run made (or, in a dry run, would make).

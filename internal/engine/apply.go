@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/dirsync/dirsync/internal/directory"
+	"github.com/dirsync/dirsync/internal/scope"
 	"github.com/dirsync/dirsync/internal/store"
 )
 
@@ -24,6 +26,13 @@ type applier struct {
 	kept    []directory.Change
 	pending []directory.Change
 	events  []directory.Event
+	// scope is the source's scope rules and import options.
+	scope *scoper
+	// allowDeletes lifts the deletion limit for this run.
+	allowDeletes bool
+	// held counts the objects the directory held from the source before
+	// the run, as the apply meets them: the base of the deletion limit.
+	held int
 }
 
 // step is one named part of an apply, so an error says where it happened.
@@ -50,6 +59,7 @@ func (a *applier) applyFull(cursor string) error {
 		{"guard", a.guardEmptySource},
 		{"removed users", a.retireUsers},
 		{"removed groups", a.retireGroups},
+		{"deletion limit", a.checkThreshold},
 		{"memberships", a.applyMemberships},
 		{"changes", a.flushChanges},
 		{"cursor", func() error { return a.saveCursor(cursor) }},
@@ -167,6 +177,10 @@ func (a *applier) applyUsers() error {
 }
 
 func (a *applier) applyUser(su directory.SourceUser) error {
+	su, in, err := a.admit(su)
+	if err != nil || !in {
+		return err
+	}
 	u, err := a.tx.UserByLink(a.ctx, a.src.ID, su.ExternalID)
 	if err == nil {
 		return a.updateUser(u, su)
@@ -199,7 +213,7 @@ func (a *applier) applyUser(su directory.SourceUser) error {
 		UserAttributes: su.UserAttributes,
 		Enabled:        su.Enabled,
 		State:          stateFor(su.Enabled),
-		Tags:           []string{},
+		Tags:           a.scope.settings.ApplyTags(nil),
 	}
 	if err := a.tx.CreateUser(a.ctx, &nu); err != nil {
 		return err
@@ -213,15 +227,16 @@ func (a *applier) applyUser(su directory.SourceUser) error {
 }
 
 func (a *applier) matchUser(su directory.SourceUser) (*directory.User, error) {
-	for _, by := range []func() (directory.User, error){
-		func() (directory.User, error) { return a.tx.UserByUsername(a.ctx, a.src.AccountID, su.Username) },
-		func() (directory.User, error) {
-			if su.Email == "" {
-				return directory.User{}, store.ErrNotFound
+	for _, attr := range a.scope.settings.Matching() {
+		by := func() (directory.User, error) { return a.tx.UserByUsername(a.ctx, a.src.AccountID, su.Username) }
+		if attr == scope.MatchEmail {
+			by = func() (directory.User, error) {
+				if su.Email == "" {
+					return directory.User{}, store.ErrNotFound
+				}
+				return a.tx.UserByEmail(a.ctx, a.src.AccountID, su.Email)
 			}
-			return a.tx.UserByEmail(a.ctx, a.src.AccountID, su.Email)
-		},
-	} {
+		}
 		u, err := by()
 		if err == nil {
 			return &u, nil
@@ -269,8 +284,21 @@ func (a *applier) conflict(su directory.SourceUser, holder directory.User, field
 }
 
 func (a *applier) updateUser(u directory.User, su directory.SourceUser) error {
-	diff := directory.DiffUsers(u.UserAttributes, su.UserAttributes)
 	restoring := u.State == directory.StateTrash
+	if !restoring && len(u.Sources) > 0 {
+		a.held++
+	}
+	if !a.scope.settings.UpdatesExisting() && len(u.Sources) > 0 {
+		// One-time imports create who is missing and touch nobody else.
+		a.run.Counts.Unchanged++
+		return nil
+	}
+	diff := directory.DiffUsers(u.UserAttributes, su.UserAttributes)
+	tags := a.scope.settings.ApplyTags(u.Tags)
+	if !slices.Equal(tags, u.Tags) && !(len(tags) == 0 && len(u.Tags) == 0) {
+		diff = append(diff, directory.AttrChange{Attribute: "tags", Before: u.Tags, After: tags})
+		u.Tags = tags
+	}
 	enabling := u.Enabled != su.Enabled
 	if len(diff) == 0 && !restoring && !enabling {
 		a.run.Counts.Unchanged++
@@ -326,6 +354,9 @@ func (a *applier) updateUser(u directory.User, su directory.SourceUser) error {
 // retireUsers moves to the trash every user of the source that the source no
 // longer reports. The trash keeps them, restorable with the same id.
 func (a *applier) retireUsers() error {
+	if !a.scope.settings.ProcessesDeletions() {
+		return nil
+	}
 	after := ""
 	for {
 		page, err := a.tx.UnstagedUsers(a.ctx, a.src.ID, a.run.ID, after, a.batch)
@@ -376,6 +407,15 @@ func (a *applier) applyGroups() error {
 
 func (a *applier) applyGroup(sg directory.SourceGroup) error {
 	g, err := a.tx.GroupByLink(a.ctx, a.src.ID, sg.ExternalID)
+	if !a.groupInScope(sg.ExternalID) {
+		if err == nil && a.scope.settings.ProcessesDeletions() {
+			return a.trashGroup(g, "out of scope (not a selected group); moved to the trash")
+		}
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		return nil
+	}
 	if err == nil {
 		return a.updateGroup(g, sg)
 	}
@@ -406,6 +446,9 @@ func (a *applier) applyGroup(sg directory.SourceGroup) error {
 func (a *applier) updateGroup(g directory.Group, sg directory.SourceGroup) error {
 	diff := directory.DiffGroups(g.GroupAttributes, sg.GroupAttributes)
 	restoring := g.State == directory.StateTrash
+	if !restoring && len(g.Sources) > 0 {
+		a.held++
+	}
 	if len(diff) == 0 && !restoring {
 		a.run.Counts.Unchanged++
 		return nil
@@ -426,6 +469,9 @@ func (a *applier) updateGroup(g directory.Group, sg directory.SourceGroup) error
 }
 
 func (a *applier) retireGroups() error {
+	if !a.scope.settings.ProcessesDeletions() {
+		return nil
+	}
 	after := ""
 	for {
 		page, err := a.tx.UnstagedGroups(a.ctx, a.src.ID, a.run.ID, after, a.batch)
@@ -447,7 +493,7 @@ func (a *applier) retireGroups() error {
 // --- memberships -----------------------------------------------------------
 
 func (a *applier) applyMemberships() error {
-	added, removed, err := a.tx.SyncMemberships(a.ctx, a.src.ID, a.run.ID)
+	added, removed, err := a.tx.SyncMemberships(a.ctx, a.src.ID, a.scope.memberRun)
 	if err != nil {
 		return err
 	}
@@ -474,6 +520,7 @@ func (a *applier) trashUser(u directory.User, detail string) error {
 	if u.State == directory.StateTrash {
 		return nil
 	}
+	a.held++
 	u.State, u.TrashedAt = directory.StateTrash, a.now
 	if err := a.tx.UpdateUser(a.ctx, u); err != nil {
 		return err
@@ -487,6 +534,7 @@ func (a *applier) trashGroup(g directory.Group, detail string) error {
 	if g.State == directory.StateTrash {
 		return nil
 	}
+	a.held++
 	g.State, g.TrashedAt = directory.StateTrash, a.now
 	if err := a.tx.UpdateGroup(a.ctx, g); err != nil {
 		return err

@@ -174,6 +174,7 @@ func (a *applier) applyDelta(d *deltaSink, next string) error {
 		{"groups", func() error { return a.applyGroupDeltas(d) }},
 		{"users", func() error { return a.applyUserDeltas(d) }},
 		{"memberships", func() error { return a.applyMemberDeltas(d) }},
+		{"deletion limit", a.checkThreshold},
 		{"changes", a.flushChanges},
 		{"cursor", func() error { return a.saveCursor(next) }},
 	})
@@ -198,7 +199,7 @@ func (a *applier) applyUserDeltas(d *deltaSink) error {
 		}
 		switch {
 		case ud.removed:
-			if found {
+			if found && a.scope.settings.ProcessesDeletions() {
 				if err := a.trashUser(existing, removalDetail(ud.hard)); err != nil {
 					return err
 				}
@@ -233,7 +234,7 @@ func (a *applier) applyGroupDeltas(d *deltaSink) error {
 		}
 		switch {
 		case gd.removed:
-			if found {
+			if found && a.scope.settings.ProcessesDeletions() {
 				if err := a.trashGroup(existing, removalDetail(gd.hard)); err != nil {
 					return err
 				}

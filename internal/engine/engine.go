@@ -56,6 +56,10 @@ type Options struct {
 	DryRun  bool
 	// Full forces a full reconciliation even where a cursor would allow a delta.
 	Full bool
+	// AllowDeletes lifts the source's deletion limit for this run: the
+	// confirmation an administrator gives after reading what a stopped run
+	// would have done.
+	AllowDeletes bool
 	// Progress, when set, is told how the run advances.
 	Progress func(Progress)
 }
@@ -122,12 +126,19 @@ func (e *Engine) Sync(ctx context.Context, src directory.Source, conn connector.
 	}
 	defer release()
 
+	settings, err := parseSettings(src)
+	if err != nil {
+		return run, err
+	}
 	inc, incremental := conn.(connector.Incremental)
 	cursor, err := e.Store.SourceState(ctx, src.ID)
 	if err != nil {
 		return run, fmt.Errorf("engine: read source state: %w", err)
 	}
-	if incremental && cursor != "" && !opts.Full {
+	// A group filter's reach can change with any membership anywhere below
+	// the selected groups, which a delta does not show: such sources
+	// reconcile in full every time.
+	if incremental && cursor != "" && !opts.Full && settings.Groups.All() {
 		run.Kind = directory.RunDelta
 	}
 	if err := e.Store.Update(ctx, func(tx store.Tx) error { return tx.CreateRun(ctx, &run) }); err != nil {
@@ -143,7 +154,8 @@ func (e *Engine) Sync(ctx context.Context, src directory.Source, conn connector.
 		switch {
 		case err == nil:
 			run.SourceUsers, run.SourceGroups, run.Skips = len(sink.users), len(sink.groups), sink.skips
-			return e.apply(ctx, src, &run, opts, func(a *applier) error { return a.applyDelta(sink, next) })
+			sc := &scoper{settings: settings, memberRun: run.ID}
+			return e.apply(ctx, src, &run, opts, sc, func(a *applier) error { return a.applyDelta(sink, next) })
 		case connector.KindOf(err) == connector.KindCursor:
 			// An invalid cursor means a full reconcile, never "start empty".
 			log.Warn("incremental state refused; running a full reconciliation", "err", err)
@@ -166,8 +178,10 @@ func (e *Engine) Sync(ctx context.Context, src directory.Source, conn connector.
 	// Staging is dropped however the run ends; a crash leaves rows that
 	// no later run's id ever sees.
 	defer func() {
-		if err := e.Store.DropStage(context.WithoutCancel(ctx), run.ID); err != nil {
-			log.Warn("drop staging", "err", err)
+		for _, id := range []string{run.ID, run.ID + "/flat"} {
+			if err := e.Store.DropStage(context.WithoutCancel(ctx), id); err != nil {
+				log.Warn("drop staging", "err", err)
+			}
 		}
 	}()
 	sink := &stagingSink{ctx: ctx, st: e.Store, runID: run.ID, batch: e.batch(), progress: opts.Progress, skips: map[string]int{}}
@@ -181,10 +195,14 @@ func (e *Engine) Sync(ctx context.Context, src directory.Source, conn connector.
 	if readErr != nil {
 		return e.finish(ctx, run, directory.OutcomeFailed, fmt.Errorf("read source %s: %w", src.Name, readErr))
 	}
+	sc, err := e.prepareScope(ctx, run.ID, settings)
+	if err != nil {
+		return e.finish(ctx, run, directory.OutcomeFailed, err)
+	}
 	if opts.Progress != nil {
 		opts.Progress(Progress{Phase: "apply", Users: sink.users, Groups: sink.groups, Members: sink.members})
 	}
-	return e.apply(ctx, src, &run, opts, func(a *applier) error { return a.applyFull(next) })
+	return e.apply(ctx, src, &run, opts, sc, func(a *applier) error { return a.applyFull(next) })
 }
 
 // lease makes this process the only one running src, renewing the lease in
@@ -250,13 +268,16 @@ func (e *Engine) countRequests(run *directory.Run, conn connector.Connector) {
 
 // apply runs plan in one transaction and records the run with it. A dry run
 // executes the same plan, rolls it back, and records what it would have done.
-func (e *Engine) apply(ctx context.Context, src directory.Source, run *directory.Run, opts Options, plan func(*applier) error) (directory.Run, error) {
+func (e *Engine) apply(ctx context.Context, src directory.Source, run *directory.Run, opts Options, sc *scoper, plan func(*applier) error) (directory.Run, error) {
 	var a *applier
 	errDryRun := errors.New("dry run")
+	readSkips := run.Skips
 	err := e.Store.Update(ctx, func(tx store.Tx) error {
 		// Update may call this again (a PostgreSQL serialization retry): start clean.
 		run.Counts = directory.Counts{}
-		a = &applier{ctx: ctx, tx: tx, src: src, run: run, now: e.now(), batch: e.batch(), keep: opts.DryRun}
+		run.Skips = cloneCounts(readSkips)
+		a = &applier{ctx: ctx, tx: tx, src: src, run: run, now: e.now(), batch: e.batch(), keep: opts.DryRun,
+			scope: sc, allowDeletes: opts.AllowDeletes}
 		if err := plan(a); err != nil {
 			return err
 		}
@@ -281,6 +302,16 @@ func (e *Engine) apply(ctx context.Context, src directory.Source, run *directory
 		if err != nil {
 			return *run, fmt.Errorf("engine: record dry run: %w", err)
 		}
+	case errors.Is(err, ErrThreshold) && !opts.DryRun:
+		// Stopped by the deletion limit: plan again without the limit and
+		// roll back, so the run lists what it would have done.
+		planned := *run
+		opts.DryRun, opts.AllowDeletes = true, true
+		if _, perr := e.apply(ctx, src, &planned, opts, sc, plan); perr != nil {
+			e.logger().Warn("plan of a stopped run", "run", run.ID, "err", perr)
+		}
+		run.Counts = planned.Counts
+		return e.finish(ctx, *run, directory.OutcomeStopped, err)
 	case err != nil:
 		run.Counts = directory.Counts{}
 		outcome := directory.OutcomeFailed
@@ -291,6 +322,17 @@ func (e *Engine) apply(ctx context.Context, src directory.Source, run *directory
 	}
 	e.logger().Info("sync finished", "run", run.ID, "outcome", run.Outcome, "counts", run.Counts)
 	return *run, nil
+}
+
+func cloneCounts(m map[string]int) map[string]int {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]int, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
 }
 
 // finish records a run that ended without applying anything.

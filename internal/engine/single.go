@@ -32,6 +32,11 @@ func (e *Engine) SyncUser(ctx context.Context, src directory.Source, conn connec
 	if err := e.Store.Update(ctx, func(tx store.Tx) error { return tx.CreateRun(ctx, &run) }); err != nil {
 		return run, fmt.Errorf("engine: record run: %w", err)
 	}
+	settings, err := parseSettings(src)
+	if err != nil {
+		return run, err
+	}
+	sc := &scoper{settings: settings, memberRun: run.ID}
 	su, groups, err := look.LookupUser(ctx, who)
 	e.countRequests(&run, conn)
 	gone := connector.KindOf(err) == connector.KindNotFound
@@ -40,10 +45,22 @@ func (e *Engine) SyncUser(ctx context.Context, src directory.Source, conn connec
 	}
 	if gone {
 		run.Reason = fmt.Sprintf("%s is not in source %s", who, src.Name)
-		return e.apply(ctx, src, &run, opts, func(a *applier) error { return a.retireOne(who) })
+		return e.apply(ctx, src, &run, opts, sc, func(a *applier) error { return a.retireOne(who) })
 	}
 	run.SourceUsers = 1
-	return e.apply(ctx, src, &run, opts, func(a *applier) error { return a.applyOne(su, groups) })
+	if !settings.Groups.All() {
+		// The group filter decides by the groups this user is in.
+		sc.filter, sc.users, sc.groups = true, map[string]bool{}, map[string]bool{}
+		for _, g := range settings.Groups.Selected {
+			sc.groups[g] = true
+		}
+		for _, m := range groups {
+			if sc.groups[m.GroupExternalID] {
+				sc.users[su.ExternalID] = true
+			}
+		}
+	}
+	return e.apply(ctx, src, &run, opts, sc, func(a *applier) error { return a.applyOne(su, groups) })
 }
 
 // applyOne applies one user and makes its direct memberships through this

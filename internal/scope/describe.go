@@ -48,10 +48,10 @@ func (s Settings) Describe() []string {
 	} else {
 		req += "no license needed; "
 	}
-	if s.AllowNoEmail {
-		req += "users without an email address come in."
-	} else {
+	if s.RequireEmail {
 		req += "users without an email address are skipped."
+	} else {
+		req += "users without an email address come in."
 	}
 	add("%s", req)
 
@@ -63,7 +63,7 @@ func (s Settings) Describe() []string {
 	}
 	switch {
 	case !s.ImportPhones:
-		add("Phones: not imported.")
+		add("Phones: kept as the source spells them, not validated.")
 	case s.PhoneRegion != "":
 		add("Phones: mobile and business phones imported as E.164; numbers without + are read as %s numbers; invalid numbers are dropped and reported.", strings.ToUpper(s.PhoneRegion))
 	default:

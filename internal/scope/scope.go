@@ -22,7 +22,7 @@
 //     reason names.
 //  4. Requirements, which apply to picks too because they say what the
 //     application needs: RequireLicense ("no active license": no assigned
-//     license at all), then an email address unless AllowNoEmail ("no email
+//     license at all), then an email address when RequireEmail ("no email
 //     address"; the UPN is not used in its place).
 //
 // Disabled users stay in scope: they come in disabled, as the lifecycle
@@ -81,17 +81,20 @@ type Settings struct {
 	// RequireLicense leaves out users without an assigned license
 	// (Security Center).
 	RequireLicense bool `json:"require_license"`
-	// AllowNoEmail lets users without an email address in; by default they
-	// are skipped with the reason "no email address" (Sophos).
-	AllowNoEmail bool `json:"allow_no_email"`
+	// RequireEmail skips users without an email address with the reason
+	// "no email address" (Sophos needs one for most of its workflows). Off
+	// by default: a directory sync must not silently drop people, and many
+	// tenants have users without mail.
+	RequireEmail bool `json:"require_email"`
 
 	// How they are shaped.
 
 	// NormalizeUsernames makes the username the UPN's prefix (Duo); see
 	// NormalizeUsername.
 	NormalizeUsernames bool `json:"normalize_usernames"`
-	// ImportPhones keeps the mobile and business phones, validated and
-	// formatted E.164; without it a user comes in with no phone.
+	// ImportPhones validates the mobile and business phones and formats them
+	// E.164 (Duo), dropping and reporting invalid ones; without it they are
+	// kept as the source spells them.
 	ImportPhones bool `json:"import_phones"`
 	// PhoneRegion is the region (ISO 3166 code, e.g. "US") of numbers
 	// written without a leading + and country code. Without it such
@@ -351,7 +354,7 @@ func (s Settings) Decide(u directory.SourceUser, inSelectedGroups bool) (in bool
 	if s.RequireLicense && len(u.Licenses) == 0 {
 		return false, "no active license"
 	}
-	if !s.AllowNoEmail && strings.TrimSpace(u.Email) == "" {
+	if s.RequireEmail && strings.TrimSpace(u.Email) == "" {
 		return false, "no email address"
 	}
 	return true, ""

@@ -12,8 +12,9 @@ import (
 )
 
 // Shape applies the import options to an in-scope user: the username
-// normalized if asked, and phones either dropped (ImportPhones off) or
-// validated and formatted E.164. An invalid number is never imported: it is
+// normalized if asked, and phones either kept as the source spells them
+// (ImportPhones off: plain directory attributes) or validated and formatted
+// E.164 for an application that calls or texts them. An invalid number is never imported: it is
 // dropped and described in the problems, which the run report shows. The
 // input is not modified.
 func (s Settings) Shape(u directory.SourceUser) (directory.SourceUser, []string) {
@@ -26,8 +27,6 @@ func (s Settings) Shape(u directory.SourceUser) (directory.SourceUser, []string)
 		}
 	}
 	if !s.ImportPhones {
-		u.MobilePhone = ""
-		u.BusinessPhones = nil
 		return u, problems
 	}
 	region := strings.ToUpper(s.PhoneRegion)

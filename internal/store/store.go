@@ -120,6 +120,8 @@ type Stager interface {
 	StageMemberships(ctx context.Context, runID string, ms []directory.SourceMembership) error
 	// DropStage deletes everything staged for the run.
 	DropStage(ctx context.Context, runID string) error
+	// StagedMembersOf lists the direct members a run staged for one group.
+	StagedMembersOf(ctx context.Context, runID, groupExternalID string) ([]directory.SourceMembership, error)
 }
 
 // Tx is one transaction: everything Reader does, seeing its own writes,

@@ -114,11 +114,15 @@ func (c *conn) checkAccount(ctx context.Context, accountID string) error {
 	return nil
 }
 
-const sourceCols = `id, account_id, name, description, kind, config, secret, enabled, created_at, updated_at`
+const sourceCols = `id, account_id, name, description, kind, config, secret, enabled, created_at, updated_at, settings`
 
 func scanSource(sc interface{ Scan(...any) error }, s *directory.Source) error {
+	var settings string
 	err := sc.Scan(&s.ID, &s.AccountID, &s.Name, &s.Description, &s.Kind, &s.Config, &s.Secret, &s.Enabled,
-		nullTime{&s.CreatedAt}, nullTime{&s.UpdatedAt})
+		nullTime{&s.CreatedAt}, nullTime{&s.UpdatedAt}, &settings)
+	if settings != "" {
+		s.Settings = []byte(settings)
+	}
 	// Empty byte strings come back as nil, whichever way the driver hands
 	// them over, so callers need test only len.
 	if len(s.Config) == 0 {
@@ -173,9 +177,9 @@ func (t *tx) CreateSource(ctx context.Context, s *directory.Source) error {
 		return fmt.Errorf("sqlstore: create source %q: %w", s.Name, err)
 	}
 	id, now := newID(), t.c.s.now()
-	res, err := t.c.exec(ctx, `INSERT INTO sources (id, account_id, name, name_key, description, kind, config, secret, enabled, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-		id, s.AccountID, s.Name, key(s.Name), s.Description, s.Kind, s.Config, s.Secret, s.Enabled, now, now)
+	res, err := t.c.exec(ctx, `INSERT INTO sources (id, account_id, name, name_key, description, kind, config, secret, enabled, created_at, updated_at, settings)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		id, s.AccountID, s.Name, key(s.Name), s.Description, s.Kind, s.Config, s.Secret, s.Enabled, now, now, string(s.Settings))
 	if err := inserted(res, err, t.c.f, "create source %q", s.Name); err != nil {
 		return err
 	}
@@ -190,10 +194,10 @@ func (t *tx) UpdateSource(ctx context.Context, s directory.Source) error {
 		return errors.New("sqlstore: update source: empty name")
 	}
 	n, err := affected(t.c.exec(ctx, `UPDATE sources SET name = ?, name_key = ?, description = ?, kind = ?,
-			config = ?, secret = ?, enabled = ?, updated_at = ?
+			config = ?, secret = ?, enabled = ?, updated_at = ?, settings = ?
 		WHERE id = ? AND account_id = ?
 		AND NOT EXISTS (SELECT 1 FROM sources o WHERE o.account_id = ? AND o.name_key = ? AND o.id <> ?)`,
-		s.Name, key(s.Name), s.Description, s.Kind, s.Config, s.Secret, s.Enabled, t.c.s.now(),
+		s.Name, key(s.Name), s.Description, s.Kind, s.Config, s.Secret, s.Enabled, t.c.s.now(), string(s.Settings),
 		s.ID, s.AccountID, s.AccountID, key(s.Name), s.ID))
 	if err != nil {
 		return wrap(err, t.c.f, "update source %q", s.Name)

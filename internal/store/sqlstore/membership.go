@@ -46,3 +46,22 @@ func (t *tx) MembershipsOf(ctx context.Context, sourceID string, kind directory.
 	}
 	return out, wrap(rows.Err(), t.c.f, "memberships of %s %s", kind, memberID)
 }
+
+// StagedMembersOf lists what a run staged as one group's direct members.
+func (s *Store) StagedMembersOf(ctx context.Context, runID, groupExternalID string) ([]directory.SourceMembership, error) {
+	rows, err := s.db.QueryContext(ctx, s.flavor.rebind(`SELECT member_kind, member_ext FROM staged_memberships
+		WHERE run_id = ? AND group_ext = ? ORDER BY member_kind, member_ext`), runID, groupExternalID)
+	if err != nil {
+		return nil, wrap(err, s.flavor, "staged members of %s", groupExternalID)
+	}
+	defer rows.Close()
+	var out []directory.SourceMembership
+	for rows.Next() {
+		m := directory.SourceMembership{GroupExternalID: groupExternalID}
+		if err := rows.Scan(&m.MemberKind, &m.MemberExternalID); err != nil {
+			return nil, wrap(err, s.flavor, "staged members of %s", groupExternalID)
+		}
+		out = append(out, m)
+	}
+	return out, wrap(rows.Err(), s.flavor, "staged members of %s", groupExternalID)
+}
