@@ -10,9 +10,9 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"strings"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 

@@ -14,6 +14,7 @@ import (
 	"github.com/dirsync/dirsync/internal/connector/entra"
 	"github.com/dirsync/dirsync/internal/connector/registry"
 	"github.com/dirsync/dirsync/internal/directory"
+	"github.com/dirsync/dirsync/internal/scope"
 	"github.com/dirsync/dirsync/internal/store"
 )
 
@@ -21,7 +22,7 @@ func (a *app) sourceCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "source", Short: "Manage the directories an account syncs from"}
 	add := &cobra.Command{Use: "add", Short: "Add a source"}
 	add.AddCommand(a.sourceAddEntraCommand(), a.sourceAddLDAPCommand())
-	cmd.AddCommand(add, a.sourceListCommand(), a.sourceShowCommand(), a.sourceTestCommand(), a.sourceRemoveCommand())
+	cmd.AddCommand(add, a.sourceListCommand(), a.sourceShowCommand(), a.sourceTestCommand(), a.sourceRemoveCommand(), a.sourceSetCommand())
 	return cmd
 }
 
@@ -230,6 +231,9 @@ func (a *app) sourceShowCommand() *cobra.Command {
 				a.printf("%-12s %v\n", k+":", v)
 			}
 			a.printf("Secret:      %s\n", map[bool]string{true: "set (encrypted at rest)", false: "not set"}[len(src.Secret) > 0])
+			if s, err := scope.Parse(src.Settings); err == nil {
+				a.printf("Scope and import options (dirsync source set to change):\n  %s\n", strings.Join(s.Describe(), "\n  "))
+			}
 			return nil
 		},
 	}

@@ -18,8 +18,8 @@ import (
 
 func (a *app) syncCommand() *cobra.Command {
 	var (
-		asJSON, dryRun, full bool
-		user                 string
+		asJSON, dryRun, full, allowDeletes bool
+		user                               string
 	)
 	cmd := &cobra.Command{
 		Use:   "sync SOURCE",
@@ -44,7 +44,7 @@ stopped the run, 5 another run of the source is in progress.`,
 			if err != nil {
 				return err
 			}
-			opts := engine.Options{Trigger: "cli", DryRun: dryRun, Full: full}
+			opts := engine.Options{Trigger: "cli", DryRun: dryRun, Full: full, AllowDeletes: allowDeletes}
 			var run directory.Run
 			if user != "" {
 				run, err = a.runSyncUser(ctx, src, user, opts)
@@ -68,6 +68,13 @@ stopped the run, 5 another run of the source is in progress.`,
 				return err
 			}
 			a.printRunSummary(run)
+			if errors.Is(err, engine.ErrThreshold) {
+				a.printf("\nWhat the run would have done (see also: dirsync runs show %s --changes):\n", run.ID)
+				if changes, cerr := a.st.Changes(ctx, run.ID, 0, 50); cerr == nil {
+					a.printChanges(changes)
+				}
+				a.printf("To proceed: dirsync sync %s --allow-deletes\n", src.Name)
+			}
 			if dryRun && err == nil {
 				changes, cerr := a.st.Changes(ctx, run.ID, 0, 0)
 				if cerr != nil {
@@ -83,6 +90,7 @@ stopped the run, 5 another run of the source is in progress.`,
 	f.BoolVar(&asJSON, "json", false, "print the run as JSON")
 	f.BoolVar(&dryRun, "dry-run", false, "compute and show the plan; apply nothing")
 	f.BoolVar(&full, "full", false, "force a full reconciliation instead of an incremental run")
+	f.BoolVar(&allowDeletes, "allow-deletes", false, "confirm a run that the deletion limit stopped: disable and delete past the limit")
 	f.StringVar(&user, "user", "", "sync only this user (UPN, source object id, username or email), at once")
 	return cmd
 }
