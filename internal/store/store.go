@@ -143,6 +143,10 @@ type Tx interface {
 	UpdateUser(ctx context.Context, u directory.User) error
 	CreateGroup(ctx context.Context, g *directory.Group) error
 	UpdateGroup(ctx context.Context, g directory.Group) error
+	// PurgeUser and PurgeGroup delete an object for good, with its links and
+	// memberships: the end of the trash.
+	PurgeUser(ctx context.Context, accountID, id string) error
+	PurgeGroup(ctx context.Context, accountID, id string) error
 	// Link ties a user or group to a source object; a source object links to one at most.
 	Link(ctx context.Context, kind directory.MemberKind, id string, link directory.SourceLink) error
 

@@ -44,6 +44,12 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Runs", testRuns},
 		{"Changes", testChanges},
 		{"ConcurrentUpdates", testConcurrentUpdates},
+		{"Events", testEvents},
+		{"Leases", testLeases},
+		{"MembershipsOneByOne", testMembershipsOneByOne},
+		{"Purge", testPurge},
+		{"SourceSettings", testSourceSettings},
+		{"StagedMembersOf", testStagedMembersOf},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
