@@ -38,6 +38,9 @@ const (
 	ExitSource  = 3 // the source failed: unreachable, refused, denied
 	ExitStopped = 4 // a safety rule stopped the run; nothing was applied
 	ExitBusy    = 5 // another run of the same source is in progress
+	// ExitConflict: the change would break a rule (a synced attribute is
+	// read-only, a username is taken); nothing was changed.
+	ExitConflict = 6
 )
 
 // exitError carries an exit code through cobra.
@@ -137,6 +140,10 @@ Start with "dirsync demo" to see a whole sync against an emulated tenant.`,
 		a.usersCommand(),
 		a.groupsCommand(),
 		a.runsCommand(),
+		a.trashCommand(),
+		a.importCommand(),
+		a.serveCommand(),
+		a.tokenCommand(),
 	)
 	return root
 }

@@ -105,7 +105,7 @@ func (a *app) usersCommand() *cobra.Command {
 		},
 	}
 	show.Flags().BoolVar(&showJSON, "json", false, "print JSON")
-	cmd.AddCommand(list, show)
+	cmd.AddCommand(list, show, a.userSetCommand())
 	return cmd
 }
 
