@@ -1,0 +1,554 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dirsync/dirsync/internal/api"
+	"github.com/dirsync/dirsync/internal/directory"
+	"github.com/dirsync/dirsync/internal/entraemu"
+	"github.com/dirsync/dirsync/internal/secret"
+	"github.com/dirsync/dirsync/internal/service"
+	"github.com/dirsync/dirsync/internal/store"
+	"github.com/dirsync/dirsync/internal/store/sqlstore"
+)
+
+// syncBuffer is a log sink safe for the server's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// env is a real service (SQLite store, sync workers, dispatcher) behind an
+// httptest server on 127.0.0.1, with one token per role.
+type env struct {
+	t       *testing.T
+	dbPath  string
+	st      *sqlstore.Store
+	svc     *service.Service
+	srv     *httptest.Server
+	account directory.Account
+	tokens  map[api.Role]string
+	logs    *syncBuffer
+	// bodies holds every response body, for the secret-leak test.
+	mu     sync.Mutex
+	bodies []string
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "dirsync.db")
+	st, err := sqlstore.OpenSQLite(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	key := make([]byte, 32)
+	rand.Read(key)
+	box, err := secret.New(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, dbPath: path, st: st, tokens: map[api.Role]string{}, logs: &syncBuffer{}}
+	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	e.svc = service.New(st, box, service.Config{Workers: 2}, logger)
+	e.srv = httptest.NewServer(e.svc.Handler())
+	t.Cleanup(func() {
+		e.srv.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		e.svc.Runner.Shutdown(ctx)
+	})
+	e.account = directory.Account{Name: "acme"}
+	ctx := t.Context()
+	err = st.Update(ctx, func(tx store.Tx) error {
+		if err := tx.CreateAccount(ctx, &e.account); err != nil {
+			return err
+		}
+		stx, _ := store.ServiceTxOf(tx)
+		for _, r := range api.Roles {
+			text, hash, prefix, err := api.NewToken()
+			if err != nil {
+				return err
+			}
+			if err := stx.CreateToken(ctx, &store.APIToken{AccountID: e.account.ID, Role: string(r), Hash: hash, Prefix: prefix}); err != nil {
+				return err
+			}
+			e.tokens[r] = text
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// do sends a request with the role's token (none when role is "") and
+// decodes a JSON answer into out when out is not nil.
+func (e *env) do(role api.Role, method, path string, body any, out any) int {
+	e.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		data, err := json.Marshal(b)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		rd = bytes.NewReader(data)
+	}
+	req, err := http.NewRequest(method, e.srv.URL+path, rd)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if role != "" {
+		req.Header.Set("Authorization", "Bearer "+e.tokens[role])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	e.mu.Lock()
+	e.bodies = append(e.bodies, string(data))
+	e.mu.Unlock()
+	if resp.StatusCode >= 400 && resp.StatusCode != 404 || resp.StatusCode == 404 && strings.HasPrefix(path, "/api/") {
+		checkErrorShape(e.t, method, path, resp.StatusCode, data)
+	}
+	if out != nil && len(data) > 0 {
+		if err := json.Unmarshal(data, out); err != nil {
+			e.t.Fatalf("%s %s: %d %s: %v", method, path, resp.StatusCode, data, err)
+		}
+	}
+	return resp.StatusCode
+}
+
+// checkErrorShape fails unless body is the documented error shape.
+func checkErrorShape(t *testing.T, method, path string, status int, body []byte) {
+	t.Helper()
+	var e struct {
+		Error *struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+			Field   string `json:"field"`
+		} `json:"error"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&e); err != nil || e.Error == nil || e.Error.Code == "" || e.Error.Message == "" {
+		t.Errorf("%s %s: %d with a body not in the error shape: %s", method, path, status, body)
+	}
+	if status >= 500 && status != 501 && status != 503 {
+		t.Errorf("%s %s: server error %d: %s", method, path, status, body)
+	}
+}
+
+func TestRoleRouteMatrix(t *testing.T) {
+	e := newEnv(t)
+	var s api.Server
+	routes := s.Routes()
+	if len(routes) < 30 {
+		t.Fatalf("only %d routes", len(routes))
+	}
+	idRE := regexp.MustCompile(`\{[a-z]+\}`)
+	for _, rt := range routes {
+		path := idRE.ReplaceAllStringFunc(rt.Pattern, func(p string) string {
+			if p == "{kind}" {
+				return "users"
+			}
+			return "missing-id"
+		})
+		var body any
+		if rt.Method == "POST" || rt.Method == "PATCH" {
+			body = "{}"
+		}
+		t.Run(rt.Method+" "+rt.Pattern, func(t *testing.T) {
+			if code := e.do("", rt.Method, path, body, nil); code != http.StatusUnauthorized {
+				t.Errorf("without a token: %d, want 401", code)
+			}
+			for _, role := range api.Roles {
+				code := e.do(role, rt.Method, path, body, nil)
+				allowed := role.Allows(rt.Min)
+				switch {
+				case allowed && (code == http.StatusForbidden || code == http.StatusUnauthorized):
+					t.Errorf("%s: %d, want allowed (min %s)", role, code, rt.Min)
+				case !allowed && code != http.StatusForbidden:
+					t.Errorf("%s: %d, want 403 (min %s)", role, code, rt.Min)
+				}
+			}
+		})
+	}
+	// Every role is allowed somewhere and refused somewhere but the owner.
+	for _, role := range api.Roles {
+		refused := 0
+		for _, rt := range routes {
+			if !role.Allows(rt.Min) {
+				refused++
+			}
+		}
+		if role != api.RoleOwner && refused == 0 {
+			t.Errorf("%s is refused nothing", role)
+		}
+	}
+}
+
+func TestAuth(t *testing.T) {
+	e := newEnv(t)
+	for _, h := range []string{"", "Bearer", "Basic abc", "Bearer dsk_nope"} {
+		req, _ := http.NewRequest("GET", e.srv.URL+"/api/v1/account", nil)
+		if h != "" {
+			req.Header.Set("Authorization", h)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 401 {
+			t.Errorf("Authorization %q: %d", h, resp.StatusCode)
+		}
+		checkErrorShape(t, "GET", "/api/v1/account", resp.StatusCode, body)
+	}
+	var acc directory.Account
+	if code := e.do(api.RoleReadOnly, "GET", "/api/v1/account", nil, &acc); code != 200 || acc.ID != e.account.ID {
+		t.Fatalf("account: %d %+v", code, acc)
+	}
+	// A revoked token stops working at once.
+	var tok api.TokenView
+	if code := e.do(api.RoleOwner, "POST", "/api/v1/tokens", map[string]string{"role": "Read-only", "name": "ci"}, &tok); code != 201 || tok.Token == "" || tok.Role != "read_only" {
+		t.Fatalf("create token: %d %+v", code, tok)
+	}
+	e.tokens["extra"] = tok.Token
+	if code := e.do("extra", "GET", "/api/v1/account", nil, nil); code != 200 {
+		t.Fatalf("new token: %d", code)
+	}
+	if code := e.do(api.RoleOwner, "DELETE", "/api/v1/tokens/"+tok.ID, nil, nil); code != 204 {
+		t.Fatalf("revoke: %d", code)
+	}
+	if code := e.do("extra", "GET", "/api/v1/account", nil, nil); code != 401 {
+		t.Fatalf("revoked token: %d", code)
+	}
+	var list struct{ Tokens []map[string]any }
+	e.do(api.RoleOwner, "GET", "/api/v1/tokens", nil, &list)
+	if len(list.Tokens) != len(api.Roles)+1 {
+		t.Fatalf("tokens: %d", len(list.Tokens))
+	}
+	for _, tk := range list.Tokens {
+		if _, ok := tk["token"]; ok {
+			t.Fatalf("token listed with its text: %v", tk)
+		}
+		if _, ok := tk["hash"]; ok {
+			t.Fatalf("token listed with its hash: %v", tk)
+		}
+	}
+}
+
+// emulator starts an emulated tenant and returns the source settings for it.
+func emulator(t *testing.T, users, groups int) (*entraemu.Server, map[string]any) {
+	t.Helper()
+	tenant, err := entraemu.New(entraemu.Options{Users: users, Groups: groups, Seed: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := tenant.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	c := srv.Credentials()
+	return srv, map[string]any{"tenant": c.TenantID, "client_id": c.ClientID, "cloud": "custom", "auth_method": "secret",
+		"authority_url": c.AuthorityURL, "graph_url": c.GraphURL, "ca_pem": string(srv.CAPEM())}
+}
+
+// waitRun waits until the source has a finished run and returns it.
+func (e *env) waitRun(sourceID string, n int) directory.Run {
+	e.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		var out struct{ Runs []directory.Run }
+		e.do(api.RoleReadOnly, "GET", "/api/v1/runs?source="+sourceID, nil, &out)
+		if len(out.Runs) >= n && out.Runs[0].Outcome != directory.OutcomeRunning && !e.svc.Runner.Running(sourceID) {
+			return out.Runs[0]
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	e.t.Fatalf("no finished run %d of %s", n, sourceID)
+	return directory.Run{}
+}
+
+func TestSourcesUsersEvents(t *testing.T) {
+	e := newEnv(t)
+	emu, settings := emulator(t, 40, 5)
+	clientSecret := emu.Credentials().ClientSecret
+
+	// Bad input: 4xx in the error shape, nothing written.
+	for _, c := range []struct {
+		body  any
+		field string
+	}{
+		{map[string]any{"kind": "entra", "settings": settings, "secret": clientSecret}, "name"},
+		{map[string]any{"name": "x", "kind": "nope", "settings": settings, "secret": clientSecret}, "kind"},
+		{map[string]any{"name": "x", "kind": "entra", "secret": clientSecret}, "settings"},
+		{map[string]any{"name": "x", "kind": "entra", "settings": settings}, "secret"},
+		{map[string]any{"name": "x", "kind": "entra", "settings": map[string]any{"tenant": "common"}, "secret": clientSecret}, "settings"},
+		{map[string]any{"name": "x", "kind": "entra", "settings": settings, "secret": clientSecret, "schedule": "every 7 fortnights"}, "schedule"},
+		{map[string]any{"name": "x", "kind": "entra", "settings": settings, "secret": clientSecret, "bogus": 1}, "bogus"},
+		{map[string]any{"name": 5}, "name"},
+	} {
+		var out struct{ Error struct{ Code, Message, Field string } }
+		code := e.do(api.RoleAdministrator, "POST", "/api/v1/sources", c.body, &out)
+		if code != 400 || !strings.HasPrefix(out.Error.Field, c.field) {
+			t.Errorf("%v: %d %+v, want 400 on %s", c.body, code, out.Error, c.field)
+		}
+	}
+	if code := e.do(api.RoleAdministrator, "POST", "/api/v1/sources", "{not json", nil); code != 400 {
+		t.Errorf("bad JSON: %d", code)
+	}
+	if srcs, _ := e.st.Sources(t.Context(), e.account.ID); len(srcs) != 0 {
+		t.Fatalf("bad input wrote %d sources", len(srcs))
+	}
+
+	var src api.SourceView
+	code := e.do(api.RoleAdministrator, "POST", "/api/v1/sources", map[string]any{
+		"name": "contoso", "kind": "entra", "settings": settings, "secret": clientSecret}, &src)
+	if code != 201 || src.ID == "" || !src.SecretSet {
+		t.Fatalf("create source: %d %+v", code, src)
+	}
+	if src.Schedule.Kind != "daily" || src.NextRun == nil {
+		t.Fatalf("new Entra source should default to a daily schedule with a next run: %+v %v", src.Schedule, src.NextRun)
+	}
+	if code := e.do(api.RoleAdministrator, "POST", "/api/v1/sources", map[string]any{
+		"name": "Contoso", "kind": "entra", "settings": settings, "secret": clientSecret}, nil); code != 409 {
+		t.Fatalf("duplicate name: %d", code)
+	}
+	var upd api.SourceView
+	if code := e.do(api.RoleAdministrator, "PATCH", "/api/v1/sources/"+src.ID, map[string]any{"schedule": "every 30m in Europe/Paris", "description": "HQ"}, &upd); code != 200 ||
+		upd.Schedule.Kind != "minutes" || upd.Schedule.Every != 30 || upd.Description != "HQ" {
+		t.Fatalf("update: %d %+v", code, upd)
+	}
+	var check api.CheckView
+	if code := e.do(api.RoleAdministrator, "POST", "/api/v1/sources/"+src.ID+"/test", nil, &check); code != 200 || !check.OK {
+		t.Fatalf("test: %d %+v", code, check)
+	}
+
+	var sync map[string]string
+	if code := e.do(api.RoleAdministrator, "POST", "/api/v1/sources/"+src.ID+"/sync", map[string]string{"mode": "full"}, &sync); code != 202 || sync["status"] != "started" {
+		t.Fatalf("sync: %d %v", code, sync)
+	}
+	run := e.waitRun(src.ID, 1)
+	if run.Outcome != directory.OutcomeSucceeded || run.Counts.Created == 0 || run.Trigger != "api" {
+		t.Fatalf("run: %+v", run)
+	}
+	var changes struct {
+		Changes []directory.Change
+		Next    string
+	}
+	if code := e.do(api.RoleReadOnly, "GET", "/api/v1/runs/"+run.ID+"/changes?limit=5", nil, &changes); code != 200 || len(changes.Changes) != 5 || changes.Next == "" {
+		t.Fatalf("changes: %d %d %q", code, len(changes.Changes), changes.Next)
+	}
+
+	// Users: paging with the cursor sees each user once.
+	seen := map[string]bool{}
+	after := ""
+	for pages := 0; ; pages++ {
+		var page struct {
+			Users []directory.User
+			Next  string
+		}
+		if code := e.do(api.RoleReadOnly, "GET", "/api/v1/users?limit=7&after="+after, nil, &page); code != 200 {
+			t.Fatalf("users: %d", code)
+		}
+		for _, u := range page.Users {
+			if seen[u.ID] {
+				t.Fatalf("user %s twice", u.ID)
+			}
+			seen[u.ID] = true
+		}
+		if page.Next == "" {
+			break
+		}
+		after = page.Next
+		if pages > 100 {
+			t.Fatal("paging does not end")
+		}
+	}
+	if len(seen) != run.Counts.Created-countGroupsCreated(t, e, run.ID) {
+		t.Logf("users seen %d, created %d", len(seen), run.Counts.Created)
+	}
+	var one struct {
+		Users []directory.User
+	}
+	e.do(api.RoleReadOnly, "GET", "/api/v1/users?limit=1", nil, &one)
+	u := one.Users[0]
+	var got directory.User
+	if code := e.do(api.RoleUserManager, "PATCH", "/api/v1/users/"+u.ID, map[string]any{"tags": []string{"vip", "vip", "emea"}, "notes": "called"}, &got); code != 200 ||
+		strings.Join(got.Tags, ",") != "emea,vip" || got.Notes != "called" {
+		t.Fatalf("patch local: %d %+v", code, got)
+	}
+	var conflict struct{ Error struct{ Code, Message, Field string } }
+	if code := e.do(api.RoleUserManager, "PATCH", "/api/v1/users/"+u.ID, map[string]any{"notes": "x", "department": "Sales"}, &conflict); code != 409 ||
+		conflict.Error.Field != "department" || !strings.Contains(conflict.Error.Message, "contoso") {
+		t.Fatalf("patch synced: %d %+v", code, conflict)
+	}
+	if after, _ := e.st.User(t.Context(), e.account.ID, u.ID); after.Notes != "called" {
+		t.Fatalf("refused patch wrote notes: %q", after.Notes)
+	}
+
+	// Groups and members.
+	var groups struct{ Groups []directory.Group }
+	e.do(api.RoleReadOnly, "GET", "/api/v1/groups", nil, &groups)
+	if len(groups.Groups) == 0 {
+		t.Fatal("no groups")
+	}
+	for _, eff := range []string{"false", "true"} {
+		var ms struct{ Members []directory.Member }
+		if code := e.do(api.RoleReadOnly, "GET", "/api/v1/groups/"+groups.Groups[0].ID+"/members?effective="+eff, nil, &ms); code != 200 {
+			t.Fatalf("members: %d", code)
+		}
+	}
+
+	// Events: paging by cursor returns the feed in order, each once.
+	var last int64
+	total := 0
+	for cursor := "0"; ; {
+		var page struct {
+			Events []directory.Event
+			Next   string
+		}
+		if code := e.do(api.RoleReadOnly, "GET", "/api/v1/events?limit=10&after="+cursor, nil, &page); code != 200 {
+			t.Fatalf("events: %d", code)
+		}
+		if len(page.Events) == 0 {
+			if page.Next != cursor {
+				t.Fatalf("empty page moved the cursor: %s -> %s", cursor, page.Next)
+			}
+			break
+		}
+		for _, ev := range page.Events {
+			if ev.Seq <= last {
+				t.Fatalf("events out of order: %d after %d", ev.Seq, last)
+			}
+			last = ev.Seq
+			total++
+		}
+		cursor = page.Next
+	}
+	if total < run.Counts.Created {
+		t.Fatalf("%d events for %d created objects", total, run.Counts.Created)
+	}
+	if code := e.do(api.RoleReadOnly, "GET", "/api/v1/events?after=abc", nil, nil); code != 400 {
+		t.Fatalf("bad cursor: %d", code)
+	}
+
+	// Turned off: no sync.
+	if code := e.do(api.RoleAdministrator, "POST", "/api/v1/sources/"+src.ID+"/disable", nil, nil); code != 200 {
+		t.Fatalf("disable: %d", code)
+	}
+	if code := e.do(api.RoleAdministrator, "POST", "/api/v1/sources/"+src.ID+"/sync", nil, nil); code != 409 {
+		t.Fatalf("sync of a disabled source: %d", code)
+	}
+	var off api.SourceView
+	e.do(api.RoleReadOnly, "GET", "/api/v1/sources/"+src.ID, nil, &off)
+	if off.Status.State != "turned_off" || off.NextRun != nil {
+		t.Fatalf("disabled source: %+v", off.Status)
+	}
+	if code := e.do(api.RoleHelpDesk, "POST", "/api/v1/sources/"+src.ID+"/sync-user", "{}", nil); code != 501 {
+		t.Fatalf("sync-user: %d", code)
+	}
+	if code := e.do(api.RoleAdministrator, "DELETE", "/api/v1/sources/"+src.ID, nil, nil); code != 204 {
+		t.Fatalf("delete: %d", code)
+	}
+	if code := e.do(api.RoleReadOnly, "GET", "/api/v1/sources/"+src.ID, nil, nil); code != 404 {
+		t.Fatalf("deleted source: %d", code)
+	}
+}
+
+func countGroupsCreated(t *testing.T, e *env, runID string) int {
+	n := 0
+	cs, err := e.st.Changes(t.Context(), runID, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cs {
+		if c.Action == directory.ActionCreated && c.ObjectKind == directory.MemberGroup {
+			n++
+		}
+	}
+	return n
+}
+
+func TestQueuedOnce(t *testing.T) {
+	e := newEnv(t)
+	emu, settings := emulator(t, 300, 10)
+	var src api.SourceView
+	e.do(api.RoleAdministrator, "POST", "/api/v1/sources", map[string]any{
+		"name": "c", "kind": "entra", "settings": settings, "secret": emu.Credentials().ClientSecret, "schedule": "none"}, &src)
+	statuses := []string{}
+	for range 5 {
+		var out map[string]string
+		e.do(api.RoleAdministrator, "POST", "/api/v1/sources/"+src.ID+"/sync", nil, &out)
+		statuses = append(statuses, out["status"])
+	}
+	if statuses[0] != "started" || statuses[1] != "queued" {
+		t.Fatalf("statuses %v", statuses)
+	}
+	e.waitRun(src.ID, 2)
+	var out struct{ Runs []directory.Run }
+	e.do(api.RoleReadOnly, "GET", "/api/v1/runs?source="+src.ID, nil, &out)
+	if len(out.Runs) != 2 {
+		t.Fatalf("%d runs for 5 requests while running, want 2 (one queued)", len(out.Runs))
+	}
+}
+
+func TestNotFoundAndMethod(t *testing.T) {
+	e := newEnv(t)
+	if code := e.do(api.RoleReadOnly, "GET", "/api/v1/nope", nil, nil); code != 404 {
+		t.Fatalf("unknown route: %d", code)
+	}
+	if code := e.do(api.RoleOwner, "PUT", "/api/v1/sources", "{}", nil); code != 405 {
+		t.Fatalf("wrong method: %d", code)
+	}
+	if code := e.do(api.RoleReadOnly, "GET", "/api/v1/users?limit=0", nil, nil); code != 400 {
+		t.Fatalf("limit 0: %d", code)
+	}
+	if code := e.do(api.RoleReadOnly, "GET", "/api/v1/users?state=gone", nil, nil); code != 400 {
+		t.Fatalf("bad state: %d", code)
+	}
+	big := `{"name":"` + strings.Repeat("x", 2<<20) + `"}`
+	if code := e.do(api.RoleAdministrator, "POST", "/api/v1/sources", big, nil); code != 413 {
+		t.Fatalf("huge body: %d", code)
+	}
+	_ = fmt.Sprint
+}
+
+func dbPath(t *testing.T, e *env) string { return e.dbPath }

@@ -1,0 +1,148 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/legacy"
+
+	"github.com/dirsync/dirsync/internal/api"
+)
+
+func loadSpec(t *testing.T, serverURL string) (*openapi3.T, routers.Router) {
+	t.Helper()
+	doc, err := openapi3.NewLoader().LoadFromData(api.OpenAPI())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := doc.Validate(context.Background()); err != nil {
+		t.Fatalf("openapi.json is not a valid OpenAPI 3 document: %v", err)
+	}
+	doc.Servers = openapi3.Servers{{URL: serverURL + "/api/v1"}}
+	router, err := legacy.NewRouter(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return doc, router
+}
+
+// TestOpenAPIDescribesEveryRoute checks the document against the route
+// table: the same operations, with the same least role.
+func TestOpenAPIDescribesEveryRoute(t *testing.T) {
+	doc, _ := loadSpec(t, "http://127.0.0.1")
+	var s api.Server
+	seen := 0
+	for _, rt := range s.Routes() {
+		p := doc.Paths.Find(strings.TrimPrefix(rt.Pattern, "/api/v1"))
+		if p == nil {
+			t.Errorf("%s %s is not in openapi.json", rt.Method, rt.Pattern)
+			continue
+		}
+		op := p.GetOperation(rt.Method)
+		if op == nil {
+			t.Errorf("%s %s is not in openapi.json", rt.Method, rt.Pattern)
+			continue
+		}
+		seen++
+		if role, _ := op.Extensions["x-min-role"].(string); role != string(rt.Min) {
+			t.Errorf("%s %s: openapi.json says %q, the route table %q", rt.Method, rt.Pattern, role, rt.Min)
+		}
+	}
+	ops := 0
+	for _, p := range doc.Paths.Map() {
+		ops += len(p.Operations())
+	}
+	if ops != seen {
+		t.Errorf("openapi.json has %d operations, the server %d", ops, seen)
+	}
+}
+
+// TestResponsesMatchOpenAPI validates real answers, successes and errors,
+// against the document.
+func TestResponsesMatchOpenAPI(t *testing.T) {
+	e := newEnv(t)
+	_, router := loadSpec(t, e.srv.URL)
+	emu, settings := emulator(t, 20, 3)
+
+	call := func(role api.Role, method, path string, body any) []byte {
+		t.Helper()
+		var data []byte
+		if body != nil {
+			data, _ = json.Marshal(body)
+		}
+		req, _ := http.NewRequest(method, e.srv.URL+path, bytes.NewReader(data))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+e.tokens[role])
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		out, _ := io.ReadAll(resp.Body)
+		// Route the request as the document sees it.
+		vreq, _ := http.NewRequest(method, e.srv.URL+path, bytes.NewReader(data))
+		vreq.Header = req.Header
+		route, params, err := router.FindRoute(vreq)
+		if err != nil {
+			t.Fatalf("%s %s: not in the document: %v", method, path, err)
+		}
+		in := &openapi3filter.RequestValidationInput{Request: vreq, PathParams: params, Route: route,
+			Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}}
+		if err := openapi3filter.ValidateResponse(context.Background(), &openapi3filter.ResponseValidationInput{
+			RequestValidationInput: in, Status: resp.StatusCode, Header: resp.Header, Body: io.NopCloser(bytes.NewReader(out)),
+			Options: &openapi3filter.Options{IncludeResponseStatus: true},
+		}); err != nil {
+			t.Errorf("%s %s -> %d does not match openapi.json: %v\n%.500s", method, path, resp.StatusCode, err, out)
+		}
+		return out
+	}
+	var src api.SourceView
+	json.Unmarshal(call(api.RoleAdministrator, "POST", "/api/v1/sources", map[string]any{"name": "c", "kind": "entra", "settings": settings, "secret": emu.Credentials().ClientSecret}), &src)
+	call(api.RoleAdministrator, "POST", "/api/v1/sources", map[string]any{"name": "c", "kind": "entra", "settings": settings, "secret": "x"})
+	call(api.RoleAdministrator, "POST", "/api/v1/sources", map[string]any{"name": ""})
+	call(api.RoleAdministrator, "POST", "/api/v1/sources/"+src.ID+"/test", nil)
+	call(api.RoleAdministrator, "POST", "/api/v1/sources/"+src.ID+"/sync", map[string]string{"mode": "full"})
+	run := e.waitRun(src.ID, 1)
+	call(api.RoleReadOnly, "GET", "/api/v1/sources", nil)
+	call(api.RoleReadOnly, "GET", "/api/v1/sources/"+src.ID, nil)
+	call(api.RoleAdministrator, "PATCH", "/api/v1/sources/"+src.ID, map[string]any{"schedule": "weekly mon,thu 08:00 in America/New_York"})
+	call(api.RoleReadOnly, "GET", "/api/v1/runs", nil)
+	call(api.RoleReadOnly, "GET", "/api/v1/runs/"+run.ID, nil)
+	call(api.RoleReadOnly, "GET", "/api/v1/runs/"+run.ID+"/changes?limit=50", nil)
+	var users struct{ Users []map[string]any }
+	json.Unmarshal(call(api.RoleReadOnly, "GET", "/api/v1/users?limit=5", nil), &users)
+	uid := users.Users[0]["id"].(string)
+	call(api.RoleReadOnly, "GET", "/api/v1/users/"+uid, nil)
+	call(api.RoleUserManager, "PATCH", "/api/v1/users/"+uid, map[string]any{"tags": []string{"a"}})
+	call(api.RoleUserManager, "PATCH", "/api/v1/users/"+uid, map[string]any{"surname": "X"})
+	var groups struct{ Groups []map[string]any }
+	json.Unmarshal(call(api.RoleReadOnly, "GET", "/api/v1/groups", nil), &groups)
+	gid := groups.Groups[0]["id"].(string)
+	call(api.RoleReadOnly, "GET", "/api/v1/groups/"+gid, nil)
+	call(api.RoleReadOnly, "GET", "/api/v1/groups/"+gid+"/members?effective=true", nil)
+	call(api.RoleReadOnly, "GET", "/api/v1/trash", nil)
+	call(api.RoleUserManager, "POST", "/api/v1/trash/users/"+uid+"/restore", nil)
+	call(api.RoleReadOnly, "GET", "/api/v1/events?limit=3", nil)
+	var hook api.WebhookView
+	json.Unmarshal(call(api.RoleAdministrator, "POST", "/api/v1/webhooks", map[string]any{"url": "https://hooks.example/x"}), &hook)
+	call(api.RoleReadOnly, "GET", "/api/v1/webhooks", nil)
+	call(api.RoleAdministrator, "PATCH", "/api/v1/webhooks/"+hook.ID, map[string]any{"enabled": false})
+	call(api.RoleReadOnly, "GET", "/api/v1/webhooks/"+hook.ID+"/deliveries", nil)
+	call(api.RoleOwner, "GET", "/api/v1/tokens", nil)
+	call(api.RoleOwner, "POST", "/api/v1/tokens", map[string]any{"role": "help_desk"})
+	call(api.RoleReadOnly, "GET", "/api/v1/tokens", nil)
+	call(api.RoleReadOnly, "GET", "/api/v1/account", nil)
+	call(api.RoleReadOnly, "GET", "/api/v1/accounts", nil)
+	call(api.RoleReadOnly, "GET", "/api/v1/openapi.json", nil)
+	call(api.RoleAdministrator, "DELETE", "/api/v1/webhooks/"+hook.ID, nil)
+	call(api.RoleAdministrator, "DELETE", "/api/v1/sources/"+src.ID, nil)
+	call(api.RoleReadOnly, "GET", "/api/v1/sources/"+src.ID, nil)
+}
