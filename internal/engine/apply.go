@@ -493,25 +493,23 @@ func (a *applier) retireGroups() error {
 // --- memberships -----------------------------------------------------------
 
 func (a *applier) applyMemberships() error {
-	added, removed, err := a.tx.SyncMemberships(a.ctx, a.src.ID, a.scope.memberRun)
-	if err != nil {
-		return err
-	}
-	a.run.Counts.MembersAdded += len(added)
-	a.run.Counts.MembersRemoved += len(removed)
-	for _, set := range []struct {
-		ms     []store.Membership
-		action directory.ChangeAction
-	}{{added, directory.ActionMemberAdded}, {removed, directory.ActionMemberRemoved}} {
-		for _, m := range set.ms {
+	return a.tx.SyncMemberships(a.ctx, a.src.ID, a.scope.memberRun, func(added bool, page []store.Membership) error {
+		action := directory.ActionMemberRemoved
+		if added {
+			action = directory.ActionMemberAdded
+			a.run.Counts.MembersAdded += len(page)
+		} else {
+			a.run.Counts.MembersRemoved += len(page)
+		}
+		for _, m := range page {
 			if err := a.record(directory.Change{ObjectKind: directory.MemberGroup, ObjectID: m.GroupID, Name: m.GroupName,
-				Action: set.action, Member: &directory.Member{Kind: m.MemberKind, ID: m.MemberID, Name: m.MemberName},
+				Action: action, Member: &directory.Member{Kind: m.MemberKind, ID: m.MemberID, Name: m.MemberName},
 				Detail: fmt.Sprintf("%s %s (%s)", m.MemberKind, m.MemberName, m.MemberID)}); err != nil {
 				return err
 			}
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // trashUser moves a user to the trash, where it stays restorable with its id

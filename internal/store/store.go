@@ -160,9 +160,11 @@ type Tx interface {
 	UnstagedGroups(ctx context.Context, sourceID, runID, after string, limit int) ([]directory.Group, error)
 	// SyncMemberships makes the direct memberships the source owns equal to
 	// what the run staged, mapped through the source's links (staged rows
-	// whose group or member has no link are ignored), and returns what it
-	// added and removed.
-	SyncMemberships(ctx context.Context, sourceID, runID string) (added, removed []Membership, err error)
+	// whose group or member has no link are ignored), and hands what it
+	// removes and adds to fn a page at a time, so memory stays flat however
+	// many memberships change. fn may write in the transaction, but not
+	// memberships.
+	SyncMemberships(ctx context.Context, sourceID, runID string, fn func(added bool, page []Membership) error) error
 	// AddMembership records one direct membership owned by the source, by
 	// directory ids; it reports false when the membership was already there.
 	AddMembership(ctx context.Context, sourceID string, m Membership) (bool, error)

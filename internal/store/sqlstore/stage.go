@@ -219,6 +219,10 @@ type membershipQueries struct {
 // newMembershipQueries writes the statements for members of one kind, whose
 // links are in the table links (column col) and whose names are the column
 // nameCol of the table objects.
+//
+// The removed and added queries page by keyset in index order (the
+// memberships' and the staged rows' primary keys), so a sync reads what it
+// changes a page at a time, each page a range scan, never the whole set.
 func newMembershipQueries(kind directory.MemberKind, links, col, objects, nameCol string) membershipQueries {
 	k := "'" + string(kind) + "'"
 	// wanted holds when the run's staged rows, mapped through the source's
@@ -244,13 +248,17 @@ func newMembershipQueries(kind directory.MemberKind, links, col, objects, nameCo
 			AND m.member_kind = ` + k + ` AND m.member_id = ml.` + col + ` AND m.source_id = gl.source_id)`
 	return membershipQueries{
 		kind: kind,
-		removed: `SELECT m.group_id, g.name, m.member_id, o.` + nameCol + `
+		removed: `SELECT m.group_id, g.name, m.member_id, o.` + nameCol + `, m.group_id, m.member_kind, m.member_id
 			FROM memberships m JOIN groups g ON g.id = m.group_id JOIN ` + objects + ` o ON o.id = m.member_id
-			WHERE m.source_id = ? AND m.member_kind = ` + k + ` AND NOT ` + wanted,
+			WHERE m.source_id = ? AND m.member_kind = ` + k + ` AND NOT ` + wanted + `
+			AND (m.group_id, m.member_kind, m.member_id) > (?, ?, ?)
+			ORDER BY m.group_id, m.member_kind, m.member_id LIMIT ?`,
 		delete: `DELETE FROM memberships AS m
 			WHERE m.source_id = ? AND m.member_kind = ` + k + ` AND NOT ` + wanted,
-		added: `SELECT DISTINCT gl.group_id, g.name, ml.` + col + `, o.` + nameCol + ` ` + from + `
-			JOIN groups g ON g.id = gl.group_id JOIN ` + objects + ` o ON o.id = ml.` + col + ` ` + where,
+		added: `SELECT gl.group_id, g.name, ml.` + col + `, o.` + nameCol + `, sm.group_ext, sm.member_kind, sm.member_ext ` + from + `
+			JOIN groups g ON g.id = gl.group_id JOIN ` + objects + ` o ON o.id = ml.` + col + ` ` + where + `
+			AND (sm.group_ext, sm.member_kind, sm.member_ext) > (?, ?, ?)
+			ORDER BY sm.group_ext, sm.member_kind, sm.member_ext LIMIT ?`,
 		insert: `INSERT INTO memberships (group_id, member_kind, member_id, source_id)
 			SELECT DISTINCT gl.group_id, ` + k + `, ml.` + col + `, gl.source_id ` + from + ` ` + where + `
 			ON CONFLICT DO NOTHING`,
@@ -262,58 +270,73 @@ var membershipKinds = []membershipQueries{
 	newMembershipQueries(directory.MemberGroup, "group_links", "group_id", "groups", "name"),
 }
 
+// membershipPage is how many memberships SyncMemberships hands over at a time.
+const membershipPage = 1000
+
 // SyncMemberships makes the memberships the source owns those the run
 // staged, mapped through the source's links; staged rows whose group or
-// member has no link are ignored. It returns what it added and removed,
-// ordered by group name, member kind and member name.
-func (t *tx) SyncMemberships(ctx context.Context, sourceID, runID string) (added, removed []store.Membership, err error) {
+// member has no link are ignored. It reads what it will remove, then what
+// it will add, a page at a time in index order, handing each page to fn
+// with no rows open, and then changes the memberships set-wise.
+func (t *tx) SyncMemberships(ctx context.Context, sourceID, runID string, fn func(added bool, page []store.Membership) error) error {
 	for _, k := range membershipKinds {
-		rm, err := t.readMemberships(ctx, k.kind, k.removed, sourceID, runID)
+		n, err := t.pageMemberships(ctx, k.kind, k.removed, sourceID, runID, func(p []store.Membership) error { return fn(false, p) })
 		if err != nil {
-			return nil, nil, wrap(err, t.c.f, "sync memberships: removed %ss", k.kind)
+			return wrap(err, t.c.f, "sync memberships: removed %ss", k.kind)
 		}
-		if len(rm) > 0 {
+		if n > 0 {
 			if _, err := t.c.exec(ctx, k.delete, sourceID, runID); err != nil {
-				return nil, nil, wrap(err, t.c.f, "sync memberships: remove %ss", k.kind)
+				return wrap(err, t.c.f, "sync memberships: remove %ss", k.kind)
 			}
 		}
-		removed = append(removed, rm...)
 	}
 	for _, k := range membershipKinds {
-		ad, err := t.readMemberships(ctx, k.kind, k.added, sourceID, runID)
+		n, err := t.pageMemberships(ctx, k.kind, k.added, sourceID, runID, func(p []store.Membership) error { return fn(true, p) })
 		if err != nil {
-			return nil, nil, wrap(err, t.c.f, "sync memberships: added %ss", k.kind)
+			return wrap(err, t.c.f, "sync memberships: added %ss", k.kind)
 		}
-		if len(ad) > 0 {
+		if n > 0 {
 			if _, err := t.c.exec(ctx, k.insert, sourceID, runID); err != nil {
-				return nil, nil, wrap(err, t.c.f, "sync memberships: add %ss", k.kind)
+				return wrap(err, t.c.f, "sync memberships: add %ss", k.kind)
 			}
 		}
-		added = append(added, ad...)
 	}
-	order := func(a, b store.Membership) int {
-		return cmp.Or(cmp.Compare(key(a.GroupName), key(b.GroupName)), cmp.Compare(a.GroupID, b.GroupID),
-			cmp.Compare(a.MemberKind, b.MemberKind), cmp.Compare(key(a.MemberName), key(b.MemberName)),
-			cmp.Compare(a.MemberID, b.MemberID))
-	}
-	slices.SortFunc(added, order)
-	slices.SortFunc(removed, order)
-	return added, removed, nil
+	return nil
 }
 
-func (t *tx) readMemberships(ctx context.Context, kind directory.MemberKind, q, sourceID, runID string) ([]store.Membership, error) {
-	rows, err := t.c.query(ctx, q, sourceID, runID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.Membership
-	for rows.Next() {
-		m := store.Membership{MemberKind: kind}
-		if err := rows.Scan(&m.GroupID, &m.GroupName, &m.MemberID, &m.MemberName); err != nil {
-			return nil, err
+// pageMemberships runs a keyset-paged query and hands each page to fn after
+// closing its rows (pgx cannot write while rows are open).
+func (t *tx) pageMemberships(ctx context.Context, kind directory.MemberKind, q, sourceID, runID string, fn func([]store.Membership) error) (int, error) {
+	var k1, k2, k3 string
+	total := 0
+	for {
+		rows, err := t.c.query(ctx, q, sourceID, runID, k1, k2, k3, membershipPage)
+		if err != nil {
+			return total, err
 		}
-		out = append(out, m)
+		var page []store.Membership
+		for rows.Next() {
+			m := store.Membership{MemberKind: kind}
+			if err := rows.Scan(&m.GroupID, &m.GroupName, &m.MemberID, &m.MemberName, &k1, &k2, &k3); err != nil {
+				rows.Close()
+				return total, err
+			}
+			page = append(page, m)
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return total, err
+		}
+		if len(page) == 0 {
+			return total, nil
+		}
+		total += len(page)
+		if err := fn(page); err != nil {
+			return total, err
+		}
+		if len(page) < membershipPage {
+			return total, nil
+		}
 	}
-	return out, rows.Err()
 }

@@ -3,6 +3,7 @@ package storetest
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -176,5 +177,72 @@ func testStagedMembersOf(t *testing.T, s store.Store) {
 	}
 	if ms := must[[]directory.SourceMembership](t)(s.StagedMembersOf(ctx, "other-run", "g")); len(ms) != 0 {
 		t.Fatalf("another run's staging leaked: %+v", ms)
+	}
+}
+
+// testSyncMembershipsPaged: thousands of changed memberships come in pages,
+// each whole, none twice.
+func testSyncMembershipsPaged(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	acc := mkAccount(t, s, "acme")
+	src := mkSource(t, s, acc.ID, "entra")
+	g := mkGroup(t, s, acc.ID, "big")
+	link(t, s, directory.MemberGroup, g.ID, src.ID, "g")
+	const n = 2600
+	var staged []directory.SourceMembership
+	update(t, s, func(tx store.Tx) error {
+		for i := range n {
+			u := directory.User{AccountID: acc.ID, Enabled: true, UserAttributes: directory.UserAttributes{Username: fmt.Sprintf("u%04d", i)}}
+			if err := tx.CreateUser(ctx, &u); err != nil {
+				return err
+			}
+			ext := fmt.Sprintf("x%04d", i)
+			if err := tx.Link(ctx, directory.MemberUser, u.ID, directory.SourceLink{SourceID: src.ID, ExternalID: ext}); err != nil {
+				return err
+			}
+			staged = append(staged, directory.SourceMembership{GroupExternalID: "g", MemberExternalID: ext, MemberKind: directory.MemberUser})
+		}
+		return nil
+	})
+	sync := func(run string, ms []directory.SourceMembership) (added, removed map[string]int, pages int) {
+		if len(ms) > 0 {
+			if err := s.StageMemberships(ctx, run, ms); err != nil {
+				t.Fatal(err)
+			}
+		}
+		added, removed = map[string]int{}, map[string]int{}
+		update(t, s, func(tx store.Tx) error {
+			return tx.SyncMemberships(ctx, src.ID, run, func(add bool, page []store.Membership) error {
+				pages++
+				for _, m := range page {
+					if add {
+						added[m.MemberName]++
+					} else {
+						removed[m.MemberName]++
+					}
+				}
+				return nil
+			})
+		})
+		return added, removed, pages
+	}
+	added, removed, pages := sync("r1", staged)
+	if len(added) != n || len(removed) != 0 || pages < 3 {
+		t.Fatalf("first sync: %d added, %d removed in %d pages", len(added), len(removed), pages)
+	}
+	for name, c := range added {
+		if c != 1 {
+			t.Fatalf("%s handed over %d times", name, c)
+		}
+	}
+	if ms := must[[]directory.Member](t)(s.Members(ctx, acc.ID, g.ID, false)); len(ms) != n {
+		t.Fatalf("%d members after the first sync", len(ms))
+	}
+	added, removed, _ = sync("r2", staged[:100])
+	if len(added) != 0 || len(removed) != n-100 {
+		t.Fatalf("second sync: %d added, %d removed", len(added), len(removed))
+	}
+	if ms := must[[]directory.Member](t)(s.Members(ctx, acc.ID, g.ID, false)); len(ms) != 100 {
+		t.Fatalf("%d members after the second sync", len(ms))
 	}
 }

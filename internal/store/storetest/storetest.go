@@ -50,6 +50,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Purge", testPurge},
 		{"SourceSettings", testSourceSettings},
 		{"StagedMembersOf", testStagedMembersOf},
+		{"SyncMembershipsPaged", testSyncMembershipsPaged},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -1000,11 +1001,14 @@ func testUnstaged(t *testing.T, s store.Store) {
 }
 
 // membershipKey identifies a store.Membership in tests.
+// membershipKeys names memberships as group>member, sorted: SyncMemberships
+// promises pages, not an order.
 func membershipKeys(ms []store.Membership) []string {
 	var out []string
 	for _, m := range ms {
 		out = append(out, m.GroupName+">"+m.MemberName)
 	}
+	slices.Sort(out)
 	return out
 }
 
@@ -1030,7 +1034,18 @@ func syncRun(t *testing.T, s store.Store, sourceID, runID string, ms ...[3]strin
 		}
 	}
 	update(t, s, func(tx store.Tx) error {
-		a, r, err := tx.SyncMemberships(t.Context(), sourceID, runID)
+		var a, r []store.Membership
+		err := tx.SyncMemberships(t.Context(), sourceID, runID, func(add bool, page []store.Membership) error {
+			if len(page) == 0 {
+				return fmt.Errorf("an empty page")
+			}
+			if add {
+				a = append(a, page...)
+			} else {
+				r = append(r, page...)
+			}
+			return nil
+		})
 		added, removed = membershipKeys(a), membershipKeys(r)
 		for _, m := range slices.Concat(a, r) {
 			if m.GroupID == "" || m.MemberID == "" || m.MemberKind == "" {
