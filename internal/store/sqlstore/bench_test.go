@@ -185,8 +185,7 @@ func runOnce(b *testing.B, s *Store, acc directory.Account, src directory.Source
 			}
 			after = page[len(page)-1].ID
 		}
-		_, _, err = tx.SyncMemberships(ctx, src.ID, run.ID)
-		return err
+		return tx.SyncMemberships(ctx, src.ID, run.ID, func(bool, []store.Membership) error { return nil })
 	})
 	if err != nil {
 		b.Fatal(err)
