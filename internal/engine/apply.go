@@ -523,6 +523,18 @@ func (a *applier) trashUser(u directory.User, detail string) error {
 	if err := a.tx.UpdateUser(a.ctx, u); err != nil {
 		return err
 	}
+	// Its memberships end with it, as a full run's membership sync would end
+	// them; a restore brings back what the source then reports.
+	ms, err := a.tx.MembershipsOf(a.ctx, a.src.ID, directory.MemberUser, u.ID)
+	if err != nil {
+		return err
+	}
+	for _, m := range ms {
+		m.MemberName = u.Username
+		if err := a.memberChange(m, false); err != nil {
+			return err
+		}
+	}
 	a.run.Counts.Deleted++
 	return a.record(directory.Change{ObjectKind: directory.MemberUser, ObjectID: u.ID, ExternalID: externalID(u.Sources, a.src.ID),
 		Name: u.Username, Action: directory.ActionDeleted, Detail: detail})
@@ -536,6 +548,23 @@ func (a *applier) trashGroup(g directory.Group, detail string) error {
 	g.State, g.TrashedAt = directory.StateTrash, a.now
 	if err := a.tx.UpdateGroup(a.ctx, g); err != nil {
 		return err
+	}
+	// Its place in other groups and its own members end with it.
+	in, err := a.tx.MembershipsOf(a.ctx, a.src.ID, directory.MemberGroup, g.ID)
+	if err != nil {
+		return err
+	}
+	own, err := a.tx.MembersOwned(a.ctx, a.src.ID, g.ID)
+	if err != nil {
+		return err
+	}
+	for _, m := range append(in, own...) {
+		if m.MemberID == g.ID {
+			m.MemberName = g.Name
+		}
+		if err := a.memberChange(m, false); err != nil {
+			return err
+		}
 	}
 	a.run.Counts.Deleted++
 	return a.record(directory.Change{ObjectKind: directory.MemberGroup, ObjectID: g.ID, ExternalID: externalID(g.Sources, a.src.ID),

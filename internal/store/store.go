@@ -173,6 +173,8 @@ type Tx interface {
 	RemoveMembership(ctx context.Context, sourceID string, m Membership) (bool, error)
 	// MembershipsOf lists the direct memberships the source owns of one member.
 	MembershipsOf(ctx context.Context, sourceID string, kind directory.MemberKind, memberID string) ([]Membership, error)
+	// MembersOwned lists the direct memberships the source owns in one group.
+	MembersOwned(ctx context.Context, sourceID, groupID string) ([]Membership, error)
 
 	CreateRun(ctx context.Context, r *directory.Run) error // sets ID
 	UpdateRun(ctx context.Context, r directory.Run) error

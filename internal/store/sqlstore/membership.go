@@ -65,3 +65,25 @@ func (s *Store) StagedMembersOf(ctx context.Context, runID, groupExternalID stri
 	}
 	return out, wrap(rows.Err(), s.flavor, "staged members of %s", groupExternalID)
 }
+
+// MembersOwned lists a group's direct members through one source.
+func (t *tx) MembersOwned(ctx context.Context, sourceID, groupID string) ([]store.Membership, error) {
+	rows, err := t.c.query(ctx, `SELECT m.member_kind, m.member_id, g.name,
+			COALESCE((SELECT u.username FROM users u WHERE m.member_kind = 'user' AND u.id = m.member_id),
+				(SELECT mg.name FROM groups mg WHERE m.member_kind = 'group' AND mg.id = m.member_id), '')
+		FROM memberships m JOIN groups g ON g.id = m.group_id
+		WHERE m.source_id = ? AND m.group_id = ? ORDER BY m.member_kind, m.member_id`, sourceID, groupID)
+	if err != nil {
+		return nil, wrap(err, t.c.f, "members of group %s", groupID)
+	}
+	defer rows.Close()
+	var out []store.Membership
+	for rows.Next() {
+		m := store.Membership{GroupID: groupID}
+		if err := rows.Scan(&m.MemberKind, &m.MemberID, &m.GroupName, &m.MemberName); err != nil {
+			return nil, wrap(err, t.c.f, "members of group %s", groupID)
+		}
+		out = append(out, m)
+	}
+	return out, wrap(rows.Err(), t.c.f, "members of group %s", groupID)
+}
