@@ -325,7 +325,9 @@ func TestSourcesUsersEvents(t *testing.T) {
 		{map[string]any{"name": "x", "kind": "entra", "settings": settings, "secret": clientSecret, "bogus": 1}, "bogus"},
 		{map[string]any{"name": 5}, "name"},
 	} {
-		var out struct{ Error struct{ Code, Message, Field string } }
+		var out struct {
+			Error struct{ Code, Message, Field string }
+		}
 		code := e.do(api.RoleAdministrator, "POST", "/api/v1/sources", c.body, &out)
 		if code != 400 || !strings.HasPrefix(out.Error.Field, c.field) {
 			t.Errorf("%v: %d %+v, want 400 on %s", c.body, code, out.Error, c.field)
@@ -415,7 +417,9 @@ func TestSourcesUsersEvents(t *testing.T) {
 		strings.Join(got.Tags, ",") != "emea,vip" || got.Notes != "called" {
 		t.Fatalf("patch local: %d %+v", code, got)
 	}
-	var conflict struct{ Error struct{ Code, Message, Field string } }
+	var conflict struct {
+		Error struct{ Code, Message, Field string }
+	}
 	if code := e.do(api.RoleUserManager, "PATCH", "/api/v1/users/"+u.ID, map[string]any{"notes": "x", "department": "Sales"}, &conflict); code != 409 ||
 		conflict.Error.Field != "department" || !strings.Contains(conflict.Error.Message, "contoso") {
 		t.Fatalf("patch synced: %d %+v", code, conflict)
@@ -470,6 +474,16 @@ func TestSourcesUsersEvents(t *testing.T) {
 		t.Fatalf("bad cursor: %d", code)
 	}
 
+	// Single-user sync, by username, as a help desk.
+	var one1 directory.Run
+	if code := e.do(api.RoleHelpDesk, "POST", "/api/v1/sources/"+src.ID+"/sync-user", map[string]any{"user": u.Username}, &one1); code != 200 ||
+		one1.Kind != directory.RunSingle || one1.Outcome != directory.OutcomeSucceeded || one1.SourceUsers != 1 {
+		t.Fatalf("sync-user: %d %+v", code, one1)
+	}
+	if code := e.do(api.RoleHelpDesk, "POST", "/api/v1/sources/"+src.ID+"/sync-user", "{}", nil); code != 400 {
+		t.Fatalf("sync-user without a user: %d", code)
+	}
+
 	// Turned off: no sync.
 	if code := e.do(api.RoleAdministrator, "POST", "/api/v1/sources/"+src.ID+"/disable", nil, nil); code != 200 {
 		t.Fatalf("disable: %d", code)
@@ -482,8 +496,8 @@ func TestSourcesUsersEvents(t *testing.T) {
 	if off.Status.State != "turned_off" || off.NextRun != nil {
 		t.Fatalf("disabled source: %+v", off.Status)
 	}
-	if code := e.do(api.RoleHelpDesk, "POST", "/api/v1/sources/"+src.ID+"/sync-user", "{}", nil); code != 501 {
-		t.Fatalf("sync-user: %d", code)
+	if code := e.do(api.RoleHelpDesk, "POST", "/api/v1/sources/"+src.ID+"/sync-user", map[string]any{"user": u.Username}, nil); code != 409 {
+		t.Fatalf("sync-user of a disabled source: %d", code)
 	}
 	if code := e.do(api.RoleAdministrator, "DELETE", "/api/v1/sources/"+src.ID, nil, nil); code != 204 {
 		t.Fatalf("delete: %d", code)
@@ -552,3 +566,125 @@ func TestNotFoundAndMethod(t *testing.T) {
 }
 
 func dbPath(t *testing.T, e *env) string { return e.dbPath }
+
+func TestTrash(t *testing.T) {
+	e := newEnv(t)
+	emu, settings := emulator(t, 10, 2)
+	var src api.SourceView
+	e.do(api.RoleAdministrator, "POST", "/api/v1/sources", map[string]any{"name": "c", "kind": "entra", "settings": settings,
+		"secret": emu.Credentials().ClientSecret, "schedule": "none"}, &src)
+	e.do(api.RoleAdministrator, "POST", "/api/v1/sources/"+src.ID+"/sync", nil, nil)
+	e.waitRun(src.ID, 1)
+	users := emu.Tenant().Users()
+	if err := emu.Tenant().DeleteUser(users[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := emu.Tenant().DeleteUser(users[1].ID); err != nil {
+		t.Fatal(err)
+	}
+	e.do(api.RoleAdministrator, "POST", "/api/v1/sources/"+src.ID+"/sync", map[string]string{"mode": "full"}, nil)
+	if run := e.waitRun(src.ID, 2); run.Counts.Deleted != 2 {
+		t.Fatalf("second run: %+v", run.Counts)
+	}
+	var trash struct{ Users []directory.User }
+	e.do(api.RoleReadOnly, "GET", "/api/v1/trash", nil, &trash)
+	if len(trash.Users) != 2 {
+		t.Fatalf("trash holds %d users", len(trash.Users))
+	}
+	a, b := trash.Users[0], trash.Users[1]
+	var refusal struct {
+		Error struct{ Code, Message string }
+	}
+	if code := e.do(api.RoleUserManager, "POST", "/api/v1/trash/users/"+a.ID+"/restore", nil, &refusal); code != 409 || !strings.Contains(refusal.Error.Message, "source c") {
+		t.Fatalf("restore of a source's user: %d %+v", code, refusal)
+	}
+	var active struct{ Users []directory.User }
+	e.do(api.RoleReadOnly, "GET", "/api/v1/users?limit=1", nil, &active)
+	if code := e.do(api.RoleAdministrator, "DELETE", "/api/v1/trash/users/"+active.Users[0].ID, nil, nil); code != 409 {
+		t.Fatalf("purge of an active user: %d", code)
+	}
+	if code := e.do(api.RoleAdministrator, "DELETE", "/api/v1/trash/users/"+b.ID, nil, nil); code != 204 {
+		t.Fatalf("purge: %d", code)
+	}
+	if code := e.do(api.RoleReadOnly, "GET", "/api/v1/users/"+b.ID, nil, nil); code != 404 {
+		t.Fatalf("purged user: %d", code)
+	}
+	// Once the source is removed its objects are local, and may come back.
+	e.do(api.RoleAdministrator, "DELETE", "/api/v1/sources/"+src.ID, nil, nil)
+	before, _ := e.st.Events(t.Context(), e.account.ID, 0, 0)
+	var restored directory.User
+	if code := e.do(api.RoleUserManager, "POST", "/api/v1/trash/users/"+a.ID+"/restore", nil, &restored); code != 200 || restored.State == directory.StateTrash {
+		t.Fatalf("restore: %d %+v", code, restored)
+	}
+	after, _ := e.st.Events(t.Context(), e.account.ID, 0, 0)
+	if len(after) != len(before)+1 || after[len(after)-1].Type != directory.EventUserRestored {
+		t.Fatalf("restore wrote no user.restored event")
+	}
+	if code := e.do(api.RoleUserManager, "POST", "/api/v1/trash/groups/"+a.ID+"/restore", nil, nil); code != 404 {
+		t.Fatalf("restore of a user as a group: %d", code)
+	}
+}
+
+// TestAccountsAreIsolated: a token sees its own account only; another
+// account's ids are not found, never forbidden (which would confirm them).
+func TestAccountsAreIsolated(t *testing.T) {
+	e := newEnv(t)
+	emu, settings := emulator(t, 5, 1)
+	var src api.SourceView
+	e.do(api.RoleAdministrator, "POST", "/api/v1/sources", map[string]any{"name": "c", "kind": "entra", "settings": settings,
+		"secret": emu.Credentials().ClientSecret, "schedule": "none"}, &src)
+	e.do(api.RoleAdministrator, "POST", "/api/v1/sources/"+src.ID+"/sync", nil, nil)
+	run := e.waitRun(src.ID, 1)
+	var hook api.WebhookView
+	e.do(api.RoleAdministrator, "POST", "/api/v1/webhooks", map[string]any{"url": "https://h.example/x"}, &hook)
+	var users struct{ Users []directory.User }
+	e.do(api.RoleReadOnly, "GET", "/api/v1/users", nil, &users)
+	var groups struct{ Groups []directory.Group }
+	e.do(api.RoleReadOnly, "GET", "/api/v1/groups", nil, &groups)
+
+	other := directory.Account{Name: "other"}
+	text, hash, prefix, _ := api.NewToken()
+	ctx := t.Context()
+	err := e.st.Update(ctx, func(tx store.Tx) error {
+		if err := tx.CreateAccount(ctx, &other); err != nil {
+			return err
+		}
+		stx, _ := store.ServiceTxOf(tx)
+		return stx.CreateToken(ctx, &store.APIToken{AccountID: other.ID, Role: string(api.RoleOwner), Hash: hash, Prefix: prefix})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.tokens["other"] = text
+	for _, p := range []string{"/api/v1/sources/" + src.ID, "/api/v1/runs/" + run.ID, "/api/v1/runs/" + run.ID + "/changes",
+		"/api/v1/users/" + users.Users[0].ID, "/api/v1/groups/" + groups.Groups[0].ID, "/api/v1/groups/" + groups.Groups[0].ID + "/members",
+		"/api/v1/webhooks/" + hook.ID, "/api/v1/webhooks/" + hook.ID + "/deliveries"} {
+		if code := e.do("other", "GET", p, nil, nil); code != 404 {
+			t.Errorf("GET %s from another account: %d", p, code)
+		}
+	}
+	for _, c := range []struct{ method, path string }{{"DELETE", "/api/v1/sources/" + src.ID}, {"POST", "/api/v1/sources/" + src.ID + "/sync"},
+		{"PATCH", "/api/v1/users/" + users.Users[0].ID}, {"DELETE", "/api/v1/webhooks/" + hook.ID}} {
+		if code := e.do("other", c.method, c.path, "{}", nil); code != 404 {
+			t.Errorf("%s %s from another account: %d", c.method, c.path, code)
+		}
+	}
+	var lists struct {
+		Sources  []any
+		Users    []any
+		Events   []any
+		Webhooks []any
+		Runs     []any
+	}
+	for _, p := range []string{"/api/v1/sources", "/api/v1/users", "/api/v1/events", "/api/v1/webhooks", "/api/v1/runs"} {
+		e.do("other", "GET", p, nil, &lists)
+	}
+	if len(lists.Sources)+len(lists.Users)+len(lists.Events)+len(lists.Webhooks)+len(lists.Runs) != 0 {
+		t.Fatalf("another account's listings are not empty: %+v", lists)
+	}
+	var acc directory.Account
+	e.do("other", "GET", "/api/v1/account", nil, &acc)
+	if acc.ID != other.ID {
+		t.Fatalf("account %+v", acc)
+	}
+}

@@ -36,8 +36,6 @@ func TestSourceTestFailures(t *testing.T) {
 	dir := t.TempDir()
 	ca := filepath.Join(dir, "ca.pem")
 	os.WriteFile(ca, srv.CAPEM(), 0o600)
-	db := filepath.Join(dir, "db.sqlite")
-
 	tenant.AddApp(entraemu.App{ClientID: "11111111-1111-1111-1111-111111111111", Secret: "expired-secret-value", SecretExpired: true,
 		Roles: []string{"User.Read.All", "GroupMember.Read.All"}})
 	tenant.AddApp(entraemu.App{ClientID: "22222222-2222-2222-2222-222222222222", Secret: "no-consent-secret"})
@@ -62,6 +60,8 @@ func TestSourceTestFailures(t *testing.T) {
 			args := []string{"source", "add", "entra", "--name", c.name, "--tenant", c.tenant, "--client-id", c.clientID,
 				"--client-secret-file", "-", "--cloud", "custom", "--authority-url", creds.AuthorityURL, "--graph-url", creds.GraphURL, "--ca-file", ca}
 			args = append(args, c.extra...) // later flags win
+			// One database per case: one tenant can be the source of one account only.
+			db := filepath.Join(dir, c.name+".sqlite")
 			if out, errOut, code := runCLI(t, db, c.secret, args...); code != 0 {
 				t.Fatalf("source add: %d %s %s", code, out, errOut)
 			}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -164,5 +165,59 @@ func TestSyncedAttributesReadOnlyAndTrashCommands(t *testing.T) {
 	json.Unmarshal([]byte(w.ok("", "trash", "list", "--json")), &trash)
 	if len(trash.Users) != 0 {
 		t.Fatalf("trash after purge: %+v", trash)
+	}
+}
+
+func TestOneDomainOneSource(t *testing.T) {
+	w := newCLIWorld(t, 10, 1)
+	// The same tenant again in the same account.
+	out, code := w.run("secret", "source", "add", "entra", "--name", "again", "--tenant", strings.ToUpper(w.tenant.ID()), "--client-id", "6731de76-14a6-49ae-97bc-6eba6914391e",
+		"--client-secret-file", "-", "--cloud", "custom", "--authority-url", "https://127.0.0.1:1", "--graph-url", "https://127.0.0.1:1")
+	if code != ExitConflict || !strings.Contains(out, "two sources of one account cannot sync the same domain") {
+		t.Fatalf("same tenant twice: exit %d\n%s", code, out)
+	}
+	// The same tenant in another account of the deployment.
+	w.ok("", "account", "create", "other")
+	out, code = w.run("secret", "--account", "other", "source", "add", "entra", "--name", "t", "--tenant", w.tenant.ID(), "--client-id", "6731de76-14a6-49ae-97bc-6eba6914391e",
+		"--client-secret-file", "-", "--cloud", "custom", "--authority-url", "https://127.0.0.1:1", "--graph-url", "https://127.0.0.1:1")
+	if code != ExitConflict || !strings.Contains(out, "another account") {
+		t.Fatalf("same tenant in another account: exit %d\n%s", code, out)
+	}
+	// An AD domain is compared with the tenant's domain as well.
+	if got := domainClaim("ldap", []byte(`{"base_dn":"OU=Staff, DC=Corp,DC=Example,DC=com"}`)); got != "corp.example.com" {
+		t.Fatalf("claim of a base DN: %q", got)
+	}
+}
+
+func TestGroupPickerSearchIsCappedAt100(t *testing.T) {
+	w := newCLIWorld(t, 10, 1)
+	for i := range 120 {
+		if _, err := w.tenant.CreateGroup(entraemu.Group{DisplayName: fmt.Sprintf("Picker %03d", i), SecurityEnabled: true, MailNickname: fmt.Sprintf("picker%d", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var res struct {
+		Results []struct {
+			ID   string `json:"external_id"`
+			Name string `json:"name"`
+		} `json:"results"`
+		More bool `json:"more"`
+	}
+	if err := json.Unmarshal([]byte(w.ok("", "source", "groups", "t", "--search", "Picker", "--json")), &res); err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Results) != 100 || !res.More {
+		t.Fatalf("%d results, more=%v; want 100 and more", len(res.Results), res.More)
+	}
+	if out := w.ok("", "source", "groups", "t", "--search", "Picker"); !strings.Contains(out, "there are more") {
+		t.Fatalf("the table does not say there are more:\n%s", out)
+	}
+	// Select two of them, flattened: only those groups come in.
+	w.ok("", "source", "set", "t", "--group", res.Results[0].ID, "--group", res.Results[1].ID, "--max-delete-percent", "100")
+	w.ok("", "sync", "t")
+	var groups []map[string]any
+	json.Unmarshal([]byte(w.ok("", "groups", "list", "--json")), &groups)
+	if len(groups) != 2 {
+		t.Fatalf("%d groups after selecting 2", len(groups))
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -23,6 +24,9 @@ type serveConfig struct {
 	LogLevel      string `json:"log_level"`
 	Workers       int    `json:"workers"`
 	ShutdownGrace string `json:"shutdown_grace"`
+	// SMTP is where owners are mailed about sources needing them; its
+	// password comes only from DIRSYNC_SMTP_PASSWORD.
+	SMTP service.SMTPConfig `json:"smtp"`
 	// Test and tuning knobs, hidden from --help.
 	Tick              string `json:"tick"`
 	WebhookBackoff    string `json:"webhook_backoff"`
@@ -43,7 +47,11 @@ on standard error.
 
 Settings come from flags, then DIRSYNC_* environment variables (DIRSYNC_LISTEN,
 DIRSYNC_WORKERS, DIRSYNC_SHUTDOWN_GRACE, DIRSYNC_LOG_LEVEL, DIRSYNC_DB), then
-the JSON config file (keys listen, db, log_level, workers, shutdown_grace).
+the JSON config file (keys listen, db, log_level, workers, shutdown_grace,
+smtp {addr, from, to, username}). The owners are mailed when a source needs
+reauthorization or its client secret nears expiry if SMTP is set
+(DIRSYNC_SMTP_ADDR, DIRSYNC_SMTP_FROM, DIRSYNC_SMTP_TO comma separated,
+DIRSYNC_SMTP_USERNAME, DIRSYNC_SMTP_PASSWORD from the environment only).
 
 On SIGTERM or Ctrl-C it stops accepting requests, lets running syncs finish
 for --shutdown-grace, then cancels them: a cancelled run applies nothing.`,
@@ -95,7 +103,11 @@ for --shutdown-grace, then cancels them: a cancelled run applies nothing.`,
 			a.logLevel = pick("log-level", a.logLevel, "DIRSYNC_LOG_LEVEL", file.LogLevel, "info")
 			var cfg service.Config
 			var err error
-			workers := pick("workers", strconv.Itoa(flags.Workers), "DIRSYNC_WORKERS", strconv.Itoa(file.Workers), "2")
+			fileWorkers := ""
+			if file.Workers != 0 {
+				fileWorkers = strconv.Itoa(file.Workers)
+			}
+			workers := pick("workers", strconv.Itoa(flags.Workers), "DIRSYNC_WORKERS", fileWorkers, "2")
 			if cfg.Workers, err = strconv.Atoi(workers); err != nil || cfg.Workers < 1 {
 				return usageErr("--workers: %q is not a positive number", workers)
 			}
@@ -115,6 +127,19 @@ for --shutdown-grace, then cancels them: a cancelled run applies nothing.`,
 				return err
 			}
 
+			cfg.SMTP = file.SMTP
+			for env, p := range map[string]*string{"DIRSYNC_SMTP_ADDR": &cfg.SMTP.Addr, "DIRSYNC_SMTP_FROM": &cfg.SMTP.From, "DIRSYNC_SMTP_USERNAME": &cfg.SMTP.Username} {
+				if v := os.Getenv(env); v != "" {
+					*p = v
+				}
+			}
+			if v := os.Getenv("DIRSYNC_SMTP_TO"); v != "" {
+				cfg.SMTP.To = strings.Split(v, ",")
+			}
+			cfg.SMTP.Password = os.Getenv("DIRSYNC_SMTP_PASSWORD")
+			if cfg.SMTP.Addr != "" && (cfg.SMTP.From == "" || len(cfg.SMTP.To) == 0) {
+				return usageErr("smtp: give from and to with addr")
+			}
 			// Test only: run the service's clock ahead, so an end-to-end
 			// test meets a schedule's slot without waiting for it.
 			if v := os.Getenv("DIRSYNC_TEST_CLOCK_OFFSET"); v != "" {

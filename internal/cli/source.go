@@ -22,7 +22,8 @@ func (a *app) sourceCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "source", Short: "Manage the directories an account syncs from"}
 	add := &cobra.Command{Use: "add", Short: "Add a source"}
 	add.AddCommand(a.sourceAddEntraCommand(), a.sourceAddLDAPCommand())
-	cmd.AddCommand(add, a.sourceListCommand(), a.sourceShowCommand(), a.sourceTestCommand(), a.sourceRemoveCommand(), a.sourceSetCommand())
+	cmd.AddCommand(add, a.sourceListCommand(), a.sourceShowCommand(), a.sourceTestCommand(), a.sourceRemoveCommand(), a.sourceSetCommand(),
+		a.sourceSearchCommand("groups"), a.sourceSearchCommand("users"))
 	return cmd
 }
 
@@ -117,6 +118,9 @@ func (a *app) addSource(ctx context.Context, name, description string, kind dire
 	}
 	raw, err := json.Marshal(cfg)
 	if err != nil {
+		return err
+	}
+	if err := a.checkClaim(ctx, st, acc, kind, raw); err != nil {
 		return err
 	}
 	sealed, err := a.box.Seal(secretValue)

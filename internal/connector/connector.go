@@ -160,3 +160,11 @@ type ChangeSink interface {
 type UserLookup interface {
 	LookupUser(ctx context.Context, idOrName string) (directory.SourceUser, []directory.SourceMembership, error)
 }
+
+// Searcher is implemented by connectors that can find groups and users by
+// name in the source, for pickers that select groups or single users.
+// more reports that the source has more matches than limit.
+type Searcher interface {
+	SearchGroups(ctx context.Context, query string, limit int) (found []directory.SourceGroup, more bool, err error)
+	SearchUsers(ctx context.Context, query string, limit int) (found []directory.SourceUser, more bool, err error)
+}

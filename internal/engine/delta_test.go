@@ -19,7 +19,9 @@ type incSource struct {
 	err    error // returned by Changes instead of running the script
 }
 
-func (s *incSource) Cursor(context.Context) (string, error) { return fmt.Sprintf("cursor-%d", s.round), nil }
+func (s *incSource) Cursor(context.Context) (string, error) {
+	return fmt.Sprintf("cursor-%d", s.round), nil
+}
 
 func (s *incSource) Changes(ctx context.Context, cursor string, sink connector.ChangeSink) (string, error) {
 	if s.err != nil {
