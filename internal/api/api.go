@@ -48,6 +48,11 @@ type Syncer interface {
 	Request(src directory.Source, mode, trigger string) (string, error)
 	// Check tests the source's connection.
 	Check(ctx context.Context, src directory.Source) ([]connector.CheckResult, error)
+	// SyncUser synchronizes one user of the source (by the source's id for
+	// it or its username) at once, and returns the run. It fails with
+	// engine.ErrBusy while another run of the source is in progress and
+	// with engine.ErrUnsupported when the source cannot look up one user.
+	SyncUser(ctx context.Context, src directory.Source, who string, dryRun bool) (directory.Run, error)
 }
 
 // Server serves the API.

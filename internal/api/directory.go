@@ -1,12 +1,17 @@
 package api
 
 import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/dirsync/dirsync/internal/directory"
 	"github.com/dirsync/dirsync/internal/store"
@@ -113,9 +118,27 @@ func (s *Server) listChanges(w http.ResponseWriter, r *request) error {
 	return writeJSON(w, http.StatusOK, map[string]any{"changes": cs, "next": next})
 }
 
+// cursorParam reads a page cursor. The store's cursors are base64url of a
+// sort key and an id separated by a NUL; one that is not is the caller's
+// mistake, and must not reach the store (which reports it as any error).
+func cursorParam(r *request, name string) (string, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return "", nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(v)
+	if err != nil || !bytes.Contains(b, []byte{0}) {
+		return "", badField(name, "%s is not a cursor this API returned", name)
+	}
+	return v, nil
+}
+
 func (s *Server) listUsers(w http.ResponseWriter, r *request) error {
-	q := store.UserQuery{Search: r.URL.Query().Get("search"), After: r.URL.Query().Get("after")}
+	q := store.UserQuery{Search: r.URL.Query().Get("search")}
 	var err error
+	if q.After, err = cursorParam(r, "after"); err != nil {
+		return err
+	}
 	if q.Limit, err = limitParam(r); err != nil {
 		return err
 	}
@@ -207,8 +230,11 @@ var syncedUserFields = []string{"username", "email", "display_name", "given_name
 	"account_name", "dn", "enabled", "state", "sources", "id", "account_id", "created_at", "updated_at", "trashed_at"}
 
 func (s *Server) listGroups(w http.ResponseWriter, r *request) error {
-	q := store.GroupQuery{Search: r.URL.Query().Get("search"), After: r.URL.Query().Get("after")}
+	q := store.GroupQuery{Search: r.URL.Query().Get("search")}
 	var err error
+	if q.After, err = cursorParam(r, "after"); err != nil {
+		return err
+	}
 	if q.Limit, err = limitParam(r); err != nil {
 		return err
 	}
@@ -264,12 +290,20 @@ func (s *Server) listTrash(w http.ResponseWriter, r *request) error {
 	if err != nil {
 		return err
 	}
-	trash := []directory.State{directory.StateTrash}
-	users, err := s.Store.Users(r.Context(), r.account.ID, store.UserQuery{States: trash, Limit: limit, After: r.URL.Query().Get("after_user")})
+	afterUser, err := cursorParam(r, "after_user")
 	if err != nil {
 		return err
 	}
-	groups, err := s.Store.Groups(r.Context(), r.account.ID, store.GroupQuery{States: trash, Limit: limit, After: r.URL.Query().Get("after_group")})
+	afterGroup, err := cursorParam(r, "after_group")
+	if err != nil {
+		return err
+	}
+	trash := []directory.State{directory.StateTrash}
+	users, err := s.Store.Users(r.Context(), r.account.ID, store.UserQuery{States: trash, Limit: limit, After: afterUser})
+	if err != nil {
+		return err
+	}
+	groups, err := s.Store.Groups(r.Context(), r.account.ID, store.GroupQuery{States: trash, Limit: limit, After: afterGroup})
 	if err != nil {
 		return err
 	}
@@ -290,18 +324,114 @@ func trashKind(r *request) error {
 	return nil
 }
 
+// trashObject finds the user or group of the route in the transaction.
+func trashObject(ctx context.Context, tx store.Tx, r *request) (u *directory.User, g *directory.Group, err error) {
+	id := r.PathValue("id")
+	if r.PathValue("kind") == "users" {
+		user, err := tx.User(ctx, r.account.ID, id)
+		if err != nil {
+			return nil, nil, storeErr(err, "user")
+		}
+		if user.State != directory.StateTrash {
+			return nil, nil, &Error{Status: http.StatusConflict, Code: CodeConflict, Message: "user " + user.Username + " is not in the trash"}
+		}
+		return &user, nil, nil
+	}
+	group, err := tx.Group(ctx, r.account.ID, id)
+	if err != nil {
+		return nil, nil, storeErr(err, "group")
+	}
+	if group.State != directory.StateTrash {
+		return nil, nil, &Error{Status: http.StatusConflict, Code: CodeConflict, Message: "group " + group.Name + " is not in the trash"}
+	}
+	return nil, &group, nil
+}
+
+func sourceNames(ls []directory.SourceLink) string {
+	names := make([]string, len(ls))
+	for i, l := range ls {
+		names[i] = l.Source
+	}
+	return strings.Join(names, ", ")
+}
+
+// restoreTrash takes an object out of the trash. An object a source still
+// manages cannot be: the source says it is gone, and it comes back by
+// itself when the source has it again.
 func (s *Server) restoreTrash(w http.ResponseWriter, r *request) error {
 	if err := trashKind(r); err != nil {
 		return err
 	}
-	return notImplemented("restoring from the trash is not available yet: the engine has no restore; a source that reports the object again restores it at its next sync")
+	ctx := r.Context()
+	var out any
+	err := s.Store.Update(ctx, func(tx store.Tx) error {
+		u, g, err := trashObject(ctx, tx, r)
+		if err != nil {
+			return err
+		}
+		var ev directory.Event
+		if u != nil {
+			if len(u.Sources) > 0 {
+				return &Error{Status: http.StatusConflict, Code: CodeSyncedAttribute,
+					Message: fmt.Sprintf("user %s is managed by source %s, which no longer has it: it comes back when the source has it again", u.Username, sourceNames(u.Sources))}
+			}
+			u.State, u.TrashedAt = directory.StateDisabled, time.Time{}
+			if u.Enabled {
+				u.State = directory.StateActive
+			}
+			if err := tx.UpdateUser(ctx, *u); err != nil {
+				return err
+			}
+			ev = localEvent(r.account.ID, directory.EventUserRestored, directory.MemberUser, u.ID, u.Username, s.now())
+			out = u
+		} else {
+			if len(g.Sources) > 0 {
+				return &Error{Status: http.StatusConflict, Code: CodeSyncedAttribute,
+					Message: fmt.Sprintf("group %s is managed by source %s, which no longer has it: it comes back when the source has it again", g.Name, sourceNames(g.Sources))}
+			}
+			g.State, g.TrashedAt = directory.StateActive, time.Time{}
+			if err := tx.UpdateGroup(ctx, *g); err != nil {
+				return err
+			}
+			ev = localEvent(r.account.ID, directory.EventGroupRestored, directory.MemberGroup, g.ID, g.Name, s.now())
+			out = g
+		}
+		// The event lands with the change, as the engine's do.
+		return tx.AppendEvents(ctx, []directory.Event{ev})
+	})
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, out)
 }
 
+// localEvent is the event of a change made through the API rather than a run.
+func localEvent(accountID, typ string, kind directory.MemberKind, id, name string, now time.Time) directory.Event {
+	data, _ := json.Marshal(map[string]any{"object_kind": kind, "object_id": id, "name": name, "source": "", "detail": "through the API"})
+	return directory.Event{AccountID: accountID, Type: typ, Time: now, Data: data}
+}
+
+// purgeTrash deletes an object in the trash for good.
 func (s *Server) purgeTrash(w http.ResponseWriter, r *request) error {
 	if err := trashKind(r); err != nil {
 		return err
 	}
-	return notImplemented("purging the trash is not available yet: the engine has no purge")
+	ctx := r.Context()
+	err := s.Store.Update(ctx, func(tx store.Tx) error {
+		u, g, err := trashObject(ctx, tx, r)
+		if err != nil {
+			return err
+		}
+		if u != nil {
+			return storeErr(tx.PurgeUser(ctx, r.account.ID, u.ID), "user")
+		}
+		return storeErr(tx.PurgeGroup(ctx, r.account.ID, g.ID), "group")
+	})
+	if err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 func (s *Server) listEvents(w http.ResponseWriter, r *request) error {

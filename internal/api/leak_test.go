@@ -97,8 +97,11 @@ func TestWebhooksAndSecretLeak(t *testing.T) {
 	e.do(api.RoleAdministrator, "PATCH", "/api/v1/sources/"+bad.ID, map[string]any{"secret": wrongSecret + "3", "settings": map[string]any{"tenant": "common"}}, nil)
 	var badView api.SourceView
 	e.do(api.RoleReadOnly, "GET", "/api/v1/sources/"+bad.ID, nil, &badView)
-	if badView.Status.State != "reauthorization_required" && badView.Status.State != "last_run_failed" {
-		t.Errorf("failing source status %+v", badView.Status)
+	if badView.Status.State != "reauthorization_required" {
+		t.Errorf("source with a refused secret: status %+v", badView.Status)
+	}
+	if evs, _ := e.st.Events(t.Context(), e.account.ID, 0, 0); len(filterTypes(evs, directory.EventSourceReauthorize)) != 1 {
+		t.Errorf("want one %s event", directory.EventSourceReauthorize)
 	}
 
 	// Deliver: two failures, then everything in order.

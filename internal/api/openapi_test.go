@@ -130,6 +130,9 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 	call(api.RoleReadOnly, "GET", "/api/v1/groups/"+gid+"/members?effective=true", nil)
 	call(api.RoleReadOnly, "GET", "/api/v1/trash", nil)
 	call(api.RoleUserManager, "POST", "/api/v1/trash/users/"+uid+"/restore", nil)
+	call(api.RoleAdministrator, "DELETE", "/api/v1/trash/users/"+uid, nil)
+	call(api.RoleHelpDesk, "POST", "/api/v1/sources/"+src.ID+"/sync-user", map[string]any{"user": users.Users[0]["username"]})
+	call(api.RoleHelpDesk, "POST", "/api/v1/sources/"+src.ID+"/sync-user", map[string]any{"user": "nobody@nowhere.example"})
 	call(api.RoleReadOnly, "GET", "/api/v1/events?limit=3", nil)
 	var hook api.WebhookView
 	json.Unmarshal(call(api.RoleAdministrator, "POST", "/api/v1/webhooks", map[string]any{"url": "https://hooks.example/x"}), &hook)

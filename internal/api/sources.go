@@ -12,6 +12,7 @@ import (
 
 	"github.com/dirsync/dirsync/internal/connector"
 	"github.com/dirsync/dirsync/internal/directory"
+	"github.com/dirsync/dirsync/internal/engine"
 	"github.com/dirsync/dirsync/internal/schedule"
 	"github.com/dirsync/dirsync/internal/store"
 )
@@ -89,11 +90,17 @@ func (s *Server) sourceView(ctx context.Context, src directory.Source) (SourceVi
 	if len(runs) > 0 {
 		v.LastRun = &runs[0]
 	}
-	v.Status = s.status(src, v.LastRun)
+	var h store.SourceHealth
+	if svc, ok := store.ServiceOf(s.Store); ok {
+		if h, err = svc.SourceHealth(ctx, src.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return v, err
+		}
+	}
+	v.Status = s.status(src, v.LastRun, h)
 	return v, nil
 }
 
-func (s *Server) status(src directory.Source, last *directory.Run) SourceStatus {
+func (s *Server) status(src directory.Source, last *directory.Run, h store.SourceHealth) SourceStatus {
 	var st SourceStatus
 	var cfg struct {
 		SecretExpires string `json:"secret_expires"`
@@ -108,8 +115,8 @@ func (s *Server) status(src directory.Source, last *directory.Run) SourceStatus 
 	switch {
 	case !src.Enabled:
 		st.State, st.Message = "turned_off", "the source is turned off: it syncs neither on schedule nor on request"
-	case last != nil && last.Outcome == directory.OutcomeFailed && strings.Contains(last.Reason, string(connector.KindAuth)):
-		st.State, st.Message = "reauthorization_required", "authentication fails: "+last.Reason
+	case h.AuthFailing:
+		st.State, st.Message = "reauthorization_required", "Could not connect: reauthorization required: "+h.AuthMessage
 	case last != nil && (last.Outcome == directory.OutcomeFailed || last.Outcome == directory.OutcomeStopped):
 		st.State, st.Message = "last_run_failed", last.Reason
 	case st.SecretExpiresInDays != nil && *st.SecretExpiresInDays <= 30:
@@ -513,8 +520,39 @@ func (s *Server) syncSource(w http.ResponseWriter, r *request) error {
 }
 
 func (s *Server) syncUser(w http.ResponseWriter, r *request) error {
-	if _, err := s.findSource(r.Context(), r); err != nil {
+	var in struct {
+		User   string `json:"user"`
+		DryRun bool   `json:"dry_run"`
+	}
+	if err := decode(r, &in); err != nil {
 		return err
 	}
-	return notImplemented("single-user sync is not available yet: the engine cannot sync one user; run a delta sync (POST /api/v1/sources/{id}/sync) instead")
+	if strings.TrimSpace(in.User) == "" {
+		return badField("user", "user is required: the user's id in the source or its username (userPrincipalName)")
+	}
+	src, err := s.findSource(r.Context(), r)
+	if err != nil {
+		return err
+	}
+	if !src.Enabled {
+		return &Error{Status: http.StatusConflict, Code: CodeConflict, Message: "source " + src.Name + " is turned off; turn it on first"}
+	}
+	sy, err := s.syncer()
+	if err != nil {
+		return err
+	}
+	run, err := sy.SyncUser(r.Context(), src, strings.TrimSpace(in.User), in.DryRun)
+	switch {
+	case errors.Is(err, engine.ErrUnsupported):
+		return notImplemented(fmt.Sprintf("source %s (%s) cannot sync one user; run a delta sync instead", src.Name, src.Kind))
+	case errors.Is(err, engine.ErrBusy):
+		return &Error{Status: http.StatusConflict, Code: CodeConflict, Message: "a run of source " + src.Name + " is in progress; try again when it ends", Err: err}
+	case run.ID == "":
+		return err
+	}
+	// A run that failed or stopped is still the answer: it says why.
+	if err != nil {
+		s.logger().Info("single-user sync did not apply", "source", src.ID, "run", run.ID, "err", err)
+	}
+	return writeJSON(w, http.StatusOK, run)
 }

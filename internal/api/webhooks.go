@@ -161,10 +161,10 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *request) error {
 		return err
 	}
 	ctx := r.Context()
-	err = s.updateSvc(ctx, func(tx store.Tx, stx store.ServiceTx) error {
+	err = s.updateSvc(ctx, func(_ store.Tx, stx store.ServiceTx) error {
 		// A new subscription starts at the end of the feed: it gets what
 		// happens from now on, not the account's whole history.
-		last, err := lastSeq(ctx, tx, r.account.ID)
+		last, err := stx.LastEventSeq(ctx, r.account.ID)
 		if err != nil {
 			return err
 		}
@@ -177,21 +177,6 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *request) error {
 	v := webhookView(h)
 	v.Secret = secretText // shown once
 	return writeJSON(w, http.StatusCreated, v)
-}
-
-// lastSeq is the Seq of the account's newest event, 0 when none.
-func lastSeq(ctx context.Context, rd store.Reader, accountID string) (int64, error) {
-	var last int64
-	for {
-		es, err := rd.Events(ctx, accountID, last, 1000)
-		if err != nil {
-			return 0, err
-		}
-		if len(es) == 0 {
-			return last, nil
-		}
-		last = es[len(es)-1].Seq
-	}
 }
 
 func (s *Server) getWebhook(w http.ResponseWriter, r *request) error {

@@ -36,7 +36,8 @@ func domainClaim(kind directory.SourceKind, config []byte) string {
 	return ""
 }
 
-// checkClaim refuses a source whose domain another source already syncs:
+// checkClaim refuses a source whose domain another source already syncs
+// (has synced at least once):
 // in the same account two sources would fight over the same people, and
 // across accounts one organization's people would belong to two customers
 // (Sophos: one domain, one source; users unique to one account).
@@ -58,6 +59,13 @@ func (a *app) checkClaim(ctx context.Context, st store.Store, acc directory.Acco
 			if domainClaim(s.Kind, s.Config) != claim {
 				continue
 			}
+			// A source claims its domain once it has synced it: a source
+			// that never worked (a typo being corrected) holds nobody.
+			if synced, err := hasSynced(ctx, st, other.ID, s.ID); err != nil {
+				return err
+			} else if !synced {
+				continue
+			}
 			if other.ID == acc.ID {
 				return &exitError{ExitConflict, usageErr("account %s already syncs %s through source %s (%s): two sources of one account cannot sync the same domain", acc.Name, claim, s.Name, s.Kind).(*exitError).err}
 			}
@@ -65,4 +73,17 @@ func (a *app) checkClaim(ctx context.Context, st store.Store, acc directory.Acco
 		}
 	}
 	return nil
+}
+
+func hasSynced(ctx context.Context, st store.Store, accountID, sourceID string) (bool, error) {
+	runs, err := st.Runs(ctx, accountID, sourceID, 0)
+	if err != nil {
+		return false, err
+	}
+	for _, r := range runs {
+		if r.Outcome == directory.OutcomeSucceeded && !r.DryRun {
+			return true, nil
+		}
+	}
+	return false, nil
 }

@@ -170,6 +170,7 @@ func TestSyncedAttributesReadOnlyAndTrashCommands(t *testing.T) {
 
 func TestOneDomainOneSource(t *testing.T) {
 	w := newCLIWorld(t, 10, 1)
+	w.ok("", "sync", "t") // a source claims its domain once it has synced
 	// The same tenant again in the same account.
 	out, code := w.run("secret", "source", "add", "entra", "--name", "again", "--tenant", strings.ToUpper(w.tenant.ID()), "--client-id", "6731de76-14a6-49ae-97bc-6eba6914391e",
 		"--client-secret-file", "-", "--cloud", "custom", "--authority-url", "https://127.0.0.1:1", "--graph-url", "https://127.0.0.1:1")

@@ -42,6 +42,8 @@ type Runner struct {
 	// OnFinish, when set, is called after every run (to wake the webhook
 	// dispatcher).
 	OnFinish func(directory.Run)
+	// Notifier tells owners when a source's credentials are refused.
+	Notifier *Notifier
 
 	initOnce sync.Once
 	sem      chan struct{}
@@ -182,6 +184,12 @@ func (r *Runner) runOnce(src directory.Source, mode, trigger string) {
 			}
 			continue
 		}
+		if run.ID != "" && !run.DryRun {
+			// Recorded even when shutting down: the run has ended.
+			if herr := noteAuth(context.WithoutCancel(ctx), r.Store, r.Notifier, cur, run, err, r.now()); herr != nil {
+				log.Error("source health", "err", herr)
+			}
+		}
 		if run.ID != "" {
 			if r.Metrics != nil {
 				r.Metrics.ObserveRun(run, r.now().Sub(start))
@@ -231,6 +239,28 @@ func (r *Runner) sync(ctx context.Context, src directory.Source, mode, trigger s
 	}
 	eng := &engine.Engine{Store: r.Store, Now: r.Now, Logger: r.logger()}
 	return eng.Sync(ctx, src, conn, engine.Options{Trigger: trigger, Full: mode == api.ModeFull, DryRun: mode == api.ModeDryRun})
+}
+
+// SyncUser synchronizes one user of the source now, on the caller's
+// context: it is small, so it takes no worker. The engine's lease keeps it
+// from running beside a run of the same source.
+func (r *Runner) SyncUser(ctx context.Context, src directory.Source, who string, dryRun bool) (directory.Run, error) {
+	conn, err := r.connect(src)
+	if err != nil {
+		return directory.Run{}, err
+	}
+	start := r.now()
+	eng := &engine.Engine{Store: r.Store, Now: r.Now, Logger: r.logger()}
+	run, err := eng.SyncUser(ctx, src, conn, who, engine.Options{Trigger: "api", DryRun: dryRun})
+	if run.ID != "" {
+		if r.Metrics != nil {
+			r.Metrics.ObserveRun(run, r.now().Sub(start))
+		}
+		if r.OnFinish != nil {
+			r.OnFinish(run)
+		}
+	}
+	return run, err
 }
 
 // Check tests a source's connection.

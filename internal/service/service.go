@@ -44,6 +44,9 @@ type Config struct {
 	// BusyRetry is the wait before retrying a run another process holds.
 	BusyRetry time.Duration
 	Now       func() time.Time
+	// SMTP is where owners are mailed about sources that need them; empty
+	// Addr sends no mail (the events are written regardless).
+	SMTP SMTPConfig
 	// Connect overrides how connectors are opened, for tests.
 	Connect func(src directory.Source, secret []byte) (connector.Connector, error)
 }
@@ -58,6 +61,7 @@ type Service struct {
 	Scheduler  *Scheduler
 	Dispatcher *webhook.Dispatcher
 	API        *api.Server
+	Notifier   *Notifier
 
 	ready atomic.Bool
 	wake  chan struct{}
@@ -83,9 +87,10 @@ func New(st store.Store, box *secret.Box, cfg Config, logger *slog.Logger) *Serv
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Service{cfg: cfg, store: st, log: logger, Metrics: NewMetrics(), wake: make(chan struct{}, 1)}
+	s := &Service{cfg: cfg, store: st, log: logger, Metrics: NewMetrics(), wake: make(chan struct{}, 1),
+		Notifier: &Notifier{SMTP: cfg.SMTP, Logger: logger}}
 	s.Runner = &Runner{Store: st, Box: box, Logger: logger, Metrics: s.Metrics, Now: cfg.Now, Connect: cfg.Connect,
-		Workers: cfg.Workers, BusyRetry: cfg.BusyRetry, OnFinish: func(directory.Run) { s.Wake() }}
+		Workers: cfg.Workers, BusyRetry: cfg.BusyRetry, OnFinish: func(directory.Run) { s.Wake() }, Notifier: s.Notifier}
 	s.Scheduler = &Scheduler{Store: st, Runner: s.Runner, Now: cfg.Now, Logger: logger}
 	s.Dispatcher = &webhook.Dispatcher{Store: st, Box: box, Now: cfg.Now, Logger: logger,
 		FirstBackoff: cfg.WebhookFirstBackoff, MaxBackoff: cfg.WebhookMaxBackoff, RetryFor: cfg.WebhookRetryFor,
@@ -157,11 +162,14 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 func (s *Service) countRequests(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sw := &statusWriter{ResponseWriter: w}
+		start := time.Now()
 		h.ServeHTTP(sw, r)
 		if sw.status == 0 {
 			sw.status = http.StatusOK
 		}
 		s.Metrics.Add("dirsync_http_requests_total", 1, "code", strconv.Itoa(sw.status/100)+"xx")
+		// The path only: queries may hold search terms.
+		s.log.Debug("http", "method", r.Method, "path", r.URL.Path, "status", sw.status, "ms", time.Since(start).Milliseconds())
 	})
 }
 
@@ -170,7 +178,7 @@ func (s *Service) countRequests(h http.Handler) http.Handler {
 // a few seconds, running syncs get ShutdownGrace to finish and are then
 // cancelled, which rolls back their apply.
 func (s *Service) Run(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second,
+	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -218,6 +226,9 @@ func (s *Service) scheduleLoop(ctx context.Context) {
 		if now := s.cfg.Now(); now.Sub(lastPrune) > time.Hour {
 			lastPrune = now
 			s.prune(ctx, now)
+			if err := s.Scheduler.CheckSecrets(ctx, s.Notifier); err != nil && ctx.Err() == nil {
+				s.log.Error("secret expiry check", "err", err)
+			}
 		}
 		select {
 		case <-ctx.Done():

@@ -87,6 +87,21 @@ type SourceSchedule struct {
 	LastRun time.Time `json:"last_run,omitzero"`
 }
 
+// SourceHealth is what the service knows of a source beyond its runs.
+type SourceHealth struct {
+	SourceID  string `json:"source_id"`
+	AccountID string `json:"account_id"`
+	// AuthFailing is set while the source's credentials are refused:
+	// reauthorization is required.
+	AuthFailing bool   `json:"auth_failing"`
+	AuthMessage string `json:"auth_message,omitempty"`
+	// Since is when AuthFailing last changed.
+	Since time.Time `json:"since,omitzero"`
+	// ExpiryNotifiedDays is the last secret expiry warning given (30, 7
+	// or 1 days); 0 when none is due.
+	ExpiryNotifiedDays int `json:"expiry_notified_days"`
+}
+
 // ServiceReader reads what the service keeps. Like Reader, every
 // account-scoped method treats another account's id as ErrNotFound.
 type ServiceReader interface {
@@ -105,6 +120,12 @@ type ServiceReader interface {
 	SourceSchedule(ctx context.Context, sourceID string) (SourceSchedule, error)
 	// SourceSchedules lists every stored schedule, for the scheduler.
 	SourceSchedules(ctx context.Context) ([]SourceSchedule, error)
+
+	// LastEventSeq is the Seq of the account's newest event, 0 when none.
+	LastEventSeq(ctx context.Context, accountID string) (int64, error)
+
+	// SourceHealth returns ErrNotFound when nothing is known.
+	SourceHealth(ctx context.Context, sourceID string) (SourceHealth, error)
 }
 
 // ServiceTx writes what the service keeps, in a transaction.
@@ -126,6 +147,8 @@ type ServiceTx interface {
 
 	// SetSourceSchedule creates or replaces the source's schedule.
 	SetSourceSchedule(ctx context.Context, s SourceSchedule) error
+	// SetSourceHealth creates or replaces the source's health record.
+	SetSourceHealth(ctx context.Context, h SourceHealth) error
 }
 
 // ServiceOf returns the store's ServiceReader, or false when the backend

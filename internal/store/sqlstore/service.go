@@ -263,3 +263,26 @@ func (t *tx) SetSourceSchedule(ctx context.Context, s store.SourceSchedule) erro
 		s.SourceID, s.AccountID, string(s.Spec), timeArg(s.LastRun))
 	return wrap(err, t.c.f, "set schedule of source %q", s.SourceID)
 }
+
+func (r reader) SourceHealth(ctx context.Context, sourceID string) (store.SourceHealth, error) {
+	var h store.SourceHealth
+	err := r.c.row(ctx, `SELECT source_id, account_id, auth_failing, auth_message, since, expiry_notified_days
+		FROM source_health WHERE source_id = ?`, sourceID).Scan(&h.SourceID, &h.AccountID, &h.AuthFailing, &h.AuthMessage,
+		nullTime{&h.Since}, &h.ExpiryNotifiedDays)
+	return h, wrap(err, r.c.f, "health of source %q", sourceID)
+}
+
+func (t *tx) SetSourceHealth(ctx context.Context, h store.SourceHealth) error {
+	if _, err := t.c.exec(ctx, `DELETE FROM source_health WHERE source_id = ?`, h.SourceID); err != nil {
+		return wrap(err, t.c.f, "set health of source %q", h.SourceID)
+	}
+	_, err := t.c.exec(ctx, `INSERT INTO source_health (source_id, account_id, auth_failing, auth_message, since, expiry_notified_days)
+		VALUES (?, ?, ?, ?, ?, ?)`, h.SourceID, h.AccountID, h.AuthFailing, h.AuthMessage, timeArg(h.Since), h.ExpiryNotifiedDays)
+	return wrap(err, t.c.f, "set health of source %q", h.SourceID)
+}
+
+func (r reader) LastEventSeq(ctx context.Context, accountID string) (int64, error) {
+	var seq int64
+	err := r.c.row(ctx, `SELECT COALESCE(MAX(seq), 0) FROM events WHERE account_id = ?`, accountID).Scan(&seq)
+	return seq, wrap(err, r.c.f, "last event of account %q", accountID)
+}
