@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net"
 
 	"github.com/spf13/cobra"
 
@@ -12,6 +14,7 @@ import (
 	"github.com/dirsync/dirsync/internal/directory"
 	"github.com/dirsync/dirsync/internal/engine"
 	"github.com/dirsync/dirsync/internal/entraemu"
+	"github.com/dirsync/dirsync/internal/service"
 	"github.com/dirsync/dirsync/internal/store"
 )
 
@@ -20,6 +23,7 @@ const demoSource = "demo-entra"
 func (a *app) demoCommand() *cobra.Command {
 	var (
 		once          bool
+		listen        string
 		users, groups int
 		seed          int64
 	)
@@ -28,8 +32,9 @@ func (a *app) demoCommand() *cobra.Command {
 		Short: "Sync an emulated Entra ID tenant end to end, then keep it running to explore",
 		Long: `Start an emulated Entra ID tenant, add it as the source "demo-entra" (or
 point the existing one at it), sync it, and print what the directory now holds.
-Then keep the tenant running until interrupted, so you can explore with
-"dirsync users list", "dirsync groups members", "dirsync runs show".
+Then keep serving until interrupted: the emulated tenant, and dirsync's API,
+scheduler and webhooks on --listen, so you can explore with "dirsync users
+list", "dirsync groups members", "dirsync runs show" or the REST API.
 With --once, exit after the summary.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -63,20 +68,28 @@ With --once, exit after the summary.`,
 			if once {
 				return nil
 			}
-			a.printf("\nThe emulated tenant keeps running at %s; try in another terminal:\n", srv.URL())
+			// Keep serving: the emulated tenant, and dirsync itself (API,
+			// scheduler, webhooks), so a newcomer has a service to explore.
+			ln, err := net.Listen("tcp", listen)
+			if err != nil {
+				return usageErr("--listen %s: %v", listen, err)
+			}
 			db := a.dbPath
 			if db == "" {
 				db, _ = defaultDBPath()
 			}
-			a.printf("  dirsync --db %s users list\n  dirsync --db %s groups list\n  dirsync --db %s sync %s\n  dirsync --db %s runs show %s --changes\n",
-				db, db, db, demoSource, db, run.ID)
+			a.printf("\ndirsync is serving its API on http://%s (the emulated tenant keeps running at %s). Try, in another terminal:\n", ln.Addr(), srv.URL())
+			a.printf("  dirsync --db %s users list\n  dirsync --db %s groups list\n  dirsync --db %s runs show %s --changes\n", db, db, db, run.ID)
+			a.printf("  TOKEN=$(dirsync --db %s token create --role owner --json | jq -r .token)\n", db)
+			a.printf("  curl -H \"Authorization: Bearer $TOKEN\" http://%s/api/v1/users\n", ln.Addr())
 			a.printf("Press Ctrl-C to stop.\n")
-			<-ctx.Done()
-			return nil
+			logger := slog.New(slog.NewJSONHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+			return service.New(a.st, a.box, service.Config{}, logger).Run(ctx, ln)
 		},
 	}
 	f := cmd.Flags()
 	f.BoolVar(&once, "once", false, "exit after the first sync")
+	f.StringVar(&listen, "listen", "127.0.0.1:8080", "where dirsync serves its API after the first sync")
 	f.IntVar(&users, "users", 1000, "users in the emulated tenant")
 	f.IntVar(&groups, "groups", 50, "groups in the emulated tenant")
 	f.Int64Var(&seed, "seed", 1, "seed of the emulated tenant's data")

@@ -167,7 +167,7 @@ func TestSnapshotTenant(t *testing.T) {
 		t.Errorf("skips %v", s.skips)
 	}
 	for _, k := range s.skips {
-		if k.Kind == "device" && k.Reason != "group member is a device, not a user or group" {
+		if k.Kind == "device" && k.Reason != "group member that is not a user or group (device)" {
 			t.Errorf("reason %q", k.Reason)
 		}
 	}
