@@ -377,34 +377,22 @@ type stagingSink struct {
 
 var _ connector.Sink = (*stagingSink)(nil)
 
-func (s *stagingSink) User(u directory.SourceUser) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.users++
-	s.bu = append(s.bu, u)
-	if len(s.bu) >= s.batch {
-		return s.flushLocked()
-	}
-	return nil
-}
+func (s *stagingSink) User(u directory.SourceUser) error { return stage(s, &s.users, &s.bu, u) }
 
-func (s *stagingSink) Group(g directory.SourceGroup) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.groups++
-	s.bg = append(s.bg, g)
-	if len(s.bg) >= s.batch {
-		return s.flushLocked()
-	}
-	return nil
-}
+func (s *stagingSink) Group(g directory.SourceGroup) error { return stage(s, &s.groups, &s.bg, g) }
 
 func (s *stagingSink) Membership(m directory.SourceMembership) error {
+	return stage(s, &s.members, &s.bm, m)
+}
+
+// stage counts v, adds it to its batch, and writes the batches out when
+// this one is full.
+func stage[T any](s *stagingSink, count *int, batch *[]T, v T) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.members++
-	s.bm = append(s.bm, m)
-	if len(s.bm) >= s.batch {
+	*count++
+	*batch = append(*batch, v)
+	if len(*batch) >= s.batch {
 		return s.flushLocked()
 	}
 	return nil
