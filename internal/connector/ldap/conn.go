@@ -76,7 +76,7 @@ func (s *source) connect(ctx context.Context) (*session, error) {
 		return nil, err
 	}
 	var failures []*connector.Error
-	for _, raw := range s.cfg.URLs {
+	for i, raw := range s.cfg.URLs {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
@@ -89,7 +89,9 @@ func (s *source) connect(ctx context.Context) (*session, error) {
 			return nil, err
 		}
 		failures = append(failures, ce)
-		s.log.Warn("ldap: server failed, trying the next", "url", raw, "error", err)
+		if i < len(s.cfg.URLs)-1 {
+			s.log.Warn("ldap: server failed, trying the next", "url", raw, "error", err)
+		}
 	}
 	if len(failures) == 1 {
 		return nil, failures[0]

@@ -102,6 +102,11 @@ func (s *source) Cursor(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	// A full run takes its cursor first: a missing base DN or included OU
+	// must be named here, not surface as a failed read of some attribute.
+	if err := ss.checkScope(sc); err != nil {
+		return "", err
+	}
 	st := &cursorState{V: cursorVersion, Scope: s.cfg.scopeHash()}
 	if ss.flavor != FlavorAD {
 		st.Mode, st.Since = modeTimestamp, ss.serverTime()
@@ -405,17 +410,6 @@ func (cr *changeReader) remember(guid []byte, a anchor) {
 	}
 }
 
-// deletedInScope reports whether a tombstone's last parent was in scope;
-// without lastKnownParent it assumes so (a removal of an unknown object is
-// a no-op for the engine).
-func (cr *changeReader) deletedInScope(e *goldap.Entry) bool {
-	_, parent := parseExtendedDN(e.GetEqualFoldAttributeValue(attrLastKnownParent))
-	if parent == "" {
-		return true
-	}
-	return cr.sc.inScope("CN=x," + parent)
-}
-
 func (cr *changeReader) user(e *goldap.Entry) error {
 	guid := e.GetEqualFoldRawAttributeValue(attrObjectGUID)
 	if len(guid) != 16 {
@@ -424,9 +418,11 @@ func (cr *changeReader) user(e *goldap.Entry) error {
 	if strings.EqualFold(e.GetEqualFoldAttributeValue(attrIsDeleted), "TRUE") {
 		id := cr.anchorID(guid)
 		delete(cr.st.Anchors, FormatGUID(guid))
-		if !cr.deletedInScope(e) {
-			return nil
-		}
+		// Every tombstone is reported, wherever it was: lastKnownParent says
+		// where the object died, not where the last sync saw it, and an
+		// object moved out of scope and deleted between two syncs arrives
+		// as a tombstone alone. A removal of an object the directory does
+		// not hold is a no-op for the engine.
 		return cr.sink.RemoveUser(id, true)
 	}
 	_, dn := parseExtendedDN(e.DN)
@@ -447,7 +443,7 @@ func (cr *changeReader) user(e *goldap.Entry) error {
 // only the server can evaluate) with its direct groups.
 func (cr *changeReader) fullUser(guid []byte) error {
 	old := cr.anchorID(guid)
-	e, err := cr.ss.readOne(guidBase(guid), cr.sc.userFilter, cr.sc.userAttrs, cr.sc.controls())
+	e, err := cr.ss.readOne(guidBase(guid), cr.sc.userFilter, cr.withMemberOf(cr.sc.userAttrs), cr.sc.controls())
 	if err != nil {
 		return err
 	}
@@ -480,7 +476,7 @@ func (cr *changeReader) fullUser(guid []byte) error {
 	}
 	// A user that came into scope brings the memberships its groups
 	// already had: DirSync reports no change on those groups.
-	return cr.ss.groupsOf(cr.sc, dn, func(g known) error {
+	return cr.groupsOfEntry(e, dn, func(g known) error {
 		return cr.sink.Membership(directory.SourceMembership{GroupExternalID: g.id, MemberExternalID: a.id, MemberKind: directory.MemberUser})
 	})
 }
@@ -543,9 +539,11 @@ func (cr *changeReader) group(e *goldap.Entry) error {
 	if strings.EqualFold(e.GetEqualFoldAttributeValue(attrIsDeleted), "TRUE") {
 		id := cr.anchorID(guid)
 		delete(cr.st.Anchors, FormatGUID(guid))
-		if !cr.deletedInScope(e) {
-			return nil
-		}
+		// Every tombstone is reported, wherever it was: lastKnownParent says
+		// where the object died, not where the last sync saw it, and an
+		// object moved out of scope and deleted between two syncs arrives
+		// as a tombstone alone. A removal of an object the directory does
+		// not hold is a no-op for the engine.
 		return cr.sink.RemoveGroup(id, true)
 	}
 	_, dn := parseExtendedDN(e.DN)
@@ -573,7 +571,7 @@ func (cr *changeReader) group(e *goldap.Entry) error {
 // no longer matches the group filter.
 func (cr *changeReader) fullGroup(guid []byte) (string, bool, error) {
 	old := cr.anchorID(guid)
-	e, err := cr.ss.readOne(guidBase(guid), cr.sc.groupFilter, cr.sc.groupAttrs, cr.sc.controls())
+	e, err := cr.ss.readOne(guidBase(guid), cr.sc.groupFilter, cr.withMemberOf(cr.sc.groupAttrs), cr.sc.controls())
 	if err != nil {
 		return "", false, err
 	}
@@ -598,6 +596,16 @@ func (cr *changeReader) fullGroup(guid []byte) (string, bool, error) {
 	})
 	if err != nil {
 		return "", false, cr.ss.readErr("read members", guidBase(guid), err)
+	}
+	// A group that came into scope brings the groups it is a member of, as
+	// a user does: DirSync reported those groups' member values while this
+	// one was out of scope (and so skipped), and reports no change on them now.
+	_, dn := parseExtendedDN(e.DN)
+	err = cr.groupsOfEntry(e, dn, func(g known) error {
+		return cr.sink.Membership(directory.SourceMembership{GroupExternalID: g.id, MemberExternalID: a.id, MemberKind: directory.MemberGroup})
+	})
+	if err != nil {
+		return "", false, err
 	}
 	return a.id, true, nil
 }
@@ -755,6 +763,70 @@ func (ss *session) readOne(base, filter string, attrs []string, controls []golda
 		return nil, nil
 	}
 	return res.Entries[0], nil
+}
+
+// attrMemberOf is AD's backlink of member: the groups an entry is a direct
+// member of.
+const attrMemberOf = "memberOf"
+
+// useMemberOf reports whether an entry's groups can be read from its
+// memberOf backlink rather than by searching every group's member
+// attribute: on AD with the default group class, member attribute and no
+// group filter (which only the server can evaluate). Samba answers such a
+// search by scanning every group: about 50 ms a moved user at 1,500 users
+// and 100 groups, and in the 10,000-user, 500-group benchmark (e2e) an
+// incremental run after 1% of changes took 14.8 s, longer than a full one;
+// with memberOf it takes 0.4 s. memberOf is readable wherever member is:
+// both belong to the Group-Membership property set that an account reading
+// groups is granted.
+func (sc *schema) useMemberOf() bool {
+	return sc.flavor == FlavorAD && !sc.customGroup && sc.groupClass == "(objectClass=group)" &&
+		strings.EqualFold(sc.attrs[AttrMember], "member")
+}
+
+// withMemberOf adds memberOf to attrs where groupsOfEntry reads it.
+func (cr *changeReader) withMemberOf(attrs []string) []string {
+	if !cr.sc.useMemberOf() {
+		return attrs
+	}
+	return append(slicesClone(attrs), attrMemberOf)
+}
+
+// groupsOfEntry lists the groups in scope that have the entry (read with
+// withMemberOf's attributes, at dn) as a direct member. The memberOf values
+// come with their GUIDs under the extended DN control, and a GUID names its
+// anchor through the cursor's ms-DS-ConsistencyGuid map. A memberOf too
+// large for one answer (AD ranges it past 1,500 values) falls back to the
+// search.
+func (cr *changeReader) groupsOfEntry(e *goldap.Entry, dn string, fn func(known) error) error {
+	if !cr.sc.useMemberOf() {
+		return cr.ss.groupsOf(cr.sc, dn, fn)
+	}
+	var values []string
+	for _, a := range e.Attributes {
+		name, opts, _ := strings.Cut(a.Name, ";")
+		if !strings.EqualFold(name, attrMemberOf) {
+			continue
+		}
+		if opts != "" {
+			return cr.ss.groupsOf(cr.sc, dn, fn)
+		}
+		values = append(values, a.Values...)
+	}
+	for _, v := range values {
+		guid, gdn := parseExtendedDN(v)
+		if len(guid) != 16 {
+			// Not in extended form after all: search as everywhere else.
+			return cr.ss.groupsOf(cr.sc, dn, fn)
+		}
+		if !cr.sc.inScope(gdn) {
+			continue
+		}
+		if err := fn(known{kind: directory.MemberGroup, id: cr.anchorID(guid)}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // groupsOf lists the groups in scope that have dn as a direct member.

@@ -228,3 +228,51 @@ func normUsers(m map[string]directory.SourceUser) map[string]directory.SourceUse
 	}
 	return out
 }
+
+// TestIncrementalScopeRoundTrips covers two paths that DirSync reports in a
+// form of its own: a group that comes back into scope must bring the groups
+// it joined while it was out (DirSync reported that membership then, when
+// it could only be skipped), and a user moved out of scope and deleted
+// between two reads arrives as a tombstone whose lastKnownParent is outside
+// the scope, yet must still be reported removed.
+func TestIncrementalScopeRoundTrips(t *testing.T) {
+	dc := testDC(t)
+	a := dc.Admin(t)
+	root := a.AddOU(dc.BaseDN, "IncRound")
+	in := a.AddOU(root, "In")
+	out := a.AddOU(root, "Out")
+	u := a.AddUser(in, sambatest.User{SAMAccountName: "ir-u", UPN: "ir-u@corp.example.com"})
+	w := a.AddUser(in, sambatest.User{SAMAccountName: "ir-w", UPN: "ir-w@corp.example.com"})
+	g := a.AddGroup(in, sambatest.Group{CN: "ir-G", Members: []string{u}})
+	q := a.AddGroup(in, sambatest.Group{CN: "ir-Q", Members: []string{w}})
+	cfg := baseCfg(dc, root)
+	cfg.ExcludeOUs = []string{out}
+	c := open(t, dc, cfg, Options{})
+	cursor, err := c.Cursor(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	state := snapshot(t, c)
+	step := func(what string) {
+		t.Helper()
+		next := state.clone()
+		if cursor, err = c.Changes(t.Context(), cursor, next); err != nil {
+			t.Fatal(err)
+		}
+		fresh := snapshot(t, c)
+		if !reflect.DeepEqual(normUsers(next.users), normUsers(fresh.users)) || !reflect.DeepEqual(next.members, fresh.members) ||
+			len(next.groups) != len(fresh.groups) {
+			t.Fatalf("%s: incremental != full:\n calls %q\n incremental %v %v\n full        %v %v", what, next.calls,
+				next.users, next.members, fresh.users, fresh.members)
+		}
+		state = next
+	}
+	g = a.Move(g, "ir-G", out)
+	step("group moved out of scope")
+	a.AddMembers(q, g)
+	step("the out-of-scope group joined an in-scope group")
+	a.Move(g, "ir-G", in)
+	step("group moved back into scope")
+	a.Delete(a.Move(w, "ir-w", out))
+	step("user moved out of scope and deleted between two reads")
+}
