@@ -9,12 +9,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dirsync/dirsync/internal/directory"
+	"github.com/dirsync/dirsync/internal/engine"
 	"github.com/dirsync/dirsync/internal/store"
 )
 
 // DefaultRetention is how long the trash keeps users and groups before
-// "trash purge --expired" deletes them (Duo's 7 days).
-const DefaultRetention = 7 * 24 * time.Hour
+// "trash purge --expired" (and dirsync serve, hourly) deletes them.
+const DefaultRetention = engine.DefaultTrashRetention
 
 func (a *app) trashCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "trash", Short: "Users and groups pending deletion: list, restore, purge"}
@@ -147,33 +148,9 @@ cannot be restored here while the source says it is gone.`,
 					n++
 					return tx.PurgeGroup(ctx, acc.ID, g.ID)
 				}
-				cutoff := time.Now().Add(-olderThan)
-				trash := []directory.State{directory.StateTrash}
-				users, err := tx.Users(ctx, acc.ID, store.UserQuery{States: trash})
-				if err != nil {
-					return err
-				}
-				for _, u := range users.Items {
-					if u.TrashedAt.Before(cutoff) {
-						if err := tx.PurgeUser(ctx, acc.ID, u.ID); err != nil {
-							return err
-						}
-						n++
-					}
-				}
-				groups, err := tx.Groups(ctx, acc.ID, store.GroupQuery{States: trash})
-				if err != nil {
-					return err
-				}
-				for _, g := range groups.Items {
-					if g.TrashedAt.Before(cutoff) {
-						if err := tx.PurgeGroup(ctx, acc.ID, g.ID); err != nil {
-							return err
-						}
-						n++
-					}
-				}
-				return nil
+				purged, err := engine.PurgeTrash(ctx, tx, acc.ID, time.Now().Add(-olderThan))
+				n = purged
+				return err
 			})
 			if err != nil {
 				return err

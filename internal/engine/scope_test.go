@@ -118,3 +118,19 @@ func TestImportOptionsTagsAndUpdateExisting(t *testing.T) {
 		t.Fatalf("update-existing off still updated: %+v", run.Counts)
 	}
 }
+
+// Turning username normalization on later renames users, keeping their ids.
+func TestNormalizeUsernamesLaterKeepsIDs(t *testing.T) {
+	f := newFixture(t)
+	src := sample()
+	f.sync(src, engine.Options{})
+	id := f.userByName("user01@acme.example").ID
+	f.setSettings(scope.Settings{NormalizeUsernames: true})
+	run := f.sync(src, engine.Options{})
+	if run.Counts.Updated != 20 || run.Counts.Created != 0 {
+		t.Fatalf("counts %+v", run.Counts)
+	}
+	if u := f.userByName("user01"); u.ID != id {
+		t.Fatalf("renamed user has id %s, want %s", u.ID, id)
+	}
+}

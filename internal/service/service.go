@@ -21,6 +21,7 @@ import (
 	"github.com/dirsync/dirsync/internal/connector"
 	"github.com/dirsync/dirsync/internal/connector/registry"
 	"github.com/dirsync/dirsync/internal/directory"
+	"github.com/dirsync/dirsync/internal/engine"
 	"github.com/dirsync/dirsync/internal/secret"
 	"github.com/dirsync/dirsync/internal/store"
 	"github.com/dirsync/dirsync/internal/webhook"
@@ -41,6 +42,9 @@ type Config struct {
 	// EventRetention is how long events and delivery logs are kept
 	// (default 30 days).
 	EventRetention time.Duration
+	// TrashRetention is how long users and groups stay in the trash before
+	// they are purged (default engine.DefaultTrashRetention, 7 days).
+	TrashRetention time.Duration
 	// BusyRetry is the wait before retrying a run another process holds.
 	BusyRetry time.Duration
 	Now       func() time.Time
@@ -80,6 +84,9 @@ func New(st store.Store, box *secret.Box, cfg Config, logger *slog.Logger) *Serv
 	}
 	if cfg.ShutdownGrace <= 0 {
 		cfg.ShutdownGrace = time.Minute
+	}
+	if cfg.TrashRetention <= 0 {
+		cfg.TrashRetention = engine.DefaultTrashRetention
 	}
 	if cfg.EventRetention <= 0 {
 		cfg.EventRetention = 30 * 24 * time.Hour
@@ -254,7 +261,8 @@ func (s *Service) dispatchLoop(ctx context.Context) {
 	}
 }
 
-// prune drops events and delivery logs past the retention.
+// prune drops events and delivery logs past their retention, and purges
+// the trash past its own.
 func (s *Service) prune(ctx context.Context, now time.Time) {
 	before := now.Add(-s.cfg.EventRetention)
 	err := s.store.Update(ctx, func(tx store.Tx) error {
@@ -268,8 +276,20 @@ func (s *Service) prune(ctx context.Context, now time.Time) {
 				return err
 			}
 		}
-		if n+m > 0 {
-			s.log.Info("pruned", "events", n, "deliveries", m)
+		accounts, err := tx.Accounts(ctx)
+		if err != nil {
+			return err
+		}
+		purged := 0
+		for _, acc := range accounts {
+			p, err := engine.PurgeTrash(ctx, tx, acc.ID, now.Add(-s.cfg.TrashRetention))
+			if err != nil {
+				return err
+			}
+			purged += p
+		}
+		if n+m+purged > 0 {
+			s.log.Info("pruned", "events", n, "deliveries", m, "purged_from_trash", purged)
 		}
 		return nil
 	})
