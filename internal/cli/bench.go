@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -57,6 +58,7 @@ func (a *app) benchCommand() *cobra.Command {
 		latency       time.Duration
 		asJSON        bool
 		churn         float64
+		cpuProfile    string
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -95,6 +97,17 @@ the Graph requests made, and this process's peak resident memory.`,
 			src := directory.Source{AccountID: acc.ID, Name: "bench", Kind: directory.KindEntra, Config: raw, Secret: sealed, Enabled: true}
 			if err := st.Update(ctx, func(tx store.Tx) error { return tx.CreateSource(ctx, &src) }); err != nil {
 				return err
+			}
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
 			}
 			start := time.Now()
 			run, err := a.runSync(ctx, src, engine.Options{Trigger: "bench"}, !asJSON)
@@ -137,6 +150,7 @@ the Graph requests made, and this process's peak resident memory.`,
 	f.IntVar(&groups, "groups", 5000, "groups in the emulated tenant")
 	f.DurationVar(&latency, "latency", 0, "latency the emulator adds to every request")
 	f.BoolVar(&asJSON, "json", false, "print JSON")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the syncs to this file")
 	f.Float64Var(&churn, "churn", 1, "then change this percentage of users and of memberships, and measure the incremental sync (0: skip)")
 	return cmd
 }

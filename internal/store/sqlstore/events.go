@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -37,19 +38,53 @@ func (t *tx) AppendEvents(ctx context.Context, es []directory.Event) error {
 			}
 			locked[e.AccountID] = true
 		}
-		data := string(e.Data)
-		if data == "" {
-			data = "{}"
+	}
+	// Many rows per statement: a run appends one event per change.
+	for start := 0; start < len(es); start += eventBatch {
+		batch := es[start:min(start+eventBatch, len(es))]
+		var q strings.Builder
+		q.WriteString(`INSERT INTO events (id, account_id, type, time, source_id, run_id, data) VALUES `)
+		args := make([]any, 0, 7*len(batch))
+		for i, e := range batch {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			q.WriteString("(?, ?, ?, ?, ?, ?, ?)")
+			data := string(e.Data)
+			if data == "" {
+				data = "{}"
+			}
+			args = append(args, e.ID, e.AccountID, e.Type, timeArg(e.Time), e.SourceID, e.RunID, data)
 		}
-		err := t.c.row(ctx, `INSERT INTO events (id, account_id, type, time, source_id, run_id, data)
-			VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
-			e.ID, e.AccountID, e.Type, timeArg(e.Time), e.SourceID, e.RunID, data).Scan(&e.Seq)
+		q.WriteString(" RETURNING id, seq")
+		rows, err := t.c.query(ctx, q.String(), args...)
 		if err != nil {
-			return wrap(err, t.c.f, "append event %s", e.Type)
+			return wrap(err, t.c.f, "append events")
+		}
+		seqs := make(map[string]int64, len(batch))
+		for rows.Next() {
+			var id string
+			var seq int64
+			if err := rows.Scan(&id, &seq); err != nil {
+				rows.Close()
+				return wrap(err, t.c.f, "append events")
+			}
+			seqs[id] = seq
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return wrap(err, t.c.f, "append events")
+		}
+		for i := range batch {
+			batch[i].Seq = seqs[batch[i].ID]
 		}
 	}
 	return nil
 }
+
+// eventBatch is how many events one INSERT carries (7 values each).
+const eventBatch = 200
 
 // PruneEvents deletes events older than before.
 func (t *tx) PruneEvents(ctx context.Context, before time.Time) (int, error) {
