@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"context"
 	"database/sql"
 	"errors"
 	"strconv"
@@ -32,6 +33,12 @@ type flavor struct {
 	// retryable reports whether a transaction that failed with err can run
 	// again from the start with a fair chance of success.
 	retryable func(err error) bool
+	// analyze refreshes the planner's statistics of tables a big statement
+	// is about to read, where the planner needs them.
+	analyze func(ctx context.Context, c *conn, tables ...string) error
+	// createDiff creates SyncMemberships' temporary table, gone at the
+	// latest when the transaction ends.
+	createDiff string
 }
 
 var sqliteFlavor = &flavor{
@@ -54,6 +61,14 @@ var sqliteFlavor = &flavor{
 	// The semaphore and BEGIN IMMEDIATE leave nothing to retry: a busy
 	// database waits out busy_timeout and then fails for good.
 	retryable: func(error) bool { return false },
+	// SQLite's planner does well enough without statistics on these
+	// queries (the CROSS JOINs fix the order where it matters).
+	analyze: func(context.Context, *conn, ...string) error { return nil },
+	// A rollback takes the table away with the rest; a commit does not,
+	// and SyncMemberships drops it.
+	createDiff: `CREATE TEMP TABLE IF NOT EXISTS sync_diff (
+		added INTEGER NOT NULL, group_id TEXT NOT NULL, member_kind TEXT NOT NULL, member_id TEXT NOT NULL,
+		PRIMARY KEY (added, group_id, member_kind, member_id))`,
 }
 
 // PostgreSQL error codes the store acts on.
@@ -84,6 +99,14 @@ var postgresFlavor = &flavor{
 		var e *pgconn.PgError
 		return errors.As(err, &e) && (e.Code == pgSerializationFailure || e.Code == pgDeadlockDetected)
 	},
+	analyze: func(ctx context.Context, c *conn, tables ...string) error {
+		_, err := c.execOnce(ctx, `ANALYZE `+strings.Join(tables, ", "))
+		return err
+	},
+	createDiff: `CREATE TEMP TABLE IF NOT EXISTS sync_diff (
+		added INTEGER NOT NULL, group_id TEXT COLLATE "C" NOT NULL, member_kind TEXT COLLATE "C" NOT NULL,
+		member_id TEXT COLLATE "C" NOT NULL,
+		PRIMARY KEY (added, group_id, member_kind, member_id)) ON COMMIT DROP`,
 }
 
 var rebound sync.Map // query with ? -> query with $n

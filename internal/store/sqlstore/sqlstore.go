@@ -185,6 +185,11 @@ const maxAttempts = 20
 // error, a panic (re-raised after the rollback) or a cancelled context
 // rolls it back. On PostgreSQL a serialization failure or deadlock reruns
 // fn from the start in a new transaction.
+//
+// fn must not call the Store's own writes (Update, the Stage calls,
+// DropStage): on SQLite they queue behind the transaction fn runs in, and
+// wait for it until their context ends. Reads through the Store are fine;
+// they see the last commit, not fn's writes.
 func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 	for attempt := 1; ; attempt++ {
 		err := s.update(ctx, fn)

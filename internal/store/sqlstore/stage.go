@@ -210,133 +210,166 @@ func (t *tx) UnstagedGroups(ctx context.Context, sourceID, runID, after string, 
 	return groups, wrap(err, t.c.f, "unstaged groups")
 }
 
-// membershipQueries are SyncMemberships' statements for one member kind.
-type membershipQueries struct {
-	kind                           directory.MemberKind
-	removed, delete, added, insert string
+// SyncMemberships works in three steps, each cheap whatever the number of
+// memberships and whatever the planner knows:
+//
+//  1. Two set differences, each one statement (EXCEPT hashes or sorts,
+//     never loops over one side for each row of the other), write what to
+//     remove and what to add into a temporary table, sync_diff.
+//  2. Pages of sync_diff, read by keyset on its primary key (a range scan
+//     each), go to fn with no rows open.
+//  3. Two set-wise statements apply the differences to memberships.
+//
+// PostgreSQL plans from statistics, which tables filled within the apply's
+// own transaction (a first sync) or with autovacuum off do not have: it
+// then guesses that few rows match and loops. So its flavor ANALYZEs the
+// tables first (ANALYZE counts the transaction's own rows).
+
+// desiredSQL selects the memberships of one member kind that the run
+// staged, mapped through the source's links, as (group_id, member_kind,
+// member_id). Parameters: source id, run id.
+func desiredSQL(kind directory.MemberKind, links, col string) string {
+	return `SELECT gl.group_id AS group_id, sm.member_kind AS member_kind, ml.` + col + ` AS member_id
+		FROM staged_memberships sm
+		JOIN group_links gl ON gl.source_id = ? AND gl.external_id = sm.group_ext
+		JOIN ` + links + ` ml ON ml.source_id = gl.source_id AND ml.external_id = sm.member_ext
+		WHERE sm.run_id = ? AND sm.member_kind = '` + string(kind) + `'`
 }
 
-// newMembershipQueries writes the statements for members of one kind, whose
-// links are in the table links (column col) and whose names are the column
-// nameCol of the table objects.
-//
-// The removed and added queries page by keyset in index order (the
-// memberships' and the staged rows' primary keys), so a sync reads what it
-// changes a page at a time, each page a range scan, never the whole set.
-func newMembershipQueries(kind directory.MemberKind, links, col, objects, nameCol string) membershipQueries {
-	k := "'" + string(kind) + "'"
-	// wanted holds when the run's staged rows, mapped through the source's
-	// links, include the membership m. It walks from m to the external ids
-	// and then to the staged row, so each check is a few index probes; the
-	// CROSS JOINs hold SQLite to that order (without statistics it would
-	// rather scan the run's staged rows for every m, which is quadratic),
-	// and are plain joins to PostgreSQL.
-	wanted := `EXISTS (SELECT 1 FROM group_links gl
-		CROSS JOIN ` + links + ` ml
-		CROSS JOIN staged_memberships sm
-		WHERE gl.source_id = m.source_id AND gl.group_id = m.group_id
-		AND ml.source_id = m.source_id AND ml.` + col + ` = m.member_id
-		AND sm.run_id = ? AND sm.group_ext = gl.external_id
-		AND sm.member_kind = ` + k + ` AND sm.member_ext = ml.external_id)`
-	// The run's staged rows mapped through the links, less the memberships
-	// the source already owns.
-	from := `FROM staged_memberships sm
-		JOIN group_links gl ON gl.source_id = ? AND gl.external_id = sm.group_ext
-		JOIN ` + links + ` ml ON ml.source_id = gl.source_id AND ml.external_id = sm.member_ext`
-	where := `WHERE sm.run_id = ? AND sm.member_kind = ` + k + `
-		AND NOT EXISTS (SELECT 1 FROM memberships m WHERE m.group_id = gl.group_id
-			AND m.member_kind = ` + k + ` AND m.member_id = ml.` + col + ` AND m.source_id = gl.source_id)`
-	return membershipQueries{
+// ownedSQL selects the memberships of one member kind that the source owns.
+// Parameter: source id.
+func ownedSQL(kind directory.MemberKind) string {
+	return `SELECT group_id, member_kind, member_id FROM memberships
+		WHERE source_id = ? AND member_kind = '` + string(kind) + `'`
+}
+
+type membershipKind struct {
+	kind directory.MemberKind
+	// removed and added fill sync_diff; parameters: source id, source id,
+	// run id (removed), source id, run id, source id (added).
+	removed, added string
+}
+
+func newMembershipKind(kind directory.MemberKind, links, col string) membershipKind {
+	return membershipKind{
 		kind: kind,
-		removed: `SELECT m.group_id, g.name, m.member_id, o.` + nameCol + `, m.group_id, m.member_kind, m.member_id
-			FROM memberships m JOIN groups g ON g.id = m.group_id JOIN ` + objects + ` o ON o.id = m.member_id
-			WHERE m.source_id = ? AND m.member_kind = ` + k + ` AND NOT ` + wanted + `
-			AND (m.group_id, m.member_kind, m.member_id) > (?, ?, ?)
-			ORDER BY m.group_id, m.member_kind, m.member_id LIMIT ?`,
-		delete: `DELETE FROM memberships AS m
-			WHERE m.source_id = ? AND m.member_kind = ` + k + ` AND NOT ` + wanted,
-		added: `SELECT gl.group_id, g.name, ml.` + col + `, o.` + nameCol + `, sm.group_ext, sm.member_kind, sm.member_ext ` + from + `
-			JOIN groups g ON g.id = gl.group_id JOIN ` + objects + ` o ON o.id = ml.` + col + ` ` + where + `
-			AND (sm.group_ext, sm.member_kind, sm.member_ext) > (?, ?, ?)
-			ORDER BY sm.group_ext, sm.member_kind, sm.member_ext LIMIT ?`,
-		insert: `INSERT INTO memberships (group_id, member_kind, member_id, source_id)
-			SELECT DISTINCT gl.group_id, ` + k + `, ml.` + col + `, gl.source_id ` + from + ` ` + where + `
-			ON CONFLICT DO NOTHING`,
+		removed: `INSERT INTO sync_diff (added, group_id, member_kind, member_id)
+			SELECT 0, d.group_id, d.member_kind, d.member_id FROM (
+				` + ownedSQL(kind) + ` EXCEPT ` + desiredSQL(kind, links, col) + `) d`,
+		added: `INSERT INTO sync_diff (added, group_id, member_kind, member_id)
+			SELECT 1, d.group_id, d.member_kind, d.member_id FROM (
+				` + desiredSQL(kind, links, col) + ` EXCEPT ` + ownedSQL(kind) + `) d`,
 	}
 }
 
-var membershipKinds = []membershipQueries{
-	newMembershipQueries(directory.MemberUser, "user_links", "user_id", "users", "username"),
-	newMembershipQueries(directory.MemberGroup, "group_links", "group_id", "groups", "name"),
+var membershipKinds = []membershipKind{
+	newMembershipKind(directory.MemberUser, "user_links", "user_id"),
+	newMembershipKind(directory.MemberGroup, "group_links", "group_id"),
 }
+
+// The statements on sync_diff run unprepared: a statement prepared on the
+// pool would meet a connection where the temporary table does not exist.
+const (
+	qDiffPage = `SELECT d.group_id, g.name, d.member_kind, d.member_id,
+			COALESCE((SELECT u.username FROM users u WHERE d.member_kind = 'user' AND u.id = d.member_id),
+				(SELECT mg.name FROM groups mg WHERE d.member_kind = 'group' AND mg.id = d.member_id), '')
+		FROM sync_diff d JOIN groups g ON g.id = d.group_id
+		WHERE d.added = ? AND (d.group_id, d.member_kind, d.member_id) > (?, ?, ?)
+		ORDER BY d.group_id, d.member_kind, d.member_id LIMIT ?`
+	qDiffDelete = `DELETE FROM memberships WHERE source_id = ?
+		AND (group_id, member_kind, member_id) IN (SELECT group_id, member_kind, member_id FROM sync_diff WHERE added = 0)`
+	qDiffInsert = `INSERT INTO memberships (group_id, member_kind, member_id, source_id)
+		SELECT group_id, member_kind, member_id, ? FROM sync_diff WHERE added = 1
+		ON CONFLICT DO NOTHING`
+)
 
 // membershipPage is how many memberships SyncMemberships hands over at a time.
 const membershipPage = 1000
 
 // SyncMemberships makes the memberships the source owns those the run
 // staged, mapped through the source's links; staged rows whose group or
-// member has no link are ignored. It reads what it will remove, then what
-// it will add, a page at a time in index order, handing each page to fn
-// with no rows open, and then changes the memberships set-wise.
+// member has no link are ignored. It hands fn what it will remove, then
+// what it will add, a page at a time ordered by group id, member kind and
+// member id, with no rows open, and then changes the memberships set-wise.
 func (t *tx) SyncMemberships(ctx context.Context, sourceID, runID string, fn func(added bool, page []store.Membership) error) error {
-	for _, k := range membershipKinds {
-		n, err := t.pageMemberships(ctx, k.kind, k.removed, sourceID, runID, func(p []store.Membership) error { return fn(false, p) })
-		if err != nil {
-			return wrap(err, t.c.f, "sync memberships: removed %ss", k.kind)
-		}
-		if n > 0 {
-			if _, err := t.c.exec(ctx, k.delete, sourceID, runID); err != nil {
-				return wrap(err, t.c.f, "sync memberships: remove %ss", k.kind)
-			}
+	c := t.c
+	if err := c.f.analyze(ctx, c, "staged_memberships", "memberships", "user_links", "group_links"); err != nil {
+		return wrap(err, c.f, "sync memberships: analyze")
+	}
+	for _, q := range []string{c.f.createDiff, `DELETE FROM sync_diff`} {
+		if _, err := c.execOnce(ctx, q); err != nil {
+			return wrap(err, c.f, "sync memberships: diff table")
 		}
 	}
+	var removed, added int64
 	for _, k := range membershipKinds {
-		n, err := t.pageMemberships(ctx, k.kind, k.added, sourceID, runID, func(p []store.Membership) error { return fn(true, p) })
+		n, err := affected(c.execOnce(ctx, k.removed, sourceID, sourceID, runID))
 		if err != nil {
-			return wrap(err, t.c.f, "sync memberships: added %ss", k.kind)
+			return wrap(err, c.f, "sync memberships: removed %ss", k.kind)
 		}
-		if n > 0 {
-			if _, err := t.c.exec(ctx, k.insert, sourceID, runID); err != nil {
-				return wrap(err, t.c.f, "sync memberships: add %ss", k.kind)
-			}
+		removed += n
+		if n, err = affected(c.execOnce(ctx, k.added, sourceID, runID, sourceID)); err != nil {
+			return wrap(err, c.f, "sync memberships: added %ss", k.kind)
 		}
+		added += n
+	}
+	if err := c.f.analyze(ctx, c, "sync_diff"); err != nil {
+		return wrap(err, c.f, "sync memberships: analyze")
+	}
+	for _, step := range []struct {
+		added  int
+		n      int64
+		change string
+	}{{0, removed, qDiffDelete}, {1, added, qDiffInsert}} {
+		if step.n == 0 {
+			continue
+		}
+		if err := t.diffPages(ctx, step.added, func(p []store.Membership) error { return fn(step.added == 1, p) }); err != nil {
+			return wrap(err, c.f, "sync memberships")
+		}
+		if _, err := c.execOnce(ctx, step.change, sourceID); err != nil {
+			return wrap(err, c.f, "sync memberships: apply")
+		}
+	}
+	if _, err := c.execOnce(ctx, `DROP TABLE sync_diff`); err != nil {
+		return wrap(err, c.f, "sync memberships: drop diff table")
 	}
 	return nil
 }
 
-// pageMemberships runs a keyset-paged query and hands each page to fn after
-// closing its rows (pgx cannot write while rows are open).
-func (t *tx) pageMemberships(ctx context.Context, kind directory.MemberKind, q, sourceID, runID string, fn func([]store.Membership) error) (int, error) {
-	var k1, k2, k3 string
-	total := 0
+// diffPages hands sync_diff's rows of one side to fn a page at a time,
+// closing each page's rows first (pgx cannot write while rows are open).
+func (t *tx) diffPages(ctx context.Context, added int, fn func([]store.Membership) error) error {
+	var g, k, m string
 	for {
-		rows, err := t.c.query(ctx, q, sourceID, runID, k1, k2, k3, membershipPage)
+		rows, err := t.c.queryOnce(ctx, qDiffPage, added, g, k, m, membershipPage)
 		if err != nil {
-			return total, err
+			return err
 		}
 		var page []store.Membership
 		for rows.Next() {
-			m := store.Membership{MemberKind: kind}
-			if err := rows.Scan(&m.GroupID, &m.GroupName, &m.MemberID, &m.MemberName, &k1, &k2, &k3); err != nil {
+			var ms store.Membership
+			if err := rows.Scan(&ms.GroupID, &ms.GroupName, &ms.MemberKind, &ms.MemberID, &ms.MemberName); err != nil {
 				rows.Close()
-				return total, err
+				return err
 			}
-			page = append(page, m)
+			page = append(page, ms)
 		}
 		err = rows.Err()
 		rows.Close()
 		if err != nil {
-			return total, err
+			return err
 		}
 		if len(page) == 0 {
-			return total, nil
+			return nil
 		}
-		total += len(page)
 		if err := fn(page); err != nil {
-			return total, err
+			return err
 		}
 		if len(page) < membershipPage {
-			return total, nil
+			return nil
 		}
+		last := page[len(page)-1]
+		g, k, m = last.GroupID, string(last.MemberKind), last.MemberID
 	}
 }

@@ -131,14 +131,14 @@ func testAccounts(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	before := time.Now().Add(-time.Minute)
 	b := mkAccount(t, s, "Beta")
-	a := mkAccount(t, s, "alpha")
+	a := mkAccount(t, s, "Alpha")
 	if a.ID == "" || a.ID == b.ID {
 		t.Fatalf("ids: %q, %q", a.ID, b.ID)
 	}
 	if a.CreatedAt.Before(before) {
 		t.Errorf("CreatedAt %v not set", a.CreatedAt)
 	}
-	for _, q := range []string{a.ID, "alpha", "ALPHA"} {
+	for _, q := range []string{a.ID, "Alpha", "alpha", "ALPHA"} {
 		got, err := s.Account(ctx, q)
 		if err != nil || !reflect.DeepEqual(got, a) {
 			t.Errorf("Account(%q) = %+v, %v; want %+v", q, got, err, a)
@@ -149,7 +149,7 @@ func testAccounts(t *testing.T, s store.Store) {
 
 	all := must[[]directory.Account](t)(s.Accounts(ctx))
 	if len(all) != 2 || all[0].ID != a.ID || all[1].ID != b.ID {
-		t.Errorf("Accounts = %+v, want alpha then Beta", all)
+		t.Errorf("Accounts = %+v, want Alpha then Beta", all)
 	}
 
 	dup := directory.Account{Name: "BETA"}
@@ -366,6 +366,15 @@ func testUserUniqueness(t *testing.T, s store.Store) {
 		w.Username = "ann@example.com"
 		if err := tx.UpdateUser(ctx, w); !errors.Is(err, store.ErrAlreadyExists) {
 			return fmt.Errorf("UpdateUser: got %v, want ErrAlreadyExists", err)
+		}
+		w = bob
+		w.Email = "ann@example.com"
+		if err := tx.UpdateUser(ctx, w); !errors.Is(err, store.ErrAlreadyExists) {
+			return fmt.Errorf("UpdateUser to a taken email: got %v, want ErrAlreadyExists", err)
+		}
+		u = directory.User{AccountID: a.ID, UserAttributes: directory.UserAttributes{Username: "eve@example.com", Email: "ANN@example.com"}}
+		if err := tx.CreateUser(ctx, &u); !errors.Is(err, store.ErrAlreadyExists) {
+			return fmt.Errorf("CreateUser with a taken email: got %v, want ErrAlreadyExists", err)
 		}
 		u = directory.User{AccountID: a.ID, UserAttributes: directory.UserAttributes{Username: "dave@example.com"}}
 		return tx.CreateUser(ctx, &u)
@@ -744,6 +753,9 @@ func testGroupListing(t *testing.T, s store.Store) {
 			if p.Next == "" {
 				return out
 			}
+			if len(out) > 100 {
+				t.Fatalf("paging does not end: %d groups listed", len(out))
+			}
 			q.After = p.Next
 		}
 	}
@@ -823,6 +835,9 @@ func testStaging(t *testing.T, s store.Store) {
 				page, err := tx.StagedUsers(ctx, "run1", after, limit)
 				if err != nil {
 					return err
+				}
+				if len(got) > 100 {
+					return fmt.Errorf("limit %d: paging does not end", limit)
 				}
 				if len(page) == 0 {
 					break
@@ -950,6 +965,9 @@ func testUnstaged(t *testing.T, s store.Store) {
 				if err != nil {
 					return err
 				}
+				if len(gotU) > 100 {
+					return fmt.Errorf("limit %d: paging does not end", limit)
+				}
 				for _, u := range page {
 					gotU = append(gotU, u.ID)
 				}
@@ -966,6 +984,9 @@ func testUnstaged(t *testing.T, s store.Store) {
 				page, err := tx.UnstagedGroups(ctx, src.ID, "run", after, limit)
 				if err != nil {
 					return err
+				}
+				if len(gotG) > 100 {
+					return fmt.Errorf("limit %d: paging does not end", limit)
 				}
 				for _, g := range page {
 					gotG = append(gotG, g.ID)
