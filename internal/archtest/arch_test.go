@@ -24,10 +24,15 @@ var forbidden = map[string][]string{
 	"internal/store/sqlstore":  {"internal/connector", "internal/engine", "internal/cli", "internal/api"},
 	// The engine sees connectors and the store through interfaces only: no
 	// concrete connector or backend.
-	"internal/engine":   {"internal/connector/entra", "internal/connector/ldap", "internal/graph", "internal/store/sqlstore", "internal/cli", "internal/api", "internal/entraemu"},
+	"internal/engine":   {"internal/connector/entra", "internal/connector/ldap", "internal/graph", "internal/store/sqlstore", "internal/cli", "internal/api", "internal/service", "internal/entraemu"},
 	"internal/entraemu": {"internal/store", "internal/engine", "internal/connector", "internal/graph", "internal/cli", "internal/api"},
 	"internal/schedule": {"internal/"},
-	"internal/secret":   {"internal/"},
+	// Scope rules are pure: the model in, decisions out.
+	"internal/scope":   {"internal/store", "internal/engine", "internal/connector", "internal/cli", "internal/api", "internal/service"},
+	"internal/webhook": {"internal/engine", "internal/connector", "internal/cli", "internal/api", "internal/service"},
+	// The API serves the store and the engine; the process and the CLI sit above it.
+	"internal/api":    {"internal/cli", "internal/service", "internal/entraemu"},
+	"internal/secret": {"internal/"},
 }
 
 func TestDependenciesPointOneWay(t *testing.T) {
