@@ -3,7 +3,9 @@ package e2e
 import (
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/dirsync/dirsync/internal/directory"
 	"github.com/dirsync/dirsync/internal/engine"
@@ -165,5 +167,47 @@ func TestExpiredDeltaTokenReconcilesInFull(t *testing.T) {
 	}
 	if next := d.sync(engine.Options{}); next.Kind != directory.RunDelta {
 		t.Fatalf("the run after a resync is %s, want delta", next.Kind)
+	}
+}
+
+// TestDeltaTokenExpiringMidRound: the tokens expire between two pages of a
+// delta round; the run turns into a full reconciliation and ends right.
+func TestDeltaTokenExpiringMidRound(t *testing.T) {
+	w := newWorld(t, entraemu.Options{Users: 120, Groups: 6, Seed: 13, DeltaUserPageSize: 5})
+	d := w.newDirsync()
+	d.sync(engine.Options{})
+	for _, u := range w.tenant.Users()[:40] {
+		w.tenant.UpdateUser(u.ID, func(x *entraemu.User) { x.JobTitle = "Mid-round" })
+	}
+	w.tenant.SetLatency(20 * time.Millisecond)
+	base := w.tenant.Stats().ByKind["users.delta"]
+	done := make(chan struct{})
+	expired := make(chan bool, 1)
+	go func() {
+		for {
+			select {
+			case <-done:
+				expired <- false
+				return
+			case <-time.After(time.Millisecond):
+			}
+			if w.tenant.Stats().ByKind["users.delta"] >= base+2 {
+				w.tenant.ExpireDeltaTokens()
+				expired <- true
+				return
+			}
+		}
+	}()
+	run := d.sync(engine.Options{})
+	close(done)
+	if !<-expired {
+		t.Fatal("the round ended before the tokens could expire: the test tested nothing")
+	}
+	if run.Kind != directory.RunFull || !strings.Contains(run.Reason, "went full") {
+		t.Fatalf("run %s (%q), want a full reconciliation that says why", run.Kind, run.Reason)
+	}
+	w.tenant.SetLatency(0)
+	if got, want := d.snapshot(), w.tenantTruth(); got != want {
+		t.Fatalf("after a mid-round expiry:\n%s", diff(want, got))
 	}
 }
