@@ -4,16 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/dirsync/dirsync/internal/directory"
+	"github.com/dirsync/dirsync/internal/engine"
 	"github.com/dirsync/dirsync/internal/store"
 )
 
@@ -347,14 +346,6 @@ func trashObject(ctx context.Context, tx store.Tx, r *request) (u *directory.Use
 	return nil, &group, nil
 }
 
-func sourceNames(ls []directory.SourceLink) string {
-	names := make([]string, len(ls))
-	for i, l := range ls {
-		names[i] = l.Source
-	}
-	return strings.Join(names, ", ")
-}
-
 // restoreTrash takes an object out of the trash. An object a source still
 // manages cannot be: the source says it is gone, and it comes back by
 // itself when the source has it again.
@@ -369,46 +360,21 @@ func (s *Server) restoreTrash(w http.ResponseWriter, r *request) error {
 		if err != nil {
 			return err
 		}
-		var ev directory.Event
+		out = g
 		if u != nil {
-			if len(u.Sources) > 0 {
-				return &Error{Status: http.StatusConflict, Code: CodeSyncedAttribute,
-					Message: fmt.Sprintf("user %s is managed by source %s, which no longer has it: it comes back when the source has it again", u.Username, sourceNames(u.Sources))}
-			}
-			u.State, u.TrashedAt = directory.StateDisabled, time.Time{}
-			if u.Enabled {
-				u.State = directory.StateActive
-			}
-			if err := tx.UpdateUser(ctx, *u); err != nil {
-				return err
-			}
-			ev = localEvent(r.account.ID, directory.EventUserRestored, directory.MemberUser, u.ID, u.Username, s.now())
 			out = u
-		} else {
-			if len(g.Sources) > 0 {
-				return &Error{Status: http.StatusConflict, Code: CodeSyncedAttribute,
-					Message: fmt.Sprintf("group %s is managed by source %s, which no longer has it: it comes back when the source has it again", g.Name, sourceNames(g.Sources))}
-			}
-			g.State, g.TrashedAt = directory.StateActive, time.Time{}
-			if err := tx.UpdateGroup(ctx, *g); err != nil {
-				return err
-			}
-			ev = localEvent(r.account.ID, directory.EventGroupRestored, directory.MemberGroup, g.ID, g.Name, s.now())
-			out = g
 		}
-		// The event lands with the change, as the engine's do.
-		return tx.AppendEvents(ctx, []directory.Event{ev})
+		err = engine.Restore(ctx, tx, u, g, s.now(), "API")
+		var managed *engine.ManagedError
+		if errors.As(err, &managed) {
+			return &Error{Status: http.StatusConflict, Code: CodeSyncedAttribute, Message: managed.Error()}
+		}
+		return err
 	})
 	if err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, out)
-}
-
-// localEvent is the event of a change made through the API rather than a run.
-func localEvent(accountID, typ string, kind directory.MemberKind, id, name string, now time.Time) directory.Event {
-	data, _ := json.Marshal(map[string]any{"object_kind": kind, "object_id": id, "name": name, "source": "", "detail": "through the API"})
-	return directory.Event{AccountID: accountID, Type: typ, Time: now, Data: data}
 }
 
 // purgeTrash deletes an object in the trash for good.

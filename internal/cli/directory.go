@@ -80,16 +80,7 @@ func (a *app) usersCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			u, err := st.User(ctx, acc.ID, args[0])
-			if errors.Is(err, store.ErrNotFound) {
-				u, err = st.UserByUsername(ctx, acc.ID, args[0])
-			}
-			if errors.Is(err, store.ErrNotFound) {
-				u, err = st.UserByEmail(ctx, acc.ID, args[0])
-			}
-			if errors.Is(err, store.ErrNotFound) {
-				return usageErr("no user %q", args[0])
-			}
+			u, err := findUser(ctx, st, acc.ID, args[0])
 			if err != nil {
 				return err
 			}

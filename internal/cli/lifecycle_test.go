@@ -7,8 +7,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/dirsync/dirsync/internal/directory"
 	"github.com/dirsync/dirsync/internal/entraemu"
+	"github.com/dirsync/dirsync/internal/store"
 )
 
 // cliWorld is an emulated tenant and a database with it as source "t".
@@ -220,5 +223,35 @@ func TestGroupPickerSearchIsCappedAt100(t *testing.T) {
 	json.Unmarshal([]byte(w.ok("", "groups", "list", "--json")), &groups)
 	if len(groups) != 2 {
 		t.Fatalf("%d groups after selecting 2", len(groups))
+	}
+}
+
+// A local user restored from the trash is active again, and the feed says so.
+func TestTrashRestoreOfALocalUserWritesItsEvent(t *testing.T) {
+	w := newCLIWorld(t, 5, 1)
+	w.addLocalUser("local@x.example", "local@x.example")
+	st, acc, err := (&app{dbPath: w.db}).currentAccountForTest(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := st.UserByUsername(t.Context(), acc.ID, "local@x.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.State, u.TrashedAt = directory.StateTrash, time.Now()
+	if err := st.Update(t.Context(), func(tx store.Tx) error { return tx.UpdateUser(t.Context(), u) }); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	w.ok("", "trash", "restore", u.ID)
+	if out, code := w.run("", "trash", "restore", u.ID); code != ExitUsage || !strings.Contains(out, "not in the trash") {
+		t.Fatalf("restoring twice: exit %d\n%s", code, out)
+	}
+	st, _, _ = (&app{dbPath: w.db}).currentAccountForTest(t)
+	defer st.Close()
+	got, _ := st.User(t.Context(), acc.ID, u.ID)
+	evs, _ := st.Events(t.Context(), acc.ID, 0, 0)
+	if got.State != directory.StateActive || len(evs) == 0 || evs[len(evs)-1].Type != directory.EventUserRestored {
+		t.Fatalf("restored user %s, last event %+v", got.State, evs)
 	}
 }

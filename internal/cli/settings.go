@@ -39,7 +39,7 @@ Excludes win over includes; with include rules, a user must match one.
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			acc, src, err := a.findSource(ctx, args[0])
+			_, src, err := a.findSource(ctx, args[0])
 			if err != nil {
 				return err
 			}
@@ -135,7 +135,6 @@ Excludes win over includes; with include rules, a user must match one.
 			}); err != nil {
 				return err
 			}
-			_ = acc
 			if asJSON {
 				return a.printJSON(s)
 			}

@@ -71,41 +71,34 @@ cannot be restored here while the source says it is gone.`,
 			if err != nil {
 				return err
 			}
-			return st.Update(ctx, func(tx store.Tx) error {
-				if u, err := tx.User(ctx, acc.ID, args[0]); err == nil {
-					if u.State != directory.StateTrash {
-						return usageErr("user %s is not in the trash", u.Username)
-					}
-					if len(u.Sources) > 0 {
-						return usageErr("user %s is managed by source %s, which no longer has it: it comes back when the source has it again", u.Username, u.Sources[0].Source)
-					}
-					u.State, u.TrashedAt = stateOf(u.Enabled), time.Time{}
-					if err := tx.UpdateUser(ctx, u); err != nil {
-						return err
-					}
-					a.printf("Restored user %s (%s)\n", u.Username, u.ID)
-					return nil
-				}
-				g, err := tx.Group(ctx, acc.ID, args[0])
-				if errors.Is(err, store.ErrNotFound) {
+			var restored string
+			err = st.Update(ctx, func(tx store.Tx) error {
+				var u *directory.User
+				var g *directory.Group
+				if user, err := tx.User(ctx, acc.ID, args[0]); err == nil {
+					u, restored = &user, "user "+user.Username
+				} else if group, err := tx.Group(ctx, acc.ID, args[0]); err == nil {
+					g, restored = &group, "group "+group.Name
+				} else if errors.Is(err, store.ErrNotFound) {
 					return usageErr("no user or group %q in account %s", args[0], acc.Name)
-				}
-				if err != nil {
+				} else {
 					return err
 				}
-				if g.State != directory.StateTrash {
-					return usageErr("group %s is not in the trash", g.Name)
+				if (u != nil && u.State != directory.StateTrash) || (g != nil && g.State != directory.StateTrash) {
+					return usageErr("%s is not in the trash", restored)
 				}
-				if len(g.Sources) > 0 {
-					return usageErr("group %s is managed by source %s, which no longer has it: it comes back when the source has it again", g.Name, g.Sources[0].Source)
+				err := engine.Restore(ctx, tx, u, g, time.Now(), "command line")
+				var managed *engine.ManagedError
+				if errors.As(err, &managed) {
+					return usageErr("%v", managed)
 				}
-				g.State, g.TrashedAt = directory.StateActive, time.Time{}
-				if err := tx.UpdateGroup(ctx, g); err != nil {
-					return err
-				}
-				a.printf("Restored group %s (%s)\n", g.Name, g.ID)
-				return nil
+				return err
 			})
+			if err != nil {
+				return err
+			}
+			a.printf("Restored %s (%s)\n", restored, args[0])
+			return nil
 		},
 	}
 
@@ -165,13 +158,6 @@ cannot be restored here while the source says it is gone.`,
 	return cmd
 }
 
-func stateOf(enabled bool) directory.State {
-	if enabled {
-		return directory.StateActive
-	}
-	return directory.StateDisabled
-}
-
 // userSetCommand edits a user's local attributes; synced ones are refused.
 func (a *app) userSetCommand() *cobra.Command {
 	var (
@@ -218,7 +204,7 @@ them changed here.`,
 				if enable || disable {
 					u.Enabled = enable
 					if u.State != directory.StateTrash {
-						u.State = stateOf(u.Enabled)
+						u.State = directory.StateFor(u.Enabled)
 					}
 				}
 				if clrT {

@@ -60,6 +60,14 @@ const (
 	StateTrash    State = "pending_deletion"
 )
 
+// StateFor is the state of a user that is not in the trash.
+func StateFor(enabled bool) State {
+	if enabled {
+		return StateActive
+	}
+	return StateDisabled
+}
+
 // UserAttributes are the attributes a source manages on a user. Sources
 // write them; nobody else may.
 type UserAttributes struct {

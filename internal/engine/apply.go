@@ -148,13 +148,6 @@ func (a *applier) link(id string) directory.SourceLink {
 	return directory.SourceLink{SourceID: a.src.ID, Source: a.src.Name, ExternalID: id}
 }
 
-func stateFor(enabled bool) directory.State {
-	if enabled {
-		return directory.StateActive
-	}
-	return directory.StateDisabled
-}
-
 // --- users -----------------------------------------------------------------
 
 func (a *applier) applyUsers() error {
@@ -212,7 +205,7 @@ func (a *applier) applyUser(su directory.SourceUser) error {
 		AccountID:      a.src.AccountID,
 		UserAttributes: su.UserAttributes,
 		Enabled:        su.Enabled,
-		State:          stateFor(su.Enabled),
+		State:          directory.StateFor(su.Enabled),
 		Tags:           a.scope.settings.ApplyTags(nil),
 	}
 	if err := a.tx.CreateUser(a.ctx, &nu); err != nil {
@@ -313,7 +306,7 @@ func (a *applier) updateUser(u directory.User, su directory.SourceUser) error {
 	}
 	u.UserAttributes = su.UserAttributes
 	u.Enabled = su.Enabled
-	u.State = stateFor(su.Enabled)
+	u.State = directory.StateFor(su.Enabled)
 	u.TrashedAt = time.Time{}
 	if err := a.tx.UpdateUser(a.ctx, u); err != nil {
 		return err

@@ -25,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"sync"
 	"time"
@@ -275,7 +276,7 @@ func (e *Engine) apply(ctx context.Context, src directory.Source, run *directory
 	err := e.Store.Update(ctx, func(tx store.Tx) error {
 		// Update may call this again (a PostgreSQL serialization retry): start clean.
 		run.Counts = directory.Counts{}
-		run.Skips = cloneCounts(readSkips)
+		run.Skips = maps.Clone(readSkips)
 		a = &applier{ctx: ctx, tx: tx, src: src, run: run, now: e.now(), batch: e.batch(), keep: opts.DryRun,
 			scope: sc, allowDeletes: opts.AllowDeletes}
 		if err := plan(a); err != nil {
@@ -322,17 +323,6 @@ func (e *Engine) apply(ctx context.Context, src directory.Source, run *directory
 	}
 	e.logger().Info("sync finished", "run", run.ID, "outcome", run.Outcome, "counts", run.Counts)
 	return *run, nil
-}
-
-func cloneCounts(m map[string]int) map[string]int {
-	if m == nil {
-		return nil
-	}
-	out := make(map[string]int, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }
 
 // finish records a run that ended without applying anything.

@@ -2,6 +2,9 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/dirsync/dirsync/internal/directory"
@@ -43,4 +46,56 @@ func PurgeTrash(ctx context.Context, tx store.Tx, accountID string, before time.
 		}
 	}
 	return n, nil
+}
+
+// ManagedError is returned when restoring an object that a source still
+// manages: the source says it is gone, and it comes back by itself when the
+// source has it again.
+type ManagedError struct {
+	Kind    directory.MemberKind
+	Name    string
+	Sources []directory.SourceLink
+}
+
+func (e *ManagedError) Error() string {
+	var names []string
+	for _, l := range e.Sources {
+		names = append(names, l.Source)
+	}
+	return fmt.Sprintf("%s %s is managed by source %s, which no longer has it: it comes back when the source has it again",
+		e.Kind, e.Name, strings.Join(names, ", "))
+}
+
+// Restore takes a user (or, with u nil, a group) out of the trash, with its
+// id and local data, and writes the restored event in the same transaction.
+// The caller has found the object in the trash.
+func Restore(ctx context.Context, tx store.Tx, u *directory.User, g *directory.Group, now time.Time, via string) error {
+	var ev directory.Event
+	if u != nil {
+		if len(u.Sources) > 0 {
+			return &ManagedError{directory.MemberUser, u.Username, u.Sources}
+		}
+		u.State, u.TrashedAt = directory.StateFor(u.Enabled), time.Time{}
+		if err := tx.UpdateUser(ctx, *u); err != nil {
+			return err
+		}
+		ev = localEvent(u.AccountID, directory.EventUserRestored, directory.MemberUser, u.ID, u.Username, now, via)
+	} else {
+		if len(g.Sources) > 0 {
+			return &ManagedError{directory.MemberGroup, g.Name, g.Sources}
+		}
+		g.State, g.TrashedAt = directory.StateActive, time.Time{}
+		if err := tx.UpdateGroup(ctx, *g); err != nil {
+			return err
+		}
+		ev = localEvent(g.AccountID, directory.EventGroupRestored, directory.MemberGroup, g.ID, g.Name, now, via)
+	}
+	return tx.AppendEvents(ctx, []directory.Event{ev})
+}
+
+// localEvent is the event of a change an administrator made by hand (through
+// the API or the command line) rather than a run.
+func localEvent(accountID, typ string, kind directory.MemberKind, id, name string, now time.Time, via string) directory.Event {
+	data, _ := json.Marshal(map[string]any{"object_kind": kind, "object_id": id, "name": name, "source": "", "detail": "through the " + via})
+	return directory.Event{AccountID: accountID, Type: typ, Time: now, Data: data}
 }
