@@ -19,7 +19,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/dirsync/dirsync/internal/connector/entra"
 	"github.com/dirsync/dirsync/internal/directory"
 	"github.com/dirsync/dirsync/internal/engine"
 	"github.com/dirsync/dirsync/internal/entraemu"
@@ -88,8 +87,7 @@ the Graph requests made, and this process's peak resident memory.`,
 			if err != nil {
 				return err
 			}
-			raw, _ := json.Marshal(entra.Config{Tenant: creds.TenantID, ClientID: creds.ClientID, Cloud: "custom", AuthMethod: "secret",
-				AuthorityURL: creds.AuthorityURL, GraphURL: creds.GraphURL, CAPEM: string(ca)})
+			raw := emulatorSettings(creds, ca)
 			sealed, err := a.box.Seal([]byte(creds.ClientSecret))
 			if err != nil {
 				return err

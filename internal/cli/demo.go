@@ -104,12 +104,7 @@ func (a *app) upsertDemoSource(ctx context.Context, srv *entraemu.Server) (direc
 		return directory.Source{}, err
 	}
 	creds := srv.Credentials()
-	cfg := entra.Config{Tenant: creds.TenantID, ClientID: creds.ClientID, Cloud: "custom", AuthMethod: "secret",
-		AuthorityURL: creds.AuthorityURL, GraphURL: creds.GraphURL, CAPEM: string(srv.CAPEM())}
-	raw, err := json.Marshal(cfg)
-	if err != nil {
-		return directory.Source{}, err
-	}
+	raw := emulatorSettings(creds, srv.CAPEM())
 	sealed, err := a.box.Seal([]byte(creds.ClientSecret))
 	if err != nil {
 		return directory.Source{}, err
@@ -151,4 +146,12 @@ func (a *app) printDemoDirectory(ctx context.Context, src directory.Source) erro
 	}
 	a.table([]string{"USERNAME", "EMAIL", "NAME", "STATE"}, rows)
 	return nil
+}
+
+// emulatorSettings are the Entra source settings that reach an emulated
+// tenant: a custom cloud at the emulator's URL, trusting its CA.
+func emulatorSettings(creds entraemu.Credentials, caPEM []byte) []byte {
+	raw, _ := json.Marshal(entra.Config{Tenant: creds.TenantID, ClientID: creds.ClientID, Cloud: "custom", AuthMethod: entra.AuthSecret,
+		AuthorityURL: creds.AuthorityURL, GraphURL: creds.GraphURL, CAPEM: string(caPEM)})
+	return raw
 }
