@@ -327,3 +327,59 @@ func transitive(truth *entraemu.Tenant, groupID string, dirID map[string]string)
 	sort.Strings(ids)
 	return ids
 }
+
+// TestDemoOnce runs the README's first command as a newcomer would, on an
+// empty data directory, and checks the summary's counts against the tenant.
+func TestDemoOnce(t *testing.T) {
+	e := newEnv(t)
+	cmd := exec.Command(binary, "demo", "--once", "--users", "200", "--groups", "10")
+	cmd.Env = append(e.env, "DIRSYNC_DB=")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("demo --once: %v\n%s", err, out)
+	}
+	for _, want := range []string{"Read:       200 users, 10 groups", "Created:    210", "Conflicts:  0", "succeeded"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(e.dir, "data", "dirsync", "dirsync.db")); err != nil {
+		t.Errorf("demo did not use the default database in the data directory: %v", err)
+	}
+	// Again: the same tenant, nothing to change.
+	cmd = exec.Command(binary, "demo", "--once", "--users", "200", "--groups", "10")
+	cmd.Env = append(e.env, "DIRSYNC_DB=")
+	if out, err = cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "Unchanged:  210") {
+		t.Fatalf("second demo: %v\n%s", err, out)
+	}
+}
+
+// TestBenchSmall runs the benchmark command at a small size: a full sync
+// of an emulator in a child process, then an incremental one after churn.
+func TestBenchSmall(t *testing.T) {
+	e := newEnv(t)
+	cmd := exec.Command(binary, "bench", "--users", "300", "--groups", "15", "--json")
+	cmd.Env = e.env
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("bench: %v\n%s", err, out)
+	}
+	var res struct {
+		Requests int `json:"graph_requests"`
+		Counts   struct {
+			Created int `json:"created"`
+		} `json:"counts"`
+		Delta struct {
+			Kind   string `json:"kind"`
+			Counts struct {
+				Updated int `json:"updated"`
+			} `json:"counts"`
+		} `json:"delta"`
+	}
+	if err := json.Unmarshal(out, &res); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if res.Counts.Created != 315 || res.Requests == 0 || res.Delta.Kind != "delta" || res.Delta.Counts.Updated != 3 {
+		t.Fatalf("bench result %+v", res)
+	}
+}
