@@ -90,7 +90,7 @@ func newEnv(t *testing.T) *env {
 		if err := tx.CreateAccount(ctx, &e.account); err != nil {
 			return err
 		}
-		stx, _ := store.ServiceTxOf(tx)
+		stx := tx
 		for _, r := range api.Roles {
 			text, hash, prefix, err := api.NewToken()
 			if err != nil {
@@ -649,7 +649,7 @@ func TestAccountsAreIsolated(t *testing.T) {
 		if err := tx.CreateAccount(ctx, &other); err != nil {
 			return err
 		}
-		stx, _ := store.ServiceTxOf(tx)
+		stx := tx
 		return stx.CreateToken(ctx, &store.APIToken{AccountID: other.ID, Role: string(api.RoleOwner), Hash: hash, Prefix: prefix})
 	})
 	if err != nil {

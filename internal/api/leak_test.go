@@ -122,7 +122,7 @@ func TestWebhooksAndSecretLeak(t *testing.T) {
 		}
 		// Skip the backoff rather than wait for it.
 		err := e.st.Update(ctx, func(tx store.Tx) error {
-			stx, _ := store.ServiceTxOf(tx)
+			stx := tx
 			cur, err := stx.Webhook(ctx, e.account.ID, hook.ID)
 			if err != nil {
 				return err

@@ -49,10 +49,7 @@ type SourceStatus struct {
 // a source without one is manual only.
 func (s *Server) sourceSchedule(ctx context.Context, rd store.Reader, src directory.Source) (schedule.Schedule, time.Time, error) {
 	none := schedule.Schedule{Kind: schedule.None}
-	svc, ok := store.ServiceOf(rd)
-	if !ok {
-		return none, time.Time{}, nil
-	}
+	svc := rd
 	ss, err := svc.SourceSchedule(ctx, src.ID)
 	if errors.Is(err, store.ErrNotFound) {
 		return none, time.Time{}, nil
@@ -91,7 +88,7 @@ func (s *Server) sourceView(ctx context.Context, src directory.Source) (SourceVi
 		v.LastRun = &runs[0]
 	}
 	var h store.SourceHealth
-	if svc, ok := store.ServiceOf(s.Store); ok {
+	if svc := s.Store; true {
 		if h, err = svc.SourceHealth(ctx, src.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return v, err
 		}
@@ -295,10 +292,7 @@ func (s *Server) createSource(w http.ResponseWriter, r *request) error {
 
 // setSchedule stores the schedule, counting its first slot from now.
 func setSchedule(ctx context.Context, tx store.Tx, src directory.Source, sc schedule.Schedule, now time.Time) error {
-	stx, ok := store.ServiceTxOf(tx)
-	if !ok {
-		return errors.New("api: the store does not keep schedules")
-	}
+	stx := tx
 	spec, err := json.Marshal(sc)
 	if err != nil {
 		return err

@@ -98,20 +98,14 @@ func checkEventTypes(types []string) error {
 	return nil
 }
 
-func (s *Server) svcReader() (store.ServiceReader, error) {
-	svc, ok := store.ServiceOf(s.Store)
-	if !ok {
-		return nil, &Error{Status: http.StatusNotImplemented, Code: CodeNotImplemented, Message: "this store keeps no webhooks"}
-	}
+func (s *Server) svcReader() (store.Reader, error) {
+	svc := s.Store
 	return svc, nil
 }
 
-func (s *Server) updateSvc(ctx context.Context, fn func(store.Tx, store.ServiceTx) error) error {
+func (s *Server) updateSvc(ctx context.Context, fn func(store.Tx, store.Tx) error) error {
 	return s.Store.Update(ctx, func(tx store.Tx) error {
-		stx, ok := store.ServiceTxOf(tx)
-		if !ok {
-			return &Error{Status: http.StatusNotImplemented, Code: CodeNotImplemented, Message: "this store keeps no webhooks or tokens"}
-		}
+		stx := tx
 		return fn(tx, stx)
 	})
 }
@@ -161,7 +155,7 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *request) error {
 		return err
 	}
 	ctx := r.Context()
-	err = s.updateSvc(ctx, func(_ store.Tx, stx store.ServiceTx) error {
+	err = s.updateSvc(ctx, func(_ store.Tx, stx store.Tx) error {
 		// A new subscription starts at the end of the feed: it gets what
 		// happens from now on, not the account's whole history.
 		last, err := stx.LastEventSeq(ctx, r.account.ID)
@@ -208,7 +202,7 @@ func (s *Server) updateWebhook(w http.ResponseWriter, r *request) error {
 	}
 	ctx := r.Context()
 	var h store.Webhook
-	err := s.updateSvc(ctx, func(_ store.Tx, stx store.ServiceTx) error {
+	err := s.updateSvc(ctx, func(_ store.Tx, stx store.Tx) error {
 		var err error
 		if h, err = stx.Webhook(ctx, r.account.ID, r.PathValue("id")); err != nil {
 			return storeErr(err, "webhook")
@@ -232,7 +226,7 @@ func (s *Server) updateWebhook(w http.ResponseWriter, r *request) error {
 
 func (s *Server) deleteWebhook(w http.ResponseWriter, r *request) error {
 	ctx := r.Context()
-	err := s.updateSvc(ctx, func(_ store.Tx, stx store.ServiceTx) error {
+	err := s.updateSvc(ctx, func(_ store.Tx, stx store.Tx) error {
 		return storeErr(stx.DeleteWebhook(ctx, r.account.ID, r.PathValue("id")), "webhook")
 	})
 	if err != nil {
@@ -298,7 +292,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *request) error {
 	}
 	t := store.APIToken{AccountID: r.account.ID, Name: in.Name, Role: string(role), Hash: hash, Prefix: prefix}
 	ctx := r.Context()
-	if err := s.updateSvc(ctx, func(_ store.Tx, stx store.ServiceTx) error { return stx.CreateToken(ctx, &t) }); err != nil {
+	if err := s.updateSvc(ctx, func(_ store.Tx, stx store.Tx) error { return stx.CreateToken(ctx, &t) }); err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusCreated, TokenView{t, text})
@@ -306,7 +300,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *request) error {
 
 func (s *Server) revokeToken(w http.ResponseWriter, r *request) error {
 	ctx := r.Context()
-	err := s.updateSvc(ctx, func(_ store.Tx, stx store.ServiceTx) error {
+	err := s.updateSvc(ctx, func(_ store.Tx, stx store.Tx) error {
 		return storeErr(stx.RevokeToken(ctx, r.account.ID, r.PathValue("id"), s.now()), "token")
 	})
 	if err != nil {

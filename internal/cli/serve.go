@@ -13,7 +13,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dirsync/dirsync/internal/service"
-	"github.com/dirsync/dirsync/internal/store"
 )
 
 // serveConfig is what dirsync serve reads from its config file (JSON), and
@@ -164,7 +163,7 @@ for --shutdown-grace, then cancels them: a cancelled run applies nothing.`,
 				return usageErr("--listen %s: %v", listen, err)
 			}
 			a.printf("dirsync serving on http://%s\n", ln.Addr())
-			if svc, ok := store.ServiceOf(st); ok {
+			if svc := st; true {
 				if accs, err := st.Accounts(ctx); err == nil {
 					n := 0
 					for _, acc := range accs {

@@ -49,10 +49,7 @@ The token is printed once: only its hash is stored.`,
 			}
 			t := store.APIToken{AccountID: acc.ID, Name: name, Role: string(role), Hash: hash, Prefix: prefix}
 			err = st.Update(ctx, func(tx store.Tx) error {
-				stx, ok := store.ServiceTxOf(tx)
-				if !ok {
-					return errors.New("this database keeps no API tokens")
-				}
+				stx := tx
 				return stx.CreateToken(ctx, &t)
 			})
 			if err != nil {
@@ -85,10 +82,7 @@ func (a *app) tokenListCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			svc, ok := store.ServiceOf(st)
-			if !ok {
-				return errors.New("this database keeps no API tokens")
-			}
+			svc := st
 			toks, err := svc.Tokens(ctx, acc.ID)
 			if err != nil {
 				return err
@@ -123,10 +117,7 @@ func (a *app) tokenRevokeCommand() *cobra.Command {
 				return err
 			}
 			err = st.Update(ctx, func(tx store.Tx) error {
-				stx, ok := store.ServiceTxOf(tx)
-				if !ok {
-					return errors.New("this database keeps no API tokens")
-				}
+				stx := tx
 				return stx.RevokeToken(ctx, acc.ID, args[0], time.Now())
 			})
 			if errors.Is(err, store.ErrNotFound) {

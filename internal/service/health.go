@@ -60,7 +60,7 @@ func (n *Notifier) Notify(subject, text string) {
 }
 
 // health reads the source's health record, empty when none.
-func health(ctx context.Context, rd store.ServiceReader, src directory.Source) (store.SourceHealth, error) {
+func health(ctx context.Context, rd store.Reader, src directory.Source) (store.SourceHealth, error) {
 	h, err := rd.SourceHealth(ctx, src.ID)
 	if errors.Is(err, store.ErrNotFound) {
 		return store.SourceHealth{SourceID: src.ID, AccountID: src.AccountID}, nil
@@ -75,10 +75,7 @@ func noteAuth(ctx context.Context, st store.Store, n *Notifier, src directory.So
 	refused := connector.KindOf(runErr) == connector.KindAuth
 	var notify bool
 	err := st.Update(ctx, func(tx store.Tx) error {
-		stx, ok := store.ServiceTxOf(tx)
-		if !ok {
-			return nil
-		}
+		stx := tx
 		h, err := health(ctx, stx, src)
 		if err != nil {
 			return err
@@ -160,10 +157,7 @@ func (s *Scheduler) checkSecret(ctx context.Context, n *Notifier, src directory.
 	}
 	var notify bool
 	err = s.Store.Update(ctx, func(tx store.Tx) error {
-		stx, ok := store.ServiceTxOf(tx)
-		if !ok {
-			return nil
-		}
+		stx := tx
 		h, err := health(ctx, stx, src)
 		if err != nil {
 			return err

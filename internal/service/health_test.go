@@ -203,7 +203,7 @@ func TestReauthorizationNoticeOnce(t *testing.T) {
 	setSecret("wrong-" + c.ClientSecret)
 	runAndWait()
 	runAndWait()
-	svc, _ := store.ServiceOf(st)
+	svc := st
 	if h, _ := svc.SourceHealth(t.Context(), src.ID); !h.AuthFailing || count() != 1 || len(sink.messages()) != 1 {
 		t.Fatalf("after two refused runs: health %+v, %d events, %d mails", h, count(), len(sink.messages()))
 	}

@@ -43,10 +43,7 @@ func (s *Scheduler) Tick(ctx context.Context) (int, error) {
 	if s.Now != nil {
 		now = s.Now()
 	}
-	svc, ok := store.ServiceOf(s.Store)
-	if !ok {
-		return 0, errors.New("scheduler: the store keeps no schedules")
-	}
+	svc := s.Store
 	all, err := svc.SourceSchedules(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("scheduler: list schedules: %w", err)
@@ -90,10 +87,7 @@ func (s *Scheduler) Tick(ctx context.Context) (int, error) {
 // meanwhile (its new spec counts from its own change).
 func (s *Scheduler) markFired(ctx context.Context, ss store.SourceSchedule, now time.Time) error {
 	err := s.Store.Update(ctx, func(tx store.Tx) error {
-		stx, ok := store.ServiceTxOf(tx)
-		if !ok {
-			return errors.New("the store keeps no schedules")
-		}
+		stx := tx
 		cur, err := stx.SourceSchedule(ctx, ss.SourceID)
 		if err != nil {
 			return err

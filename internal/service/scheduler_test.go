@@ -53,7 +53,7 @@ func addSource(t *testing.T, st store.Store, acc *directory.Account, name string
 			return err
 		}
 		spec, _ := json.Marshal(sc)
-		stx, _ := store.ServiceTxOf(tx)
+		stx := tx
 		return stx.SetSourceSchedule(ctx, store.SourceSchedule{SourceID: src.ID, AccountID: acc.ID, Spec: spec, LastRun: lastRun})
 	})
 	if err != nil {

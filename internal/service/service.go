@@ -271,7 +271,7 @@ func (s *Service) prune(ctx context.Context, now time.Time) {
 			return err
 		}
 		m := 0
-		if stx, ok := store.ServiceTxOf(tx); ok {
+		if stx := tx; true {
 			if m, err = stx.PruneDeliveries(ctx, before); err != nil {
 				return err
 			}

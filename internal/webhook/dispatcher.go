@@ -105,11 +105,7 @@ func (d *Dispatcher) retryFor() time.Duration {
 // events due, stopping at a subscription's first failure. It returns how
 // many delivery attempts it made.
 func (d *Dispatcher) Tick(ctx context.Context) (int, error) {
-	svc, ok := store.ServiceOf(d.Store)
-	if !ok {
-		return 0, errors.New("webhook: the store does not keep webhooks")
-	}
-	hooks, err := svc.AllWebhooks(ctx)
+	hooks, err := d.Store.AllWebhooks(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("webhook: list subscriptions: %w", err)
 	}
@@ -221,11 +217,7 @@ func (d *Dispatcher) attempt(ctx context.Context, h *store.Webhook, secretText s
 // transaction, so the log never disagrees with the cursor.
 func (d *Dispatcher) save(ctx context.Context, h store.Webhook, del *store.Delivery) error {
 	err := d.Store.Update(ctx, func(tx store.Tx) error {
-		stx, ok := store.ServiceTxOf(tx)
-		if !ok {
-			return errors.New("the store does not keep webhooks")
-		}
-		cur, err := stx.Webhook(ctx, h.AccountID, h.ID)
+		cur, err := tx.Webhook(ctx, h.AccountID, h.ID)
 		if err != nil {
 			return err
 		}
@@ -233,11 +225,11 @@ func (d *Dispatcher) save(ctx context.Context, h store.Webhook, del *store.Deliv
 		// subscription meanwhile: keep their fields, take only the
 		// delivery state.
 		cur.Cursor, cur.Attempts, cur.FirstFailedAt, cur.NextAttemptAt = h.Cursor, h.Attempts, h.FirstFailedAt, h.NextAttemptAt
-		if err := stx.UpdateWebhook(ctx, cur); err != nil {
+		if err := tx.UpdateWebhook(ctx, cur); err != nil {
 			return err
 		}
 		if del != nil {
-			return stx.AddDelivery(ctx, del)
+			return tx.AddDelivery(ctx, del)
 		}
 		return nil
 	})

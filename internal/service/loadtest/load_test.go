@@ -84,7 +84,7 @@ func TestAPIUnderLoadDuringSync(t *testing.T) {
 		if err := tx.CreateSource(ctx, &src); err != nil {
 			return err
 		}
-		stx, _ := store.ServiceTxOf(tx)
+		stx := tx
 		return stx.CreateToken(ctx, &store.APIToken{AccountID: acc.ID, Role: string(api.RoleReadOnly), Hash: hash, Prefix: prefix})
 	})
 	if err != nil {

@@ -51,6 +51,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"SourceSettings", testSourceSettings},
 		{"StagedMembersOf", testStagedMembersOf},
 		{"SyncMembershipsPaged", testSyncMembershipsPaged},
+		{"Service", testService},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
