@@ -17,11 +17,18 @@ type Outcome string
 
 // Run outcomes. A run that stopped applied nothing and says why (a safety
 // limit, a source that suddenly looks empty); a failed run also applied nothing.
+//
+// A run requested through the service starts queued, and goes queued ->
+// running -> its outcome. A run that never started (refused: its source
+// turned off, the server shutting down, the source busy past the retry) or
+// that was cancelled while running ends cancelled, with the reason.
 const (
+	OutcomeQueued    Outcome = "queued"
 	OutcomeRunning   Outcome = "running"
 	OutcomeSucceeded Outcome = "succeeded"
 	OutcomeFailed    Outcome = "failed"
 	OutcomeStopped   Outcome = "stopped"
+	OutcomeCancelled Outcome = "cancelled"
 )
 
 // Counts tallies what a run did to the directory.

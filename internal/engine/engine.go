@@ -63,6 +63,10 @@ type Options struct {
 	AllowDeletes bool
 	// Progress, when set, is told how the run advances.
 	Progress func(Progress)
+	// RunID, when set, is a run recorded beforehand (queued, by the
+	// application layer) that this sync takes over and records itself in,
+	// instead of creating a new run.
+	RunID string
 }
 
 // Progress is a snapshot of a running sync, for a progress display.
@@ -120,6 +124,7 @@ func (e *Engine) Sync(ctx context.Context, src directory.Source, conn connector.
 		DryRun:    opts.DryRun,
 		StartedAt: e.now(),
 		Outcome:   directory.OutcomeRunning,
+		ID:        opts.RunID,
 	}
 	release, err := e.lease(ctx, src)
 	if err != nil {
@@ -142,7 +147,7 @@ func (e *Engine) Sync(ctx context.Context, src directory.Source, conn connector.
 	if incremental && cursor != "" && !opts.Full && settings.Groups.All() {
 		run.Kind = directory.RunDelta
 	}
-	if err := e.Store.Update(ctx, func(tx store.Tx) error { return tx.CreateRun(ctx, &run) }); err != nil {
+	if err := e.Store.Update(ctx, func(tx store.Tx) error { return recordStart(ctx, tx, &run) }); err != nil {
 		return run, fmt.Errorf("engine: record run: %w", err)
 	}
 	log := e.logger().With("run", run.ID, "source", src.Name)
@@ -204,6 +209,15 @@ func (e *Engine) Sync(ctx context.Context, src directory.Source, conn connector.
 		opts.Progress(Progress{Phase: "apply", Users: sink.users, Groups: sink.groups, Members: sink.members})
 	}
 	return e.apply(ctx, src, &run, opts, sc, func(a *applier) error { return a.applyFull(next) })
+}
+
+// recordStart records a starting run: a new one, or the queued run it
+// takes over (Options.RunID).
+func recordStart(ctx context.Context, tx store.Tx, run *directory.Run) error {
+	if run.ID != "" {
+		return tx.UpdateRun(ctx, *run)
+	}
+	return tx.CreateRun(ctx, run)
 }
 
 // lease makes this process the only one running src, renewing the lease in

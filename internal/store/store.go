@@ -78,6 +78,9 @@ type Reader interface {
 	Run(ctx context.Context, accountID, id string) (directory.Run, error)
 	// Runs lists runs newest first; sourceID "" lists all of the account's.
 	Runs(ctx context.Context, accountID, sourceID string, limit int) ([]directory.Run, error)
+	// RunsByOutcome lists every account's runs that have the outcome,
+	// oldest first: the queued runs a starting service executes.
+	RunsByOutcome(ctx context.Context, outcome directory.Outcome) ([]directory.Run, error)
 	// Changes lists a run's changes in order.
 	Changes(ctx context.Context, runID string, after, limit int) ([]directory.Change, error)
 

@@ -244,6 +244,13 @@ func (d *Dispatcher) save(ctx context.Context, h store.Webhook, del *store.Deliv
 
 // post sends one signed request; a non-2xx answer is an error.
 func (d *Dispatcher) post(ctx context.Context, target, secretText string, e directory.Event, now time.Time) (int, error) {
+	return Send(ctx, d.Client, target, secretText, e, now)
+}
+
+// Send posts one event to target, signed with secretText at now, through
+// client (nil means a client with DefaultTimeout); a non-2xx answer is an
+// error. It returns the answer's status.
+func Send(ctx context.Context, client *http.Client, target, secretText string, e directory.Event, now time.Time) (int, error) {
 	data := e.Data
 	if len(data) == 0 {
 		data = json.RawMessage("{}")
@@ -262,7 +269,6 @@ func (d *Dispatcher) post(ctx context.Context, target, secretText string, e dire
 	if err := SetHeaders(req.Header, secretText, e.ID, now, body); err != nil {
 		return 0, err
 	}
-	client := d.Client
 	if client == nil {
 		client = &http.Client{Timeout: DefaultTimeout}
 	}

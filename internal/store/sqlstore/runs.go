@@ -90,6 +90,24 @@ func (r reader) Runs(ctx context.Context, accountID, sourceID string, limit int)
 	return out, wrap(rows.Err(), r.c.f, "runs")
 }
 
+// RunsByOutcome lists every account's runs with the outcome, oldest first.
+func (r reader) RunsByOutcome(ctx context.Context, outcome directory.Outcome) ([]directory.Run, error) {
+	rows, err := r.c.query(ctx, `SELECT `+runCols+` FROM runs WHERE outcome = ? ORDER BY started_at, id`, string(outcome))
+	if err != nil {
+		return nil, wrap(err, r.c.f, "runs %s", outcome)
+	}
+	defer rows.Close()
+	var out []directory.Run
+	for rows.Next() {
+		var run directory.Run
+		if err := scanRun(rows, &run); err != nil {
+			return nil, wrap(err, r.c.f, "runs %s", outcome)
+		}
+		out = append(out, run)
+	}
+	return out, wrap(rows.Err(), r.c.f, "runs %s", outcome)
+}
+
 // Changes lists a run's changes with Seq above after, in order; limit 0
 // means all.
 func (r reader) Changes(ctx context.Context, runID string, after, limit int) ([]directory.Change, error) {
