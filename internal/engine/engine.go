@@ -30,6 +30,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dirsync/dirsync/internal/clock"
 	"github.com/dirsync/dirsync/internal/connector"
 	"github.com/dirsync/dirsync/internal/directory"
 	"github.com/dirsync/dirsync/internal/store"
@@ -38,8 +39,9 @@ import (
 // Engine runs syncs against one store.
 type Engine struct {
 	Store store.Store
-	// Now is the clock; nil means time.Now.
-	Now    func() time.Time
+	// Clock tells the time and paces the lease renewal; nil means the
+	// real clock.
+	Clock  clock.Clock
 	Logger *slog.Logger
 	// BatchSize is how many objects are staged or applied at a time.
 	BatchSize int
@@ -82,12 +84,7 @@ var ErrBusy = errors.New("another run of this source is in progress")
 // (a safety rule) rather than failed.
 var ErrStopped = errors.New("sync stopped")
 
-func (e *Engine) now() time.Time {
-	if e.Now != nil {
-		return e.Now().UTC()
-	}
-	return time.Now().UTC()
-}
+func (e *Engine) now() time.Time { return clock.Or(e.Clock).Now().UTC() }
 
 func (e *Engine) logger() *slog.Logger {
 	if e.Logger != nil {
@@ -228,13 +225,13 @@ func (e *Engine) lease(ctx context.Context, src directory.Source) (release func(
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		tick := time.NewTicker(ttl / 3)
+		tick := clock.Or(e.Clock).NewTicker(ttl / 3)
 		defer tick.Stop()
 		for {
 			select {
 			case <-renewCtx.Done():
 				return
-			case <-tick.C:
+			case <-tick.C():
 				if err := acquire(renewCtx); err != nil && renewCtx.Err() == nil {
 					e.logger().Warn("renew run lease", "source", src.Name, "err", err)
 				}

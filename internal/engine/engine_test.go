@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dirsync/dirsync/internal/clock"
 	"github.com/dirsync/dirsync/internal/connector"
 	"github.com/dirsync/dirsync/internal/directory"
 	"github.com/dirsync/dirsync/internal/engine"
@@ -70,7 +71,7 @@ type fixture struct {
 	eng *engine.Engine
 	acc directory.Account
 	src directory.Source
-	now time.Time
+	clk *clock.Fake
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -81,8 +82,8 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	f := &fixture{t: t, ctx: ctx, st: st, now: time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)}
-	f.eng = &engine.Engine{Store: st, Now: func() time.Time { return f.now }, BatchSize: 7}
+	f := &fixture{t: t, ctx: ctx, st: st, clk: clock.NewFake(time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC))}
+	f.eng = &engine.Engine{Store: st, Clock: f.clk, BatchSize: 7}
 	f.acc = directory.Account{Name: "acme"}
 	f.src = directory.Source{Name: "entra", Kind: directory.KindEntra, Config: []byte(`{}`), Enabled: true}
 	err = st.Update(ctx, func(tx store.Tx) error {
@@ -420,7 +421,7 @@ func TestOneRunAtATimePerSource(t *testing.T) {
 	f := newFixture(t)
 	// Another process holds the source, as if it were mid-run.
 	err := f.st.Update(f.ctx, func(tx store.Tx) error {
-		return tx.AcquireLease(f.ctx, f.src.ID, "other-process", f.now, time.Minute)
+		return tx.AcquireLease(f.ctx, f.src.ID, "other-process", f.clk.Now(), time.Minute)
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -433,7 +434,7 @@ func TestOneRunAtATimePerSource(t *testing.T) {
 		t.Fatalf("a refused sync recorded %d runs", len(runs))
 	}
 	// The other process crashed: its lease runs out, and the next sync runs.
-	f.now = f.now.Add(61 * time.Second)
+	f.clk.Advance(61 * time.Second)
 	if run := f.sync(sample(), engine.Options{}); run.Outcome != directory.OutcomeSucceeded {
 		t.Fatalf("run after the lease ran out: %+v", run)
 	}

@@ -237,7 +237,7 @@ func (r *Runner) sync(ctx context.Context, src directory.Source, mode, trigger s
 	if err != nil {
 		return directory.Run{}, err
 	}
-	eng := &engine.Engine{Store: r.Store, Now: r.Now, Logger: r.logger()}
+	eng := &engine.Engine{Store: r.Store, Logger: r.logger()}
 	return eng.Sync(ctx, src, conn, engine.Options{Trigger: trigger, Full: mode == api.ModeFull, DryRun: mode == api.ModeDryRun})
 }
 
@@ -250,7 +250,7 @@ func (r *Runner) SyncUser(ctx context.Context, src directory.Source, who string,
 		return directory.Run{}, err
 	}
 	start := r.now()
-	eng := &engine.Engine{Store: r.Store, Now: r.Now, Logger: r.logger()}
+	eng := &engine.Engine{Store: r.Store, Logger: r.logger()}
 	run, err := eng.SyncUser(ctx, src, conn, who, engine.Options{Trigger: "api", DryRun: dryRun})
 	if run.ID != "" {
 		if r.Metrics != nil {
