@@ -23,6 +23,7 @@ import (
 
 	"github.com/dirsync/dirsync/internal/connector"
 	"github.com/dirsync/dirsync/internal/directory"
+	"github.com/dirsync/dirsync/internal/safehttp"
 	"github.com/dirsync/dirsync/internal/secret"
 	"github.com/dirsync/dirsync/internal/store"
 )
@@ -65,6 +66,9 @@ type Server struct {
 	// CheckSettings validates a source's kind and settings with its secret
 	// without contacting the source; nil accepts any.
 	CheckSettings func(src directory.Source, secret []byte) error
+	// WebhookAllowList names the private targets webhooks may have
+	// (dirsync serve's configuration); empty means public targets only.
+	WebhookAllowList safehttp.AllowList
 }
 
 func (s *Server) now() time.Time {

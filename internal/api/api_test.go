@@ -20,6 +20,7 @@ import (
 	"github.com/dirsync/dirsync/internal/api"
 	"github.com/dirsync/dirsync/internal/directory"
 	"github.com/dirsync/dirsync/internal/entraemu"
+	"github.com/dirsync/dirsync/internal/safehttp"
 	"github.com/dirsync/dirsync/internal/secret"
 	"github.com/dirsync/dirsync/internal/service"
 	"github.com/dirsync/dirsync/internal/store"
@@ -76,7 +77,8 @@ func newEnv(t *testing.T) *env {
 	}
 	e := &env{t: t, dbPath: path, st: st, tokens: map[api.Role]string{}, logs: &syncBuffer{}}
 	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	e.svc = service.New(st, box, service.Config{Workers: 2}, logger)
+	loopback, _ := safehttp.ParseAllowList([]string{"127.0.0.1"}) // the test's webhook receivers
+	e.svc = service.New(st, box, service.Config{Workers: 2, WebhookAllowList: loopback}, logger)
 	e.srv = httptest.NewServer(e.svc.Handler())
 	t.Cleanup(func() {
 		e.srv.Close()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"net/url"
 	"slices"
 	"sort"
 	"strings"
@@ -58,7 +57,7 @@ type WebhookView struct {
 }
 
 func webhookView(h store.Webhook) WebhookView {
-	v := WebhookView{ID: h.ID, URL: h.URL, EventTypes: h.EventTypes, Enabled: h.Enabled, CreatedAt: h.CreatedAt,
+	v := WebhookView{ID: h.ID, URL: webhook.RedactURL(h.URL), EventTypes: h.EventTypes, Enabled: h.Enabled, CreatedAt: h.CreatedAt,
 		Cursor: formatSeq(h.Cursor), Attempts: h.Attempts}
 	if v.EventTypes == nil {
 		v.EventTypes = []string{}
@@ -81,10 +80,9 @@ type webhookInput struct {
 	Enabled    *bool     `json:"enabled"`
 }
 
-func checkWebhookURL(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return badField("url", "url must be an absolute http or https URL")
+func (s *Server) checkWebhookURL(raw string) error {
+	if err := webhook.ValidateURL(raw, s.WebhookAllowList); err != nil {
+		return badField("url", "url: %s", strings.TrimPrefix(err.Error(), webhook.ErrInvalidURL.Error()+": "))
 	}
 	return nil
 }
@@ -140,7 +138,7 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *request) error {
 	if in.URL == nil {
 		return badField("url", "url is required")
 	}
-	if err := checkWebhookURL(*in.URL); err != nil {
+	if err := s.checkWebhookURL(*in.URL); err != nil {
 		return err
 	}
 	h := store.Webhook{AccountID: r.account.ID, URL: *in.URL, Enabled: true}
@@ -197,7 +195,7 @@ func (s *Server) updateWebhook(w http.ResponseWriter, r *request) error {
 		return err
 	}
 	if in.URL != nil {
-		if err := checkWebhookURL(*in.URL); err != nil {
+		if err := s.checkWebhookURL(*in.URL); err != nil {
 			return err
 		}
 	}

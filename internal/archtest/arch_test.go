@@ -38,6 +38,8 @@ var forbidden = map[string][]string{
 	// The API serves the store and the engine; the process and the CLI sit above it.
 	"internal/api":    {"internal/cli", "internal/service", "internal/entraemu"},
 	"internal/secret": {"internal/"},
+	// Network policy sits below everything that sends or serves HTTP.
+	"internal/safehttp": {"internal/"},
 }
 
 func TestDependenciesPointOneWay(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/dirsync/dirsync/internal/safehttp"
 	"github.com/dirsync/dirsync/internal/service"
 	"github.com/dirsync/dirsync/internal/store"
 )
@@ -27,6 +28,9 @@ type serveConfig struct {
 	// SMTP is where owners are mailed about sources needing them; its
 	// password comes only from DIRSYNC_SMTP_PASSWORD.
 	SMTP service.SMTPConfig `json:"smtp"`
+	// WebhookAllow names the private targets webhooks may reach: CIDRs,
+	// addresses and host names ("*.corp.example" for a whole domain).
+	WebhookAllow []string `json:"webhook_allow"`
 	// Test and tuning knobs, hidden from --help.
 	Tick              string `json:"tick"`
 	WebhookBackoff    string `json:"webhook_backoff"`
@@ -48,10 +52,17 @@ on standard error.
 Settings come from flags, then DIRSYNC_* environment variables (DIRSYNC_LISTEN,
 DIRSYNC_WORKERS, DIRSYNC_SHUTDOWN_GRACE, DIRSYNC_LOG_LEVEL, DIRSYNC_DB), then
 the JSON config file (keys listen, db, log_level, workers, shutdown_grace,
-smtp {addr, from, to, username}). The owners are mailed when a source needs
+smtp {addr, from, to, username}, webhook_allow). The owners are mailed when a source needs
 reauthorization or its client secret nears expiry if SMTP is set
 (DIRSYNC_SMTP_ADDR, DIRSYNC_SMTP_FROM, DIRSYNC_SMTP_TO comma separated,
 DIRSYNC_SMTP_USERNAME, DIRSYNC_SMTP_PASSWORD from the environment only).
+
+Webhooks are delivered to public addresses only: loopback, private,
+link-local, carrier-grade NAT and the other special ranges are refused, on
+the address actually dialed, and redirects are never followed. Private
+receivers a deployment trusts are named with --webhook-allow (env
+DIRSYNC_WEBHOOK_ALLOW, config webhook_allow): CIDRs, addresses, or host
+names, comma separated, such as 10.20.0.0/16,hooks.corp.example.
 
 On SIGTERM or Ctrl-C it stops accepting requests, lets running syncs finish
 for --shutdown-grace, then cancels them: a cancelled run applies nothing.`,
@@ -127,6 +138,17 @@ for --shutdown-grace, then cancels them: a cancelled run applies nothing.`,
 				return err
 			}
 
+			allow := file.WebhookAllow
+			if v := os.Getenv("DIRSYNC_WEBHOOK_ALLOW"); v != "" {
+				allow = []string{v}
+			}
+			if cmd.Flag("webhook-allow").Changed {
+				allow = flags.WebhookAllow
+			}
+			if cfg.WebhookAllowList, err = safehttp.ParseAllowList(allow); err != nil {
+				return usageErr("--webhook-allow: %v", err)
+			}
+
 			cfg.SMTP = file.SMTP
 			for env, p := range map[string]*string{"DIRSYNC_SMTP_ADDR": &cfg.SMTP.Addr, "DIRSYNC_SMTP_FROM": &cfg.SMTP.From, "DIRSYNC_SMTP_USERNAME": &cfg.SMTP.Username} {
 				if v := os.Getenv(env); v != "" {
@@ -183,6 +205,7 @@ for --shutdown-grace, then cancels them: a cancelled run applies nothing.`,
 	f.StringVar(&flags.Listen, "listen", "127.0.0.1:8080", "address to serve on (env DIRSYNC_LISTEN)")
 	f.StringVar(&configFile, "config", "", "JSON config file (env DIRSYNC_CONFIG)")
 	f.IntVar(&flags.Workers, "workers", 2, "syncs that may run at once (env DIRSYNC_WORKERS)")
+	f.StringSliceVar(&flags.WebhookAllow, "webhook-allow", nil, "private webhook targets to allow: CIDRs, addresses, host names (env DIRSYNC_WEBHOOK_ALLOW)")
 	f.StringVar(&flags.ShutdownGrace, "shutdown-grace", "60s", "how long running syncs may finish at shutdown (env DIRSYNC_SHUTDOWN_GRACE)")
 	for _, h := range []struct{ name, usage string }{
 		{"tick", "how often schedules and webhooks are looked at (env DIRSYNC_TICK)"},

@@ -22,6 +22,7 @@ import (
 	"github.com/dirsync/dirsync/internal/connector/registry"
 	"github.com/dirsync/dirsync/internal/directory"
 	"github.com/dirsync/dirsync/internal/engine"
+	"github.com/dirsync/dirsync/internal/safehttp"
 	"github.com/dirsync/dirsync/internal/secret"
 	"github.com/dirsync/dirsync/internal/store"
 	"github.com/dirsync/dirsync/internal/webhook"
@@ -36,6 +37,9 @@ type Config struct {
 	Tick time.Duration
 	// Webhook retry policy (defaults: webhook.Default*).
 	WebhookFirstBackoff, WebhookMaxBackoff, WebhookRetryFor time.Duration
+	// WebhookAllowList names the private targets (CIDRs, host names)
+	// webhooks may be delivered to; empty means public addresses only.
+	WebhookAllowList safehttp.AllowList
 	// ShutdownGrace is how long a running sync may take to finish after
 	// SIGTERM before it is cancelled (default 60s).
 	ShutdownGrace time.Duration
@@ -99,14 +103,14 @@ func New(st store.Store, box *secret.Box, cfg Config, logger *slog.Logger) *Serv
 	s.Runner = &Runner{Store: st, Box: box, Logger: logger, Metrics: s.Metrics, Now: cfg.Now, Connect: cfg.Connect,
 		Workers: cfg.Workers, BusyRetry: cfg.BusyRetry, OnFinish: func(directory.Run) { s.Wake() }, Notifier: s.Notifier}
 	s.Scheduler = &Scheduler{Store: st, Runner: s.Runner, Now: cfg.Now, Logger: logger}
-	s.Dispatcher = &webhook.Dispatcher{Store: st, Box: box, Now: cfg.Now, Logger: logger,
+	s.Dispatcher = &webhook.Dispatcher{Store: st, Box: box, Now: cfg.Now, Logger: logger, AllowList: cfg.WebhookAllowList,
 		FirstBackoff: cfg.WebhookFirstBackoff, MaxBackoff: cfg.WebhookMaxBackoff, RetryFor: cfg.WebhookRetryFor,
 		Observe: func(outcome string, d time.Duration) {
 			s.Metrics.Add("dirsync_webhook_deliveries_total", 1, "outcome", outcome)
 			s.Metrics.Add("dirsync_webhook_delivery_seconds_sum", d.Seconds())
 			s.Metrics.Add("dirsync_webhook_delivery_seconds_count", 1)
 		}}
-	s.API = &api.Server{Store: st, Box: box, Syncer: s.Runner, Now: cfg.Now, Logger: logger,
+	s.API = &api.Server{Store: st, Box: box, Syncer: s.Runner, Now: cfg.Now, Logger: logger, WebhookAllowList: cfg.WebhookAllowList,
 		CheckSettings: func(src directory.Source, secret []byte) error {
 			_, err := registry.Open(src, secret, registry.Options{Logger: logger})
 			return err
@@ -185,8 +189,8 @@ func (s *Service) countRequests(h http.Handler) http.Handler {
 // a few seconds, running syncs get ShutdownGrace to finish and are then
 // cancelled, which rolls back their apply.
 func (s *Service) Run(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
-		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
+	srv := safehttp.NewServer(s.Handler())
+	srv.ErrorLog = slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	s.ready.Store(true)

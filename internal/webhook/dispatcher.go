@@ -11,11 +11,13 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/dirsync/dirsync/internal/directory"
+	"github.com/dirsync/dirsync/internal/safehttp"
 	"github.com/dirsync/dirsync/internal/secret"
 	"github.com/dirsync/dirsync/internal/store"
 )
@@ -47,11 +49,18 @@ type Payload struct {
 // Dispatcher delivers events to webhooks. Call Tick periodically; it does
 // what is due and returns.
 type Dispatcher struct {
-	Store  store.Store
-	Box    *secret.Box
-	Client *http.Client // nil means a client with DefaultTimeout
-	Now    func() time.Time
-	Logger *slog.Logger
+	Store store.Store
+	Box   *secret.Box
+	// Client sends the deliveries; nil means a client that dials only what
+	// AllowList allows, follows no redirect, and bounds each delivery to
+	// DefaultTimeout.
+	Client *http.Client
+	// AllowList names the private targets (address ranges, host names) a
+	// deployment lets webhooks reach; empty means public addresses only.
+	// It is dirsync serve's webhook allow list.
+	AllowList safehttp.AllowList
+	Now       func() time.Time
+	Logger    *slog.Logger
 	// FirstBackoff is the wait after the first failure; each further
 	// failure doubles it, up to MaxBackoff.
 	FirstBackoff, MaxBackoff time.Duration
@@ -62,6 +71,9 @@ type Dispatcher struct {
 	Parallel int
 	// Observe, when set, is told every attempt's outcome, for metrics.
 	Observe func(outcome string, d time.Duration)
+
+	clientOnce    sync.Once
+	defaultClient *http.Client
 }
 
 func (d *Dispatcher) now() time.Time {
@@ -270,11 +282,7 @@ func (d *Dispatcher) post(ctx context.Context, target, secretText string, e dire
 	if err := SetHeaders(req.Header, secretText, e.ID, now, body); err != nil {
 		return 0, err
 	}
-	client := d.Client
-	if client == nil {
-		client = &http.Client{Timeout: DefaultTimeout}
-	}
-	resp, err := client.Do(req)
+	resp, err := d.client().Do(req)
 	if err != nil {
 		// The URL may carry a token of the receiver's: report the cause only.
 		var ue *url.Error
@@ -285,8 +293,26 @@ func (d *Dispatcher) post(ctx context.Context, target, secretText string, e dire
 	}
 	defer resp.Body.Close()
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode >= 300 && resp.StatusCode <= 399 {
+		// Never followed: it would re-post the signed body elsewhere.
+		return resp.StatusCode, fmt.Errorf("receiver answered %s: redirects are not followed", resp.Status)
+	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return resp.StatusCode, fmt.Errorf("receiver answered %s", resp.Status)
 	}
 	return resp.StatusCode, nil
+}
+
+// client is the Client, or the screened default made once.
+func (d *Dispatcher) client() *http.Client {
+	if d.Client != nil {
+		return d.Client
+	}
+	d.clientOnce.Do(func() {
+		settings := safehttp.DefaultClient
+		settings.ResponseHeaderTimeout = DefaultTimeout
+		d.defaultClient = safehttp.NewClient(settings.NewTransport(safehttp.TransportOptions{Screen: safehttp.NewScreen(d.AllowList)}))
+		d.defaultClient.Timeout = DefaultTimeout
+	})
+	return d.defaultClient
 }

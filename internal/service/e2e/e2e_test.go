@@ -150,7 +150,7 @@ func TestServeScheduleWebhooks(t *testing.T) {
 	next := start.Truncate(time.Minute).Add(time.Minute)
 	offset := next.Sub(start.Add(6 * time.Second))
 	cmd := exec.Command(binary, "serve", "--listen", "127.0.0.1:0")
-	cmd.Env = append(env, "DIRSYNC_TICK=200ms", "DIRSYNC_WEBHOOK_BACKOFF=100ms", "DIRSYNC_WEBHOOK_MAX_BACKOFF=400ms",
+	cmd.Env = append(env, "DIRSYNC_WEBHOOK_ALLOW=127.0.0.1", "DIRSYNC_TICK=200ms", "DIRSYNC_WEBHOOK_BACKOFF=100ms", "DIRSYNC_WEBHOOK_MAX_BACKOFF=400ms",
 		"DIRSYNC_TEST_CLOCK_OFFSET="+offset.String())
 	stdout, _ := cmd.StdoutPipe()
 	var stderr bytes.Buffer
