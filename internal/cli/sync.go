@@ -148,7 +148,7 @@ func (a *app) runSyncUser(ctx context.Context, src directory.Source, who string,
 }
 
 func (a *app) printRunSummary(r directory.Run) {
-	took := r.FinishedAt.Sub(r.StartedAt).Round(time.Millisecond)
+	took := r.Duration().Round(time.Millisecond)
 	what := "Sync"
 	if r.DryRun {
 		what = "Dry run"

@@ -15,13 +15,18 @@ const (
 // Outcome is how a run ended.
 type Outcome string
 
-// Run outcomes. A run that stopped applied nothing and says why (a safety
-// limit, a source that suddenly looks empty); a failed run also applied nothing.
+// Run outcomes. Only a run that succeeded applied anything. A run that
+// stopped says why (a safety limit, a source that suddenly looks empty); a
+// cancelled run was asked to end (an interrupt, a shutdown) and says by
+// what; an interrupted run's process died (a crash, kill -9, a lost
+// machine), found by the next run of its source once its lease ran out.
 const (
-	OutcomeRunning   Outcome = "running"
-	OutcomeSucceeded Outcome = "succeeded"
-	OutcomeFailed    Outcome = "failed"
-	OutcomeStopped   Outcome = "stopped"
+	OutcomeRunning     Outcome = "running"
+	OutcomeSucceeded   Outcome = "succeeded"
+	OutcomeFailed      Outcome = "failed"
+	OutcomeStopped     Outcome = "stopped"
+	OutcomeCancelled   Outcome = "cancelled"
+	OutcomeInterrupted Outcome = "interrupted"
 )
 
 // Counts tallies what a run did to the directory.
@@ -62,6 +67,15 @@ type Run struct {
 	Skips     map[string]int `json:"skips,omitempty"`
 	Requests  int            `json:"requests"`
 	Throttled int            `json:"throttled"`
+}
+
+// Duration is how long the run took: zero while it runs (or if its clock
+// went backwards), never negative.
+func (r Run) Duration() time.Duration {
+	if r.FinishedAt.IsZero() || r.FinishedAt.Before(r.StartedAt) {
+		return 0
+	}
+	return r.FinishedAt.Sub(r.StartedAt)
 }
 
 // ChangeAction is what a run did to one object.

@@ -20,6 +20,10 @@ import (
 // ErrShuttingDown is returned for sync requests made during shutdown.
 var ErrShuttingDown = errors.New("service: shutting down")
 
+// errServerShutDown cancels the runs still in progress when a shutdown's
+// grace ends; each records "cancelled: the server shut down".
+var errServerShutDown = errors.New("the server shut down")
+
 // Runner runs syncs on a bounded pool of workers, one run per source at a
 // time: a request for a source that is running is queued, once, and runs
 // when the current run ends.
@@ -66,7 +70,10 @@ type slot struct {
 func (r *Runner) init() {
 	r.initOnce.Do(func() {
 		r.sem = make(chan struct{}, max(r.Workers, 1))
-		r.runCtx, r.cancel = context.WithCancel(context.Background())
+		var cancel context.CancelCauseFunc
+		r.runCtx, cancel = context.WithCancelCause(context.Background())
+		// The cause is what a cancelled run records as its reason.
+		r.cancel = func() { cancel(errServerShutDown) }
 		r.slots = map[string]*slot{}
 	})
 }
@@ -237,7 +244,7 @@ func (r *Runner) sync(ctx context.Context, src directory.Source, mode, trigger s
 	if err != nil {
 		return directory.Run{}, err
 	}
-	eng := &engine.Engine{Store: r.Store, Now: r.Now, Logger: r.logger()}
+	eng := &engine.Engine{Store: r.Store, Logger: r.logger()}
 	return eng.Sync(ctx, src, conn, engine.Options{Trigger: trigger, Full: mode == api.ModeFull, DryRun: mode == api.ModeDryRun})
 }
 
@@ -250,7 +257,7 @@ func (r *Runner) SyncUser(ctx context.Context, src directory.Source, who string,
 		return directory.Run{}, err
 	}
 	start := r.now()
-	eng := &engine.Engine{Store: r.Store, Now: r.Now, Logger: r.logger()}
+	eng := &engine.Engine{Store: r.Store, Logger: r.logger()}
 	run, err := eng.SyncUser(ctx, src, conn, who, engine.Options{Trigger: "api", DryRun: dryRun})
 	if run.ID != "" {
 		if r.Metrics != nil {

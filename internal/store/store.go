@@ -77,6 +77,9 @@ type Reader interface {
 	Run(ctx context.Context, accountID, id string) (directory.Run, error)
 	// Runs lists runs newest first; sourceID "" lists all of the account's.
 	Runs(ctx context.Context, accountID, sourceID string, limit int) ([]directory.Run, error)
+	// UnfinishedRuns lists the source's runs still recorded as running,
+	// oldest first: the run in progress, or runs whose process died.
+	UnfinishedRuns(ctx context.Context, accountID, sourceID string) ([]directory.Run, error)
 	// Changes lists a run's changes in order.
 	Changes(ctx context.Context, runID string, after, limit int) ([]directory.Change, error)
 
@@ -112,14 +115,21 @@ type GroupQuery struct {
 }
 
 // Stager holds what a run reads from its source until the run applies it.
-// Staged rows belong to a run id; the same external id staged twice in one
-// run keeps the last version (sources may report an object more than once).
+// Staged rows belong to a staging key: a run's id, or the run's id followed
+// by a slash and a name for a second set of the same run ("RUN/flat"). The
+// same external id staged twice under one key keeps the last version
+// (sources may report an object more than once).
 type Stager interface {
 	StageUsers(ctx context.Context, runID string, users []directory.SourceUser) error
 	StageGroups(ctx context.Context, runID string, groups []directory.SourceGroup) error
 	StageMemberships(ctx context.Context, runID string, ms []directory.SourceMembership) error
-	// DropStage deletes everything staged for the run.
+	// DropStage deletes everything staged for the run: under its id and
+	// under every key that extends it ("RUN/flat").
 	DropStage(ctx context.Context, runID string) error
+	// StagedCount counts the rows (users, groups and memberships) staged
+	// for the run, under its id and the keys that extend it; runID ""
+	// counts every staged row of every run.
+	StagedCount(ctx context.Context, runID string) (int, error)
 	// StagedMembersOf lists the direct members a run staged for one group.
 	StagedMembersOf(ctx context.Context, runID, groupExternalID string) ([]directory.SourceMembership, error)
 }
