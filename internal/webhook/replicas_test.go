@@ -3,26 +3,22 @@ package webhook_test
 import (
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
-	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
-
-	_ "github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/dirsync/dirsync/internal/directory"
 	"github.com/dirsync/dirsync/internal/safehttp"
 	"github.com/dirsync/dirsync/internal/secret"
 	"github.com/dirsync/dirsync/internal/store"
 	"github.com/dirsync/dirsync/internal/store/sqlstore"
+	"github.com/dirsync/dirsync/internal/store/sqlstore/sqltest"
 	"github.com/dirsync/dirsync/internal/webhook"
 )
 
@@ -43,29 +39,9 @@ func sqliteTwice(t *testing.T) (a, b *sqlstore.Store) {
 }
 
 func postgresTwice(t *testing.T) (a, b *sqlstore.Store) {
-	dsn := os.Getenv("DIRSYNC_TEST_POSTGRES")
-	if dsn == "" {
-		t.Skip("DIRSYNC_TEST_POSTGRES is not set")
-	}
-	admin, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	schema := fmt.Sprintf("webhook_replicas_%d", time.Now().UnixNano())
-	if _, err := admin.ExecContext(t.Context(), "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE") })
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
+	dsn := sqltest.PostgresDSN(t)
 	for _, p := range []**sqlstore.Store{&a, &b} {
-		s, err := sqlstore.OpenPostgres(t.Context(), u.String())
+		s, err := sqlstore.OpenPostgres(t.Context(), dsn)
 		if err != nil {
 			t.Fatal(err)
 		}
