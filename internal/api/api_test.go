@@ -22,6 +22,7 @@ import (
 	"github.com/dirsync/dirsync/internal/entraemu"
 	"github.com/dirsync/dirsync/internal/factory"
 	"github.com/dirsync/dirsync/internal/manage"
+	"github.com/dirsync/dirsync/internal/safehttp"
 	"github.com/dirsync/dirsync/internal/service"
 	"github.com/dirsync/dirsync/internal/store"
 )
@@ -68,7 +69,8 @@ func newEnv(t *testing.T) *env {
 	t.Setenv("DIRSYNC_MASTER_KEY", "")
 	e := &env{t: t, dbPath: path, tokens: map[manage.Role]string{}, logs: &syncBuffer{}}
 	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	p, err := factory.Open(t.Context(), factory.Options{DB: path, KeyFile: filepath.Join(dir, "key"), Logger: logger})
+	loopback, _ := safehttp.ParseAllowList([]string{"127.0.0.1"}) // the test's webhook receivers
+	p, err := factory.Open(t.Context(), factory.Options{DB: path, KeyFile: filepath.Join(dir, "key"), Logger: logger, WebhookAllow: loopback})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,6 +28,7 @@ import (
 	"github.com/dirsync/dirsync/internal/directory"
 	"github.com/dirsync/dirsync/internal/factory"
 	"github.com/dirsync/dirsync/internal/manage"
+	"github.com/dirsync/dirsync/internal/safehttp"
 )
 
 // Options are what a test may inject; no flag reaches them. The zero
@@ -224,11 +225,16 @@ func (a *app) open(cmd *cobra.Command) (*manage.Manager, manage.Actor, error) {
 			return nil, manage.Actor{}, err
 		}
 	}
+	allow, err := safehttp.ParseAllowList(a.settings.List(config.WebhookAllow))
+	if err != nil {
+		return nil, manage.Actor{}, usageErr("%s: %v", a.settings.Source(config.WebhookAllow), err)
+	}
 	p, err := factory.Open(cmd.Context(), factory.Options{
 		DB: a.settings.String(config.DB), KeyFile: a.settings.String(config.KeyFile),
 		Existing: cmd.Annotations["readonly"] == "true", LeaseTTL: a.settings.Duration(config.LeaseTTL),
 		TrashRetention: a.settings.Duration(config.TrashRetention), EventRetention: a.settings.Duration(config.EventRetention),
 		BusyRetry: a.settings.Duration(config.BusyRetry), Clock: a.opts.Clock, Logger: a.logger(), Connect: a.opts.Connect,
+		WebhookAllow: allow,
 	})
 	if err != nil {
 		return nil, manage.Actor{}, err

@@ -151,7 +151,7 @@ func (a *app) printRunSummary(r directory.Run) {
 	if r.FinishedAt.IsZero() {
 		a.printf("%s of %s %s (run %s)\n", what, r.Source, r.Outcome, r.ID)
 	} else {
-		took := max(r.FinishedAt.Sub(r.StartedAt), 0).Round(time.Millisecond)
+		took := r.Duration().Round(time.Millisecond)
 		a.printf("%s of %s %s in %s (run %s)\n", what, r.Source, r.Outcome, took, r.ID)
 	}
 	if r.Reason != "" {

@@ -69,6 +69,7 @@ const (
 	KeyFile        = "key-file"
 	LeaseTTL       = "lease-ttl"
 	TrashRetention = "trash-retention"
+	WebhookAllow   = "webhook-allow"
 
 	Listen            = "listen"
 	Workers           = "workers"
@@ -95,6 +96,7 @@ var Global = []Setting{
 	{Flag: KeyFile, Env: "DIRSYNC_KEY_FILE", Key: "key_file", Help: "file of the master key that seals secrets, when DIRSYNC_MASTER_KEY is not set (default: beside a SQLite database, else in the user data directory)"},
 	{Flag: LeaseTTL, Env: "DIRSYNC_LEASE_TTL", Key: "lease_ttl", Default: "1m", Type: Duration, Help: "how long a crashed run keeps its source locked"},
 	{Flag: TrashRetention, Env: "DIRSYNC_TRASH_RETENTION", Key: "trash_retention", Default: "7d", Type: Duration, Help: "how long the trash keeps users and groups before they are purged"},
+	{Flag: WebhookAllow, Env: "DIRSYNC_WEBHOOK_ALLOW", Key: "webhook_allow", Type: List, Help: "private webhook targets to allow, comma separated: CIDRs, addresses, host names (*.corp.example for a domain); webhooks reach public addresses only otherwise"},
 }
 
 // Serve are the settings of dirsync serve.

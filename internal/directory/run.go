@@ -15,20 +15,23 @@ const (
 // Outcome is how a run ended.
 type Outcome string
 
-// Run outcomes. A run that stopped applied nothing and says why (a safety
-// limit, a source that suddenly looks empty); a failed run also applied nothing.
+// Run outcomes. Only a run that succeeded applied anything. A run that
+// stopped says why (a safety limit, a source that suddenly looks empty); a
+// cancelled run was asked to end (an interrupt, a shutdown) or was refused
+// before it started (its source turned off, the server shutting down), and
+// says why; an interrupted run's process died (a crash, kill -9, a lost
+// machine), found by the next run of its source once its lease ran out.
 //
 // A run requested through the service starts queued, and goes queued ->
-// running -> its outcome. A run that never started (refused: its source
-// turned off, the server shutting down, the source busy past the retry) or
-// that was cancelled while running ends cancelled, with the reason.
+// running -> its outcome.
 const (
-	OutcomeQueued    Outcome = "queued"
-	OutcomeRunning   Outcome = "running"
-	OutcomeSucceeded Outcome = "succeeded"
-	OutcomeFailed    Outcome = "failed"
-	OutcomeStopped   Outcome = "stopped"
-	OutcomeCancelled Outcome = "cancelled"
+	OutcomeQueued      Outcome = "queued"
+	OutcomeRunning     Outcome = "running"
+	OutcomeSucceeded   Outcome = "succeeded"
+	OutcomeFailed      Outcome = "failed"
+	OutcomeStopped     Outcome = "stopped"
+	OutcomeCancelled   Outcome = "cancelled"
+	OutcomeInterrupted Outcome = "interrupted"
 )
 
 // Counts tallies what a run did to the directory.
@@ -69,6 +72,15 @@ type Run struct {
 	Skips     map[string]int `json:"skips,omitempty"`
 	Requests  int            `json:"requests"`
 	Throttled int            `json:"throttled"`
+}
+
+// Duration is how long the run took: zero while it runs (or if its clock
+// went backwards), never negative.
+func (r Run) Duration() time.Duration {
+	if r.FinishedAt.IsZero() || r.FinishedAt.Before(r.StartedAt) {
+		return 0
+	}
+	return r.FinishedAt.Sub(r.StartedAt)
 }
 
 // ChangeAction is what a run did to one object.

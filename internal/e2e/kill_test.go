@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dirsync/dirsync/internal/directory"
 	"github.com/dirsync/dirsync/internal/entraemu"
 	"github.com/dirsync/dirsync/internal/store/sqlstore"
 )
@@ -45,33 +47,72 @@ func dirsyncBinary(t *testing.T) string {
 	return binPath
 }
 
+// cliProcess runs dirsync commands as processes on one database with one
+// Entra source, "entra", pointing at the world's emulated tenant.
+type cliProcess struct {
+	t   *testing.T
+	db  string
+	env []string
+	bin string
+}
+
+// newCLI builds the command, and adds the source through it.
+func newCLI(t *testing.T, w *world, env ...string) *cliProcess {
+	t.Helper()
+	dir := t.TempDir()
+	c := &cliProcess{t: t, db: filepath.Join(dir, "dirsync.db"), bin: dirsyncBinary(t),
+		env: append(append(os.Environ(), "DIRSYNC_MASTER_KEY="), env...)}
+	creds := w.srv.Credentials()
+	ca := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(ca, w.srv.CAPEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c.must(creds.ClientSecret, "source", "add", "entra", "--name", "entra", "--tenant", creds.TenantID,
+		"--client-id", creds.ClientID, "--client-secret-file", "-", "--cloud", "custom", "--authority-url", creds.AuthorityURL,
+		"--graph-url", creds.GraphURL, "--ca-file", ca)
+	return c
+}
+
+// command is one dirsync command on the database, not started.
+func (c *cliProcess) command(ctx context.Context, stdin string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, c.bin, append([]string{"--db", c.db}, args...)...)
+	cmd.Env = c.env
+	cmd.Stdin = bytes.NewBufferString(stdin)
+	return cmd
+}
+
+// must runs a command to its end and returns its output; it fails the test
+// when the command fails.
+func (c *cliProcess) must(stdin string, args ...string) []byte {
+	c.t.Helper()
+	out, err := c.command(context.Background(), stdin, args...).CombinedOutput()
+	if err != nil {
+		c.t.Fatalf("dirsync %v: %v\n%s", args, err, out)
+	}
+	return out
+}
+
+// store opens the database, for reading what the commands stored.
+func (c *cliProcess) store() *sqlstore.Store {
+	c.t.Helper()
+	st, err := sqlstore.OpenSQLite(context.Background(), c.db)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.t.Cleanup(func() { st.Close() })
+	return st
+}
+
 // TestKillAtRandomPointsConverges kills "dirsync sync" with SIGKILL at random
 // points of many syncs of a changing tenant; after each kill, a sync run to
 // the end gives exactly the tenant's state. DIRSYNC_KILL_ROUNDS and
 // DIRSYNC_KILL_USERS make it larger.
 func TestKillAtRandomPointsConverges(t *testing.T) {
 	rounds, users := envInt("DIRSYNC_KILL_ROUNDS", 8), envInt("DIRSYNC_KILL_USERS", 300)
-	bin := dirsyncBinary(t)
 	w := newWorld(t, entraemu.Options{Users: users, Groups: users / 20, Seed: 21, Latency: 3 * time.Millisecond,
 		DeltaUserPageSize: 50, DeltaGroupPageSize: 5, DeltaMemberPageSize: 40})
-	dir := t.TempDir()
-	db := filepath.Join(dir, "dirsync.db")
-	env := append(os.Environ(), "DIRSYNC_MASTER_KEY=", "DIRSYNC_LEASE_TTL=500ms")
-	cli := func(ctx context.Context, stdin string, args ...string) *exec.Cmd {
-		cmd := exec.CommandContext(ctx, bin, append([]string{"--db", db}, args...)...)
-		cmd.Env = env
-		cmd.Stdin = bytes.NewBufferString(stdin)
-		return cmd
-	}
-	creds := w.srv.Credentials()
-	ca := filepath.Join(dir, "ca.pem")
-	os.WriteFile(ca, w.srv.CAPEM(), 0o600)
-	if out, err := cli(context.Background(), creds.ClientSecret, "source", "add", "entra", "--name", "entra", "--tenant", creds.TenantID,
-		"--client-id", creds.ClientID, "--client-secret-file", "-", "--cloud", "custom", "--authority-url", creds.AuthorityURL,
-		"--graph-url", creds.GraphURL, "--ca-file", ca).CombinedOutput(); err != nil {
-		t.Fatalf("source add: %v\n%s", err, out)
-	}
-
+	c := newCLI(t, w, "DIRSYNC_LEASE_TTL=500ms")
+	cli, db := c.command, c.db
 	rng := rand.New(rand.NewPCG(7, 7))
 	serial, killed, completed := 0, 0, 0
 	for round := range rounds {
@@ -114,12 +155,32 @@ func TestKillAtRandomPointsConverges(t *testing.T) {
 		srcs, _ := st.Sources(d.ctx, accs[0].ID)
 		d.src = srcs[0]
 		got, want := d.snapshot(), w.tenantTruth()
+		running, _ := st.UnfinishedRuns(d.ctx, d.src.AccountID, d.src.ID)
+		staged, err := st.StagedCount(d.ctx, "")
 		st.Close()
 		if got != want {
 			t.Fatalf("round %d (killed after %v): directory differs from the tenant:\n%s", round, delay, diff(want, got))
 		}
+		// The killed run was marked interrupted by the next one, which
+		// dropped what it had staged.
+		if len(running) != 0 || staged != 0 || err != nil {
+			t.Fatalf("round %d: %d runs still running, %d staged rows left (%v)", round, len(running), staged, err)
+		}
 	}
 	t.Logf("%d rounds: %d syncs killed, %d completed before the kill; all converged", rounds, killed, completed)
+	var runs []directory.Run
+	if err := json.Unmarshal(c.must("", "runs", "list", "--json"), &runs); err != nil {
+		t.Fatal(err)
+	}
+	interrupted := 0
+	for _, r := range runs {
+		if r.Outcome == directory.OutcomeInterrupted {
+			interrupted++
+		}
+	}
+	if interrupted == 0 && killed > completed {
+		t.Fatalf("%d syncs killed, none recorded as interrupted: %+v", killed, runs)
+	}
 	if killed == 0 {
 		t.Fatal("no sync was killed: the test did not test anything")
 	}

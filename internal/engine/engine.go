@@ -27,9 +27,11 @@ import (
 	"log/slog"
 	"maps"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/dirsync/dirsync/internal/clock"
 	"github.com/dirsync/dirsync/internal/connector"
 	"github.com/dirsync/dirsync/internal/directory"
 	"github.com/dirsync/dirsync/internal/store"
@@ -38,8 +40,9 @@ import (
 // Engine runs syncs against one store.
 type Engine struct {
 	Store store.Store
-	// Now is the clock; nil means time.Now.
-	Now    func() time.Time
+	// Clock tells the time and paces the lease renewal; nil means the
+	// real clock.
+	Clock  clock.Clock
 	Logger *slog.Logger
 	// BatchSize is how many objects are staged or applied at a time.
 	BatchSize int
@@ -86,12 +89,7 @@ var ErrBusy = errors.New("another run of this source is in progress")
 // (a safety rule) rather than failed.
 var ErrStopped = errors.New("sync stopped")
 
-func (e *Engine) now() time.Time {
-	if e.Now != nil {
-		return e.Now().UTC()
-	}
-	return time.Now().UTC()
-}
+func (e *Engine) now() time.Time { return clock.Or(e.Clock).Now().UTC() }
 
 func (e *Engine) logger() *slog.Logger {
 	if e.Logger != nil {
@@ -183,13 +181,7 @@ func (e *Engine) Sync(ctx context.Context, src directory.Source, conn connector.
 	}
 	// Staging is dropped however the run ends; a crash leaves rows that
 	// no later run's id ever sees.
-	defer func() {
-		for _, id := range []string{run.ID, run.ID + "/flat"} {
-			if err := e.Store.DropStage(context.WithoutCancel(ctx), id); err != nil {
-				log.Warn("drop staging", "err", err)
-			}
-		}
-	}()
+	defer e.dropStage(ctx, run.ID)
 	sink := &stagingSink{ctx: ctx, st: e.Store, runID: run.ID, batch: e.batch(), progress: opts.Progress, skips: map[string]int{}}
 	readErr := conn.Snapshot(ctx, sink)
 	if readErr == nil {
@@ -209,6 +201,20 @@ func (e *Engine) Sync(ctx context.Context, src directory.Source, conn connector.
 		opts.Progress(Progress{Phase: "apply", Users: sink.users, Groups: sink.groups, Members: sink.members})
 	}
 	return e.apply(ctx, src, &run, opts, sc, func(a *applier) error { return a.applyFull(next) })
+}
+
+// Reap marks the source's dead runs interrupted and drops their staging,
+// as the next run of the source would: for a service starting up, so that
+// a run killed with its process never stays "running" in the history. It
+// does nothing (and returns an error wrapping ErrBusy) while another
+// process holds the source.
+func (e *Engine) Reap(ctx context.Context, src directory.Source) error {
+	release, err := e.lease(ctx, src)
+	if err != nil {
+		return err
+	}
+	release()
+	return nil
 }
 
 // recordStart records a starting run: a new one, or the queued run it
@@ -232,23 +238,33 @@ func (e *Engine) lease(ctx context.Context, src directory.Source) (release func(
 	acquire := func(ctx context.Context) error {
 		return e.Store.Update(ctx, func(tx store.Tx) error { return tx.AcquireLease(ctx, src.ID, holder, e.now(), ttl) })
 	}
-	if err := acquire(ctx); err != nil {
+	var dead []string
+	err = e.Store.Update(ctx, func(tx store.Tx) error {
+		if err := tx.AcquireLease(ctx, src.ID, holder, e.now(), ttl); err != nil {
+			return err
+		}
+		ids, err := e.interruptDead(ctx, tx, src)
+		dead = ids
+		return err
+	})
+	if err != nil {
 		if errors.Is(err, store.ErrLeaseHeld) {
 			return nil, fmt.Errorf("%w: source %s: %w", ErrBusy, src.Name, err)
 		}
 		return nil, fmt.Errorf("engine: lease source %s: %w", src.Name, err)
 	}
+	e.dropStage(ctx, dead...)
 	renewCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		tick := time.NewTicker(ttl / 3)
+		tick := clock.Or(e.Clock).NewTicker(ttl / 3)
 		defer tick.Stop()
 		for {
 			select {
 			case <-renewCtx.Done():
 				return
-			case <-tick.C:
+			case <-tick.C():
 				if err := acquire(renewCtx); err != nil && renewCtx.Err() == nil {
 					e.logger().Warn("renew run lease", "source", src.Name, "err", err)
 				}
@@ -258,7 +274,8 @@ func (e *Engine) lease(ctx context.Context, src directory.Source) (release func(
 	return func() {
 		stop()
 		<-done
-		ctx := context.WithoutCancel(ctx)
+		ctx, cancel := recordContext(ctx)
+		defer cancel()
 		if err := e.Store.Update(ctx, func(tx store.Tx) error { return tx.ReleaseLease(ctx, src.ID, holder) }); err != nil {
 			e.logger().Warn("release run lease", "source", src.Name, "err", err)
 		}
@@ -308,11 +325,13 @@ func (e *Engine) apply(ctx context.Context, src directory.Source, run *directory
 	switch {
 	case errors.Is(err, errDryRun):
 		run.Outcome, run.FinishedAt = directory.OutcomeSucceeded, e.now()
-		err = e.Store.Update(ctx, func(tx store.Tx) error {
-			if err := tx.AddChanges(ctx, run.ID, a.kept); err != nil {
+		rctx, cancel := recordContext(ctx)
+		defer cancel()
+		err = e.Store.Update(rctx, func(tx store.Tx) error {
+			if err := tx.AddChanges(rctx, run.ID, a.kept); err != nil {
 				return err
 			}
-			return tx.UpdateRun(ctx, *run)
+			return tx.UpdateRun(rctx, *run)
 		})
 		if err != nil {
 			return *run, fmt.Errorf("engine: record dry run: %w", err)
@@ -339,28 +358,106 @@ func (e *Engine) apply(ctx context.Context, src directory.Source, run *directory
 	return *run, nil
 }
 
-// finish records a run that ended without applying anything.
+// recordTimeout bounds how long recording a run's end may take once its
+// own context is gone: long enough for a busy database, short enough that
+// a shutdown is not held up.
+const recordTimeout = 30 * time.Second
+
+// recordContext outlives ctx's cancellation, so that a run cancelled by an
+// interrupt or a shutdown is still recorded as such, within recordTimeout.
+func recordContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+}
+
+// finish records a run that ended without applying anything. A run whose
+// context ended is cancelled, with what cancelled it as its reason.
 func (e *Engine) finish(ctx context.Context, run directory.Run, outcome directory.Outcome, cause error) (directory.Run, error) {
+	if ctx.Err() != nil {
+		outcome, cause = directory.OutcomeCancelled, cancelled(ctx, cause)
+	}
 	if run.Reason != "" {
 		run.Reason = cause.Error() + " (" + run.Reason + ")"
 	} else {
 		run.Reason = cause.Error()
 	}
 	run.Outcome, run.FinishedAt = outcome, e.now()
-	// The caller's context may be what was cancelled; the record must still land.
-	err := e.Store.Update(context.WithoutCancel(ctx), func(tx store.Tx) error {
+	rctx, cancel := recordContext(ctx)
+	defer cancel()
+	err := e.Store.Update(rctx, func(tx store.Tx) error {
 		if !run.DryRun {
-			if err := tx.AppendEvents(ctx, []directory.Event{runEvent(run, directory.EventSyncFailed)}); err != nil {
+			if err := tx.AppendEvents(rctx, []directory.Event{runEvent(run, directory.EventSyncFailed)}); err != nil {
 				return err
 			}
 		}
-		return tx.UpdateRun(ctx, run)
+		return tx.UpdateRun(rctx, run)
 	})
 	if err != nil {
 		return run, errors.Join(cause, fmt.Errorf("engine: record run: %w", err))
 	}
 	e.logger().Warn("sync did not apply", "run", run.ID, "outcome", outcome, "reason", run.Reason)
 	return run, cause
+}
+
+// cancelled is the error of a run whose context ended: "cancelled: " and
+// what ended it ("interrupt", "the server shut down"). It wraps err, so the
+// run's error still says where it stopped.
+func cancelled(ctx context.Context, err error) error {
+	why := "cancelled"
+	switch cause := context.Cause(ctx); {
+	case errors.Is(cause, context.DeadlineExceeded):
+		why += ": the run's time limit passed"
+	case cause != nil && cause != context.Canceled:
+		// signal.NotifyContext's cause reads "interrupt signal received".
+		why += ": " + strings.TrimSuffix(cause.Error(), " signal received")
+	}
+	return &cancelError{why: why, err: err}
+}
+
+type cancelError struct {
+	why string
+	err error
+}
+
+func (e *cancelError) Error() string { return e.why }
+func (e *cancelError) Unwrap() error { return e.err }
+
+// interruptDead marks the source's runs still recorded as running as
+// interrupted, inside tx: the caller has just taken the source's lease,
+// so their processes are gone (crashed, killed, or their lease ran out). It
+// returns their ids, whose staging the caller drops.
+func (e *Engine) interruptDead(ctx context.Context, tx store.Tx, src directory.Source) ([]string, error) {
+	dead, err := tx.UnfinishedRuns(ctx, src.AccountID, src.ID)
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, run := range dead {
+		run.Outcome, run.FinishedAt = directory.OutcomeInterrupted, e.now()
+		run.Reason = "interrupted: the process running it stopped before it finished (found when its lease ran out); nothing was applied"
+		if !run.DryRun {
+			if err := tx.AppendEvents(ctx, []directory.Event{runEvent(run, directory.EventSyncFailed)}); err != nil {
+				return nil, err
+			}
+		}
+		if err := tx.UpdateRun(ctx, run); err != nil {
+			return nil, err
+		}
+		ids = append(ids, run.ID)
+	}
+	return ids, nil
+}
+
+// dropStage drops what the runs staged, logging what it cannot: leftover
+// rows are never read again (no later run has their ids), and the next
+// lease on the source retries.
+func (e *Engine) dropStage(ctx context.Context, ids ...string) {
+	rctx, cancel := recordContext(ctx)
+	defer cancel()
+	for _, id := range ids {
+		if err := e.Store.DropStage(rctx, id); err != nil {
+			e.logger().Warn("drop staging", "run", id, "err", err)
+		}
+	}
 }
 
 // stagingSink batches what a connector reads into the store's staging area.

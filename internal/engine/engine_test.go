@@ -10,11 +10,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dirsync/dirsync/internal/clock"
 	"github.com/dirsync/dirsync/internal/connector"
 	"github.com/dirsync/dirsync/internal/directory"
 	"github.com/dirsync/dirsync/internal/engine"
 	"github.com/dirsync/dirsync/internal/store"
 	"github.com/dirsync/dirsync/internal/store/sqlstore"
+	"github.com/dirsync/dirsync/internal/store/sqlstore/sqltest"
 )
 
 // source is a directory held in memory: a real implementation of the
@@ -70,22 +72,41 @@ type fixture struct {
 	eng *engine.Engine
 	acc directory.Account
 	src directory.Source
-	now time.Time
+	clk *clock.Fake
 }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	ctx := context.Background()
-	st, err := sqlstore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "test.db"))
+	st, err := sqlstore.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "test.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	f := &fixture{t: t, ctx: ctx, st: st, now: time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)}
-	f.eng = &engine.Engine{Store: st, Now: func() time.Time { return f.now }, BatchSize: 7}
+	return newFixtureOn(t, st)
+}
+
+// eachStore runs fn on a fixture over SQLite, then over PostgreSQL when
+// DIRSYNC_TEST_POSTGRES names a server.
+func eachStore(t *testing.T, fn func(t *testing.T, f *fixture)) {
+	t.Run("sqlite", func(t *testing.T) { fn(t, newFixture(t)) })
+	t.Run("postgres", func(t *testing.T) {
+		st, err := sqlstore.OpenPostgres(t.Context(), sqltest.PostgresDSN(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		fn(t, newFixtureOn(t, st))
+	})
+}
+
+func newFixtureOn(t *testing.T, st store.Store) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	f := &fixture{t: t, ctx: ctx, st: st, clk: clock.NewFake(time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC))}
+	f.eng = &engine.Engine{Store: st, Clock: f.clk, BatchSize: 7}
 	f.acc = directory.Account{Name: "acme"}
 	f.src = directory.Source{Name: "entra", Kind: directory.KindEntra, Config: []byte(`{}`), Enabled: true}
-	err = st.Update(ctx, func(tx store.Tx) error {
+	err := st.Update(ctx, func(tx store.Tx) error {
 		if err := tx.CreateAccount(ctx, &f.acc); err != nil {
 			return err
 		}
@@ -96,6 +117,26 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	return f
+}
+
+// storedRun reads the run as recorded.
+func (f *fixture) storedRun(id string) directory.Run {
+	f.t.Helper()
+	run, err := f.st.Run(f.ctx, f.acc.ID, id)
+	if err != nil {
+		f.t.Fatalf("run %s: %v", id, err)
+	}
+	return run
+}
+
+// staged counts every staging row left in the store.
+func (f *fixture) staged() int {
+	f.t.Helper()
+	n, err := f.st.StagedCount(f.ctx, "")
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return n
 }
 
 func (f *fixture) sync(src connector.Connector, opts engine.Options) directory.Run {
@@ -323,25 +364,43 @@ func TestEmptySourceDeletesNobody(t *testing.T) {
 }
 
 func TestCancelledApplyLeavesDirectoryAsItWas(t *testing.T) {
-	f := newFixture(t)
-	src := sample()
-	f.sync(src, engine.Options{})
-	before := f.dump()
-	for i := range src.users {
-		src.users[i].JobTitle = "changed"
-	}
-	ctx, cancel := context.WithCancel(f.ctx)
-	_, err := f.eng.Sync(ctx, f.src, src, engine.Options{Progress: func(p engine.Progress) {
-		if p.Phase == "apply" {
-			cancel()
+	eachStore(t, func(t *testing.T, f *fixture) {
+		src := sample()
+		f.sync(src, engine.Options{})
+		before := f.dump()
+		for i := range src.users {
+			src.users[i].JobTitle = "changed"
 		}
-	}})
-	if err == nil {
-		t.Fatal("a cancelled run succeeded")
-	}
-	if after := f.dump(); after != before {
-		t.Fatal("a cancelled run left part of its changes")
-	}
+		ctx, cancel := context.WithCancel(f.ctx)
+		defer cancel()
+		applying := false
+		run, err := f.eng.Sync(ctx, f.src, src, engine.Options{Progress: func(p engine.Progress) {
+			if p.Phase == "apply" {
+				applying = true
+				cancel()
+			}
+		}})
+		if err == nil || !applying {
+			t.Fatalf("err %v, reached the apply: %v", err, applying)
+		}
+		if after := f.dump(); after != before {
+			t.Fatal("a cancelled run left part of its changes")
+		}
+		rec := f.storedRun(run.ID)
+		if rec.Outcome != directory.OutcomeCancelled || rec.Counts != (directory.Counts{}) || rec.FinishedAt.IsZero() {
+			t.Fatalf("recorded run: %s, counts %+v, finished %v", rec.Outcome, rec.Counts, rec.FinishedAt)
+		}
+		if changes := f.changes(rec); len(changes) != 0 {
+			t.Fatalf("a cancelled run recorded %d changes", len(changes))
+		}
+		if n := f.staged(); n != 0 {
+			t.Fatalf("%d staged rows left", n)
+		}
+		// The next run applies what the cancelled one did not.
+		if again := f.sync(src, engine.Options{}); again.Counts.Updated != len(src.users) {
+			t.Fatalf("next run: %+v", again.Counts)
+		}
+	})
 }
 
 func TestDryRunPlansWithoutApplying(t *testing.T) {
@@ -420,7 +479,7 @@ func TestOneRunAtATimePerSource(t *testing.T) {
 	f := newFixture(t)
 	// Another process holds the source, as if it were mid-run.
 	err := f.st.Update(f.ctx, func(tx store.Tx) error {
-		return tx.AcquireLease(f.ctx, f.src.ID, "other-process", f.now, time.Minute)
+		return tx.AcquireLease(f.ctx, f.src.ID, "other-process", f.clk.Now(), time.Minute)
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -433,7 +492,7 @@ func TestOneRunAtATimePerSource(t *testing.T) {
 		t.Fatalf("a refused sync recorded %d runs", len(runs))
 	}
 	// The other process crashed: its lease runs out, and the next sync runs.
-	f.now = f.now.Add(61 * time.Second)
+	f.clk.Advance(61 * time.Second)
 	if run := f.sync(sample(), engine.Options{}); run.Outcome != directory.OutcomeSucceeded {
 		t.Fatalf("run after the lease ran out: %+v", run)
 	}

@@ -27,14 +27,14 @@ func (e *Engine) SyncUser(ctx context.Context, src directory.Source, conn connec
 		return directory.Run{}, err
 	}
 	defer release()
+	settings, err := parseSettings(src)
+	if err != nil {
+		return directory.Run{}, err
+	}
 	run := directory.Run{AccountID: src.AccountID, SourceID: src.ID, Source: src.Name, Kind: directory.RunSingle,
 		Trigger: opts.Trigger, DryRun: opts.DryRun, StartedAt: e.now(), Outcome: directory.OutcomeRunning}
 	if err := e.Store.Update(ctx, func(tx store.Tx) error { return tx.CreateRun(ctx, &run) }); err != nil {
 		return run, fmt.Errorf("engine: record run: %w", err)
-	}
-	settings, err := parseSettings(src)
-	if err != nil {
-		return run, err
 	}
 	sc := &scoper{settings: settings, memberRun: run.ID}
 	su, groups, err := look.LookupUser(ctx, who)

@@ -22,6 +22,7 @@ import (
 	"github.com/dirsync/dirsync/internal/directory"
 	"github.com/dirsync/dirsync/internal/engine"
 	"github.com/dirsync/dirsync/internal/manage"
+	"github.com/dirsync/dirsync/internal/safehttp"
 	"github.com/dirsync/dirsync/internal/secret"
 	"github.com/dirsync/dirsync/internal/store"
 	"github.com/dirsync/dirsync/internal/store/sqlstore"
@@ -50,8 +51,11 @@ type Options struct {
 	Logger *slog.Logger
 	// Connect overrides how connectors are opened (tests).
 	Connect func(src directory.Source, secret []byte) (connector.Connector, error)
-	// WebhookClient sends webhook test deliveries.
+	// WebhookClient sends webhook test deliveries (tests); nil means one
+	// that dials only what WebhookAllow allows.
 	WebhookClient *http.Client
+	// WebhookAllow names the private targets webhooks may have.
+	WebhookAllow safehttp.AllowList
 }
 
 // Parts are what Open built. Front ends use Manager; the service also
@@ -66,6 +70,9 @@ type Parts struct {
 	// KeyFile is the key file in use; "" when the key came from the
 	// environment.
 	KeyFile string
+	// WebhookAllow is the deployment's webhook allow list, for the
+	// dispatcher.
+	WebhookAllow safehttp.AllowList
 }
 
 // Close closes the store.
@@ -97,7 +104,7 @@ func IsPostgres(db string) bool {
 
 // Open opens the store and the master key and builds the parts over them.
 func Open(ctx context.Context, o Options) (*Parts, error) {
-	p := &Parts{}
+	p := &Parts{WebhookAllow: o.WebhookAllow}
 	var err error
 	if p.Store, p.DB, err = openStore(ctx, o); err != nil {
 		return nil, err
@@ -106,13 +113,10 @@ func Open(ctx context.Context, o Options) (*Parts, error) {
 		p.Store.Close()
 		return nil, err
 	}
-	p.Engine = &engine.Engine{Store: p.Store, Logger: o.Logger, LeaseTTL: o.LeaseTTL}
-	if o.Clock != nil {
-		p.Engine.Now = o.Clock.Now
-	}
+	p.Engine = &engine.Engine{Store: p.Store, Clock: o.Clock, Logger: o.Logger, LeaseTTL: o.LeaseTTL}
 	p.Manager = manage.New(manage.Deps{Store: p.Store, Engine: p.Engine, Box: p.Box, Connect: o.Connect, Clock: o.Clock,
 		Logger: o.Logger, TrashRetention: o.TrashRetention, EventRetention: o.EventRetention, BusyRetry: o.BusyRetry,
-		WebhookClient: o.WebhookClient})
+		WebhookClient: o.WebhookClient, WebhookAllow: o.WebhookAllow})
 	return p, nil
 }
 

@@ -61,6 +61,15 @@ func (m *Manager) runSyncUser(ctx context.Context, src directory.Source, conn co
 	return run, m.runError(src, run, err)
 }
 
+// reap marks the source's dead runs interrupted, as its next run would.
+func (m *Manager) reap(ctx context.Context, src directory.Source) error {
+	err := m.d.Engine.Reap(ctx, src)
+	if errors.Is(err, engine.ErrBusy) {
+		return nil // another process runs it: its runs are alive
+	}
+	return err
+}
+
 // restore takes a user or (u nil) a group out of the trash and writes the
 // restored event.
 func restore(ctx context.Context, tx store.Tx, u *directory.User, g *directory.Group, now time.Time, via Via) error {

@@ -46,6 +46,7 @@ import (
 	"github.com/dirsync/dirsync/internal/connector"
 	"github.com/dirsync/dirsync/internal/connector/registry"
 	"github.com/dirsync/dirsync/internal/directory"
+	"github.com/dirsync/dirsync/internal/safehttp"
 	"github.com/dirsync/dirsync/internal/secret"
 	"github.com/dirsync/dirsync/internal/store"
 )
@@ -80,8 +81,15 @@ type Deps struct {
 	// BusyRetry is the wait before a queued run whose source another
 	// process holds tries again, once.
 	BusyRetry time.Duration
-	// WebhookClient sends test deliveries; nil means webhook.Send's default.
+	// WebhookClient sends test deliveries: one that dials only what
+	// WebhookAllow allows, and follows no redirect.
 	WebhookClient *http.Client
+	// WebhookAllow names the private targets (CIDRs, host names) webhooks
+	// may have; empty means public targets only.
+	WebhookAllow safehttp.AllowList
+	// WebhookChanged is told a webhook's id once its change, disabling or
+	// deletion is committed, so that a delivery in flight stops at once.
+	WebhookChanged func(id string)
 	// Notify tells the account's owners about a source that needs them
 	// (a mail); nil tells nobody. The events are written regardless.
 	Notify func(subject, text string)
@@ -119,6 +127,10 @@ func New(d Deps) *Manager {
 // SetExecutor makes x execute the queued runs that RequestSync records.
 // Call it before serving requests; without one, RequestSync is Unavailable.
 func (m *Manager) SetExecutor(x Executor) { m.executor = x }
+
+// SetWebhookChanged sets who is told that a webhook changed (the
+// service's dispatcher).
+func (m *Manager) SetWebhookChanged(changed func(id string)) { m.d.WebhookChanged = changed }
 
 // SetNotify sets who is told about sources that need their owners.
 func (m *Manager) SetNotify(notify func(subject, text string)) { m.d.Notify = notify }

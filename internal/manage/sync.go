@@ -237,6 +237,32 @@ func (m *Manager) Abandon(ctx context.Context, job Job, reason string) error {
 	return m.finishQueued(ctx, job.Run, directory.OutcomeCancelled, reason)
 }
 
+// ReapDeadRuns marks interrupted the runs still recorded as running whose
+// process died (its lease on the source ran out), in every account: for a
+// service starting up, so that no run killed with its process stays
+// "running" in the history.
+func (m *Manager) ReapDeadRuns(ctx context.Context) error {
+	accs, err := m.d.Store.Accounts(ctx)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, acc := range accs {
+		srcs, err := m.d.Store.Sources(ctx, acc.ID)
+		if err != nil {
+			return err
+		}
+		for _, src := range srcs {
+			if runs, err := m.d.Store.UnfinishedRuns(ctx, acc.ID, src.ID); err != nil || len(runs) == 0 {
+				errs = append(errs, err)
+				continue
+			}
+			errs = append(errs, m.reap(ctx, src))
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // QueuedJobs lists the runs left queued (by a process that stopped before
 // running them), oldest first, for an executor starting up.
 func (m *Manager) QueuedJobs(ctx context.Context) ([]Job, error) {

@@ -4,13 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net/url"
+	"net/http"
 	"slices"
 	"strings"
 
 	"github.com/google/uuid"
 
 	"github.com/dirsync/dirsync/internal/directory"
+	"github.com/dirsync/dirsync/internal/safehttp"
 	"github.com/dirsync/dirsync/internal/store"
 	"github.com/dirsync/dirsync/internal/webhook"
 )
@@ -27,6 +28,7 @@ const (
 	DeliverySucceeded = store.DeliverySucceeded
 	DeliveryFailed    = store.DeliveryFailed
 	DeliveryGaveUp    = store.DeliveryGaveUp
+	DeliveryCancelled = store.DeliveryCancelled
 )
 
 // EventTypeTest is the type of the event a webhook test sends.
@@ -56,17 +58,6 @@ type NewWebhook struct {
 	Secret string
 }
 
-func checkWebhookURL(raw string) error {
-	u, err := url.Parse(strings.TrimSpace(raw))
-	switch {
-	case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
-		return invalid("url", "the URL must be an absolute http or https URL")
-	case u.User != nil:
-		return invalid("url", "the URL must not hold a user name or password: every delivery is signed with the webhook's secret instead")
-	}
-	return nil
-}
-
 func checkEventTypes(types []string) error {
 	for _, t := range types {
 		if !slices.Contains(EventTypes, t) {
@@ -76,10 +67,12 @@ func checkEventTypes(types []string) error {
 	return nil
 }
 
-func (in WebhookInput) check() error {
+// check checks the input: a URL the deployment lets webhooks reach (no
+// credentials in it, no private target unless allowed), known event types.
+func (in WebhookInput) check(allow safehttp.AllowList) error {
 	if in.URL != nil {
-		if err := checkWebhookURL(*in.URL); err != nil {
-			return err
+		if err := webhook.ValidateURL(*in.URL, allow); err != nil {
+			return invalid("url", "url: %s", strings.TrimPrefix(err.Error(), webhook.ErrInvalidURL.Error()+": ")).with(err)
 		}
 	}
 	if in.EventTypes != nil {
@@ -97,7 +90,7 @@ func (m *Manager) CreateWebhook(ctx context.Context, actor Actor, in WebhookInpu
 	if in.URL == nil {
 		return NewWebhook{}, invalid("url", "the URL is required")
 	}
-	if err := in.check(); err != nil {
+	if err := in.check(m.d.WebhookAllow); err != nil {
 		return NewWebhook{}, err
 	}
 	h := Webhook{AccountID: actor.AccountID, URL: strings.TrimSpace(*in.URL), Enabled: true, EventTypes: []string{}}
@@ -126,8 +119,22 @@ func (m *Manager) CreateWebhook(ctx context.Context, actor Actor, in WebhookInpu
 		h.Cursor = last
 		return tx.CreateWebhook(ctx, &h)
 	})
+	return NewWebhook{Webhook: shown(h), Secret: secretText}, err
+}
+
+// shown is a webhook as every front end shows it: without its sealed
+// secret, and credentials in its URL (stored before they were refused)
+// redacted.
+func shown(h Webhook) Webhook {
 	h.Secret = nil
-	return NewWebhook{Webhook: h, Secret: secretText}, err
+	h.URL = webhook.RedactURL(h.URL)
+	return h
+}
+
+func (m *Manager) changed(id string) {
+	if m.d.WebhookChanged != nil {
+		m.d.WebhookChanged(id)
+	}
 }
 
 func (m *Manager) findWebhook(ctx context.Context, rd store.Reader, actor Actor, id string) (Webhook, error) {
@@ -143,7 +150,7 @@ func (m *Manager) UpdateWebhook(ctx context.Context, actor Actor, id string, in 
 	if err := actor.require(ActManageHooks); err != nil {
 		return Webhook{}, err
 	}
-	if err := in.check(); err != nil {
+	if err := in.check(m.d.WebhookAllow); err != nil {
 		return Webhook{}, err
 	}
 	if in.URL == nil && in.EventTypes == nil && in.Enabled == nil {
@@ -166,8 +173,11 @@ func (m *Manager) UpdateWebhook(ctx context.Context, actor Actor, id string, in 
 		}
 		return tx.UpdateWebhook(ctx, h)
 	})
-	h.Secret = nil
-	return h, err
+	if err != nil {
+		return Webhook{}, err
+	}
+	m.changed(h.ID)
+	return shown(h), nil
 }
 
 // DeleteWebhook removes a subscription and its delivery log.
@@ -175,13 +185,19 @@ func (m *Manager) DeleteWebhook(ctx context.Context, actor Actor, id string) err
 	if err := actor.require(ActManageHooks); err != nil {
 		return err
 	}
-	return m.d.Store.Update(ctx, func(tx store.Tx) error {
+	var deleted string
+	err := m.d.Store.Update(ctx, func(tx store.Tx) error {
 		h, err := m.findWebhook(ctx, tx, actor, id)
 		if err != nil {
 			return err
 		}
+		deleted = h.ID
 		return tx.DeleteWebhook(ctx, actor.AccountID, h.ID)
 	})
+	if err == nil {
+		m.changed(deleted)
+	}
+	return err
 }
 
 // Webhooks lists the account's subscriptions.
@@ -194,7 +210,7 @@ func (m *Manager) Webhooks(ctx context.Context, actor Actor) ([]Webhook, error) 
 		hooks = []Webhook{}
 	}
 	for i := range hooks {
-		hooks[i].Secret = nil
+		hooks[i] = shown(hooks[i])
 	}
 	return hooks, err
 }
@@ -205,8 +221,7 @@ func (m *Manager) Webhook(ctx context.Context, actor Actor, id string) (Webhook,
 		return Webhook{}, err
 	}
 	h, err := m.findWebhook(ctx, m.d.Store, actor, id)
-	h.Secret = nil
-	return h, err
+	return shown(h), err
 }
 
 // Deliveries lists a subscription's delivery log, newest first.
@@ -225,6 +240,13 @@ func (m *Manager) Deliveries(ctx context.Context, actor Actor, id string, limit 
 	ds, err := m.d.Store.Deliveries(ctx, actor.AccountID, h.ID, limit)
 	if ds == nil {
 		ds = []Delivery{}
+	}
+	if !actor.Can(ActManageHooks) {
+		// Below administrator, no internal detail: which addresses refuse
+		// connections, which answer, with what certificate.
+		for i := range ds {
+			ds[i] = ds[i].Redacted()
+		}
 	}
 	return ds, err
 }
@@ -252,12 +274,25 @@ func (m *Manager) TestWebhook(ctx context.Context, actor Actor, id string) (Deli
 	now := m.now()
 	data, _ := json.Marshal(map[string]any{"webhook_id": h.ID, "message": "a test event from dirsync: your receiver is reachable and verifies signatures"})
 	e := directory.Event{ID: "evt_test_" + uuid.NewString(), AccountID: h.AccountID, Type: EventTypeTest, Time: now, Data: data}
-	status, serr := webhook.Send(ctx, m.d.WebhookClient, h.URL, string(secretText), e, now)
+	status, serr := webhook.Post(ctx, m.webhookClient(), h.URL, string(secretText), e, now)
 	d := Delivery{WebhookID: h.ID, AccountID: h.AccountID, EventID: e.ID, EventType: e.Type, Attempt: 1,
 		Outcome: store.DeliverySucceeded, HTTPStatus: status, Time: now, DurationMS: m.d.Clock.Now().Sub(now).Milliseconds()}
 	if serr != nil {
-		d.Outcome, d.Error = store.DeliveryFailed, serr.Error()
+		d.Outcome = store.DeliveryFailed
+		d.Error, d.ErrorSummary = webhook.Describe(serr)
 	}
 	err = m.d.Store.Update(ctx, func(tx store.Tx) error { return tx.AddDelivery(ctx, &d) })
 	return d, err
+}
+
+// webhookClient is the client of test deliveries: the one given, or one
+// that dials only what the allow list allows and follows no redirect, as
+// the dispatcher's does.
+func (m *Manager) webhookClient() *http.Client {
+	if m.d.WebhookClient != nil {
+		return m.d.WebhookClient
+	}
+	settings := safehttp.DefaultClient
+	settings.ResponseHeaderTimeout = webhook.DefaultTimeout
+	return safehttp.NewClient(settings.NewTransport(safehttp.TransportOptions{Screen: safehttp.NewScreen(m.d.WebhookAllow)}))
 }

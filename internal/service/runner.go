@@ -16,6 +16,10 @@ import (
 // down.
 var ErrShuttingDown = errors.New("service: shutting down")
 
+// errServerShutDown cancels the runs still in progress when a shutdown's
+// grace ends; each records "cancelled: the server shut down".
+var errServerShutDown = errors.New("the server shut down")
+
 // shutdownReason is what a queued run that never started says.
 const shutdownReason = "the server shut down before the run started"
 
@@ -52,7 +56,10 @@ var _ manage.Executor = (*Runner)(nil)
 func (r *Runner) init() {
 	r.initOnce.Do(func() {
 		r.sem = make(chan struct{}, max(r.Workers, 1))
-		r.runCtx, r.cancel = context.WithCancel(context.Background())
+		var cancel context.CancelCauseFunc
+		r.runCtx, cancel = context.WithCancelCause(context.Background())
+		// The cause is what a cancelled run records as its reason.
+		r.cancel = func() { cancel(errServerShutDown) }
 		r.queues, r.active = map[string][]manage.Job{}, map[string]bool{}
 		r.waiting = map[clock.Timer]manage.Job{}
 		if r.Logger == nil {

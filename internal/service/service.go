@@ -24,6 +24,7 @@ import (
 	"github.com/dirsync/dirsync/internal/directory"
 	"github.com/dirsync/dirsync/internal/factory"
 	"github.com/dirsync/dirsync/internal/manage"
+	"github.com/dirsync/dirsync/internal/safehttp"
 	"github.com/dirsync/dirsync/internal/store"
 	"github.com/dirsync/dirsync/internal/webhook"
 )
@@ -62,7 +63,6 @@ type Service struct {
 	Notifier   *Notifier
 
 	ready atomic.Bool
-	wake  chan struct{}
 }
 
 // New assembles the service on the parts package factory built.
@@ -81,29 +81,25 @@ func New(p *factory.Parts, cfg Config, logger *slog.Logger) *Service {
 	}
 	clk := clock.Or(cfg.Clock)
 	s := &Service{cfg: cfg, clock: clk, store: p.Store, manager: p.Manager, log: logger, Metrics: NewMetrics(),
-		wake: make(chan struct{}, 1), Notifier: &Notifier{SMTP: cfg.SMTP, Logger: logger}}
+		Notifier: &Notifier{SMTP: cfg.SMTP, Logger: logger}}
 	s.Runner = &Runner{Manager: p.Manager, Clock: clk, Logger: logger, Metrics: s.Metrics, Workers: cfg.Workers,
 		OnFinish: func(directory.Run) { s.Wake() }}
 	p.Manager.SetExecutor(s.Runner)
 	p.Manager.SetNotify(s.Notifier.Notify)
-	s.Dispatcher = &webhook.Dispatcher{Store: p.Store, Box: p.Box, Now: clk.Now, Logger: logger,
+	s.Dispatcher = &webhook.Dispatcher{Store: p.Store, Box: p.Box, Clock: clk, Logger: logger, AllowList: p.WebhookAllow,
 		FirstBackoff: cfg.WebhookFirstBackoff, MaxBackoff: cfg.WebhookMaxBackoff, RetryFor: cfg.WebhookRetryFor,
 		Observe: func(outcome string, d time.Duration) {
 			s.Metrics.Add("dirsync_webhook_deliveries_total", 1, "outcome", outcome)
 			s.Metrics.Add("dirsync_webhook_delivery_seconds_sum", d.Seconds())
 			s.Metrics.Add("dirsync_webhook_delivery_seconds_count", 1)
 		}}
+	p.Manager.SetWebhookChanged(s.Dispatcher.Changed)
 	s.API = &api.Server{Manager: p.Manager, Logger: logger}
 	return s
 }
 
 // Wake makes the dispatcher look for events now rather than at its next tick.
-func (s *Service) Wake() {
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
-}
+func (s *Service) Wake() { s.Dispatcher.Wake() }
 
 // Handler serves the API, /healthz, /readyz and /metrics.
 func (s *Service) Handler() http.Handler {
@@ -168,8 +164,13 @@ func (s *Service) countRequests(h http.Handler) http.Handler {
 // a few seconds, running syncs get ShutdownGrace to finish and are then
 // cancelled, which rolls back their apply.
 func (s *Service) Run(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
-		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
+	srv := safehttp.NewServer(s.Handler())
+	srv.ErrorLog = slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)
+	// Runs whose process died are marked interrupted before anything
+	// else runs; then the runs left queued are executed.
+	if err := s.manager.ReapDeadRuns(ctx); err != nil {
+		s.log.Warn("mark dead runs interrupted", "err", err)
+	}
 	if err := s.Runner.Start(ctx); err != nil {
 		return fmt.Errorf("start the runner: %w", err)
 	}
@@ -244,17 +245,7 @@ func (s *Service) housekeeping(ctx context.Context) {
 }
 
 func (s *Service) dispatchLoop(ctx context.Context) {
-	t := s.clock.NewTicker(s.cfg.Tick)
-	defer t.Stop()
-	for {
-		if _, err := s.Dispatcher.Tick(ctx); err != nil && ctx.Err() == nil {
-			s.log.Error("webhook dispatcher", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C():
-		case <-s.wake:
-		}
+	if err := s.Dispatcher.Run(ctx, s.cfg.Tick); err != nil && ctx.Err() == nil {
+		s.log.Error("webhook dispatcher", "err", err)
 	}
 }

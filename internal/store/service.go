@@ -2,6 +2,7 @@ package store
 
 import (
 	"encoding/json"
+	"fmt"
 	"time"
 )
 
@@ -55,22 +56,45 @@ const (
 	DeliverySucceeded = "succeeded"
 	DeliveryFailed    = "failed"  // will be retried
 	DeliveryGaveUp    = "gave_up" // retried for the whole retry window
+	// DeliveryCancelled: the webhook was changed, disabled or deleted
+	// while the attempt was on the wire; it is tried again, if still
+	// enabled, without counting against the receiver.
+	DeliveryCancelled = "cancelled"
 )
 
 // Delivery is one attempt to deliver one event to one webhook.
 type Delivery struct {
-	ID         string    `json:"id"`
-	WebhookID  string    `json:"webhook_id"`
-	AccountID  string    `json:"account_id"`
-	EventID    string    `json:"event_id"`
-	EventSeq   int64     `json:"event_seq"`
-	EventType  string    `json:"event_type"`
-	Attempt    int       `json:"attempt"`
-	Outcome    string    `json:"outcome"`
-	HTTPStatus int       `json:"http_status,omitempty"`
-	Error      string    `json:"error,omitempty"`
-	Time       time.Time `json:"time"`
-	DurationMS int64     `json:"duration_ms"`
+	ID         string `json:"id"`
+	WebhookID  string `json:"webhook_id"`
+	AccountID  string `json:"account_id"`
+	EventID    string `json:"event_id"`
+	EventSeq   int64  `json:"event_seq"`
+	EventType  string `json:"event_type"`
+	Attempt    int    `json:"attempt"`
+	Outcome    string `json:"outcome"`
+	HTTPStatus int    `json:"http_status,omitempty"`
+	// Error is the full cause of a failed attempt, for administrators:
+	// the address refused, the TLS or DNS failure, the status answered.
+	Error string `json:"error,omitempty"`
+	// ErrorSummary is the same without internal detail ("receiver refused
+	// the connection", "timed out", "answered 502"), for the other roles.
+	ErrorSummary string    `json:"error_summary,omitempty"`
+	Time         time.Time `json:"time"`
+	DurationMS   int64     `json:"duration_ms"`
+}
+
+// Redacted returns the attempt as roles below administrator see it: its
+// Error is the summary, so that the delivery log cannot map the inside of
+// a network (which addresses refuse connections, which answer).
+func (d Delivery) Redacted() Delivery {
+	if d.ErrorSummary == "" && d.Error != "" {
+		d.ErrorSummary = "delivery failed"
+		if d.HTTPStatus != 0 {
+			d.ErrorSummary = fmt.Sprintf("answered %d", d.HTTPStatus)
+		}
+	}
+	d.Error = d.ErrorSummary
+	return d
 }
 
 // SourceSchedule is when a source syncs, and when its schedule last fired.

@@ -81,6 +81,9 @@ type Reader interface {
 	// RunsByOutcome lists every account's runs that have the outcome,
 	// oldest first: the queued runs a starting service executes.
 	RunsByOutcome(ctx context.Context, outcome directory.Outcome) ([]directory.Run, error)
+	// UnfinishedRuns lists the source's runs still recorded as running,
+	// oldest first: the run in progress, or runs whose process died.
+	UnfinishedRuns(ctx context.Context, accountID, sourceID string) ([]directory.Run, error)
 	// Changes lists a run's changes in order.
 	Changes(ctx context.Context, runID string, after, limit int) ([]directory.Change, error)
 
@@ -136,14 +139,21 @@ type GroupQuery struct {
 }
 
 // Stager holds what a run reads from its source until the run applies it.
-// Staged rows belong to a run id; the same external id staged twice in one
-// run keeps the last version (sources may report an object more than once).
+// Staged rows belong to a staging key: a run's id, or the run's id followed
+// by a slash and a name for a second set of the same run ("RUN/flat"). The
+// same external id staged twice under one key keeps the last version
+// (sources may report an object more than once).
 type Stager interface {
 	StageUsers(ctx context.Context, runID string, users []directory.SourceUser) error
 	StageGroups(ctx context.Context, runID string, groups []directory.SourceGroup) error
 	StageMemberships(ctx context.Context, runID string, ms []directory.SourceMembership) error
-	// DropStage deletes everything staged for the run.
+	// DropStage deletes everything staged for the run: under its id and
+	// under every key that extends it ("RUN/flat").
 	DropStage(ctx context.Context, runID string) error
+	// StagedCount counts the rows (users, groups and memberships) staged
+	// for the run, under its id and the keys that extend it; runID ""
+	// counts every staged row of every run.
+	StagedCount(ctx context.Context, runID string) (int, error)
 	// StagedMembersOf lists the direct members a run staged for one group.
 	StagedMembersOf(ctx context.Context, runID, groupExternalID string) ([]directory.SourceMembership, error)
 }
@@ -224,9 +234,25 @@ type Tx interface {
 	RevokeToken(ctx context.Context, accountID, id string, now time.Time) error
 
 	CreateWebhook(ctx context.Context, w *Webhook) error // sets ID and CreatedAt
-	// UpdateWebhook writes URL, EventTypes, Secret, Enabled and the
-	// delivery state (Cursor, Attempts, FirstFailedAt, NextAttemptAt).
+	// UpdateWebhook writes what an administrator sets: URL, EventTypes,
+	// Secret and Enabled. The delivery state is the dispatcher's, written
+	// with SaveWebhookState, so that neither overwrites the other.
 	UpdateWebhook(ctx context.Context, w Webhook) error
+	// SaveWebhookState writes w's delivery state (Cursor, Attempts,
+	// FirstFailedAt, NextAttemptAt). With a holder, only while holder's
+	// claim on the webhook stands: it reports false, writing nothing, when
+	// the claim was lost (or the webhook deleted), so a process that lost
+	// its claim cannot move the cursor under the one that took it. An
+	// empty holder writes regardless (an administrator's reset).
+	SaveWebhookState(ctx context.Context, w Webhook, holder string) (bool, error)
+	// ClaimWebhook makes holder the one process delivering to an enabled
+	// webhook until until, or renews holder's claim. It reports false when
+	// the webhook is disabled or gone, or another holder's claim runs past
+	// now: claims are how replicas sharing a database deliver each
+	// endpoint's events once and in order.
+	ClaimWebhook(ctx context.Context, id, holder string, now, until time.Time) (bool, error)
+	// ReleaseWebhook ends holder's claim, if it still has it.
+	ReleaseWebhook(ctx context.Context, id, holder string) error
 	DeleteWebhook(ctx context.Context, accountID, id string) error
 	AddDelivery(ctx context.Context, d *Delivery) error // sets ID
 	// PruneDeliveries deletes log entries older than before.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/dirsync/dirsync/internal/directory"
+	"github.com/dirsync/dirsync/internal/safehttp"
 	"github.com/dirsync/dirsync/internal/secret"
 	"github.com/dirsync/dirsync/internal/store"
 	"github.com/dirsync/dirsync/internal/store/sqlstore"
@@ -19,7 +20,7 @@ import (
 )
 
 type fixture struct {
-	t       *testing.T
+	t       testing.TB
 	st      *sqlstore.Store
 	box     *secret.Box
 	account directory.Account
@@ -27,7 +28,7 @@ type fixture struct {
 	d       *webhook.Dispatcher
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	st, err := sqlstore.OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "d.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -40,7 +41,8 @@ func newFixture(t *testing.T) *fixture {
 	if err := st.Update(t.Context(), func(tx store.Tx) error { return tx.CreateAccount(t.Context(), &f.account) }); err != nil {
 		t.Fatal(err)
 	}
-	f.d = &webhook.Dispatcher{Store: st, Box: box, Now: func() time.Time { return f.now }}
+	loopback, _ := safehttp.ParseAllowList([]string{"127.0.0.1"}) // the test's receivers
+	f.d = &webhook.Dispatcher{Store: st, Box: box, Now: func() time.Time { return f.now }, AllowList: loopback}
 	return f
 }
 

@@ -147,7 +147,7 @@ func TestServeScheduleWebhooks(t *testing.T) {
 	// No clock runs ahead in a production binary: the every-minute
 	// schedule fires at the next whole minute of real time.
 	cmd := exec.Command(binary, "serve", "--listen", "127.0.0.1:0")
-	cmd.Env = append(env, "DIRSYNC_TICK=200ms", "DIRSYNC_WEBHOOK_BACKOFF=100ms", "DIRSYNC_WEBHOOK_MAX_BACKOFF=400ms")
+	cmd.Env = append(env, "DIRSYNC_WEBHOOK_ALLOW=127.0.0.1", "DIRSYNC_TICK=200ms", "DIRSYNC_WEBHOOK_BACKOFF=100ms", "DIRSYNC_WEBHOOK_MAX_BACKOFF=400ms")
 	stdout, _ := cmd.StdoutPipe()
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

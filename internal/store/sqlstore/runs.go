@@ -74,20 +74,30 @@ func (r reader) Runs(ctx context.Context, accountID, sourceID string, limit int)
 	}
 	q += ` ORDER BY started_at DESC, id DESC LIMIT ?`
 	args = append(args, sqlLimit(limit))
+	return r.runs(ctx, "runs", q, args...)
+}
+
+// UnfinishedRuns lists the source's runs recorded as running, oldest first.
+func (r reader) UnfinishedRuns(ctx context.Context, accountID, sourceID string) ([]directory.Run, error) {
+	return r.runs(ctx, "unfinished runs", `SELECT `+runCols+` FROM runs WHERE account_id = ? AND source_id = ? AND outcome = ?
+		ORDER BY started_at, id`, accountID, sourceID, string(directory.OutcomeRunning))
+}
+
+func (r reader) runs(ctx context.Context, what, q string, args ...any) ([]directory.Run, error) {
 	rows, err := r.c.query(ctx, q, args...)
 	if err != nil {
-		return nil, wrap(err, r.c.f, "runs")
+		return nil, wrap(err, r.c.f, "%s", what)
 	}
 	defer rows.Close()
 	var out []directory.Run
 	for rows.Next() {
 		var run directory.Run
 		if err := scanRun(rows, &run); err != nil {
-			return nil, wrap(err, r.c.f, "runs")
+			return nil, wrap(err, r.c.f, "%s", what)
 		}
 		out = append(out, run)
 	}
-	return out, wrap(rows.Err(), r.c.f, "runs")
+	return out, wrap(rows.Err(), r.c.f, "%s", what)
 }
 
 // RunsByOutcome lists every account's runs with the outcome, oldest first.

@@ -126,17 +126,45 @@ func (s *Store) StageMemberships(ctx context.Context, runID string, ms []directo
 	return wrap(err, s.flavor, "stage memberships")
 }
 
-// DropStage deletes everything staged for the run.
+var stagingTables = []string{"staged_users", "staged_groups", "staged_memberships"}
+
+// stageKeys matches a run's staging keys: the run id itself, and the keys
+// that extend it with a slash, which sort between "RUN/" and "RUN0" ('0'
+// follows '/'), so the primary key's index finds them by range.
+const stageKeys = `(run_id = ? OR (run_id > ? AND run_id < ?))`
+
+func stageKeyArgs(runID string) []any { return []any{runID, runID + "/", runID + "0"} }
+
+// DropStage deletes everything staged for the run, under its id and the
+// keys that extend it.
 func (s *Store) DropStage(ctx context.Context, runID string) error {
 	err := s.withTx(ctx, func(c *conn) error {
-		for _, table := range []string{"staged_users", "staged_groups", "staged_memberships"} {
-			if _, err := c.exec(ctx, `DELETE FROM `+table+` WHERE run_id = ?`, runID); err != nil {
+		for _, table := range stagingTables {
+			if _, err := c.exec(ctx, `DELETE FROM `+table+` WHERE `+stageKeys, stageKeyArgs(runID)...); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
 	return wrap(err, s.flavor, "drop stage of run %q", runID)
+}
+
+// StagedCount counts the rows staged for the run and the keys that extend
+// it, or every staged row when runID is "".
+func (s *Store) StagedCount(ctx context.Context, runID string) (int, error) {
+	total := 0
+	for _, table := range stagingTables {
+		q, args := `SELECT COUNT(*) FROM `+table, []any(nil)
+		if runID != "" {
+			q, args = q+` WHERE `+stageKeys, stageKeyArgs(runID)
+		}
+		var n int
+		if err := s.reader.c.row(ctx, q, args...).Scan(&n); err != nil {
+			return 0, wrap(err, s.flavor, "count staged rows in %s", table)
+		}
+		total += n
+	}
+	return total, nil
 }
 
 // sqlLimit is a LIMIT argument: limit, or no limit for 0 or less.

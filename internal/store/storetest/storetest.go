@@ -52,6 +52,8 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"StagedMembersOf", testStagedMembersOf},
 		{"SyncMembershipsPaged", testSyncMembershipsPaged},
 		{"Service", testService},
+		{"StagingKeys", testStagingKeys},
+		{"UnfinishedRuns", testUnfinishedRuns},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -1620,4 +1622,78 @@ func testConcurrentUpdates(t *testing.T, s store.Store) {
 		}
 		return nil
 	})
+}
+
+// testStagingKeys: a run's staging keys ("RUN", "RUN/flat") are counted and
+// dropped together, and no other run's ("RUN2", "RUNX/flat") with them.
+func testStagingKeys(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	m := func(g, u string) directory.SourceMembership {
+		return directory.SourceMembership{GroupExternalID: g, MemberExternalID: u, MemberKind: directory.MemberUser}
+	}
+	for _, key := range []string{"run1", "run1/flat", "run1/removed", "run10", "run1x/flat", "run"} {
+		if err := s.StageUsers(ctx, key, []directory.SourceUser{sourceUser("u1", "one"), sourceUser("u2", "two")}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.StageGroups(ctx, key, []directory.SourceGroup{{ExternalID: "g1", GroupAttributes: directory.GroupAttributes{Name: "g"}}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.StageMemberships(ctx, key, []directory.SourceMembership{m("g1", "u1")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	count := func(key string) int {
+		t.Helper()
+		return must[int](t)(s.StagedCount(ctx, key))
+	}
+	if got := count("run1"); got != 12 {
+		t.Errorf("StagedCount(run1) = %d, want 12 (three keys of four rows)", got)
+	}
+	if got := count(""); got != 24 {
+		t.Errorf("StagedCount(\"\") = %d, want 24", got)
+	}
+	if err := s.DropStage(ctx, "run1"); err != nil {
+		t.Fatal(err)
+	}
+	for key, want := range map[string]int{"run1": 0, "run10": 4, "run1x": 4, "run": 4, "": 12} {
+		if got := count(key); got != want {
+			t.Errorf("after DropStage(run1): StagedCount(%q) = %d, want %d", key, got, want)
+		}
+	}
+}
+
+// testUnfinishedRuns: the source's runs recorded as running, oldest first;
+// not other sources', nor finished ones, nor another account's.
+func testUnfinishedRuns(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := mkAccount(t, s, "a")
+	src := mkSource(t, s, a.ID, "src")
+	other := mkSource(t, s, a.ID, "other")
+	runs := []directory.Run{
+		{AccountID: a.ID, SourceID: src.ID, StartedAt: tm(3, 0), Outcome: directory.OutcomeRunning},
+		{AccountID: a.ID, SourceID: src.ID, StartedAt: tm(1, 0), Outcome: directory.OutcomeRunning},
+		{AccountID: a.ID, SourceID: src.ID, StartedAt: tm(2, 0), Outcome: directory.OutcomeSucceeded},
+		{AccountID: a.ID, SourceID: other.ID, StartedAt: tm(1, 0), Outcome: directory.OutcomeRunning},
+	}
+	update(t, s, func(tx store.Tx) error {
+		for i := range runs {
+			if err := tx.CreateRun(ctx, &runs[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	got := must[[]directory.Run](t)(s.UnfinishedRuns(ctx, a.ID, src.ID))
+	if len(got) != 2 || got[0].ID != runs[1].ID || got[1].ID != runs[0].ID {
+		t.Fatalf("UnfinishedRuns = %+v, want runs 1 and 0", got)
+	}
+	runs[1].Outcome, runs[1].FinishedAt = directory.OutcomeInterrupted, tm(4, 0)
+	update(t, s, func(tx store.Tx) error { return tx.UpdateRun(ctx, runs[1]) })
+	if got := must[[]directory.Run](t)(s.UnfinishedRuns(ctx, a.ID, src.ID)); len(got) != 1 || got[0].ID != runs[0].ID {
+		t.Fatalf("after one was marked interrupted: %+v", got)
+	}
+	b := mkAccount(t, s, "b")
+	if got := must[[]directory.Run](t)(s.UnfinishedRuns(ctx, b.ID, src.ID)); len(got) != 0 {
+		t.Fatalf("another account sees %d runs", len(got))
+	}
 }
