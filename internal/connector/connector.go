@@ -161,6 +161,17 @@ type UserLookup interface {
 	LookupUser(ctx context.Context, idOrName string) (directory.SourceUser, []directory.SourceMembership, error)
 }
 
+// GroupParents is implemented by connectors that can list the groups a
+// group is a direct member of, so that a single-user run can follow nested
+// groups up from the user to a group filter's selection, as a full run
+// follows them down.
+type GroupParents interface {
+	// ParentGroups returns, for each of the groups (external ids), the
+	// direct memberships that make it a member of a group in the source's
+	// scope. A group the source no longer has has none.
+	ParentGroups(ctx context.Context, groupIDs []string) ([]directory.SourceMembership, error)
+}
+
 // Searcher is implemented by connectors that can find groups and users by
 // name in the source, for pickers that select groups or single users.
 // more reports that the source has more matches than limit.

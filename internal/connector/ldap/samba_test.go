@@ -580,6 +580,43 @@ func TestGenericFlavorAgainstSamba(t *testing.T) {
 	}
 }
 
+// TestParentGroupsAgainstSamba: the groups in scope a group is a direct
+// member of, found from the group's anchor, on AD and on the generic flavor.
+func TestParentGroupsAgainstSamba(t *testing.T) {
+	dc := testDC(t)
+	f := newFixture(t, dc, "Parents")
+	for _, flavor := range []string{FlavorAD, FlavorGeneric} {
+		t.Run(flavor, func(t *testing.T) {
+			cfg := baseCfg(dc, f.root)
+			if flavor == FlavorGeneric {
+				cfg.Flavor = FlavorGeneric
+				cfg.UserClass, cfg.GroupClass = "user", "group"
+				cfg.UserFilter = "(!(objectClass=computer))"
+				cfg.Attributes = map[string]string{AttrAnchor: "objectGUID", AttrUsername: "userPrincipalName", AttrAccountName: "sAMAccountName"}
+			}
+			c := open(t, dc, cfg, Options{})
+			r := snapshot(t, c)
+			nested, _ := r.groupByName("parents-Nested")
+			eng, _ := r.groupByName("parents-Engineering")
+			all, _ := r.groupByName("parents-All Staff")
+			edges, err := c.ParentGroups(t.Context(), []string{nested.ExternalID, eng.ExternalID, all.ExternalID, "not-a-guid"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, e := range edges {
+				got = append(got, e.MemberExternalID+" in "+e.GroupExternalID)
+			}
+			slices.Sort(got)
+			want := []string{nested.ExternalID + " in " + eng.ExternalID, eng.ExternalID + " in " + all.ExternalID}
+			slices.Sort(want)
+			if !slices.Equal(got, want) {
+				t.Fatalf("ParentGroups = %v, want %v", got, want)
+			}
+		})
+	}
+}
+
 func newPlainSearch(base, filter string) *goldap.SearchRequest {
 	return goldap.NewSearchRequest(base, goldap.ScopeWholeSubtree, goldap.NeverDerefAliases, 0, 0, false, filter, []string{"1.1"}, nil)
 }
