@@ -137,6 +137,18 @@ type Incremental interface {
 	Changes(ctx context.Context, cursor string, sink ChangeSink) (next string, err error)
 }
 
+// DeletionReporter is implemented by incremental connectors whose reads
+// from some cursors do not report deletions: objects removed from the
+// source and memberships that ended (a generic LDAP server, read by
+// modifyTimestamp). The engine reconciles those in full more often (see
+// scope.Settings.CursorAge). An incremental connector without it reports
+// deletions from every cursor.
+type DeletionReporter interface {
+	// ReportsDeletions reports whether Changes from cursor reports
+	// deletions.
+	ReportsDeletions(cursor string) bool
+}
+
 // ChangeSink receives an incremental read. User and Group carry whole
 // objects; UserPatch and GroupPatch carry only some attributes.
 type ChangeSink interface {

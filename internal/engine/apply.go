@@ -59,8 +59,8 @@ func runSteps(steps []step) error {
 }
 
 // fullPlan reconciles the directory with a staged snapshot of the whole
-// source and saves cursor (when the source has one) with it.
-func (a *applier) fullPlan(cursor string) []step {
+// source and saves the source's state (its cursor, when it has one) with it.
+func (a *applier) fullPlan(state sourceState) []step {
 	return []step{
 		{"groups", a.applyStagedGroups},
 		{"users", a.applyStagedUsers},
@@ -70,17 +70,17 @@ func (a *applier) fullPlan(cursor string) []step {
 		{"memberships", func() error { return a.syncMembers(store.Reach{}) }},
 		{"deletion limit", a.checkLimit},
 		{"changes", a.changes.flush},
-		{"cursor", func() error { return a.saveCursor(cursor) }},
+		{"cursor", func() error { return a.saveState(state) }},
 	}
 }
 
-// saveCursor keeps the source's cursor in the same transaction as the
+// saveState keeps the source's cursor in the same transaction as the
 // changes it covers: a crash at any point repeats at most the last round.
-func (a *applier) saveCursor(cursor string) error {
+func (a *applier) saveState(state sourceState) error {
 	if a.changes.keep {
 		return nil
 	}
-	return a.tx.SetSourceState(a.ctx, a.src.ID, cursor)
+	return a.tx.SetSourceState(a.ctx, a.src.ID, state.String())
 }
 
 // eachPage pages through a listing ordered by key until a short page,

@@ -189,14 +189,14 @@ func endedKey(runID string) string { return runID + "/ended" }
 
 // deltaPlan applies a merged incremental read and saves the source's next
 // cursor in the same transaction.
-func (a *applier) deltaPlan(d *deltaSink, next string) []step {
+func (a *applier) deltaPlan(d *deltaSink, state sourceState) []step {
 	return []step{
 		{"groups", func() error { return a.applyGroupDeltas(d) }},
 		{"users", func() error { return a.applyUserDeltas(d) }},
 		{"memberships", func() error { return a.syncMembers(store.Reach{Ended: endedKey(a.run.ID)}) }},
 		{"deletion limit", a.checkLimit},
 		{"changes", a.changes.flush},
-		{"cursor", func() error { return a.saveCursor(next) }},
+		{"cursor", func() error { return a.saveState(state) }},
 	}
 }
 

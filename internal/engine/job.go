@@ -22,8 +22,11 @@ type job struct {
 	settings scope.Settings
 	opts     Options
 	run      directory.Run
-	log      *slog.Logger
-	release  func()
+	// state is the source's saved state: its cursor, and when it was last
+	// reconciled in full.
+	state   sourceState
+	log     *slog.Logger
+	release func()
 }
 
 // begin leases the source for a run of the kind. The run is recorded by

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/dirsync/dirsync/internal/connector"
 	"github.com/dirsync/dirsync/internal/directory"
@@ -23,21 +24,26 @@ func (e *Engine) Sync(ctx context.Context, src directory.Source, conn connector.
 		return j.run, err
 	}
 	inc, incremental := conn.(connector.Incremental)
-	cursor, err := e.Store.SourceState(ctx, src.ID)
+	saved, err := e.Store.SourceState(ctx, src.ID)
 	if err != nil {
 		return j.run, fmt.Errorf("engine: read source state: %w", err)
 	}
+	j.state = parseState(saved)
 	// A group filter's reach can change with any membership anywhere below
 	// the selected groups, which a delta does not show: such sources
 	// reconcile in full every time.
-	if incremental && cursor != "" && !opts.Full && j.settings.Groups.All() {
-		j.run.Kind = directory.RunDelta
+	if incremental && j.state.Cursor != "" && !opts.Full && j.settings.Groups.All() {
+		if why := j.fullDue(inc); why != "" {
+			j.run.Reason = "went full: " + why
+		} else {
+			j.run.Kind = directory.RunDelta
+		}
 	}
 	if err := j.record(ctx); err != nil {
 		return j.run, err
 	}
 	if j.run.Kind == directory.RunDelta {
-		if run, err := j.delta(ctx, inc, cursor); !errors.Is(err, errWentFull) {
+		if run, err := j.delta(ctx, inc); !errors.Is(err, errWentFull) {
 			return run, err
 		}
 	}
@@ -50,9 +56,9 @@ func (e *Engine) Sync(ctx context.Context, src directory.Source, conn connector.
 var errWentFull = errors.New("went full")
 
 // delta runs an incremental read and applies it, or answers errWentFull.
-func (j *job) delta(ctx context.Context, inc connector.Incremental, cursor string) (directory.Run, error) {
+func (j *job) delta(ctx context.Context, inc connector.Incremental) (directory.Run, error) {
 	sink := newDeltaSink()
-	next, err := inc.Changes(ctx, cursor, sink)
+	next, err := inc.Changes(ctx, j.state.Cursor, sink)
 	j.countRequests()
 	switch {
 	case connector.KindOf(err) == connector.KindCursor && ctx.Err() == nil:
@@ -70,7 +76,9 @@ func (j *job) delta(ctx context.Context, inc connector.Incremental, cursor strin
 	if err != nil {
 		return j.fail(ctx, directory.OutcomeFailed, err)
 	}
-	return j.apply(ctx, sc, func(a *applier) []step { return a.deltaPlan(sink, next) })
+	// The next cursor builds on the same full reconciliation.
+	state := sourceState{Engine: stateVersion, Cursor: next, FullAt: j.state.FullAt}
+	return j.apply(ctx, sc, func(a *applier) []step { return a.deltaPlan(sink, state) })
 }
 
 // full reads the whole source into staging and reconciles the directory
@@ -103,5 +111,33 @@ func (j *job) full(ctx context.Context, inc connector.Incremental) (directory.Ru
 	if j.opts.Progress != nil {
 		j.opts.Progress(Progress{Phase: "apply", Users: sink.users, Groups: sink.groups, Members: sink.members})
 	}
-	return j.apply(ctx, sc, func(a *applier) []step { return a.fullPlan(next) })
+	state := sourceState{Engine: stateVersion, Cursor: next, FullAt: j.run.StartedAt}
+	return j.apply(ctx, sc, func(a *applier) []step { return a.fullPlan(state) })
+}
+
+// fullDue says why the source is due a full reconciliation although its
+// cursor allows an incremental run: its last one is older than the
+// source's MaxCursorAge (shorter by default for a connector whose
+// incremental reads do not report deletions). "" when it is not due.
+func (j *job) fullDue(inc connector.Incremental) string {
+	reports := true
+	if dr, ok := inc.(connector.DeletionReporter); ok {
+		reports = dr.ReportsDeletions(j.state.Cursor)
+	}
+	maxAge := j.settings.CursorAge(reports)
+	if maxAge == 0 {
+		return ""
+	}
+	why := fmt.Sprintf("max_cursor_age %s", maxAge)
+	if !reports {
+		why += "; this source's incremental reads do not report deletions"
+	}
+	if j.state.FullAt.IsZero() {
+		return "periodic full reconciliation: none recorded yet (" + why + ")"
+	}
+	age := j.e.now().Sub(j.state.FullAt)
+	if age < maxAge {
+		return ""
+	}
+	return fmt.Sprintf("periodic full reconciliation: the last was %s ago (%s)", age.Round(time.Minute), why)
 }

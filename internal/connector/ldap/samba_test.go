@@ -578,6 +578,36 @@ func TestGenericFlavorAgainstSamba(t *testing.T) {
 	if got := ch.byName()["gen-alice@corp.example.com"].JobTitle; got != "Principal Engineer" {
 		t.Errorf("after a timestamp read, alice's title = %q", got)
 	}
+
+	// A deletion: a timestamp read cannot see it, and the connector says
+	// so, for the engine to reconcile in full (see the e2e test of
+	// scheduled runs); the next snapshot no longer has the user.
+	frank := r.byName()["gen-frank@corp.example.com"]
+	if frank.ExternalID == "" {
+		t.Fatal("frank was not read")
+	}
+	next, err := c.Cursor(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dc.Admin(t).Delete(f.frank)
+	gone := r.clone()
+	if _, err := c.Changes(t.Context(), next, gone); err != nil {
+		t.Fatal(err)
+	}
+	if _, still := gone.users[frank.ExternalID]; !still || len(gone.removed) != 0 {
+		t.Errorf("a timestamp read reported a deletion (removed %v); it cannot see one", gone.removed)
+	}
+	if c.ReportsDeletions(next) {
+		t.Error("ReportsDeletions of a timestamp cursor = true")
+	}
+	after := snapshot(t, c)
+	if _, still := after.users[frank.ExternalID]; still || len(after.users) != 4 {
+		t.Errorf("after the deletion, the snapshot has %d users, frank among them: %v", len(after.users), still)
+	}
+	if got := after.memberNames(eng.ExternalID); slices.Contains(got, "user:gen-frank@corp.example.com") {
+		t.Errorf("frank is still a member of Engineering: %q", got)
+	}
 }
 
 // TestParentGroupsAgainstSamba: the groups in scope a group is a direct
