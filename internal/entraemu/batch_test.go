@@ -102,7 +102,7 @@ func TestBatch(t *testing.T) {
 
 func TestBatchThrottlesEachRequest(t *testing.T) {
 	clock := newFakeClock()
-	tn, s := start(t, Options{Users: 20, Seed: 41, Throttle: true, ThrottleBudget: 10, Now: clock.Now, TokenLifetime: 24 * time.Hour})
+	tn, s := start(t, Options{Users: 20, Seed: 41, Throttle: true, ThrottleBudget: 10, Clock: clock, TokenLifetime: 24 * time.Hour})
 	cl := newClient(t, s)
 	var reqs []map[string]any
 	for i := 0; i < 8; i++ {
@@ -136,26 +136,53 @@ func TestBatchThrottlesEachRequest(t *testing.T) {
 	}
 }
 
+// A batch refused as a whole applies none of its requests; an accepted one
+// applies them in order.
 func TestBatchWrites(t *testing.T) {
 	tn, s := start(t, Options{Users: 10, Groups: 2, Seed: 42})
 	cl := newAdminClient(t, s)
 	g := tn.Groups()[0]
-	u := tn.Users()[0]
-	status, rs := cl.batch([]map[string]any{
-		{"id": "1", "method": "PATCH", "url": "/users/" + u.ID, "headers": map[string]string{"Content-Type": "application/json"}, "body": map[string]any{"jobTitle": "Batched"}},
+	u, other := tn.Users()[0], tn.Users()[1]
+	if contains(tn.MemberOf(other.ID), g.ID) {
+		if err := tn.RemoveMember(g.ID, other.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, seqBefore := tn.LogBounds()
+	json := map[string]string{"Content-Type": "application/json"}
+	status, _ := cl.batch([]map[string]any{
+		{"id": "1", "method": "PATCH", "url": "/users/" + u.ID, "headers": json, "body": map[string]any{"jobTitle": "Rejected"}},
 		{"id": "2", "method": "GET", "url": "/users/" + u.ID + "?$select=jobTitle", "dependsOn": []string{"1"}},
-		{"id": "3", "method": "POST", "url": "/groups/" + g.ID + "/members/$ref", "headers": map[string]string{"Content-Type": "application/json"}, "body": map[string]any{"@odata.id": "https://graph.microsoft.com/v1.0/directoryObjects/" + tn.Users()[1].ID}},
-		{"id": "4", "method": "PATCH", "url": "/users/" + u.ID, "body": map[string]any{"jobTitle": "x"}},
+		{"id": "3", "method": "POST", "url": "/groups/" + g.ID + "/members/$ref", "headers": json, "body": map[string]any{"@odata.id": "https://graph.microsoft.com/v1.0/directoryObjects/" + other.ID}},
+		{"id": "4", "method": "PATCH", "url": "/users/" + other.ID, "body": map[string]any{"jobTitle": "Rejected too"}},
 	})
 	if status != 400 {
 		t.Errorf("a body without Content-Type: %d", status)
 	}
-	_ = rs
-	status, rs = cl.batch([]map[string]any{
-		{"id": "1", "method": "PATCH", "url": "/users/" + u.ID, "headers": map[string]string{"Content-Type": "application/json"}, "body": map[string]any{"jobTitle": "Batched"}},
+	// Nothing of the rejected batch was applied: not the values, not the
+	// membership, not a single entry in the change log.
+	if now, _ := tn.User(u.ID); now.JobTitle != u.JobTitle {
+		t.Errorf("the rejected batch set jobTitle %q (was %q)", now.JobTitle, u.JobTitle)
+	}
+	if now, _ := tn.User(other.ID); now.JobTitle != other.JobTitle {
+		t.Errorf("the rejected batch set the other user's jobTitle %q", now.JobTitle)
+	}
+	if contains(tn.MemberOf(other.ID), g.ID) {
+		t.Error("the rejected batch added a member")
+	}
+	if _, seq := tn.LogBounds(); seq != seqBefore {
+		t.Errorf("the rejected batch logged %d changes", seq-seqBefore)
+	}
+
+	status, rs := cl.batch([]map[string]any{
+		{"id": "1", "method": "PATCH", "url": "/users/" + u.ID, "headers": json, "body": map[string]any{"jobTitle": "Accepted"}},
 		{"id": "2", "method": "GET", "url": "/users/" + u.ID + "?$select=jobTitle", "dependsOn": []string{"1"}},
+		{"id": "3", "method": "POST", "url": "/groups/" + g.ID + "/members/$ref", "headers": json, "body": map[string]any{"@odata.id": "https://graph.microsoft.com/v1.0/directoryObjects/" + other.ID}},
 	})
-	if status != 200 || rs["1"].Status != 204 || rs["2"].Body["jobTitle"] != "Batched" {
+	if status != 200 || rs["1"].Status != 204 || rs["2"].Body["jobTitle"] != "Accepted" || rs["3"].Status != 204 {
 		t.Errorf("batched write then read: %d %+v", status, rs)
+	}
+	if now, _ := tn.User(u.ID); now.JobTitle != "Accepted" || !contains(tn.MemberOf(other.ID), g.ID) {
+		t.Errorf("the accepted batch left jobTitle %q, member %v", now.JobTitle, contains(tn.MemberOf(other.ID), g.ID))
 	}
 }

@@ -266,7 +266,7 @@ func TestDeltaLatestAndFilter(t *testing.T) {
 
 func TestDeltaExpiry(t *testing.T) {
 	clock := newFakeClock()
-	tn, s := start(t, Options{Users: 30, Groups: 5, Seed: 23, Now: clock.Now, TokenLifetime: 365 * 24 * time.Hour})
+	tn, s := start(t, Options{Users: 30, Groups: 5, Seed: 23, Clock: clock, TokenLifetime: 365 * 24 * time.Hour})
 	cl := newClient(t, s)
 	rd := walk(t, cl, "/v1.0/users/delta?$select=displayName", nil)
 
@@ -294,7 +294,7 @@ func TestDeltaExpiry(t *testing.T) {
 	// A skip token of an unfinished initial round expires too.
 	first := cl.mustGet("/v1.0/users/delta?$select=displayName")
 	_ = first
-	tn2, s2 := start(t, Options{Users: 450, Seed: 24, Now: clock.Now, TokenLifetime: 365 * 24 * time.Hour})
+	tn2, s2 := start(t, Options{Users: 450, Seed: 24, Clock: clock, TokenLifetime: 365 * 24 * time.Hour})
 	_ = tn2
 	cl2 := newClient(t, s2)
 	page := cl2.mustGet("/v1.0/users/delta")

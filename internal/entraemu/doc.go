@@ -18,7 +18,25 @@
 // as an administrator would, and they feed the same change log that delta
 // queries read, exactly as the Graph write endpoints do. Faults (5xx, 429,
 // connection resets), expired access and delta tokens, latency and
-// throttling can be injected for tests.
+// throttling can be injected for tests; Options.Clock (a clock.Fake in
+// tests) is the time of all of them.
+//
+// # Packages
+//
+// This package composes the emulator; each seam is a package of its own:
+//
+//	model     the directory objects, permission names, ids and Graph's error
+//	tenant    the directory: objects, memberships, deleted items, the change log
+//	gen       the seeded generator of users, groups and other objects
+//	schema    each entity type's properties: JSON, $select, $filter, writes
+//	odata     $filter, $search, $orderby, $top, $count, skip tokens (pure)
+//	graph     the Graph routes (a net/http pattern table), delta, $batch
+//	login     token issuance and validation, OIDC discovery, app registrations
+//	throttle  resource-unit budgets and the write quota, as HTTP middleware
+//	faults    injected failures, as HTTP middleware
+//	wire      responses, Graph's error body, request ids
+//	jsonw     the hand-written JSON writer
+//	stats     request counters
 //
 // # Login (https://HOST/{tenant}, tenant by id or domain)
 //

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/dirsync/dirsync/internal/entraemu/gen"
 )
 
 func TestGenerateDeterministic(t *testing.T) {
@@ -82,7 +84,7 @@ func TestGenerateRealistic(t *testing.T) {
 			unlicensed++
 		}
 		for _, p := range append([]string{u.MobilePhone}, u.BusinessPhones...) {
-			for _, bad := range invalidPhones {
+			for _, bad := range gen.InvalidPhones {
 				if p == bad {
 					invalidPhone++
 				}
@@ -195,10 +197,8 @@ func TestGenerateLarge(t *testing.T) {
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
+	// Its speed is BenchmarkGenerate100k's to measure.
 	t.Logf("100,000 users and 5,000 groups in %v, heap %d MB", took, ms.HeapAlloc>>20)
-	if took > 20*time.Second {
-		t.Errorf("generation took %v", took)
-	}
 	if ms.HeapAlloc > 600<<20 {
 		t.Errorf("heap %d MB after generation", ms.HeapAlloc>>20)
 	}

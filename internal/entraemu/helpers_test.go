@@ -3,11 +3,11 @@ package entraemu
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,29 +15,51 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+
+	"github.com/dirsync/dirsync/internal/clock"
+	"github.com/dirsync/dirsync/internal/entraemu/jsonw"
 )
 
-// fakeClock is a settable clock for the tenant: token expiry, delta token
-// age, deleted items retention and throttling buckets all read it.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
+// newFakeClock is a clock for the tenant that moves only when told: token
+// expiry, delta token age, deleted items retention and throttling buckets
+// all read it.
+func newFakeClock() *clock.Fake {
+	return clock.NewFake(time.Date(2025, 6, 2, 9, 0, 0, 0, time.UTC))
 }
 
-func newFakeClock() *fakeClock {
-	return &fakeClock{t: time.Date(2025, 6, 2, 9, 0, 0, 0, time.UTC)}
+func mustJSON(v any) []byte { return jsonw.Marshal(v) }
+
+// claims are the access token claims the tests read.
+type claims struct {
+	Tid, AppID, Idtyp, AppIDAcr string
+	Roles                       []string
+	Exp, Iat                    int64
 }
 
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
+// tokenClaims decodes an access token's claims, without checking it.
+func tokenClaims(t testing.TB, tok string) claims {
+	t.Helper()
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a JWT: %q", tok)
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c struct {
+		Tid      string   `json:"tid"`
+		AppID    string   `json:"appid"`
+		Idtyp    string   `json:"idtyp"`
+		AppIDAcr string   `json:"appidacr"`
+		Roles    []string `json:"roles"`
+		Exp      int64    `json:"exp"`
+		Iat      int64    `json:"iat"`
+	}
+	if err := json.Unmarshal(b, &c); err != nil {
+		t.Fatal(err)
+	}
+	return claims(c)
 }
 
 // start builds a tenant and serves it on 127.0.0.1 for the test.

@@ -14,9 +14,6 @@ import (
 	"math/big"
 	"net"
 	"net/http"
-	"runtime/debug"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 )
@@ -24,14 +21,15 @@ import (
 // Server serves a tenant over HTTPS: the login endpoints and Graph share
 // one listener, so URL is both the authority host and the Graph base URL.
 type Server struct {
-	t      *Tenant
-	ln     net.Listener
-	srv    *http.Server
-	url    string
-	caPEM  []byte
-	mu     sync.Mutex
-	caFile string
-	done   chan struct{}
+	t       *Tenant
+	ln      net.Listener
+	srv     *http.Server
+	url     string
+	caPEM   []byte
+	handler http.Handler
+	mu      sync.Mutex
+	caFile  string
+	done    chan struct{}
 }
 
 // Start serves the tenant on addr (such as "127.0.0.1:0") over HTTPS, with
@@ -52,6 +50,11 @@ func (t *Tenant) Start(addr string) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{t: t, ln: ln, caPEM: caPEM, url: "https://" + net.JoinHostPort(host, port), done: make(chan struct{})}
+	t.graphURL.Store(s.url)
+	if s.handler, err = s.routes(); err != nil {
+		ln.Close()
+		return nil, err
+	}
 	s.srv = &http.Server{
 		Handler:           s,
 		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
@@ -106,8 +109,8 @@ func (s *Server) credentials(a App) Credentials {
 	caFile := s.caFile
 	s.mu.Unlock()
 	return Credentials{
-		TenantID:     s.t.id,
-		Domain:       s.t.domain,
+		TenantID:     s.t.ID(),
+		Domain:       s.t.Domain(),
 		ClientID:     a.ClientID,
 		ClientSecret: a.Secret,
 		AuthorityURL: s.url,
@@ -182,119 +185,4 @@ func newCertificates(hosts []string) (caPEM []byte, leaf tls.Certificate, err er
 	}
 	leaf = tls.Certificate{Certificate: [][]byte{der, caDER}, PrivateKey: key}
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), leaf, nil
-}
-
-// ServeHTTP adds latency and request ids, applies injected faults, and
-// routes to the login or Graph endpoints.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	t := s.t
-	t.stats.requests.Add(1)
-	defer func() {
-		// A bug in a handler answers 500 and is reported, rather than
-		// vanishing into net/http's discarded error log.
-		if p := recover(); p != nil {
-			if p == http.ErrAbortHandler {
-				panic(p)
-			}
-			log.Printf("entraemu: panic serving %s %s: %v\n%s", r.Method, r.URL.Path, p, debug.Stack())
-			writeResponse(w, graphError(500, "generalException", "An internal server error occurred.", reqIDs{w.Header().Get("request-id"), w.Header().Get("client-request-id")}, t.now()))
-		}
-	}()
-	if d := time.Duration(t.latency.Load()); d > 0 {
-		timer := time.NewTimer(d)
-		select {
-		case <-timer.C:
-		case <-r.Context().Done():
-			timer.Stop()
-			return
-		}
-	}
-	reqID := newRandomGUID()
-	clientReqID := r.Header.Get("client-request-id")
-	if clientReqID == "" {
-		clientReqID = reqID
-	}
-	h := w.Header()
-	h.Set("request-id", reqID)
-	h.Set("client-request-id", clientReqID)
-	h.Set("Strict-Transport-Security", "max-age=31536000")
-	ids := reqIDs{reqID, clientReqID}
-
-	if f := t.faults.match(r.Method, r.URL.Path, false); f != nil {
-		t.stats.faults.Add(1)
-		if f.Reset {
-			resetConnection(w)
-			return
-		}
-		writeResponse(w, faultResponse(f, ids, t.now()))
-		return
-	}
-	t.maybeExpireDeleted()
-
-	path := r.URL.Path
-	switch {
-	case path == churnPath:
-		s.serveChurn(w, r)
-	case strings.HasPrefix(path, "/v1.0/") || path == "/v1.0":
-		t.stats.graph.Add(1)
-		s.serveGraphHTTP(w, r, ids)
-	case strings.HasPrefix(path, "/beta/"):
-		writeResponse(w, graphError(400, "BadRequest", "The emulator serves only the v1.0 endpoint.", ids, t.now()))
-	default:
-		t.stats.login.Add(1)
-		s.serveLogin(w, r, ids)
-	}
-}
-
-type reqIDs struct{ request, client string }
-
-// resetConnection drops the connection without an answer: with HTTP/1 the
-// TCP connection is reset (RST, not FIN); with HTTP/2 the stream is.
-func resetConnection(w http.ResponseWriter) {
-	if hj, ok := w.(http.Hijacker); ok {
-		conn, _, err := hj.Hijack()
-		if err == nil {
-			raw := conn
-			if tc, ok := conn.(*tls.Conn); ok {
-				raw = tc.NetConn()
-			}
-			if tcp, ok := raw.(*net.TCPConn); ok {
-				tcp.SetLinger(0)
-			}
-			raw.Close()
-			return
-		}
-	}
-	panic(http.ErrAbortHandler)
-}
-
-// gresp is a response built by a handler, written to the wire or into a
-// $batch response.
-type gresp struct {
-	status int
-	header http.Header
-	body   []byte
-}
-
-func writeResponse(w http.ResponseWriter, r *gresp) {
-	h := w.Header()
-	for k, v := range r.header {
-		h[k] = v
-	}
-	if len(r.body) > 0 && h.Get("Content-Type") == "" {
-		h.Set("Content-Type", "application/json; charset=utf-8")
-	}
-	h.Set("Content-Length", strconv.Itoa(len(r.body)))
-	w.WriteHeader(r.status)
-	w.Write(r.body)
-}
-
-func newRandomGUID() string {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic("entraemu: random: " + err.Error())
-	}
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return formatGUID(b)
 }

@@ -87,7 +87,7 @@ func netSplit(u string) (string, string, error) {
 
 func TestDeletedItemsRetention(t *testing.T) {
 	clock := newFakeClock()
-	tn, s := start(t, Options{Users: 20, Groups: 3, Seed: 61, Now: clock.Now, TokenLifetime: 365 * 24 * time.Hour})
+	tn, s := start(t, Options{Users: 20, Groups: 3, Seed: 61, Clock: clock, TokenLifetime: 365 * 24 * time.Hour})
 	cl := newClient(t, s)
 	rd := walk(t, cl, "/v1.0/users/delta?$select=displayName", nil)
 	u := tn.Users()[0]
@@ -123,7 +123,7 @@ func TestDeletedItemsRetention(t *testing.T) {
 
 func TestChangeLogCompaction(t *testing.T) {
 	clock := newFakeClock()
-	tn, s := start(t, Options{Users: 20, Seed: 62, Now: clock.Now, TokenLifetime: 365 * 24 * time.Hour})
+	tn, s := start(t, Options{Users: 20, Seed: 62, Clock: clock, TokenLifetime: 365 * 24 * time.Hour})
 	users := tn.Users()
 	for i := 0; i < 5; i++ {
 		tn.UpdateUser(users[i].ID, func(u *User) { u.JobTitle = "old" })
@@ -134,23 +134,18 @@ func TestChangeLogCompaction(t *testing.T) {
 	for i := 5; i < 8; i++ {
 		tn.UpdateUser(users[i].ID, func(u *User) { u.JobTitle = "new" })
 	}
-	tn.mu.Lock()
-	seq := tn.seq()
-	tn.compactLog()
-	base, kept := tn.logBase, len(tn.log)
-	tn.mu.Unlock()
-	if base != 5 || kept != 3 || base+uint64(kept) != seq {
-		t.Fatalf("after compaction: base %d, %d kept, seq %d", base, kept, seq)
+	_, seq := tn.LogBounds()
+	tn.CompactLog(clock.Now().Add(-7 * 24 * time.Hour))
+	base, after := tn.LogBounds()
+	if base != 5 || after-base != 3 || after != seq {
+		t.Fatalf("after compaction: base %d, %d kept, seq %d", base, after-base, seq)
 	}
 	// A token after the compacted part still works.
 	if got := walk(t, cl, rd.deltaLink, nil).entries; len(got) != 3 {
 		t.Errorf("round after compaction = %v", got)
 	}
 	// One before it answers 410 (as after the hard cap drops entries).
-	tn.mu.Lock()
-	tn.logBase += uint64(len(tn.log))
-	tn.log = nil
-	tn.mu.Unlock()
+	tn.CompactLog(clock.Now().Add(time.Hour))
 	if r := cl.get(rd.deltaLink); r.status != 410 || r.errorCode() != "syncStateNotFound" {
 		t.Errorf("token before the log: %d %s", r.status, r.raw)
 	}

@@ -1,4 +1,9 @@
-package entraemu
+// Package model holds the directory objects of the emulated Entra tenant as
+// Microsoft Graph describes them (users, groups, devices, organizational
+// contacts, service principals, apps, SKUs, domains), the permission names
+// the emulator checks, object ids and the error Graph answers with. It is
+// the vocabulary the other emulator packages share, and imports none of them.
+package model
 
 import (
 	"crypto/x509"
@@ -40,6 +45,21 @@ type User struct {
 	DeletedDateTime       time.Time // set while the user is in deleted items
 }
 
+// Clone returns a copy of u that shares no slices with it.
+func (u *User) Clone() User {
+	c := *u
+	c.BusinessPhones = slices.Clone(u.BusinessPhones)
+	c.ProxyAddresses = slices.Clone(u.ProxyAddresses)
+	c.OtherMails = slices.Clone(u.OtherMails)
+	if u.AssignedLicenses != nil {
+		c.AssignedLicenses = make([]AssignedLicense, len(u.AssignedLicenses))
+		for i, l := range u.AssignedLicenses {
+			c.AssignedLicenses[i] = AssignedLicense{SkuID: l.SkuID, DisabledPlans: slices.Clone(l.DisabledPlans)}
+		}
+	}
+	return c
+}
+
 // AssignedLicense is one license a user holds, as Graph's assignedLicense.
 type AssignedLicense struct {
 	SkuID         string   `json:"skuId"`
@@ -68,10 +88,24 @@ type Group struct {
 	DeletedDateTime               time.Time
 }
 
+// Clone returns a copy of g that shares no slices with it.
+func (g *Group) Clone() Group {
+	c := *g
+	c.GroupTypes = slices.Clone(g.GroupTypes)
+	c.ProxyAddresses = slices.Clone(g.ProxyAddresses)
+	return c
+}
+
 // IsUnified reports whether g is a Microsoft 365 group. Only those go to
 // deleted items when deleted; Entra removes other groups for good.
 func (g *Group) IsUnified() bool {
 	return slices.Contains(g.GroupTypes, "Unified")
+}
+
+// IsDynamic reports whether g's members follow a membership rule, so they
+// cannot be added or removed by hand.
+func (g *Group) IsDynamic() bool {
+	return slices.Contains(g.GroupTypes, "DynamicMembership")
 }
 
 // Object kinds, as the names after "#microsoft.graph." in @odata.type.
@@ -82,6 +116,42 @@ const (
 	KindOrgContact       = "orgContact"
 	KindServicePrincipal = "servicePrincipal"
 )
+
+// ObjKind is an object kind as the emulator stores it.
+type ObjKind uint8
+
+// The object kinds.
+const (
+	ObjUser ObjKind = iota
+	ObjGroup
+	ObjDevice
+	ObjContact
+	ObjServicePrincipal
+)
+
+var kindNames = [...]string{KindUser, KindGroup, KindDevice, KindOrgContact, KindServicePrincipal}
+
+// String is the kind's Graph name, such as "user".
+func (k ObjKind) String() string { return kindNames[k] }
+
+// ODataType is the kind's @odata.type, such as "#microsoft.graph.user".
+func (k ObjKind) ODataType() string { return "#microsoft.graph." + kindNames[k] }
+
+// KindFromName returns the kind a Graph name (such as "orgContact") names.
+func KindFromName(s string) (ObjKind, bool) {
+	for i, n := range kindNames {
+		if n == s {
+			return ObjKind(i), true
+		}
+	}
+	return 0, false
+}
+
+// Ref is one entry of a group's member list: an object id and its kind.
+type Ref struct {
+	ID   string
+	Kind ObjKind
+}
 
 // Member is one member of a group: a user, a group, a device, an
 // organizational contact or a service principal.
@@ -97,8 +167,7 @@ type Member struct {
 func (m Member) ODataType() string { return "#microsoft.graph." + m.Kind }
 
 // Object is a directory object that is neither a user nor a group: a device,
-// an organizational contact or a service principal. The tenant only keeps
-// what a group listing shows of them.
+// an organizational contact or a service principal.
 type Object struct {
 	ID              string
 	Kind            string // KindDevice, KindOrgContact or KindServicePrincipal
@@ -134,6 +203,13 @@ type App struct {
 	Roles []string
 }
 
+// Clone returns a copy of a that shares no slices with it.
+func (a *App) Clone() App {
+	c := *a
+	c.Roles = slices.Clone(a.Roles)
+	return c
+}
+
 // Permission names the emulator checks.
 const (
 	PermUserReadAll             = "User.Read.All"
@@ -147,6 +223,10 @@ const (
 	PermOrganizationReadAll     = "Organization.Read.All"
 	PermDomainReadAll           = "Domain.Read.All"
 	PermLicenseAssignReadAll    = "LicenseAssignment.Read.All"
+	PermApplicationReadAll      = "Application.Read.All"
+	PermDeviceReadAll           = "Device.Read.All"
+	PermOrgContactReadAll       = "OrgContact.Read.All"
+	PermRoleManagementReadDir   = "RoleManagement.Read.Directory"
 )
 
 // ReadRoles are the roles of the generated sync app: what a directory sync
@@ -161,6 +241,13 @@ type Sku struct {
 	SkuID         string
 	SkuPartNumber string
 	PrepaidUnits  int
+	ServicePlans  []ServicePlan
+}
+
+// ServicePlan is one service plan a SKU includes, as subscribedSku lists it.
+type ServicePlan struct {
+	ID   string
+	Name string
 }
 
 // Domain is a domain of the tenant.
@@ -169,92 +256,4 @@ type Domain struct {
 	IsDefault bool
 	IsInitial bool
 	Verified  bool
-}
-
-// ---- internal records ----
-
-type objKind uint8
-
-const (
-	kUser objKind = iota
-	kGroup
-	kDevice
-	kContact
-	kSP
-)
-
-var kindNames = [...]string{KindUser, KindGroup, KindDevice, KindOrgContact, KindServicePrincipal}
-
-func (k objKind) String() string { return kindNames[k] }
-
-func kindFromName(s string) (objKind, bool) {
-	for i, n := range kindNames {
-		if n == s {
-			return objKind(i), true
-		}
-	}
-	return 0, false
-}
-
-// memberRef is one entry of a group's member list, kept sorted by id.
-type memberRef struct {
-	id   string
-	kind objKind
-}
-
-type userRec struct {
-	User
-	everSet  uint64   // properties that have held a value (delta omits the others)
-	memberOf []string // direct parent groups, sorted
-	// saved while soft-deleted: the groups to rejoin on restore.
-	savedMemberOf []string
-}
-
-type groupRec struct {
-	Group
-	everSet  uint64
-	members  []memberRef // sorted by id
-	memberOf []string    // parent groups, sorted
-	// saved while soft-deleted.
-	savedMemberOf []string
-}
-
-type objRec struct {
-	Object
-	kind     objKind
-	memberOf []string
-}
-
-// insertSorted adds s to the sorted slice ss if absent and reports whether
-// it did.
-func insertSorted(ss []string, s string) ([]string, bool) {
-	i, found := slices.BinarySearch(ss, s)
-	if found {
-		return ss, false
-	}
-	return slices.Insert(ss, i, s), true
-}
-
-// removeSorted removes s from the sorted slice ss and reports whether it was
-// there.
-func removeSorted(ss []string, s string) ([]string, bool) {
-	i, found := slices.BinarySearch(ss, s)
-	if !found {
-		return ss, false
-	}
-	return slices.Delete(ss, i, i+1), true
-}
-
-func cmpMemberRef(a memberRef, id string) int {
-	switch {
-	case a.id < id:
-		return -1
-	case a.id > id:
-		return 1
-	}
-	return 0
-}
-
-func findMember(ms []memberRef, id string) (int, bool) {
-	return slices.BinarySearchFunc(ms, id, cmpMemberRef)
 }

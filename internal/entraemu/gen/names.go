@@ -1,6 +1,4 @@
-package entraemu
-
-import "strings"
+package gen
 
 // Name data for the generator. Each name has its display form and the ASCII
 // form a UPN uses, chosen as an administrator would (ü becomes ue in German
@@ -162,8 +160,9 @@ var locations = []location{
 	{"Warszawa", "Poland", "PL", "pl-PL", func(n int) string { return "+48 22 " + pad(n%10000000, 7) }},
 }
 
-// invalidPhones are values people really type into phone fields.
-var invalidPhones = []string{"ext. 4412", "n/a", "+1 555", "call reception", "12", "555-CALL-NOW", "tbd"}
+// InvalidPhones are values people really type into phone fields; the
+// generator gives some users one.
+var InvalidPhones = []string{"ext. 4412", "n/a", "+1 555", "call reception", "12", "555-CALL-NOW", "tbd"}
 
 // nationalPhones are numbers written without a country code, valid only
 // when the reader knows the region.
@@ -173,19 +172,3 @@ var projectWords = []string{
 	"Falcon", "Aurora", "Nimbus", "Atlas", "Orion", "Phoenix", "Zephyr", "Quasar", "Helios", "Borealis",
 	"Sierra", "Tundra", "Cobalt", "Saffron", "Juniper", "Maple", "Granite", "Harbor", "Lighthouse", "Summit",
 }
-
-// foldASCII replaces common Latin letters with diacritics by their base
-// letter, for mail nicknames.
-func foldASCII(s string) string {
-	return asciiFolder.Replace(s)
-}
-
-var asciiFolder = strings.NewReplacer(
-	"à", "a", "á", "a", "â", "a", "ã", "a", "ä", "a", "å", "a", "æ", "ae", "ç", "c", "è", "e", "é", "e",
-	"ê", "e", "ë", "e", "ì", "i", "í", "i", "î", "i", "ï", "i", "ñ", "n", "ò", "o", "ó", "o", "ô", "o",
-	"õ", "o", "ö", "o", "ø", "o", "ù", "u", "ú", "u", "û", "u", "ü", "u", "ý", "y", "ÿ", "y", "ß", "ss",
-	"À", "A", "Á", "A", "Â", "A", "Ä", "A", "Å", "A", "Ç", "C", "É", "E", "È", "E", "Ö", "O", "Ø", "O",
-	"Ü", "U", "Ó", "O", "Ú", "U", "Í", "I", "ł", "l", "Ł", "L", "ę", "e", "ą", "a", "ś", "s", "ż", "z",
-	"ź", "z", "ć", "c", "ń", "n", "ř", "r", "š", "s", "č", "c", "ž", "z", "ğ", "g", "ş", "s", "Ş", "S",
-	"ı", "i", "ễ", "e", "ă", "a", "đ", "d",
-)

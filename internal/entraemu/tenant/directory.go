@@ -1,0 +1,219 @@
+// Package tenant is the emulated tenant's directory: its users, groups,
+// devices, contacts and service principals, their memberships, the deleted
+// items container, and the change log that delta queries read. Every
+// change, whether made by the admin methods or by a Graph write, goes
+// through a Tx and lands in the change log.
+//
+// A Directory is safe for concurrent use: Read gives a View under the read
+// lock, Write a Tx under the write lock.
+package tenant
+
+import (
+	mrand "math/rand/v2"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/dirsync/dirsync/internal/clock"
+	"github.com/dirsync/dirsync/internal/entraemu/gen"
+	"github.com/dirsync/dirsync/internal/entraemu/model"
+	"github.com/dirsync/dirsync/internal/entraemu/schema"
+)
+
+// Retention of Microsoft's documented limits.
+const (
+	DeletedRetention = 30 * 24 * time.Hour // deleted items are purged after 30 days
+	DeltaTokenMaxAge = 7 * 24 * time.Hour  // directory delta tokens last 7 days
+)
+
+// Org describes the organization a directory belongs to.
+type Org struct {
+	ID            string // the tenant's GUID
+	Domain        string // the primary verified domain
+	InitialDomain string // the *.onmicrosoft.com domain
+	DisplayName   string
+	CreatedAt     time.Time
+}
+
+// Directory is a tenant's directory.
+type Directory struct {
+	org   Org
+	clock clock.Clock
+	skus  []model.Sku
+
+	mu               sync.RWMutex
+	users            store[model.User]
+	groups           store[model.Group]
+	upns             map[string]string // lower-case UPN to user id
+	objects          map[string]*ObjRec
+	ids              *mrand.Rand // ids of objects created after generation
+	log              changeLog
+	earliestDeletion time.Time
+}
+
+// ObjRec is a device, contact or service principal as the directory keeps
+// it.
+type ObjRec struct {
+	model.Object
+	Kind     model.ObjKind
+	memberOf []string
+}
+
+// New returns a directory holding ds. ids draws the ids of objects created
+// later; c is its clock (nil: the system's).
+func New(org Org, ds *gen.Dataset, ids *mrand.Rand, c clock.Clock) *Directory {
+	d := &Directory{org: org, clock: clock.Or(c), ids: ids, upns: map[string]string{}, objects: map[string]*ObjRec{}}
+	d.users = newStore(model.ObjUser, schema.Users, (*model.User).Clone, func(u *model.User) *time.Time { return &u.DeletedDateTime })
+	d.groups = newStore(model.ObjGroup, schema.Groups, (*model.Group).Clone, func(g *model.Group) *time.Time { return &g.DeletedDateTime })
+	d.users.index = func(r *Rec[model.User]) { d.upns[strings.ToLower(r.Obj.UserPrincipalName)] = r.Obj.ID }
+	d.users.unindex = func(r *Rec[model.User]) {
+		if key := strings.ToLower(r.Obj.UserPrincipalName); d.upns[key] == r.Obj.ID {
+			delete(d.upns, key)
+		}
+	}
+	d.users.check = (*Tx).checkUserUpdate
+	d.groups.check = (*Tx).checkGroupUpdate
+	if ds != nil {
+		d.load(ds)
+	}
+	return d
+}
+
+// load fills the directory from a generated data set, building the sorted
+// id lists and memberOf indexes in one pass each rather than inserting one
+// by one.
+func (d *Directory) load(ds *gen.Dataset) {
+	d.skus = ds.Skus
+	for _, u := range ds.Users {
+		r := &Rec[model.User]{Obj: u, EverSet: schema.Users.EverSet(&u)}
+		d.users.active.byID[u.ID] = r
+		d.users.index(r)
+	}
+	for _, o := range ds.Objects {
+		d.objects[o.ID] = &ObjRec{Object: o.Object, Kind: o.Kind}
+	}
+	for _, g := range ds.Groups {
+		members := slices.Clone(g.Members)
+		slices.SortFunc(members, func(a, b model.Ref) int { return strings.Compare(a.ID, b.ID) })
+		members = slices.CompactFunc(members, func(a, b model.Ref) bool { return a.ID == b.ID })
+		d.groups.active.byID[g.ID] = &Rec[model.Group]{Obj: g.Group, EverSet: schema.Groups.EverSet(&g.Group), Members: members}
+	}
+	d.users.active.sortIDs()
+	d.groups.active.sortIDs()
+	for _, gid := range d.groups.active.ids {
+		for _, m := range d.groups.active.byID[gid].Members {
+			if p := d.parentsOf(m.ID); p != nil {
+				*p = append(*p, gid) // gid ascends, so each list stays sorted
+			}
+		}
+	}
+}
+
+// Org is the organization the directory belongs to.
+func (d *Directory) Org() Org { return d.org }
+
+// ID is the tenant's GUID.
+func (d *Directory) ID() string { return d.org.ID }
+
+// Domain is the primary verified domain.
+func (d *Directory) Domain() string { return d.org.Domain }
+
+// InitialDomain is the tenant's *.onmicrosoft.com domain.
+func (d *Directory) InitialDomain() string { return d.org.InitialDomain }
+
+// Domains lists the tenant's domains.
+func (d *Directory) Domains() []model.Domain {
+	return []model.Domain{
+		{Name: d.org.Domain, IsDefault: true, Verified: true},
+		{Name: d.org.InitialDomain, IsInitial: true, Verified: true},
+	}
+}
+
+// VerifiedDomain reports whether name is one of the tenant's verified
+// domains.
+func (d *Directory) VerifiedDomain(name string) bool {
+	name = strings.ToLower(name)
+	return name == d.org.Domain || name == d.org.InitialDomain
+}
+
+// Skus lists the subscribed SKUs.
+func (d *Directory) Skus() []model.Sku {
+	out := slices.Clone(d.skus)
+	for i := range out {
+		out[i].ServicePlans = slices.Clone(out[i].ServicePlans)
+	}
+	return out
+}
+
+// Now is the directory's time.
+func (d *Directory) Now() time.Time { return d.clock.Now() }
+
+// Read calls fn with a view of the directory under the read lock. fn must
+// not keep the view, nor change what it reads through it.
+func (d *Directory) Read(fn func(v *View)) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	fn(&View{d: d})
+}
+
+// Write calls fn with a transaction under the write lock. Every change fn
+// makes is in the change log when Write returns; a change fn made before
+// it returned an error stays made, as with Graph's own writes, which are
+// not transactions either: callers check first, then change.
+func (d *Directory) Write(fn func(tx *Tx) error) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return fn(&Tx{View{d: d}})
+}
+
+// View reads the directory under its read lock.
+type View struct{ d *Directory }
+
+// Tx changes the directory under its write lock.
+type Tx struct{ View }
+
+// exists reports whether any object, active or deleted, has the id.
+func (v *View) exists(id string) bool {
+	d := v.d
+	_, obj := d.objects[id]
+	return obj || d.users.has(id) || d.groups.has(id)
+}
+
+// MemberKind is the kind of an active object that can be a member.
+func (v *View) MemberKind(id string) (model.ObjKind, bool) {
+	d := v.d
+	if _, ok := d.users.active.byID[id]; ok {
+		return model.ObjUser, true
+	}
+	if _, ok := d.groups.active.byID[id]; ok {
+		return model.ObjGroup, true
+	}
+	if o, ok := d.objects[id]; ok {
+		return o.Kind, true
+	}
+	return 0, false
+}
+
+// parentsOf returns a pointer to the memberOf list of an active object.
+func (d *Directory) parentsOf(id string) *[]string {
+	if u, ok := d.users.active.byID[id]; ok {
+		return &u.memberOf
+	}
+	if g, ok := d.groups.active.byID[id]; ok {
+		return &g.memberOf
+	}
+	if o, ok := d.objects[id]; ok {
+		return &o.memberOf
+	}
+	return nil
+}
+
+// Object returns an active device, contact or service principal.
+func (v *View) Object(id string) *ObjRec { return v.d.objects[id] }
+
+// UserCount is the number of active users.
+func (v *View) UserCount() int { return len(v.d.users.active.ids) }
+
+// now is the time of a change, in Graph's whole seconds.
+func (d *Directory) now() time.Time { return d.clock.Now().UTC().Truncate(time.Second) }
