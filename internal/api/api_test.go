@@ -278,8 +278,14 @@ func TestAuth(t *testing.T) {
 
 // emulator starts an emulated tenant and returns the source settings for it.
 func emulator(t *testing.T, users, groups int) (*entraemu.Server, map[string]any) {
+	return emulatorSeed(t, users, groups, 7)
+}
+
+// emulatorSeed is emulator with a tenant of its own: one domain, one
+// source, so two sources of a test need two tenants.
+func emulatorSeed(t *testing.T, users, groups int, seed int64) (*entraemu.Server, map[string]any) {
 	t.Helper()
-	tenant, err := entraemu.New(entraemu.Options{Users: users, Groups: groups, Seed: 7})
+	tenant, err := entraemu.New(entraemu.Options{Users: users, Groups: groups, Seed: seed})
 	if err != nil {
 		t.Fatal(err)
 	}

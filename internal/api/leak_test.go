@@ -80,7 +80,9 @@ func TestWebhooksAndSecretLeak(t *testing.T) {
 
 	var good, bad, ldap api.SourceView
 	e.do(manage.RoleAdministrator, "POST", "/api/v1/sources", map[string]any{"name": "good", "kind": "entra", "settings": settings, "secret": clientSecret, "schedule": "none"}, &good)
-	e.do(manage.RoleAdministrator, "POST", "/api/v1/sources", map[string]any{"name": "bad", "kind": "entra", "settings": settings, "secret": wrongSecret}, &bad)
+	// Another tenant: a domain has one source, which good claims once synced.
+	_, otherSettings := emulatorSeed(t, 5, 1, 8)
+	e.do(manage.RoleAdministrator, "POST", "/api/v1/sources", map[string]any{"name": "bad", "kind": "entra", "settings": otherSettings, "secret": wrongSecret}, &bad)
 	if code := e.do(manage.RoleAdministrator, "POST", "/api/v1/sources", map[string]any{"name": "ad", "kind": "ldap", "secret": ldapPassword,
 		"settings": map[string]any{"urls": []string{"ldaps://127.0.0.1:1"}, "base_dn": "dc=example,dc=com", "bind_dn": "cn=sync,dc=example,dc=com"}}, &ldap); code != 201 {
 		t.Fatalf("ldap source: %d", code)
