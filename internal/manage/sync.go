@@ -43,11 +43,7 @@ func (m *Manager) SyncNow(ctx context.Context, actor Actor, key string, req Sync
 	if err := actor.require(ActSync); err != nil {
 		return directory.Run{}, err
 	}
-	src, err := m.syncable(ctx, actor, key)
-	if err != nil {
-		return directory.Run{}, err
-	}
-	conn, err := m.connect(src)
+	src, conn, err := m.syncable(ctx, actor, key)
 	if err != nil {
 		return directory.Run{}, err
 	}
@@ -57,17 +53,21 @@ func (m *Manager) SyncNow(ctx context.Context, actor Actor, key string, req Sync
 	return run, err
 }
 
-// syncable finds a source that may sync: turned on, its domain not synced
-// by another source.
-func (m *Manager) syncable(ctx context.Context, actor Actor, key string) (directory.Source, error) {
+// syncable finds a source that may sync (turned on, its domain not synced
+// by another source) and opens its connector.
+func (m *Manager) syncable(ctx context.Context, actor Actor, key string) (directory.Source, connector.Connector, error) {
 	src, err := m.findSource(ctx, m.d.Store, actor, key)
 	if err != nil {
-		return src, err
+		return src, nil, err
 	}
 	if !src.Enabled {
-		return src, turnedOff(src)
+		return src, nil, turnedOff(src)
 	}
-	return src, m.checkClaim(ctx, m.d.Store, src)
+	if err := m.checkClaim(ctx, m.d.Store, src); err != nil {
+		return src, nil, err
+	}
+	conn, err := m.connect(src)
+	return src, conn, err
 }
 
 func turnedOff(src directory.Source) *Error {
@@ -85,11 +85,7 @@ func (m *Manager) SyncUser(ctx context.Context, actor Actor, key, who string, dr
 	if who == "" {
 		return directory.Run{}, invalid("user", "the user is required: its id in the source, its username (userPrincipalName) or email")
 	}
-	src, err := m.syncable(ctx, actor, key)
-	if err != nil {
-		return directory.Run{}, err
-	}
-	conn, err := m.connect(src)
+	src, conn, err := m.syncable(ctx, actor, key)
 	if err != nil {
 		return directory.Run{}, err
 	}

@@ -102,20 +102,7 @@ func (r reader) runs(ctx context.Context, what, q string, args ...any) ([]direct
 
 // RunsByOutcome lists every account's runs with the outcome, oldest first.
 func (r reader) RunsByOutcome(ctx context.Context, outcome directory.Outcome) ([]directory.Run, error) {
-	rows, err := r.c.query(ctx, `SELECT `+runCols+` FROM runs WHERE outcome = ? ORDER BY started_at, id`, string(outcome))
-	if err != nil {
-		return nil, wrap(err, r.c.f, "runs %s", outcome)
-	}
-	defer rows.Close()
-	var out []directory.Run
-	for rows.Next() {
-		var run directory.Run
-		if err := scanRun(rows, &run); err != nil {
-			return nil, wrap(err, r.c.f, "runs %s", outcome)
-		}
-		out = append(out, run)
-	}
-	return out, wrap(rows.Err(), r.c.f, "runs %s", outcome)
+	return r.runs(ctx, "runs "+string(outcome), `SELECT `+runCols+` FROM runs WHERE outcome = ? ORDER BY started_at, id`, string(outcome))
 }
 
 // Changes lists a run's changes with Seq above after, in order; limit 0
