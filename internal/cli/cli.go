@@ -282,11 +282,16 @@ func (a *app) table(header []string, rows [][]string) error {
 	return tw.Flush()
 }
 
-// fields prints label: value lines, aligned, skipping empty values.
+// fields prints label: value lines, aligned, skipping empty values; a row
+// with an empty label continues the one above.
 func (a *app) fields(rows [][2]string) {
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 1, ' ', 0)
 	for _, r := range rows {
-		if r[1] != "" {
+		switch {
+		case r[1] == "":
+		case strings.TrimSpace(r[0]) == "":
+			fmt.Fprintf(tw, "%s\t%s\n", r[0], r[1])
+		default:
 			fmt.Fprintf(tw, "%s:\t%s\n", r[0], r[1])
 		}
 	}

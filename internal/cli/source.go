@@ -13,6 +13,7 @@ import (
 	"github.com/dirsync/dirsync/internal/connector/entra"
 	"github.com/dirsync/dirsync/internal/directory"
 	"github.com/dirsync/dirsync/internal/manage"
+	"github.com/dirsync/dirsync/internal/schedule"
 )
 
 func (a *app) sourceCommand() *cobra.Command {
@@ -189,7 +190,7 @@ func (a *app) sourceListCommand() *cobra.Command {
 			for _, v := range vs {
 				next := "-"
 				if len(v.NextRuns) > 0 {
-					next = fmtTime(v.NextRuns[0])
+					next = scheduleTime(v.Schedule, v.NextRuns[0])
 				}
 				last := "-"
 				if v.LastRun != nil {
@@ -249,7 +250,7 @@ func (a *app) printSource(v manage.SourceView) {
 		if i == 0 {
 			label = "Next runs"
 		}
-		rows = append(rows, [2]string{label, fmtTime(t)})
+		rows = append(rows, [2]string{label, scheduleTime(v.Schedule, t)})
 	}
 	if v.LastRun != nil {
 		r := v.LastRun
@@ -259,21 +260,18 @@ func (a *app) printSource(v manage.SourceView) {
 		rows = append(rows, [2]string{"Now", fmt.Sprintf("run %s %s", v.Active.ID, v.Active.Outcome)})
 	}
 	rows = append(rows, [2]string{"Secret", secretText})
-	a.fields(fixLabels(rows))
+	a.fields(rows)
 	a.printf("Connection settings:\n")
 	a.printConfig(v.Config)
 	a.printf("Scope and import options (dirsync source set to change):\n  %s\n", strings.Join(v.Scope.Describe(), "\n  "))
 }
 
-// fixLabels blanks the label of continuation rows (printed under the one
-// before).
-func fixLabels(rows [][2]string) [][2]string {
-	for i := range rows {
-		if rows[i][0] == "" {
-			rows[i][0] = " "
-		}
+// scheduleTime shows a run time in its schedule's zone.
+func scheduleTime(sc schedule.Schedule, t time.Time) string {
+	if loc, err := sc.Location(); err == nil {
+		t = t.In(loc)
 	}
-	return rows
+	return t.Format("Mon 2006-01-02 15:04 MST")
 }
 
 // printConfig prints a connector's settings one per line, readable: lists
@@ -288,16 +286,24 @@ func (a *app) printConfig(raw []byte) {
 	a.fields(rows)
 }
 
-var labelWords = strings.NewReplacer("_", " ", "id", "ID", "urls", "URLs", "url", "URL", "dn", "DN", "ous", "OUs", "ca pem", "CA certificates",
-	"tls", "TLS", "upn", "UPN")
+// settingLabels name the settings whose key reads badly as words.
+var settingLabels = map[string]string{
+	"ca_pem": "CA certificates", "insecure_skip_tls_verify": "Skip TLS verification", "upn_suffix_map": "UPN suffix map",
+	"include_ous": "Included OUs", "exclude_ous": "Excluded OUs",
+}
 
+var acronyms = map[string]string{"id": "ID", "url": "URL", "urls": "URLs", "dn": "DN", "tls": "TLS", "upn": "UPN", "ldap": "LDAP"}
+
+// settingLabel turns a setting's key into words: client_id is "Client ID".
 func settingLabel(key string) string {
-	words := strings.Fields(labelWords.Replace(key))
+	if l, ok := settingLabels[key]; ok {
+		return l
+	}
+	words := strings.Split(key, "_")
 	for i, w := range words {
-		if strings.ToLower(w) != w {
-			continue // an acronym already
-		}
-		if i == 0 {
+		if a, ok := acronyms[w]; ok {
+			words[i] = a
+		} else if i == 0 && w != "" {
 			words[i] = strings.ToUpper(w[:1]) + w[1:]
 		}
 	}
@@ -457,7 +463,7 @@ next runs.`,
 			}
 			a.printf("Source %s syncs %s.\n", v.Name, v.Schedule.String())
 			for _, t := range v.NextRuns {
-				a.printf("  next: %s\n", fmtTime(t))
+				a.printf("  next: %s\n", scheduleTime(v.Schedule, t))
 			}
 			if !v.Enabled {
 				a.printf("It is turned off: it will not sync until turned on (dirsync source enable %s).\n", v.Name)

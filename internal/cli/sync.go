@@ -118,15 +118,16 @@ func (a *app) progress(source string, show bool) func(manage.Progress) {
 		every = 100 * time.Millisecond
 	}
 	var mu sync.Mutex
-	last := a.now()
+	last, shown := a.now(), false
 	return func(p manage.Progress) {
 		mu.Lock()
 		defer mu.Unlock()
 		now := a.now()
-		if now.Sub(last) < every && p.Phase == "read" {
+		// A quick run shows nothing: the apply line only follows read lines.
+		if p.Phase == "read" && now.Sub(last) < every || p.Phase == "apply" && !shown {
 			return
 		}
-		last = now
+		last, shown = now, true
 		verb := "Reading"
 		if p.Phase == "apply" {
 			verb = "Applying"
