@@ -155,7 +155,7 @@ func New(opts Options) (*Tenant, error) {
 	if err := t.addGeneratedApps(seedRand); err != nil {
 		return nil, err
 	}
-	ds := gen.Generate(gen.Spec{Users: opts.Users, Groups: opts.Groups, Domain: org.Domain, InitialDomain: org.InitialDomain, DisplayName: org.DisplayName}, seedRand)
+	ds := gen.Generate(gen.Spec{Users: opts.Users, Groups: opts.Groups, Domain: org.Domain, InitialDomain: org.InitialDomain, DisplayName: org.DisplayName, TenantID: org.ID}, seedRand)
 	t.Directory = tenant.New(org, ds, mrand.New(mrand.NewPCG(uint64(opts.Seed), 0x1d5)), t.clock)
 	t.limiter = &throttle.Limiter{TenantID: org.ID, Budget: t.budget, Clock: t.clock, Stats: &t.stats}
 	t.limiter.SetEnabled(opts.Throttle)
