@@ -202,7 +202,7 @@ func (t *Tenant) addGeneratedApps(seedRand *mrand.Rand) error {
 		return err
 	}
 	t.adminApp = model.NewGUID(seedRand)
-	admin := App{ClientID: t.adminApp, DisplayName: "dirsync emulator admin", Secret: login.NewSecret(), SecretID: model.NewGUID(seedRand), Roles: AdminRoles}
+	admin := App{ClientID: t.adminApp, DisplayName: "dirsync emulator writer", Secret: login.NewSecret(), SecretID: model.NewGUID(seedRand), Roles: AdminRoles}
 	return t.authority.AddApp(admin, nil)
 }
 

@@ -253,8 +253,9 @@ const (
 // needs and nothing it does not.
 var ReadRoles = []string{PermUserReadAll, PermGroupMemberReadAll, PermDirectoryReadAll}
 
-// AdminRoles are the roles of the generated admin app, which may also write.
-var AdminRoles = []string{PermUserReadWriteAll, PermGroupReadWriteAll, PermGroupMemberReadWriteAll, PermDirectoryReadWriteAll}
+// AdminRoles are the roles of the generated write app, which may also
+// change users, groups and memberships.
+var AdminRoles = []string{PermUserReadWriteAll, PermGroupReadWriteAll}
 
 // Sku is a subscribed license SKU.
 type Sku struct {
