@@ -69,6 +69,10 @@ type Server struct {
 	// WebhookAllowList names the private targets webhooks may have
 	// (dirsync serve's configuration); empty means public targets only.
 	WebhookAllowList safehttp.AllowList
+	// WebhookChanged, when set, is told a webhook's id once its change,
+	// disabling or deletion is committed, so that a delivery in flight to
+	// it stops at once (webhook.Dispatcher.Changed).
+	WebhookChanged func(id string)
 }
 
 func (s *Server) now() time.Time {

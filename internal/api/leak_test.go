@@ -128,7 +128,8 @@ func TestWebhooksAndSecretLeak(t *testing.T) {
 				return err
 			}
 			cur.NextAttemptAt = time.Time{}
-			return stx.UpdateWebhook(ctx, cur)
+			_, err = stx.SaveWebhookState(ctx, cur, "")
+			return err
 		})
 		if err != nil {
 			t.Fatal(err)

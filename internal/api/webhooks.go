@@ -96,6 +96,12 @@ func checkEventTypes(types []string) error {
 	return nil
 }
 
+func (s *Server) webhookChanged(id string) {
+	if s.WebhookChanged != nil {
+		s.WebhookChanged(id)
+	}
+}
+
 func (s *Server) svcReader() (store.ServiceReader, error) {
 	svc, ok := store.ServiceOf(s.Store)
 	if !ok {
@@ -225,6 +231,7 @@ func (s *Server) updateWebhook(w http.ResponseWriter, r *request) error {
 	if err != nil {
 		return err
 	}
+	s.webhookChanged(h.ID)
 	return writeJSON(w, http.StatusOK, webhookView(h))
 }
 
@@ -236,6 +243,7 @@ func (s *Server) deleteWebhook(w http.ResponseWriter, r *request) error {
 	if err != nil {
 		return err
 	}
+	s.webhookChanged(r.PathValue("id"))
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -256,6 +264,13 @@ func (s *Server) listDeliveries(w http.ResponseWriter, r *request) error {
 	ds, err := svc.Deliveries(r.Context(), r.account.ID, h.ID, limit)
 	if err != nil {
 		return err
+	}
+	if !Role(r.token.Role).Allows(RoleAdministrator) {
+		// Below administrator, no internal detail: which addresses refuse
+		// connections, which answer, with what certificate.
+		for i := range ds {
+			ds[i] = ds[i].Redacted()
+		}
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{"deliveries": ds})
 }

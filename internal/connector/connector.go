@@ -137,6 +137,18 @@ type Incremental interface {
 	Changes(ctx context.Context, cursor string, sink ChangeSink) (next string, err error)
 }
 
+// DeletionReporter is implemented by incremental connectors whose reads
+// from some cursors do not report deletions: objects removed from the
+// source and memberships that ended (a generic LDAP server, read by
+// modifyTimestamp). The engine reconciles those in full more often (see
+// scope.Settings.CursorAge). An incremental connector without it reports
+// deletions from every cursor.
+type DeletionReporter interface {
+	// ReportsDeletions reports whether Changes from cursor reports
+	// deletions.
+	ReportsDeletions(cursor string) bool
+}
+
 // ChangeSink receives an incremental read. User and Group carry whole
 // objects; UserPatch and GroupPatch carry only some attributes.
 type ChangeSink interface {
@@ -159,6 +171,17 @@ type ChangeSink interface {
 // groups it is a direct member of, for single-user sync.
 type UserLookup interface {
 	LookupUser(ctx context.Context, idOrName string) (directory.SourceUser, []directory.SourceMembership, error)
+}
+
+// GroupParents is implemented by connectors that can list the groups a
+// group is a direct member of, so that a single-user run can follow nested
+// groups up from the user to a group filter's selection, as a full run
+// follows them down.
+type GroupParents interface {
+	// ParentGroups returns, for each of the groups (external ids), the
+	// direct memberships that make it a member of a group in the source's
+	// scope. A group the source no longer has has none.
+	ParentGroups(ctx context.Context, groupIDs []string) ([]directory.SourceMembership, error)
 }
 
 // Searcher is implemented by connectors that can find groups and users by

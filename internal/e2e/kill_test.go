@@ -114,6 +114,7 @@ func TestKillAtRandomPointsConverges(t *testing.T) {
 	c := newCLI(t, w, "DIRSYNC_LEASE_TTL=500ms")
 	cli, db := c.command, c.db
 	rng := rand.New(rand.NewPCG(7, 7))
+	watch := c.store()
 	serial, killed, completed := 0, 0, 0
 	for round := range rounds {
 		mutate(t, w.tenant, rng, 10, &serial)
@@ -122,9 +123,15 @@ func TestKillAtRandomPointsConverges(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		delay := time.Duration(rng.IntN(150)) * time.Millisecond
 		exited := make(chan error, 1)
 		go func() { exited <- cmd.Wait() }()
+		// Every other round counts its delay from the moment the run is
+		// recorded, so that some kills surely hit a run in progress
+		// whatever the machine's speed; the others may hit the start.
+		if round%2 == 1 {
+			waitRunning(t, watch, exited)
+		}
+		delay := time.Duration(rng.IntN(150)) * time.Millisecond
 		select {
 		case <-exited:
 			completed++
@@ -178,12 +185,34 @@ func TestKillAtRandomPointsConverges(t *testing.T) {
 			interrupted++
 		}
 	}
-	if interrupted == 0 && killed > completed {
+	if interrupted == 0 {
 		t.Fatalf("%d syncs killed, none recorded as interrupted: %+v", killed, runs)
 	}
 	if killed == 0 {
 		t.Fatal("no sync was killed: the test did not test anything")
 	}
+}
+
+// waitRunning waits until a run is recorded as running, or the command
+// exits (exited then still holds its result).
+func waitRunning(t *testing.T, st *sqlstore.Store, exited chan error) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		accs, _ := st.Accounts(context.Background())
+		for _, acc := range accs {
+			if runs, _ := st.Runs(context.Background(), acc.ID, "", 1); len(runs) == 1 && runs[0].Outcome == directory.OutcomeRunning {
+				return
+			}
+		}
+		select {
+		case err := <-exited:
+			exited <- err
+			return
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	t.Fatal("no run recorded as running within 30s")
 }
 
 func envInt(name string, def int) int {

@@ -32,6 +32,7 @@ import (
 
 	goldap "github.com/go-ldap/ldap/v3"
 
+	"github.com/dirsync/dirsync/internal/clock"
 	"github.com/dirsync/dirsync/internal/connector"
 	ldapconn "github.com/dirsync/dirsync/internal/connector/ldap"
 	"github.com/dirsync/dirsync/internal/directory"
@@ -87,6 +88,8 @@ type adSync struct {
 	batch    int
 	// wrap, when set, wraps each connector (the benchmark times reads).
 	wrap func(connector.Connector) connector.Connector
+	// clock is the engine's; nil is the real clock.
+	clock clock.Clock
 }
 
 func newADSync(t testing.TB, dc *sambatest.DC, cfg ldapconn.Config, now func() time.Time) *adSync {
@@ -147,7 +150,7 @@ func (d *adSync) connector() connector.Connector {
 }
 
 func (d *adSync) trySync(opts engine.Options) (directory.Run, error) {
-	eng := &engine.Engine{Store: d.st, BatchSize: d.batch}
+	eng := &engine.Engine{Store: d.st, BatchSize: d.batch, Clock: d.clock}
 	c := d.connector()
 	if d.wrap != nil {
 		c = d.wrap(c)
@@ -952,7 +955,9 @@ func TestLDAPDeltaEqualsFullAfterRandomChanges(t *testing.T) {
 				for range 15 {
 					did = append(did, m.step())
 				}
-				run := d.sync(engine.Options{})
+				// Fifteen random changes may remove more of this small
+				// directory than the deletion limit allows a delta too.
+				run := d.sync(engine.Options{AllowDeletes: true})
 				t.Logf("round %d: delta %+v", round, run.Counts)
 				if run.Kind != directory.RunDelta {
 					t.Fatalf("round %d ran %s (%s), want delta", round, run.Kind, run.Reason)
@@ -1009,7 +1014,9 @@ func TestLDAPDeltaRemovalEndsMemberships(t *testing.T) {
 
 	check := func(what string) {
 		t.Helper()
-		run := d.sync(engine.Options{})
+		// Half of this small directory goes: the deletion limit would stop
+		// the delta, as it stops a full run; the removals are the point here.
+		run := d.sync(engine.Options{AllowDeletes: true})
 		if run.Kind != directory.RunDelta {
 			t.Fatalf("%s: ran %s (%s), want delta", what, run.Kind, run.Reason)
 		}
@@ -1158,4 +1165,56 @@ func TestLDAPOUFilter(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestGenericLDAPDeletionReachesTheTrashOnSchedule: a generic LDAP server
+// read by modifyTimestamp never reports a deletion, so the engine
+// reconciles it in full once a day. A user deleted at the server reaches
+// the trash through the runs a schedule asks for (incremental ones) alone,
+// on a fake clock.
+func TestGenericLDAPDeletionReachesTheTrashOnSchedule(t *testing.T) {
+	dc := sharedDC(t)
+	a := dc.Admin(t)
+	root := a.AddOU(dc.BaseDN, "GenericSchedule")
+	var users []string
+	for i := range 8 {
+		users = append(users, a.AddUser(root, sambatest.User{SAMAccountName: fmt.Sprintf("gs-u%d", i), UPN: fmt.Sprintf("gs-u%d@corp.example.com", i)}))
+	}
+	a.AddGroup(root, sambatest.Group{CN: "gs-G", Members: users[:3]})
+	cfg := adConfig(dc, root)
+	cfg.Flavor = ldapconn.FlavorGeneric
+	cfg.UserClass, cfg.GroupClass = "user", "group"
+	cfg.UserFilter = "(!(objectClass=computer))"
+	cfg.Attributes = map[string]string{ldapconn.AttrAnchor: "objectGUID", ldapconn.AttrUsername: "userPrincipalName",
+		ldapconn.AttrAccountName: "sAMAccountName"}
+	d := newADSync(t, dc, cfg, fixedNow())
+	clk := clock.NewFake(time.Now())
+	d.clock = clk
+	scheduled := engine.Options{Trigger: "schedule"}
+	if run := d.sync(scheduled); run.Kind != directory.RunFull || run.Counts.Created != 9 {
+		t.Fatalf("first run: %s %+v", run.Kind, run.Counts)
+	}
+	a.Delete(users[0])
+	state := func() directory.State {
+		u, err := d.st.UserByUsername(d.ctx, d.src.AccountID, "gs-u0@corp.example.com")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u.State
+	}
+	for hours := 6; hours < 24; hours += 6 {
+		clk.Advance(6 * time.Hour)
+		if run := d.sync(scheduled); run.Kind != directory.RunDelta || state() != directory.StateActive {
+			t.Fatalf("after %dh: a %s run, the deleted user %s: the timestamp read saw a deletion it cannot see", hours, run.Kind, state())
+		}
+	}
+	clk.Advance(6 * time.Hour)
+	run := d.sync(scheduled)
+	if run.Kind != directory.RunFull || !strings.Contains(run.Reason, "periodic full reconciliation") || run.Counts.Deleted != 1 ||
+		run.Counts.MembersRemoved != 1 || state() != directory.StateTrash {
+		t.Fatalf("after 24h: a %s run (%s), %+v, the deleted user %s", run.Kind, run.Reason, run.Counts, state())
+	}
+	if again := d.sync(scheduled); again.Kind != directory.RunDelta {
+		t.Fatalf("the run after the full one: %s (%s)", again.Kind, again.Reason)
+	}
 }

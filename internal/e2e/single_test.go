@@ -63,10 +63,14 @@ func TestSingleUserSync(t *testing.T) {
 	if err != nil || u.State != directory.StateTrash {
 		t.Fatalf("deleted user is %s (%v)", u.State, err)
 	}
-	// A user nobody knows: a clear no-op.
-	run = d.syncUser("nobody@" + w.tenant.Domain())
-	if run.Counts != (directory.Counts{}) || run.Reason == "" {
-		t.Fatalf("unknown user: %+v %q", run.Counts, run.Reason)
+	// A user nobody knows: refused, saying so, and nothing changes.
+	before := d.snapshot()
+	run, err = (&engine.Engine{Store: d.st}).SyncUser(d.ctx, d.src, d.connector(), "nobody@"+w.tenant.Domain(), engine.Options{Trigger: "test"})
+	if !errors.Is(err, engine.ErrUnknownUser) || run.Outcome != directory.OutcomeFailed || run.Counts != (directory.Counts{}) {
+		t.Fatalf("unknown user: %v, %s %+v %q", err, run.Outcome, run.Counts, run.Reason)
+	}
+	if d.snapshot() != before {
+		t.Fatal("a refused single-user sync changed the directory")
 	}
 	if _, err := d.st.UserByUsername(d.ctx, d.src.AccountID, "nobody@"+w.tenant.Domain()); !errors.Is(err, store.ErrNotFound) {
 		t.Fatal("an unknown user was invented")

@@ -12,27 +12,35 @@ import (
 	"github.com/dirsync/dirsync/internal/store"
 )
 
-// applier plans and applies one run inside one transaction.
+// applier plans and applies one run inside one transaction. Every kind of
+// run goes through it: a plan is a list of its steps.
 type applier struct {
-	ctx   context.Context
-	tx    store.Tx
-	src   directory.Source
-	run   *directory.Run
-	now   time.Time
-	batch int
-	// keep holds every change in memory instead of writing it, for a dry
-	// run whose transaction is rolled back.
-	keep    bool
-	kept    []directory.Change
-	pending []directory.Change
-	events  []directory.Event
-	// scope is the source's scope rules and import options.
-	scope *scoper
-	// allowDeletes lifts the deletion limit for this run.
-	allowDeletes bool
-	// held counts the objects the directory held from the source before
-	// the run, as the apply meets them: the base of the deletion limit.
-	held int
+	ctx     context.Context
+	tx      store.Tx
+	src     directory.Source
+	run     *directory.Run
+	now     time.Time
+	batch   int
+	scope   *scoper
+	changes *changeLog
+	// held is what the directory held from the source when the run
+	// began, counted once: the base of the deletion limit and of the
+	// empty-source guard.
+	heldUsers, heldGroups int
+	// limited is false for runs the deletion limit does not apply to (a
+	// confirmed run, a single-user run).
+	limited bool
+	// stop is why the plan must not be applied: the deletion limit.
+	stop error
+}
+
+func (j *job) newApplier(ctx context.Context, tx store.Tx, sc *scoper) (*applier, error) {
+	a := &applier{ctx: ctx, tx: tx, src: j.src, run: &j.run, now: j.e.now(), batch: j.e.batch(), scope: sc,
+		limited: !j.opts.AllowDeletes && j.run.Kind != directory.RunSingle}
+	a.changes = &changeLog{ctx: ctx, tx: tx, runID: j.run.ID, batch: a.batch, eventFor: a.eventFor, keep: j.opts.DryRun}
+	var err error
+	a.heldUsers, a.heldGroups, err = tx.CountLinked(ctx, j.src.ID)
+	return a, err
 }
 
 // step is one named part of an apply, so an error says where it happened.
@@ -50,96 +58,67 @@ func runSteps(steps []step) error {
 	return nil
 }
 
-// applyFull reconciles the directory with a staged snapshot of the whole
-// source and saves cursor (when the source has one) with it.
-func (a *applier) applyFull(cursor string) error {
-	return runSteps([]step{
-		{"groups", a.applyGroups},
-		{"users", a.applyUsers},
+// fullPlan reconciles the directory with a staged snapshot of the whole
+// source and saves the source's state (its cursor, when it has one) with it.
+func (a *applier) fullPlan(state sourceState) []step {
+	return []step{
+		{"groups", a.applyStagedGroups},
+		{"users", a.applyStagedUsers},
 		{"guard", a.guardEmptySource},
 		{"removed users", a.retireUsers},
 		{"removed groups", a.retireGroups},
-		{"deletion limit", a.checkThreshold},
-		{"memberships", a.applyMemberships},
-		{"changes", a.flushChanges},
-		{"cursor", func() error { return a.saveCursor(cursor) }},
-	})
+		{"memberships", func() error { return a.syncMembers(store.Reach{}) }},
+		{"deletion limit", a.checkLimit},
+		{"changes", a.changes.flush},
+		{"cursor", func() error { return a.saveState(state) }},
+	}
 }
 
-// saveCursor keeps the source's cursor in the same transaction as the
+// saveState keeps the source's cursor in the same transaction as the
 // changes it covers: a crash at any point repeats at most the last round.
-func (a *applier) saveCursor(cursor string) error {
-	if a.keep {
+func (a *applier) saveState(state sourceState) error {
+	if a.changes.keep {
 		return nil
 	}
-	return a.tx.SetSourceState(a.ctx, a.src.ID, cursor)
+	return a.tx.SetSourceState(a.ctx, a.src.ID, state.String())
 }
 
-func (a *applier) record(c directory.Change) error {
-	c.RunID = a.run.ID
-	if a.keep {
-		a.kept = append(a.kept, c)
-		return nil
-	}
-	a.pending = append(a.pending, c)
-	if e, ok := a.eventFor(c); ok {
-		a.events = append(a.events, e)
-	}
-	if len(a.pending) >= a.batch {
-		return a.flushChanges()
-	}
-	return nil
-}
-
-// flushChanges writes the pending changes and their events: in the same
-// transaction as the changes themselves, so no change is ever without its
-// event, nor an event without its change.
-func (a *applier) flushChanges() error {
-	if len(a.pending) > 0 {
-		if err := a.tx.AddChanges(a.ctx, a.run.ID, a.pending); err != nil {
+// eachPage pages through a listing ordered by key until a short page,
+// calling each for every item: memory holds one page, however large the
+// source.
+func eachPage[T any](size int, list func(after string, limit int) ([]T, error), key func(T) string, each func(T) error) error {
+	after := ""
+	for {
+		page, err := list(after, size)
+		if err != nil {
 			return err
 		}
-		a.pending = a.pending[:0]
-	}
-	if len(a.events) > 0 {
-		if err := a.tx.AppendEvents(a.ctx, a.events); err != nil {
-			return err
+		for _, v := range page {
+			if err := each(v); err != nil {
+				return err
+			}
 		}
-		a.events = a.events[:0]
+		if len(page) < size {
+			return nil
+		}
+		after = key(page[len(page)-1])
 	}
-	return nil
 }
 
 // guardEmptySource stops a run whose source suddenly reports no users while
 // the directory holds users from it: an outage, a revoked permission or a
 // wrong filter looks exactly like that, and must never read as "everyone left".
 func (a *applier) guardEmptySource() error {
-	if a.run.SourceUsers > 0 {
-		return nil
-	}
-	left, err := a.tx.UnstagedUsers(a.ctx, a.src.ID, a.run.ID, "", 1000)
-	if err != nil {
-		return err
-	}
-	n := 0
-	for _, u := range left {
-		if u.State != directory.StateTrash {
-			n++
-		}
-	}
-	if n == 0 {
+	if a.run.SourceUsers > 0 || a.heldUsers == 0 {
 		return nil
 	}
 	return fmt.Errorf("%w: source %s returned no users while the directory holds %s from it; nothing was applied (check the source's permissions and filters)",
-		ErrStopped, a.src.Name, plural(n, "user"))
+		ErrStopped, a.src.Name, plural(a.heldUsers, "user"))
 }
 
 func plural(n int, word string) string {
 	if n == 1 {
 		return "1 " + word
-	}
-	if n >= 1000 {
-		return fmt.Sprintf("at least %d %ss", n, word)
 	}
 	return fmt.Sprintf("%d %ss", n, word)
 }
@@ -148,28 +127,26 @@ func (a *applier) link(id string) directory.SourceLink {
 	return directory.SourceLink{SourceID: a.src.ID, Source: a.src.Name, ExternalID: id}
 }
 
+func (a *applier) record(c directory.Change) error { return a.changes.add(c) }
+
 // --- users -----------------------------------------------------------------
 
-func (a *applier) applyUsers() error {
-	after := ""
-	for {
-		page, err := a.tx.StagedUsers(a.ctx, a.run.ID, after, a.batch)
-		if err != nil {
-			return err
-		}
-		for _, su := range page {
-			if err := a.applyUser(su); err != nil {
-				return fmt.Errorf("user %s (%s): %w", su.Username, su.ExternalID, err)
-			}
-		}
-		if len(page) < a.batch {
-			return nil
-		}
-		after = page[len(page)-1].ExternalID
-	}
+func (a *applier) applyStagedUsers() error {
+	return eachPage(a.batch, func(after string, limit int) ([]directory.SourceUser, error) {
+		return a.tx.StagedUsers(a.ctx, a.run.ID, after, limit)
+	}, func(u directory.SourceUser) string { return u.ExternalID }, a.applyUser)
 }
 
+// applyUser brings one source user into the directory, as the scope rules
+// and import options say: created, matched, updated, or out of scope.
 func (a *applier) applyUser(su directory.SourceUser) error {
+	if err := a.applyUserIn(su); err != nil {
+		return fmt.Errorf("user %s (%s): %w", su.Username, su.ExternalID, err)
+	}
+	return nil
+}
+
+func (a *applier) applyUserIn(su directory.SourceUser) error {
 	su, in, err := a.admit(su)
 	if err != nil || !in {
 		return err
@@ -196,6 +173,10 @@ func (a *applier) applyUser(su directory.SourceUser) error {
 		}
 		return a.updateUser(*match, su)
 	}
+	return a.createUser(su)
+}
+
+func (a *applier) createUser(su directory.SourceUser) error {
 	if holder, field, err := a.collision("", su.UserAttributes); err != nil {
 		return err
 	} else if holder != nil {
@@ -278,9 +259,6 @@ func (a *applier) conflict(su directory.SourceUser, holder directory.User, field
 
 func (a *applier) updateUser(u directory.User, su directory.SourceUser) error {
 	restoring := u.State == directory.StateTrash
-	if !restoring && len(u.Sources) > 0 {
-		a.held++
-	}
 	if !a.scope.settings.UpdatesExisting() && len(u.Sources) > 0 {
 		// One-time imports create who is missing and touch nobody else.
 		a.run.Counts.Unchanged++
@@ -304,44 +282,39 @@ func (a *applier) updateUser(u directory.User, su directory.SourceUser) error {
 			return a.conflict(su, *holder, field)
 		}
 	}
-	u.UserAttributes = su.UserAttributes
-	u.Enabled = su.Enabled
-	u.State = directory.StateFor(su.Enabled)
-	u.TrashedAt = time.Time{}
+	u.UserAttributes, u.Enabled, u.State, u.TrashedAt = su.UserAttributes, su.Enabled, directory.StateFor(su.Enabled), time.Time{}
 	if err := a.tx.UpdateUser(a.ctx, u); err != nil {
 		return err
 	}
 	base := directory.Change{ObjectKind: directory.MemberUser, ObjectID: u.ID, ExternalID: su.ExternalID, Name: su.Username}
-	var changes []directory.Change
 	switch {
 	case restoring:
 		a.run.Counts.Restored++
-		c := base
-		c.Action, c.Attributes = directory.ActionRestored, diff
-		changes = append(changes, c)
+		if err := a.record(withAction(base, directory.ActionRestored, diff)); err != nil {
+			return err
+		}
 	case len(diff) > 0:
 		a.run.Counts.Updated++
-		c := base
-		c.Action, c.Attributes = directory.ActionUpdated, diff
-		changes = append(changes, c)
-	}
-	if enabling {
-		c := base
-		if su.Enabled {
-			a.run.Counts.Enabled++
-			c.Action = directory.ActionEnabled
-		} else {
-			a.run.Counts.Disabled++
-			c.Action = directory.ActionDisabled
-		}
-		changes = append(changes, c)
-	}
-	for _, c := range changes {
-		if err := a.record(c); err != nil {
+		if err := a.record(withAction(base, directory.ActionUpdated, diff)); err != nil {
 			return err
 		}
 	}
+	switch {
+	case enabling && su.Enabled:
+		a.run.Counts.Enabled++
+		return a.record(withAction(base, directory.ActionEnabled, nil))
+	case enabling:
+		if err := a.removal(&a.run.Counts.Disabled); err != nil {
+			return err
+		}
+		return a.record(withAction(base, directory.ActionDisabled, nil))
+	}
 	return nil
+}
+
+func withAction(c directory.Change, action directory.ChangeAction, attrs []directory.AttrChange) directory.Change {
+	c.Action, c.Attributes = action, attrs
+	return c
 }
 
 // retireUsers moves to the trash every user of the source that the source no
@@ -350,22 +323,11 @@ func (a *applier) retireUsers() error {
 	if !a.scope.settings.ProcessesDeletions() {
 		return nil
 	}
-	after := ""
-	for {
-		page, err := a.tx.UnstagedUsers(a.ctx, a.src.ID, a.run.ID, after, a.batch)
-		if err != nil {
-			return err
-		}
-		for _, u := range page {
-			if err := a.trashUser(u, "no longer in the source; moved to the trash"); err != nil {
-				return err
-			}
-		}
-		if len(page) < a.batch {
-			return nil
-		}
-		after = page[len(page)-1].ID
-	}
+	return eachPage(a.batch, func(after string, limit int) ([]directory.User, error) {
+		return a.tx.UnstagedUsers(a.ctx, a.src.ID, a.run.ID, after, limit)
+	}, func(u directory.User) string { return u.ID }, func(u directory.User) error {
+		return a.trashUser(u, "no longer in the source; moved to the trash")
+	})
 }
 
 func externalID(links []directory.SourceLink, sourceID string) string {
@@ -379,44 +341,39 @@ func externalID(links []directory.SourceLink, sourceID string) string {
 
 // --- groups ----------------------------------------------------------------
 
-func (a *applier) applyGroups() error {
-	after := ""
-	for {
-		page, err := a.tx.StagedGroups(a.ctx, a.run.ID, after, a.batch)
-		if err != nil {
-			return err
-		}
-		for _, sg := range page {
-			if err := a.applyGroup(sg); err != nil {
-				return fmt.Errorf("group %s (%s): %w", sg.Name, sg.ExternalID, err)
-			}
-		}
-		if len(page) < a.batch {
-			return nil
-		}
-		after = page[len(page)-1].ExternalID
-	}
+func (a *applier) applyStagedGroups() error {
+	return eachPage(a.batch, func(after string, limit int) ([]directory.SourceGroup, error) {
+		return a.tx.StagedGroups(a.ctx, a.run.ID, after, limit)
+	}, func(g directory.SourceGroup) string { return g.ExternalID }, a.applyGroup)
 }
 
+// applyGroup brings one source group into the directory: created,
+// adopted, updated, or (out of the group filter's reach) to the trash.
 func (a *applier) applyGroup(sg directory.SourceGroup) error {
+	if err := a.applyGroupIn(sg); err != nil {
+		return fmt.Errorf("group %s (%s): %w", sg.Name, sg.ExternalID, err)
+	}
+	return nil
+}
+
+func (a *applier) applyGroupIn(sg directory.SourceGroup) error {
 	g, err := a.tx.GroupByLink(a.ctx, a.src.ID, sg.ExternalID)
-	if !a.groupInScope(sg.ExternalID) {
-		if err == nil && a.scope.settings.ProcessesDeletions() {
-			return a.trashGroup(g, "out of scope (not a selected group); moved to the trash")
-		}
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
-		return nil
-	}
-	if err == nil {
-		return a.updateGroup(g, sg)
-	}
-	if !errors.Is(err, store.ErrNotFound) {
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
+	found := err == nil
+	switch {
+	case !a.scope.groupInScope(sg.ExternalID):
+		if found && a.scope.settings.ProcessesDeletions() {
+			return a.trashGroup(g, "out of scope (not a selected group); moved to the trash")
+		}
+		return nil
+	case found:
+		return a.updateGroup(g, sg)
+	}
 	// A local group of the same name that no source manages is adopted.
-	if local, err := a.tx.GroupByName(a.ctx, a.src.AccountID, sg.Name); err == nil && len(local.Sources) == 0 {
+	local, err := a.tx.GroupByName(a.ctx, a.src.AccountID, sg.Name)
+	if err == nil && len(local.Sources) == 0 {
 		if err := a.tx.Link(a.ctx, directory.MemberGroup, local.ID, a.link(sg.ExternalID)); err != nil {
 			return err
 		}
@@ -439,9 +396,6 @@ func (a *applier) applyGroup(sg directory.SourceGroup) error {
 func (a *applier) updateGroup(g directory.Group, sg directory.SourceGroup) error {
 	diff := directory.DiffGroups(g.GroupAttributes, sg.GroupAttributes)
 	restoring := g.State == directory.StateTrash
-	if !restoring && len(g.Sources) > 0 {
-		a.held++
-	}
 	if len(diff) == 0 && !restoring {
 		a.run.Counts.Unchanged++
 		return nil
@@ -465,84 +419,49 @@ func (a *applier) retireGroups() error {
 	if !a.scope.settings.ProcessesDeletions() {
 		return nil
 	}
-	after := ""
-	for {
-		page, err := a.tx.UnstagedGroups(a.ctx, a.src.ID, a.run.ID, after, a.batch)
-		if err != nil {
-			return err
-		}
-		for _, g := range page {
-			if err := a.trashGroup(g, "no longer in the source; moved to the trash"); err != nil {
-				return err
-			}
-		}
-		if len(page) < a.batch {
-			return nil
-		}
-		after = page[len(page)-1].ID
-	}
-}
-
-// --- memberships -----------------------------------------------------------
-
-func (a *applier) applyMemberships() error {
-	return a.tx.SyncMemberships(a.ctx, a.src.ID, a.scope.memberRun, func(added bool, page []store.Membership) error {
-		action := directory.ActionMemberRemoved
-		if added {
-			action = directory.ActionMemberAdded
-			a.run.Counts.MembersAdded += len(page)
-		} else {
-			a.run.Counts.MembersRemoved += len(page)
-		}
-		for _, m := range page {
-			if err := a.record(directory.Change{ObjectKind: directory.MemberGroup, ObjectID: m.GroupID, Name: m.GroupName,
-				Action: action, Member: &directory.Member{Kind: m.MemberKind, ID: m.MemberID, Name: m.MemberName},
-				Detail: fmt.Sprintf("%s %s (%s)", m.MemberKind, m.MemberName, m.MemberID)}); err != nil {
-				return err
-			}
-		}
-		return nil
+	return eachPage(a.batch, func(after string, limit int) ([]directory.Group, error) {
+		return a.tx.UnstagedGroups(a.ctx, a.src.ID, a.run.ID, after, limit)
+	}, func(g directory.Group) string { return g.ID }, func(g directory.Group) error {
+		return a.trashGroup(g, "no longer in the source; moved to the trash")
 	})
 }
 
+// --- the trash -------------------------------------------------------------
+
 // trashUser moves a user to the trash, where it stays restorable with its id
-// and local data until the account's retention purges it.
+// and local data until the account's retention purges it. Its memberships
+// end first: an object in the trash is in no group.
 func (a *applier) trashUser(u directory.User, detail string) error {
 	if u.State == directory.StateTrash {
 		return nil
 	}
-	a.held++
-	u.State, u.TrashedAt = directory.StateTrash, a.now
-	if err := a.tx.UpdateUser(a.ctx, u); err != nil {
-		return err
-	}
-	// Its memberships end with it, as a full run's membership sync would end
-	// them; a restore brings back what the source then reports.
 	ms, err := a.tx.MembershipsOf(a.ctx, a.src.ID, directory.MemberUser, u.ID)
 	if err != nil {
 		return err
 	}
-	for _, m := range ms {
-		m.MemberName = u.Username
-		if err := a.memberChange(m, false); err != nil {
-			return err
-		}
+	for i := range ms {
+		ms[i].MemberName = u.Username
 	}
-	a.run.Counts.Deleted++
+	if err := a.endMemberships(ms); err != nil {
+		return err
+	}
+	u.State, u.TrashedAt = directory.StateTrash, a.now
+	if err := a.tx.UpdateUser(a.ctx, u); err != nil {
+		return err
+	}
+	if err := a.removal(&a.run.Counts.Deleted); err != nil {
+		return err
+	}
 	return a.record(directory.Change{ObjectKind: directory.MemberUser, ObjectID: u.ID, ExternalID: externalID(u.Sources, a.src.ID),
 		Name: u.Username, Action: directory.ActionDeleted, Detail: detail})
 }
 
+// trashGroup moves a group to the trash; its place in other groups and
+// its own members end with it.
 func (a *applier) trashGroup(g directory.Group, detail string) error {
 	if g.State == directory.StateTrash {
 		return nil
 	}
-	a.held++
-	g.State, g.TrashedAt = directory.StateTrash, a.now
-	if err := a.tx.UpdateGroup(a.ctx, g); err != nil {
-		return err
-	}
-	// Its place in other groups and its own members end with it.
 	in, err := a.tx.MembershipsOf(a.ctx, a.src.ID, directory.MemberGroup, g.ID)
 	if err != nil {
 		return err
@@ -551,15 +470,22 @@ func (a *applier) trashGroup(g directory.Group, detail string) error {
 	if err != nil {
 		return err
 	}
-	for _, m := range append(in, own...) {
-		if m.MemberID == g.ID {
-			m.MemberName = g.Name
-		}
-		if err := a.memberChange(m, false); err != nil {
-			return err
+	ms := append(in, own...)
+	for i := range ms {
+		if ms[i].MemberID == g.ID {
+			ms[i].MemberName = g.Name
 		}
 	}
-	a.run.Counts.Deleted++
+	if err := a.endMemberships(ms); err != nil {
+		return err
+	}
+	g.State, g.TrashedAt = directory.StateTrash, a.now
+	if err := a.tx.UpdateGroup(a.ctx, g); err != nil {
+		return err
+	}
+	if err := a.removal(&a.run.Counts.Deleted); err != nil {
+		return err
+	}
 	return a.record(directory.Change{ObjectKind: directory.MemberGroup, ObjectID: g.ID, ExternalID: externalID(g.Sources, a.src.ID),
 		Name: g.Name, Action: directory.ActionDeleted, Detail: detail})
 }

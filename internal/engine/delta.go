@@ -1,9 +1,11 @@
 package engine
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 
@@ -62,7 +64,7 @@ func (s *deltaSink) UserPatch(u directory.SourceUser, fields []string) error {
 	defer s.mu.Unlock()
 	d, ok := s.users[u.ExternalID]
 	if !ok || d.removed {
-		s.users[u.ExternalID] = &userDelta{user: u, fields: clone(fields)}
+		s.users[u.ExternalID] = &userDelta{user: u, fields: slices.Clone(fields)}
 		return nil
 	}
 	d.user, d.fields = mergePatch(d.user, d.fields, u, fields)
@@ -76,7 +78,7 @@ func (s *deltaSink) GroupPatch(g directory.SourceGroup, fields []string) error {
 	defer s.mu.Unlock()
 	d, ok := s.groups[g.ExternalID]
 	if !ok || d.removed {
-		s.groups[g.ExternalID] = &groupDelta{group: g, fields: clone(fields)}
+		s.groups[g.ExternalID] = &groupDelta{group: g, fields: slices.Clone(fields)}
 		return nil
 	}
 	d.group, d.fields = mergePatch(d.group, d.fields, g, fields)
@@ -117,13 +119,6 @@ func (s *deltaSink) Skip(sk connector.Skipped) error {
 	defer s.mu.Unlock()
 	s.skips[sk.Reason]++
 	return nil
-}
-
-func clone(fields []string) []string {
-	if fields == nil {
-		return nil
-	}
-	return slices.Clone(fields)
 }
 
 // mergePatch lays patch (carrying fields, or everything when fields is nil)
@@ -167,90 +162,99 @@ func overlay[T any](base, patch T, fields []string) T {
 	return out
 }
 
-// applyDelta applies a merged incremental read and saves the source's next
+// stageMembers stages the membership changes of the read, for the
+// membership rule: those the source reports under the run's id, those it
+// reports ended under endedKey.
+func (s *deltaSink) stageMembers(ctx context.Context, st store.Stager, runID string) error {
+	var added, ended []directory.SourceMembership
+	for _, k := range s.order {
+		if md := s.members[k]; md.removed {
+			ended = append(ended, md.m)
+		} else {
+			added = append(added, md.m)
+		}
+	}
+	if err := st.StageMemberships(ctx, runID, added); err != nil {
+		return fmt.Errorf("stage membership changes: %w", err)
+	}
+	if err := st.StageMemberships(ctx, endedKey(runID), ended); err != nil {
+		return fmt.Errorf("stage ended memberships: %w", err)
+	}
+	return nil
+}
+
+// endedKey is the staging key of the memberships an incremental run read
+// as ended.
+func endedKey(runID string) string { return runID + "/ended" }
+
+// deltaPlan applies a merged incremental read and saves the source's next
 // cursor in the same transaction.
-func (a *applier) applyDelta(d *deltaSink, next string) error {
-	return runSteps([]step{
+func (a *applier) deltaPlan(d *deltaSink, state sourceState) []step {
+	return []step{
 		{"groups", func() error { return a.applyGroupDeltas(d) }},
 		{"users", func() error { return a.applyUserDeltas(d) }},
-		{"memberships", func() error { return a.applyMemberDeltas(d) }},
-		{"deletion limit", a.checkThreshold},
-		{"changes", a.flushChanges},
-		{"cursor", func() error { return a.saveCursor(next) }},
-	})
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+		{"memberships", func() error { return a.syncMembers(store.Reach{Ended: endedKey(a.run.ID)}) }},
+		{"deletion limit", a.checkLimit},
+		{"changes", a.changes.flush},
+		{"cursor", func() error { return a.saveState(state) }},
 	}
-	slices.Sort(keys)
-	return keys
 }
 
+// applyUserDeltas applies the users of an incremental read: a removal
+// sends the user to the trash; anything else goes the way of a full run's
+// users (scope, import options, matching), with a patch laid over what the
+// directory holds.
 func (a *applier) applyUserDeltas(d *deltaSink) error {
-	for _, id := range sortedKeys(d.users) {
+	for _, id := range slices.Sorted(maps.Keys(d.users)) {
 		ud := d.users[id]
 		existing, err := a.tx.UserByLink(a.ctx, a.src.ID, id)
 		found := err == nil
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
+		err = nil
 		switch {
 		case ud.removed:
 			if found && a.scope.settings.ProcessesDeletions() {
-				if err := a.trashUser(existing, removalDetail(ud.hard)); err != nil {
-					return err
-				}
+				err = a.trashUser(existing, removalDetail(ud.hard))
 			}
-		case found:
+		case found && ud.fields != nil:
 			current := directory.SourceUser{ExternalID: id, UserAttributes: existing.UserAttributes, Enabled: existing.Enabled}
-			merged := ud.user
-			if ud.fields != nil {
-				merged = overlay(current, ud.user, ud.fields)
-			}
-			if err := a.updateUser(existing, merged); err != nil {
-				return fmt.Errorf("user %s (%s): %w", merged.Username, id, err)
-			}
+			err = a.applyUser(overlay(current, ud.user, ud.fields))
 		default:
-			// A user the directory does not know: new at the source, or back
-			// from a state dirsync never saw. What the source sent is all there is.
-			if err := a.applyUser(ud.user); err != nil {
-				return fmt.Errorf("user %s (%s): %w", ud.user.Username, id, err)
-			}
+			// A whole user, or one the directory does not know: new at the
+			// source, or back from a state dirsync never saw. What the
+			// source sent is all there is.
+			err = a.applyUser(ud.user)
+		}
+		if err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
 func (a *applier) applyGroupDeltas(d *deltaSink) error {
-	for _, id := range sortedKeys(d.groups) {
+	for _, id := range slices.Sorted(maps.Keys(d.groups)) {
 		gd := d.groups[id]
 		existing, err := a.tx.GroupByLink(a.ctx, a.src.ID, id)
 		found := err == nil
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
+		err = nil
 		switch {
 		case gd.removed:
 			if found && a.scope.settings.ProcessesDeletions() {
-				if err := a.trashGroup(existing, removalDetail(gd.hard)); err != nil {
-					return err
-				}
+				err = a.trashGroup(existing, removalDetail(gd.hard))
 			}
-		case found:
-			merged := gd.group
-			if gd.fields != nil {
-				merged = overlay(directory.SourceGroup{ExternalID: id, GroupAttributes: existing.GroupAttributes}, gd.group, gd.fields)
-			}
-			if err := a.updateGroup(existing, merged); err != nil {
-				return fmt.Errorf("group %s (%s): %w", merged.Name, id, err)
-			}
+		case found && gd.fields != nil:
+			err = a.applyGroup(overlay(directory.SourceGroup{ExternalID: id, GroupAttributes: existing.GroupAttributes}, gd.group, gd.fields))
 		default:
-			if err := a.applyGroup(gd.group); err != nil {
-				return fmt.Errorf("group %s (%s): %w", gd.group.Name, id, err)
-			}
+			err = a.applyGroup(gd.group)
+		}
+		if err != nil {
+			return err
 		}
 	}
 	return nil
@@ -261,64 +265,4 @@ func removalDetail(hard bool) string {
 		return "deleted permanently at the source; moved to the trash"
 	}
 	return "deleted at the source (restorable there); moved to the trash"
-}
-
-func (a *applier) applyMemberDeltas(d *deltaSink) error {
-	for _, k := range d.order {
-		md := d.members[k]
-		g, err := a.tx.GroupByLink(a.ctx, a.src.ID, md.m.GroupExternalID)
-		if errors.Is(err, store.ErrNotFound) {
-			continue // a group outside what this source brings
-		}
-		if err != nil {
-			return err
-		}
-		kind, memberID, memberName := md.m.MemberKind, "", ""
-		switch kind {
-		case directory.MemberUser:
-			u, err := a.tx.UserByLink(a.ctx, a.src.ID, md.m.MemberExternalID)
-			if errors.Is(err, store.ErrNotFound) {
-				continue
-			} else if err != nil {
-				return err
-			}
-			memberID, memberName = u.ID, u.Username
-		case directory.MemberGroup:
-			mg, err := a.tx.GroupByLink(a.ctx, a.src.ID, md.m.MemberExternalID)
-			if errors.Is(err, store.ErrNotFound) {
-				continue
-			} else if err != nil {
-				return err
-			}
-			memberID, memberName = mg.ID, mg.Name
-		default:
-			continue
-		}
-		m := store.Membership{GroupID: g.ID, GroupName: g.Name, MemberKind: kind, MemberID: memberID, MemberName: memberName}
-		action := directory.ActionMemberAdded
-		var changed bool
-		if md.removed {
-			action = directory.ActionMemberRemoved
-			changed, err = a.tx.RemoveMembership(a.ctx, a.src.ID, m)
-		} else {
-			changed, err = a.tx.AddMembership(a.ctx, a.src.ID, m)
-		}
-		if err != nil {
-			return err
-		}
-		if !changed {
-			continue // a replay: the directory already says so
-		}
-		if md.removed {
-			a.run.Counts.MembersRemoved++
-		} else {
-			a.run.Counts.MembersAdded++
-		}
-		if err := a.record(directory.Change{ObjectKind: directory.MemberGroup, ObjectID: g.ID, Name: g.Name, Action: action,
-			Member: &directory.Member{Kind: kind, ID: memberID, Name: memberName},
-			Detail: fmt.Sprintf("%s %s (%s)", kind, memberName, memberID)}); err != nil {
-			return err
-		}
-	}
-	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -17,7 +18,7 @@ import (
 var ErrThreshold = fmt.Errorf("%w: deletion threshold exceeded", ErrStopped)
 
 // scoper is a source's scope rules and import options, with what the group
-// filter reached in this run's snapshot.
+// filter reached in this run's staged memberships.
 type scoper struct {
 	settings scope.Settings
 	// filter is true when a group filter limits the source.
@@ -29,19 +30,16 @@ type scoper struct {
 	memberRun string
 }
 
-func parseSettings(src directory.Source) (scope.Settings, error) {
-	s, err := scope.Parse(src.Settings)
-	if err != nil {
-		return s, fmt.Errorf("source %s: settings: %w", src.Name, err)
-	}
-	return s, nil
-}
-
-// prepareScope works out what the group filter reaches in a staged snapshot:
-// the selected groups, their nested groups and every user in them. In
-// flatten mode it stages each selected group's flattened user list as the
-// memberships to apply.
-func (e *Engine) prepareScope(ctx context.Context, runID string, s scope.Settings) (*scoper, error) {
+// scopeFor is the one scope computation of every kind of run: the source's
+// settings and, with a group filter, what the selected groups reach through
+// the direct memberships the run staged: the selected groups, the groups
+// nested in them and every user in those. A full run staged the whole
+// source's memberships; a single-user run staged the user's groups and the
+// groups above them, which is all the reach needs to decide about that
+// user. (Incremental runs have no group filter: such sources reconcile in
+// full every time.) In flatten mode, it stages each selected group's
+// flattened user list as the memberships to apply.
+func (e *Engine) scopeFor(ctx context.Context, runID string, s scope.Settings) (*scoper, error) {
 	sc := &scoper{settings: s, memberRun: runID}
 	if s.Groups.All() {
 		return sc, nil
@@ -53,37 +51,33 @@ func (e *Engine) prepareScope(ctx context.Context, runID string, s scope.Setting
 		return nil, fmt.Errorf("group filter: %w", err)
 	}
 	sc.users, sc.groups = users, groups
-	if s.Groups.EffectiveMode() == scope.ModeFlatten {
-		sc.groups = map[string]bool{}
-		for _, g := range s.Groups.Selected {
-			sc.groups[g] = true
+	if s.Groups.EffectiveMode() != scope.ModeFlatten {
+		return sc, nil
+	}
+	sc.groups = map[string]bool{}
+	for _, g := range s.Groups.Selected {
+		sc.groups[g] = true
+	}
+	flat, err := scope.FlattenMembers(s.Groups.Selected, members)
+	if err != nil {
+		return nil, fmt.Errorf("group filter: %w", err)
+	}
+	sc.memberRun = runID + "/flat"
+	var ms []directory.SourceMembership
+	for _, g := range slices.Sorted(maps.Keys(flat)) {
+		for _, u := range flat[g] {
+			ms = append(ms, directory.SourceMembership{GroupExternalID: g, MemberExternalID: u, MemberKind: directory.MemberUser})
 		}
-		flat, err := scope.FlattenMembers(s.Groups.Selected, members)
-		if err != nil {
-			return nil, fmt.Errorf("group filter: %w", err)
-		}
-		sc.memberRun = runID + "/flat"
-		var ms []directory.SourceMembership
-		for _, g := range slices.Sorted(mapKeys(flat)) {
-			for _, u := range flat[g] {
-				ms = append(ms, directory.SourceMembership{GroupExternalID: g, MemberExternalID: u, MemberKind: directory.MemberUser})
-			}
-		}
-		if err := e.Store.StageMemberships(ctx, sc.memberRun, ms); err != nil {
-			return nil, fmt.Errorf("group filter: stage flattened members: %w", err)
-		}
+	}
+	if err := e.Store.StageMemberships(ctx, sc.memberRun, ms); err != nil {
+		return nil, fmt.Errorf("group filter: stage flattened members: %w", err)
 	}
 	return sc, nil
 }
 
-func mapKeys[V any](m map[string]V) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
+// groupInScope reports whether the group filter keeps a source group.
+func (sc *scoper) groupInScope(externalID string) bool {
+	return !sc.filter || sc.groups[externalID]
 }
 
 // admit decides whether a source user is in scope and shapes it by the
@@ -96,16 +90,21 @@ func (a *applier) admit(su directory.SourceUser) (directory.SourceUser, bool, er
 	}
 	shaped, problems := a.scope.settings.Shape(su)
 	for _, p := range problems {
-		if a.run.Skips == nil {
-			a.run.Skips = map[string]int{}
-		}
-		a.run.Skips["not imported: "+problemKind(p)]++
+		a.skip("not imported: " + problemKind(p))
 		if err := a.record(directory.Change{ObjectKind: directory.MemberUser, ExternalID: su.ExternalID, Name: su.Username,
 			Action: directory.ActionWarning, Detail: p}); err != nil {
 			return su, false, err
 		}
 	}
 	return shaped, true, nil
+}
+
+// skip counts a skipped object by its reason.
+func (a *applier) skip(reason string) {
+	if a.run.Skips == nil {
+		a.run.Skips = map[string]int{}
+	}
+	a.run.Skips[reason]++
 }
 
 // problemKind is the part of a Shape problem that names its kind, for
@@ -119,10 +118,7 @@ func problemKind(p string) string {
 
 func (a *applier) outOfScope(su directory.SourceUser, reason string) error {
 	a.run.Counts.Skipped++
-	if a.run.Skips == nil {
-		a.run.Skips = map[string]int{}
-	}
-	a.run.Skips[reason]++
+	a.skip(reason)
 	u, err := a.tx.UserByLink(a.ctx, a.src.ID, su.ExternalID)
 	if errors.Is(err, store.ErrNotFound) {
 		return a.record(directory.Change{ObjectKind: directory.MemberUser, ExternalID: su.ExternalID, Name: su.Username,
@@ -137,32 +133,39 @@ func (a *applier) outOfScope(su directory.SourceUser, reason string) error {
 	return a.trashUser(u, "out of scope ("+reason+"); moved to the trash")
 }
 
-// groupInScope reports whether the group filter keeps a source group.
-func (a *applier) groupInScope(externalID string) bool {
-	return !a.scope.filter || a.scope.groups[externalID]
+// removal counts one more object disabled or deleted. The moment the run
+// goes past the source's deletion limit, it will not be applied: the
+// change log keeps the rest of the plan (and reads back what it wrote),
+// which the run records when it stops.
+func (a *applier) removal(count *int) error {
+	*count++
+	if !a.limited || a.stop != nil {
+		return nil
+	}
+	if over, _ := a.overLimit(); !over {
+		return nil
+	}
+	a.stop = ErrThreshold // its message is written by checkLimit, with the final counts
+	return a.changes.keepFromNow()
 }
 
-// checkThreshold stops a run that would disable or delete more objects than
-// the source's deletion limit allows; total is how many objects the directory
-// held from the source before the run.
-func (a *applier) checkThreshold() error {
-	if a.allowDeletes {
-		return nil
-	}
+// overLimit reports whether the run disables or deletes more than the
+// limit allows of what the directory held from the source, and says so.
+func (a *applier) overLimit() (bool, string) {
 	n := a.run.Counts.Deleted + a.run.Counts.Disabled
-	total := a.held
-	if a.run.Kind == directory.RunDelta {
-		total = 0 // unknown without a count: the absolute limit still holds
-	}
-	limit := a.scope.settings.DeletionLimit
-	if total == 0 {
-		if n > limit.Objects() {
-			return fmt.Errorf("%w: the run would disable or delete %d objects, more than the limit of %d; nothing was applied (see the run's changes; rerun with --allow-deletes to proceed)", ErrThreshold, n, limit.Objects())
-		}
+	return a.scope.settings.DeletionLimit.Exceeds(n, a.heldUsers+a.heldGroups)
+}
+
+// checkLimit ends a plan that went past the deletion limit: the run stops
+// with the whole plan, and applies none of it.
+func (a *applier) checkLimit() error {
+	if !a.limited {
 		return nil
 	}
-	if over, msg := limit.Exceeds(n, total); over {
-		return fmt.Errorf("%w: %s; nothing was applied (see the run's changes; rerun with --allow-deletes to proceed)", ErrThreshold, msg)
+	over, msg := a.overLimit()
+	if !over {
+		return nil
 	}
-	return nil
+	a.stop = fmt.Errorf("%w: %s; nothing was applied (see the run's changes; rerun with --allow-deletes to proceed)", ErrThreshold, msg)
+	return a.changes.keepFromNow()
 }

@@ -14,148 +14,206 @@ import (
 // cannot serve.
 var ErrUnsupported = errors.New("not supported by this kind of source")
 
-// SyncUser synchronizes one user at once: reads that user and the groups it
-// is a direct member of, and applies them as a full run would. A user the
-// source no longer has goes to the trash, as a full run would send it.
+// ErrUnknownUser is wrapped by the error of a single-user sync of a name
+// that neither the source nor the users the source brought in know:
+// nothing changed.
+var ErrUnknownUser = errors.New("no such user")
+
+// maxAncestors bounds how many groups a single-user run follows up from
+// the user: far more than any real nesting, and a cycle ends anyway.
+const maxAncestors = 10000
+
+// SyncUser synchronizes one user at once, as a full run would: the user
+// (who: a source id, a UPN, or the username, email or dirsync id of a user
+// the source brought in) with the source's scope rules and import
+// options, and its direct memberships. With a group filter, the groups
+// above the user's are read too, so that the filter reaches the user
+// through nested groups as it does in a full run.
+//
+// A name the source does not know is looked for among the users the
+// source brought in; such a user is trashed only when the source answers
+// that its id no longer exists, as a full run would trash it. A name
+// nobody knows is refused (ErrUnknownUser), and nothing changes.
 func (e *Engine) SyncUser(ctx context.Context, src directory.Source, conn connector.Connector, who string, opts Options) (directory.Run, error) {
 	look, ok := conn.(connector.UserLookup)
 	if !ok {
 		return directory.Run{}, fmt.Errorf("single-user sync of source %s: %w", src.Name, ErrUnsupported)
 	}
-	release, err := e.lease(ctx, src)
+	j, err := e.begin(ctx, src, conn, directory.RunSingle, opts)
+	defer j.end(ctx)
 	if err != nil {
-		return directory.Run{}, err
+		return j.run, err
 	}
-	defer release()
-	settings, err := parseSettings(src)
+	if err := j.record(ctx); err != nil {
+		return j.run, err
+	}
+	found, err := j.lookup(ctx, look, who)
+	j.countRequests()
 	if err != nil {
-		return directory.Run{}, err
+		return j.fail(ctx, directory.OutcomeFailed, err)
 	}
-	run := directory.Run{AccountID: src.AccountID, SourceID: src.ID, Source: src.Name, Kind: directory.RunSingle,
-		Trigger: opts.Trigger, DryRun: opts.DryRun, StartedAt: e.now(), Outcome: directory.OutcomeRunning}
-	if err := e.Store.Update(ctx, func(tx store.Tx) error { return tx.CreateRun(ctx, &run) }); err != nil {
-		return run, fmt.Errorf("engine: record run: %w", err)
+	if found.gone != nil {
+		j.run.Reason = fmt.Sprintf("%s is no longer in source %s (its id %s does not exist there)", who, src.Name, externalID(found.gone.Sources, src.ID))
+		sc := &scoper{settings: j.settings, memberRun: j.run.ID}
+		return j.apply(ctx, sc, func(a *applier) []step { return a.retirePlan(*found.gone) })
 	}
-	sc := &scoper{settings: settings, memberRun: run.ID}
-	su, groups, err := look.LookupUser(ctx, who)
-	e.countRequests(&run, conn)
-	gone := connector.KindOf(err) == connector.KindNotFound
-	if err != nil && !gone {
-		return e.finish(ctx, run, directory.OutcomeFailed, fmt.Errorf("look up %s in source %s: %w", who, src.Name, err))
+	j.run.SourceUsers = 1
+	if err := j.stage(ctx, found); err != nil {
+		return j.fail(ctx, directory.OutcomeFailed, err)
 	}
-	if gone {
-		run.Reason = fmt.Sprintf("%s is not in source %s", who, src.Name)
-		return e.apply(ctx, src, &run, opts, sc, func(a *applier) error { return a.retireOne(who) })
+	sc, err := e.scopeFor(ctx, j.run.ID, j.settings)
+	if err != nil {
+		return j.fail(ctx, directory.OutcomeFailed, err)
 	}
-	run.SourceUsers = 1
-	if !settings.Groups.All() {
-		// The group filter decides by the groups this user is in.
-		sc.filter, sc.users, sc.groups = true, map[string]bool{}, map[string]bool{}
-		for _, g := range settings.Groups.Selected {
-			sc.groups[g] = true
+	return j.apply(ctx, sc, func(a *applier) []step { return a.onePlan(found.user.ExternalID) })
+}
+
+// lookedUp is what a single-user run found.
+type lookedUp struct {
+	user directory.SourceUser
+	// groups are the user's direct memberships and, with a group filter,
+	// those of the groups above it.
+	groups []directory.SourceMembership
+	// gone is set instead when the source no longer has the directory's user.
+	gone *directory.User
+}
+
+// lookup finds who at the source, or among the users the source brought
+// in (whose usernames may be shaped by the import options, so that the
+// source knows them by another name), whom it then looks up by id.
+func (j *job) lookup(ctx context.Context, look connector.UserLookup, who string) (lookedUp, error) {
+	su, ms, err := look.LookupUser(ctx, who)
+	if err == nil {
+		return j.withParents(ctx, lookedUp{user: su, groups: ms})
+	}
+	if connector.KindOf(err) != connector.KindNotFound {
+		return lookedUp{}, fmt.Errorf("look up %s in source %s: %w", who, j.src.Name, err)
+	}
+	known, err := j.knownUser(ctx, who)
+	if err != nil {
+		return lookedUp{}, err
+	}
+	if known == nil {
+		return lookedUp{}, fmt.Errorf("%w: source %s has no user %q, and no user it brought in has that username, email or id; nothing changed",
+			ErrUnknownUser, j.src.Name, who)
+	}
+	id := externalID(known.Sources, j.src.ID)
+	if id != who {
+		su, ms, err = look.LookupUser(ctx, id)
+		switch {
+		case err == nil:
+			return j.withParents(ctx, lookedUp{user: su, groups: ms})
+		case connector.KindOf(err) != connector.KindNotFound:
+			return lookedUp{}, fmt.Errorf("look up %s (%s) in source %s: %w", who, id, j.src.Name, err)
 		}
-		for _, m := range groups {
-			if sc.groups[m.GroupExternalID] {
-				sc.users[su.ExternalID] = true
+	}
+	return lookedUp{gone: known}, nil
+}
+
+// knownUser finds the user the source brought in that who names: by the
+// source's id, by username (as given, and as the import options shape a
+// source's name), by email, or by dirsync id. Nil when there is none.
+func (j *job) knownUser(ctx context.Context, who string) (*directory.User, error) {
+	st, acc := j.e.Store, j.src.AccountID
+	shaped, _ := j.settings.Shape(directory.SourceUser{UserAttributes: directory.UserAttributes{Username: who}})
+	finds := []func() (directory.User, error){
+		func() (directory.User, error) { return st.UserByLink(ctx, j.src.ID, who) },
+		func() (directory.User, error) { return st.UserByUsername(ctx, acc, who) },
+		func() (directory.User, error) { return st.UserByUsername(ctx, acc, shaped.Username) },
+		func() (directory.User, error) { return st.UserByEmail(ctx, acc, who) },
+		func() (directory.User, error) { return st.User(ctx, acc, who) },
+	}
+	for _, find := range finds {
+		u, err := find()
+		switch {
+		case err == nil && externalID(u.Sources, j.src.ID) != "":
+			return &u, nil
+		case err != nil && !errors.Is(err, store.ErrNotFound):
+			return nil, fmt.Errorf("engine: find %s among the users of source %s: %w", who, j.src.Name, err)
+		}
+	}
+	return nil, nil
+}
+
+// withParents adds, when a group filter needs them, the memberships of
+// the groups above the user's, up to the top.
+func (j *job) withParents(ctx context.Context, l lookedUp) (lookedUp, error) {
+	if j.settings.Groups.All() || len(l.groups) == 0 {
+		return l, nil
+	}
+	gp, ok := j.conn.(connector.GroupParents)
+	if !ok {
+		return l, fmt.Errorf("single-user sync of source %s with a group filter: following nested groups up %w", j.src.Name, ErrUnsupported)
+	}
+	seen := map[string]bool{}
+	var level []string
+	for _, m := range l.groups {
+		if !seen[m.GroupExternalID] {
+			seen[m.GroupExternalID] = true
+			level = append(level, m.GroupExternalID)
+		}
+	}
+	for len(level) > 0 {
+		parents, err := gp.ParentGroups(ctx, level)
+		if err != nil {
+			return l, fmt.Errorf("read the groups above %s's in source %s: %w", l.user.Username, j.src.Name, err)
+		}
+		l.groups, level = append(l.groups, parents...), nil
+		for _, p := range parents {
+			if !seen[p.GroupExternalID] {
+				seen[p.GroupExternalID] = true
+				level = append(level, p.GroupExternalID)
 			}
 		}
+		if len(seen) > maxAncestors {
+			return l, fmt.Errorf("engine: more than %d groups above %s in source %s", maxAncestors, l.user.Username, j.src.Name)
+		}
 	}
-	return e.apply(ctx, src, &run, opts, sc, func(a *applier) error { return a.applyOne(su, groups) })
+	return l, nil
 }
 
-// applyOne applies one user and makes its direct memberships through this
-// source those the source reported (among the groups the directory has).
-func (a *applier) applyOne(su directory.SourceUser, groups []directory.SourceMembership) error {
-	if err := a.applyUser(su); err != nil {
-		return fmt.Errorf("user %s (%s): %w", su.Username, su.ExternalID, err)
+// stage stages the user and the memberships around it, as a full run
+// stages the whole source, for the same scope computation and membership
+// rule.
+func (j *job) stage(ctx context.Context, l lookedUp) error {
+	if err := j.e.Store.StageUsers(ctx, j.run.ID, []directory.SourceUser{l.user}); err != nil {
+		return fmt.Errorf("stage the user: %w", err)
 	}
-	u, err := a.tx.UserByLink(a.ctx, a.src.ID, su.ExternalID)
-	if errors.Is(err, store.ErrNotFound) {
-		return a.flushChanges() // quarantined as a conflict: nothing to link memberships to
+	if err := j.e.Store.StageMemberships(ctx, j.run.ID, l.groups); err != nil {
+		return fmt.Errorf("stage the user's groups: %w", err)
 	}
-	if err != nil {
-		return err
-	}
-	want := map[string]store.Membership{}
-	for _, m := range groups {
-		g, err := a.tx.GroupByLink(a.ctx, a.src.ID, m.GroupExternalID)
-		if errors.Is(err, store.ErrNotFound) {
-			continue // a group this source does not bring
-		}
-		if err != nil {
-			return err
-		}
-		want[g.ID] = store.Membership{GroupID: g.ID, GroupName: g.Name, MemberKind: directory.MemberUser, MemberID: u.ID, MemberName: u.Username}
-	}
-	have, err := a.tx.MembershipsOf(a.ctx, a.src.ID, directory.MemberUser, u.ID)
-	if err != nil {
-		return err
-	}
-	for _, m := range have {
-		if _, keep := want[m.GroupID]; keep {
-			delete(want, m.GroupID)
-			continue
-		}
-		m.MemberName = u.Username
-		if err := a.memberChange(m, false); err != nil {
-			return err
-		}
-	}
-	for _, id := range sortedKeys(want) {
-		if err := a.memberChange(want[id], true); err != nil {
-			return err
-		}
-	}
-	return a.flushChanges()
+	return nil
 }
 
-// memberChange adds or removes one membership and records it.
-func (a *applier) memberChange(m store.Membership, add bool) error {
-	var changed bool
-	var err error
-	action := directory.ActionMemberAdded
-	if add {
-		changed, err = a.tx.AddMembership(a.ctx, a.src.ID, m)
-	} else {
-		action = directory.ActionMemberRemoved
-		changed, err = a.tx.RemoveMembership(a.ctx, a.src.ID, m)
+// onePlan applies the one staged user and makes its memberships through
+// this source those the source reports, among the groups the directory has.
+func (a *applier) onePlan(externalID string) []step {
+	return []step{
+		{"user", a.applyStagedUsers},
+		{"memberships", func() error {
+			u, err := a.tx.UserByLink(a.ctx, a.src.ID, externalID)
+			if errors.Is(err, store.ErrNotFound) {
+				return nil // out of scope, or quarantined as a conflict: not in the directory
+			}
+			if err != nil {
+				return err
+			}
+			return a.syncMembers(store.Reach{UserID: u.ID})
+		}},
+		{"changes", a.changes.flush},
 	}
-	if err != nil || !changed {
-		return err
-	}
-	if add {
-		a.run.Counts.MembersAdded++
-	} else {
-		a.run.Counts.MembersRemoved++
-	}
-	return a.record(directory.Change{ObjectKind: directory.MemberGroup, ObjectID: m.GroupID, Name: m.GroupName, Action: action,
-		Member: &directory.Member{Kind: m.MemberKind, ID: m.MemberID, Name: m.MemberName},
-		Detail: fmt.Sprintf("%s %s (%s)", m.MemberKind, m.MemberName, m.MemberID)})
 }
 
-// retireOne trashes the directory user that who names (a source id, a
-// username, an email or a dirsync id), when this source manages it.
-func (a *applier) retireOne(who string) error {
-	u, err := a.tx.UserByLink(a.ctx, a.src.ID, who)
-	for _, find := range []func() (directory.User, error){
-		func() (directory.User, error) { return a.tx.UserByUsername(a.ctx, a.src.AccountID, who) },
-		func() (directory.User, error) { return a.tx.UserByEmail(a.ctx, a.src.AccountID, who) },
-		func() (directory.User, error) { return a.tx.User(a.ctx, a.src.AccountID, who) },
-	} {
-		if !errors.Is(err, store.ErrNotFound) {
-			break
-		}
-		u, err = find()
+// retirePlan sends a user the source no longer has to the trash, as a
+// full run would.
+func (a *applier) retirePlan(u directory.User) []step {
+	return []step{
+		{"user", func() error {
+			if !a.scope.settings.ProcessesDeletions() {
+				return nil
+			}
+			return a.trashUser(u, "no longer in the source (looked up by its id); moved to the trash")
+		}},
+		{"changes", a.changes.flush},
 	}
-	if errors.Is(err, store.ErrNotFound) || (err == nil && externalID(u.Sources, a.src.ID) == "") {
-		a.run.Reason += "; the directory has no user of this source by that name: nothing to do"
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if err := a.trashUser(u, "not found at the source; moved to the trash"); err != nil {
-		return err
-	}
-	return a.flushChanges()
 }

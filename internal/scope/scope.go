@@ -45,9 +45,10 @@
 // The zero Settings means: all users and groups; an email address required;
 // no license required; usernames as the source reports them; no phones;
 // no tags (tag mode append); existing users updated; deletions processed;
-// existing users matched by username, then email; and a run stopped before
+// existing users matched by username, then email; a run stopped before
 // it disables or deletes more than 500 objects or more than 20% of the
-// source's objects. Every field's zero value is its default, so a source
+// source's objects; and a full reconciliation at least every day (sources
+// whose incremental reads do not report deletions) or week (the others). Every field's zero value is its default, so a source
 // saved before a field existed keeps the behaviour it had.
 package scope
 
@@ -121,6 +122,12 @@ type Settings struct {
 	MatchOrder []string `json:"match_order,omitempty"`
 	// DeletionLimit stops a run that would remove too much.
 	DeletionLimit DeletionLimit `json:"deletion_limit"`
+	// MaxCursorAge is how long incremental runs may build on the last full
+	// reconciliation: the first run after it reconciles in full, whatever
+	// was asked. A duration ("24h", "7d") or "off"; empty is the default,
+	// 24h for a source whose connector cannot report deletions
+	// incrementally and 7d for the others; read it with CursorAge.
+	MaxCursorAge string `json:"max_cursor_age,omitempty"`
 }
 
 // GroupMode says how the group filter selects and shapes groups.
@@ -304,6 +311,9 @@ func (s Settings) Validate() error {
 	}
 	if p := s.DeletionLimit.MaxPercent; p < 0 || p > 100 {
 		add("deletion_limit.max_percent", "%d is not between 0 and 100; 0 means the default %d", p, DefaultMaxPercent)
+	}
+	if _, err := ParseCursorAge(s.MaxCursorAge); err != nil {
+		add("max_cursor_age", "%v", err)
 	}
 
 	if len(errs) == 0 {

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dirsync/dirsync/internal/directory"
 )
@@ -283,6 +284,7 @@ func TestDescribe(t *testing.T) {
 		"Matching: by source anchor, then username, then email.",
 		"Deletions: users and groups gone from the source or out of scope go to the trash.",
 		"Deletion limit: a run that would disable or delete more than 500 objects or more than 20% of the source's objects stops and applies nothing.",
+		"Full reconciliation: at least every 24h for a source whose incremental reads do not report deletions (generic LDAP), every 7d for the others (Entra ID, Active Directory).",
 	} {
 		if !slices.Contains(zero, want) {
 			t.Errorf("Describe of zero settings lacks %q:\n%s", want, strings.Join(zero, "\n"))
@@ -306,6 +308,7 @@ func TestDescribe(t *testing.T) {
 		UpdateExisting: &f, ProcessDeletions: &f,
 		MatchOrder:    []string{"email"},
 		DeletionLimit: DeletionLimit{MaxObjects: 30, MaxPercent: 10},
+		MaxCursorAge:  "36h",
 	}
 	got := s.Describe()
 	want := []string{
@@ -322,6 +325,7 @@ func TestDescribe(t *testing.T) {
 		"Matching: by source anchor, then email.",
 		"Deletions: not processed; users and groups gone from the source or out of scope are kept.",
 		"Deletion limit: a run that would disable or delete more than 30 objects or more than 10% of the source's objects stops and applies nothing.",
+		"Full reconciliation: at least every 36h.",
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Describe:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -338,5 +342,47 @@ func TestDescribe(t *testing.T) {
 		if !slices.Contains(nested, w) {
 			t.Errorf("Describe lacks %q:\n%s", w, strings.Join(nested, "\n"))
 		}
+	}
+}
+
+func TestCursorAge(t *testing.T) {
+	for _, tc := range []struct {
+		text        string
+		deletions   time.Duration // reports deletions
+		blind       time.Duration // does not
+		invalidWith string
+	}{
+		{"", DefaultCursorAge, DefaultCursorAgeBlind, ""},
+		{"off", 0, 0, ""},
+		{"OFF", 0, 0, ""},
+		{"36h", 36 * time.Hour, 36 * time.Hour, ""},
+		{"7d", 7 * 24 * time.Hour, 7 * 24 * time.Hour, ""},
+		{"90m", 90 * time.Minute, 90 * time.Minute, ""},
+		{"10m", 0, 0, "between 1h0m0s and 365d"},
+		{"400d", 0, 0, "between 1h0m0s and 365d"},
+		{"-2h", 0, 0, "between"},
+		{"daily", 0, 0, "want a duration such as 24h or 7d, or off"},
+		{"xd", 0, 0, "want a duration"},
+	} {
+		s := Settings{MaxCursorAge: tc.text}
+		err := s.Validate()
+		if tc.invalidWith != "" {
+			if err == nil || !strings.Contains(err.Error(), "max_cursor_age") || !strings.Contains(err.Error(), tc.invalidWith) {
+				t.Errorf("%q: Validate = %v, want an error on max_cursor_age with %q", tc.text, err, tc.invalidWith)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%q: %v", tc.text, err)
+		}
+		if got := s.CursorAge(true); got != tc.deletions {
+			t.Errorf("%q: CursorAge(reports deletions) = %v, want %v", tc.text, got, tc.deletions)
+		}
+		if got := s.CursorAge(false); got != tc.blind {
+			t.Errorf("%q: CursorAge(blind) = %v, want %v", tc.text, got, tc.blind)
+		}
+	}
+	if _, err := Parse([]byte(`{"max_cursor_age":"12h"}`)); err != nil {
+		t.Errorf("Parse max_cursor_age: %v", err)
 	}
 }

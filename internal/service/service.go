@@ -72,7 +72,6 @@ type Service struct {
 	Notifier   *Notifier
 
 	ready atomic.Bool
-	wake  chan struct{}
 }
 
 // New assembles the service on an open store.
@@ -98,7 +97,7 @@ func New(st store.Store, box *secret.Box, cfg Config, logger *slog.Logger) *Serv
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Service{cfg: cfg, store: st, log: logger, Metrics: NewMetrics(), wake: make(chan struct{}, 1),
+	s := &Service{cfg: cfg, store: st, log: logger, Metrics: NewMetrics(),
 		Notifier: &Notifier{SMTP: cfg.SMTP, Logger: logger}}
 	s.Runner = &Runner{Store: st, Box: box, Logger: logger, Metrics: s.Metrics, Now: cfg.Now, Connect: cfg.Connect,
 		Workers: cfg.Workers, BusyRetry: cfg.BusyRetry, OnFinish: func(directory.Run) { s.Wake() }, Notifier: s.Notifier}
@@ -111,6 +110,7 @@ func New(st store.Store, box *secret.Box, cfg Config, logger *slog.Logger) *Serv
 			s.Metrics.Add("dirsync_webhook_delivery_seconds_count", 1)
 		}}
 	s.API = &api.Server{Store: st, Box: box, Syncer: s.Runner, Now: cfg.Now, Logger: logger, WebhookAllowList: cfg.WebhookAllowList,
+		WebhookChanged: s.Dispatcher.Changed,
 		CheckSettings: func(src directory.Source, secret []byte) error {
 			_, err := registry.Open(src, secret, registry.Options{Logger: logger})
 			return err
@@ -119,12 +119,7 @@ func New(st store.Store, box *secret.Box, cfg Config, logger *slog.Logger) *Serv
 }
 
 // Wake makes the dispatcher look for events now rather than at its next tick.
-func (s *Service) Wake() {
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
-}
+func (s *Service) Wake() { s.Dispatcher.Wake() }
 
 // Handler serves the API, /healthz, /readyz and /metrics.
 func (s *Service) Handler() http.Handler {
@@ -250,18 +245,8 @@ func (s *Service) scheduleLoop(ctx context.Context) {
 }
 
 func (s *Service) dispatchLoop(ctx context.Context) {
-	t := time.NewTicker(s.cfg.Tick)
-	defer t.Stop()
-	for {
-		if _, err := s.Dispatcher.Tick(ctx); err != nil && ctx.Err() == nil {
-			s.log.Error("webhook dispatcher", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-s.wake:
-		}
+	if err := s.Dispatcher.Run(ctx, s.cfg.Tick); err != nil && ctx.Err() == nil {
+		s.log.Error("webhook dispatcher", "err", err)
 	}
 }
 

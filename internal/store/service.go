@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"time"
 )
 
@@ -58,22 +59,45 @@ const (
 	DeliverySucceeded = "succeeded"
 	DeliveryFailed    = "failed"  // will be retried
 	DeliveryGaveUp    = "gave_up" // retried for the whole retry window
+	// DeliveryCancelled: the webhook was changed, disabled or deleted
+	// while the attempt was on the wire; it is tried again, if still
+	// enabled, without counting against the receiver.
+	DeliveryCancelled = "cancelled"
 )
 
 // Delivery is one attempt to deliver one event to one webhook.
 type Delivery struct {
-	ID         string    `json:"id"`
-	WebhookID  string    `json:"webhook_id"`
-	AccountID  string    `json:"account_id"`
-	EventID    string    `json:"event_id"`
-	EventSeq   int64     `json:"event_seq"`
-	EventType  string    `json:"event_type"`
-	Attempt    int       `json:"attempt"`
-	Outcome    string    `json:"outcome"`
-	HTTPStatus int       `json:"http_status,omitempty"`
-	Error      string    `json:"error,omitempty"`
-	Time       time.Time `json:"time"`
-	DurationMS int64     `json:"duration_ms"`
+	ID         string `json:"id"`
+	WebhookID  string `json:"webhook_id"`
+	AccountID  string `json:"account_id"`
+	EventID    string `json:"event_id"`
+	EventSeq   int64  `json:"event_seq"`
+	EventType  string `json:"event_type"`
+	Attempt    int    `json:"attempt"`
+	Outcome    string `json:"outcome"`
+	HTTPStatus int    `json:"http_status,omitempty"`
+	// Error is the full cause of a failed attempt, for administrators:
+	// the address refused, the TLS or DNS failure, the status answered.
+	Error string `json:"error,omitempty"`
+	// ErrorSummary is the same without internal detail ("receiver refused
+	// the connection", "timed out", "answered 502"), for the other roles.
+	ErrorSummary string    `json:"error_summary,omitempty"`
+	Time         time.Time `json:"time"`
+	DurationMS   int64     `json:"duration_ms"`
+}
+
+// Redacted returns the attempt as roles below administrator see it: its
+// Error is the summary, so that the delivery log cannot map the inside of
+// a network (which addresses refuse connections, which answer).
+func (d Delivery) Redacted() Delivery {
+	if d.ErrorSummary == "" && d.Error != "" {
+		d.ErrorSummary = "delivery failed"
+		if d.HTTPStatus != 0 {
+			d.ErrorSummary = fmt.Sprintf("answered %d", d.HTTPStatus)
+		}
+	}
+	d.Error = d.ErrorSummary
+	return d
 }
 
 // SourceSchedule is when a source syncs, and when its schedule last fired.
@@ -137,9 +161,25 @@ type ServiceTx interface {
 	RevokeToken(ctx context.Context, accountID, id string, now time.Time) error
 
 	CreateWebhook(ctx context.Context, w *Webhook) error // sets ID and CreatedAt
-	// UpdateWebhook writes URL, EventTypes, Secret, Enabled and the
-	// delivery state (Cursor, Attempts, FirstFailedAt, NextAttemptAt).
+	// UpdateWebhook writes what an administrator sets: URL, EventTypes,
+	// Secret and Enabled. The delivery state is the dispatcher's, written
+	// with SaveWebhookState, so that neither overwrites the other.
 	UpdateWebhook(ctx context.Context, w Webhook) error
+	// SaveWebhookState writes w's delivery state (Cursor, Attempts,
+	// FirstFailedAt, NextAttemptAt). With a holder, only while holder's
+	// claim on the webhook stands: it reports false, writing nothing, when
+	// the claim was lost (or the webhook deleted), so a process that lost
+	// its claim cannot move the cursor under the one that took it. An
+	// empty holder writes regardless (an administrator's reset).
+	SaveWebhookState(ctx context.Context, w Webhook, holder string) (bool, error)
+	// ClaimWebhook makes holder the one process delivering to an enabled
+	// webhook until until, or renews holder's claim. It reports false when
+	// the webhook is disabled or gone, or another holder's claim runs past
+	// now: claims are how replicas sharing a database deliver each
+	// endpoint's events once and in order.
+	ClaimWebhook(ctx context.Context, id, holder string, now, until time.Time) (bool, error)
+	// ReleaseWebhook ends holder's claim, if it still has it.
+	ReleaseWebhook(ctx context.Context, id, holder string) error
 	DeleteWebhook(ctx context.Context, accountID, id string) error
 	AddDelivery(ctx context.Context, d *Delivery) error // sets ID
 	// PruneDeliveries deletes log entries older than before.

@@ -168,13 +168,17 @@ type Tx interface {
 	// id the run did not stage, in any state, ordered by user id.
 	UnstagedUsers(ctx context.Context, sourceID, runID, after string, limit int) ([]directory.User, error)
 	UnstagedGroups(ctx context.Context, sourceID, runID, after string, limit int) ([]directory.Group, error)
-	// SyncMemberships makes the direct memberships the source owns equal to
-	// what the run staged, mapped through the source's links (staged rows
-	// whose group or member has no link are ignored), and hands what it
-	// removes and adds to fn a page at a time, so memory stays flat however
-	// many memberships change. fn may write in the transaction, but not
-	// memberships.
-	SyncMemberships(ctx context.Context, sourceID, runID string, fn func(added bool, page []Membership) error) error
+	// CountLinked counts the users and the groups linked to the source that
+	// are not in the trash: what the directory holds from it.
+	CountLinked(ctx context.Context, sourceID string) (users, groups int, err error)
+	// SyncMemberships makes the direct memberships the source owns within
+	// reach equal to those the run staged under runID between a group and
+	// a member that are both linked to the source and not in the trash
+	// (staged rows whose group or member has no link are ignored). It
+	// hands what it removes and adds to fn a page at a time, so memory
+	// stays flat however many memberships change. fn may write in the
+	// transaction, but not memberships.
+	SyncMemberships(ctx context.Context, sourceID, runID string, reach Reach, fn func(added bool, page []Membership) error) error
 	// AddMembership records one direct membership owned by the source, by
 	// directory ids; it reports false when the membership was already there.
 	AddMembership(ctx context.Context, sourceID string, m Membership) (bool, error)
@@ -204,6 +208,18 @@ type Tx interface {
 	AcquireLease(ctx context.Context, sourceID, holder string, now time.Time, ttl time.Duration) error
 	// ReleaseLease ends holder's lease, if it still has it.
 	ReleaseLease(ctx context.Context, sourceID, holder string) error
+}
+
+// Reach is the part of a source's memberships that a SyncMemberships call
+// reconciles; the source's other memberships stay as they are. The zero
+// Reach is every membership the source owns (a full run).
+type Reach struct {
+	// UserID limits the reach to one user's memberships (a single-user run).
+	UserID string
+	// Ended, when set, limits the reach to the pairs the run staged: under
+	// its own key the memberships the source reports, under Ended those it
+	// reports ended (an incremental run).
+	Ended string
 }
 
 // Membership is one direct membership in the directory.

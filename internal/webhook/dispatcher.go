@@ -3,6 +3,8 @@ package webhook
 import (
 	"bytes"
 	"context"
+	crand "crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,12 +12,13 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
+	"github.com/dirsync/dirsync/internal/clock"
 	"github.com/dirsync/dirsync/internal/directory"
 	"github.com/dirsync/dirsync/internal/safehttp"
 	"github.com/dirsync/dirsync/internal/secret"
@@ -30,7 +33,17 @@ const (
 	// up: more than the day the issue asks for, so a receiver down for a
 	// whole day still gets everything.
 	DefaultRetryFor = 25 * time.Hour
-	DefaultTimeout  = 10 * time.Second
+	// DefaultTimeout bounds one delivery: connecting, sending, and the
+	// receiver's whole answer.
+	DefaultTimeout = 10 * time.Second
+	// DefaultClaimFor is how long an endpoint's claim lasts unrenewed: a
+	// replica that dies mid-delivery holds the endpoint this long at most.
+	DefaultClaimFor = time.Minute
+	// DefaultWatchEvery is how often a delivery in flight renews its claim
+	// and checks that its webhook is still enabled and unchanged.
+	DefaultWatchEvery = time.Second
+	// DefaultMaxInFlight bounds the endpoints delivered to at once.
+	DefaultMaxInFlight = 256
 )
 
 // Payload is the JSON body of a delivery: the Standard Webhooks envelope
@@ -46,41 +59,116 @@ type Payload struct {
 	Data      json.RawMessage `json:"data"`
 }
 
-// Dispatcher delivers events to webhooks. Call Tick periodically; it does
-// what is due and returns.
+// Dispatcher delivers events to webhooks, each endpoint on its own: its
+// own worker, in order, with its own timeout and backoff, so a slow or
+// dead receiver only delays itself.
+//
+// Before delivering to an endpoint a worker claims it in the store; the
+// claim is renewed while a delivery is in flight and only its holder may
+// move the endpoint's cursor. Several processes sharing a database (dirsync
+// serve replicas) thus deliver each endpoint's events in order, whichever
+// of them does it. A replica that dies mid-delivery leaves its claim to run
+// out (ClaimFor); another then retries the event, which the receiver may
+// so get twice, with the same webhook-id.
+//
+// The endpoint's row is read again before each delivery, and a delivery
+// in flight is cancelled when the webhook is disabled, deleted or pointed
+// elsewhere: at once when Changed is called (in the process that changed
+// it), within WatchEvery otherwise.
+//
+// Run delivers until its context ends; Tick serves what is due once and
+// waits for it, for tests and one-shot use.
 type Dispatcher struct {
 	Store store.Store
 	Box   *secret.Box
 	// Client sends the deliveries; nil means a client that dials only what
-	// AllowList allows, follows no redirect, and bounds each delivery to
-	// DefaultTimeout.
+	// AllowList allows and follows no redirect.
 	Client *http.Client
 	// AllowList names the private targets (address ranges, host names) a
 	// deployment lets webhooks reach; empty means public addresses only.
 	// It is dirsync serve's webhook allow list.
 	AllowList safehttp.AllowList
-	Now       func() time.Time
-	Logger    *slog.Logger
+	// Clock tells the time and times deliveries out; nil means the system
+	// clock (or Now, if set).
+	Clock clock.Clock
+	// Now is the time when Clock is nil.
+	//
+	// Deprecated: set Clock.
+	Now    func() time.Time
+	Logger *slog.Logger
 	// FirstBackoff is the wait after the first failure; each further
 	// failure doubles it, up to MaxBackoff.
 	FirstBackoff, MaxBackoff time.Duration
 	// RetryFor is how long after an event's first failed attempt it is
 	// given up and the subscription moves on.
 	RetryFor time.Duration
-	// Parallel bounds how many subscriptions are served at once.
-	Parallel int
+	// Timeout bounds one delivery (DefaultTimeout).
+	Timeout time.Duration
+	// Holder names this process in claims; a random name when empty.
+	Holder string
+	// ClaimFor and WatchEvery: see DefaultClaimFor and DefaultWatchEvery.
+	ClaimFor, WatchEvery time.Duration
+	// MaxInFlight bounds the endpoints served at once (DefaultMaxInFlight).
+	MaxInFlight int
 	// Observe, when set, is told every attempt's outcome, for metrics.
 	Observe func(outcome string, d time.Duration)
 
-	clientOnce    sync.Once
+	initOnce      sync.Once
+	holder        string
+	slots         chan struct{}
+	wake          chan struct{}
 	defaultClient *http.Client
+
+	mu      sync.Mutex
+	running map[string]*worker // by webhook id
 }
 
-func (d *Dispatcher) now() time.Time {
-	if d.Now != nil {
-		return d.Now()
+// worker is one endpoint being served.
+type worker struct {
+	cancel context.CancelCauseFunc
+	poke   chan struct{} // Changed: check the endpoint now
+	again  bool          // found due while running: look again when done
+}
+
+// errEndpointChanged cancels a delivery whose webhook was disabled,
+// deleted or pointed elsewhere meanwhile.
+var errEndpointChanged = errors.New("the webhook was changed, disabled or deleted during the delivery")
+
+// errTimedOut cancels a delivery that took longer than Timeout.
+var errTimedOut = errors.New("timed out")
+
+func (d *Dispatcher) init() {
+	d.initOnce.Do(func() {
+		d.holder = d.Holder
+		if d.holder == "" {
+			host, _ := os.Hostname()
+			b := make([]byte, 6)
+			crand.Read(b)
+			d.holder = fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b))
+		}
+		n := d.MaxInFlight
+		if n <= 0 {
+			n = DefaultMaxInFlight
+		}
+		d.slots = make(chan struct{}, n)
+		d.wake = make(chan struct{}, 1)
+		d.running = map[string]*worker{}
+	})
+}
+
+// nowClock is the system clock telling the time of a Now func.
+type nowClock struct {
+	clock.Clock
+	now func() time.Time
+}
+
+func (c nowClock) Now() time.Time { return c.now() }
+
+func (d *Dispatcher) clock() clock.Clock {
+	if d.Clock == nil && d.Now != nil {
+		return nowClock{clock.System, d.Now}
 	}
-	return time.Now()
+	return clock.Or(d.Clock)
 }
 
 func (d *Dispatcher) logger() *slog.Logger {
@@ -90,15 +178,16 @@ func (d *Dispatcher) logger() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
+func orDefault(v, def time.Duration) time.Duration {
+	if v > 0 {
+		return v
+	}
+	return def
+}
+
 // Backoff is the wait after the attempt-th failure.
 func (d *Dispatcher) Backoff(attempt int) time.Duration {
-	first, maxB := d.FirstBackoff, d.MaxBackoff
-	if first <= 0 {
-		first = DefaultFirstBackoff
-	}
-	if maxB <= 0 {
-		maxB = DefaultMaxBackoff
-	}
+	first, maxB := orDefault(d.FirstBackoff, DefaultFirstBackoff), orDefault(d.MaxBackoff, DefaultMaxBackoff)
 	b := first
 	for i := 1; i < attempt && b < maxB; i++ {
 		b *= 2
@@ -106,113 +195,319 @@ func (d *Dispatcher) Backoff(attempt int) time.Duration {
 	return min(b, maxB)
 }
 
-func (d *Dispatcher) retryFor() time.Duration {
-	if d.RetryFor > 0 {
-		return d.RetryFor
+// Wake makes Run look for events now rather than at its next poll.
+func (d *Dispatcher) Wake() {
+	d.init()
+	select {
+	case d.wake <- struct{}{}:
+	default:
 	}
-	return DefaultRetryFor
 }
 
-// Tick serves every enabled subscription once: it delivers, in order, the
-// events due, stopping at a subscription's first failure. It returns how
-// many delivery attempts it made.
+// Changed tells the dispatcher that an administrator changed, disabled or
+// deleted webhook id: a delivery in flight to it in this process is
+// cancelled at once if the webhook is no longer enabled at the same URL.
+// Call it after the change is committed.
+func (d *Dispatcher) Changed(id string) {
+	d.init()
+	d.mu.Lock()
+	w := d.running[id]
+	d.mu.Unlock()
+	if w != nil {
+		select {
+		case w.poke <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Tick serves every endpoint that has events due, each independently, and
+// waits until each has delivered what it could (stopping at its first
+// failure). It returns how many delivery attempts it made.
 func (d *Dispatcher) Tick(ctx context.Context) (int, error) {
+	d.init()
+	due, _, err := d.due(ctx)
+	if err != nil {
+		return 0, err
+	}
+	var total atomic.Int64
+	var wg sync.WaitGroup
+	for _, h := range due {
+		d.start(ctx, &wg, h, func(n int) { total.Add(int64(n)) })
+	}
+	wg.Wait()
+	return int(total.Load()), ctx.Err()
+}
+
+// Run delivers until ctx ends: it looks for endpoints with events due
+// every poll, when woken (Wake), and when a retry falls due, and serves
+// each in its own worker. In-flight deliveries are cancelled when ctx ends
+// (they are not recorded: a shutdown says nothing about the receiver).
+func (d *Dispatcher) Run(ctx context.Context, poll time.Duration) error {
+	d.init()
+	clk := d.clock()
+	poll = orDefault(poll, 15*time.Second)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	timer := clk.NewTimer(poll)
+	defer timer.Stop()
+	for {
+		due, next, err := d.due(ctx)
+		if err != nil && ctx.Err() == nil {
+			d.logger().Error("webhook dispatcher", "err", err)
+		}
+		for _, h := range due {
+			d.start(ctx, &wg, h, func(int) {})
+		}
+		wait := poll
+		if !next.IsZero() {
+			wait = max(min(wait, next.Sub(clk.Now())), time.Millisecond)
+		}
+		timer.Reset(wait)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-timer.C():
+		case <-d.wake:
+		}
+	}
+}
+
+// due lists the enabled endpoints with events after their cursor whose
+// retry time has come, and the earliest retry time still to come.
+func (d *Dispatcher) due(ctx context.Context) ([]store.Webhook, time.Time, error) {
 	svc, ok := store.ServiceOf(d.Store)
 	if !ok {
-		return 0, errors.New("webhook: the store does not keep webhooks")
+		return nil, time.Time{}, errors.New("webhook: the store does not keep webhooks")
 	}
 	hooks, err := svc.AllWebhooks(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("webhook: list subscriptions: %w", err)
+		return nil, time.Time{}, fmt.Errorf("webhook: list subscriptions: %w", err)
 	}
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(max(d.Parallel, 4))
-	counts := make([]int, len(hooks))
-	for i, h := range hooks {
-		g.Go(func() error {
-			n, err := d.serve(gctx, h)
-			counts[i] = n
-			if err != nil && ctx.Err() == nil {
-				d.logger().Error("webhook dispatch failed", "webhook", h.ID, "err", err)
+	now := d.clock().Now()
+	last := map[string]int64{}
+	var due []store.Webhook
+	var next time.Time
+	for _, h := range hooks {
+		if h.NextAttemptAt.After(now) {
+			if next.IsZero() || h.NextAttemptAt.Before(next) {
+				next = h.NextAttemptAt
 			}
-			return nil
-		})
+			continue
+		}
+		l, ok := last[h.AccountID]
+		if !ok {
+			if l, err = svc.LastEventSeq(ctx, h.AccountID); err != nil {
+				return nil, time.Time{}, fmt.Errorf("webhook: last event: %w", err)
+			}
+			last[h.AccountID] = l
+		}
+		if h.Cursor < l {
+			due = append(due, h)
+		}
 	}
-	g.Wait()
-	total := 0
-	for _, n := range counts {
-		total += n
-	}
-	return total, ctx.Err()
+	return due, next, nil
 }
 
-// serve delivers what is due to one subscription.
-func (d *Dispatcher) serve(ctx context.Context, h store.Webhook) (int, error) {
-	if !h.NextAttemptAt.IsZero() && h.NextAttemptAt.After(d.now()) {
-		return 0, nil
+// start serves h in its own goroutine unless this process already does.
+func (d *Dispatcher) start(ctx context.Context, wg *sync.WaitGroup, h store.Webhook, done func(attempts int)) {
+	wctx, cancel := context.WithCancelCause(ctx)
+	w := &worker{cancel: cancel, poke: make(chan struct{}, 1)}
+	d.mu.Lock()
+	if r := d.running[h.ID]; r != nil {
+		// Its worker may have read the feed before the newest events.
+		r.again = true
+		d.mu.Unlock()
+		cancel(nil)
+		return
 	}
-	secretText, err := d.Box.Open(h.Secret)
+	d.running[h.ID] = w
+	d.mu.Unlock()
+	wg.Go(func() {
+		defer func() {
+			d.mu.Lock()
+			again := w.again
+			delete(d.running, h.ID)
+			d.mu.Unlock()
+			cancel(nil)
+			if again {
+				d.Wake()
+			}
+		}()
+		select {
+		case d.slots <- struct{}{}:
+			defer func() { <-d.slots }()
+		case <-wctx.Done():
+			return
+		}
+		n, failed, err := d.serve(wctx, w, h.AccountID, h.ID)
+		if err != nil && ctx.Err() == nil {
+			d.logger().Error("webhook dispatch failed", "webhook", h.ID, "err", err)
+		}
+		done(n)
+		if failed {
+			d.Wake() // so that Run plans the retry
+		}
+	})
+}
+
+// serve delivers what is due to one endpoint while holding its claim, and
+// reports the attempts made and whether the last one failed.
+func (d *Dispatcher) serve(ctx context.Context, w *worker, accountID, id string) (attempts int, failed bool, err error) {
+	ok, err := d.claim(ctx, id)
+	if err != nil || !ok {
+		return 0, false, err // disabled, gone, or another replica's
+	}
+	claimed := d.clock().Now()
+	defer func() {
+		// Released even when shutting down, so another replica need not
+		// wait for the claim to run out.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if rerr := d.update(rctx, func(stx store.ServiceTx) error { return stx.ReleaseWebhook(rctx, id, d.holder) }); rerr != nil {
+			d.logger().Warn("webhook: release claim", "webhook", id, "err", rerr)
+		}
+	}()
+	svc, _ := store.ServiceOf(d.Store)
+	h, err := svc.Webhook(ctx, accountID, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return 0, false, nil
+	}
 	if err != nil {
-		return 0, fmt.Errorf("webhook %s: open secret: %w", h.ID, err)
+		return 0, false, fmt.Errorf("webhook %s: %w", id, err)
 	}
-	attempts := 0
+	if !h.Enabled || h.NextAttemptAt.After(d.clock().Now()) {
+		return 0, false, nil
+	}
+	saved := h.Cursor
 	for ctx.Err() == nil {
-		events, err := d.Store.Events(ctx, h.AccountID, h.Cursor, 100)
+		events, err := d.Store.Events(ctx, accountID, h.Cursor, 100)
 		if err != nil {
-			return attempts, fmt.Errorf("webhook %s: read events: %w", h.ID, err)
+			return attempts, false, fmt.Errorf("webhook %s: read events: %w", id, err)
 		}
 		if len(events) == 0 {
-			return attempts, nil
+			break
 		}
 		for _, e := range events {
-			if len(h.EventTypes) > 0 && !slices.Contains(h.EventTypes, e.Type) {
-				// Not subscribed: step over it; saved with the next
-				// delivery or at the end of the page.
+			if !subscribed(h, e) {
+				// Stepped over; saved with the next delivery or at the end.
 				h.Cursor = e.Seq
 				continue
 			}
-			attempts++
-			ok, err := d.attempt(ctx, &h, string(secretText), e)
-			if err != nil {
-				return attempts, err
+			// The administrator's latest settings, read just before the
+			// delivery: a disabled or deleted webhook gets nothing more.
+			cur, err := svc.Webhook(ctx, accountID, id)
+			if errors.Is(err, store.ErrNotFound) {
+				return attempts, false, nil
 			}
-			if !ok {
-				return attempts, nil
+			if err != nil {
+				return attempts, false, fmt.Errorf("webhook %s: %w", id, err)
+			}
+			h.URL, h.EventTypes, h.Secret, h.Enabled = cur.URL, cur.EventTypes, cur.Secret, cur.Enabled
+			if !h.Enabled {
+				break
+			}
+			if !subscribed(h, e) {
+				h.Cursor = e.Seq
+				continue
+			}
+			if now := d.clock().Now(); now.Sub(claimed) > orDefault(d.ClaimFor, DefaultClaimFor)/3 {
+				// Renewed well before it runs out, so that no other
+				// replica takes the endpoint over while this one serves it.
+				if ok, err := d.claim(ctx, id); err != nil || !ok {
+					return attempts, false, err
+				}
+				claimed = now
+			}
+			attempts++
+			next, err := d.attempt(ctx, w, &h, e)
+			saved = h.Cursor
+			if err != nil || !next {
+				return attempts, err == nil && !next, err
 			}
 		}
-		if err := d.save(ctx, h, nil); err != nil {
-			return attempts, err
+		if !h.Enabled {
+			break
 		}
 	}
-	return attempts, ctx.Err()
+	if h.Cursor != saved && ctx.Err() == nil {
+		if err := d.save(ctx, h, nil); err != nil {
+			return attempts, false, err
+		}
+	}
+	return attempts, false, ctx.Err()
+}
+
+func subscribed(h store.Webhook, e directory.Event) bool {
+	return len(h.EventTypes) == 0 || slices.Contains(h.EventTypes, e.Type)
+}
+
+// claim takes or renews this process's claim on the endpoint.
+func (d *Dispatcher) claim(ctx context.Context, id string) (bool, error) {
+	now := d.clock().Now()
+	var ok bool
+	err := d.update(ctx, func(stx store.ServiceTx) (err error) {
+		ok, err = stx.ClaimWebhook(ctx, id, d.holder, now, now.Add(orDefault(d.ClaimFor, DefaultClaimFor)))
+		return err
+	})
+	return ok, err
+}
+
+func (d *Dispatcher) update(ctx context.Context, fn func(store.ServiceTx) error) error {
+	return d.Store.Update(ctx, func(tx store.Tx) error {
+		stx, ok := store.ServiceTxOf(tx)
+		if !ok {
+			return errors.New("webhook: the store does not keep webhooks")
+		}
+		return fn(stx)
+	})
 }
 
 // attempt makes one delivery and records it; it reports whether the
-// subscription may go on to the next event.
-func (d *Dispatcher) attempt(ctx context.Context, h *store.Webhook, secretText string, e directory.Event) (bool, error) {
-	start := d.now()
-	status, derr := d.post(ctx, h.URL, secretText, e, start)
-	if ctx.Err() != nil {
-		// Shutting down: the attempt says nothing about the receiver.
-		return false, ctx.Err()
+// endpoint may go on to the next event.
+func (d *Dispatcher) attempt(ctx context.Context, w *worker, h *store.Webhook, e directory.Event) (bool, error) {
+	clk := d.clock()
+	secretText, err := d.Box.Open(h.Secret)
+	if err != nil {
+		return false, fmt.Errorf("webhook %s: open secret: %w", h.ID, err)
 	}
-	took := d.now().Sub(start)
+	timeout := orDefault(d.Timeout, DefaultTimeout)
+	start := clk.Now()
+	dctx, cancel := context.WithCancelCause(ctx)
+	timer := clk.AfterFunc(timeout, func() { cancel(errTimedOut) })
+	stopWatch := d.watch(dctx, w, cancel, h.AccountID, h.ID, h.URL)
+	status, derr := d.post(dctx, h.URL, string(secretText), e, start)
+	timer.Stop()
+	stopWatch()
+	cause := context.Cause(dctx)
+	cancel(nil)
+	took := clk.Now().Sub(start)
 	del := store.Delivery{
 		WebhookID: h.ID, AccountID: h.AccountID, EventID: e.ID, EventSeq: e.Seq, EventType: e.Type,
 		Attempt: h.Attempts + 1, HTTPStatus: status, Time: start, DurationMS: took.Milliseconds(),
 	}
 	next := true
 	switch {
+	case derr != nil && errors.Is(cause, errEndpointChanged):
+		// Not the receiver's doing: no backoff, tried again if still enabled.
+		del.Outcome, del.Error, del.ErrorSummary = store.DeliveryCancelled, errEndpointChanged.Error(), "cancelled: the webhook was changed"
+		next = false
+	case derr != nil && ctx.Err() != nil:
+		// Shutting down: the attempt says nothing about the receiver.
+		return false, ctx.Err()
 	case derr == nil:
 		del.Outcome = store.DeliverySucceeded
 		h.Cursor, h.Attempts, h.FirstFailedAt, h.NextAttemptAt = e.Seq, 0, time.Time{}, time.Time{}
 	default:
-		del.Error = derr.Error()
+		if errors.Is(cause, errTimedOut) {
+			derr = &timeoutError{after: timeout, err: derr}
+		}
+		del.Error, del.ErrorSummary = describe(derr)
 		h.Attempts++
 		if h.FirstFailedAt.IsZero() {
 			h.FirstFailedAt = start
 		}
-		if start.Sub(h.FirstFailedAt) >= d.retryFor() {
+		if start.Sub(h.FirstFailedAt) >= orDefault(d.RetryFor, DefaultRetryFor) {
 			del.Outcome = store.DeliveryGaveUp
 			h.Cursor, h.Attempts, h.FirstFailedAt, h.NextAttemptAt = e.Seq, 0, time.Time{}, time.Time{}
 		} else {
@@ -226,36 +521,64 @@ func (d *Dispatcher) attempt(ctx context.Context, h *store.Webhook, secretText s
 	}
 	d.logger().Info("webhook delivery", "webhook", h.ID, "event", e.ID, "type", e.Type,
 		"attempt", del.Attempt, "outcome", del.Outcome, "status", status, "error", del.Error)
-	return next, d.save(ctx, *h, &del)
+	// Recorded even when a change cancelled the delivery.
+	return next, d.save(context.WithoutCancel(ctx), *h, &del)
 }
 
-// save writes the subscription's delivery state and the log entry in one
-// transaction, so the log never disagrees with the cursor.
+// watch renews the endpoint's claim every WatchEvery while a delivery is
+// in flight, and when poked (Changed); it cancels the delivery when the
+// claim is lost (the webhook was disabled or deleted, or another replica
+// took over) or the webhook now points elsewhere.
+func (d *Dispatcher) watch(ctx context.Context, w *worker, cancel context.CancelCauseFunc, accountID, id, target string) (stop func()) {
+	t := d.clock().NewTicker(orDefault(d.WatchEvery, DefaultWatchEvery))
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		svc, _ := store.ServiceOf(d.Store)
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C():
+			case <-w.poke:
+			}
+			ok, err := d.claim(ctx, id)
+			if err != nil {
+				continue // the database may be back at the next check
+			}
+			if !ok {
+				cancel(errEndpointChanged)
+				return
+			}
+			if h, err := svc.Webhook(ctx, accountID, id); err == nil && h.URL != target {
+				cancel(errEndpointChanged)
+				return
+			}
+		}
+	})
+	return func() {
+		close(done)
+		t.Stop()
+		wg.Wait()
+	}
+}
+
+// save writes the endpoint's delivery state and the log entry in one
+// transaction, so the log never disagrees with the cursor; nothing is
+// written when this process no longer holds the endpoint's claim.
 func (d *Dispatcher) save(ctx context.Context, h store.Webhook, del *store.Delivery) error {
-	err := d.Store.Update(ctx, func(tx store.Tx) error {
-		stx, ok := store.ServiceTxOf(tx)
-		if !ok {
-			return errors.New("the store does not keep webhooks")
-		}
-		cur, err := stx.Webhook(ctx, h.AccountID, h.ID)
-		if err != nil {
-			return err
-		}
-		// An administrator may have changed or turned off the
-		// subscription meanwhile: keep their fields, take only the
-		// delivery state.
-		cur.Cursor, cur.Attempts, cur.FirstFailedAt, cur.NextAttemptAt = h.Cursor, h.Attempts, h.FirstFailedAt, h.NextAttemptAt
-		if err := stx.UpdateWebhook(ctx, cur); err != nil {
-			return err
+	err := d.update(ctx, func(stx store.ServiceTx) error {
+		ok, err := stx.SaveWebhookState(ctx, h, d.holder)
+		if err != nil || !ok {
+			return err // deleted, or claimed by another replica: theirs now
 		}
 		if del != nil {
 			return stx.AddDelivery(ctx, del)
 		}
 		return nil
 	})
-	if errors.Is(err, store.ErrNotFound) {
-		return nil // deleted meanwhile
-	}
 	if err != nil {
 		return fmt.Errorf("webhook %s: save delivery state: %w", h.ID, err)
 	}
@@ -275,7 +598,7 @@ func (d *Dispatcher) post(ctx context.Context, target, secretText string, e dire
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
 	if err != nil {
-		return 0, fmt.Errorf("bad url")
+		return 0, errors.New("the URL cannot be used")
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "dirsync-webhooks/1")
@@ -289,16 +612,16 @@ func (d *Dispatcher) post(ctx context.Context, target, secretText string, e dire
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return 0, fmt.Errorf("post: %v", err)
+		return 0, err
 	}
 	defer resp.Body.Close()
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode >= 300 && resp.StatusCode <= 399 {
 		// Never followed: it would re-post the signed body elsewhere.
-		return resp.StatusCode, fmt.Errorf("receiver answered %s: redirects are not followed", resp.Status)
+		return resp.StatusCode, &statusError{status: resp.StatusCode, text: resp.Status, redirect: true}
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return resp.StatusCode, fmt.Errorf("receiver answered %s", resp.Status)
+		return resp.StatusCode, &statusError{status: resp.StatusCode, text: resp.Status}
 	}
 	return resp.StatusCode, nil
 }
@@ -308,11 +631,15 @@ func (d *Dispatcher) client() *http.Client {
 	if d.Client != nil {
 		return d.Client
 	}
-	d.clientOnce.Do(func() {
+	d.init()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.defaultClient == nil {
 		settings := safehttp.DefaultClient
-		settings.ResponseHeaderTimeout = DefaultTimeout
+		// A backstop in real time; the delivery's own deadline is Timeout
+		// on the dispatcher's clock.
+		settings.ResponseHeaderTimeout = orDefault(d.Timeout, DefaultTimeout) + time.Second
 		d.defaultClient = safehttp.NewClient(settings.NewTransport(safehttp.TransportOptions{Screen: safehttp.NewScreen(d.AllowList)}))
-		d.defaultClient.Timeout = DefaultTimeout
-	})
+	}
 	return d.defaultClient
 }

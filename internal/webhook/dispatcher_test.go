@@ -20,7 +20,7 @@ import (
 )
 
 type fixture struct {
-	t       *testing.T
+	t       testing.TB
 	st      *sqlstore.Store
 	box     *secret.Box
 	account directory.Account
@@ -28,7 +28,7 @@ type fixture struct {
 	d       *webhook.Dispatcher
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	st, err := sqlstore.OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "d.db"))
 	if err != nil {
 		t.Fatal(err)

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
+	"strconv"
 
 	"golang.org/x/sync/errgroup"
 
@@ -311,4 +313,48 @@ func (c *conn) LookupUser(ctx context.Context, idOrName string) (directory.Sourc
 		}
 	}
 	return sourceUser(u), ms, nil
+}
+
+// ParentGroups reads, for each group, the groups it is a direct member of:
+// a $batch of memberOf requests (20 to a batch), and the next pages of the
+// few groups that are members of more than 999.
+func (c *conn) ParentGroups(ctx context.Context, groupIDs []string) ([]directory.SourceMembership, error) {
+	reqs := make([]graph.BatchRequest, len(groupIDs))
+	for i, id := range groupIDs {
+		reqs[i] = graph.BatchRequest{ID: strconv.Itoa(i), Method: http.MethodGet,
+			URL: "/groups/" + url.PathEscape(id) + "/memberOf?" + graph.Query{Select: []string{"id"}, Top: 999}.Encode()}
+	}
+	rs, err := c.client.Batch(ctx, reqs)
+	if err != nil {
+		return nil, c.classify(err, "read the groups of groups", permMembers)
+	}
+	var out []directory.SourceMembership
+	for i, r := range rs {
+		add := func(os []graph.DirectoryObject) error {
+			for _, o := range os {
+				if o.Kind() == graph.KindGroup {
+					out = append(out, directory.SourceMembership{GroupExternalID: o.ID, MemberExternalID: groupIDs[i], MemberKind: directory.MemberGroup})
+				}
+			}
+			return nil
+		}
+		var page struct {
+			NextLink string                  `json:"@odata.nextLink"`
+			Value    []graph.DirectoryObject `json:"value"`
+		}
+		if err := r.Decode(&page); err != nil {
+			var ge *graph.Error
+			if errors.As(err, &ge) && ge.Status == http.StatusNotFound {
+				continue // gone since: no parents
+			}
+			return nil, c.classify(err, "read the groups of group "+groupIDs[i], permMembers)
+		}
+		add(page.Value)
+		if page.NextLink != "" {
+			if err := graph.Walk(ctx, c.client, page.NextLink, add); err != nil {
+				return nil, c.classify(err, "read the groups of group "+groupIDs[i], permMembers)
+			}
+		}
+	}
+	return out, nil
 }

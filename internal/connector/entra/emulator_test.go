@@ -284,3 +284,35 @@ func TestEmulatorCheckFailures(t *testing.T) {
 		})
 	}
 }
+
+// TestParentGroupsAgainstTheEmulator: the groups a group is a direct member
+// of, for several groups in one call; a group gone since has none.
+func TestParentGroupsAgainstTheEmulator(t *testing.T) {
+	tenant, cfg, secret, _, open := startEmulator(t, entraemu.Options{Users: 5, Groups: 0, Seed: 3})
+	inner, err := tenant.CreateGroup(entraemu.Group{DisplayName: "Inner", SecurityEnabled: true, MailNickname: "inner"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mid, _ := tenant.CreateGroup(entraemu.Group{DisplayName: "Mid", SecurityEnabled: true, MailNickname: "mid"}, inner.ID)
+	top, _ := tenant.CreateGroup(entraemu.Group{DisplayName: "Top", SecurityEnabled: true, MailNickname: "top"}, mid.ID, inner.ID)
+	gone, _ := tenant.CreateGroup(entraemu.Group{DisplayName: "Gone", SecurityEnabled: true, MailNickname: "gone"})
+	tenant.DeleteGroup(gone.ID)
+	c := open(cfg, secret).(connector.GroupParents)
+	edges, err := c.ParentGroups(t.Context(), []string{inner.ID, mid.ID, top.ID, gone.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range edges {
+		if e.MemberKind != "group" {
+			t.Errorf("edge %+v", e)
+		}
+		got = append(got, e.MemberExternalID+" in "+e.GroupExternalID)
+	}
+	slices.Sort(got)
+	want := []string{inner.ID + " in " + mid.ID, inner.ID + " in " + top.ID, mid.ID + " in " + top.ID}
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("ParentGroups = %v, want %v", got, want)
+	}
+}

@@ -55,10 +55,11 @@ type conn struct {
 }
 
 var (
-	_ connector.Connector   = (*conn)(nil)
-	_ connector.Counter     = (*conn)(nil)
-	_ connector.Incremental = (*conn)(nil)
-	_ connector.UserLookup  = (*conn)(nil)
+	_ connector.Connector    = (*conn)(nil)
+	_ connector.Counter      = (*conn)(nil)
+	_ connector.Incremental  = (*conn)(nil)
+	_ connector.UserLookup   = (*conn)(nil)
+	_ connector.GroupParents = (*conn)(nil)
 )
 
 // Open returns a connector for the tenant in cfg. secret is the client

@@ -44,7 +44,8 @@ import (
 //
 // Generic LDAP servers get modifyTimestamp: objects changed since the last
 // read come whole; deletions and removed members are not seen, and are left
-// to the periodic full reconciliation the engine runs anyway.
+// to the periodic full reconciliation the engine runs for connectors that
+// say so (ReportsDeletions; scope.Settings.CursorAge, 24h by default).
 
 const cursorVersion = 1
 
@@ -129,6 +130,14 @@ func (s *source) Cursor(ctx context.Context) (string, error) {
 	}
 	st.Mode, st.Users, st.Groups = modeDirSync, cookie, cookie
 	return encodeCursor(st), nil
+}
+
+// ReportsDeletions reports whether Changes from cursor sees deletions:
+// DirSync does (tombstones, removed member values); a timestamp read does
+// not, and leaves them to the engine's periodic full reconciliation.
+func (s *source) ReportsDeletions(cursor string) bool {
+	st, err := decodeCursor(cursor)
+	return err != nil || st.Mode != modeTimestamp
 }
 
 // Changes reads what changed since cursor.

@@ -27,6 +27,9 @@ func TestIncrementalMatchesFullSnapshot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if !c.ReportsDeletions(cursor) {
+		t.Error("ReportsDeletions of a DirSync cursor = false")
+	}
 	before := snapshot(t, c)
 	ids := before.byName()
 	id := func(name string) string { return ids["inc-"+name+"@corp.example.com"].ExternalID }

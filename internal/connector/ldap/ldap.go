@@ -294,10 +294,12 @@ type source struct {
 }
 
 var (
-	_ connector.Connector   = (*source)(nil)
-	_ connector.Incremental = (*source)(nil)
-	_ connector.UserLookup  = (*source)(nil)
-	_ connector.Counter     = (*source)(nil)
+	_ connector.Connector        = (*source)(nil)
+	_ connector.Incremental      = (*source)(nil)
+	_ connector.UserLookup       = (*source)(nil)
+	_ connector.GroupParents     = (*source)(nil)
+	_ connector.DeletionReporter = (*source)(nil)
+	_ connector.Counter          = (*source)(nil)
 )
 
 // Open returns a connector for cfg. It does not contact the directory;

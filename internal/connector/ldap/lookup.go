@@ -78,10 +78,8 @@ func (s *source) LookupUser(ctx context.Context, idOrName string) (directory.Sou
 // piece of input is escaped: it is data, never filter syntax.
 func (sc *schema) lookupFilter(q string) string {
 	var terms []string
-	if g, ok := ParseGUID(q); ok && sc.flavor == FlavorAD {
-		terms = append(terms, guidFilter(attrObjectGUID, g), guidFilter(attrConsistencyGUID, g))
-	} else if anchorAttr := sc.attrs[AttrAnchor]; !strings.EqualFold(anchorAttr, attrObjectGUID) && anchorAttr != "" {
-		terms = append(terms, "("+anchorAttr+"="+goldap.EscapeFilter(q)+")")
+	if f, ok := sc.anchorFilter(q); ok {
+		terms = append(terms, f)
 	}
 	if upn := sc.attrs[AttrUsername]; upn != "" {
 		terms = append(terms, "("+upn+"="+goldap.EscapeFilter(q)+")")
@@ -106,4 +104,80 @@ func (sc *schema) lookupFilter(q string) string {
 		}
 	}
 	return "(|" + strings.Join(terms, "") + ")"
+}
+
+// anchorFilter matches an object by its external id: its GUID (objectGUID
+// or, on AD, ms-DS-ConsistencyGuid) or the anchor attribute's value. It
+// reports false for an id that cannot be an anchor (text where the anchor
+// is a GUID).
+func (sc *schema) anchorFilter(id string) (string, bool) {
+	attr := sc.attrs[AttrAnchor]
+	if attr == "" {
+		return "", false
+	}
+	isGUID := strings.EqualFold(attr, attrObjectGUID) || strings.Contains(strings.ToLower(attr), "guid")
+	if !isGUID {
+		return "(" + attr + "=" + goldap.EscapeFilter(id) + ")", true
+	}
+	g, ok := ParseGUID(id)
+	switch {
+	case !ok:
+		return "", false
+	case sc.flavor == FlavorAD && strings.EqualFold(attr, attrObjectGUID):
+		return "(|" + guidFilter(attrObjectGUID, g) + guidFilter(attrConsistencyGUID, g) + ")", true
+	}
+	return guidFilter(attr, g), true
+}
+
+// ParentGroups lists, for each group (by external id), the groups in scope
+// it is a direct member of: one search for the group, one for its parents.
+func (s *source) ParentGroups(ctx context.Context, groupIDs []string) ([]directory.SourceMembership, error) {
+	ss, err := s.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer ss.close()
+	sc, err := s.schema(ss)
+	if err != nil {
+		return nil, err
+	}
+	var out []directory.SourceMembership
+	for _, id := range groupIDs {
+		f, ok := sc.anchorFilter(id)
+		if !ok {
+			continue
+		}
+		dn, err := ss.findDN(sc, "(&"+sc.groupFilter+f+")")
+		if err != nil || dn == "" {
+			return out, err
+		}
+		err = ss.groupsOf(sc, dn, func(g known) error {
+			out = append(out, directory.SourceMembership{GroupExternalID: g.id, MemberExternalID: id, MemberKind: directory.MemberGroup})
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// findDN finds the DN of the one entry in scope the filter matches, or ""
+// when there is none.
+func (ss *session) findDN(sc *schema, filter string) (string, error) {
+	found := ""
+	for _, base := range sc.searchBases() {
+		req := goldap.NewSearchRequest(base, goldap.ScopeWholeSubtree, goldap.NeverDerefAliases, 0, 0, false,
+			filter, []string{"1.1"}, sc.controls())
+		err := ss.pagedSearch(req, func(e *goldap.Entry) error {
+			if _, dn := parseExtendedDN(e.DN); sc.inScope(dn) {
+				found = dn
+			}
+			return nil
+		})
+		if err != nil {
+			return "", ss.readErr("find "+filter, base, err)
+		}
+	}
+	return found, nil
 }

@@ -578,6 +578,73 @@ func TestGenericFlavorAgainstSamba(t *testing.T) {
 	if got := ch.byName()["gen-alice@corp.example.com"].JobTitle; got != "Principal Engineer" {
 		t.Errorf("after a timestamp read, alice's title = %q", got)
 	}
+
+	// A deletion: a timestamp read cannot see it, and the connector says
+	// so, for the engine to reconcile in full (see the e2e test of
+	// scheduled runs); the next snapshot no longer has the user.
+	frank := r.byName()["gen-frank@corp.example.com"]
+	if frank.ExternalID == "" {
+		t.Fatal("frank was not read")
+	}
+	next, err := c.Cursor(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dc.Admin(t).Delete(f.frank)
+	gone := r.clone()
+	if _, err := c.Changes(t.Context(), next, gone); err != nil {
+		t.Fatal(err)
+	}
+	if _, still := gone.users[frank.ExternalID]; !still || len(gone.removed) != 0 {
+		t.Errorf("a timestamp read reported a deletion (removed %v); it cannot see one", gone.removed)
+	}
+	if c.ReportsDeletions(next) {
+		t.Error("ReportsDeletions of a timestamp cursor = true")
+	}
+	after := snapshot(t, c)
+	if _, still := after.users[frank.ExternalID]; still || len(after.users) != 4 {
+		t.Errorf("after the deletion, the snapshot has %d users, frank among them: %v", len(after.users), still)
+	}
+	if got := after.memberNames(eng.ExternalID); slices.Contains(got, "user:gen-frank@corp.example.com") {
+		t.Errorf("frank is still a member of Engineering: %q", got)
+	}
+}
+
+// TestParentGroupsAgainstSamba: the groups in scope a group is a direct
+// member of, found from the group's anchor, on AD and on the generic flavor.
+func TestParentGroupsAgainstSamba(t *testing.T) {
+	dc := testDC(t)
+	f := newFixture(t, dc, "Parents")
+	for _, flavor := range []string{FlavorAD, FlavorGeneric} {
+		t.Run(flavor, func(t *testing.T) {
+			cfg := baseCfg(dc, f.root)
+			if flavor == FlavorGeneric {
+				cfg.Flavor = FlavorGeneric
+				cfg.UserClass, cfg.GroupClass = "user", "group"
+				cfg.UserFilter = "(!(objectClass=computer))"
+				cfg.Attributes = map[string]string{AttrAnchor: "objectGUID", AttrUsername: "userPrincipalName", AttrAccountName: "sAMAccountName"}
+			}
+			c := open(t, dc, cfg, Options{})
+			r := snapshot(t, c)
+			nested, _ := r.groupByName("parents-Nested")
+			eng, _ := r.groupByName("parents-Engineering")
+			all, _ := r.groupByName("parents-All Staff")
+			edges, err := c.ParentGroups(t.Context(), []string{nested.ExternalID, eng.ExternalID, all.ExternalID, "not-a-guid"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, e := range edges {
+				got = append(got, e.MemberExternalID+" in "+e.GroupExternalID)
+			}
+			slices.Sort(got)
+			want := []string{nested.ExternalID + " in " + eng.ExternalID, eng.ExternalID + " in " + all.ExternalID}
+			slices.Sort(want)
+			if !slices.Equal(got, want) {
+				t.Fatalf("ParentGroups = %v, want %v", got, want)
+			}
+		})
+	}
 }
 
 func newPlainSearch(base, filter string) *goldap.SearchRequest {

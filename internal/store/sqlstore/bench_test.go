@@ -188,7 +188,7 @@ func runOnce(b *testing.B, s *Store, acc directory.Account, src directory.Source
 			}
 			after = page[len(page)-1].ID
 		}
-		return tx.SyncMemberships(ctx, src.ID, run.ID, func(bool, []store.Membership) error { return nil })
+		return tx.SyncMemberships(ctx, src.ID, run.ID, store.Reach{}, func(bool, []store.Membership) error { return nil })
 	})
 	if err != nil {
 		b.Fatal(err)

@@ -158,15 +158,37 @@ func (t *tx) UpdateWebhook(ctx context.Context, w store.Webhook) error {
 	if err != nil {
 		return fmt.Errorf("sqlstore: update webhook: %w", err)
 	}
-	n, err := affected(t.c.exec(ctx, `UPDATE webhooks SET url = ?, event_types = ?, secret = ?, enabled = ?,
-			cursor = ?, attempts = ?, first_failed_at = ?, next_attempt_at = ?
+	n, err := affected(t.c.exec(ctx, `UPDATE webhooks SET url = ?, event_types = ?, secret = ?, enabled = ?
 		WHERE account_id = ? AND id = ?`,
-		w.URL, types, w.Secret, w.Enabled, w.Cursor, w.Attempts, timeArg(w.FirstFailedAt), timeArg(w.NextAttemptAt),
-		w.AccountID, w.ID))
+		w.URL, types, w.Secret, w.Enabled, w.AccountID, w.ID))
 	if err == nil && n == 0 {
 		err = sql.ErrNoRows
 	}
 	return wrap(err, t.c.f, "update webhook %q", w.ID)
+}
+
+func (t *tx) SaveWebhookState(ctx context.Context, w store.Webhook, holder string) (bool, error) {
+	n, err := affected(t.c.exec(ctx, `UPDATE webhooks SET cursor = ?, attempts = ?, first_failed_at = ?, next_attempt_at = ?
+		WHERE account_id = ? AND id = ? AND (? = '' OR lease_holder = ?)`,
+		w.Cursor, w.Attempts, timeArg(w.FirstFailedAt), timeArg(w.NextAttemptAt), w.AccountID, w.ID, holder, holder))
+	return n == 1, wrap(err, t.c.f, "save webhook %q delivery state", w.ID)
+}
+
+func (t *tx) ClaimWebhook(ctx context.Context, id, holder string, now, until time.Time) (bool, error) {
+	if holder == "" {
+		return false, errors.New("sqlstore: claim webhook: empty holder")
+	}
+	// One statement: the row lock makes the check and the claim atomic
+	// between replicas.
+	n, err := affected(t.c.exec(ctx, `UPDATE webhooks SET lease_holder = ?, lease_until = ?
+		WHERE id = ? AND enabled = ? AND (lease_holder = '' OR lease_holder = ? OR lease_until IS NULL OR lease_until < ?)`,
+		holder, timeArg(until), id, true, holder, timeArg(now)))
+	return n == 1, wrap(err, t.c.f, "claim webhook %q", id)
+}
+
+func (t *tx) ReleaseWebhook(ctx context.Context, id, holder string) error {
+	_, err := t.c.exec(ctx, `UPDATE webhooks SET lease_holder = '', lease_until = NULL WHERE id = ? AND lease_holder = ?`, id, holder)
+	return wrap(err, t.c.f, "release webhook %q", id)
 }
 
 func (t *tx) DeleteWebhook(ctx context.Context, accountID, id string) error {
@@ -180,7 +202,7 @@ func (t *tx) DeleteWebhook(ctx context.Context, accountID, id string) error {
 	return wrap(err, t.c.f, "delete webhook %q", id)
 }
 
-const deliveryCols = `id, webhook_id, account_id, event_id, event_seq, event_type, attempt, outcome, http_status, error, time, duration_ms`
+const deliveryCols = `id, webhook_id, account_id, event_id, event_seq, event_type, attempt, outcome, http_status, error, error_summary, time, duration_ms`
 
 func (r reader) Deliveries(ctx context.Context, accountID, webhookID string, limit int) ([]store.Delivery, error) {
 	rows, err := r.c.query(ctx, `SELECT `+deliveryCols+` FROM webhook_deliveries
@@ -193,7 +215,7 @@ func (r reader) Deliveries(ctx context.Context, accountID, webhookID string, lim
 	for rows.Next() {
 		var d store.Delivery
 		if err := rows.Scan(&d.ID, &d.WebhookID, &d.AccountID, &d.EventID, &d.EventSeq, &d.EventType, &d.Attempt,
-			&d.Outcome, &d.HTTPStatus, &d.Error, nullTime{&d.Time}, &d.DurationMS); err != nil {
+			&d.Outcome, &d.HTTPStatus, &d.Error, &d.ErrorSummary, nullTime{&d.Time}, &d.DurationMS); err != nil {
 			return nil, wrap(err, r.c.f, "deliveries")
 		}
 		out = append(out, d)
@@ -203,9 +225,9 @@ func (r reader) Deliveries(ctx context.Context, accountID, webhookID string, lim
 
 func (t *tx) AddDelivery(ctx context.Context, d *store.Delivery) error {
 	id := "dlv_" + newID()
-	_, err := t.c.exec(ctx, `INSERT INTO webhook_deliveries (`+deliveryCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := t.c.exec(ctx, `INSERT INTO webhook_deliveries (`+deliveryCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		id, d.WebhookID, d.AccountID, d.EventID, d.EventSeq, d.EventType, d.Attempt, d.Outcome, d.HTTPStatus, d.Error,
-		timeArg(d.Time), d.DurationMS)
+		d.ErrorSummary, timeArg(d.Time), d.DurationMS)
 	if err != nil {
 		return wrap(err, t.c.f, "add delivery")
 	}

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -86,11 +87,11 @@ func testService(t *testing.T, s *Store) {
 	}
 	h.Attempts, h.FirstFailedAt, h.NextAttemptAt, h.Cursor = 2, now, now.Add(time.Minute), 9
 	if err := update(func(stx store.ServiceTx) error {
-		if err := stx.UpdateWebhook(ctx, h); err != nil {
-			return err
+		if ok, err := stx.SaveWebhookState(ctx, h, ""); err != nil || !ok {
+			return fmt.Errorf("save state: %v %w", ok, err)
 		}
 		return stx.AddDelivery(ctx, &store.Delivery{WebhookID: h.ID, AccountID: a.ID, EventID: "e", EventSeq: 8, EventType: "user.created",
-			Attempt: 2, Outcome: store.DeliveryFailed, HTTPStatus: 500, Error: "boom", Time: now, DurationMS: 12})
+			Attempt: 2, Outcome: store.DeliveryFailed, HTTPStatus: 500, Error: "boom", ErrorSummary: "answered 500", Time: now, DurationMS: 12})
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -98,9 +99,20 @@ func testService(t *testing.T, s *Store) {
 	if h2.Attempts != 2 || !h2.NextAttemptAt.Equal(now.Add(time.Minute)) || h2.Cursor != 9 {
 		t.Fatalf("updated webhook %+v", h2)
 	}
+	// An administrator's update leaves the delivery state alone.
+	h.URL, h.Cursor, h.Attempts = "https://y.example/h", 1, 0
+	if err := update(func(stx store.ServiceTx) error { return stx.UpdateWebhook(ctx, h) }); err != nil {
+		t.Fatal(err)
+	}
+	if h3, _ := svc.Webhook(ctx, a.ID, hook.ID); h3.URL != h.URL || h3.Cursor != 9 || h3.Attempts != 2 {
+		t.Fatalf("after an administrator's update %+v", h3)
+	}
 	ds, err := svc.Deliveries(ctx, a.ID, h.ID, 10)
-	if err != nil || len(ds) != 1 || ds[0].Error != "boom" || ds[0].HTTPStatus != 500 {
+	if err != nil || len(ds) != 1 || ds[0].Error != "boom" || ds[0].ErrorSummary != "answered 500" || ds[0].HTTPStatus != 500 {
 		t.Fatalf("deliveries %+v %v", ds, err)
+	}
+	if r := ds[0].Redacted(); r.Error != "answered 500" {
+		t.Fatalf("redacted %+v", r)
 	}
 	all, _ := svc.AllWebhooks(ctx)
 	if len(all) != 1 {

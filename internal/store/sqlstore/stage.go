@@ -9,7 +9,6 @@ import (
 	"slices"
 
 	"github.com/dirsync/dirsync/internal/directory"
-	"github.com/dirsync/dirsync/internal/store"
 )
 
 // stageBatch is how many rows one staging INSERT writes: 500 rows of 3
@@ -238,166 +237,12 @@ func (t *tx) UnstagedGroups(ctx context.Context, sourceID, runID, after string, 
 	return groups, wrap(err, t.c.f, "unstaged groups")
 }
 
-// SyncMemberships works in three steps, each cheap whatever the number of
-// memberships and whatever the planner knows:
-//
-//  1. Two set differences, each one statement (EXCEPT hashes or sorts,
-//     never loops over one side for each row of the other), write what to
-//     remove and what to add into a temporary table, sync_diff.
-//  2. Pages of sync_diff, read by keyset on its primary key (a range scan
-//     each), go to fn with no rows open.
-//  3. Two set-wise statements apply the differences to memberships.
-//
-// PostgreSQL plans from statistics, which tables filled within the apply's
-// own transaction (a first sync) or with autovacuum off do not have: it
-// then guesses that few rows match and loops. So its flavor ANALYZEs the
-// tables first (ANALYZE counts the transaction's own rows).
-
-// desiredSQL selects the memberships of one member kind that the run
-// staged, mapped through the source's links, as (group_id, member_kind,
-// member_id). Parameters: source id, run id.
-func desiredSQL(kind directory.MemberKind, links, col string) string {
-	return `SELECT gl.group_id AS group_id, sm.member_kind AS member_kind, ml.` + col + ` AS member_id
-		FROM staged_memberships sm
-		JOIN group_links gl ON gl.source_id = ? AND gl.external_id = sm.group_ext
-		JOIN ` + links + ` ml ON ml.source_id = gl.source_id AND ml.external_id = sm.member_ext
-		WHERE sm.run_id = ? AND sm.member_kind = '` + string(kind) + `'`
-}
-
-// ownedSQL selects the memberships of one member kind that the source owns.
-// Parameter: source id.
-func ownedSQL(kind directory.MemberKind) string {
-	return `SELECT group_id, member_kind, member_id FROM memberships
-		WHERE source_id = ? AND member_kind = '` + string(kind) + `'`
-}
-
-type membershipKind struct {
-	kind directory.MemberKind
-	// removed and added fill sync_diff; parameters: source id, source id,
-	// run id (removed), source id, run id, source id (added).
-	removed, added string
-}
-
-func newMembershipKind(kind directory.MemberKind, links, col string) membershipKind {
-	return membershipKind{
-		kind: kind,
-		removed: `INSERT INTO sync_diff (added, group_id, member_kind, member_id)
-			SELECT 0, d.group_id, d.member_kind, d.member_id FROM (
-				` + ownedSQL(kind) + ` EXCEPT ` + desiredSQL(kind, links, col) + `) d`,
-		added: `INSERT INTO sync_diff (added, group_id, member_kind, member_id)
-			SELECT 1, d.group_id, d.member_kind, d.member_id FROM (
-				` + desiredSQL(kind, links, col) + ` EXCEPT ` + ownedSQL(kind) + `) d`,
-	}
-}
-
-var membershipKinds = []membershipKind{
-	newMembershipKind(directory.MemberUser, "user_links", "user_id"),
-	newMembershipKind(directory.MemberGroup, "group_links", "group_id"),
-}
-
-// The statements on sync_diff run unprepared: a statement prepared on the
-// pool would meet a connection where the temporary table does not exist.
-const (
-	qDiffPage = `SELECT d.group_id, g.name, d.member_kind, d.member_id,
-			COALESCE((SELECT u.username FROM users u WHERE d.member_kind = 'user' AND u.id = d.member_id),
-				(SELECT mg.name FROM groups mg WHERE d.member_kind = 'group' AND mg.id = d.member_id), '')
-		FROM sync_diff d JOIN groups g ON g.id = d.group_id
-		WHERE d.added = ? AND (d.group_id, d.member_kind, d.member_id) > (?, ?, ?)
-		ORDER BY d.group_id, d.member_kind, d.member_id LIMIT ?`
-	qDiffDelete = `DELETE FROM memberships WHERE source_id = ?
-		AND (group_id, member_kind, member_id) IN (SELECT group_id, member_kind, member_id FROM sync_diff WHERE added = 0)`
-	qDiffInsert = `INSERT INTO memberships (group_id, member_kind, member_id, source_id)
-		SELECT group_id, member_kind, member_id, ? FROM sync_diff WHERE added = 1
-		ON CONFLICT DO NOTHING`
-)
-
-// membershipPage is how many memberships SyncMemberships hands over at a time.
-const membershipPage = 1000
-
-// SyncMemberships makes the memberships the source owns those the run
-// staged, mapped through the source's links; staged rows whose group or
-// member has no link are ignored. It hands fn what it will remove, then
-// what it will add, a page at a time ordered by group id, member kind and
-// member id, with no rows open, and then changes the memberships set-wise.
-func (t *tx) SyncMemberships(ctx context.Context, sourceID, runID string, fn func(added bool, page []store.Membership) error) error {
-	c := t.c
-	if err := c.f.analyze(ctx, c, "staged_memberships", "memberships", "user_links", "group_links"); err != nil {
-		return wrap(err, c.f, "sync memberships: analyze")
-	}
-	for _, q := range []string{c.f.createDiff, `DELETE FROM sync_diff`} {
-		if _, err := c.execOnce(ctx, q); err != nil {
-			return wrap(err, c.f, "sync memberships: diff table")
-		}
-	}
-	var removed, added int64
-	for _, k := range membershipKinds {
-		n, err := affected(c.execOnce(ctx, k.removed, sourceID, sourceID, runID))
-		if err != nil {
-			return wrap(err, c.f, "sync memberships: removed %ss", k.kind)
-		}
-		removed += n
-		if n, err = affected(c.execOnce(ctx, k.added, sourceID, runID, sourceID)); err != nil {
-			return wrap(err, c.f, "sync memberships: added %ss", k.kind)
-		}
-		added += n
-	}
-	if err := c.f.analyze(ctx, c, "sync_diff"); err != nil {
-		return wrap(err, c.f, "sync memberships: analyze")
-	}
-	for _, step := range []struct {
-		added  int
-		n      int64
-		change string
-	}{{0, removed, qDiffDelete}, {1, added, qDiffInsert}} {
-		if step.n == 0 {
-			continue
-		}
-		if err := t.diffPages(ctx, step.added, func(p []store.Membership) error { return fn(step.added == 1, p) }); err != nil {
-			return wrap(err, c.f, "sync memberships")
-		}
-		if _, err := c.execOnce(ctx, step.change, sourceID); err != nil {
-			return wrap(err, c.f, "sync memberships: apply")
-		}
-	}
-	if _, err := c.execOnce(ctx, `DROP TABLE sync_diff`); err != nil {
-		return wrap(err, c.f, "sync memberships: drop diff table")
-	}
-	return nil
-}
-
-// diffPages hands sync_diff's rows of one side to fn a page at a time,
-// closing each page's rows first (pgx cannot write while rows are open).
-func (t *tx) diffPages(ctx context.Context, added int, fn func([]store.Membership) error) error {
-	var g, k, m string
-	for {
-		rows, err := t.c.queryOnce(ctx, qDiffPage, added, g, k, m, membershipPage)
-		if err != nil {
-			return err
-		}
-		var page []store.Membership
-		for rows.Next() {
-			var ms store.Membership
-			if err := rows.Scan(&ms.GroupID, &ms.GroupName, &ms.MemberKind, &ms.MemberID, &ms.MemberName); err != nil {
-				rows.Close()
-				return err
-			}
-			page = append(page, ms)
-		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return err
-		}
-		if len(page) == 0 {
-			return nil
-		}
-		if err := fn(page); err != nil {
-			return err
-		}
-		if len(page) < membershipPage {
-			return nil
-		}
-		last := page[len(page)-1]
-		g, k, m = last.GroupID, string(last.MemberKind), last.MemberID
-	}
+// CountLinked counts the source's users and groups out of the trash, each
+// once however many of the source's objects link to it.
+func (t *tx) CountLinked(ctx context.Context, sourceID string) (users, groups int, err error) {
+	err = t.c.row(ctx, `SELECT
+		(SELECT COUNT(*) FROM users WHERE state <> ? AND id IN (SELECT user_id FROM user_links WHERE source_id = ?)),
+		(SELECT COUNT(*) FROM groups WHERE state <> ? AND id IN (SELECT group_id FROM group_links WHERE source_id = ?))`,
+		string(directory.StateTrash), sourceID, string(directory.StateTrash), sourceID).Scan(&users, &groups)
+	return users, groups, wrap(err, t.c.f, "count objects of source %s", sourceID)
 }

@@ -212,7 +212,7 @@ func testSyncMembershipsPaged(t *testing.T, s store.Store) {
 		}
 		added, removed = map[string]int{}, map[string]int{}
 		update(t, s, func(tx store.Tx) error {
-			return tx.SyncMemberships(ctx, src.ID, run, func(add bool, page []store.Membership) error {
+			return tx.SyncMemberships(ctx, src.ID, run, store.Reach{}, func(add bool, page []store.Membership) error {
 				pages++
 				for _, m := range page {
 					if add {

@@ -53,6 +53,8 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"SyncMembershipsPaged", testSyncMembershipsPaged},
 		{"StagingKeys", testStagingKeys},
 		{"UnfinishedRuns", testUnfinishedRuns},
+		{"SyncMembershipsReach", testSyncMembershipsReach},
+		{"CountLinked", testCountLinked},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -1047,6 +1049,12 @@ func memberNames(ms []directory.Member) []string {
 // id and syncs the source's memberships to them.
 func syncRun(t *testing.T, s store.Store, sourceID, runID string, ms ...[3]string) (added, removed []string) {
 	t.Helper()
+	return syncReach(t, s, sourceID, runID, store.Reach{}, ms...)
+}
+
+// syncReach is syncRun within a reach.
+func syncReach(t *testing.T, s store.Store, sourceID, runID string, reach store.Reach, ms ...[3]string) (added, removed []string) {
+	t.Helper()
 	var staged []directory.SourceMembership
 	for _, m := range ms {
 		staged = append(staged, directory.SourceMembership{GroupExternalID: m[0], MemberKind: directory.MemberKind(m[1]), MemberExternalID: m[2]})
@@ -1058,7 +1066,7 @@ func syncRun(t *testing.T, s store.Store, sourceID, runID string, ms ...[3]strin
 	}
 	update(t, s, func(tx store.Tx) error {
 		var a, r []store.Membership
-		err := tx.SyncMemberships(t.Context(), sourceID, runID, func(add bool, page []store.Membership) error {
+		err := tx.SyncMemberships(t.Context(), sourceID, runID, reach, func(add bool, page []store.Membership) error {
 			if len(page) == 0 {
 				return fmt.Errorf("an empty page")
 			}
@@ -1684,4 +1692,97 @@ func testUnfinishedRuns(t *testing.T, s store.Store) {
 	if got := must[[]directory.Run](t)(s.UnfinishedRuns(ctx, b.ID, src.ID)); len(got) != 0 {
 		t.Fatalf("another account sees %d runs", len(got))
 	}
+}
+
+// testSyncMembershipsReach: a single-user reach and an incremental reach
+// change only what they reach; no reach ever keeps or adds a membership of
+// an object in the trash.
+func testSyncMembershipsReach(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := mkAccount(t, s, "a")
+	src := mkSource(t, s, a.ID, "src")
+	ids := map[string]string{}
+	for _, n := range []string{"ann", "bob", "cat"} {
+		ids[n] = mkUser(t, s, a.ID, n, "").ID
+		link(t, s, directory.MemberUser, ids[n], src.ID, "u-"+n)
+	}
+	for _, n := range []string{"G1", "G2", "G3"} {
+		ids[n] = mkGroup(t, s, a.ID, n).ID
+		link(t, s, directory.MemberGroup, ids[n], src.ID, "g-"+n)
+	}
+	syncRun(t, s, src.ID, "full",
+		[3]string{"g-G1", "user", "u-ann"}, [3]string{"g-G1", "user", "u-bob"},
+		[3]string{"g-G2", "user", "u-ann"}, [3]string{"g-G2", "group", "g-G1"})
+
+	// One user: ann leaves G2 and joins G3; bob, staged by mistake, and
+	// the group membership stay out of reach.
+	added, removed := syncReach(t, s, src.ID, "one", store.Reach{UserID: ids["ann"]},
+		[3]string{"g-G1", "user", "u-ann"}, [3]string{"g-G3", "user", "u-ann"}, [3]string{"g-G3", "user", "u-bob"})
+	if !slices.Equal(added, []string{"G3>ann"}) || !slices.Equal(removed, []string{"G2>ann"}) {
+		t.Errorf("user reach: added %v removed %v; want G3>ann, G2>ann", added, removed)
+	}
+
+	// Incremental: cat joins G2, bob's end in G1 is reported, G2>G1 is
+	// not mentioned and stays; an ended pair that was never there is no change.
+	if err := s.StageMemberships(ctx, "inc/ended", []directory.SourceMembership{
+		{GroupExternalID: "g-G1", MemberKind: directory.MemberUser, MemberExternalID: "u-bob"},
+		{GroupExternalID: "g-G3", MemberKind: directory.MemberUser, MemberExternalID: "u-cat"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	added, removed = syncReach(t, s, src.ID, "inc", store.Reach{Ended: "inc/ended"}, [3]string{"g-G2", "user", "u-cat"})
+	if !slices.Equal(added, []string{"G2>cat"}) || !slices.Equal(removed, []string{"G1>bob"}) {
+		t.Errorf("incremental reach: added %v removed %v; want G2>cat, G1>bob", added, removed)
+	}
+	if got := memberNames(must[[]directory.Member](t)(s.Members(ctx, a.ID, ids["G2"], false))); !slices.Equal(got, []string{"group:G1", "user:cat"}) {
+		t.Errorf("G2 after the incremental sync: %v", got)
+	}
+
+	// Objects in the trash: cat (a member) and G3 (a group) lose what they
+	// had and gain nothing, whatever is staged.
+	update(t, s, func(tx store.Tx) error {
+		u := must[directory.User](t)(tx.User(ctx, a.ID, ids["cat"]))
+		u.State = directory.StateTrash
+		if err := tx.UpdateUser(ctx, u); err != nil {
+			return err
+		}
+		g := must[directory.Group](t)(tx.Group(ctx, a.ID, ids["G3"]))
+		g.State = directory.StateTrash
+		return tx.UpdateGroup(ctx, g)
+	})
+	added, removed = syncRun(t, s, src.ID, "trash",
+		[3]string{"g-G1", "user", "u-ann"}, [3]string{"g-G1", "user", "u-cat"},
+		[3]string{"g-G2", "user", "u-cat"}, [3]string{"g-G3", "user", "u-ann"}, [3]string{"g-G2", "group", "g-G1"})
+	if len(added) != 0 || !slices.Equal(removed, []string{"G2>cat", "G3>ann"}) {
+		t.Errorf("with objects in the trash: added %v removed %v; want none, G2>cat G3>ann", added, removed)
+	}
+}
+
+// testCountLinked counts a source's users and groups out of the trash.
+func testCountLinked(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := mkAccount(t, s, "a")
+	src := mkSource(t, s, a.ID, "src")
+	other := mkSource(t, s, a.ID, "other")
+	for i, n := range []string{"ann", "bob", "cat", "dan"} {
+		u := mkUser(t, s, a.ID, n, "")
+		link(t, s, directory.MemberUser, u.ID, src.ID, "u-"+n)
+		if i == 0 { // linked twice, counted once
+			link(t, s, directory.MemberUser, u.ID, src.ID, "old-"+n)
+		}
+		if n == "dan" {
+			u.State = directory.StateTrash
+			update(t, s, func(tx store.Tx) error { return tx.UpdateUser(ctx, u) })
+		}
+	}
+	link(t, s, directory.MemberUser, mkUser(t, s, a.ID, "eve", "").ID, other.ID, "u-eve")
+	link(t, s, directory.MemberGroup, mkGroup(t, s, a.ID, "G").ID, src.ID, "g")
+	mkGroup(t, s, a.ID, "local")
+	update(t, s, func(tx store.Tx) error {
+		users, groups, err := tx.CountLinked(ctx, src.ID)
+		if err != nil || users != 3 || groups != 1 {
+			return fmt.Errorf("CountLinked = %d users, %d groups, %v; want 3, 1", users, groups, err)
+		}
+		return nil
+	})
 }

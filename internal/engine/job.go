@@ -1,0 +1,165 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+
+	"github.com/dirsync/dirsync/internal/connector"
+	"github.com/dirsync/dirsync/internal/directory"
+	"github.com/dirsync/dirsync/internal/scope"
+	"github.com/dirsync/dirsync/internal/store"
+)
+
+// job is one run of one source, from its lease to its record: what the
+// three kinds of run (full, delta, single user) share.
+type job struct {
+	e        *Engine
+	src      directory.Source
+	conn     connector.Connector
+	settings scope.Settings
+	opts     Options
+	run      directory.Run
+	// state is the source's saved state: its cursor, and when it was last
+	// reconciled in full.
+	state   sourceState
+	log     *slog.Logger
+	release func()
+}
+
+// begin leases the source for a run of the kind. The run is recorded by
+// record, once the job knows what kind of run it is.
+func (e *Engine) begin(ctx context.Context, src directory.Source, conn connector.Connector, kind directory.RunKind, opts Options) (*job, error) {
+	j := &job{e: e, src: src, conn: conn, opts: opts, log: e.logger().With("source", src.Name),
+		run: directory.Run{AccountID: src.AccountID, SourceID: src.ID, Source: src.Name, Kind: kind,
+			Trigger: opts.Trigger, DryRun: opts.DryRun, Outcome: directory.OutcomeRunning}}
+	settings, err := scope.Parse(src.Settings)
+	if err != nil {
+		return j, fmt.Errorf("source %s: settings: %w", src.Name, err)
+	}
+	j.settings = settings
+	if j.release, err = e.lease(ctx, src); err != nil {
+		return j, err
+	}
+	return j, nil
+}
+
+// record records the run as started.
+func (j *job) record(ctx context.Context) error {
+	j.run.StartedAt = j.e.now()
+	if err := j.e.Store.Update(ctx, func(tx store.Tx) error { return tx.CreateRun(ctx, &j.run) }); err != nil {
+		return fmt.Errorf("engine: record run: %w", err)
+	}
+	j.log = j.log.With("run", j.run.ID)
+	j.log.Info("sync started", "kind", j.run.Kind, "dry_run", j.opts.DryRun)
+	return nil
+}
+
+// end drops what the run staged, however it ended (a crash leaves rows
+// the source's next lease drops), and releases the source.
+func (j *job) end(ctx context.Context) {
+	if j.run.ID != "" {
+		j.e.dropStage(ctx, j.run.ID)
+	}
+	if j.release != nil {
+		j.release()
+	}
+}
+
+// fail records the run as ended without applying anything.
+func (j *job) fail(ctx context.Context, outcome directory.Outcome, err error) (directory.Run, error) {
+	return j.e.finish(ctx, j.run, outcome, err)
+}
+
+// countRequests copies the connector's counters into the run.
+func (j *job) countRequests() {
+	if c, ok := j.conn.(connector.Counter); ok {
+		s := c.Stats()
+		j.run.Requests, j.run.Throttled = s.Requests, s.Throttled
+	}
+}
+
+// errPlanOnly ends the apply transaction of a run whose plan is recorded
+// without being applied: a dry run, or a run the deletion limit stopped.
+var errPlanOnly = errors.New("plan only")
+
+// apply computes the run's plan once, in one transaction, and either
+// commits it with the run's record, or (a dry run, or a run the deletion
+// limit stopped) rolls it back and records the plan: its counts and its
+// changes.
+func (j *job) apply(ctx context.Context, sc *scoper, plan func(*applier) []step) (directory.Run, error) {
+	var a *applier
+	readSkips := j.run.Skips
+	err := j.e.Store.Update(ctx, func(tx store.Tx) error {
+		// Update may call this again (a PostgreSQL serialization retry): start clean.
+		j.run.Counts, j.run.Skips = directory.Counts{}, maps.Clone(readSkips)
+		var err error
+		if a, err = j.newApplier(ctx, tx, sc); err != nil {
+			return err
+		}
+		if err := runSteps(plan(a)); err != nil {
+			return err
+		}
+		if a.changes.keep {
+			return errPlanOnly
+		}
+		j.run.Outcome, j.run.FinishedAt = directory.OutcomeSucceeded, j.e.now()
+		if err := tx.AppendEvents(ctx, []directory.Event{runEvent(j.run, directory.EventSyncCompleted)}); err != nil {
+			return err
+		}
+		return tx.UpdateRun(ctx, j.run)
+	})
+	switch {
+	case errors.Is(err, errPlanOnly):
+		return j.recordPlan(ctx, a)
+	case err != nil:
+		j.run.Counts = directory.Counts{}
+		outcome := directory.OutcomeFailed
+		if errors.Is(err, ErrStopped) {
+			outcome = directory.OutcomeStopped
+		}
+		return j.fail(ctx, outcome, err)
+	}
+	j.log.Info("sync finished", "outcome", j.run.Outcome, "counts", j.run.Counts)
+	return j.run, nil
+}
+
+// recordPlan records a run that computed its plan and applied none of it:
+// a dry run (succeeded, or stopped where the real run would stop) or a run
+// the deletion limit stopped. Its counts and changes are the plan.
+func (j *job) recordPlan(ctx context.Context, a *applier) (directory.Run, error) {
+	stop := a.stop
+	j.run.Outcome, j.run.FinishedAt = directory.OutcomeSucceeded, j.e.now()
+	if stop != nil {
+		j.run.Outcome, j.run.Reason = directory.OutcomeStopped, joinReason(stop.Error(), j.run.Reason)
+	}
+	rctx, cancel := recordContext(ctx)
+	defer cancel()
+	err := j.e.Store.Update(rctx, func(tx store.Tx) error {
+		if err := tx.AddChanges(rctx, j.run.ID, a.changes.kept); err != nil {
+			return err
+		}
+		if stop != nil && !j.run.DryRun {
+			if err := tx.AppendEvents(rctx, []directory.Event{runEvent(j.run, directory.EventSyncFailed)}); err != nil {
+				return err
+			}
+		}
+		return tx.UpdateRun(rctx, j.run)
+	})
+	if err != nil {
+		return j.run, errors.Join(stop, fmt.Errorf("engine: record the plan of run %s: %w", j.run.ID, err))
+	}
+	j.log.Info("plan recorded, nothing applied", "outcome", j.run.Outcome, "counts", j.run.Counts, "reason", j.run.Reason)
+	return j.run, stop
+}
+
+// joinReason puts why a run ended before what it already said (why it
+// went full, say).
+func joinReason(why, earlier string) string {
+	if earlier == "" {
+		return why
+	}
+	return why + " (" + earlier + ")"
+}

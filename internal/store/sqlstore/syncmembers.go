@@ -1,0 +1,213 @@
+package sqlstore
+
+import (
+	"context"
+
+	"github.com/dirsync/dirsync/internal/directory"
+	"github.com/dirsync/dirsync/internal/store"
+)
+
+// SyncMemberships works in three steps, each cheap whatever the number of
+// memberships and whatever the planner knows:
+//
+//  1. Two set differences, each one statement (EXCEPT hashes or sorts,
+//     never loops over one side for each row of the other), write what to
+//     remove and what to add into a temporary table, sync_diff.
+//  2. Pages of sync_diff, read by keyset on its primary key (a range scan
+//     each), go to fn with no rows open.
+//  3. Two set-wise statements apply the differences to memberships.
+//
+// The differences are between two sets of (group_id, member_kind,
+// member_id), both limited to the call's reach:
+//   - owned: the memberships the source owns;
+//   - desired: the memberships the run staged, mapped through the source's
+//     links, between a group and a member that are both out of the trash.
+//
+// What differs between reaches is only how each set is found cheaply: the
+// whole source's memberships, one user's (an index on the member), or the
+// pairs the run staged (joined to memberships by their primary key).
+//
+// PostgreSQL plans from statistics, which tables filled within the apply's
+// own transaction (a first sync) or with autovacuum off do not have: it
+// then guesses that few rows match and loops. So its flavor ANALYZEs the
+// tables first (ANALYZE counts the transaction's own rows) for a whole
+// source's sync; the narrow reaches read few rows by index either way.
+
+// query is a statement with its arguments.
+type query struct {
+	sql  string
+	args []any
+}
+
+// memberKind is one kind of member: its link table and the link's column.
+type memberKind struct {
+	kind         directory.MemberKind
+	links, col   string
+	objectsTable string
+}
+
+var memberKinds = []memberKind{
+	{directory.MemberUser, "user_links", "user_id", "users"},
+	{directory.MemberGroup, "group_links", "group_id", "groups"},
+}
+
+// stagedPairs maps staged memberships of the kind through the source's
+// links, from FROM on; the caller adds the select list and conditions.
+func (k memberKind) stagedPairs() string {
+	return ` FROM staged_memberships sm
+		JOIN group_links gl ON gl.source_id = ? AND gl.external_id = sm.group_ext
+		JOIN ` + k.links + ` ml ON ml.source_id = gl.source_id AND ml.external_id = sm.member_ext`
+}
+
+// desired selects the memberships of the kind the run staged, between a
+// group and a member both linked to the source and out of the trash.
+func (k memberKind) desired(sourceID, runID string, reach store.Reach) query {
+	q := query{`SELECT gl.group_id AS group_id, sm.member_kind AS member_kind, ml.` + k.col + ` AS member_id` + k.stagedPairs() + `
+		JOIN groups g ON g.id = gl.group_id
+		JOIN ` + k.objectsTable + ` o ON o.id = ml.` + k.col + `
+		WHERE sm.run_id = ? AND sm.member_kind = '` + string(k.kind) + `'
+		AND g.state <> '` + string(directory.StateTrash) + `' AND o.state <> '` + string(directory.StateTrash) + `'`,
+		[]any{sourceID, runID}}
+	if reach.UserID != "" {
+		q.sql += ` AND ml.` + k.col + ` = ?`
+		q.args = append(q.args, reach.UserID)
+	}
+	return q
+}
+
+// owned selects the memberships of the kind the source owns in the reach.
+func (k memberKind) owned(sourceID, runID string, reach store.Reach) query {
+	base := `SELECT group_id, member_kind, member_id FROM memberships WHERE source_id = ? AND member_kind = '` + string(k.kind) + `'`
+	switch {
+	case reach.UserID != "":
+		return query{base + ` AND member_id = ?`, []any{sourceID, reach.UserID}}
+	case reach.Ended != "":
+		return query{`SELECT m.group_id, m.member_kind, m.member_id` + k.stagedPairs() + `
+			JOIN memberships m ON m.group_id = gl.group_id AND m.member_kind = sm.member_kind
+				AND m.member_id = ml.` + k.col + ` AND m.source_id = gl.source_id
+			WHERE (sm.run_id = ? OR sm.run_id = ?) AND sm.member_kind = '` + string(k.kind) + `'`,
+			[]any{sourceID, runID, reach.Ended}}
+	}
+	return query{base, []any{sourceID}}
+}
+
+// diff fills sync_diff with a minus b, marked added or not.
+func diff(added int, a, b query) query {
+	return query{`INSERT INTO sync_diff (added, group_id, member_kind, member_id)
+		SELECT ?, d.group_id, d.member_kind, d.member_id FROM (` + a.sql + ` EXCEPT ` + b.sql + `) d`,
+		append(append([]any{added}, a.args...), b.args...)}
+}
+
+// The statements on sync_diff run unprepared: a statement prepared on the
+// pool would meet a connection where the temporary table does not exist.
+const (
+	qDiffPage = `SELECT d.group_id, g.name, d.member_kind, d.member_id,
+			COALESCE((SELECT u.username FROM users u WHERE d.member_kind = 'user' AND u.id = d.member_id),
+				(SELECT mg.name FROM groups mg WHERE d.member_kind = 'group' AND mg.id = d.member_id), '')
+		FROM sync_diff d JOIN groups g ON g.id = d.group_id
+		WHERE d.added = ? AND (d.group_id, d.member_kind, d.member_id) > (?, ?, ?)
+		ORDER BY d.group_id, d.member_kind, d.member_id LIMIT ?`
+	qDiffDelete = `DELETE FROM memberships WHERE source_id = ?
+		AND (group_id, member_kind, member_id) IN (SELECT group_id, member_kind, member_id FROM sync_diff WHERE added = 0)`
+	qDiffInsert = `INSERT INTO memberships (group_id, member_kind, member_id, source_id)
+		SELECT group_id, member_kind, member_id, ? FROM sync_diff WHERE added = 1
+		ON CONFLICT DO NOTHING`
+)
+
+// membershipPage is how many memberships SyncMemberships hands over at a time.
+const membershipPage = 1000
+
+// SyncMemberships makes the memberships the source owns in the reach those
+// the run staged between live objects, mapped through the source's links.
+// It hands fn what it will remove, then what it will add, a page at a time
+// ordered by group id, member kind and member id, with no rows open, and
+// then changes the memberships set-wise.
+func (t *tx) SyncMemberships(ctx context.Context, sourceID, runID string, reach store.Reach, fn func(added bool, page []store.Membership) error) error {
+	c := t.c
+	if reach == (store.Reach{}) {
+		if err := c.f.analyze(ctx, c, "staged_memberships", "memberships", "user_links", "group_links"); err != nil {
+			return wrap(err, c.f, "sync memberships: analyze")
+		}
+	}
+	for _, q := range []string{c.f.createDiff, `DELETE FROM sync_diff`} {
+		if _, err := c.execOnce(ctx, q); err != nil {
+			return wrap(err, c.f, "sync memberships: diff table")
+		}
+	}
+	var removed, added int64
+	for _, k := range memberKinds {
+		if reach.UserID != "" && k.kind != directory.MemberUser {
+			continue
+		}
+		owned, desired := k.owned(sourceID, runID, reach), k.desired(sourceID, runID, reach)
+		for _, d := range []struct {
+			q query
+			n *int64
+		}{{diff(0, owned, desired), &removed}, {diff(1, desired, owned), &added}} {
+			n, err := affected(c.execOnce(ctx, d.q.sql, d.q.args...))
+			if err != nil {
+				return wrap(err, c.f, "sync memberships: %s differences", k.kind)
+			}
+			*d.n += n
+		}
+	}
+	if err := c.f.analyze(ctx, c, "sync_diff"); err != nil {
+		return wrap(err, c.f, "sync memberships: analyze")
+	}
+	for _, step := range []struct {
+		added  int
+		n      int64
+		change string
+	}{{0, removed, qDiffDelete}, {1, added, qDiffInsert}} {
+		if step.n == 0 {
+			continue
+		}
+		if err := t.diffPages(ctx, step.added, func(p []store.Membership) error { return fn(step.added == 1, p) }); err != nil {
+			return wrap(err, c.f, "sync memberships")
+		}
+		if _, err := c.execOnce(ctx, step.change, sourceID); err != nil {
+			return wrap(err, c.f, "sync memberships: apply")
+		}
+	}
+	if _, err := c.execOnce(ctx, `DROP TABLE sync_diff`); err != nil {
+		return wrap(err, c.f, "sync memberships: drop diff table")
+	}
+	return nil
+}
+
+// diffPages hands sync_diff's rows of one side to fn a page at a time,
+// closing each page's rows first (pgx cannot write while rows are open).
+func (t *tx) diffPages(ctx context.Context, added int, fn func([]store.Membership) error) error {
+	var g, k, m string
+	for {
+		rows, err := t.c.queryOnce(ctx, qDiffPage, added, g, k, m, membershipPage)
+		if err != nil {
+			return err
+		}
+		var page []store.Membership
+		for rows.Next() {
+			var ms store.Membership
+			if err := rows.Scan(&ms.GroupID, &ms.GroupName, &ms.MemberKind, &ms.MemberID, &ms.MemberName); err != nil {
+				rows.Close()
+				return err
+			}
+			page = append(page, ms)
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return err
+		}
+		if len(page) == 0 {
+			return nil
+		}
+		if err := fn(page); err != nil {
+			return err
+		}
+		if len(page) < membershipPage {
+			return nil
+		}
+		last := page[len(page)-1]
+		g, k, m = last.GroupID, string(last.MemberKind), last.MemberID
+	}
+}
