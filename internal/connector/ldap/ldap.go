@@ -33,6 +33,7 @@ import (
 	goldap "github.com/go-ldap/ldap/v3"
 
 	"github.com/dirsync/dirsync/internal/connector"
+	"github.com/dirsync/dirsync/internal/directory"
 )
 
 // Flavors of directory.
@@ -85,20 +86,21 @@ type Config struct {
 	Flavor string `json:"flavor,omitempty"`
 }
 
-// Attribute keys of Config.Attributes.
+// Attribute keys of Config.Attributes: the user fields they feed, under
+// the fields' own names, and a few more.
 const (
 	AttrAnchor         = "anchor"
-	AttrUsername       = "username"
-	AttrAccountName    = "account_name"
-	AttrEmail          = "email"
-	AttrProxyAddresses = "proxy_addresses"
-	AttrDisplayName    = "display_name"
-	AttrGivenName      = "given_name"
-	AttrSurname        = "surname"
-	AttrJobTitle       = "job_title"
-	AttrDepartment     = "department"
-	AttrMobilePhone    = "mobile_phone"
-	AttrBusinessPhones = "business_phones"
+	AttrUsername       = string(directory.UserUsername)
+	AttrAccountName    = string(directory.UserAccountName)
+	AttrEmail          = string(directory.UserEmail)
+	AttrProxyAddresses = string(directory.UserProxyAddresses)
+	AttrDisplayName    = string(directory.UserDisplayName)
+	AttrGivenName      = string(directory.UserGivenName)
+	AttrSurname        = string(directory.UserSurname)
+	AttrJobTitle       = string(directory.UserJobTitle)
+	AttrDepartment     = string(directory.UserDepartment)
+	AttrMobilePhone    = string(directory.UserMobilePhone)
+	AttrBusinessPhones = string(directory.UserBusinessPhones)
 	AttrGroupName      = "group_name"
 	AttrGroupDesc      = "group_description"
 	AttrGroupMail      = "group_mail"

@@ -1,0 +1,120 @@
+package directory
+
+import (
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// jsonFields maps the JSON names of a struct's fields (embedded structs
+// flattened, as encoding/json does) to their Go names.
+func jsonFields(t reflect.Type) map[string]string {
+	out := map[string]string{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if f.Anonymous {
+			for k, v := range jsonFields(f.Type) {
+				out[k] = v
+			}
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		out[name] = f.Name
+	}
+	return out
+}
+
+// fill sets every field of a struct to a value of its own: a string field
+// to its Go name, a list to one such value, a boolean to true.
+func fill(v reflect.Value) {
+	for i := range v.NumField() {
+		f, sf := v.Field(i), v.Type().Field(i)
+		switch f.Kind() {
+		case reflect.Struct:
+			fill(f)
+		case reflect.String:
+			f.SetString("value of " + sf.Name)
+		case reflect.Slice:
+			f.Set(reflect.ValueOf([]string{"value of " + sf.Name}))
+		case reflect.Bool:
+			f.SetBool(true)
+		}
+	}
+}
+
+// changed lists the Go names of the fields whose values differ.
+func changed(a, b reflect.Value) []string {
+	var out []string
+	for i := range a.NumField() {
+		if a.Field(i).Kind() == reflect.Struct {
+			out = append(out, changed(a.Field(i), b.Field(i))...)
+			continue
+		}
+		if !reflect.DeepEqual(a.Field(i).Interface(), b.Field(i).Interface()) {
+			out = append(out, a.Type().Field(i).Name)
+		}
+	}
+	return out
+}
+
+// TestFieldsAreTheStructTags: every JSON name of SourceUser's attributes
+// (and enabled) is a UserField and the other way round, each constant is
+// "User" + its Go field's name, and OverlayUser copies exactly that field;
+// the same for groups. A renamed tag fails here, not silently in
+// incremental runs.
+func TestFieldsAreTheStructTags(t *testing.T) {
+	userTags := jsonFields(reflect.TypeFor[SourceUser]())
+	delete(userTags, "external_id")
+	var patch SourceUser
+	fill(reflect.ValueOf(&patch).Elem())
+	patch.ExternalID = ""
+	for _, f := range UserFields {
+		goName, ok := userTags[string(f)]
+		if !ok {
+			t.Errorf("UserField %q is no JSON name of SourceUser's attributes", f)
+			continue
+		}
+		delete(userTags, string(f))
+		got, err := OverlayUser(SourceUser{}, patch, []UserField{f})
+		if err != nil {
+			t.Errorf("OverlayUser %q: %v", f, err)
+		}
+		if diff := changed(reflect.ValueOf(SourceUser{}), reflect.ValueOf(got)); !slices.Equal(diff, []string{goName}) {
+			t.Errorf("OverlayUser %q changed %v, want only %s", f, diff, goName)
+		}
+	}
+	for tag := range userTags {
+		t.Errorf("SourceUser's attribute %q has no UserField: incremental runs would drop it", tag)
+	}
+
+	groupTags := jsonFields(reflect.TypeFor[SourceGroup]())
+	delete(groupTags, "external_id")
+	var gpatch SourceGroup
+	fill(reflect.ValueOf(&gpatch).Elem())
+	gpatch.ExternalID = ""
+	for _, f := range GroupFields {
+		goName, ok := groupTags[string(f)]
+		if !ok {
+			t.Errorf("GroupField %q is no JSON name of SourceGroup's attributes", f)
+			continue
+		}
+		delete(groupTags, string(f))
+		got, err := OverlayGroup(SourceGroup{}, gpatch, []GroupField{f})
+		if err != nil {
+			t.Errorf("OverlayGroup %q: %v", f, err)
+		}
+		if diff := changed(reflect.ValueOf(SourceGroup{}), reflect.ValueOf(got)); !slices.Equal(diff, []string{goName}) {
+			t.Errorf("OverlayGroup %q changed %v, want only %s", f, diff, goName)
+		}
+	}
+	for tag := range groupTags {
+		t.Errorf("SourceGroup's attribute %q has no GroupField", tag)
+	}
+	if _, err := OverlayUser(SourceUser{}, patch, []UserField{"title"}); err == nil {
+		t.Error("OverlayUser of an unknown field: no error")
+	}
+	if _, err := OverlayGroup(SourceGroup{}, gpatch, []GroupField{"owner"}); err == nil {
+		t.Error("OverlayGroup of an unknown field: no error")
+	}
+}
