@@ -7,6 +7,7 @@ import (
 
 	"github.com/dirsync/dirsync/internal/connector"
 	"github.com/dirsync/dirsync/internal/directory"
+	"github.com/dirsync/dirsync/internal/phone"
 	"github.com/dirsync/dirsync/internal/store"
 )
 
@@ -115,7 +116,7 @@ func (j *job) lookup(ctx context.Context, look connector.UserLookup, who string)
 // source's name), by email, or by dirsync id. Nil when there is none.
 func (j *job) knownUser(ctx context.Context, who string) (*directory.User, error) {
 	st, acc := j.e.Store, j.src.AccountID
-	shaped, _ := j.settings.Shape(directory.SourceUser{UserAttributes: directory.UserAttributes{Username: who}})
+	shaped, _ := j.settings.Shape(directory.SourceUser{UserAttributes: directory.UserAttributes{Username: who}}, phone.Numbers{})
 	finds := []func() (directory.User, error){
 		func() (directory.User, error) { return st.UserByLink(ctx, j.src.ID, who) },
 		func() (directory.User, error) { return st.UserByUsername(ctx, acc, who) },

@@ -376,20 +376,18 @@ type memberInfo struct {
 }
 
 func (cr *changeReader) userDirSyncAttrs() []string {
-	return dedupFold(append(slicesClone(cr.sc.userAttrs), attrIsDeleted, attrLastKnownParent, attrRDNName, attrParentGUID,
+	return dedupFold(append(slices.Clone(cr.sc.userAttrs), attrIsDeleted, attrLastKnownParent, attrRDNName, attrParentGUID,
 		attrUAC, attrAccountExpires, attrConsistencyGUID, attrObjectGUID))
 }
 
 func (cr *changeReader) groupDirSyncAttrs() []string {
-	attrs := append(slicesClone(cr.sc.groupAttrs), attrIsDeleted, attrLastKnownParent, attrRDNName, attrParentGUID,
+	attrs := append(slices.Clone(cr.sc.groupAttrs), attrIsDeleted, attrLastKnownParent, attrRDNName, attrParentGUID,
 		attrConsistencyGUID, attrObjectGUID)
 	if m := cr.sc.attrs[AttrMember]; m != "" {
 		attrs = append(attrs, m)
 	}
 	return dedupFold(attrs)
 }
-
-func slicesClone(s []string) []string { return append([]string(nil), s...) }
 
 // has reports whether a DirSync entry carries an attribute: DirSync sends
 // only those that changed, and a cleared one as a name with no values.
@@ -797,7 +795,7 @@ func (cr *changeReader) withMemberOf(attrs []string) []string {
 	if !cr.sc.useMemberOf() {
 		return attrs
 	}
-	return append(slicesClone(attrs), attrMemberOf)
+	return append(slices.Clone(attrs), attrMemberOf)
 }
 
 // groupsOfEntry lists the groups in scope that have the entry (read with

@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/url"
 	"regexp"
 	"slices"
@@ -202,7 +203,7 @@ func (c Config) Validate() error {
 	known := DefaultAttributes(FlavorAD)
 	for k, v := range c.Attributes {
 		if _, ok := known[k]; !ok {
-			bad("attribute mapping %q: unknown field (known: %s)", k, strings.Join(slices.Sorted(mapKeys(known)), ", "))
+			bad("attribute mapping %q: unknown field (known: %s)", k, strings.Join(slices.Sorted(maps.Keys(known)), ", "))
 		} else if v != "" && !attrNameRE.MatchString(v) {
 			bad("attribute mapping %s=%q: not an LDAP attribute name", k, v)
 		}
@@ -229,16 +230,6 @@ func (c Config) Validate() error {
 func validSuffix(s string) bool {
 	s = strings.TrimPrefix(s, "@")
 	return s != "" && !strings.ContainsAny(s, "@ \t/\\,=")
-}
-
-func mapKeys(m map[string]string) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // wrapFilter accepts a filter written without its outer parentheses.
