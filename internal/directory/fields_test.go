@@ -118,3 +118,56 @@ func TestFieldsAreTheStructTags(t *testing.T) {
 		t.Error("OverlayGroup of an unknown field: no error")
 	}
 }
+
+// TestOversized checks every attribute of a user and a group against its
+// limit: a test of each field, so a field added without a check fails.
+func TestOversized(t *testing.T) {
+	big := strings.Repeat("x", MaxValueBytes+1)
+	var u SourceUser
+	fill(reflect.ValueOf(&u).Elem())
+	if f, _ := u.Oversized(); f != "" {
+		t.Fatalf("a user of small values: %s oversized", f)
+	}
+	v := reflect.ValueOf(&u.UserAttributes).Elem()
+	for i := range v.NumField() {
+		name, _, _ := strings.Cut(v.Type().Field(i).Tag.Get("json"), ",")
+		over := u
+		fv := reflect.ValueOf(&over.UserAttributes).Elem().Field(i)
+		switch fv.Kind() {
+		case reflect.String:
+			fv.SetString(big + strings.Repeat("x", MaxDNBytes))
+		case reflect.Slice:
+			fv.Set(reflect.ValueOf([]string{"ok", big}))
+			if f, limit := over.Oversized(); f != name+"[1]" || !strings.Contains(limit, "over the limit of 2048") {
+				t.Errorf("%s with a 2 KB value: Oversized = %q, %q", name, f, limit)
+			}
+			fv.Set(reflect.ValueOf(make([]string, MaxValues+1)))
+		}
+		if f, limit := over.Oversized(); f != name || limit == "" {
+			t.Errorf("%s oversized: Oversized = %q, %q", name, f, limit)
+		}
+	}
+	var g SourceGroup
+	fill(reflect.ValueOf(&g).Elem())
+	gv := reflect.ValueOf(&g.GroupAttributes).Elem()
+	for i := range gv.NumField() {
+		name, _, _ := strings.Cut(gv.Type().Field(i).Tag.Get("json"), ",")
+		over := g
+		fv := reflect.ValueOf(&over.GroupAttributes).Elem().Field(i)
+		switch fv.Kind() {
+		case reflect.String:
+			fv.SetString(big + strings.Repeat("x", MaxDNBytes))
+		case reflect.Slice:
+			fv.Set(reflect.ValueOf(make([]string, MaxValues+1)))
+		default:
+			continue
+		}
+		if f, limit := over.Oversized(); f != name || limit == "" {
+			t.Errorf("group %s oversized: Oversized = %q, %q", name, f, limit)
+		}
+	}
+	mb := SourceUser{ExternalID: "u1", UserAttributes: UserAttributes{Username: "a@b.c", DisplayName: strings.Repeat("é", 1<<19)}}
+	if f, limit := mb.Oversized(); f != "display_name" || limit != "1048576 bytes, over the limit of 2048" {
+		t.Errorf("a 1 MB displayName: %q, %q", f, limit)
+	}
+}

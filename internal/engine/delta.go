@@ -19,6 +19,7 @@ import (
 // splits a large group's members over several entries): the last report of
 // each attribute wins, and membership changes merge per (group, member).
 type deltaSink struct {
+	rejects *rejections
 	mu      sync.Mutex
 	users   map[string]*userDelta
 	groups  map[string]*groupDelta
@@ -72,7 +73,7 @@ type memberDelta struct {
 }
 
 func newDeltaSink() *deltaSink {
-	return &deltaSink{users: map[string]*userDelta{}, groups: map[string]*groupDelta{},
+	return &deltaSink{rejects: newRejections(), users: map[string]*userDelta{}, groups: map[string]*groupDelta{},
 		members: map[memberKey]memberDelta{}, skips: map[string]int{}}
 }
 
@@ -81,8 +82,13 @@ var _ connector.ChangeSink = (*deltaSink)(nil)
 func (s *deltaSink) User(u directory.SourceUser) error { return s.UserPatch(u, nil) }
 
 func (s *deltaSink) UserPatch(u directory.SourceUser, fields []directory.UserField) error {
+	ok, reason := s.rejects.admitUser(u)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if !ok {
+		s.skips[reason]++
+		return nil
+	}
 	d, ok := s.users[u.ExternalID]
 	if !ok {
 		d = &userDelta{removed: true}
@@ -94,8 +100,13 @@ func (s *deltaSink) UserPatch(u directory.SourceUser, fields []directory.UserFie
 func (s *deltaSink) Group(g directory.SourceGroup) error { return s.GroupPatch(g, nil) }
 
 func (s *deltaSink) GroupPatch(g directory.SourceGroup, fields []directory.GroupField) error {
+	ok, reason := s.rejects.admitGroup(g)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if !ok {
+		s.skips[reason]++
+		return nil
+	}
 	d, ok := s.groups[g.ExternalID]
 	if !ok {
 		d = &groupDelta{removed: true}
@@ -125,6 +136,10 @@ func (s *deltaSink) RemoveMembership(m directory.SourceMembership) error { retur
 func (s *deltaSink) member(m directory.SourceMembership, removed bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if reason, over := oversizedMembership(m); over {
+		s.skips[reason]++
+		return nil
+	}
 	k := memberKey{m.GroupExternalID, m.MemberExternalID}
 	if _, seen := s.members[k]; !seen {
 		s.order = append(s.order, k)
@@ -169,6 +184,7 @@ func endedKey(runID string) string { return runID + "/ended" }
 // cursor in the same transaction.
 func (a *applier) deltaPlan(d *deltaSink, state sourceState) []step {
 	return []step{
+		{"refused objects", a.recordRejections},
 		{"groups", func() error { return a.applyGroupDeltas(d) }},
 		{"users", func() error { return a.applyUserDeltas(d) }},
 		{"memberships", func() error { return a.syncMembers(store.Reach{Ended: endedKey(a.run.ID)}) }},

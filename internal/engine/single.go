@@ -59,6 +59,10 @@ func (e *Engine) SyncUser(ctx context.Context, src directory.Source, conn connec
 		return j.apply(ctx, sc, func(a *applier) []step { return a.retirePlan(*found.gone) })
 	}
 	j.run.SourceUsers = 1
+	if field, limit := found.user.Oversized(); field != "" {
+		return j.fail(ctx, directory.OutcomeFailed, fmt.Errorf("source %s reports user %s with %s %s: not imported; nothing changed",
+			src.Name, short(found.user.ExternalID), field, limit))
+	}
 	if err := j.stage(ctx, found); err != nil {
 		return j.fail(ctx, directory.OutcomeFailed, err)
 	}
