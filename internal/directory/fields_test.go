@@ -64,58 +64,39 @@ func changed(a, b reflect.Value) []string {
 // the same for groups. A renamed tag fails here, not silently in
 // incremental runs.
 func TestFieldsAreTheStructTags(t *testing.T) {
-	userTags := jsonFields(reflect.TypeFor[SourceUser]())
-	delete(userTags, "external_id")
-	var patch SourceUser
-	fill(reflect.ValueOf(&patch).Elem())
-	patch.ExternalID = ""
-	for _, f := range UserFields {
-		goName, ok := userTags[string(f)]
-		if !ok {
-			t.Errorf("UserField %q is no JSON name of SourceUser's attributes", f)
-			continue
-		}
-		delete(userTags, string(f))
-		got, err := OverlayUser(SourceUser{}, patch, []UserField{f})
-		if err != nil {
-			t.Errorf("OverlayUser %q: %v", f, err)
-		}
-		if diff := changed(reflect.ValueOf(SourceUser{}), reflect.ValueOf(got)); !slices.Equal(diff, []string{goName}) {
-			t.Errorf("OverlayUser %q changed %v, want only %s", f, diff, goName)
-		}
-	}
-	for tag := range userTags {
-		t.Errorf("SourceUser's attribute %q has no UserField: incremental runs would drop it", tag)
-	}
-
-	groupTags := jsonFields(reflect.TypeFor[SourceGroup]())
-	delete(groupTags, "external_id")
-	var gpatch SourceGroup
-	fill(reflect.ValueOf(&gpatch).Elem())
-	gpatch.ExternalID = ""
-	for _, f := range GroupFields {
-		goName, ok := groupTags[string(f)]
-		if !ok {
-			t.Errorf("GroupField %q is no JSON name of SourceGroup's attributes", f)
-			continue
-		}
-		delete(groupTags, string(f))
-		got, err := OverlayGroup(SourceGroup{}, gpatch, []GroupField{f})
-		if err != nil {
-			t.Errorf("OverlayGroup %q: %v", f, err)
-		}
-		if diff := changed(reflect.ValueOf(SourceGroup{}), reflect.ValueOf(got)); !slices.Equal(diff, []string{goName}) {
-			t.Errorf("OverlayGroup %q changed %v, want only %s", f, diff, goName)
-		}
-	}
-	for tag := range groupTags {
-		t.Errorf("SourceGroup's attribute %q has no GroupField", tag)
-	}
-	if _, err := OverlayUser(SourceUser{}, patch, []UserField{"title"}); err == nil {
+	checkFields(t, UserFields, OverlayUser)
+	checkFields(t, GroupFields, OverlayGroup)
+	if _, err := OverlayUser(SourceUser{}, SourceUser{}, []UserField{"title"}); err == nil {
 		t.Error("OverlayUser of an unknown field: no error")
 	}
-	if _, err := OverlayGroup(SourceGroup{}, gpatch, []GroupField{"owner"}); err == nil {
+	if _, err := OverlayGroup(SourceGroup{}, SourceGroup{}, []GroupField{"owner"}); err == nil {
 		t.Error("OverlayGroup of an unknown field: no error")
+	}
+}
+
+func checkFields[T any, F ~string](t *testing.T, fields []F, overlay func(T, T, []F) (T, error)) {
+	t.Helper()
+	var zero, patch T
+	tags := jsonFields(reflect.TypeFor[T]())
+	delete(tags, "external_id")
+	fill(reflect.ValueOf(&patch).Elem())
+	for _, f := range fields {
+		goName, ok := tags[string(f)]
+		if !ok {
+			t.Errorf("%T %q is no JSON name of %T's attributes", f, f, zero)
+			continue
+		}
+		delete(tags, string(f))
+		got, err := overlay(zero, patch, []F{f})
+		if err != nil {
+			t.Errorf("overlay %q: %v", f, err)
+		}
+		if diff := changed(reflect.ValueOf(zero), reflect.ValueOf(got)); !slices.Equal(diff, []string{goName}) {
+			t.Errorf("overlay %q changed %v, want only %s", f, diff, goName)
+		}
+	}
+	for tag := range tags {
+		t.Errorf("%T's attribute %q has no field constant: incremental runs would drop it", zero, tag)
 	}
 }
 
