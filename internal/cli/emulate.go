@@ -27,7 +27,15 @@ users, groups, members, delta queries, $batch, throttling and errors. Its data
 is generated deterministically from --seed.
 
 It serves HTTPS with a CA of its own, written to --ca-out; --credentials-out
-receives the tenant, client ID, client secret and URLs as JSON (mode 0600).`,
+receives the tenant, client ID, client secret and URLs as JSON (mode 0600).
+
+Microsoft's libraries talk to it as to a custom authority: authority (or
+cloud's ActiveDirectoryAuthorityHost) = authority_url, Graph base URL =
+graph_url, scope graph_url + "/.default", and the CA trusted. Turn instance
+discovery off (azidentity: DisableInstanceDiscovery: true; MSAL:
+instance_discovery=False / WithInstanceDiscovery(false)): otherwise they ask
+the public cloud's login.microsoftonline.com to validate the authority, and
+wait minutes where the internet is unreachable.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if users < 0 || groups < 0 {
@@ -53,6 +61,7 @@ receives the tenant, client ID, client secret and URLs as JSON (mode 0600).`,
 			a.printf("  Listening:    %s\n  CA:           %s\n  Credentials:  %s (client secret inside; keep it private)\n", srv.URL(), caOut, credOut)
 			a.printf("Add it as a source:\n  jq -r .client_secret %s > secret.txt\n  dirsync source add entra --name NAME --tenant %s --client-id %s --client-secret-file secret.txt --cloud custom --authority-url %s --graph-url %s --ca-file %s\n",
 				credOut, creds.TenantID, creds.ClientID, creds.AuthorityURL, creds.GraphURL, caOut)
+			a.printf("Microsoft's libraries: authority %s, tenant %s, scope %s/.default, the CA trusted,\n  and instance discovery off (azidentity DisableInstanceDiscovery: true), or they wait on the public cloud.\n", creds.AuthorityURL, creds.TenantID, creds.GraphURL)
 			a.printf("Serving until interrupted (Ctrl-C).\n")
 			<-cmd.Context().Done()
 			return nil

@@ -155,7 +155,7 @@ func New(opts Options) (*Tenant, error) {
 	if err := t.addGeneratedApps(seedRand); err != nil {
 		return nil, err
 	}
-	ds := gen.Generate(gen.Spec{Users: opts.Users, Groups: opts.Groups, Domain: org.Domain, InitialDomain: org.InitialDomain, DisplayName: org.DisplayName}, seedRand)
+	ds := gen.Generate(gen.Spec{Users: opts.Users, Groups: opts.Groups, Domain: org.Domain, InitialDomain: org.InitialDomain, DisplayName: org.DisplayName, TenantID: org.ID}, seedRand)
 	t.Directory = tenant.New(org, ds, mrand.New(mrand.NewPCG(uint64(opts.Seed), 0x1d5)), t.clock)
 	t.limiter = &throttle.Limiter{TenantID: org.ID, Budget: t.budget, Clock: t.clock, Stats: &t.stats}
 	t.limiter.SetEnabled(opts.Throttle)
@@ -202,7 +202,7 @@ func (t *Tenant) addGeneratedApps(seedRand *mrand.Rand) error {
 		return err
 	}
 	t.adminApp = model.NewGUID(seedRand)
-	admin := App{ClientID: t.adminApp, DisplayName: "dirsync emulator admin", Secret: login.NewSecret(), SecretID: model.NewGUID(seedRand), Roles: AdminRoles}
+	admin := App{ClientID: t.adminApp, DisplayName: "dirsync emulator writer", Secret: login.NewSecret(), SecretID: model.NewGUID(seedRand), Roles: AdminRoles}
 	return t.authority.AddApp(admin, nil)
 }
 

@@ -87,21 +87,40 @@ func (s *Server) Close() error {
 }
 
 // Credentials are what a client needs to connect: written as JSON by
-// `dirsync emulate entra --credentials-out`.
+// `dirsync emulate entra --credentials-out`. ClientID and ClientSecret are
+// the sync app's, which may read the directory (Roles); WriteApp is a second
+// app that may also change it (User.ReadWrite.All, Group.ReadWrite.All),
+// for users' own scripts and tests.
 type Credentials struct {
-	TenantID     string `json:"tenant_id"`
-	Domain       string `json:"domain"`
-	ClientID     string `json:"client_id"`
-	ClientSecret string `json:"client_secret"`
-	AuthorityURL string `json:"authority_url"`
-	GraphURL     string `json:"graph_url"`
-	CAFile       string `json:"ca_file,omitempty"`
+	TenantID     string          `json:"tenant_id"`
+	Domain       string          `json:"domain"`
+	ClientID     string          `json:"client_id"`
+	ClientSecret string          `json:"client_secret"`
+	Roles        []string        `json:"roles,omitempty"`
+	AuthorityURL string          `json:"authority_url"`
+	GraphURL     string          `json:"graph_url"`
+	CAFile       string          `json:"ca_file,omitempty"`
+	WriteApp     *AppCredentials `json:"write_app,omitempty"`
 }
 
-// Credentials are the generated sync app's credentials for this server.
-func (s *Server) Credentials() Credentials { return s.credentials(s.t.DefaultApp()) }
+// AppCredentials are one app's client ID, secret and permissions.
+type AppCredentials struct {
+	ClientID     string   `json:"client_id"`
+	ClientSecret string   `json:"client_secret"`
+	Roles        []string `json:"roles"`
+}
 
-// AdminCredentials are the credentials of the admin app, which may write.
+// Credentials are the sync app's credentials for this server, with the
+// write app's.
+func (s *Server) Credentials() Credentials {
+	c := s.credentials(s.t.DefaultApp())
+	w := s.t.AdminApp()
+	c.WriteApp = &AppCredentials{ClientID: w.ClientID, ClientSecret: w.Secret, Roles: w.Roles}
+	return c
+}
+
+// AdminCredentials are the credentials of the write app (as ClientID and
+// ClientSecret).
 func (s *Server) AdminCredentials() Credentials { return s.credentials(s.t.AdminApp()) }
 
 func (s *Server) credentials(a App) Credentials {
@@ -113,6 +132,7 @@ func (s *Server) credentials(a App) Credentials {
 		Domain:       s.t.Domain(),
 		ClientID:     a.ClientID,
 		ClientSecret: a.Secret,
+		Roles:        a.Roles,
 		AuthorityURL: s.url,
 		GraphURL:     s.url,
 		CAFile:       caFile,

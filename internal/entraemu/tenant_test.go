@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 )
@@ -34,12 +35,12 @@ func TestWriteFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := s.Credentials()
-	if c != want || c.CAFile != ca || c.TenantID != tn.ID() || c.ClientSecret == "" || c.AuthorityURL != s.URL() || c.GraphURL != s.URL() {
+	if !reflect.DeepEqual(c, want) || c.CAFile != ca || c.TenantID != tn.ID() || c.ClientSecret == "" || c.AuthorityURL != s.URL() || c.GraphURL != s.URL() {
 		t.Errorf("credentials file = %+v, want %+v", c, want)
 	}
 	var raw map[string]any
 	json.Unmarshal(b, &raw)
-	for _, k := range []string{"tenant_id", "domain", "client_id", "client_secret", "authority_url", "graph_url", "ca_file"} {
+	for _, k := range []string{"tenant_id", "domain", "client_id", "client_secret", "roles", "authority_url", "graph_url", "ca_file", "write_app"} {
 		if raw[k] == nil {
 			t.Errorf("credentials JSON lacks %s", k)
 		}

@@ -109,15 +109,11 @@ func (c *Client) batchChunk(ctx context.Context, chunk []BatchRequest) ([]BatchR
 		if err != nil {
 			return nil, err
 		}
-		ans, err := c.do(ctx, call{method: http.MethodPost, url: c.base + "/$batch", body: body})
-		if err != nil {
-			return nil, err
-		}
 		var br struct {
 			Responses []BatchResponse `json:"responses"`
 		}
-		if err := json.Unmarshal(ans.body, &br); err != nil {
-			return nil, fmt.Errorf("decoding answer: %w", err)
+		if err := c.do(ctx, call{method: http.MethodPost, url: c.base + "/$batch", body: body}, &br); err != nil {
+			return nil, err
 		}
 		got := make(map[string]BatchResponse, len(br.Responses))
 		for _, r := range br.Responses {

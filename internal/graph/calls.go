@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // UserSelect are the user properties dirsync reads.
@@ -232,9 +233,20 @@ func Walk[T any](ctx context.Context, c *Client, link string, fn func([]T) error
 func (c *Client) Authenticate(ctx context.Context) error {
 	deadline := c.now().Add(c.budget)
 	for attempt := 0; ; attempt++ {
-		_, err := c.token(ctx, "")
+		err := c.boundedToken(ctx, deadline)
 		if err == nil {
 			return nil
+		}
+		var te *TimeoutError
+		if errors.As(err, &te) {
+			if wait := c.backoff(attempt); attempt+1 < c.maxAttempts && c.now().Add(wait).Before(deadline) {
+				c.stats.retries.Add(1)
+				if err := c.sleep(ctx, wait); err != nil {
+					return err
+				}
+				continue
+			}
+			return fmt.Errorf("%w after %d attempts: %w", ErrRetryBudget, attempt+1, err)
 		}
 		var ae *AuthError
 		if !errors.As(err, &ae) || !ae.transient() {
@@ -249,4 +261,21 @@ func (c *Client) Authenticate(ctx context.Context) error {
 			return err
 		}
 	}
+}
+
+// boundedToken gets a token within RequestTimeout and the deadline.
+func (c *Client) boundedToken(ctx context.Context, deadline time.Time) error {
+	limit := min(c.reqTimeout, deadline.Sub(c.now()))
+	if limit <= 0 {
+		return &TimeoutError{Phase: "the retry budget was spent"}
+	}
+	actx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	timer := c.clk.AfterFunc(limit, func() { cancel(errAttemptTimeout) })
+	defer timer.Stop()
+	_, err := c.token(actx, "")
+	if err != nil && context.Cause(actx) == errAttemptTimeout && ctx.Err() == nil {
+		return &TimeoutError{After: limit, Phase: "getting an access token"}
+	}
+	return err
 }

@@ -9,12 +9,20 @@
 // whole tenant. Throttling (429 + Retry-After), 5xx answers and reset
 // connections are retried with backoff and jitter inside a per-call time
 // budget, on an injected clock, and counted for the run history.
+//
+// A hostile or broken server cannot hold a sync: every attempt is bounded
+// as a whole (headers and body, RequestTimeout, and never past the call's
+// budget), a page is decoded as it streams in and refused past
+// MaxPageBytes, a nextLink that leads back to a page already read ends the
+// listing, and redirects are refused, so the access token only ever goes
+// to the Graph host it was issued for.
 package graph
 
 import (
 	"bytes"
 	"context"
 	crand "crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -33,6 +41,8 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+
+	"github.com/dirsync/dirsync/internal/clock"
 )
 
 // Options configure a Client. Only Credential and GraphURL are required.
@@ -50,9 +60,23 @@ type Options struct {
 	Budget time.Duration
 	// MaxAttempts bounds the attempts of one call; 30 when zero.
 	MaxAttempts int
+	// RequestTimeout bounds one attempt as a whole: the token, the wait for
+	// the answer's headers and the reading of its body (2 minutes when
+	// zero). An attempt never runs past the call's budget either.
+	RequestTimeout time.Duration
+	// MaxPageBytes bounds the body of one answer (64 MiB when zero): a
+	// page of 999 users is a few megabytes.
+	MaxPageBytes int64
+	// Clock tells the time the budget is measured on, times attempts out
+	// and waits between them; the system clock when nil.
+	Clock clock.Clock
 	// Sleep waits d or until ctx is done; tests record instead of waiting.
+	//
+	// Deprecated: set Clock. When set, it overrides Clock's waits.
 	Sleep func(ctx context.Context, d time.Duration) error
 	// Now gives the time the budget is measured on.
+	//
+	// Deprecated: set Clock. When set, it overrides Clock's time.
 	Now func() time.Time
 	// Rand returns a number in [0,1) for jitter.
 	Rand func() float64
@@ -78,7 +102,10 @@ type Client struct {
 	base        string // https://graph.microsoft.com/v1.0
 	hc          *http.Client
 	budget      time.Duration
+	reqTimeout  time.Duration
+	maxPage     int64
 	maxAttempts int
+	clk         clock.Clock
 	sleep       func(context.Context, time.Duration) error
 	now         func() time.Time
 	rand        func() float64
@@ -103,7 +130,10 @@ func New(o Options) (*Client, error) {
 		base:        origin + "/v1.0",
 		hc:          o.HTTPClient,
 		budget:      o.Budget,
+		reqTimeout:  o.RequestTimeout,
+		maxPage:     o.MaxPageBytes,
 		maxAttempts: o.MaxAttempts,
+		clk:         clock.Or(o.Clock),
 		sleep:       o.Sleep,
 		now:         o.Now,
 		rand:        o.Rand,
@@ -125,11 +155,18 @@ func New(o Options) (*Client, error) {
 	if c.maxAttempts <= 0 {
 		c.maxAttempts = 30
 	}
+	if c.reqTimeout <= 0 {
+		c.reqTimeout = DefaultRequestTimeout
+	}
+	if c.maxPage <= 0 {
+		c.maxPage = DefaultMaxPageBytes
+	}
 	if c.sleep == nil {
-		c.sleep = sleepCtx
+		clk := c.clk
+		c.sleep = func(ctx context.Context, d time.Duration) error { return clock.Sleep(ctx, clk, d) }
 	}
 	if c.now == nil {
-		c.now = time.Now
+		c.now = c.clk.Now
 	}
 	if c.rand == nil {
 		c.rand = rand.Float64
@@ -164,16 +201,11 @@ func (c *Client) Stats() Stats {
 // BaseURL is the versioned Graph root, such as https://graph.microsoft.com/v1.0.
 func (c *Client) BaseURL() string { return c.base }
 
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
+// Defaults of Options.
+const (
+	DefaultRequestTimeout = 2 * time.Minute
+	DefaultMaxPageBytes   = 64 << 20
+)
 
 // call is one Graph request before it is sent.
 type call struct {
@@ -183,15 +215,8 @@ type call struct {
 	body   []byte
 }
 
-// answer is a 2xx response, read whole (a page is bounded by $top).
-type answer struct {
-	status int
-	header http.Header
-	body   []byte
-}
-
-// maxBody bounds a response body: a page of 999 users is a few megabytes.
-const maxBody = 256 << 20
+// maxErrorBody bounds what is read of an error answer.
+const maxErrorBody = 64 << 10
 
 // token gets an access token; a non-empty claims forces a fresh one past
 // azidentity's cache (the way a CAE claims challenge does).
@@ -210,58 +235,94 @@ func (c *Client) token(ctx context.Context, claims string) (string, error) {
 // maxRefreshes is how many fresh tokens one request may ask for.
 const maxRefreshes = 2
 
-// do sends r, retrying what Graph documents as retryable, within the budget.
-func (c *Client) do(ctx context.Context, r call) (*answer, error) {
+// do sends r, retrying what Graph documents as retryable, within the
+// budget, and decodes the 2xx answer's JSON body into into (nil: the body
+// is dropped) as it streams in.
+func (c *Client) do(ctx context.Context, r call, into any) error {
 	deadline := c.now().Add(c.budget)
 	refreshed := 0
 	claims := ""
 	var last error // the last retryable failure, for the budget error
 	for attempt := 0; ; attempt++ {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return err
 		}
 		if attempt > 0 {
 			c.stats.retries.Add(1)
 		}
-		ans, wait, err := c.once(ctx, r, attempt, &claims, &refreshed)
+		wait, err := c.once(ctx, r, into, deadline, attempt, &claims, &refreshed)
 		if err == nil {
-			return ans, nil
+			return nil
 		}
 		if wait < 0 { // not retryable
-			return nil, err
+			return err
 		}
 		last = err
-		if attempt+1 >= c.maxAttempts || c.now().Add(wait).After(deadline) {
-			return nil, fmt.Errorf("%w after %d attempts: %w", ErrRetryBudget, attempt+1, last)
+		if attempt+1 >= c.maxAttempts || !c.now().Add(wait).Before(deadline) {
+			return fmt.Errorf("%w after %d attempts: %w", ErrRetryBudget, attempt+1, last)
 		}
 		c.log.Info("graph: retrying", "method", r.method, "path", pathOf(r.url), "attempt", attempt+1, "wait", wait, "error", err.Error())
 		if wait > 0 {
 			if err := c.sleep(ctx, wait); err != nil {
-				return nil, err
+				return err
 			}
 		}
 	}
 }
 
+// errAttemptTimeout cancels an attempt that ran past its time.
+var errAttemptTimeout = errors.New("attempt timed out")
+
 // once makes one attempt. On failure it says how long to wait before the
 // next attempt, or a negative wait when there must be none.
-func (c *Client) once(ctx context.Context, r call, attempt int, claims *string, refreshed *int) (*answer, time.Duration, error) {
-	tok, err := c.token(ctx, *claims)
+func (c *Client) once(ctx context.Context, r call, into any, deadline time.Time, attempt int, claims *string, refreshed *int) (time.Duration, error) {
+	// The whole attempt, token included, is bounded on the clock: a server
+	// that never answers, or trickles its answer, cannot hold the call
+	// past RequestTimeout, nor past the call's budget.
+	limit := min(c.reqTimeout, deadline.Sub(c.now()))
+	if limit <= 0 {
+		return -1, &TimeoutError{URL: r.url, After: 0, Phase: "the retry budget was spent"}
+	}
+	actx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	timer := c.clk.AfterFunc(limit, func() { cancel(errAttemptTimeout) })
+	defer timer.Stop()
+	timedOut := func(phase string, read int64) *TimeoutError {
+		if context.Cause(actx) == errAttemptTimeout && ctx.Err() == nil {
+			return &TimeoutError{URL: r.url, After: limit, Phase: phase, Read: read}
+		}
+		return nil
+	}
+	tokenTimedOut := func() *TimeoutError {
+		if te := timedOut("getting an access token", 0); te != nil {
+			te.URL = "" // the login service's, not Graph's
+			return te
+		}
+		return nil
+	}
+
+	tok, err := c.token(actx, *claims)
 	*claims = ""
 	if err != nil {
+		if te := tokenTimedOut(); te != nil {
+			return c.backoff(attempt), te
+		}
+		if ctx.Err() != nil {
+			return -1, ctx.Err()
+		}
 		var ae *AuthError
 		if errors.As(err, &ae) && ae.transient() {
-			return nil, c.backoff(attempt), err
+			return c.backoff(attempt), err
 		}
-		return nil, -1, err
+		return -1, err
 	}
 	var body io.Reader
 	if r.body != nil {
 		body = bytes.NewReader(r.body)
 	}
-	req, err := http.NewRequestWithContext(ctx, r.method, r.url, body)
+	req, err := http.NewRequestWithContext(actx, r.method, r.url, body)
 	if err != nil {
-		return nil, -1, err
+		return -1, err
 	}
 	for k, vs := range r.header {
 		req.Header[k] = vs
@@ -276,29 +337,56 @@ func (c *Client) once(ctx context.Context, r call, attempt int, claims *string, 
 	c.stats.requests.Add(1)
 	resp, err := c.hc.Do(req)
 	if err != nil {
+		if te := timedOut("waiting for the answer", 0); te != nil {
+			return c.backoff(attempt), te
+		}
 		if ctx.Err() != nil {
-			return nil, -1, ctx.Err()
+			return -1, ctx.Err()
 		}
 		if Transient(err) {
-			return nil, c.backoff(attempt), err
+			return c.backoff(attempt), err
 		}
-		return nil, -1, err
+		return -1, err
 	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
-	resp.Body.Close()
-	if err != nil {
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 && resp.StatusCode <= 399 {
+		// Not followed (the client follows none): a redirect would take
+		// the access token to another host or port, and its answer is not
+		// Graph's.
+		return -1, redirectError(resp)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		data, rerr := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+		if rerr != nil {
+			if te := timedOut("reading the answer", int64(len(data))); te != nil {
+				return c.backoff(attempt), te
+			}
+		}
+		return c.failed(resp, data, r, attempt, claims, refreshed)
+	}
+	body2 := &pageReader{r: resp.Body, max: c.maxPage}
+	err = decodeJSON(body2, into)
+	switch {
+	case err == nil:
+		return 0, nil
+	case errors.Is(err, ErrPageTooLarge) || errors.Is(err, ErrTooManyValues):
+		return -1, fmt.Errorf("graph: %s: %w", pathOf(r.url), err)
+	}
+	if te := timedOut("reading the answer", body2.n); te != nil {
+		return c.backoff(attempt), te
+	}
+	if ctx.Err() != nil {
+		return -1, ctx.Err()
+	}
+	if body2.err != nil {
 		// A connection dropped in the middle of a body is as transient as a reset.
-		if ctx.Err() != nil {
-			return nil, -1, ctx.Err()
-		}
-		return nil, c.backoff(attempt), fmt.Errorf("graph: reading response: %w", err)
+		return c.backoff(attempt), fmt.Errorf("graph: reading response: %w", body2.err)
 	}
-	if len(data) > maxBody {
-		return nil, -1, fmt.Errorf("graph: response larger than %d bytes", maxBody)
-	}
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		return &answer{status: resp.StatusCode, header: resp.Header, body: data}, 0, nil
-	}
+	return -1, fmt.Errorf("graph: decoding %s: %w", pathOf(r.url), err)
+}
+
+// failed reads a non-2xx answer and says whether and when to try again.
+func (c *Client) failed(resp *http.Response, data []byte, r call, attempt int, claims *string, refreshed *int) (time.Duration, error) {
 	gerr := parseError(resp.StatusCode, resp.Header, data)
 	gerr.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), c.now)
 	switch resp.StatusCode {
@@ -308,22 +396,22 @@ func (c *Client) once(ctx context.Context, r call, attempt int, claims *string, 
 		// be rolled over again between its refresh and the retry. A third
 		// 401 in a row means the credential itself is refused.
 		if *refreshed >= maxRefreshes {
-			return nil, -1, gerr
+			return -1, gerr
 		}
 		*refreshed++
 		*claims = claimsChallenge(resp.Header.Get("WWW-Authenticate"), c.now())
 		c.log.Info("graph: access token refused, getting a fresh one", "path", pathOf(r.url), "code", gerr.Code)
-		return nil, 0, gerr
+		return 0, gerr
 	case http.StatusTooManyRequests:
 		c.stats.throttled.Add(1)
-		return nil, c.throttleWait(gerr.RetryAfter, attempt), gerr
+		return c.throttleWait(gerr.RetryAfter, attempt), gerr
 	case http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 		if gerr.RetryAfter > 0 {
-			return nil, c.throttleWait(gerr.RetryAfter, attempt), gerr
+			return c.throttleWait(gerr.RetryAfter, attempt), gerr
 		}
-		return nil, c.backoff(attempt), gerr
+		return c.backoff(attempt), gerr
 	}
-	return nil, -1, gerr
+	return -1, gerr
 }
 
 // backoff is exponential (1 s doubling to 32 s) with jitter over its upper
@@ -388,14 +476,7 @@ func parseURL(raw string) (*url.URL, error) {
 
 // getJSON GETs link and decodes the answer into v.
 func (c *Client) getJSON(ctx context.Context, link string, h http.Header, v any) error {
-	ans, err := c.do(ctx, call{method: http.MethodGet, url: link, header: h})
-	if err != nil {
-		return err
-	}
-	if err := json.Unmarshal(ans.body, v); err != nil {
-		return fmt.Errorf("graph: decoding %s: %w", pathOf(link), err)
-	}
-	return nil
+	return c.do(ctx, call{method: http.MethodGet, url: link, header: h}, v)
 }
 
 // pageOf is one page of a collection or of a delta round.
@@ -413,7 +494,15 @@ func walk[T any](ctx context.Context, c *Client, start string, h http.Header, fn
 		return "", err
 	}
 	link := start
-	for {
+	// Every page's link, hashed: a server that leads back to a page it
+	// already served (A -> B -> A) would otherwise be read forever.
+	seen := map[[sha256.Size]byte]int{}
+	for page := 1; ; page++ {
+		key := sha256.Sum256([]byte(link))
+		if first, ok := seen[key]; ok {
+			return "", fmt.Errorf("graph: %s: %w: page %d leads back to page %d", pathOf(start), ErrNextLinkCycle, page, first)
+		}
+		seen[key] = page
 		var p pageOf[T]
 		if err := c.getJSON(ctx, link, h, &p); err != nil {
 			return "", err
@@ -426,9 +515,6 @@ func walk[T any](ctx context.Context, c *Client, start string, h http.Header, fn
 		}
 		if p.NextLink == "" {
 			return p.DeltaLink, nil
-		}
-		if p.NextLink == link {
-			return "", fmt.Errorf("graph: %s: nextLink points at the same page", pathOf(link))
 		}
 		if err := sameOrigin(c.origin, p.NextLink); err != nil {
 			return "", err

@@ -10,14 +10,20 @@ import (
 	"net/http"
 	"strings"
 	"sync"
-	"time"
+
+	"github.com/dirsync/dirsync/internal/safehttp"
 )
 
 // NewHTTPClient returns the HTTP client for both the login authority and
 // Graph: the system's trusted roots plus extraCAPEM (PEM certificates of a
-// TLS-inspecting proxy or an emulator), TLS 1.2 at least, proxies from the
-// environment. Nothing else may be trusted, so a certificate problem shows
-// up as a TLS error instead of being papered over.
+// TLS-inspecting proxy or an emulator), proxies from the environment, and
+// safehttp's client settings (TLS 1.2 at least; dial, handshake and
+// header timeouts). Nothing else may be trusted, so a certificate problem
+// shows up as a TLS error instead of being papered over.
+//
+// It follows no redirect: a redirect would carry the client secret (to
+// the login authority) or the access token (to Graph) to wherever it
+// points. A 3xx answer fails the call instead.
 func NewHTTPClient(extraCAPEM []byte) (*http.Client, error) {
 	pool, err := x509.SystemCertPool()
 	if err != nil || pool == nil {
@@ -27,13 +33,8 @@ func NewHTTPClient(extraCAPEM []byte) (*http.Client, error) {
 	if len(extraCAPEM) > 0 && !pool.AppendCertsFromPEM(extraCAPEM) {
 		return nil, errors.New("graph: extra CA certificates: no PEM certificate found")
 	}
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-	// A stalled server must not hold a sync forever; a page of 999 users is
-	// produced in seconds, so two minutes without headers means trouble.
-	t.ResponseHeaderTimeout = 2 * time.Minute
-	t.MaxIdleConnsPerHost = 16
-	return &http.Client{Transport: t}, nil
+	t := safehttp.DefaultClient.NewTransport(safehttp.TransportOptions{RootCAs: pool, EnvironmentProxy: true})
+	return safehttp.NewClient(t), nil
 }
 
 // netErrKey carries a netErrSlot through a token request's context.

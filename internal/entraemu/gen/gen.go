@@ -25,6 +25,8 @@ type Spec struct {
 	// *.onmicrosoft.com one (guests' UPNs), DisplayName the organization's
 	// name (users' companyName).
 	Domain, InitialDomain, DisplayName string
+	// TenantID owns the apps of the generated service principals.
+	TenantID string
 }
 
 // Dataset is a generated directory.
@@ -128,11 +130,12 @@ func (g *gen) objects(users int) {
 	}
 	for i := 0; i < max(3, users/50); i++ {
 		gn, sn := givenNames[g.pick(len(givenNames))], surnames[g.pick(len(surnames))]
-		o := model.Object{ID: model.NewGUID(g.rng), DisplayName: gn.display + " " + sn.display, GivenName: gn.display, Surname: sn.display, Mail: gn.ascii + "." + sn.ascii + "@supplier.example", CompanyName: "Supplier GmbH"}
+		o := model.Object{ID: model.NewGUID(g.rng), DisplayName: gn.display + " " + sn.display, GivenName: gn.display, Surname: sn.display, Mail: gn.ascii + "." + sn.ascii + "@supplier.example", MailNickname: gn.ascii + "." + sn.ascii, CompanyName: "Supplier GmbH", Department: "Sales", JobTitle: "Account Manager"}
 		g.contact = append(g.contact, add(o, model.ObjContact))
 	}
 	for i, name := range []string{"Payroll Export", "Backup Agent", "HR Connector", "Build Pipeline", "Ticketing Integration"} {
-		o := model.Object{ID: model.NewGUID(g.rng), DisplayName: name, AppID: model.NewGUID(g.rng), AccountEnabled: i != 4}
+		o := model.Object{ID: model.NewGUID(g.rng), DisplayName: name, AppID: model.NewGUID(g.rng), AccountEnabled: i != 4, PublisherName: g.spec.DisplayName, AppOwnerOrganizationID: g.spec.TenantID}
+		o.ServicePrincipalNames = []string{o.AppID}
 		g.sps = append(g.sps, add(o, model.ObjServicePrincipal))
 	}
 }

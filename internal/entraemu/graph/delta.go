@@ -33,13 +33,23 @@ type deltaKind[T any] struct {
 	members func(r *tenant.Rec[T]) []model.Ref
 }
 
+func noMembers[T any](*tenant.Rec[T]) []model.Ref { return nil }
+
 var (
-	userDelta  = &deltaKind[model.User]{kind: users, extra: []string{"manager"}, members: func(*tenant.Rec[model.User]) []model.Ref { return nil }}
-	groupDelta = &deltaKind[model.Group]{kind: groups, extra: []string{"members", "owners"}, members: func(g *tenant.Rec[model.Group]) []model.Ref { return g.Members }}
+	userDelta             = &deltaKind[model.User]{kind: users, extra: []string{"manager"}, members: noMembers[model.User]}
+	groupDelta            = &deltaKind[model.Group]{kind: groups, extra: []string{"members", "owners"}, members: func(g *tenant.Rec[model.Group]) []model.Ref { return g.Members }}
+	servicePrincipalDelta = &deltaKind[model.Object]{kind: servicePrincipals, members: noMembers[model.Object]}
+	deviceDelta           = &deltaKind[model.Object]{kind: devices, members: noMembers[model.Object]}
+	contactDelta          = &deltaKind[model.Object]{kind: contacts, members: noMembers[model.Object]}
 )
 
 func (a *API) userDelta(r *request) *wire.Response  { return delta(a, r, userDelta) }
 func (a *API) groupDelta(r *request) *wire.Response { return delta(a, r, groupDelta) }
+func (a *API) servicePrincipalDelta(r *request) *wire.Response {
+	return delta(a, r, servicePrincipalDelta)
+}
+func (a *API) deviceDelta(r *request) *wire.Response  { return delta(a, r, deviceDelta) }
+func (a *API) contactDelta(r *request) *wire.Response { return delta(a, r, contactDelta) }
 
 func (a *API) pageSizes() (users, groups, members int) {
 	c := &a.cfg

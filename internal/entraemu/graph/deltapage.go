@@ -226,7 +226,7 @@ func changesPage[T any](v *tenant.View, p *pager, k *deltaKind[T], st *deltaStat
 	if p.to == 0 {
 		p.to = v.Seq()
 	}
-	changes := v.Changes(kindOf(k.entitySet), st.From, p.to)
+	changes := v.Changes(k.k.Obj(), st.From, p.to)
 	var ids []string
 	for id, c := range changes {
 		if c.Created || c.Removed || c.Props&track != 0 || (st.Members && len(c.Members) > 0) {
@@ -238,13 +238,6 @@ func changesPage[T any](v *tenant.View, p *pager, k *deltaKind[T], st *deltaStat
 	p.fill(newIDStream(ids, nil, st.Cursor, st.MCursor), st, func(id string) entry {
 		return changeEntry(v, k, id, changes[id], st.Members, mask, minimal)
 	})
-}
-
-func kindOf(set string) model.ObjKind {
-	if set == "groups" {
-		return model.ObjGroup
-	}
-	return model.ObjUser
 }
 
 // changeEntry is an object changed in an incremental round: removed (in

@@ -8,6 +8,7 @@
 package graph
 
 import (
+	"compress/gzip"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -185,14 +186,44 @@ func (a *API) parse(hr *http.Request, ids wire.IDs) (*request, *wire.Response) {
 	if err != nil {
 		return nil, a.errorf(ids, 400, "BadRequest", "The query specified in the URI is not valid.")
 	}
-	body, err := io.ReadAll(io.LimitReader(hr.Body, 4<<20))
-	if err != nil {
-		return nil, a.errorf(ids, 400, "BadRequest", "The request body could not be read.")
+	body, resp := a.readBody(hr, ids)
+	if resp != nil {
+		return nil, resp
 	}
 	return &request{
 		r: hr, method: hr.Method, path: strings.TrimPrefix(hr.URL.Path, "/v1.0"), query: q, raw: hr.URL.RawQuery,
 		header: hr.Header, body: body, base: "https://" + hr.Host, ids: ids,
 	}, nil
+}
+
+// maxBody bounds a request body, after decompression.
+const maxBody = 4 << 20
+
+// readBody reads a request body, plain or gzip-compressed (Microsoft's
+// SDKs compress request bodies with Content-Encoding: gzip). Another
+// encoding answers 415, on which those SDKs send the body again plain.
+func (a *API) readBody(hr *http.Request, ids wire.IDs) ([]byte, *wire.Response) {
+	var rd io.Reader = hr.Body
+	switch enc := strings.ToLower(strings.TrimSpace(hr.Header.Get("Content-Encoding"))); enc {
+	case "", "identity":
+	case "gzip", "x-gzip":
+		zr, err := gzip.NewReader(hr.Body)
+		if err != nil {
+			return nil, a.errorf(ids, 400, "BadRequest", "The request body is not valid gzip data.")
+		}
+		defer zr.Close()
+		rd = zr
+	default:
+		return nil, a.errorf(ids, 415, "UnsupportedMediaType", "Content-Encoding '%s' is not supported: send the body plain or with gzip.", enc)
+	}
+	body, err := io.ReadAll(io.LimitReader(rd, maxBody+1))
+	switch {
+	case err != nil:
+		return nil, a.errorf(ids, 400, "BadRequest", "The request body could not be read.")
+	case len(body) > maxBody:
+		return nil, a.errorf(ids, 413, "RequestEntityTooLarge", "The request body is larger than %d bytes.", maxBody)
+	}
+	return body, nil
 }
 
 func hasAnyRole(roles, allowed []string) bool {

@@ -33,7 +33,7 @@ func appendEntity(v *tenant.View, e *jsonw.Object, ref model.Ref, sel *schema.Se
 		}
 	default:
 		if x := v.Object(ref.ID); x != nil {
-			schema.ForObject(ref.Kind).Append(e, &x.Object, mask, false, 0)
+			schema.ForObject(ref.Kind).Append(e, &x.Obj, mask, false, 0)
 		}
 	}
 }
@@ -51,7 +51,7 @@ func entityGetter(v *tenant.View, ref model.Ref) odata.Getter {
 		}
 	default:
 		if x := v.Object(ref.ID); x != nil {
-			return schema.ForObject(ref.Kind).Getter(&x.Object)
+			return schema.ForObject(ref.Kind).Getter(&x.Obj)
 		}
 	}
 	return odata.NoProperties

@@ -29,6 +29,10 @@ var (
 	permsDirRead     = []string{model.PermDirectoryReadAll, model.PermDirectoryReadWriteAll, model.PermUserReadAll, model.PermUserReadWriteAll, model.PermGroupReadAll, model.PermGroupReadWriteAll, model.PermGroupMemberReadAll}
 	permsDeletedRead = permsUserRead
 	permsRestore     = []string{model.PermUserReadWriteAll, model.PermGroupReadWriteAll, model.PermDirectoryReadWriteAll}
+	permsAppRead     = []string{model.PermApplicationReadAll, model.PermApplicationReadWriteAll, model.PermDirectoryReadAll, model.PermDirectoryReadWriteAll}
+	permsDeviceRead  = []string{model.PermDeviceReadAll, model.PermDeviceReadWriteAll, model.PermDirectoryReadAll, model.PermDirectoryReadWriteAll}
+	permsContactRead = []string{model.PermOrgContactReadAll, model.PermDirectoryReadAll, model.PermDirectoryReadWriteAll}
+	permsRoleRead    = []string{model.PermRoleManagementReadDir, model.PermDirectoryReadAll, model.PermDirectoryReadWriteAll}
 )
 
 // routes is the route table. net/http picks the most specific pattern, so
@@ -78,4 +82,33 @@ var routes = []route{
 	{"GET /v1.0/groups/{id}/memberOf/{rest...}", "group.memberOf", permsMemberOf, false, (*API).groupMemberOf},
 	{"GET /v1.0/groups/{id}/transitiveMemberOf", "group.transitiveMemberOf", permsMemberOf, false, (*API).groupMemberOf},
 	{"GET /v1.0/groups/{id}/transitiveMemberOf/{rest...}", "group.transitiveMemberOf", permsMemberOf, false, (*API).groupMemberOf},
+
+	{"GET /v1.0/servicePrincipals", "servicePrincipals", permsAppRead, false, (*API).listServicePrincipals},
+	{"GET /v1.0/servicePrincipals/$count", "servicePrincipals.count", permsAppRead, false, (*API).countServicePrincipals},
+	{"GET /v1.0/servicePrincipals/delta", "servicePrincipals.delta", permsAppRead, false, (*API).servicePrincipalDelta},
+	{"GET /v1.0/servicePrincipals/{id}", "servicePrincipal", permsAppRead, false, (*API).getServicePrincipal},
+	{"GET /v1.0/servicePrincipals/{id}/memberOf", "servicePrincipal.memberOf", permsAppRead, false, (*API).servicePrincipalMemberOf},
+	{"GET /v1.0/servicePrincipals/{id}/memberOf/{rest...}", "servicePrincipal.memberOf", permsAppRead, false, (*API).servicePrincipalMemberOf},
+	{"GET /v1.0/servicePrincipals/{id}/transitiveMemberOf", "servicePrincipal.transitiveMemberOf", permsAppRead, false, (*API).servicePrincipalMemberOf},
+	{"GET /v1.0/applications", "applications", permsAppRead, false, (*API).listApplications},
+	{"GET /v1.0/applications/$count", "applications.count", permsAppRead, false, (*API).countApplications},
+	{"GET /v1.0/applications/{id}", "application", permsAppRead, false, (*API).getApplication},
+	{"GET /v1.0/devices", "devices", permsDeviceRead, false, (*API).listDevices},
+	{"GET /v1.0/devices/$count", "devices.count", permsDeviceRead, false, (*API).countDevices},
+	{"GET /v1.0/devices/delta", "devices.delta", permsDeviceRead, false, (*API).deviceDelta},
+	{"GET /v1.0/devices/{id}", "device", permsDeviceRead, false, (*API).getDevice},
+	{"GET /v1.0/devices/{id}/memberOf", "device.memberOf", permsDeviceRead, false, (*API).deviceMemberOf},
+	{"GET /v1.0/devices/{id}/memberOf/{rest...}", "device.memberOf", permsDeviceRead, false, (*API).deviceMemberOf},
+	{"GET /v1.0/devices/{id}/transitiveMemberOf", "device.transitiveMemberOf", permsDeviceRead, false, (*API).deviceMemberOf},
+	{"GET /v1.0/contacts", "contacts", permsContactRead, false, (*API).listContacts},
+	{"GET /v1.0/contacts/$count", "contacts.count", permsContactRead, false, (*API).countContacts},
+	{"GET /v1.0/contacts/delta", "contacts.delta", permsContactRead, false, (*API).contactDelta},
+	{"GET /v1.0/contacts/{id}", "contact", permsContactRead, false, (*API).getContact},
+	{"GET /v1.0/contacts/{id}/memberOf", "contact.memberOf", permsContactRead, false, (*API).contactMemberOf},
+	{"GET /v1.0/contacts/{id}/memberOf/{rest...}", "contact.memberOf", permsContactRead, false, (*API).contactMemberOf},
+	{"GET /v1.0/contacts/{id}/transitiveMemberOf", "contact.transitiveMemberOf", permsContactRead, false, (*API).contactMemberOf},
+	{"GET /v1.0/directoryRoles", "directoryRoles", permsRoleRead, false, (*API).listDirectoryRoles},
+	{"GET /v1.0/directoryRoles/{id}", "directoryRole", permsRoleRead, false, (*API).getDirectoryRole},
+	{"GET /v1.0/directoryRoles/{id}/members", "directoryRole.members", permsRoleRead, false, (*API).directoryRoleMembers},
+	{"GET /v1.0/directoryRoles/{id}/members/{rest...}", "directoryRole.members", permsRoleRead, false, (*API).directoryRoleMembers},
 }

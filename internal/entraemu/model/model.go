@@ -167,21 +167,39 @@ type Member struct {
 func (m Member) ODataType() string { return "#microsoft.graph." + m.Kind }
 
 // Object is a directory object that is neither a user nor a group: a device,
-// an organizational contact or a service principal.
+// an organizational contact or a service principal (and, as the emulator
+// derives them, an application or a directory role).
 type Object struct {
-	ID              string
-	Kind            string // KindDevice, KindOrgContact or KindServicePrincipal
-	DisplayName     string
-	Mail            string // contacts
-	GivenName       string // contacts
-	Surname         string // contacts
-	CompanyName     string // contacts
-	DeviceID        string // devices
-	OperatingSystem string // devices
-	OSVersion       string // devices
-	AccountEnabled  bool   // devices, service principals
-	AppID           string // service principals
-	CreatedDateTime time.Time
+	ID                     string
+	Kind                   string // KindDevice, KindOrgContact or KindServicePrincipal
+	DisplayName            string
+	Description            string // directory roles
+	Mail                   string // contacts
+	MailNickname           string // contacts
+	GivenName              string // contacts
+	Surname                string // contacts
+	CompanyName            string // contacts
+	Department             string // contacts
+	JobTitle               string // contacts
+	DeviceID               string // devices
+	OperatingSystem        string // devices
+	OSVersion              string // devices
+	AccountEnabled         bool   // devices, service principals
+	AppID                  string // service principals, applications
+	AppOwnerOrganizationID string // service principals: the tenant that registered the app
+	PublisherName          string // service principals: that tenant's name
+	PublisherDomain        string // applications
+	ServicePrincipalNames  []string
+	RoleTemplateID         string // directory roles
+	CreatedDateTime        time.Time
+	DeletedDateTime        time.Time
+}
+
+// Clone returns a copy of o that shares no slices with it.
+func (o *Object) Clone() Object {
+	c := *o
+	c.ServicePrincipalNames = slices.Clone(o.ServicePrincipalNames)
+	return c
 }
 
 // App is an app registration (with its service principal) that can ask the
@@ -227,14 +245,17 @@ const (
 	PermDeviceReadAll           = "Device.Read.All"
 	PermOrgContactReadAll       = "OrgContact.Read.All"
 	PermRoleManagementReadDir   = "RoleManagement.Read.Directory"
+	PermDeviceReadWriteAll      = "Device.ReadWrite.All"
+	PermApplicationReadWriteAll = "Application.ReadWrite.All"
 )
 
 // ReadRoles are the roles of the generated sync app: what a directory sync
 // needs and nothing it does not.
 var ReadRoles = []string{PermUserReadAll, PermGroupMemberReadAll, PermDirectoryReadAll}
 
-// AdminRoles are the roles of the generated admin app, which may also write.
-var AdminRoles = []string{PermUserReadWriteAll, PermGroupReadWriteAll, PermGroupMemberReadWriteAll, PermDirectoryReadWriteAll}
+// AdminRoles are the roles of the generated write app, which may also
+// change users, groups and memberships.
+var AdminRoles = []string{PermUserReadWriteAll, PermGroupReadWriteAll}
 
 // Sku is a subscribed license SKU.
 type Sku struct {

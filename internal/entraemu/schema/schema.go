@@ -29,6 +29,7 @@ const (
 	pLicenses           // assignedLicenses
 	pConstNull          // a property the emulator never sets: always null
 	pConstList          // a collection the emulator never fills: always []
+	pConstRaw           // a value the emulator writes the same for every object
 )
 
 type prop[T any] struct {
@@ -43,6 +44,7 @@ type prop[T any] struct {
 	strs  func(*T) *[]string
 	tm    func(*T) *time.Time
 	lic   func(*T) *[]model.AssignedLicense
+	raw   []byte
 }
 
 func (p *prop[T]) appendValue(b []byte, x *T) []byte {
@@ -76,6 +78,8 @@ func (p *prop[T]) appendValue(b []byte, x *T) []byte {
 		return append(b, ']')
 	case pConstList:
 		return append(b, "[]"...)
+	case pConstRaw:
+		return append(b, p.raw...)
 	}
 	return append(b, "null"...)
 }
@@ -96,6 +100,8 @@ func (p *prop[T]) isNull(x *T) bool {
 		return p.tm(x).IsZero()
 	case pLicenses:
 		return len(*p.lic(x)) == 0
+	case pConstRaw:
+		return false
 	}
 	return true
 }
@@ -297,6 +303,11 @@ func emptyp[T any](name string, def bool) *prop[T] {
 	return &prop[T]{name: name, def: def, kind: pConstList}
 }
 
+// rawp is a property the emulator writes as the same JSON for every object.
+func rawp[T any](name string, def bool, raw string) *prop[T] {
+	return &prop[T]{name: name, def: def, kind: pConstRaw, raw: []byte(raw)}
+}
+
 // Users follows Graph's order for the default set (the order the "List
 // users" example shows), then the rest.
 var Users = newTable("microsoft.graph.user", "User",
@@ -371,38 +382,115 @@ var Groups = newTable("microsoft.graph.group", "Group",
 	emptyp[model.Group]("serviceProvisioningErrors", true),
 )
 
+// Devices follows "List devices" and the device resource's default
+// properties.
 var Devices = newTable("microsoft.graph.device", "Device",
 	sp("id", true, false, func(o *model.Object) *string { return &o.ID }),
-	nullp[model.Object]("deletedDateTime", true),
+	tp("deletedDateTime", true, func(o *model.Object) *time.Time { return &o.DeletedDateTime }),
 	bp("accountEnabled", true, false, func(o *model.Object) *bool { return &o.AccountEnabled }),
 	nullp[model.Object]("approximateLastSignInDateTime", true),
+	nullp[model.Object]("complianceExpirationDateTime", true),
 	tp("createdDateTime", true, func(o *model.Object) *time.Time { return &o.CreatedDateTime }),
 	sp("deviceId", true, false, func(o *model.Object) *string { return &o.DeviceID }),
+	nullp[model.Object]("deviceMetadata", true),
+	nullp[model.Object]("deviceVersion", true),
 	sp("displayName", true, false, func(o *model.Object) *string { return &o.DisplayName }),
+	nullp[model.Object]("isCompliant", true),
+	nullp[model.Object]("isManaged", true),
+	nullp[model.Object]("onPremisesLastSyncDateTime", true),
+	nullp[model.Object]("onPremisesSyncEnabled", true),
 	sp("operatingSystem", true, false, func(o *model.Object) *string { return &o.OperatingSystem }),
 	sp("operatingSystemVersion", true, false, func(o *model.Object) *string { return &o.OSVersion }),
+	emptyp[model.Object]("physicalIds", true),
+	nullp[model.Object]("profileType", true),
+	emptyp[model.Object]("systemLabels", true),
 	nullp[model.Object]("trustType", true),
+	emptyp[model.Object]("alternativeSecurityIds", true),
 )
 
+// Contacts follows "List orgContacts".
 var Contacts = newTable("microsoft.graph.orgContact", "OrgContact",
 	sp("id", true, false, func(o *model.Object) *string { return &o.ID }),
-	nullp[model.Object]("deletedDateTime", true),
+	tp("deletedDateTime", true, func(o *model.Object) *time.Time { return &o.DeletedDateTime }),
+	emptyp[model.Object]("addresses", true),
 	sp("companyName", true, false, func(o *model.Object) *string { return &o.CompanyName }),
+	sp("department", true, false, func(o *model.Object) *string { return &o.Department }),
 	sp("displayName", true, false, func(o *model.Object) *string { return &o.DisplayName }),
 	sp("givenName", true, false, func(o *model.Object) *string { return &o.GivenName }),
+	sp("jobTitle", true, false, func(o *model.Object) *string { return &o.JobTitle }),
 	sp("mail", true, false, func(o *model.Object) *string { return &o.Mail }),
+	sp("mailNickname", true, false, func(o *model.Object) *string { return &o.MailNickname }),
+	nullp[model.Object]("onPremisesLastSyncDateTime", true),
+	emptyp[model.Object]("onPremisesProvisioningErrors", true),
+	nullp[model.Object]("onPremisesSyncEnabled", true),
+	emptyp[model.Object]("phones", true),
+	emptyp[model.Object]("proxyAddresses", true),
+	emptyp[model.Object]("serviceProvisioningErrors", true),
 	sp("surname", true, false, func(o *model.Object) *string { return &o.Surname }),
 )
 
+// ServicePrincipals follows "List servicePrincipals" (its documented
+// example's properties, in its order) and the resource's other defaults.
 var ServicePrincipals = newTable("microsoft.graph.servicePrincipal", "ServicePrincipal",
 	sp("id", true, false, func(o *model.Object) *string { return &o.ID }),
-	nullp[model.Object]("deletedDateTime", true),
+	tp("deletedDateTime", true, func(o *model.Object) *time.Time { return &o.DeletedDateTime }),
 	bp("accountEnabled", true, false, func(o *model.Object) *bool { return &o.AccountEnabled }),
 	sp("appDisplayName", true, false, func(o *model.Object) *string { return &o.DisplayName }),
 	sp("appId", true, false, func(o *model.Object) *string { return &o.AppID }),
-	tp("createdDateTime", true, func(o *model.Object) *time.Time { return &o.CreatedDateTime }),
+	sp("appOwnerOrganizationId", true, false, func(o *model.Object) *string { return &o.AppOwnerOrganizationID }),
+	rawp[model.Object]("appRoleAssignmentRequired", true, "false"),
 	sp("displayName", true, false, func(o *model.Object) *string { return &o.DisplayName }),
-	emptyp[model.Object]("servicePrincipalNames", true),
+	nullp[model.Object]("homepage", true),
+	nullp[model.Object]("logoutUrl", true),
+	sp("publisherName", true, false, func(o *model.Object) *string { return &o.PublisherName }),
+	emptyp[model.Object]("replyUrls", true),
+	lp("servicePrincipalNames", true, false, func(o *model.Object) *[]string { return &o.ServicePrincipalNames }),
+	emptyp[model.Object]("tags", true),
+	emptyp[model.Object]("addIns", true),
+	emptyp[model.Object]("appRoles", true),
+	rawp[model.Object]("info", true, `{"termsOfServiceUrl":null,"supportUrl":null,"privacyStatementUrl":null,"marketingUrl":null,"logoUrl":null}`),
+	emptyp[model.Object]("keyCredentials", true),
+	emptyp[model.Object]("oauth2PermissionScopes", true),
+	emptyp[model.Object]("passwordCredentials", true),
+	emptyp[model.Object]("alternativeNames", true),
+	nullp[model.Object]("appDescription", true),
+	nullp[model.Object]("applicationTemplateId", true),
+	nullp[model.Object]("description", true),
+	nullp[model.Object]("loginUrl", true),
+	nullp[model.Object]("notes", true),
+	emptyp[model.Object]("notificationEmailAddresses", true),
+	nullp[model.Object]("preferredSingleSignOnMode", true),
+	rawp[model.Object]("servicePrincipalType", true, `"Application"`),
+	rawp[model.Object]("signInAudience", true, `"AzureADMyOrg"`),
+	tp("createdDateTime", false, func(o *model.Object) *time.Time { return &o.CreatedDateTime }),
+)
+
+// Applications follows "List applications": the app registrations of the
+// tenant, one for each service principal of an app it owns.
+var Applications = newTable("microsoft.graph.application", "Application",
+	sp("id", true, false, func(o *model.Object) *string { return &o.ID }),
+	tp("deletedDateTime", true, func(o *model.Object) *time.Time { return &o.DeletedDateTime }),
+	sp("appId", true, false, func(o *model.Object) *string { return &o.AppID }),
+	nullp[model.Object]("applicationTemplateId", true),
+	tp("createdDateTime", true, func(o *model.Object) *time.Time { return &o.CreatedDateTime }),
+	nullp[model.Object]("description", true),
+	sp("displayName", true, false, func(o *model.Object) *string { return &o.DisplayName }),
+	lp("identifierUris", true, false, func(o *model.Object) *[]string { return &o.ServicePrincipalNames }),
+	sp("publisherDomain", true, false, func(o *model.Object) *string { return &o.PublisherDomain }),
+	rawp[model.Object]("signInAudience", true, `"AzureADMyOrg"`),
+	emptyp[model.Object]("tags", true),
+	emptyp[model.Object]("keyCredentials", true),
+	emptyp[model.Object]("passwordCredentials", true),
+	emptyp[model.Object]("appRoles", true),
+)
+
+// DirectoryRoles follows "List directoryRoles".
+var DirectoryRoles = newTable("microsoft.graph.directoryRole", "DirectoryRole",
+	sp("id", true, false, func(o *model.Object) *string { return &o.ID }),
+	tp("deletedDateTime", true, func(o *model.Object) *time.Time { return &o.DeletedDateTime }),
+	sp("description", true, false, func(o *model.Object) *string { return &o.Description }),
+	sp("displayName", true, false, func(o *model.Object) *string { return &o.DisplayName }),
+	sp("roleTemplateId", true, false, func(o *model.Object) *string { return &o.RoleTemplateID }),
 )
 
 // ForObject is the table of a device, contact or service principal.
@@ -433,7 +521,7 @@ func (t *Table[T]) ID(x *T) string { return *t.byName["id"].str(x) }
 // Filterable reports whether $filter and $search may name the property.
 func (t *Table[T]) Filterable(name string) bool {
 	p := t.lookup(name)
-	return p != nil && p.kind != pConstNull && p.kind != pConstList && p.kind != pTime
+	return p != nil && p.kind != pConstNull && p.kind != pConstList && p.kind != pConstRaw && p.kind != pTime
 }
 
 // Getter is $filter's and $search's view of x.

@@ -157,18 +157,23 @@ func (d *Directory) createObject(o model.Object) (model.Object, error) {
 		o.AppID = model.NewGUID(d.ids)
 	}
 	o.CreatedDateTime = d.now()
-	d.objects[o.ID] = &ObjRec{Object: o, Kind: k}
-	return o, nil
+	if k == model.ObjServicePrincipal {
+		o.AppOwnerOrganizationID, o.PublisherName = d.org.ID, d.org.DisplayName
+		o.ServicePrincipalNames = []string{o.AppID}
+	}
+	s := d.objectStore(k)
+	r := &Rec[model.Object]{Obj: o, EverSet: s.table.EverSet(&o)}
+	s.activate(r)
+	d.record(change{kind: k, id: o.ID, op: opCreate, props: s.table.AllMask})
+	return o.Clone(), nil
 }
 
 // Objects returns the devices, contacts and service principals, sorted by
 // id.
 func (d *Directory) Objects() []model.Object {
-	d.mu.RLock()
-	defer d.mu.RUnlock()
-	out := make([]model.Object, 0, len(d.objects))
-	for _, o := range d.objects {
-		out = append(out, o.Object)
+	var out []model.Object
+	for _, k := range []*Kind[model.Object]{Devices, Contacts, ServicePrincipals} {
+		out = append(out, k.List(d)...)
 	}
 	slices.SortFunc(out, func(a, b model.Object) int { return strings.Compare(a.ID, b.ID) })
 	return out

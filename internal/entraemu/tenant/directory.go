@@ -45,25 +45,19 @@ type Directory struct {
 	mu               sync.RWMutex
 	users            store[model.User]
 	groups           store[model.Group]
-	upns             map[string]string // lower-case UPN to user id
-	objects          map[string]*ObjRec
-	ids              *mrand.Rand // ids of objects created after generation
+	devices          store[model.Object]
+	contacts         store[model.Object]
+	sps              store[model.Object] // service principals
+	upns             map[string]string   // lower-case UPN to user id
+	ids              *mrand.Rand         // ids of objects created after generation
 	log              changeLog
 	earliestDeletion time.Time
-}
-
-// ObjRec is a device, contact or service principal as the directory keeps
-// it.
-type ObjRec struct {
-	model.Object
-	Kind     model.ObjKind
-	memberOf []string
 }
 
 // New returns a directory holding ds. ids draws the ids of objects created
 // later; c is its clock (nil: the system's).
 func New(org Org, ds *gen.Dataset, ids *mrand.Rand, c clock.Clock) *Directory {
-	d := &Directory{org: org, clock: clock.Or(c), ids: ids, upns: map[string]string{}, objects: map[string]*ObjRec{}}
+	d := &Directory{org: org, clock: clock.Or(c), ids: ids, upns: map[string]string{}}
 	d.users = newStore(model.ObjUser, schema.Users, (*model.User).Clone, func(u *model.User) *time.Time { return &u.DeletedDateTime })
 	d.groups = newStore(model.ObjGroup, schema.Groups, (*model.Group).Clone, func(g *model.Group) *time.Time { return &g.DeletedDateTime })
 	d.users.index = func(r *Rec[model.User]) { d.upns[strings.ToLower(r.Obj.UserPrincipalName)] = r.Obj.ID }
@@ -72,6 +66,10 @@ func New(org Org, ds *gen.Dataset, ids *mrand.Rand, c clock.Clock) *Directory {
 			delete(d.upns, key)
 		}
 	}
+	objectDeleted := func(o *model.Object) *time.Time { return &o.DeletedDateTime }
+	d.devices = newStore(model.ObjDevice, schema.Devices, (*model.Object).Clone, objectDeleted)
+	d.contacts = newStore(model.ObjContact, schema.Contacts, (*model.Object).Clone, objectDeleted)
+	d.sps = newStore(model.ObjServicePrincipal, schema.ServicePrincipals, (*model.Object).Clone, objectDeleted)
 	d.users.check = (*Tx).checkUserUpdate
 	d.groups.check = (*Tx).checkGroupUpdate
 	if ds != nil {
@@ -91,7 +89,10 @@ func (d *Directory) load(ds *gen.Dataset) {
 		d.users.index(r)
 	}
 	for _, o := range ds.Objects {
-		d.objects[o.ID] = &ObjRec{Object: o.Object, Kind: o.Kind}
+		d.objectStore(o.Kind).active.byID[o.ID] = &Rec[model.Object]{Obj: o.Object, EverSet: schema.ForObject(o.Kind).EverSet(&o.Object)}
+	}
+	for _, s := range d.objectStores() {
+		s.active.sortIDs()
 	}
 	for _, g := range ds.Groups {
 		members := slices.Clone(g.Members)
@@ -176,8 +177,7 @@ type Tx struct{ View }
 // exists reports whether any object, active or deleted, has the id.
 func (v *View) exists(id string) bool {
 	d := v.d
-	_, obj := d.objects[id]
-	return obj || d.users.has(id) || d.groups.has(id)
+	return d.users.has(id) || d.groups.has(id) || d.devices.has(id) || d.contacts.has(id) || d.sps.has(id)
 }
 
 // MemberKind is the kind of an active object that can be a member.
@@ -189,8 +189,10 @@ func (v *View) MemberKind(id string) (model.ObjKind, bool) {
 	if _, ok := d.groups.active.byID[id]; ok {
 		return model.ObjGroup, true
 	}
-	if o, ok := d.objects[id]; ok {
-		return o.Kind, true
+	for _, s := range d.objectStores() {
+		if _, ok := s.active.byID[id]; ok {
+			return s.kind, true
+		}
 	}
 	return 0, false
 }
@@ -203,14 +205,38 @@ func (d *Directory) parentsOf(id string) *[]string {
 	if g, ok := d.groups.active.byID[id]; ok {
 		return &g.memberOf
 	}
-	if o, ok := d.objects[id]; ok {
+	if o := d.object(id); o != nil {
 		return &o.memberOf
 	}
 	return nil
 }
 
 // Object returns an active device, contact or service principal.
-func (v *View) Object(id string) *ObjRec { return v.d.objects[id] }
+func (v *View) Object(id string) *Rec[model.Object] { return v.d.object(id) }
+
+func (d *Directory) object(id string) *Rec[model.Object] {
+	for _, s := range d.objectStores() {
+		if r := s.active.byID[id]; r != nil {
+			return r
+		}
+	}
+	return nil
+}
+
+func (d *Directory) objectStores() []*store[model.Object] {
+	return []*store[model.Object]{&d.devices, &d.contacts, &d.sps}
+}
+
+// objectStore is the store of devices, contacts or service principals.
+func (d *Directory) objectStore(k model.ObjKind) *store[model.Object] {
+	switch k {
+	case model.ObjDevice:
+		return &d.devices
+	case model.ObjContact:
+		return &d.contacts
+	}
+	return &d.sps
+}
 
 // UserCount is the number of active users.
 func (v *View) UserCount() int { return len(v.d.users.active.ids) }

@@ -164,8 +164,8 @@ func (v *View) member(m model.Ref) model.Member {
 			out.DisplayName, out.Mail = g.Obj.DisplayName, g.Obj.Mail
 		}
 	default:
-		if o := d.objects[m.ID]; o != nil {
-			out.DisplayName, out.Mail = o.DisplayName, o.Mail
+		if o := d.object(m.ID); o != nil {
+			out.DisplayName, out.Mail = o.Obj.DisplayName, o.Obj.Mail
 		}
 	}
 	return out

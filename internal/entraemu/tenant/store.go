@@ -129,27 +129,40 @@ func written[T any](d *Directory, s func(*Directory) *store[T], fn func(tx *Tx) 
 }
 
 // Kind gives generic access to one kind of object of any directory: the
-// users or the groups.
+// users, the groups, the devices, the contacts or the service principals.
 type Kind[T any] struct {
+	obj   model.ObjKind
 	table *schema.Table[T]
 	store func(*Directory) *store[T]
 	// find looks up an active object by key (users: id or UPN).
 	find func(*Directory, string) *Rec[T]
 }
 
-// Users and Groups are the two kinds of objects delta queries track.
+// The kinds of objects.
 var (
 	Users = &Kind[model.User]{
+		obj:   model.ObjUser,
 		table: schema.Users,
 		store: func(d *Directory) *store[model.User] { return &d.users },
 		find:  (*Directory).lookupUser,
 	}
 	Groups = &Kind[model.Group]{
+		obj:   model.ObjGroup,
 		table: schema.Groups,
 		store: func(d *Directory) *store[model.Group] { return &d.groups },
 		find:  func(d *Directory, id string) *Rec[model.Group] { return d.groups.active.byID[id] },
 	}
+	Devices           = objectKind(model.ObjDevice, schema.Devices, func(d *Directory) *store[model.Object] { return &d.devices })
+	Contacts          = objectKind(model.ObjContact, schema.Contacts, func(d *Directory) *store[model.Object] { return &d.contacts })
+	ServicePrincipals = objectKind(model.ObjServicePrincipal, schema.ServicePrincipals, func(d *Directory) *store[model.Object] { return &d.sps })
 )
+
+func objectKind(k model.ObjKind, t *schema.Table[model.Object], s func(*Directory) *store[model.Object]) *Kind[model.Object] {
+	return &Kind[model.Object]{obj: k, table: t, store: s, find: func(d *Directory, id string) *Rec[model.Object] { return s(d).active.byID[id] }}
+}
+
+// Obj is the kind of object.
+func (k *Kind[T]) Obj() model.ObjKind { return k.obj }
 
 // Table is the kind's property table.
 func (k *Kind[T]) Table() *schema.Table[T] { return k.table }
