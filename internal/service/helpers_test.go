@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"maps"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -56,7 +57,7 @@ func newWorld(t *testing.T, opts ...func(*entraemu.Options, *Config)) *world {
 	}
 	t.Cleanup(func() { w.parts.Close() })
 	cfg.Clock = w.clock
-	w.svc = New(w.parts, cfg, slog.New(slog.DiscardHandler))
+	w.svc = New(w.parts, cfg, slog.New(slog.NewTextHandler(&testLog{t}, &slog.HandlerOptions{Level: slog.LevelInfo})))
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -69,6 +70,14 @@ func newWorld(t *testing.T, opts ...func(*entraemu.Options, *Config)) *world {
 }
 
 func (w *world) admin() manage.Actor { return w.owner }
+
+// testLog writes the service's log to the test's, shown when it fails.
+type testLog struct{ t *testing.T }
+
+func (l *testLog) Write(p []byte) (int, error) {
+	l.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
 
 // config is the emulator's source settings with extra fields.
 func (w *world) config(extra map[string]any) json.RawMessage {

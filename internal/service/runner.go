@@ -48,6 +48,7 @@ type Runner struct {
 	queues  map[string][]manage.Job // per source, in order
 	active  map[string]bool         // a goroutine drains the source's queue
 	waiting map[clock.Timer]manage.Job
+	known   map[string]bool // the runs held here: queued, waiting or running
 	closed  bool
 }
 
@@ -62,6 +63,7 @@ func (r *Runner) init() {
 		r.cancel = func() { cancel(errServerShutDown) }
 		r.queues, r.active = map[string][]manage.Job{}, map[string]bool{}
 		r.waiting = map[clock.Timer]manage.Job{}
+		r.known = map[string]bool{}
 		if r.Logger == nil {
 			r.Logger = slog.New(slog.DiscardHandler)
 		}
@@ -86,7 +88,8 @@ func (r *Runner) Start(ctx context.Context) error {
 }
 
 // Enqueue takes a job: it runs after the source's jobs queued before it,
-// once its NotBefore has passed.
+// once its NotBefore has passed. A run already held here is not taken
+// twice (Start may meet a run a request has just handed over).
 func (r *Runner) Enqueue(job manage.Job) error {
 	r.init()
 	r.mu.Lock()
@@ -94,16 +97,25 @@ func (r *Runner) Enqueue(job manage.Job) error {
 	if r.closed {
 		return ErrShuttingDown
 	}
+	if r.known[job.Run.ID] {
+		return nil
+	}
+	r.known[job.Run.ID] = true
+	return r.enqueueLocked(job)
+}
+
+func (r *Runner) enqueueLocked(job manage.Job) error {
 	if wait := job.NotBefore.Sub(r.Clock.Now()); wait > 0 {
 		var t clock.Timer
 		t = r.Clock.AfterFunc(wait, func() {
 			r.mu.Lock()
+			defer r.mu.Unlock()
 			delete(r.waiting, t)
-			r.mu.Unlock()
-			job.NotBefore = time.Time{} // due now
-			if err := r.Enqueue(job); err != nil {
-				r.abandon(job)
+			if r.closed {
+				return // Shutdown abandons what waits
 			}
+			job.NotBefore = time.Time{} // due now
+			r.enqueueLocked(job)
 		})
 		r.waiting[t] = job
 		return nil
@@ -169,6 +181,9 @@ func (r *Runner) execute(job manage.Job) {
 	}
 	log := r.Logger.With("source", job.Run.SourceID, "run", job.Run.ID, "trigger", job.Run.Trigger)
 	run, next, err := r.Manager.ExecuteRun(r.runCtx, job)
+	r.mu.Lock()
+	delete(r.known, job.Run.ID)
+	r.mu.Unlock()
 	if run.Outcome != directory.OutcomeQueued {
 		if r.Metrics != nil && !run.FinishedAt.IsZero() {
 			r.Metrics.ObserveRun(run, run.FinishedAt.Sub(run.StartedAt))
@@ -208,9 +223,8 @@ func (r *Runner) Shutdown(ctx context.Context) error {
 	r.closed = true
 	var waiting []manage.Job
 	for t, j := range r.waiting {
-		if t.Stop() {
-			waiting = append(waiting, j)
-		}
+		t.Stop()
+		waiting = append(waiting, j)
 	}
 	r.waiting = map[clock.Timer]manage.Job{}
 	r.mu.Unlock()

@@ -167,12 +167,13 @@ func (s *Service) Run(ctx context.Context, ln net.Listener) error {
 	srv := safehttp.NewServer(s.Handler())
 	srv.ErrorLog = slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)
 	// Runs whose process died are marked interrupted before anything
-	// else runs; then the runs left queued are executed.
-	if err := s.manager.ReapDeadRuns(ctx); err != nil {
+	// else runs; then the runs left queued are executed. Neither stops the
+	// service: a source another process runs is reaped by its next run.
+	if err := s.manager.ReapDeadRuns(ctx); err != nil && ctx.Err() == nil {
 		s.log.Warn("mark dead runs interrupted", "err", err)
 	}
-	if err := s.Runner.Start(ctx); err != nil {
-		return fmt.Errorf("start the runner: %w", err)
+	if err := s.Runner.Start(ctx); err != nil && ctx.Err() == nil {
+		s.log.Error("execute the runs left queued", "err", err)
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
