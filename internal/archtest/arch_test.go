@@ -6,6 +6,7 @@ package archtest
 
 import (
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -58,6 +59,36 @@ func TestDependenciesPointOneWay(t *testing.T) {
 					t.Errorf("%s depends on %s: dependencies must point the other way", pkg, rel)
 				}
 			}
+		}
+	}
+}
+
+// leaves are packages that depend on no dirsync package but those listed,
+// and, unless external says they may, on nothing outside the standard
+// library: the scope rules decide from the model alone (phone validation
+// reaches them through an interface, so neither the phone-number library
+// nor protobuf comes with them); package phone wraps that library.
+var leaves = map[string]struct {
+	ours     []string
+	external bool
+}{
+	"internal/directory": {},
+	"internal/scope":     {ours: []string{"internal/directory"}},
+	"internal/phone":     {external: true},
+}
+
+func TestLeafPackages(t *testing.T) {
+	for pkg, leaf := range leaves {
+		out, err := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", mod+pkg).CombinedOutput()
+		if err != nil {
+			t.Fatalf("go list %s: %v\n%s", pkg, err, out)
+		}
+		for _, dep := range strings.Fields(string(out)) {
+			rel, ours := strings.CutPrefix(dep, mod)
+			if rel == pkg || (ours && slices.Contains(leaf.ours, rel)) || (!ours && leaf.external) {
+				continue
+			}
+			t.Errorf("%s depends on %s: it must stay a leaf", pkg, dep)
 		}
 	}
 }

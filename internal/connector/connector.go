@@ -153,12 +153,11 @@ type DeletionReporter interface {
 // objects; UserPatch and GroupPatch carry only some attributes.
 type ChangeSink interface {
 	Sink
-	// UserPatch reports a user of which only the named attributes (the JSON
-	// names of directory.UserAttributes, plus "enabled") are known; the
-	// others must keep their stored values.
-	UserPatch(u directory.SourceUser, fields []string) error
+	// UserPatch reports a user of which only the named attributes are
+	// known; the others must keep their stored values.
+	UserPatch(u directory.SourceUser, fields []directory.UserField) error
 	// GroupPatch is UserPatch for groups.
-	GroupPatch(g directory.SourceGroup, fields []string) error
+	GroupPatch(g directory.SourceGroup, fields []directory.GroupField) error
 	// RemoveUser reports a user gone from the source: hard is false when the
 	// source can still restore it (Entra's deleted items).
 	RemoveUser(externalID string, hard bool) error

@@ -186,34 +186,34 @@ type AttrChange struct {
 // DiffUsers lists the attributes that differ between a and b, in a fixed order.
 func DiffUsers(a, b UserAttributes) []AttrChange {
 	var d differ
-	d.str("username", a.Username, b.Username)
-	d.str("email", a.Email, b.Email)
-	d.str("display_name", a.DisplayName, b.DisplayName)
-	d.str("given_name", a.GivenName, b.GivenName)
-	d.str("surname", a.Surname, b.Surname)
-	d.str("job_title", a.JobTitle, b.JobTitle)
-	d.str("department", a.Department, b.Department)
-	d.str("mobile_phone", a.MobilePhone, b.MobilePhone)
-	d.list("business_phones", a.BusinessPhones, b.BusinessPhones)
-	d.str("user_type", a.UserType, b.UserType)
-	d.list("licenses", a.Licenses, b.Licenses)
-	d.list("proxy_addresses", a.ProxyAddresses, b.ProxyAddresses)
-	d.str("immutable_id", a.ImmutableID, b.ImmutableID)
-	d.str("account_name", a.AccountName, b.AccountName)
-	d.str("dn", a.DN, b.DN)
+	d.str(string(UserUsername), a.Username, b.Username)
+	d.str(string(UserEmail), a.Email, b.Email)
+	d.str(string(UserDisplayName), a.DisplayName, b.DisplayName)
+	d.str(string(UserGivenName), a.GivenName, b.GivenName)
+	d.str(string(UserSurname), a.Surname, b.Surname)
+	d.str(string(UserJobTitle), a.JobTitle, b.JobTitle)
+	d.str(string(UserDepartment), a.Department, b.Department)
+	d.str(string(UserMobilePhone), a.MobilePhone, b.MobilePhone)
+	d.list(string(UserBusinessPhones), a.BusinessPhones, b.BusinessPhones)
+	d.str(string(UserUserType), a.UserType, b.UserType)
+	d.list(string(UserLicenses), a.Licenses, b.Licenses)
+	d.list(string(UserProxyAddresses), a.ProxyAddresses, b.ProxyAddresses)
+	d.str(string(UserImmutableID), a.ImmutableID, b.ImmutableID)
+	d.str(string(UserAccountName), a.AccountName, b.AccountName)
+	d.str(string(UserDN), a.DN, b.DN)
 	return d.changes
 }
 
 // DiffGroups lists the attributes that differ between a and b, in a fixed order.
 func DiffGroups(a, b GroupAttributes) []AttrChange {
 	var d differ
-	d.str("name", a.Name, b.Name)
-	d.str("description", a.Description, b.Description)
-	d.str("mail", a.Mail, b.Mail)
-	d.list("group_types", a.GroupTypes, b.GroupTypes)
-	d.boolean("security_enabled", a.SecurityEnabled, b.SecurityEnabled)
-	d.boolean("mail_enabled", a.MailEnabled, b.MailEnabled)
-	d.str("dn", a.DN, b.DN)
+	d.str(string(GroupName), a.Name, b.Name)
+	d.str(string(GroupDescription), a.Description, b.Description)
+	d.str(string(GroupMail), a.Mail, b.Mail)
+	d.list(string(GroupGroupTypes), a.GroupTypes, b.GroupTypes)
+	d.boolean(string(GroupSecurityEnabled), a.SecurityEnabled, b.SecurityEnabled)
+	d.boolean(string(GroupMailEnabled), a.MailEnabled, b.MailEnabled)
+	d.str(string(GroupDN), a.DN, b.DN)
 	return d.changes
 }
 

@@ -23,6 +23,9 @@ type applier struct {
 	batch   int
 	scope   *scoper
 	changes *changeLog
+	// rejects are the objects the read refused for their size: recorded
+	// as skipped, and never retired for their absence.
+	rejects *rejections
 	// held is what the directory held from the source when the run
 	// began, counted once: the base of the deletion limit and of the
 	// empty-source guard.
@@ -35,7 +38,7 @@ type applier struct {
 }
 
 func (j *job) newApplier(ctx context.Context, tx store.Tx, sc *scoper) (*applier, error) {
-	a := &applier{ctx: ctx, tx: tx, src: j.src, run: &j.run, now: j.e.now(), batch: j.e.batch(), scope: sc,
+	a := &applier{ctx: ctx, tx: tx, src: j.src, run: &j.run, now: j.e.now(), batch: j.e.batch(), scope: sc, rejects: j.rejects,
 		limited: !j.opts.AllowDeletes && j.run.Kind != directory.RunSingle}
 	a.changes = &changeLog{ctx: ctx, tx: tx, runID: j.run.ID, batch: a.batch, eventFor: a.eventFor, keep: j.opts.DryRun}
 	var err error
@@ -62,6 +65,7 @@ func runSteps(steps []step) error {
 // source and saves the source's state (its cursor, when it has one) with it.
 func (a *applier) fullPlan(state sourceState) []step {
 	return []step{
+		{"refused objects", a.recordRejections},
 		{"groups", a.applyStagedGroups},
 		{"users", a.applyStagedUsers},
 		{"guard", a.guardEmptySource},
@@ -326,6 +330,9 @@ func (a *applier) retireUsers() error {
 	return eachPage(a.batch, func(after string, limit int) ([]directory.User, error) {
 		return a.tx.UnstagedUsers(a.ctx, a.src.ID, a.run.ID, after, limit)
 	}, func(u directory.User) string { return u.ID }, func(u directory.User) error {
+		if a.rejects.rejected(directory.MemberUser, u.Sources, a.src.ID) {
+			return nil // the source has it, oversized: the directory keeps what it had
+		}
 		return a.trashUser(u, "no longer in the source; moved to the trash")
 	})
 }
@@ -422,6 +429,9 @@ func (a *applier) retireGroups() error {
 	return eachPage(a.batch, func(after string, limit int) ([]directory.Group, error) {
 		return a.tx.UnstagedGroups(a.ctx, a.src.ID, a.run.ID, after, limit)
 	}, func(g directory.Group) string { return g.ID }, func(g directory.Group) error {
+		if a.rejects.rejected(directory.MemberGroup, g.Sources, a.src.ID) {
+			return nil
+		}
 		return a.trashGroup(g, "no longer in the source; moved to the trash")
 	})
 }

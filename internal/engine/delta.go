@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -20,6 +19,7 @@ import (
 // splits a large group's members over several entries): the last report of
 // each attribute wins, and membership changes merge per (group, member).
 type deltaSink struct {
+	rejects *rejections
 	mu      sync.Mutex
 	users   map[string]*userDelta
 	groups  map[string]*groupDelta
@@ -28,19 +28,41 @@ type deltaSink struct {
 	skips   map[string]int
 }
 
-type userDelta struct {
-	user directory.SourceUser
-	// fields is nil when user is whole; otherwise the attributes it carries.
-	fields  []string
+// objectDelta is what an incremental read says of one user or group: the
+// object (whole, or a patch of some fields), or its removal.
+type objectDelta[T any, F comparable] struct {
+	object T
+	// fields is nil when object is whole; otherwise the fields it carries.
+	fields  []F
 	removed bool
 	hard    bool
 }
 
-type groupDelta struct {
-	group   directory.SourceGroup
-	fields  []string
-	removed bool
-	hard    bool
+type (
+	userDelta  = objectDelta[directory.SourceUser, directory.UserField]
+	groupDelta = objectDelta[directory.SourceGroup, directory.GroupField]
+)
+
+// merge lays a later report of the object over this one: a whole object
+// replaces it, a patch is laid over it and the fields add up.
+func (d *objectDelta[T, F]) merge(patch T, fields []F, overlay func(T, T, []F) (T, error)) error {
+	if d.removed || fields == nil {
+		*d = objectDelta[T, F]{object: patch, fields: slices.Clone(fields)}
+		return nil
+	}
+	merged, err := overlay(d.object, patch, fields)
+	if err != nil {
+		return err
+	}
+	d.object = merged
+	if d.fields != nil {
+		for _, f := range fields {
+			if !slices.Contains(d.fields, f) {
+				d.fields = append(d.fields, f)
+			}
+		}
+	}
+	return nil
 }
 
 type memberKey struct{ group, member string }
@@ -51,7 +73,7 @@ type memberDelta struct {
 }
 
 func newDeltaSink() *deltaSink {
-	return &deltaSink{users: map[string]*userDelta{}, groups: map[string]*groupDelta{},
+	return &deltaSink{rejects: newRejections(), users: map[string]*userDelta{}, groups: map[string]*groupDelta{},
 		members: map[memberKey]memberDelta{}, skips: map[string]int{}}
 }
 
@@ -59,43 +81,51 @@ var _ connector.ChangeSink = (*deltaSink)(nil)
 
 func (s *deltaSink) User(u directory.SourceUser) error { return s.UserPatch(u, nil) }
 
-func (s *deltaSink) UserPatch(u directory.SourceUser, fields []string) error {
+func (s *deltaSink) UserPatch(u directory.SourceUser, fields []directory.UserField) error {
+	ok, reason := s.rejects.admitUser(u)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	d, ok := s.users[u.ExternalID]
-	if !ok || d.removed {
-		s.users[u.ExternalID] = &userDelta{user: u, fields: slices.Clone(fields)}
+	if !ok {
+		s.skips[reason]++
 		return nil
 	}
-	d.user, d.fields = mergePatch(d.user, d.fields, u, fields)
-	return nil
+	d, ok := s.users[u.ExternalID]
+	if !ok {
+		d = &userDelta{removed: true}
+		s.users[u.ExternalID] = d
+	}
+	return d.merge(u, fields, directory.OverlayUser)
 }
 
 func (s *deltaSink) Group(g directory.SourceGroup) error { return s.GroupPatch(g, nil) }
 
-func (s *deltaSink) GroupPatch(g directory.SourceGroup, fields []string) error {
+func (s *deltaSink) GroupPatch(g directory.SourceGroup, fields []directory.GroupField) error {
+	ok, reason := s.rejects.admitGroup(g)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	d, ok := s.groups[g.ExternalID]
-	if !ok || d.removed {
-		s.groups[g.ExternalID] = &groupDelta{group: g, fields: slices.Clone(fields)}
+	if !ok {
+		s.skips[reason]++
 		return nil
 	}
-	d.group, d.fields = mergePatch(d.group, d.fields, g, fields)
-	return nil
+	d, ok := s.groups[g.ExternalID]
+	if !ok {
+		d = &groupDelta{removed: true}
+		s.groups[g.ExternalID] = d
+	}
+	return d.merge(g, fields, directory.OverlayGroup)
 }
 
 func (s *deltaSink) RemoveUser(id string, hard bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.users[id] = &userDelta{user: directory.SourceUser{ExternalID: id}, removed: true, hard: hard}
+	s.users[id] = &userDelta{object: directory.SourceUser{ExternalID: id}, removed: true, hard: hard}
 	return nil
 }
 
 func (s *deltaSink) RemoveGroup(id string, hard bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.groups[id] = &groupDelta{group: directory.SourceGroup{ExternalID: id}, removed: true, hard: hard}
+	s.groups[id] = &groupDelta{object: directory.SourceGroup{ExternalID: id}, removed: true, hard: hard}
 	return nil
 }
 
@@ -106,6 +136,10 @@ func (s *deltaSink) RemoveMembership(m directory.SourceMembership) error { retur
 func (s *deltaSink) member(m directory.SourceMembership, removed bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if reason, over := oversizedMembership(m); over {
+		s.skips[reason]++
+		return nil
+	}
 	k := memberKey{m.GroupExternalID, m.MemberExternalID}
 	if _, seen := s.members[k]; !seen {
 		s.order = append(s.order, k)
@@ -119,47 +153,6 @@ func (s *deltaSink) Skip(sk connector.Skipped) error {
 	defer s.mu.Unlock()
 	s.skips[sk.Reason]++
 	return nil
-}
-
-// mergePatch lays patch (carrying fields, or everything when fields is nil)
-// over base (carrying baseFields). The result carries the union.
-func mergePatch[T any](base T, baseFields []string, patch T, fields []string) (T, []string) {
-	if fields == nil {
-		return patch, nil
-	}
-	merged := overlay(base, patch, fields)
-	if baseFields == nil {
-		return merged, nil
-	}
-	union := slices.Clone(baseFields)
-	for _, f := range fields {
-		if !slices.Contains(union, f) {
-			union = append(union, f)
-		}
-	}
-	return merged, union
-}
-
-// overlay returns base with the named attributes taken from patch. It works
-// on the JSON names, which are the names sources use in ChangeSink: an
-// attribute named but absent from patch's JSON was cleared at the source.
-func overlay[T any](base, patch T, fields []string) T {
-	var b, p map[string]json.RawMessage
-	bj, _ := json.Marshal(base)
-	pj, _ := json.Marshal(patch)
-	_ = json.Unmarshal(bj, &b)
-	_ = json.Unmarshal(pj, &p)
-	for _, f := range fields {
-		if v, ok := p[f]; ok {
-			b[f] = v
-		} else {
-			delete(b, f)
-		}
-	}
-	var out T
-	mj, _ := json.Marshal(b)
-	_ = json.Unmarshal(mj, &out)
-	return out
 }
 
 // stageMembers stages the membership changes of the read, for the
@@ -191,6 +184,7 @@ func endedKey(runID string) string { return runID + "/ended" }
 // cursor in the same transaction.
 func (a *applier) deltaPlan(d *deltaSink, state sourceState) []step {
 	return []step{
+		{"refused objects", a.recordRejections},
 		{"groups", func() error { return a.applyGroupDeltas(d) }},
 		{"users", func() error { return a.applyUserDeltas(d) }},
 		{"memberships", func() error { return a.syncMembers(store.Reach{Ended: endedKey(a.run.ID)}) }},
@@ -220,12 +214,15 @@ func (a *applier) applyUserDeltas(d *deltaSink) error {
 			}
 		case found && ud.fields != nil:
 			current := directory.SourceUser{ExternalID: id, UserAttributes: existing.UserAttributes, Enabled: existing.Enabled}
-			err = a.applyUser(overlay(current, ud.user, ud.fields))
+			var merged directory.SourceUser
+			if merged, err = directory.OverlayUser(current, ud.object, ud.fields); err == nil {
+				err = a.applyUser(merged)
+			}
 		default:
 			// A whole user, or one the directory does not know: new at the
 			// source, or back from a state dirsync never saw. What the
 			// source sent is all there is.
-			err = a.applyUser(ud.user)
+			err = a.applyUser(ud.object)
 		}
 		if err != nil {
 			return err
@@ -249,9 +246,13 @@ func (a *applier) applyGroupDeltas(d *deltaSink) error {
 				err = a.trashGroup(existing, removalDetail(gd.hard))
 			}
 		case found && gd.fields != nil:
-			err = a.applyGroup(overlay(directory.SourceGroup{ExternalID: id, GroupAttributes: existing.GroupAttributes}, gd.group, gd.fields))
+			current := directory.SourceGroup{ExternalID: id, GroupAttributes: existing.GroupAttributes}
+			var merged directory.SourceGroup
+			if merged, err = directory.OverlayGroup(current, gd.object, gd.fields); err == nil {
+				err = a.applyGroup(merged)
+			}
 		default:
-			err = a.applyGroup(gd.group)
+			err = a.applyGroup(gd.object)
 		}
 		if err != nil {
 			return err

@@ -59,7 +59,7 @@ func TestDeltaPatchNeverBlanksOtherAttributes(t *testing.T) {
 	f.sync(src, engine.Options{})
 	before := f.userByName("user01@acme.example")
 	f.delta(src, func(s connector.ChangeSink) error {
-		return s.UserPatch(patch("u1", func(u *directory.SourceUser) { u.Department = "Finance" }), []string{"department"})
+		return s.UserPatch(patch("u1", func(u *directory.SourceUser) { u.Department = "Finance" }), []directory.UserField{directory.UserDepartment})
 	})
 	after := f.userByName("user01@acme.example")
 	if after.Department != "Finance" || after.DisplayName != before.DisplayName || after.Email != before.Email || !after.Enabled {
@@ -67,7 +67,7 @@ func TestDeltaPatchNeverBlanksOtherAttributes(t *testing.T) {
 	}
 	// A field named in a patch but absent was cleared at the source.
 	f.delta(src, func(s connector.ChangeSink) error {
-		return s.UserPatch(directory.SourceUser{ExternalID: "u1"}, []string{"department"})
+		return s.UserPatch(directory.SourceUser{ExternalID: "u1"}, []directory.UserField{directory.UserDepartment})
 	})
 	if u := f.userByName("user01@acme.example"); u.Department != "" || u.DisplayName != before.DisplayName {
 		t.Fatalf("clearing one attribute: %+v", u)
@@ -80,12 +80,12 @@ func TestDeltaSameObjectSeveralTimesMerges(t *testing.T) {
 	src := &incSource{source: sample()}
 	f.sync(src, engine.Options{})
 	run := f.delta(src, func(s connector.ChangeSink) error {
-		s.UserPatch(patch("u1", func(u *directory.SourceUser) { u.Department = "A" }), []string{"department"})
-		s.UserPatch(patch("u1", func(u *directory.SourceUser) { u.JobTitle = "B" }), []string{"job_title"})
-		s.UserPatch(patch("u1", func(u *directory.SourceUser) { u.Department = "C" }), []string{"department"})
+		s.UserPatch(patch("u1", func(u *directory.SourceUser) { u.Department = "A" }), []directory.UserField{directory.UserDepartment})
+		s.UserPatch(patch("u1", func(u *directory.SourceUser) { u.JobTitle = "B" }), []directory.UserField{directory.UserJobTitle})
+		s.UserPatch(patch("u1", func(u *directory.SourceUser) { u.Department = "C" }), []directory.UserField{directory.UserDepartment})
 		// Removed, then back in the same round (restored): present.
 		s.RemoveUser("u2", false)
-		s.UserPatch(patch("u2", func(u *directory.SourceUser) { u.Enabled = true }), []string{"enabled"})
+		s.UserPatch(patch("u2", func(u *directory.SourceUser) { u.Enabled = true }), []directory.UserField{directory.UserEnabled})
 		return nil
 	})
 	u := f.userByName("user01@acme.example")
@@ -135,11 +135,11 @@ func TestDeltaMemberSlicesAndRemovals(t *testing.T) {
 	src := &incSource{source: sample()}
 	f.sync(src, engine.Options{})
 	run := f.delta(src, func(s connector.ChangeSink) error {
-		s.GroupPatch(directory.SourceGroup{ExternalID: "g-eng"}, []string{})
+		s.GroupPatch(directory.SourceGroup{ExternalID: "g-eng"}, []directory.GroupField{})
 		for i := 4; i <= 10; i++ { // first slice
 			s.Membership(directory.SourceMembership{GroupExternalID: "g-eng", MemberExternalID: fmt.Sprint("u", i), MemberKind: directory.MemberUser})
 		}
-		s.GroupPatch(directory.SourceGroup{ExternalID: "g-eng"}, []string{})
+		s.GroupPatch(directory.SourceGroup{ExternalID: "g-eng"}, []directory.GroupField{})
 		for i := 11; i <= 15; i++ { // second slice, another page
 			s.Membership(directory.SourceMembership{GroupExternalID: "g-eng", MemberExternalID: fmt.Sprint("u", i), MemberKind: directory.MemberUser})
 		}
@@ -164,7 +164,7 @@ func TestDeltaCursorSavedWithItsChanges(t *testing.T) {
 	f.sync(src, engine.Options{})
 	state, _ := f.st.SourceState(f.ctx, f.src.ID)
 	change := func(s connector.ChangeSink) error {
-		return s.UserPatch(patch("u1", func(u *directory.SourceUser) { u.Department = "Legal" }), []string{"department"})
+		return s.UserPatch(patch("u1", func(u *directory.SourceUser) { u.Department = "Legal" }), []directory.UserField{directory.UserDepartment})
 	}
 	// The process dies between reading the changes and applying them.
 	ctx, cancel := context.WithCancel(f.ctx)

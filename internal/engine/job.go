@@ -24,7 +24,9 @@ type job struct {
 	run      directory.Run
 	// state is the source's saved state: its cursor, and when it was last
 	// reconciled in full.
-	state   sourceState
+	state sourceState
+	// rejects are the objects the read refused for their size.
+	rejects *rejections
 	log     *slog.Logger
 	release func()
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/dirsync/dirsync/internal/directory"
+	"github.com/dirsync/dirsync/internal/phone"
 	"github.com/dirsync/dirsync/internal/scope"
 	"github.com/dirsync/dirsync/internal/store"
 )
@@ -88,7 +89,7 @@ func (a *applier) admit(su directory.SourceUser) (directory.SourceUser, bool, er
 	if in, reason := a.scope.settings.Decide(su, inGroups); !in {
 		return su, false, a.outOfScope(su, reason)
 	}
-	shaped, problems := a.scope.settings.Shape(su)
+	shaped, problems := a.scope.settings.Shape(su, phone.Numbers{})
 	for _, p := range problems {
 		a.skip("not imported: " + problemKind(p))
 		if err := a.record(directory.Change{ObjectKind: directory.MemberUser, ExternalID: su.ExternalID, Name: su.Username,

@@ -7,6 +7,7 @@ import (
 
 	"github.com/dirsync/dirsync/internal/connector"
 	"github.com/dirsync/dirsync/internal/directory"
+	"github.com/dirsync/dirsync/internal/phone"
 	"github.com/dirsync/dirsync/internal/store"
 )
 
@@ -58,6 +59,10 @@ func (e *Engine) SyncUser(ctx context.Context, src directory.Source, conn connec
 		return j.apply(ctx, sc, func(a *applier) []step { return a.retirePlan(*found.gone) })
 	}
 	j.run.SourceUsers = 1
+	if field, limit := found.user.Oversized(); field != "" {
+		return j.fail(ctx, directory.OutcomeFailed, fmt.Errorf("source %s reports user %s with %s %s: not imported; nothing changed",
+			src.Name, short(found.user.ExternalID), field, limit))
+	}
 	if err := j.stage(ctx, found); err != nil {
 		return j.fail(ctx, directory.OutcomeFailed, err)
 	}
@@ -115,7 +120,7 @@ func (j *job) lookup(ctx context.Context, look connector.UserLookup, who string)
 // source's name), by email, or by dirsync id. Nil when there is none.
 func (j *job) knownUser(ctx context.Context, who string) (*directory.User, error) {
 	st, acc := j.e.Store, j.src.AccountID
-	shaped, _ := j.settings.Shape(directory.SourceUser{UserAttributes: directory.UserAttributes{Username: who}})
+	shaped, _ := j.settings.Shape(directory.SourceUser{UserAttributes: directory.UserAttributes{Username: who}}, phone.Numbers{})
 	finds := []func() (directory.User, error){
 		func() (directory.User, error) { return st.UserByLink(ctx, j.src.ID, who) },
 		func() (directory.User, error) { return st.UserByUsername(ctx, acc, who) },

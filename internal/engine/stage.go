@@ -17,6 +17,7 @@ type stagingSink struct {
 	runID    string
 	batch    int
 	progress func(Progress)
+	rejects  *rejections
 
 	mu                     sync.Mutex
 	users, groups, members int
@@ -28,12 +29,43 @@ type stagingSink struct {
 
 var _ connector.Sink = (*stagingSink)(nil)
 
-func (s *stagingSink) User(u directory.SourceUser) error { return stage(s, &s.users, &s.bu, u) }
+func (s *stagingSink) User(u directory.SourceUser) error {
+	if ok, reason := s.rejects.admitUser(u); !ok {
+		return s.refuse(&s.users, reason)
+	}
+	return stage(s, &s.users, &s.bu, u)
+}
 
-func (s *stagingSink) Group(g directory.SourceGroup) error { return stage(s, &s.groups, &s.bg, g) }
+func (s *stagingSink) Group(g directory.SourceGroup) error {
+	if ok, reason := s.rejects.admitGroup(g); !ok {
+		return s.refuse(&s.groups, reason)
+	}
+	return stage(s, &s.groups, &s.bg, g)
+}
+
+// refuse counts an object the source reported and the run refused.
+func (s *stagingSink) refuse(count *int, reason string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	*count++
+	s.skips[reason]++
+	return nil
+}
 
 func (s *stagingSink) Membership(m directory.SourceMembership) error {
+	if reason, over := oversizedMembership(m); over {
+		return s.refuse(&s.members, reason)
+	}
 	return stage(s, &s.members, &s.bm, m)
+}
+
+// oversizedMembership refuses a membership naming an id over the size
+// limit: no object the run admits has such an id.
+func oversizedMembership(m directory.SourceMembership) (string, bool) {
+	if len(m.GroupExternalID) > directory.MaxValueBytes || len(m.MemberExternalID) > directory.MaxValueBytes {
+		return "not imported: membership naming an id over its size limit", true
+	}
+	return "", false
 }
 
 // stage counts v, adds it to its batch, and writes the batches out when

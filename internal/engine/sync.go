@@ -58,6 +58,7 @@ var errWentFull = errors.New("went full")
 // delta runs an incremental read and applies it, or answers errWentFull.
 func (j *job) delta(ctx context.Context, inc connector.Incremental) (directory.Run, error) {
 	sink := newDeltaSink()
+	j.rejects = sink.rejects
 	next, err := inc.Changes(ctx, j.state.Cursor, sink)
 	j.countRequests()
 	switch {
@@ -94,7 +95,9 @@ func (j *job) full(ctx context.Context, inc connector.Incremental) (directory.Ru
 			return j.fail(ctx, directory.OutcomeFailed, fmt.Errorf("read source %s: start change tracking: %w", j.src.Name, err))
 		}
 	}
-	sink := &stagingSink{ctx: ctx, st: j.e.Store, runID: j.run.ID, batch: j.e.batch(), progress: j.opts.Progress, skips: map[string]int{}}
+	j.rejects = newRejections()
+	sink := &stagingSink{ctx: ctx, st: j.e.Store, runID: j.run.ID, batch: j.e.batch(), progress: j.opts.Progress,
+		rejects: j.rejects, skips: map[string]int{}}
 	readErr := j.conn.Snapshot(ctx, sink)
 	if readErr == nil {
 		readErr = sink.flush()

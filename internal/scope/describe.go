@@ -12,10 +12,13 @@ const maxListed = 10
 // first the scope, in the order Decide evaluates it, then how users are
 // shaped, then the safeguards.
 func (s Settings) Describe() []string {
+	return append(s.describeScope(), s.describeShape()...)
+}
+
+// describeScope says which users are in scope, in evaluation order.
+func (s Settings) describeScope() []string {
 	var out []string
 	add := func(format string, args ...any) { out = append(out, fmt.Sprintf(format, args...)) }
-
-	// Scope, in evaluation order.
 	if len(s.PickedUsers) > 0 {
 		add("1. Picked users are in scope whatever the group filter and rules say (%d: %s); they still need the requirements below.",
 			len(s.PickedUsers), list(s.PickedUsers))
@@ -54,8 +57,13 @@ func (s Settings) Describe() []string {
 		req += "users without an email address come in."
 	}
 	add("%s", req)
+	return out
+}
 
-	// Shape.
+// describeShape says how users are shaped, and the safeguards.
+func (s Settings) describeShape() []string {
+	var out []string
+	add := func(format string, args ...any) { out = append(out, fmt.Sprintf(format, args...)) }
 	if s.NormalizeUsernames {
 		add("Usernames: the UPN's prefix, before the @ (before #EXT# for guests).")
 	} else {

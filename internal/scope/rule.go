@@ -99,22 +99,23 @@ type attribute struct {
 func one(s string) []string { return []string{s} }
 
 // attributes are the attributes rules can test, in the order they are
-// listed in messages.
+// listed in messages: the user fields under their own names, and a few
+// more (the UPN, the domain, one license or proxy address, the id).
 var attributes = []attribute{
 	{name: "upn", doc: "the user principal name as the source reports it", get: func(u *directory.SourceUser) []string { return one(u.Username) }},
-	{name: "email", doc: "the primary email address", get: func(u *directory.SourceUser) []string { return one(u.Email) }},
+	{name: string(directory.UserEmail), doc: "the primary email address", get: func(u *directory.SourceUser) []string { return one(u.Email) }},
 	{name: "domain", doc: "the domain of the UPN and of the email", get: func(u *directory.SourceUser) []string { return domains(u) }},
-	{name: "display_name", doc: "the display name", get: func(u *directory.SourceUser) []string { return one(u.DisplayName) }},
-	{name: "given_name", doc: "the first name", get: func(u *directory.SourceUser) []string { return one(u.GivenName) }},
-	{name: "surname", doc: "the last name", get: func(u *directory.SourceUser) []string { return one(u.Surname) }},
-	{name: "department", doc: "the department", get: func(u *directory.SourceUser) []string { return one(u.Department) }},
-	{name: "job_title", doc: "the job title", get: func(u *directory.SourceUser) []string { return one(u.JobTitle) }},
-	{name: "user_type", doc: "Member or Guest in Entra", get: func(u *directory.SourceUser) []string { return one(u.UserType) }},
-	{name: "enabled", doc: "true or false", boolean: true, get: func(u *directory.SourceUser) []string { return one(strconv.FormatBool(u.Enabled)) }},
+	{name: string(directory.UserDisplayName), doc: "the display name", get: func(u *directory.SourceUser) []string { return one(u.DisplayName) }},
+	{name: string(directory.UserGivenName), doc: "the first name", get: func(u *directory.SourceUser) []string { return one(u.GivenName) }},
+	{name: string(directory.UserSurname), doc: "the last name", get: func(u *directory.SourceUser) []string { return one(u.Surname) }},
+	{name: string(directory.UserDepartment), doc: "the department", get: func(u *directory.SourceUser) []string { return one(u.Department) }},
+	{name: string(directory.UserJobTitle), doc: "the job title", get: func(u *directory.SourceUser) []string { return one(u.JobTitle) }},
+	{name: string(directory.UserUserType), doc: "Member or Guest in Entra", get: func(u *directory.SourceUser) []string { return one(u.UserType) }},
+	{name: string(directory.UserEnabled), doc: "true or false", boolean: true, get: func(u *directory.SourceUser) []string { return one(strconv.FormatBool(u.Enabled)) }},
 	{name: "license", doc: "an assigned license's SKU id", get: func(u *directory.SourceUser) []string { return u.Licenses }},
 	{name: "proxy_address", doc: "a proxy address such as smtp:alice@example.com", get: func(u *directory.SourceUser) []string { return u.ProxyAddresses }},
-	{name: "account_name", doc: "sAMAccountName", get: func(u *directory.SourceUser) []string { return one(u.AccountName) }},
-	{name: "dn", doc: "the LDAP distinguished name; ends_with selects an OU", get: func(u *directory.SourceUser) []string { return one(u.DN) }},
+	{name: string(directory.UserAccountName), doc: "sAMAccountName", get: func(u *directory.SourceUser) []string { return one(u.AccountName) }},
+	{name: string(directory.UserDN), doc: "the LDAP distinguished name; ends_with selects an OU", get: func(u *directory.SourceUser) []string { return one(u.DN) }},
 	{name: "id", doc: "the source's external id", get: func(u *directory.SourceUser) []string { return one(u.ExternalID) }},
 }
 

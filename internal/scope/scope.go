@@ -61,8 +61,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/nyaruka/phonenumbers"
-
 	"github.com/dirsync/dirsync/internal/directory"
 )
 
@@ -235,53 +233,86 @@ func Parse(data []byte) (Settings, error) {
 // naming its field: `user_rules[1] (rule 2): attribute: unknown attribute
 // "dept"; known: ...`.
 func (s Settings) Validate() error {
-	var errs []error
-	add := func(field string, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
+	var p problems
+	s.checkScope(&p)
+	s.checkShape(&p)
+	for i, k := range s.MatchOrder {
+		field := fmt.Sprintf("match_order[%d]", i)
+		switch {
+		case k != MatchUsername && k != MatchEmail:
+			p.add(field, "unknown key %q; want %s or %s", k, MatchUsername, MatchEmail)
+		case slices.Index(s.MatchOrder, k) < i:
+			p.add(field, "%q listed twice", k)
+		}
 	}
+	if s.DeletionLimit.MaxObjects < 0 {
+		p.add("deletion_limit.max_objects", "%d is negative; 0 means the default %d", s.DeletionLimit.MaxObjects, DefaultMaxObjects)
+	}
+	if pc := s.DeletionLimit.MaxPercent; pc < 0 || pc > 100 {
+		p.add("deletion_limit.max_percent", "%d is not between 0 and 100; 0 means the default %d", pc, DefaultMaxPercent)
+	}
+	if _, err := ParseCursorAge(s.MaxCursorAge); err != nil {
+		p.add("max_cursor_age", "%v", err)
+	}
+	if len(p) == 0 {
+		return nil
+	}
+	return fmt.Errorf("scope: invalid settings: %w", errors.Join(p...))
+}
 
+// problems gathers what Validate finds, each naming its field.
+type problems []error
+
+func (p *problems) add(field string, format string, args ...any) {
+	*p = append(*p, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
+}
+
+// checkScope checks which objects come in: the group filter, the rules,
+// the picks.
+func (s Settings) checkScope(p *problems) {
 	switch mode := s.Groups.EffectiveMode(); mode {
 	case ModeAll:
 		if len(s.Groups.Selected) > 0 {
-			add("groups.selected", "%d groups selected but groups.mode is all; set mode to flatten or nested, or clear the selection", len(s.Groups.Selected))
+			p.add("groups.selected", "%d groups selected but groups.mode is all; set mode to flatten or nested, or clear the selection", len(s.Groups.Selected))
 		}
 	case ModeFlatten, ModeNested:
 		if len(s.Groups.Selected) == 0 && len(s.PickedUsers) == 0 {
 			// Nothing would be in scope: every user would fall out and
 			// head for deletion.
-			add("groups.selected", "mode %s with no selected group and no picked user puts nobody in scope", mode)
+			p.add("groups.selected", "mode %s with no selected group and no picked user puts nobody in scope", mode)
 		}
 		if len(s.Groups.Selected) > MaxSelectedGroups {
-			add("groups.selected", "%d groups selected; at most %d", len(s.Groups.Selected), MaxSelectedGroups)
+			p.add("groups.selected", "%d groups selected; at most %d", len(s.Groups.Selected), MaxSelectedGroups)
 		}
 	default:
-		add("groups.mode", "unknown mode %q; want all, flatten or nested", s.Groups.Mode)
+		p.add("groups.mode", "unknown mode %q; want all, flatten or nested", s.Groups.Mode)
 	}
-	errs = append(errs, checkIDs("groups.selected", s.Groups.Selected)...)
-
+	*p = append(*p, checkIDs("groups.selected", s.Groups.Selected)...)
 	for i, r := range s.UserRules {
 		if err := r.validate(); err != nil {
 			for _, e := range unjoin(err) {
-				errs = append(errs, fmt.Errorf("user_rules[%d] (rule %d): %w", i, i+1, e))
+				*p = append(*p, fmt.Errorf("user_rules[%d] (rule %d): %w", i, i+1, e))
 			}
 		}
 	}
-	errs = append(errs, checkIDs("picked_users", s.PickedUsers)...)
+	*p = append(*p, checkIDs("picked_users", s.PickedUsers)...)
+}
 
-	if s.PhoneRegion != "" && !phonenumbers.GetSupportedRegions()[strings.ToUpper(s.PhoneRegion)] {
-		add("phone_region", "unknown region %q; want an ISO 3166 code such as US, GB or DE", s.PhoneRegion)
+// checkShape checks how they are shaped: phones and tags.
+func (s Settings) checkShape(p *problems) {
+	if s.PhoneRegion != "" && !KnownPhoneRegion(s.PhoneRegion) {
+		p.add("phone_region", "unknown region %q; want an ISO 3166 code such as US, GB or DE", s.PhoneRegion)
 	}
-
 	seen := map[string]int{}
 	for i, t := range s.Tags {
 		switch {
 		case strings.TrimSpace(t) == "":
-			add(fmt.Sprintf("tags[%d]", i), "empty tag")
+			p.add(fmt.Sprintf("tags[%d]", i), "empty tag")
 		case strings.TrimSpace(t) != t:
-			add(fmt.Sprintf("tags[%d]", i), "%q has leading or trailing spaces", t)
+			p.add(fmt.Sprintf("tags[%d]", i), "%q has leading or trailing spaces", t)
 		default:
 			if j, dup := seen[strings.ToLower(t)]; dup {
-				add(fmt.Sprintf("tags[%d]", i), "%q repeats tags[%d]", t, j)
+				p.add(fmt.Sprintf("tags[%d]", i), "%q repeats tags[%d]", t, j)
 			}
 			seen[strings.ToLower(t)] = i
 		}
@@ -290,36 +321,11 @@ func (s Settings) Validate() error {
 	case "", TagAppend:
 	case TagReplace:
 		if len(s.Tags) == 0 {
-			add("tag_mode", "replace with no tags would remove every tag of every imported user; add tags or use append")
+			p.add("tag_mode", "replace with no tags would remove every tag of every imported user; add tags or use append")
 		}
 	default:
-		add("tag_mode", "unknown mode %q; want append or replace", s.TagMode)
+		p.add("tag_mode", "unknown mode %q; want append or replace", s.TagMode)
 	}
-
-	for i, k := range s.MatchOrder {
-		field := fmt.Sprintf("match_order[%d]", i)
-		switch {
-		case k != MatchUsername && k != MatchEmail:
-			add(field, "unknown key %q; want %s or %s", k, MatchUsername, MatchEmail)
-		case slices.Index(s.MatchOrder, k) < i:
-			add(field, "%q listed twice", k)
-		}
-	}
-
-	if s.DeletionLimit.MaxObjects < 0 {
-		add("deletion_limit.max_objects", "%d is negative; 0 means the default %d", s.DeletionLimit.MaxObjects, DefaultMaxObjects)
-	}
-	if p := s.DeletionLimit.MaxPercent; p < 0 || p > 100 {
-		add("deletion_limit.max_percent", "%d is not between 0 and 100; 0 means the default %d", p, DefaultMaxPercent)
-	}
-	if _, err := ParseCursorAge(s.MaxCursorAge); err != nil {
-		add("max_cursor_age", "%v", err)
-	}
-
-	if len(errs) == 0 {
-		return nil
-	}
-	return fmt.Errorf("scope: invalid settings: %w", errors.Join(errs...))
 }
 
 // unjoin splits an errors.Join result so each part gets its own prefix.

@@ -1,23 +1,21 @@
 package scope
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
-
-	"github.com/nyaruka/phonenumbers"
 
 	"github.com/dirsync/dirsync/internal/directory"
 )
 
 // Shape applies the import options to an in-scope user: the username
 // normalized if asked, and phones either kept as the source spells them
-// (ImportPhones off: plain directory attributes) or validated and formatted
-// E.164 for an application that calls or texts them. An invalid number is never imported: it is
-// dropped and described in the problems, which the run report shows. The
-// input is not modified.
-func (s Settings) Shape(u directory.SourceUser) (directory.SourceUser, []string) {
+// (ImportPhones off: plain directory attributes) or validated by phones
+// and formatted E.164 for an application that calls or texts them. An
+// invalid number is never imported: it is dropped and described in the
+// problems, which the run report shows. The input is not modified.
+// phones may be nil only when ImportPhones is off.
+func (s Settings) Shape(u directory.SourceUser, phones Phones) (directory.SourceUser, []string) {
 	var problems []string
 	if s.NormalizeUsernames {
 		if n := NormalizeUsername(u.Username); n != "" {
@@ -31,23 +29,23 @@ func (s Settings) Shape(u directory.SourceUser) (directory.SourceUser, []string)
 	}
 	region := strings.ToUpper(s.PhoneRegion)
 	if u.MobilePhone != "" {
-		p, note, err := FormatPhone(u.MobilePhone, region)
+		p, note, err := phones.Format(u.MobilePhone, region)
 		switch {
 		case err != nil:
-			problems = append(problems, fmt.Sprintf("mobile_phone %q: %v; not imported", u.MobilePhone, err))
+			problems = append(problems, fmt.Sprintf("%s %q: %v; not imported", directory.UserMobilePhone, u.MobilePhone, err))
 		case note != "":
-			problems = append(problems, fmt.Sprintf("mobile_phone %q: %s", u.MobilePhone, note))
+			problems = append(problems, fmt.Sprintf("%s %q: %s", directory.UserMobilePhone, u.MobilePhone, note))
 		}
 		u.MobilePhone = p
 	}
 	var business []string
 	for i, raw := range u.BusinessPhones {
-		p, note, err := FormatPhone(raw, region)
+		p, note, err := phones.Format(raw, region)
 		switch {
 		case err != nil:
-			problems = append(problems, fmt.Sprintf("business_phones[%d] %q: %v; not imported", i, raw, err))
+			problems = append(problems, fmt.Sprintf("%s[%d] %q: %v; not imported", directory.UserBusinessPhones, i, raw, err))
 		case note != "":
-			problems = append(problems, fmt.Sprintf("business_phones[%d] %q: %s", i, raw, note))
+			problems = append(problems, fmt.Sprintf("%s[%d] %q: %s", directory.UserBusinessPhones, i, raw, note))
 		}
 		// Two spellings of one number are one phone.
 		if p != "" && !slices.Contains(business, p) {
@@ -74,36 +72,6 @@ func NormalizeUsername(upn string) string {
 		prefix = prefix[:i]
 	}
 	return prefix
-}
-
-// FormatPhone validates a phone number and formats it E.164. A number
-// without a leading + and country code is read as a number of region
-// (ISO 3166, e.g. "US"); with no region, it is refused. A valid number with
-// an extension is kept without it (E.164 has none), and note says so. A
-// blank number gives "" and no error.
-func FormatPhone(raw, region string) (e164, note string, err error) {
-	raw = strings.TrimSpace(raw)
-	if raw == "" {
-		return "", "", nil
-	}
-	if region == "" && !strings.HasPrefix(raw, "+") {
-		return "", "", errors.New("no country code (+) and no phone_region set")
-	}
-	num, err := phonenumbers.Parse(raw, region)
-	if err != nil {
-		return "", "", fmt.Errorf("not a phone number (%v)", err)
-	}
-	if !phonenumbers.IsValidNumber(num) {
-		if region != "" && !strings.HasPrefix(raw, "+") {
-			return "", "", fmt.Errorf("not a valid number for region %s", region)
-		}
-		return "", "", errors.New("not a valid number")
-	}
-	e164 = phonenumbers.Format(num, phonenumbers.E164)
-	if ext := num.GetExtension(); ext != "" {
-		note = fmt.Sprintf("extension %s dropped; imported as %s", ext, e164)
-	}
-	return e164, note, nil
 }
 
 // ApplyTags returns the tags a user ends with, given their current tags:

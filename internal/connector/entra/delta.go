@@ -146,40 +146,39 @@ func (s changeGroups) removedMember(groupID string, m graph.DirectoryObject) err
 	return s.sink.RemoveMembership(directory.SourceMembership{GroupExternalID: groupID, MemberExternalID: m.ID, MemberKind: kind})
 }
 
-// userAttr maps Graph user properties to the JSON names of
-// directory.UserAttributes (plus "enabled"), for UserPatch.
-var userAttr = map[string]string{
-	"userPrincipalName":     "username",
-	"mail":                  "email",
-	"displayName":           "display_name",
-	"givenName":             "given_name",
-	"surname":               "surname",
-	"jobTitle":              "job_title",
-	"department":            "department",
-	"mobilePhone":           "mobile_phone",
-	"businessPhones":        "business_phones",
-	"userType":              "user_type",
-	"assignedLicenses":      "licenses",
-	"proxyAddresses":        "proxy_addresses",
-	"onPremisesImmutableId": "immutable_id",
-	"accountEnabled":        "enabled",
+// userAttr maps Graph user properties to the user fields, for UserPatch.
+var userAttr = map[string]directory.UserField{
+	"userPrincipalName":     directory.UserUsername,
+	"mail":                  directory.UserEmail,
+	"displayName":           directory.UserDisplayName,
+	"givenName":             directory.UserGivenName,
+	"surname":               directory.UserSurname,
+	"jobTitle":              directory.UserJobTitle,
+	"department":            directory.UserDepartment,
+	"mobilePhone":           directory.UserMobilePhone,
+	"businessPhones":        directory.UserBusinessPhones,
+	"userType":              directory.UserUserType,
+	"assignedLicenses":      directory.UserLicenses,
+	"proxyAddresses":        directory.UserProxyAddresses,
+	"onPremisesImmutableId": directory.UserImmutableID,
+	"accountEnabled":        directory.UserEnabled,
 }
 
-// groupAttr maps Graph group properties to directory.GroupAttributes names.
-var groupAttr = map[string]string{
-	"displayName":     "name",
-	"description":     "description",
-	"mail":            "mail",
-	"groupTypes":      "group_types",
-	"securityEnabled": "security_enabled",
-	"mailEnabled":     "mail_enabled",
+// groupAttr maps Graph group properties to the group fields.
+var groupAttr = map[string]directory.GroupField{
+	"displayName":     directory.GroupName,
+	"description":     directory.GroupDescription,
+	"mail":            directory.GroupMail,
+	"groupTypes":      directory.GroupGroupTypes,
+	"securityEnabled": directory.GroupSecurityEnabled,
+	"mailEnabled":     directory.GroupMailEnabled,
 }
 
 // userFields lists the attributes a delta entry carried. An entry may
 // carry only the changed properties (or, by default, omit properties never
 // set), so it is applied as a patch of exactly these.
-func userFields(u graph.User) []string {
-	var out []string
+func userFields(u graph.User) []directory.UserField {
+	var out []directory.UserField
 	for _, f := range u.Fields {
 		if a, ok := userAttr[f]; ok {
 			out = append(out, a)
@@ -188,8 +187,8 @@ func userFields(u graph.User) []string {
 	return out
 }
 
-func groupFields(g graph.Group) []string {
-	var out []string
+func groupFields(g graph.Group) []directory.GroupField {
+	var out []directory.GroupField
 	for _, f := range g.Fields {
 		if a, ok := groupAttr[f]; ok {
 			out = append(out, a)

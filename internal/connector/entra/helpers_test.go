@@ -154,18 +154,18 @@ func (s *sink) Skip(k connector.Skipped) error {
 	return nil
 }
 
-func (s *sink) UserPatch(u directory.SourceUser, fields []string) error {
+func (s *sink) UserPatch(u directory.SourceUser, fields []directory.UserField) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.patches = append(s.patches, "user:"+u.ExternalID+":"+strings.Join(sorted(fields), ","))
+	s.patches = append(s.patches, "user:"+u.ExternalID+":"+strings.Join(sorted(fieldNames(fields)), ","))
 	s.patchedUser[u.ExternalID] = u
 	return nil
 }
 
-func (s *sink) GroupPatch(g directory.SourceGroup, fields []string) error {
+func (s *sink) GroupPatch(g directory.SourceGroup, fields []directory.GroupField) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.patches = append(s.patches, "group:"+g.ExternalID+":"+strings.Join(sorted(fields), ","))
+	s.patches = append(s.patches, "group:"+g.ExternalID+":"+strings.Join(sorted(fieldNames(fields)), ","))
 	return nil
 }
 
@@ -203,4 +203,12 @@ func ctx(t *testing.T) context.Context {
 	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
 	return c
+}
+
+func fieldNames[F ~string](fields []F) []string {
+	out := make([]string, len(fields))
+	for i, f := range fields {
+		out[i] = string(f)
+	}
+	return out
 }

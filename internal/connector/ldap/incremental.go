@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -375,20 +376,18 @@ type memberInfo struct {
 }
 
 func (cr *changeReader) userDirSyncAttrs() []string {
-	return dedupFold(append(slicesClone(cr.sc.userAttrs), attrIsDeleted, attrLastKnownParent, attrRDNName, attrParentGUID,
+	return dedupFold(append(slices.Clone(cr.sc.userAttrs), attrIsDeleted, attrLastKnownParent, attrRDNName, attrParentGUID,
 		attrUAC, attrAccountExpires, attrConsistencyGUID, attrObjectGUID))
 }
 
 func (cr *changeReader) groupDirSyncAttrs() []string {
-	attrs := append(slicesClone(cr.sc.groupAttrs), attrIsDeleted, attrLastKnownParent, attrRDNName, attrParentGUID,
+	attrs := append(slices.Clone(cr.sc.groupAttrs), attrIsDeleted, attrLastKnownParent, attrRDNName, attrParentGUID,
 		attrConsistencyGUID, attrObjectGUID)
 	if m := cr.sc.attrs[AttrMember]; m != "" {
 		attrs = append(attrs, m)
 	}
 	return dedupFold(attrs)
 }
-
-func slicesClone(s []string) []string { return append([]string(nil), s...) }
 
 // has reports whether a DirSync entry carries an attribute: DirSync sends
 // only those that changed, and a cleared one as a name with no values.
@@ -496,36 +495,34 @@ func (cr *changeReader) fullUser(guid []byte) error {
 // and accountExpires) is read whole when any of its sources changed.
 func (cr *changeReader) patchUser(e *goldap.Entry, guid []byte) error {
 	sc := cr.sc
-	var fields []string
-	derived := false
-	add := func(key string, field ...string) {
+	var fields []directory.UserField
+	add := func(key string, field ...directory.UserField) {
 		if attr := sc.attrs[key]; attr != "" && has(e, attr) {
 			fields = append(fields, field...)
 		}
 	}
-	add(AttrUsername, "username")
-	add(AttrAccountName, "account_name", "username")
-	add(AttrEmail, "email")
-	add(AttrProxyAddresses, "proxy_addresses", "email")
-	add(AttrDisplayName, "display_name")
-	add(AttrGivenName, "given_name")
-	add(AttrSurname, "surname")
-	add(AttrJobTitle, "job_title")
-	add(AttrDepartment, "department")
-	add(AttrMobilePhone, "mobile_phone")
-	add(AttrBusinessPhones, "business_phones")
+	add(AttrUsername, directory.UserUsername)
+	add(AttrAccountName, directory.UserAccountName, directory.UserUsername)
+	add(AttrEmail, directory.UserEmail)
+	add(AttrProxyAddresses, directory.UserProxyAddresses, directory.UserEmail)
+	add(AttrDisplayName, directory.UserDisplayName)
+	add(AttrGivenName, directory.UserGivenName)
+	add(AttrSurname, directory.UserSurname)
+	add(AttrJobTitle, directory.UserJobTitle)
+	add(AttrDepartment, directory.UserDepartment)
+	add(AttrMobilePhone, directory.UserMobilePhone)
+	add(AttrBusinessPhones, directory.UserBusinessPhones)
 	if has(e, attrUAC) || has(e, attrAccountExpires) {
-		fields = append(fields, "enabled")
+		fields = append(fields, directory.UserEnabled)
 	}
 	if len(fields) == 0 {
 		return nil
 	}
-	fields = dedupFold(fields)
-	for _, f := range fields {
-		if f == "username" || f == "email" || f == "enabled" {
-			derived = true
-		}
-	}
+	slices.Sort(fields)
+	fields = slices.Compact(fields)
+	derived := slices.ContainsFunc(fields, func(f directory.UserField) bool {
+		return f == directory.UserUsername || f == directory.UserEmail || f == directory.UserEnabled
+	})
 	src := e
 	if derived {
 		full, err := cr.ss.readOne(guidBase(guid), sc.userFilter, sc.userAttrs, sc.controls())
@@ -621,18 +618,18 @@ func (cr *changeReader) fullGroup(guid []byte) (string, bool, error) {
 
 func (cr *changeReader) patchGroup(e *goldap.Entry, id string) error {
 	sc := cr.sc
-	var fields []string
+	var fields []directory.GroupField
 	if a := sc.attrs[AttrGroupName]; a != "" && has(e, a) {
-		fields = append(fields, "name")
+		fields = append(fields, directory.GroupName)
 	}
 	if a := sc.attrs[AttrGroupDesc]; a != "" && has(e, a) {
-		fields = append(fields, "description")
+		fields = append(fields, directory.GroupDescription)
 	}
 	if a := sc.attrs[AttrGroupMail]; a != "" && has(e, a) {
-		fields = append(fields, "mail", "mail_enabled")
+		fields = append(fields, directory.GroupMail, directory.GroupMailEnabled)
 	}
 	if has(e, attrGroupType) {
-		fields = append(fields, "security_enabled", "group_types")
+		fields = append(fields, directory.GroupSecurityEnabled, directory.GroupGroupTypes)
 	}
 	if len(fields) == 0 {
 		return nil
@@ -798,7 +795,7 @@ func (cr *changeReader) withMemberOf(attrs []string) []string {
 	if !cr.sc.useMemberOf() {
 		return attrs
 	}
-	return append(slicesClone(attrs), attrMemberOf)
+	return append(slices.Clone(attrs), attrMemberOf)
 }
 
 // groupsOfEntry lists the groups in scope that have the entry (read with

@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/url"
 	"regexp"
 	"slices"
@@ -33,6 +34,7 @@ import (
 	goldap "github.com/go-ldap/ldap/v3"
 
 	"github.com/dirsync/dirsync/internal/connector"
+	"github.com/dirsync/dirsync/internal/directory"
 )
 
 // Flavors of directory.
@@ -85,20 +87,21 @@ type Config struct {
 	Flavor string `json:"flavor,omitempty"`
 }
 
-// Attribute keys of Config.Attributes.
+// Attribute keys of Config.Attributes: the user fields they feed, under
+// the fields' own names, and a few more.
 const (
 	AttrAnchor         = "anchor"
-	AttrUsername       = "username"
-	AttrAccountName    = "account_name"
-	AttrEmail          = "email"
-	AttrProxyAddresses = "proxy_addresses"
-	AttrDisplayName    = "display_name"
-	AttrGivenName      = "given_name"
-	AttrSurname        = "surname"
-	AttrJobTitle       = "job_title"
-	AttrDepartment     = "department"
-	AttrMobilePhone    = "mobile_phone"
-	AttrBusinessPhones = "business_phones"
+	AttrUsername       = string(directory.UserUsername)
+	AttrAccountName    = string(directory.UserAccountName)
+	AttrEmail          = string(directory.UserEmail)
+	AttrProxyAddresses = string(directory.UserProxyAddresses)
+	AttrDisplayName    = string(directory.UserDisplayName)
+	AttrGivenName      = string(directory.UserGivenName)
+	AttrSurname        = string(directory.UserSurname)
+	AttrJobTitle       = string(directory.UserJobTitle)
+	AttrDepartment     = string(directory.UserDepartment)
+	AttrMobilePhone    = string(directory.UserMobilePhone)
+	AttrBusinessPhones = string(directory.UserBusinessPhones)
 	AttrGroupName      = "group_name"
 	AttrGroupDesc      = "group_description"
 	AttrGroupMail      = "group_mail"
@@ -200,7 +203,7 @@ func (c Config) Validate() error {
 	known := DefaultAttributes(FlavorAD)
 	for k, v := range c.Attributes {
 		if _, ok := known[k]; !ok {
-			bad("attribute mapping %q: unknown field (known: %s)", k, strings.Join(slices.Sorted(mapKeys(known)), ", "))
+			bad("attribute mapping %q: unknown field (known: %s)", k, strings.Join(slices.Sorted(maps.Keys(known)), ", "))
 		} else if v != "" && !attrNameRE.MatchString(v) {
 			bad("attribute mapping %s=%q: not an LDAP attribute name", k, v)
 		}
@@ -227,16 +230,6 @@ func (c Config) Validate() error {
 func validSuffix(s string) bool {
 	s = strings.TrimPrefix(s, "@")
 	return s != "" && !strings.ContainsAny(s, "@ \t/\\,=")
-}
-
-func mapKeys(m map[string]string) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // wrapFilter accepts a filter written without its outer parentheses.

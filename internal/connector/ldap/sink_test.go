@@ -88,80 +88,42 @@ func (r *recorder) Skip(s connector.Skipped) error {
 	return nil
 }
 
-func (r *recorder) UserPatch(u directory.SourceUser, fields []string) error {
+func (r *recorder) UserPatch(u directory.SourceUser, fields []directory.UserField) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.patches[u.ExternalID] = append(r.patches[u.ExternalID], fields...)
-	r.log("userpatch %s %s", u.ExternalID, strings.Join(fields, ","))
+	names := fieldNames(fields)
+	r.patches[u.ExternalID] = append(r.patches[u.ExternalID], names...)
+	r.log("userpatch %s %s", u.ExternalID, strings.Join(names, ","))
 	old, ok := r.users[u.ExternalID]
 	if !ok {
 		return fmt.Errorf("patch of unknown user %s", u.ExternalID)
 	}
-	for _, f := range fields {
-		switch f {
-		case "username":
-			old.Username = u.Username
-		case "account_name":
-			old.AccountName = u.AccountName
-		case "email":
-			old.Email = u.Email
-		case "proxy_addresses":
-			old.ProxyAddresses = u.ProxyAddresses
-		case "display_name":
-			old.DisplayName = u.DisplayName
-		case "given_name":
-			old.GivenName = u.GivenName
-		case "surname":
-			old.Surname = u.Surname
-		case "job_title":
-			old.JobTitle = u.JobTitle
-		case "department":
-			old.Department = u.Department
-		case "mobile_phone":
-			old.MobilePhone = u.MobilePhone
-		case "business_phones":
-			old.BusinessPhones = u.BusinessPhones
-		case "enabled":
-			old.Enabled = u.Enabled
-		case "dn":
-			old.DN = u.DN
-		default:
-			return fmt.Errorf("patch names unknown field %q", f)
-		}
-	}
-	r.users[u.ExternalID] = old
-	return nil
+	patched, err := directory.OverlayUser(old, u, fields)
+	r.users[u.ExternalID] = patched
+	return err
 }
 
-func (r *recorder) GroupPatch(g directory.SourceGroup, fields []string) error {
+func (r *recorder) GroupPatch(g directory.SourceGroup, fields []directory.GroupField) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.patches[g.ExternalID] = append(r.patches[g.ExternalID], fields...)
-	r.log("grouppatch %s %s", g.ExternalID, strings.Join(fields, ","))
+	names := fieldNames(fields)
+	r.patches[g.ExternalID] = append(r.patches[g.ExternalID], names...)
+	r.log("grouppatch %s %s", g.ExternalID, strings.Join(names, ","))
 	old, ok := r.groups[g.ExternalID]
 	if !ok {
 		return fmt.Errorf("patch of unknown group %s", g.ExternalID)
 	}
-	for _, f := range fields {
-		switch f {
-		case "name":
-			old.Name = g.Name
-		case "description":
-			old.Description = g.Description
-		case "mail":
-			old.Mail = g.Mail
-		case "mail_enabled":
-			old.MailEnabled = g.MailEnabled
-		case "security_enabled":
-			old.SecurityEnabled = g.SecurityEnabled
-		case "group_types":
-			old.GroupTypes = g.GroupTypes
-		default:
-			return fmt.Errorf("patch names unknown field %q", f)
-		}
+	patched, err := directory.OverlayGroup(old, g, fields)
+	r.groups[g.ExternalID] = patched
+	return err
+}
+
+func fieldNames[F ~string](fields []F) []string {
+	out := make([]string, len(fields))
+	for i, f := range fields {
+		out[i] = string(f)
 	}
-	r.groups[g.ExternalID] = old
-	return nil
+	return out
 }
 
 func (r *recorder) RemoveUser(id string, hard bool) error {
