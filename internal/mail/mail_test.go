@@ -104,7 +104,9 @@ func TestCancelMidSend(t *testing.T) {
 	s := sender(t, srv, mail.StartTLS, "", "")
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
-	go func() { done <- s.Send(ctx, mail.Message{ID: "m1", To: "a@example.com", Subject: "x", Text: strings.Repeat("x", 1<<20)}) }()
+	go func() {
+		done <- s.Send(ctx, mail.Message{ID: "m1", To: "a@example.com", Subject: "x", Text: strings.Repeat("x", 1<<20)})
+	}()
 	<-holding
 	cancel()
 	if err := <-done; err == nil || !strings.Contains(err.Error(), "context canceled") {
