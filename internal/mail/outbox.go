@@ -76,6 +76,10 @@ type Outbox struct {
 	// Observe, when set, is told each attempt's outcome (a store.Mail*
 	// state, or "retry" and "cancelled").
 	Observe func(outcome string)
+	// Finished, when set, is called with a mail that reached a final
+	// state, in the transaction that records it (an enrollment cycle whose
+	// address was refused ends there).
+	Finished func(ctx context.Context, tx store.Tx, m store.Mail) error
 
 	once sync.Once
 	mu   sync.Mutex // one Deliver at a time per process
@@ -215,8 +219,10 @@ func (o *Outbox) send(ctx context.Context, m store.Mail, d *Delivered) error {
 	var held bool
 	err = o.Store.Update(wctx, func(tx store.Tx) error {
 		var err error
-		held, err = tx.FinishMail(wctx, m, o.Holder)
-		return err
+		if held, err = tx.FinishMail(wctx, m, o.Holder); err != nil || !held || m.State == store.MailQueued || o.Finished == nil {
+			return err
+		}
+		return o.Finished(wctx, tx, m)
 	})
 	if err != nil {
 		return fmt.Errorf("mail: record %s: %w", m.ID, err)

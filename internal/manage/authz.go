@@ -77,10 +77,12 @@ const (
 	ActRead          Action = "read the directory, sources, runs, events and webhooks"
 	ActSyncUser      Action = "sync one user"
 	ActEditUsers     Action = "change users' local attributes"
+	ActEnroll        Action = "confirm enrollments and resend enrollment links"
 	ActRestore       Action = "restore from the trash"
 	ActManageSources Action = "manage sources"
 	ActSync          Action = "sync sources"
 	ActManageHooks   Action = "manage webhooks"
+	ActManageMail    Action = "manage the enrollment template and who is notified"
 	ActPurge         Action = "purge the trash"
 	ActManageTokens  Action = "manage API tokens"
 )
@@ -90,10 +92,12 @@ var minRole = map[Action]Role{
 	ActRead:          RoleReadOnly,
 	ActSyncUser:      RoleHelpDesk,
 	ActEditUsers:     RoleUserManager,
+	ActEnroll:        RoleUserManager,
 	ActRestore:       RoleUserManager,
 	ActManageSources: RoleAdministrator,
 	ActSync:          RoleAdministrator,
 	ActManageHooks:   RoleAdministrator,
+	ActManageMail:    RoleAdministrator,
 	ActPurge:         RoleAdministrator,
 	ActManageTokens:  RoleOwner,
 }
@@ -124,7 +128,7 @@ func RoleHelp() string {
 	var b strings.Builder
 	for _, r := range Roles {
 		var can []string
-		for _, act := range []Action{ActRead, ActSyncUser, ActEditUsers, ActRestore, ActManageSources, ActSync, ActManageHooks, ActPurge, ActManageTokens} {
+		for _, act := range []Action{ActRead, ActSyncUser, ActEditUsers, ActEnroll, ActRestore, ActManageSources, ActSync, ActManageHooks, ActManageMail, ActPurge, ActManageTokens} {
 			if minRole[act] == r {
 				can = append(can, string(act))
 			}

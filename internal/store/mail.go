@@ -24,8 +24,11 @@ const (
 	// new cycle.
 	EnrollmentExpired = "expired"
 	// EnrollmentCancelled: the user stopped qualifying (disabled, in the
-	// trash, an address refused) before enrolling.
+	// trash) before enrolling.
 	EnrollmentCancelled = "cancelled"
+	// EnrollmentRefused: the mail server refused the address for good; a
+	// new cycle starts when the user's address changes.
+	EnrollmentRefused = "refused"
 )
 
 // Enrollment is one enrollment cycle of one user: the links mailed to it
@@ -57,8 +60,11 @@ type Enrollment struct {
 type EnrollmentQuery struct {
 	// Statuses to list; empty means every status.
 	Statuses []string
-	// UserID lists one user's cycles.
-	UserID string
+	// UserID lists one user's cycles; SourceID those a source started.
+	UserID   string
+	SourceID string
+	// Latest lists only each user's newest cycle.
+	Latest bool
 	After  string // the Next of the previous page
 	Limit  int    // 0 means all
 }
@@ -73,6 +79,9 @@ const (
 	// MailFailed: the server refused the message for good (5xx), or it
 	// was retried for the whole retry window.
 	MailFailed = "failed"
+	// MailWithdrawn: no longer to be sent (the user enrolled before its
+	// reminder went out).
+	MailWithdrawn = "withdrawn"
 )
 
 // Mail is one mail to one recipient: queued in the outbox, then the
@@ -131,8 +140,8 @@ type MailReader interface {
 	DueReminders(ctx context.Context, now time.Time, limit int) ([]Enrollment, error)
 	// EnrollmentCandidates pages through the active users linked to the
 	// source that have an email address, have not enrolled, and have no
-	// pending cycle whose links are valid at now, ordered by id after
-	// the given id.
+	// pending cycle whose links are valid at now, and whose address was
+	// not refused, ordered by id after the given id.
 	EnrollmentCandidates(ctx context.Context, sourceID string, now time.Time, after string, limit int) ([]directory.User, error)
 
 	Mail(ctx context.Context, accountID, id string) (Mail, error)
@@ -164,6 +173,9 @@ type MailTx interface {
 	// FinishedAt and Body, and ends holder's claim; it reports false,
 	// writing nothing, when holder's claim was lost.
 	FinishMail(ctx context.Context, m Mail, holder string) (bool, error)
+	// WithdrawMail withdraws the queued mails of an enrollment cycle that
+	// no process is sending, and returns how many.
+	WithdrawMail(ctx context.Context, accountID, enrollmentID string, now time.Time) (int, error)
 	// ReleaseMail ends holder's claim without counting an attempt.
 	ReleaseMail(ctx context.Context, id, holder string) error
 	// PruneMail deletes mails that ended before before.

@@ -68,6 +68,13 @@ func (r reader) Enrollments(ctx context.Context, accountID string, q store.Enrol
 		b.WriteString(` AND user_id = ?`)
 		args = append(args, q.UserID)
 	}
+	if q.SourceID != "" {
+		b.WriteString(` AND source_id = ?`)
+		args = append(args, q.SourceID)
+	}
+	if q.Latest {
+		b.WriteString(` AND id = (SELECT MAX(e2.id) FROM enrollments e2 WHERE e2.user_id = enrollments.user_id)`)
+	}
 	if q.After != "" {
 		_, id, err := decodeCursor(q.After)
 		if err != nil {
@@ -79,6 +86,9 @@ func (r reader) Enrollments(ctx context.Context, accountID string, q store.Enrol
 	b.WriteString(` ORDER BY id LIMIT ?`)
 	args = append(args, pageLimit(q.Limit))
 	items, err := r.enrollments(ctx, "enrollments", b.String(), args...)
+	if items == nil {
+		items = []store.Enrollment{}
+	}
 	if err != nil {
 		return page, err
 	}
@@ -100,10 +110,10 @@ func (r reader) EnrollmentCandidates(ctx context.Context, sourceID string, now t
 	inner := `SELECT * FROM users WHERE id IN (SELECT l.user_id FROM user_links l WHERE l.source_id = ?)
 		AND state = ? AND email <> '' AND id > ?
 		AND NOT EXISTS (SELECT 1 FROM enrollments e WHERE e.user_id = users.id
-			AND (e.status = ? OR (e.status = ? AND e.expires_at > ?)))
+			AND (e.status = ? OR (e.status = ? AND e.expires_at > ?) OR (e.status = ? AND e.email = users.email)))
 		ORDER BY id LIMIT ?`
 	rows, err := r.c.query(ctx, userSelect(inner, `u.id`), sourceID, string(directory.StateActive), after,
-		store.EnrollmentEnrolled, store.EnrollmentPending, timeArg(now), sqlLimit(limit))
+		store.EnrollmentEnrolled, store.EnrollmentPending, timeArg(now), store.EnrollmentRefused, sqlLimit(limit))
 	if err != nil {
 		return nil, wrap(err, r.c.f, "enrollment candidates")
 	}
@@ -337,6 +347,13 @@ func (t *tx) FinishMail(ctx context.Context, m store.Mail, holder string) (bool,
 		finished_at = ?, body = ?, claim_holder = '', claim_until = NULL WHERE id = ? AND claim_holder = ?`,
 		m.State, m.Attempts, m.LastError, timeArg(m.NextAttemptAt), timeArg(m.FinishedAt), m.Body, m.ID, holder))
 	return n == 1, wrap(err, t.c.f, "finish mail %q", m.ID)
+}
+
+func (t *tx) WithdrawMail(ctx context.Context, accountID, enrollmentID string, now time.Time) (int, error) {
+	n, err := affected(t.c.exec(ctx, `UPDATE mail_outbox SET state = ?, body = NULL, finished_at = ?
+		WHERE account_id = ? AND enrollment_id = ? AND state = ? AND (claim_holder = '' OR claim_until < ?)`,
+		store.MailWithdrawn, timeArg(now), accountID, enrollmentID, store.MailQueued, timeArg(now)))
+	return int(n), wrap(err, t.c.f, "withdraw mail")
 }
 
 func (t *tx) ReleaseMail(ctx context.Context, id, holder string) error {

@@ -29,6 +29,8 @@ CREATE TABLE enrollments (
 -- One open cycle per user, whoever starts it.
 CREATE UNIQUE INDEX enrollments_open ON enrollments (user_id) WHERE status = 'pending';
 CREATE INDEX enrollments_user ON enrollments (user_id, status);
+CREATE INDEX enrollments_expiry ON enrollments (status, expires_at);
+CREATE INDEX enrollments_source ON enrollments (source_id, status);
 CREATE INDEX enrollments_account ON enrollments (account_id, status, id);
 CREATE INDEX enrollments_reminder ON enrollments (next_reminder_at) WHERE status = 'pending';
 
