@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -27,7 +28,33 @@ users, groups, members, delta queries, $batch, throttling and errors. Its data
 is generated deterministically from --seed.
 
 It serves HTTPS with a CA of its own, written to --ca-out; --credentials-out
-receives the tenant, client ID, client secret and URLs as JSON (mode 0600).
+receives the tenant, the URLs and two apps as JSON (mode 0600):
+  client_id, client_secret   the sync app, which reads (User.Read.All,
+                             GroupMember.Read.All, Directory.Read.All): give it
+                             to dirsync
+  write_app                  an app that also writes (User.ReadWrite.All,
+                             Group.ReadWrite.All): use it to change the tenant
+                             from your own scripts and tests
+
+Writes are as strict as Entra's: required properties, UPN characters and
+verified domains, unique UPN and mail nickname, read-only properties refused,
+Entra's password policy, deleted users restorable for 30 days, and the write
+budget (3,000 requests per 150 s per app, 429 with Retry-After). For example,
+to create a user with curl and jq:
+
+  TOKEN=$(curl -s --cacert ca.pem \
+    -d grant_type=client_credentials \
+    --data-urlencode client_id="$(jq -r .write_app.client_id creds.json)" \
+    --data-urlencode client_secret="$(jq -r .write_app.client_secret creds.json)" \
+    --data-urlencode scope="$(jq -r .graph_url creds.json)/.default" \
+    "$(jq -r .authority_url creds.json)/$(jq -r .tenant_id creds.json)/oauth2/v2.0/token" | jq -r .access_token)
+  curl -s --cacert ca.pem -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+    -d '{"accountEnabled":true,"displayName":"Ada Lovelace","mailNickname":"ada",
+         "userPrincipalName":"ada@'"$(jq -r .domain creds.json)"'",
+         "passwordProfile":{"password":"Analytical-Engine-1843"}}' \
+    "$(jq -r .graph_url creds.json)/v1.0/users"
+
+The change shows in dirsync's next sync, as in Entra (delta queries included).
 
 Microsoft's libraries talk to it as to a custom authority: authority (or
 cloud's ActiveDirectoryAuthorityHost) = authority_url, Graph base URL =
@@ -61,6 +88,9 @@ wait minutes where the internet is unreachable.`,
 			a.printf("  Listening:    %s\n  CA:           %s\n  Credentials:  %s (client secret inside; keep it private)\n", srv.URL(), caOut, credOut)
 			a.printf("Add it as a source:\n  jq -r .client_secret %s > secret.txt\n  dirsync source add entra --name NAME --tenant %s --client-id %s --client-secret-file secret.txt --cloud custom --authority-url %s --graph-url %s --ca-file %s\n",
 				credOut, creds.TenantID, creds.ClientID, creds.AuthorityURL, creds.GraphURL, caOut)
+			if w := creds.WriteApp; w != nil {
+				a.printf("To change the tenant (scripts, tests): the write app in %s (write_app: %s), see --help.\n", credOut, strings.Join(w.Roles, ", "))
+			}
 			a.printf("Microsoft's libraries: authority %s, tenant %s, scope %s/.default, the CA trusted,\n  and instance discovery off (azidentity DisableInstanceDiscovery: true), or they wait on the public cloud.\n", creds.AuthorityURL, creds.TenantID, creds.GraphURL)
 			a.printf("Serving until interrupted (Ctrl-C).\n")
 			<-cmd.Context().Done()

@@ -67,8 +67,30 @@
 //	POST   /groups/{id}/members/$ref; DELETE /groups/{id}/members/{id}/$ref
 //	GET    /directory/deletedItems/microsoft.graph.user|group, /directory/deletedItems/{id}
 //	POST   /directory/deletedItems/{id}/restore; DELETE /directory/deletedItems/{id}
+//	GET    /servicePrincipals, /devices, /contacts (each also /$count,
+//	       /delta, /{id}, /{id}/memberOf), /applications, /directoryRoles
+//	       (and /{id}/members)
 //	GET    /directoryObjects/{id}, /organization, /domains, /subscribedSkus
 //	POST   /$batch
+//
+// Paths are matched as Graph does: ids in any case, the graph. cast alias
+// for microsoft.graph., delta() for delta. Request bodies may be
+// gzip-compressed (Content-Encoding: gzip, as Microsoft's SDKs send them);
+// another encoding answers 415. Inside $batch, each step runs through the
+// same routes, middleware and permission checks, "body": null is no body,
+// and step URLs are percent-decoded.
+//
+// Writes are as strict as Entra's (package tenant's policy.go): the required
+// properties of "Create user" and "Create group", UPN characters and
+// lengths and a verified domain, unique UPN, onPremisesImmutableId, and mail
+// nickname among mail recipients, read-only properties refused, Entra's
+// password policy (passwordPolicies DisableStrongPassword lifts the
+// classes), no mail-enabled security groups or distribution lists through
+// Graph, deleted users and Microsoft 365 groups in deleted items for 30
+// days; each refusal is Graph's documented error body (testdata/README.md).
+// The generated write app (AdminApp, write_app in the credentials file) has
+// User.ReadWrite.All and Group.ReadWrite.All; the sync app only reads and
+// gets 403 Authorization_RequestDenied on writes.
 //
 // Query options: $select (the documented default property sets without it),
 // $top 1..999 (default 100) with @odata.nextLink and an opaque $skiptoken,

@@ -102,21 +102,29 @@ func parseError(status int, h http.Header, body []byte) *Error {
 	return e
 }
 
-// parseRetryAfter reads a Retry-After value: seconds, or an HTTP date.
+// maxRetryAfter bounds a Retry-After: a longer one is past any call's
+// budget anyway, and a float or a date far away must not overflow.
+const maxRetryAfter = 24 * time.Hour
+
+// parseRetryAfter reads a Retry-After value: seconds, or an HTTP date,
+// between 0 and maxRetryAfter.
 func parseRetryAfter(v string, now func() time.Time) time.Duration {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0
 	}
 	if n, err := strconv.ParseFloat(v, 64); err == nil {
-		if n < 0 {
+		if !(n > 0) { // negative, zero or NaN
 			return 0
+		}
+		if n >= maxRetryAfter.Seconds() {
+			return maxRetryAfter
 		}
 		return time.Duration(n * float64(time.Second))
 	}
 	if t, err := http.ParseTime(v); err == nil {
 		if d := t.Sub(now()); d > 0 {
-			return d
+			return min(d, maxRetryAfter)
 		}
 	}
 	return 0

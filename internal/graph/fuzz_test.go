@@ -3,8 +3,10 @@ package graph
 import (
 	"encoding/json"
 	"errors"
+	"net/http"
 	"reflect"
 	"testing"
+	"time"
 )
 
 // FuzzDecodePage feeds the page decoder what a hostile Graph could send.
@@ -63,6 +65,31 @@ func FuzzLinks(f *testing.F) {
 		u, perr := parseURL(link)
 		if perr != nil || u.Scheme != "https" || u.Host != "graph.microsoft.com" {
 			t.Fatalf("%q accepted as a link to %s", link, origin)
+		}
+	})
+}
+
+// FuzzErrorAnswer feeds what a hostile Graph or login service may answer
+// besides pages: error bodies, Retry-After and WWW-Authenticate headers.
+// Nothing panics, a Retry-After is never negative nor endless, and a
+// claims challenge is JSON.
+func FuzzErrorAnswer(f *testing.F) {
+	f.Add(429, []byte(`{"error":{"code":"TooManyRequests","message":"slow down","innerError":{"request-id":"r","date":"d"}}}`), "30", `Bearer realm="", error="insufficient_claims", claims="eyJhY2Nlc3NfdG9rZW4iOnsibmJmIjp7ImVzc2VudGlhbCI6dHJ1ZSwidmFsdWUiOiIxNjA0MTA2NjUxIn19fQ=="`)
+	f.Add(503, []byte(`<html>down</html>`), "Wed, 21 Oct 2015 07:28:00 GMT", "")
+	f.Add(500, []byte(`{"error":null}`), "1e300", `claims="not base64"`)
+	f.Add(404, []byte(``), "-5", `claims="e30="`)
+	now := time.Date(2026, 6, 1, 9, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, status int, body []byte, retryAfter, wwwAuth string) {
+		h := http.Header{}
+		h.Set("Retry-After", retryAfter)
+		e := parseError(status, h, body)
+		_ = e.Error()
+		_ = IsDeltaExpired(e)
+		if d := parseRetryAfter(retryAfter, func() time.Time { return now }); d < 0 || d > maxRetryAfter {
+			t.Fatalf("Retry-After %q read as %s", retryAfter, d)
+		}
+		if c := claimsChallenge(wwwAuth, now); !json.Valid([]byte(c)) {
+			t.Fatalf("claims %q from %q", c, wwwAuth)
 		}
 	})
 }

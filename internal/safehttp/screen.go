@@ -73,7 +73,7 @@ func (a *AllowList) add(entry string) error {
 		return nil
 	}
 	name := strings.TrimSuffix(strings.ToLower(entry), ".")
-	if !validHostPattern(name) {
+	if !validHostPattern(name) || numericLabel(name[strings.LastIndexByte(name, '.')+1:]) {
 		return fmt.Errorf("allow list entry %q is neither a CIDR, an IP address nor a host name", entry)
 	}
 	a.Hosts = append(a.Hosts, name)

@@ -301,7 +301,7 @@ func ParseGUID(s string) ([]byte, bool) {
 		return nil, false
 	}
 	h, err := hex.DecodeString(strings.ReplaceAll(s, "-", ""))
-	if err != nil {
+	if err != nil || len(h) != 16 { // a dash in place of a digit leaves fewer
 		return nil, false
 	}
 	b := make([]byte, 16)

@@ -34,12 +34,10 @@ type entry struct {
 	id      string
 	removed string              // "" or the @removed reason: changed (in deleted items) or deleted
 	write   func(*jsonw.Object) // writes the object's properties
-	members []memberDelta       // sorted by id
-}
-
-type memberDelta struct {
-	ref     model.Ref
-	removed bool
+	members []model.Ref         // sorted by id: the group's, not copied
+	// gone reports whether a member in members was removed; nil when none
+	// was (the initial round).
+	gone func(id string) bool
 }
 
 // add writes e, starting after member after when e resumes an unfinished
@@ -47,7 +45,7 @@ type memberDelta struct {
 func (p *pager) add(e entry, after string) bool {
 	members := e.members
 	if after != "" {
-		k, found := slices.BinarySearchFunc(members, after, func(m memberDelta, id string) int { return cmpString(m.ref.ID, id) })
+		k, found := slices.BinarySearchFunc(members, after, func(m model.Ref, id string) int { return cmpString(m.ID, id) })
 		if found {
 			k++
 		}
@@ -70,14 +68,14 @@ func (p *pager) add(e entry, after string) bool {
 		o.Raw("@removed", []byte(`{"reason":"`+e.removed+`"}`))
 	} else {
 		e.write(&o)
-		appendMembersDelta(&o, members)
+		appendMembersDelta(&o, members, e.gone)
 	}
 	p.b = o.End()
 	p.entries++
 	p.refs += len(members)
 	p.cursor, p.mcursor = e.id, ""
 	if partial {
-		p.mcursor = members[len(members)-1].ref.ID
+		p.mcursor = members[len(members)-1].ID
 		return false
 	}
 	return true
@@ -93,7 +91,7 @@ func cmpString(a, b string) int {
 	return 0
 }
 
-func appendMembersDelta(o *jsonw.Object, members []memberDelta) {
+func appendMembersDelta(o *jsonw.Object, members []model.Ref, gone func(string) bool) {
 	if len(members) == 0 {
 		return
 	}
@@ -105,9 +103,9 @@ func appendMembersDelta(o *jsonw.Object, members []memberDelta) {
 		}
 		var e jsonw.Object
 		e.Begin(o.B)
-		e.Str("@odata.type", m.ref.Kind.ODataType())
-		e.Str("id", m.ref.ID)
-		if m.removed {
+		e.Str("@odata.type", m.Kind.ODataType())
+		e.Str("id", m.ID)
+		if gone != nil && gone(m.ID) {
 			e.Raw("@removed", []byte(`{"reason":"deleted"}`))
 		}
 		o.B = e.End()
@@ -204,9 +202,7 @@ func snapshotPage[T any](v *tenant.View, p *pager, k *deltaKind[T], st *deltaSta
 		}
 		e := entry{id: id, write: func(o *jsonw.Object) { table.Append(o, &rec.Obj, mask, true, rec.EverSet) }}
 		if st.Members {
-			for _, m := range k.members(rec) {
-				e.members = append(e.members, memberDelta{ref: m})
-			}
+			e.members = k.members(rec)
 		}
 		return e
 	})
@@ -262,9 +258,12 @@ func changeEntry[T any](v *tenant.View, k *deltaKind[T], id string, c *tenant.Ch
 	}
 	current := k.members(rec)
 	for mid, kind := range c.Members {
-		_, isMember := slices.BinarySearchFunc(current, mid, func(m model.Ref, id string) int { return cmpString(m.ID, id) })
-		e.members = append(e.members, memberDelta{ref: model.Ref{ID: mid, Kind: kind}, removed: !isMember})
+		e.members = append(e.members, model.Ref{ID: mid, Kind: kind})
 	}
-	slices.SortFunc(e.members, func(a, b memberDelta) int { return cmpString(a.ref.ID, b.ref.ID) })
+	slices.SortFunc(e.members, func(a, b model.Ref) int { return cmpString(a.ID, b.ID) })
+	e.gone = func(id string) bool {
+		_, isMember := slices.BinarySearchFunc(current, id, func(m model.Ref, id string) int { return cmpString(m.ID, id) })
+		return !isMember
+	}
 	return e
 }

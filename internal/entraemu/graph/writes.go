@@ -63,8 +63,11 @@ func (a *API) postUser(r *request) *wire.Response {
 	}
 	var u model.User
 	if err == nil {
-		// passwordProfile is write-only: accepted, never stored or returned.
+		// passwordProfile is write-only: checked, never stored or returned.
 		err = schema.Users.Apply(&u, body, "passwordProfile")
+	}
+	if err == nil {
+		err = checkPasswordProfile(body, &u)
 	}
 	if err != nil {
 		return a.fail(r, err)
@@ -114,9 +117,50 @@ func patch[T any](a *API, r *request, k *kind[T], binds binder[T]) *wire.Respons
 }
 
 func (a *API) patchUser(r *request) *wire.Response {
-	return patch(a, r, users, func(*tenant.Tx, *tenant.Rec[model.User], map[string]json.RawMessage) (func() error, error) {
+	return patch(a, r, users, func(_ *tenant.Tx, rec *tenant.Rec[model.User], body map[string]json.RawMessage) (func() error, error) {
+		if member(body, "passwordProfile") != nil {
+			next := rec.Obj.Clone()
+			if err := schema.Users.Apply(&next, body, "passwordProfile"); err != nil {
+				return nil, err
+			}
+			if err := checkPasswordProfile(body, &next); err != nil {
+				return nil, err
+			}
+		}
 		return func() error { return nil }, nil
 	})
+}
+
+// member returns a body member by name, case-insensitively.
+func member(body map[string]json.RawMessage, name string) json.RawMessage {
+	for k, v := range body {
+		if strings.EqualFold(k, name) {
+			return v
+		}
+	}
+	return nil
+}
+
+// checkPasswordProfile checks a body's passwordProfile: it has a password,
+// and the password meets Entra's policy for user u.
+func checkPasswordProfile(body map[string]json.RawMessage, u *model.User) error {
+	raw := member(body, "passwordProfile")
+	if raw == nil {
+		return nil
+	}
+	var p struct {
+		Password                             *string `json:"password"`
+		ForceChangePasswordNextSignIn        *bool   `json:"forceChangePasswordNextSignIn"`
+		ForceChangePasswordNextSignInWithMfa *bool   `json:"forceChangePasswordNextSignInWithMfa"`
+	}
+	if err := json.Unmarshal(raw, &p); err != nil {
+		return model.Errorf(400, "BadRequest", "Cannot convert the literal for property 'passwordProfile' to the expected type.")
+	}
+	if p.Password == nil || *p.Password == "" {
+		return model.BadRequest("A value is required for property 'password' of resource 'PasswordProfile'.")
+	}
+	strong := !strings.Contains(u.PasswordPolicies, "DisableStrongPassword")
+	return tenant.CheckPassword(*p.Password, u.UserPrincipalName, strong)
 }
 
 func (a *API) deleteUser(r *request) *wire.Response {
@@ -180,6 +224,12 @@ func (a *API) postGroup(r *request) *wire.Response {
 	if err == nil {
 		err = schema.Groups.Apply(&g, body, "members@odata.bind", "owners@odata.bind")
 	}
+	if err == nil && g.MailEnabled && !g.IsUnified() {
+		// Graph creates security groups and Microsoft 365 groups only;
+		// distribution lists and mail-enabled security groups are
+		// Exchange's.
+		err = errMailEnabledWrite
+	}
 	if err != nil {
 		return a.fail(r, err)
 	}
@@ -225,6 +275,8 @@ func (a *API) deleteGroup(r *request) *wire.Response {
 	}
 	return wire.NoContent()
 }
+
+var errMailEnabledWrite = model.BadRequest("The service does not currently support writes of mail-enabled groups. Please ensure that the mail-enablement property is unset or set to false.")
 
 var errDynamicMembers = model.BadRequest("Insufficient privileges to complete the operation: members of a group with dynamic membership cannot be added or removed.")
 

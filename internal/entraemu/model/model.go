@@ -39,6 +39,7 @@ type User struct {
 	AssignedLicenses      []AssignedLicense
 	OnPremisesImmutableID string
 	OnPremisesSyncEnabled bool   // false is written as null: a cloud-only user
+	PasswordPolicies      string // DisablePasswordExpiration, DisableStrongPassword
 	ExternalUserState     string // guests: Accepted or PendingAcceptance
 	CreationType          string // guests: Invitation
 	CreatedDateTime       time.Time

@@ -49,6 +49,8 @@ type Directory struct {
 	contacts         store[model.Object]
 	sps              store[model.Object] // service principals
 	upns             map[string]string   // lower-case UPN to user id
+	nicknames        map[string]string   // lower-case mail nickname to the recipient's id
+	immutableIDs     map[string]string   // onPremisesImmutableId to user id
 	ids              *mrand.Rand         // ids of objects created after generation
 	log              changeLog
 	earliestDeletion time.Time
@@ -57,15 +59,16 @@ type Directory struct {
 // New returns a directory holding ds. ids draws the ids of objects created
 // later; c is its clock (nil: the system's).
 func New(org Org, ds *gen.Dataset, ids *mrand.Rand, c clock.Clock) *Directory {
-	d := &Directory{org: org, clock: clock.Or(c), ids: ids, upns: map[string]string{}}
+	d := &Directory{org: org, clock: clock.Or(c), ids: ids, upns: map[string]string{}, nicknames: map[string]string{}, immutableIDs: map[string]string{}}
 	d.users = newStore(model.ObjUser, schema.Users, (*model.User).Clone, func(u *model.User) *time.Time { return &u.DeletedDateTime })
 	d.groups = newStore(model.ObjGroup, schema.Groups, (*model.Group).Clone, func(g *model.Group) *time.Time { return &g.DeletedDateTime })
-	d.users.index = func(r *Rec[model.User]) { d.upns[strings.ToLower(r.Obj.UserPrincipalName)] = r.Obj.ID }
-	d.users.unindex = func(r *Rec[model.User]) {
-		if key := strings.ToLower(r.Obj.UserPrincipalName); d.upns[key] == r.Obj.ID {
-			delete(d.upns, key)
+	d.users.index, d.users.unindex = d.indexUser, d.unindexUser
+	d.groups.index = func(r *Rec[model.Group]) {
+		if mailRecipient(&r.Obj) {
+			d.indexNickname(r.Obj.MailNickname, r.Obj.ID)
 		}
 	}
+	d.groups.unindex = func(r *Rec[model.Group]) { d.unindexNickname(r.Obj.MailNickname, r.Obj.ID) }
 	objectDeleted := func(o *model.Object) *time.Time { return &o.DeletedDateTime }
 	d.devices = newStore(model.ObjDevice, schema.Devices, (*model.Object).Clone, objectDeleted)
 	d.contacts = newStore(model.ObjContact, schema.Contacts, (*model.Object).Clone, objectDeleted)
@@ -98,7 +101,9 @@ func (d *Directory) load(ds *gen.Dataset) {
 		members := slices.Clone(g.Members)
 		slices.SortFunc(members, func(a, b model.Ref) int { return strings.Compare(a.ID, b.ID) })
 		members = slices.CompactFunc(members, func(a, b model.Ref) bool { return a.ID == b.ID })
-		d.groups.active.byID[g.ID] = &Rec[model.Group]{Obj: g.Group, EverSet: schema.Groups.EverSet(&g.Group), Members: members}
+		r := &Rec[model.Group]{Obj: g.Group, EverSet: schema.Groups.EverSet(&g.Group), Members: members}
+		d.groups.active.byID[g.ID] = r
+		d.groups.index(r)
 	}
 	d.users.active.sortIDs()
 	d.groups.active.sortIDs()
@@ -108,6 +113,27 @@ func (d *Directory) load(ds *gen.Dataset) {
 				*p = append(*p, gid) // gid ascends, so each list stays sorted
 			}
 		}
+	}
+}
+
+// indexUser files a user under its UPN, mail nickname and immutable id.
+func (d *Directory) indexUser(r *Rec[model.User]) {
+	u := &r.Obj
+	d.upns[strings.ToLower(u.UserPrincipalName)] = u.ID
+	d.indexNickname(u.MailNickname, u.ID)
+	if u.OnPremisesImmutableID != "" {
+		d.immutableIDs[u.OnPremisesImmutableID] = u.ID
+	}
+}
+
+func (d *Directory) unindexUser(r *Rec[model.User]) {
+	u := &r.Obj
+	if key := strings.ToLower(u.UserPrincipalName); d.upns[key] == u.ID {
+		delete(d.upns, key)
+	}
+	d.unindexNickname(u.MailNickname, u.ID)
+	if d.immutableIDs[u.OnPremisesImmutableID] == u.ID {
+		delete(d.immutableIDs, u.OnPremisesImmutableID)
 	}
 }
 

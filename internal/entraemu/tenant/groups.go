@@ -9,10 +9,25 @@ import (
 
 func (tx *Tx) checkGroupUpdate(old, next *model.Group) error {
 	next.ID, next.CreatedDateTime, next.DeletedDateTime = old.ID, old.CreatedDateTime, time.Time{}
-	if next.DisplayName == "" {
-		return model.BadRequest("Invalid value specified for property 'displayName' of resource 'Group'.")
+	if err := checkDisplayName(next.DisplayName, "Group"); err != nil {
+		return err
 	}
-	return nil
+	if next.MailNickname == old.MailNickname && mailRecipient(next) == mailRecipient(old) {
+		return nil
+	}
+	return tx.checkGroupNickname(next, old.ID)
+}
+
+// checkGroupNickname refuses a group's mail nickname of the wrong form, or
+// one another recipient holds when the group is one.
+func (tx *Tx) checkGroupNickname(g *model.Group, self string) error {
+	if err := checkNicknameForm(g.MailNickname, "Group"); err != nil {
+		return err
+	}
+	if !mailRecipient(g) {
+		return nil
+	}
+	return tx.d.checkNicknameFree(g.MailNickname, self)
 }
 
 // CreateGroup adds a group with the given members. An empty ID is
@@ -60,11 +75,17 @@ func (tx *Tx) checkNewGroup(g *model.Group, memberIDs []string) error {
 	} else if tx.exists(g.ID) {
 		return model.BadRequest("An object with id '%s' already exists.", g.ID)
 	}
-	if g.DisplayName == "" {
-		return model.BadRequest("Invalid value specified for property 'displayName' of resource 'Group'.")
+	if err := checkDisplayName(g.DisplayName, "Group"); err != nil {
+		return err
 	}
 	if g.MailNickname == "" {
 		g.MailNickname = model.Nickname(g.DisplayName)
+		if mailRecipient(g) {
+			g.MailNickname = tx.d.uniqueNickname(g.MailNickname)
+		}
+	}
+	if err := tx.checkGroupNickname(g, ""); err != nil {
+		return err
 	}
 	for _, m := range memberIDs {
 		if _, ok := tx.MemberKind(m); !ok {

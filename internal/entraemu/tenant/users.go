@@ -25,23 +25,33 @@ func (d *Directory) lookupUser(key string) *Rec[model.User] {
 // properties no update can change.
 func (tx *Tx) checkUserUpdate(old, next *model.User) error {
 	next.ID, next.CreatedDateTime, next.DeletedDateTime = old.ID, old.CreatedDateTime, time.Time{}
-	if next.DisplayName == "" {
-		return model.BadRequest("Invalid value specified for property 'displayName' of resource 'User'.")
+	if err := checkDisplayName(next.DisplayName, "User"); err != nil {
+		return err
 	}
 	if next.UserPrincipalName != old.UserPrincipalName {
-		return tx.checkUPN(next.UserPrincipalName, old.ID)
+		if err := tx.checkUPN(next.UserPrincipalName, old.ID); err != nil {
+			return err
+		}
+	}
+	if next.MailNickname != old.MailNickname {
+		if err := tx.checkUserNickname(next.MailNickname, old.ID); err != nil {
+			return err
+		}
+	}
+	if next.OnPremisesImmutableID != old.OnPremisesImmutableID {
+		return tx.checkImmutableID(next.OnPremisesImmutableID, old.ID)
 	}
 	return nil
 }
 
-// checkUPN validates a UPN for a user (self, or "" for a new one).
+// checkUPN validates a UPN for a user (self, or "" for a new one): its
+// form, a verified domain, and no other user holding it.
 func (tx *Tx) checkUPN(upn, self string) error {
 	d := tx.d
-	local, domain, ok := strings.Cut(upn, "@")
-	if !ok || local == "" || domain == "" || strings.ContainsAny(upn, " \"\\") {
-		return model.BadRequest("Invalid value specified for property 'userPrincipalName' of resource 'User'.")
+	if err := checkUPNForm(upn); err != nil {
+		return err
 	}
-	if !d.VerifiedDomain(domain) {
+	if _, domain, _ := strings.Cut(upn, "@"); !d.VerifiedDomain(domain) {
 		return model.BadRequest("The domain portion of the userPrincipalName property is invalid. You must use one of the verified domain names in your organization.")
 	}
 	if id, taken := d.upns[strings.ToLower(upn)]; taken && id != self {
@@ -50,23 +60,31 @@ func (tx *Tx) checkUPN(upn, self string) error {
 	return nil
 }
 
+func (tx *Tx) checkUserNickname(nick, self string) error {
+	if err := checkNicknameForm(nick, "User"); err != nil {
+		return err
+	}
+	return tx.d.checkNicknameFree(nick, self)
+}
+
+// checkImmutableID refuses an onPremisesImmutableId another user holds:
+// it is the anchor a sync matches on.
+func (tx *Tx) checkImmutableID(id, self string) error {
+	if other, taken := tx.d.immutableIDs[id]; id != "" && taken && other != self {
+		return model.Conflict("onPremisesImmutableId")
+	}
+	return nil
+}
+
 // CreateUser adds a user. An empty ID is assigned; UserType defaults to
 // Member; MailNickname defaults to the UPN's local part.
 func (tx *Tx) CreateUser(u model.User) (*Rec[model.User], error) {
 	d := tx.d
-	if u.ID == "" {
-		u.ID = model.NewGUID(d.ids)
-	} else if tx.exists(u.ID) {
-		return nil, model.BadRequest("An object with id '%s' already exists.", u.ID)
-	}
-	if u.DisplayName == "" {
-		return nil, model.BadRequest("Invalid value specified for property 'displayName' of resource 'User'.")
-	}
-	if err := tx.checkUPN(u.UserPrincipalName, ""); err != nil {
-		return nil, err
-	}
 	if u.MailNickname == "" {
 		u.MailNickname, _, _ = strings.Cut(u.UserPrincipalName, "@")
+	}
+	if err := tx.checkNewUser(&u); err != nil {
+		return nil, err
 	}
 	if u.UserType == "" {
 		u.UserType = "Member"
@@ -80,6 +98,24 @@ func (tx *Tx) CreateUser(u model.User) (*Rec[model.User], error) {
 	d.users.activate(r)
 	d.record(change{kind: model.ObjUser, id: u.ID, op: opCreate, props: schema.Users.AllMask})
 	return r, nil
+}
+
+func (tx *Tx) checkNewUser(u *model.User) error {
+	if u.ID == "" {
+		u.ID = model.NewGUID(tx.d.ids)
+	} else if tx.exists(u.ID) {
+		return model.BadRequest("An object with id '%s' already exists.", u.ID)
+	}
+	if err := checkDisplayName(u.DisplayName, "User"); err != nil {
+		return err
+	}
+	if err := tx.checkUPN(u.UserPrincipalName, ""); err != nil {
+		return err
+	}
+	if err := tx.checkUserNickname(u.MailNickname, ""); err != nil {
+		return err
+	}
+	return tx.checkImmutableID(u.OnPremisesImmutableID, "")
 }
 
 // DeleteUser moves a user to deleted items, restorable for 30 days. Entra
