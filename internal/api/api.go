@@ -1,31 +1,28 @@
 // Package api is dirsync's REST API under /api/v1: JSON over HTTP, routed
 // with the standard library's method-less patterns (the method is checked
-// here, so a wrong one still gets the JSON error shape), bearer tokens
-// with a role on every route, and one error shape for every failure.
+// here, so a wrong one still gets the JSON error shape), bearer tokens, and
+// one error shape for every failure.
 //
-// Handlers return an error value (caddy and tsweb do the same): an *Error
-// carries the status and the public message; anything else is a 500 whose
-// details go to the log only. Every write runs in one store transaction, so
-// a request that fails has written nothing.
+// The API is a front end over package manage: handlers parse the request,
+// call one use case with the token's actor, and write what it returns.
+// Every rule, authorization included, is manage's. Handlers return an
+// error value (caddy and tsweb do the same): a *manage.Error is answered
+// through one table of kinds to statuses (errors.go), an *Error of the
+// API's own carries its status; anything else is a 500 whose details go to
+// the log only.
 package api
 
 import (
-	"context"
 	_ "embed"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
-	"time"
 
-	"github.com/dirsync/dirsync/internal/connector"
-	"github.com/dirsync/dirsync/internal/directory"
-	"github.com/dirsync/dirsync/internal/safehttp"
-	"github.com/dirsync/dirsync/internal/secret"
-	"github.com/dirsync/dirsync/internal/store"
+	"github.com/dirsync/dirsync/internal/manage"
 )
 
 //go:embed openapi.json
@@ -41,45 +38,10 @@ const (
 	ModeDryRun = "dry_run"
 )
 
-// Syncer runs syncs for the API; the service implements it.
-type Syncer interface {
-	// Request asks for a sync of the source and returns at once: "started",
-	// or "queued" when a run of the source is in progress (it then runs
-	// once after it, however often it was asked for).
-	Request(src directory.Source, mode, trigger string) (string, error)
-	// Check tests the source's connection.
-	Check(ctx context.Context, src directory.Source) ([]connector.CheckResult, error)
-	// SyncUser synchronizes one user of the source (by the source's id for
-	// it or its username) at once, and returns the run. It fails with
-	// engine.ErrBusy while another run of the source is in progress and
-	// with engine.ErrUnsupported when the source cannot look up one user.
-	SyncUser(ctx context.Context, src directory.Source, who string, dryRun bool) (directory.Run, error)
-}
-
-// Server serves the API.
+// Server serves the API over the application layer.
 type Server struct {
-	Store  store.Store
-	Box    *secret.Box
-	Syncer Syncer
-	Now    func() time.Time
-	Logger *slog.Logger
-	// CheckSettings validates a source's kind and settings with its secret
-	// without contacting the source; nil accepts any.
-	CheckSettings func(src directory.Source, secret []byte) error
-	// WebhookAllowList names the private targets webhooks may have
-	// (dirsync serve's configuration); empty means public targets only.
-	WebhookAllowList safehttp.AllowList
-	// WebhookChanged, when set, is told a webhook's id once its change,
-	// disabling or deletion is committed, so that a delivery in flight to
-	// it stops at once (webhook.Dispatcher.Changed).
-	WebhookChanged func(id string)
-}
-
-func (s *Server) now() time.Time {
-	if s.Now != nil {
-		return s.Now()
-	}
-	return time.Now()
+	Manager *manage.Manager
+	Logger  *slog.Logger
 }
 
 func (s *Server) logger() *slog.Logger {
@@ -92,68 +54,74 @@ func (s *Server) logger() *slog.Logger {
 // request is what a handler gets besides the HTTP request.
 type request struct {
 	*http.Request
-	account directory.Account
-	token   store.APIToken
+	actor manage.Actor
 }
 
 type handlerFunc func(w http.ResponseWriter, r *request) error
 
-// Route is one API operation and the least role that may call it.
+// Route is one API operation. Action is the use case's action: the role it
+// needs is manage's to decide (manage.MinRole) and manage's to check.
 type Route struct {
 	Method  string
 	Pattern string // net/http pattern without the method
-	Min     Role
+	Action  manage.Action
 	h       handlerFunc
 }
 
-// Routes lists every operation: the table the role test walks.
+// Routes lists every operation.
 func (s *Server) Routes() []Route {
-	r := func(method, pattern string, min Role, h handlerFunc) Route {
-		return Route{method, "/api/v1" + pattern, min, h}
+	r := func(method, pattern string, act manage.Action, h handlerFunc) Route {
+		return Route{method, "/api/v1" + pattern, act, h}
 	}
+	const (
+		read    = manage.ActRead
+		sources = manage.ActManageSources
+		hooks   = manage.ActManageHooks
+	)
 	return []Route{
-		r("GET", "/openapi.json", RoleReadOnly, s.getOpenAPI),
-		r("GET", "/account", RoleReadOnly, s.getAccount),
-		r("GET", "/accounts", RoleReadOnly, s.listAccounts),
+		r("GET", "/openapi.json", read, s.getOpenAPI),
+		r("GET", "/account", read, s.getAccount),
+		r("GET", "/accounts", read, s.listAccounts),
 
-		r("GET", "/sources", RoleReadOnly, s.listSources),
-		r("POST", "/sources", RoleAdministrator, s.createSource),
-		r("GET", "/sources/{id}", RoleReadOnly, s.getSource),
-		r("PATCH", "/sources/{id}", RoleAdministrator, s.updateSource),
-		r("DELETE", "/sources/{id}", RoleAdministrator, s.deleteSource),
-		r("POST", "/sources/{id}/test", RoleAdministrator, s.testSource),
-		r("POST", "/sources/{id}/enable", RoleAdministrator, s.enableSource(true)),
-		r("POST", "/sources/{id}/disable", RoleAdministrator, s.enableSource(false)),
-		r("POST", "/sources/{id}/sync", RoleAdministrator, s.syncSource),
-		r("POST", "/sources/{id}/sync-user", RoleHelpDesk, s.syncUser),
+		r("GET", "/sources", read, s.listSources),
+		r("POST", "/sources", sources, s.createSource),
+		r("GET", "/sources/{id}", read, s.getSource),
+		r("PATCH", "/sources/{id}", sources, s.updateSource),
+		r("DELETE", "/sources/{id}", sources, s.deleteSource),
+		r("POST", "/sources/{id}/test", sources, s.testSource),
+		r("POST", "/sources/{id}/enable", sources, s.enableSource(true)),
+		r("POST", "/sources/{id}/disable", sources, s.enableSource(false)),
+		r("POST", "/sources/{id}/sync", manage.ActSync, s.syncSource),
+		r("POST", "/sources/{id}/sync-user", manage.ActSyncUser, s.syncUser),
 
-		r("GET", "/runs", RoleReadOnly, s.listRuns),
-		r("GET", "/runs/{id}", RoleReadOnly, s.getRun),
-		r("GET", "/runs/{id}/changes", RoleReadOnly, s.listChanges),
+		r("GET", "/runs", read, s.listRuns),
+		r("GET", "/runs/{id}", read, s.getRun),
+		r("GET", "/runs/{id}/changes", read, s.listChanges),
 
-		r("GET", "/users", RoleReadOnly, s.listUsers),
-		r("GET", "/users/{id}", RoleReadOnly, s.getUser),
-		r("PATCH", "/users/{id}", RoleUserManager, s.updateUser),
-		r("GET", "/groups", RoleReadOnly, s.listGroups),
-		r("GET", "/groups/{id}", RoleReadOnly, s.getGroup),
-		r("GET", "/groups/{id}/members", RoleReadOnly, s.listMembers),
+		r("GET", "/users", read, s.listUsers),
+		r("GET", "/users/{id}", read, s.getUser),
+		r("PATCH", "/users/{id}", manage.ActEditUsers, s.updateUser),
+		r("GET", "/groups", read, s.listGroups),
+		r("GET", "/groups/{id}", read, s.getGroup),
+		r("GET", "/groups/{id}/members", read, s.listMembers),
 
-		r("GET", "/trash", RoleReadOnly, s.listTrash),
-		r("POST", "/trash/{kind}/{id}/restore", RoleUserManager, s.restoreTrash),
-		r("DELETE", "/trash/{kind}/{id}", RoleAdministrator, s.purgeTrash),
+		r("GET", "/trash", read, s.listTrash),
+		r("POST", "/trash/{kind}/{id}/restore", manage.ActRestore, s.restoreTrash),
+		r("DELETE", "/trash/{kind}/{id}", manage.ActPurge, s.purgeTrash),
 
-		r("GET", "/events", RoleReadOnly, s.listEvents),
+		r("GET", "/events", read, s.listEvents),
 
-		r("GET", "/webhooks", RoleReadOnly, s.listWebhooks),
-		r("POST", "/webhooks", RoleAdministrator, s.createWebhook),
-		r("GET", "/webhooks/{id}", RoleReadOnly, s.getWebhook),
-		r("PATCH", "/webhooks/{id}", RoleAdministrator, s.updateWebhook),
-		r("DELETE", "/webhooks/{id}", RoleAdministrator, s.deleteWebhook),
-		r("GET", "/webhooks/{id}/deliveries", RoleReadOnly, s.listDeliveries),
+		r("GET", "/webhooks", read, s.listWebhooks),
+		r("POST", "/webhooks", hooks, s.createWebhook),
+		r("GET", "/webhooks/{id}", read, s.getWebhook),
+		r("PATCH", "/webhooks/{id}", hooks, s.updateWebhook),
+		r("DELETE", "/webhooks/{id}", hooks, s.deleteWebhook),
+		r("GET", "/webhooks/{id}/deliveries", read, s.listDeliveries),
+		r("POST", "/webhooks/{id}/test", hooks, s.testWebhook),
 
-		r("GET", "/tokens", RoleOwner, s.listTokens),
-		r("POST", "/tokens", RoleOwner, s.createToken),
-		r("DELETE", "/tokens/{id}", RoleOwner, s.revokeToken),
+		r("GET", "/tokens", manage.ActManageTokens, s.listTokens),
+		r("POST", "/tokens", manage.ActManageTokens, s.createToken),
+		r("DELETE", "/tokens/{id}", manage.ActManageTokens, s.revokeToken),
 	}
 }
 
@@ -200,12 +168,9 @@ func (s *Server) serve(w http.ResponseWriter, hr *http.Request, methods map[stri
 			for m := range methods {
 				allow = append(allow, m)
 			}
+			slices.Sort(allow)
 			w.Header().Set("Allow", strings.Join(allow, ", "))
 			return &Error{Status: http.StatusMethodNotAllowed, Code: CodeMethodNotAllowed, Message: hr.Method + " is not allowed here"}
-		}
-		if !Role(r.token.Role).Allows(rt.Min) {
-			return &Error{Status: http.StatusForbidden, Code: CodeForbidden,
-				Message: fmt.Sprintf("this token's role %s may not do this; it needs %s or higher", r.token.Role, rt.Min)}
 		}
 		hr.Body = http.MaxBytesReader(w, hr.Body, maxBody)
 		return rt.h(w, r)
@@ -213,16 +178,9 @@ func (s *Server) serve(w http.ResponseWriter, hr *http.Request, methods map[stri
 	if err == nil {
 		return
 	}
-	var e *Error
-	if !errors.As(err, &e) {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			e = &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeTooLarge, Message: "request body too large"}
-		} else if hr.Context().Err() != nil {
-			return // the client went away
-		} else {
-			e = &Error{Status: http.StatusInternalServerError, Code: CodeInternal, Message: "internal error; see the server log", Err: err}
-		}
+	e := s.answer(hr, err)
+	if e == nil {
+		return // the client went away
 	}
 	lvl := slog.LevelInfo
 	if e.Status >= 500 {
@@ -234,34 +192,34 @@ func (s *Server) serve(w http.ResponseWriter, hr *http.Request, methods map[stri
 	writeError(w, e)
 }
 
-func (s *Server) authenticate(r *request) error {
-	unauth := func(msg string) error {
-		return &Error{Status: http.StatusUnauthorized, Code: CodeUnauthorized, Message: msg}
+// answer is the API's answer to a handler's error.
+func (s *Server) answer(hr *http.Request, err error) *Error {
+	var e *Error
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &e):
+		return e
+	case manage.AsError(err) != nil:
+		return fromManage(manage.AsError(err))
+	case errors.As(err, &mbe):
+		return &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeTooLarge, Message: "request body too large"}
+	case hr.Context().Err() != nil:
+		return nil
 	}
+	return &Error{Status: http.StatusInternalServerError, Code: CodeInternal, Message: "internal error; see the server log", Err: err}
+}
+
+func (s *Server) authenticate(r *request) error {
 	h := r.Header.Get("Authorization")
 	scheme, tok, ok := strings.Cut(h, " ")
-	if h == "" || !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" {
-		return unauth("an API token is required: Authorization: Bearer TOKEN (create one with: dirsync token create --role ROLE)")
+	if h == "" || !ok || !strings.EqualFold(scheme, "Bearer") {
+		tok = ""
 	}
-	svc, ok := store.ServiceOf(s.Store)
-	if !ok {
-		return errors.New("api: the store does not keep API tokens")
-	}
-	t, err := svc.TokenByHash(r.Context(), HashToken(strings.TrimSpace(tok)))
-	if errors.Is(err, store.ErrNotFound) {
-		return unauth("the API token is not valid")
-	}
+	actor, err := s.Manager.Authenticate(r.Context(), tok, manage.ViaAPI)
 	if err != nil {
 		return err
 	}
-	if !t.RevokedAt.IsZero() {
-		return unauth("the API token was revoked")
-	}
-	acc, err := s.Store.Account(r.Context(), t.AccountID)
-	if err != nil {
-		return err
-	}
-	r.token, r.account = t, acc
+	r.actor = actor
 	return nil
 }
 
@@ -306,10 +264,18 @@ func (s *Server) getOpenAPI(w http.ResponseWriter, r *request) error {
 }
 
 func (s *Server) getAccount(w http.ResponseWriter, r *request) error {
-	return writeJSON(w, http.StatusOK, r.account)
+	acc, err := s.Manager.Account(r.Context(), r.actor)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, acc)
 }
 
 // listAccounts lists what the token sees: its own account.
 func (s *Server) listAccounts(w http.ResponseWriter, r *request) error {
-	return writeJSON(w, http.StatusOK, map[string]any{"accounts": []directory.Account{r.account}})
+	accs, err := s.Manager.Accounts(r.Context(), r.actor)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"accounts": accs})
 }

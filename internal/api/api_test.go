@@ -3,7 +3,6 @@ package api_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,6 +11,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -20,11 +20,11 @@ import (
 	"github.com/dirsync/dirsync/internal/api"
 	"github.com/dirsync/dirsync/internal/directory"
 	"github.com/dirsync/dirsync/internal/entraemu"
+	"github.com/dirsync/dirsync/internal/factory"
+	"github.com/dirsync/dirsync/internal/manage"
 	"github.com/dirsync/dirsync/internal/safehttp"
-	"github.com/dirsync/dirsync/internal/secret"
 	"github.com/dirsync/dirsync/internal/service"
 	"github.com/dirsync/dirsync/internal/store"
-	"github.com/dirsync/dirsync/internal/store/sqlstore"
 )
 
 // syncBuffer is a log sink safe for the server's goroutines.
@@ -50,11 +50,12 @@ func (s *syncBuffer) String() string {
 type env struct {
 	t       *testing.T
 	dbPath  string
-	st      *sqlstore.Store
+	parts   *factory.Parts
+	st      store.Store
 	svc     *service.Service
 	srv     *httptest.Server
 	account directory.Account
-	tokens  map[api.Role]string
+	tokens  map[manage.Role]string
 	logs    *syncBuffer
 	// bodies holds every response body, for the secret-leak test.
 	mu     sync.Mutex
@@ -63,22 +64,19 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "dirsync.db")
-	st, err := sqlstore.OpenSQLite(t.Context(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	key := make([]byte, 32)
-	rand.Read(key)
-	box, err := secret.New(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &env{t: t, dbPath: path, st: st, tokens: map[api.Role]string{}, logs: &syncBuffer{}}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "dirsync.db")
+	t.Setenv("DIRSYNC_MASTER_KEY", "")
+	e := &env{t: t, dbPath: path, tokens: map[manage.Role]string{}, logs: &syncBuffer{}}
 	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	loopback, _ := safehttp.ParseAllowList([]string{"127.0.0.1"}) // the test's webhook receivers
-	e.svc = service.New(st, box, service.Config{Workers: 2, WebhookAllowList: loopback}, logger)
+	p, err := factory.Open(t.Context(), factory.Options{DB: path, KeyFile: filepath.Join(dir, "key"), Logger: logger, WebhookAllow: loopback})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	e.parts, e.st = p, p.Store
+	e.svc = service.New(p, service.Config{Workers: 2}, logger)
 	e.srv = httptest.NewServer(e.svc.Handler())
 	t.Cleanup(func() {
 		e.srv.Close()
@@ -86,34 +84,36 @@ func newEnv(t *testing.T) *env {
 		defer cancel()
 		e.svc.Runner.Shutdown(ctx)
 	})
-	e.account = directory.Account{Name: "acme"}
+	e.account, e.tokens = newAccount(t, p.Manager, "acme", manage.Roles...)
+	return e
+}
+
+// newAccount creates an account with one token for each role given.
+func newAccount(t *testing.T, m *manage.Manager, name string, roles ...manage.Role) (directory.Account, map[manage.Role]string) {
+	t.Helper()
 	ctx := t.Context()
-	err = st.Update(ctx, func(tx store.Tx) error {
-		if err := tx.CreateAccount(ctx, &e.account); err != nil {
-			return err
-		}
-		stx, _ := store.ServiceTxOf(tx)
-		for _, r := range api.Roles {
-			text, hash, prefix, err := api.NewToken()
-			if err != nil {
-				return err
-			}
-			if err := stx.CreateToken(ctx, &store.APIToken{AccountID: e.account.ID, Role: string(r), Hash: hash, Prefix: prefix}); err != nil {
-				return err
-			}
-			e.tokens[r] = text
-		}
-		return nil
-	})
+	acc, err := m.CreateAccount(ctx, manage.DeploymentOperator(), name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return e
+	owner, err := m.Operator(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens := map[manage.Role]string{}
+	for _, r := range roles {
+		tok, err := m.CreateToken(ctx, owner, "", string(r))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tokens[r] = tok.Token
+	}
+	return acc, tokens
 }
 
 // do sends a request with the role's token (none when role is "") and
 // decodes a JSON answer into out when out is not nil.
-func (e *env) do(role api.Role, method, path string, body any, out any) int {
+func (e *env) do(role manage.Role, method, path string, body any, out any) int {
 	e.t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
@@ -178,6 +178,7 @@ func TestRoleRouteMatrix(t *testing.T) {
 	e := newEnv(t)
 	var s api.Server
 	routes := s.Routes()
+	min := func(rt api.Route) manage.Role { return manage.MinRole(rt.Action) }
 	if len(routes) < 30 {
 		t.Fatalf("only %d routes", len(routes))
 	}
@@ -197,27 +198,27 @@ func TestRoleRouteMatrix(t *testing.T) {
 			if code := e.do("", rt.Method, path, body, nil); code != http.StatusUnauthorized {
 				t.Errorf("without a token: %d, want 401", code)
 			}
-			for _, role := range api.Roles {
+			for _, role := range manage.Roles {
 				code := e.do(role, rt.Method, path, body, nil)
-				allowed := role.Allows(rt.Min)
+				allowed := role.Allows(min(rt))
 				switch {
 				case allowed && (code == http.StatusForbidden || code == http.StatusUnauthorized):
-					t.Errorf("%s: %d, want allowed (min %s)", role, code, rt.Min)
+					t.Errorf("%s: %d, want allowed (min %s)", role, code, min(rt))
 				case !allowed && code != http.StatusForbidden:
-					t.Errorf("%s: %d, want 403 (min %s)", role, code, rt.Min)
+					t.Errorf("%s: %d, want 403 (min %s)", role, code, min(rt))
 				}
 			}
 		})
 	}
 	// Every role is allowed somewhere and refused somewhere but the owner.
-	for _, role := range api.Roles {
+	for _, role := range manage.Roles {
 		refused := 0
 		for _, rt := range routes {
-			if !role.Allows(rt.Min) {
+			if !role.Allows(min(rt)) {
 				refused++
 			}
 		}
-		if role != api.RoleOwner && refused == 0 {
+		if role != manage.RoleOwner && refused == 0 {
 			t.Errorf("%s is refused nothing", role)
 		}
 	}
@@ -242,27 +243,27 @@ func TestAuth(t *testing.T) {
 		checkErrorShape(t, "GET", "/api/v1/account", resp.StatusCode, body)
 	}
 	var acc directory.Account
-	if code := e.do(api.RoleReadOnly, "GET", "/api/v1/account", nil, &acc); code != 200 || acc.ID != e.account.ID {
+	if code := e.do(manage.RoleReadOnly, "GET", "/api/v1/account", nil, &acc); code != 200 || acc.ID != e.account.ID {
 		t.Fatalf("account: %d %+v", code, acc)
 	}
 	// A revoked token stops working at once.
 	var tok api.TokenView
-	if code := e.do(api.RoleOwner, "POST", "/api/v1/tokens", map[string]string{"role": "Read-only", "name": "ci"}, &tok); code != 201 || tok.Token == "" || tok.Role != "read_only" {
+	if code := e.do(manage.RoleOwner, "POST", "/api/v1/tokens", map[string]string{"role": "Read-only", "name": "ci"}, &tok); code != 201 || tok.Token == "" || tok.Role != "read_only" {
 		t.Fatalf("create token: %d %+v", code, tok)
 	}
 	e.tokens["extra"] = tok.Token
 	if code := e.do("extra", "GET", "/api/v1/account", nil, nil); code != 200 {
 		t.Fatalf("new token: %d", code)
 	}
-	if code := e.do(api.RoleOwner, "DELETE", "/api/v1/tokens/"+tok.ID, nil, nil); code != 204 {
+	if code := e.do(manage.RoleOwner, "DELETE", "/api/v1/tokens/"+tok.ID, nil, nil); code != 204 {
 		t.Fatalf("revoke: %d", code)
 	}
 	if code := e.do("extra", "GET", "/api/v1/account", nil, nil); code != 401 {
 		t.Fatalf("revoked token: %d", code)
 	}
 	var list struct{ Tokens []map[string]any }
-	e.do(api.RoleOwner, "GET", "/api/v1/tokens", nil, &list)
-	if len(list.Tokens) != len(api.Roles)+1 {
+	e.do(manage.RoleOwner, "GET", "/api/v1/tokens", nil, &list)
+	if len(list.Tokens) != len(manage.Roles)+1 {
 		t.Fatalf("tokens: %d", len(list.Tokens))
 	}
 	for _, tk := range list.Tokens {
@@ -277,8 +278,14 @@ func TestAuth(t *testing.T) {
 
 // emulator starts an emulated tenant and returns the source settings for it.
 func emulator(t *testing.T, users, groups int) (*entraemu.Server, map[string]any) {
+	return emulatorSeed(t, users, groups, 7)
+}
+
+// emulatorSeed is emulator with a tenant of its own: one domain, one
+// source, so two sources of a test need two tenants.
+func emulatorSeed(t *testing.T, users, groups int, seed int64) (*entraemu.Server, map[string]any) {
 	t.Helper()
-	tenant, err := entraemu.New(entraemu.Options{Users: users, Groups: groups, Seed: 7})
+	tenant, err := entraemu.New(entraemu.Options{Users: users, Groups: groups, Seed: seed})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -298,8 +305,8 @@ func (e *env) waitRun(sourceID string, n int) directory.Run {
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		var out struct{ Runs []directory.Run }
-		e.do(api.RoleReadOnly, "GET", "/api/v1/runs?source="+sourceID, nil, &out)
-		if len(out.Runs) >= n && out.Runs[0].Outcome != directory.OutcomeRunning && !e.svc.Runner.Running(sourceID) {
+		e.do(manage.RoleReadOnly, "GET", "/api/v1/runs?source="+sourceID, nil, &out)
+		if len(out.Runs) >= n && out.Runs[0].Outcome != directory.OutcomeRunning && out.Runs[0].Outcome != directory.OutcomeQueued && !e.svc.Runner.Busy(sourceID) {
 			return out.Runs[0]
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -330,12 +337,12 @@ func TestSourcesUsersEvents(t *testing.T) {
 		var out struct {
 			Error struct{ Code, Message, Field string }
 		}
-		code := e.do(api.RoleAdministrator, "POST", "/api/v1/sources", c.body, &out)
+		code := e.do(manage.RoleAdministrator, "POST", "/api/v1/sources", c.body, &out)
 		if code != 400 || !strings.HasPrefix(out.Error.Field, c.field) {
 			t.Errorf("%v: %d %+v, want 400 on %s", c.body, code, out.Error, c.field)
 		}
 	}
-	if code := e.do(api.RoleAdministrator, "POST", "/api/v1/sources", "{not json", nil); code != 400 {
+	if code := e.do(manage.RoleAdministrator, "POST", "/api/v1/sources", "{not json", nil); code != 400 {
 		t.Errorf("bad JSON: %d", code)
 	}
 	if srcs, _ := e.st.Sources(t.Context(), e.account.ID); len(srcs) != 0 {
@@ -343,7 +350,7 @@ func TestSourcesUsersEvents(t *testing.T) {
 	}
 
 	var src api.SourceView
-	code := e.do(api.RoleAdministrator, "POST", "/api/v1/sources", map[string]any{
+	code := e.do(manage.RoleAdministrator, "POST", "/api/v1/sources", map[string]any{
 		"name": "contoso", "kind": "entra", "settings": settings, "secret": clientSecret}, &src)
 	if code != 201 || src.ID == "" || !src.SecretSet {
 		t.Fatalf("create source: %d %+v", code, src)
@@ -351,25 +358,29 @@ func TestSourcesUsersEvents(t *testing.T) {
 	if src.Schedule.Kind != "daily" || src.NextRun == nil {
 		t.Fatalf("new Entra source should default to a daily schedule with a next run: %+v %v", src.Schedule, src.NextRun)
 	}
-	if code := e.do(api.RoleAdministrator, "POST", "/api/v1/sources", map[string]any{
+	if code := e.do(manage.RoleAdministrator, "POST", "/api/v1/sources", map[string]any{
 		"name": "Contoso", "kind": "entra", "settings": settings, "secret": clientSecret}, nil); code != 409 {
 		t.Fatalf("duplicate name: %d", code)
 	}
 	var upd api.SourceView
-	if code := e.do(api.RoleAdministrator, "PATCH", "/api/v1/sources/"+src.ID, map[string]any{"schedule": "every 30m in Europe/Paris", "description": "HQ"}, &upd); code != 200 ||
+	if code := e.do(manage.RoleAdministrator, "PATCH", "/api/v1/sources/"+src.ID, map[string]any{"schedule": "every 30m in Europe/Paris", "description": "HQ"}, &upd); code != 200 ||
 		upd.Schedule.Kind != "minutes" || upd.Schedule.Every != 30 || upd.Description != "HQ" {
 		t.Fatalf("update: %d %+v", code, upd)
 	}
 	var check api.CheckView
-	if code := e.do(api.RoleAdministrator, "POST", "/api/v1/sources/"+src.ID+"/test", nil, &check); code != 200 || !check.OK {
+	if code := e.do(manage.RoleAdministrator, "POST", "/api/v1/sources/"+src.ID+"/test", nil, &check); code != 200 || !check.OK {
 		t.Fatalf("test: %d %+v", code, check)
 	}
 
-	var sync map[string]string
-	if code := e.do(api.RoleAdministrator, "POST", "/api/v1/sources/"+src.ID+"/sync", map[string]string{"mode": "full"}, &sync); code != 202 || sync["status"] != "started" {
-		t.Fatalf("sync: %d %v", code, sync)
+	var queued directory.Run
+	if code := e.do(manage.RoleAdministrator, "POST", "/api/v1/sources/"+src.ID+"/sync", map[string]string{"mode": "full"}, &queued); code != 202 ||
+		queued.Outcome != directory.OutcomeQueued || queued.Kind != directory.RunFull || queued.ID == "" {
+		t.Fatalf("sync: %d %+v", code, queued)
 	}
 	run := e.waitRun(src.ID, 1)
+	if run.ID != queued.ID {
+		t.Fatalf("the run that ran (%s) is not the one queued (%s)", run.ID, queued.ID)
+	}
 	if run.Outcome != directory.OutcomeSucceeded || run.Counts.Created == 0 || run.Trigger != "api" {
 		t.Fatalf("run: %+v", run)
 	}
@@ -377,7 +388,7 @@ func TestSourcesUsersEvents(t *testing.T) {
 		Changes []directory.Change
 		Next    string
 	}
-	if code := e.do(api.RoleReadOnly, "GET", "/api/v1/runs/"+run.ID+"/changes?limit=5", nil, &changes); code != 200 || len(changes.Changes) != 5 || changes.Next == "" {
+	if code := e.do(manage.RoleReadOnly, "GET", "/api/v1/runs/"+run.ID+"/changes?limit=5", nil, &changes); code != 200 || len(changes.Changes) != 5 || changes.Next == "" {
 		t.Fatalf("changes: %d %d %q", code, len(changes.Changes), changes.Next)
 	}
 
@@ -389,7 +400,7 @@ func TestSourcesUsersEvents(t *testing.T) {
 			Users []directory.User
 			Next  string
 		}
-		if code := e.do(api.RoleReadOnly, "GET", "/api/v1/users?limit=7&after="+after, nil, &page); code != 200 {
+		if code := e.do(manage.RoleReadOnly, "GET", "/api/v1/users?limit=7&after="+after, nil, &page); code != 200 {
 			t.Fatalf("users: %d", code)
 		}
 		for _, u := range page.Users {
@@ -412,17 +423,17 @@ func TestSourcesUsersEvents(t *testing.T) {
 	var one struct {
 		Users []directory.User
 	}
-	e.do(api.RoleReadOnly, "GET", "/api/v1/users?limit=1", nil, &one)
+	e.do(manage.RoleReadOnly, "GET", "/api/v1/users?limit=1", nil, &one)
 	u := one.Users[0]
 	var got directory.User
-	if code := e.do(api.RoleUserManager, "PATCH", "/api/v1/users/"+u.ID, map[string]any{"tags": []string{"vip", "vip", "emea"}, "notes": "called"}, &got); code != 200 ||
+	if code := e.do(manage.RoleUserManager, "PATCH", "/api/v1/users/"+u.ID, map[string]any{"tags": []string{"vip", "vip", "emea"}, "notes": "called"}, &got); code != 200 ||
 		strings.Join(got.Tags, ",") != "emea,vip" || got.Notes != "called" {
 		t.Fatalf("patch local: %d %+v", code, got)
 	}
 	var conflict struct {
 		Error struct{ Code, Message, Field string }
 	}
-	if code := e.do(api.RoleUserManager, "PATCH", "/api/v1/users/"+u.ID, map[string]any{"notes": "x", "department": "Sales"}, &conflict); code != 409 ||
+	if code := e.do(manage.RoleUserManager, "PATCH", "/api/v1/users/"+u.ID, map[string]any{"notes": "x", "department": "Sales"}, &conflict); code != 409 ||
 		conflict.Error.Field != "department" || !strings.Contains(conflict.Error.Message, "contoso") {
 		t.Fatalf("patch synced: %d %+v", code, conflict)
 	}
@@ -432,13 +443,13 @@ func TestSourcesUsersEvents(t *testing.T) {
 
 	// Groups and members.
 	var groups struct{ Groups []directory.Group }
-	e.do(api.RoleReadOnly, "GET", "/api/v1/groups", nil, &groups)
+	e.do(manage.RoleReadOnly, "GET", "/api/v1/groups", nil, &groups)
 	if len(groups.Groups) == 0 {
 		t.Fatal("no groups")
 	}
 	for _, eff := range []string{"false", "true"} {
 		var ms struct{ Members []directory.Member }
-		if code := e.do(api.RoleReadOnly, "GET", "/api/v1/groups/"+groups.Groups[0].ID+"/members?effective="+eff, nil, &ms); code != 200 {
+		if code := e.do(manage.RoleReadOnly, "GET", "/api/v1/groups/"+groups.Groups[0].ID+"/members?effective="+eff, nil, &ms); code != 200 {
 			t.Fatalf("members: %d", code)
 		}
 	}
@@ -451,7 +462,7 @@ func TestSourcesUsersEvents(t *testing.T) {
 			Events []directory.Event
 			Next   string
 		}
-		if code := e.do(api.RoleReadOnly, "GET", "/api/v1/events?limit=10&after="+cursor, nil, &page); code != 200 {
+		if code := e.do(manage.RoleReadOnly, "GET", "/api/v1/events?limit=10&after="+cursor, nil, &page); code != 200 {
 			t.Fatalf("events: %d", code)
 		}
 		if len(page.Events) == 0 {
@@ -472,39 +483,39 @@ func TestSourcesUsersEvents(t *testing.T) {
 	if total < run.Counts.Created {
 		t.Fatalf("%d events for %d created objects", total, run.Counts.Created)
 	}
-	if code := e.do(api.RoleReadOnly, "GET", "/api/v1/events?after=abc", nil, nil); code != 400 {
+	if code := e.do(manage.RoleReadOnly, "GET", "/api/v1/events?after=abc", nil, nil); code != 400 {
 		t.Fatalf("bad cursor: %d", code)
 	}
 
 	// Single-user sync, by username, as a help desk.
 	var one1 directory.Run
-	if code := e.do(api.RoleHelpDesk, "POST", "/api/v1/sources/"+src.ID+"/sync-user", map[string]any{"user": u.Username}, &one1); code != 200 ||
+	if code := e.do(manage.RoleHelpDesk, "POST", "/api/v1/sources/"+src.ID+"/sync-user", map[string]any{"user": u.Username}, &one1); code != 200 ||
 		one1.Kind != directory.RunSingle || one1.Outcome != directory.OutcomeSucceeded || one1.SourceUsers != 1 {
 		t.Fatalf("sync-user: %d %+v", code, one1)
 	}
-	if code := e.do(api.RoleHelpDesk, "POST", "/api/v1/sources/"+src.ID+"/sync-user", "{}", nil); code != 400 {
+	if code := e.do(manage.RoleHelpDesk, "POST", "/api/v1/sources/"+src.ID+"/sync-user", "{}", nil); code != 400 {
 		t.Fatalf("sync-user without a user: %d", code)
 	}
 
 	// Turned off: no sync.
-	if code := e.do(api.RoleAdministrator, "POST", "/api/v1/sources/"+src.ID+"/disable", nil, nil); code != 200 {
+	if code := e.do(manage.RoleAdministrator, "POST", "/api/v1/sources/"+src.ID+"/disable", nil, nil); code != 200 {
 		t.Fatalf("disable: %d", code)
 	}
-	if code := e.do(api.RoleAdministrator, "POST", "/api/v1/sources/"+src.ID+"/sync", nil, nil); code != 409 {
+	if code := e.do(manage.RoleAdministrator, "POST", "/api/v1/sources/"+src.ID+"/sync", nil, nil); code != 409 {
 		t.Fatalf("sync of a disabled source: %d", code)
 	}
 	var off api.SourceView
-	e.do(api.RoleReadOnly, "GET", "/api/v1/sources/"+src.ID, nil, &off)
+	e.do(manage.RoleReadOnly, "GET", "/api/v1/sources/"+src.ID, nil, &off)
 	if off.Status.State != "turned_off" || off.NextRun != nil {
 		t.Fatalf("disabled source: %+v", off.Status)
 	}
-	if code := e.do(api.RoleHelpDesk, "POST", "/api/v1/sources/"+src.ID+"/sync-user", map[string]any{"user": u.Username}, nil); code != 409 {
+	if code := e.do(manage.RoleHelpDesk, "POST", "/api/v1/sources/"+src.ID+"/sync-user", map[string]any{"user": u.Username}, nil); code != 409 {
 		t.Fatalf("sync-user of a disabled source: %d", code)
 	}
-	if code := e.do(api.RoleAdministrator, "DELETE", "/api/v1/sources/"+src.ID, nil, nil); code != 204 {
+	if code := e.do(manage.RoleAdministrator, "DELETE", "/api/v1/sources/"+src.ID, nil, nil); code != 204 {
 		t.Fatalf("delete: %d", code)
 	}
-	if code := e.do(api.RoleReadOnly, "GET", "/api/v1/sources/"+src.ID, nil, nil); code != 404 {
+	if code := e.do(manage.RoleReadOnly, "GET", "/api/v1/sources/"+src.ID, nil, nil); code != 404 {
 		t.Fatalf("deleted source: %d", code)
 	}
 }
@@ -523,45 +534,57 @@ func countGroupsCreated(t *testing.T, e *env, runID string) int {
 	return n
 }
 
+// TestQueuedOnce: requests made while a run of the source is queued get
+// that run; five requests while one runs make two runs at most.
 func TestQueuedOnce(t *testing.T) {
 	e := newEnv(t)
 	emu, settings := emulator(t, 300, 10)
 	var src api.SourceView
-	e.do(api.RoleAdministrator, "POST", "/api/v1/sources", map[string]any{
+	e.do(manage.RoleAdministrator, "POST", "/api/v1/sources", map[string]any{
 		"name": "c", "kind": "entra", "settings": settings, "secret": emu.Credentials().ClientSecret, "schedule": "none"}, &src)
-	statuses := []string{}
+	ids := []string{}
 	for range 5 {
-		var out map[string]string
-		e.do(api.RoleAdministrator, "POST", "/api/v1/sources/"+src.ID+"/sync", nil, &out)
-		statuses = append(statuses, out["status"])
+		var out directory.Run
+		if code := e.do(manage.RoleAdministrator, "POST", "/api/v1/sources/"+src.ID+"/sync", nil, &out); code != 202 || out.Outcome != directory.OutcomeQueued {
+			t.Fatalf("sync request: %d %+v", code, out)
+		}
+		ids = append(ids, out.ID)
 	}
-	if statuses[0] != "started" || statuses[1] != "queued" {
-		t.Fatalf("statuses %v", statuses)
+	// Each run answered is answered to consecutive requests: once it runs,
+	// the next request queues a new one.
+	distinct := slices.Compact(slices.Clone(ids))
+	if len(distinct) > 2 || len(distinct) != len(slices.Compact(slices.Sorted(slices.Values(ids)))) {
+		t.Fatalf("run ids %v: want at most one run running and one queued", ids)
 	}
-	e.waitRun(src.ID, 2)
+	e.waitRun(src.ID, len(distinct))
 	var out struct{ Runs []directory.Run }
-	e.do(api.RoleReadOnly, "GET", "/api/v1/runs?source="+src.ID, nil, &out)
-	if len(out.Runs) != 2 {
-		t.Fatalf("%d runs for 5 requests while running, want 2 (one queued)", len(out.Runs))
+	e.do(manage.RoleReadOnly, "GET", "/api/v1/runs?source="+src.ID, nil, &out)
+	if len(out.Runs) != len(distinct) {
+		t.Fatalf("%d runs for 5 requests (%d distinct runs answered)", len(out.Runs), len(distinct))
+	}
+	for _, r := range out.Runs {
+		if r.Outcome != directory.OutcomeSucceeded {
+			t.Fatalf("run %s: %s %s", r.ID, r.Outcome, r.Reason)
+		}
 	}
 }
 
 func TestNotFoundAndMethod(t *testing.T) {
 	e := newEnv(t)
-	if code := e.do(api.RoleReadOnly, "GET", "/api/v1/nope", nil, nil); code != 404 {
+	if code := e.do(manage.RoleReadOnly, "GET", "/api/v1/nope", nil, nil); code != 404 {
 		t.Fatalf("unknown route: %d", code)
 	}
-	if code := e.do(api.RoleOwner, "PUT", "/api/v1/sources", "{}", nil); code != 405 {
+	if code := e.do(manage.RoleOwner, "PUT", "/api/v1/sources", "{}", nil); code != 405 {
 		t.Fatalf("wrong method: %d", code)
 	}
-	if code := e.do(api.RoleReadOnly, "GET", "/api/v1/users?limit=0", nil, nil); code != 400 {
+	if code := e.do(manage.RoleReadOnly, "GET", "/api/v1/users?limit=0", nil, nil); code != 400 {
 		t.Fatalf("limit 0: %d", code)
 	}
-	if code := e.do(api.RoleReadOnly, "GET", "/api/v1/users?state=gone", nil, nil); code != 400 {
+	if code := e.do(manage.RoleReadOnly, "GET", "/api/v1/users?state=gone", nil, nil); code != 400 {
 		t.Fatalf("bad state: %d", code)
 	}
 	big := `{"name":"` + strings.Repeat("x", 2<<20) + `"}`
-	if code := e.do(api.RoleAdministrator, "POST", "/api/v1/sources", big, nil); code != 413 {
+	if code := e.do(manage.RoleAdministrator, "POST", "/api/v1/sources", big, nil); code != 413 {
 		t.Fatalf("huge body: %d", code)
 	}
 	_ = fmt.Sprint
@@ -573,9 +596,9 @@ func TestTrash(t *testing.T) {
 	e := newEnv(t)
 	emu, settings := emulator(t, 10, 2)
 	var src api.SourceView
-	e.do(api.RoleAdministrator, "POST", "/api/v1/sources", map[string]any{"name": "c", "kind": "entra", "settings": settings,
+	e.do(manage.RoleAdministrator, "POST", "/api/v1/sources", map[string]any{"name": "c", "kind": "entra", "settings": settings,
 		"secret": emu.Credentials().ClientSecret, "schedule": "none"}, &src)
-	e.do(api.RoleAdministrator, "POST", "/api/v1/sources/"+src.ID+"/sync", nil, nil)
+	e.do(manage.RoleAdministrator, "POST", "/api/v1/sources/"+src.ID+"/sync", nil, nil)
 	e.waitRun(src.ID, 1)
 	users := emu.Tenant().Users()
 	if err := emu.Tenant().DeleteUser(users[0].ID); err != nil {
@@ -584,12 +607,12 @@ func TestTrash(t *testing.T) {
 	if err := emu.Tenant().DeleteUser(users[1].ID); err != nil {
 		t.Fatal(err)
 	}
-	e.do(api.RoleAdministrator, "POST", "/api/v1/sources/"+src.ID+"/sync", map[string]string{"mode": "full"}, nil)
+	e.do(manage.RoleAdministrator, "POST", "/api/v1/sources/"+src.ID+"/sync", map[string]string{"mode": "full"}, nil)
 	if run := e.waitRun(src.ID, 2); run.Counts.Deleted != 2 {
 		t.Fatalf("second run: %+v", run.Counts)
 	}
 	var trash struct{ Users []directory.User }
-	e.do(api.RoleReadOnly, "GET", "/api/v1/trash", nil, &trash)
+	e.do(manage.RoleReadOnly, "GET", "/api/v1/trash", nil, &trash)
 	if len(trash.Users) != 2 {
 		t.Fatalf("trash holds %d users", len(trash.Users))
 	}
@@ -597,32 +620,32 @@ func TestTrash(t *testing.T) {
 	var refusal struct {
 		Error struct{ Code, Message string }
 	}
-	if code := e.do(api.RoleUserManager, "POST", "/api/v1/trash/users/"+a.ID+"/restore", nil, &refusal); code != 409 || !strings.Contains(refusal.Error.Message, "source c") {
+	if code := e.do(manage.RoleUserManager, "POST", "/api/v1/trash/users/"+a.ID+"/restore", nil, &refusal); code != 409 || !strings.Contains(refusal.Error.Message, "source c") {
 		t.Fatalf("restore of a source's user: %d %+v", code, refusal)
 	}
 	var active struct{ Users []directory.User }
-	e.do(api.RoleReadOnly, "GET", "/api/v1/users?limit=1", nil, &active)
-	if code := e.do(api.RoleAdministrator, "DELETE", "/api/v1/trash/users/"+active.Users[0].ID, nil, nil); code != 409 {
+	e.do(manage.RoleReadOnly, "GET", "/api/v1/users?limit=1", nil, &active)
+	if code := e.do(manage.RoleAdministrator, "DELETE", "/api/v1/trash/users/"+active.Users[0].ID, nil, nil); code != 409 {
 		t.Fatalf("purge of an active user: %d", code)
 	}
-	if code := e.do(api.RoleAdministrator, "DELETE", "/api/v1/trash/users/"+b.ID, nil, nil); code != 204 {
+	if code := e.do(manage.RoleAdministrator, "DELETE", "/api/v1/trash/users/"+b.ID, nil, nil); code != 204 {
 		t.Fatalf("purge: %d", code)
 	}
-	if code := e.do(api.RoleReadOnly, "GET", "/api/v1/users/"+b.ID, nil, nil); code != 404 {
+	if code := e.do(manage.RoleReadOnly, "GET", "/api/v1/users/"+b.ID, nil, nil); code != 404 {
 		t.Fatalf("purged user: %d", code)
 	}
 	// Once the source is removed its objects are local, and may come back.
-	e.do(api.RoleAdministrator, "DELETE", "/api/v1/sources/"+src.ID, nil, nil)
+	e.do(manage.RoleAdministrator, "DELETE", "/api/v1/sources/"+src.ID, nil, nil)
 	before, _ := e.st.Events(t.Context(), e.account.ID, 0, 0)
 	var restored directory.User
-	if code := e.do(api.RoleUserManager, "POST", "/api/v1/trash/users/"+a.ID+"/restore", nil, &restored); code != 200 || restored.State == directory.StateTrash {
+	if code := e.do(manage.RoleUserManager, "POST", "/api/v1/trash/users/"+a.ID+"/restore", nil, &restored); code != 200 || restored.State == directory.StateTrash {
 		t.Fatalf("restore: %d %+v", code, restored)
 	}
 	after, _ := e.st.Events(t.Context(), e.account.ID, 0, 0)
 	if len(after) != len(before)+1 || after[len(after)-1].Type != directory.EventUserRestored {
 		t.Fatalf("restore wrote no user.restored event")
 	}
-	if code := e.do(api.RoleUserManager, "POST", "/api/v1/trash/groups/"+a.ID+"/restore", nil, nil); code != 404 {
+	if code := e.do(manage.RoleUserManager, "POST", "/api/v1/trash/groups/"+a.ID+"/restore", nil, nil); code != 404 {
 		t.Fatalf("restore of a user as a group: %d", code)
 	}
 }
@@ -633,31 +656,19 @@ func TestAccountsAreIsolated(t *testing.T) {
 	e := newEnv(t)
 	emu, settings := emulator(t, 5, 1)
 	var src api.SourceView
-	e.do(api.RoleAdministrator, "POST", "/api/v1/sources", map[string]any{"name": "c", "kind": "entra", "settings": settings,
+	e.do(manage.RoleAdministrator, "POST", "/api/v1/sources", map[string]any{"name": "c", "kind": "entra", "settings": settings,
 		"secret": emu.Credentials().ClientSecret, "schedule": "none"}, &src)
-	e.do(api.RoleAdministrator, "POST", "/api/v1/sources/"+src.ID+"/sync", nil, nil)
+	e.do(manage.RoleAdministrator, "POST", "/api/v1/sources/"+src.ID+"/sync", nil, nil)
 	run := e.waitRun(src.ID, 1)
 	var hook api.WebhookView
-	e.do(api.RoleAdministrator, "POST", "/api/v1/webhooks", map[string]any{"url": "https://h.example/x"}, &hook)
+	e.do(manage.RoleAdministrator, "POST", "/api/v1/webhooks", map[string]any{"url": "https://h.example/x"}, &hook)
 	var users struct{ Users []directory.User }
-	e.do(api.RoleReadOnly, "GET", "/api/v1/users", nil, &users)
+	e.do(manage.RoleReadOnly, "GET", "/api/v1/users", nil, &users)
 	var groups struct{ Groups []directory.Group }
-	e.do(api.RoleReadOnly, "GET", "/api/v1/groups", nil, &groups)
+	e.do(manage.RoleReadOnly, "GET", "/api/v1/groups", nil, &groups)
 
-	other := directory.Account{Name: "other"}
-	text, hash, prefix, _ := api.NewToken()
-	ctx := t.Context()
-	err := e.st.Update(ctx, func(tx store.Tx) error {
-		if err := tx.CreateAccount(ctx, &other); err != nil {
-			return err
-		}
-		stx, _ := store.ServiceTxOf(tx)
-		return stx.CreateToken(ctx, &store.APIToken{AccountID: other.ID, Role: string(api.RoleOwner), Hash: hash, Prefix: prefix})
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.tokens["other"] = text
+	other, toks := newAccount(t, e.parts.Manager, "other", manage.RoleOwner)
+	e.tokens["other"] = toks[manage.RoleOwner]
 	for _, p := range []string{"/api/v1/sources/" + src.ID, "/api/v1/runs/" + run.ID, "/api/v1/runs/" + run.ID + "/changes",
 		"/api/v1/users/" + users.Users[0].ID, "/api/v1/groups/" + groups.Groups[0].ID, "/api/v1/groups/" + groups.Groups[0].ID + "/members",
 		"/api/v1/webhooks/" + hook.ID, "/api/v1/webhooks/" + hook.ID + "/deliveries"} {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/dirsync/dirsync/internal/api"
 	"github.com/dirsync/dirsync/internal/directory"
+	"github.com/dirsync/dirsync/internal/manage"
 )
 
 // TestNoServerErrorOnBadInput sends every route, as the owner and with
@@ -18,14 +19,14 @@ func TestNoServerErrorOnBadInput(t *testing.T) {
 	e := newEnv(t)
 	emu, settings := emulator(t, 8, 2)
 	var src api.SourceView
-	e.do(api.RoleAdministrator, "POST", "/api/v1/sources", map[string]any{"name": "c", "kind": "entra", "settings": settings,
+	e.do(manage.RoleAdministrator, "POST", "/api/v1/sources", map[string]any{"name": "c", "kind": "entra", "settings": settings,
 		"secret": emu.Credentials().ClientSecret, "schedule": "none"}, &src)
-	e.do(api.RoleAdministrator, "POST", "/api/v1/sources/"+src.ID+"/sync", nil, nil)
+	e.do(manage.RoleAdministrator, "POST", "/api/v1/sources/"+src.ID+"/sync", nil, nil)
 	run := e.waitRun(src.ID, 1)
 	var users struct{ Users []directory.User }
-	e.do(api.RoleReadOnly, "GET", "/api/v1/users", nil, &users)
+	e.do(manage.RoleReadOnly, "GET", "/api/v1/users", nil, &users)
 	var hook api.WebhookView
-	e.do(api.RoleAdministrator, "POST", "/api/v1/webhooks", map[string]any{"url": "https://h.example/x"}, &hook)
+	e.do(manage.RoleAdministrator, "POST", "/api/v1/webhooks", map[string]any{"url": "https://h.example/x"}, &hook)
 
 	queries := []string{"limit=abc", "limit=-1", "limit=99999999999999999999", "after=%FF%FE", "after=@@@", "after=-5",
 		"after_user=zz", "after_group=!!", "state=weird", "state=", "source=nope", "effective=maybe", "search=" + url.QueryEscape("%_'\";--\x00")}
@@ -59,7 +60,7 @@ func TestNoServerErrorOnBadInput(t *testing.T) {
 			if rt.Method != "GET" {
 				body = "{}"
 			}
-			code := e.do(api.RoleOwner, rt.Method, path+"?"+q, body, nil)
+			code := e.do(manage.RoleOwner, rt.Method, path+"?"+q, body, nil)
 			n++
 			if code >= 500 && code != http.StatusNotImplemented {
 				t.Errorf("%s %s?%s: %d", rt.Method, path, q, code)
@@ -69,7 +70,7 @@ func TestNoServerErrorOnBadInput(t *testing.T) {
 			continue
 		}
 		for _, b := range bodies {
-			code := e.do(api.RoleOwner, rt.Method, path, b, nil)
+			code := e.do(manage.RoleOwner, rt.Method, path, b, nil)
 			n++
 			if code >= 500 && code != http.StatusNotImplemented {
 				t.Errorf("%s %s with %.40q: %d", rt.Method, path, b, code)

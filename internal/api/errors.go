@@ -2,18 +2,19 @@ package api
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 
-	"github.com/dirsync/dirsync/internal/store"
+	"github.com/dirsync/dirsync/internal/manage"
 )
 
-// Error is what a handler returns to answer with an error: an HTTP status
-// and a public message, in the one documented shape
+// Error is what a handler returns to answer with an error of the API's
+// own (a body that is not JSON, an unknown route): an HTTP status and a
+// public message, in the one documented shape
 //
 //	{"error": {"code": "...", "message": "...", "field": "..."}}
 //
+// Errors of the use cases are *manage.Error, answered through kindStatus.
 // Err is the internal cause: logged, never sent.
 type Error struct {
 	Status  int
@@ -41,13 +42,58 @@ const (
 	CodeNotFound         = "not_found"
 	CodeMethodNotAllowed = "method_not_allowed"
 	CodeConflict         = "conflict"
-	CodeSyncedAttribute  = "synced_attribute"
-	CodeAlreadyExists    = "already_exists"
+	CodeSyncedAttribute  = manage.CodeSyncedAttribute
+	CodeAlreadyExists    = manage.CodeAlreadyExists
+	CodeBusy             = "busy"
+	CodeStopped          = "stopped"
+	CodeSourceFailed     = "source_failed"
 	CodeNotImplemented   = "not_implemented"
 	CodeUnavailable      = "unavailable"
 	CodeInternal         = "internal"
 	CodeTooLarge         = "too_large"
 )
+
+// kindStatus is the one table from a use case's error kind to the HTTP
+// status and error code the API answers with.
+var kindStatus = map[manage.Kind]struct {
+	status int
+	code   string
+}{
+	manage.NotFound:        {http.StatusNotFound, CodeNotFound},
+	manage.Invalid:         {http.StatusBadRequest, CodeInvalidField},
+	manage.Conflict:        {http.StatusConflict, CodeConflict},
+	manage.Forbidden:       {http.StatusForbidden, CodeForbidden},
+	manage.Unauthenticated: {http.StatusUnauthorized, CodeUnauthorized},
+	manage.Busy:            {http.StatusConflict, CodeBusy},
+	manage.Stopped:         {http.StatusConflict, CodeStopped},
+	manage.SourceFailed:    {http.StatusBadGateway, CodeSourceFailed},
+	manage.Unsupported:     {http.StatusNotImplemented, CodeNotImplemented},
+	manage.Unavailable:     {http.StatusServiceUnavailable, CodeUnavailable},
+}
+
+// StatusOf is the HTTP status the API answers a use case's error with.
+func StatusOf(kind manage.Kind) int {
+	if s, ok := kindStatus[kind]; ok {
+		return s.status
+	}
+	return http.StatusInternalServerError
+}
+
+// fromManage turns a use case's error into the API's answer.
+func fromManage(e *manage.Error) *Error {
+	s, ok := kindStatus[e.Kind]
+	if !ok {
+		return &Error{Status: http.StatusInternalServerError, Code: CodeInternal, Message: "internal error; see the server log", Err: e}
+	}
+	code := s.code
+	switch {
+	case e.Code != "":
+		code = e.Code
+	case e.Kind == manage.Invalid && e.Field == "":
+		code = CodeBadRequest
+	}
+	return &Error{Status: s.status, Code: code, Message: e.Message, Field: e.Field, Err: e.Err}
+}
 
 func badField(field, format string, args ...any) *Error {
 	return &Error{Status: http.StatusBadRequest, Code: CodeInvalidField, Field: field, Message: fmt.Sprintf(format, args...)}
@@ -55,28 +101,6 @@ func badField(field, format string, args ...any) *Error {
 
 func badRequest(format string, args ...any) *Error {
 	return &Error{Status: http.StatusBadRequest, Code: CodeBadRequest, Message: fmt.Sprintf(format, args...)}
-}
-
-func notFound(what string) *Error {
-	return &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: what + " not found"}
-}
-
-func notImplemented(msg string) *Error {
-	return &Error{Status: http.StatusNotImplemented, Code: CodeNotImplemented, Message: msg}
-}
-
-// storeErr maps a store error: not found and already exists are the
-// caller's; anything else is ours and stays in the logs.
-func storeErr(err error, what string) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, store.ErrNotFound):
-		return &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: what + " not found", Err: err}
-	case errors.Is(err, store.ErrAlreadyExists):
-		return &Error{Status: http.StatusConflict, Code: CodeAlreadyExists, Message: what + " already exists", Err: err}
-	}
-	return err
 }
 
 type errorBody struct {
@@ -91,6 +115,9 @@ type errorJSON struct {
 
 func writeError(w http.ResponseWriter, e *Error) {
 	w.Header().Set("Content-Type", "application/json")
+	if e.Status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="dirsync"`)
+	}
 	w.WriteHeader(e.Status)
 	json.NewEncoder(w).Encode(errorBody{errorJSON{e.Code, e.Message, e.Field}})
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/dirsync/dirsync/internal/api"
 	"github.com/dirsync/dirsync/internal/directory"
+	"github.com/dirsync/dirsync/internal/manage"
 	"github.com/dirsync/dirsync/internal/store"
 	"github.com/dirsync/dirsync/internal/webhook"
 )
@@ -62,7 +63,7 @@ func TestWebhooksAndSecretLeak(t *testing.T) {
 	recv := httptest.NewServer(rc)
 	defer recv.Close()
 	var hook api.WebhookView
-	createBody := e.do(api.RoleAdministrator, "POST", "/api/v1/webhooks", map[string]any{"url": recv.URL + "/hook?token=abc", "event_types": []string{"user.created", "sync.completed", "sync.failed"}}, &hook)
+	createBody := e.do(manage.RoleAdministrator, "POST", "/api/v1/webhooks", map[string]any{"url": recv.URL + "/hook?token=abc", "event_types": []string{"user.created", "sync.completed", "sync.failed"}}, &hook)
 	if createBody != 201 || !strings.HasPrefix(hook.Secret, "whsec_") {
 		t.Fatalf("create webhook: %d %+v", createBody, hook)
 	}
@@ -70,33 +71,35 @@ func TestWebhooksAndSecretLeak(t *testing.T) {
 	e.mu.Lock()
 	e.bodies = e.bodies[:len(e.bodies)-1] // the one answer allowed to hold it
 	e.mu.Unlock()
-	if code := e.do(api.RoleAdministrator, "POST", "/api/v1/webhooks", map[string]any{"url": "ftp://x"}, nil); code != 400 {
+	if code := e.do(manage.RoleAdministrator, "POST", "/api/v1/webhooks", map[string]any{"url": "ftp://x"}, nil); code != 400 {
 		t.Fatalf("bad webhook url: %d", code)
 	}
-	if code := e.do(api.RoleAdministrator, "POST", "/api/v1/webhooks", map[string]any{"url": "https://x.example", "event_types": []string{"user.exploded"}}, nil); code != 400 {
+	if code := e.do(manage.RoleAdministrator, "POST", "/api/v1/webhooks", map[string]any{"url": "https://x.example", "event_types": []string{"user.exploded"}}, nil); code != 400 {
 		t.Fatalf("bad event type: %d", code)
 	}
 
 	var good, bad, ldap api.SourceView
-	e.do(api.RoleAdministrator, "POST", "/api/v1/sources", map[string]any{"name": "good", "kind": "entra", "settings": settings, "secret": clientSecret, "schedule": "none"}, &good)
-	e.do(api.RoleAdministrator, "POST", "/api/v1/sources", map[string]any{"name": "bad", "kind": "entra", "settings": settings, "secret": wrongSecret}, &bad)
-	if code := e.do(api.RoleAdministrator, "POST", "/api/v1/sources", map[string]any{"name": "ad", "kind": "ldap", "secret": ldapPassword,
+	e.do(manage.RoleAdministrator, "POST", "/api/v1/sources", map[string]any{"name": "good", "kind": "entra", "settings": settings, "secret": clientSecret, "schedule": "none"}, &good)
+	// Another tenant: a domain has one source, which good claims once synced.
+	_, otherSettings := emulatorSeed(t, 5, 1, 8)
+	e.do(manage.RoleAdministrator, "POST", "/api/v1/sources", map[string]any{"name": "bad", "kind": "entra", "settings": otherSettings, "secret": wrongSecret}, &bad)
+	if code := e.do(manage.RoleAdministrator, "POST", "/api/v1/sources", map[string]any{"name": "ad", "kind": "ldap", "secret": ldapPassword,
 		"settings": map[string]any{"urls": []string{"ldaps://127.0.0.1:1"}, "base_dn": "dc=example,dc=com", "bind_dn": "cn=sync,dc=example,dc=com"}}, &ldap); code != 201 {
 		t.Fatalf("ldap source: %d", code)
 	}
 	for _, s := range []api.SourceView{good, bad, ldap} {
-		e.do(api.RoleAdministrator, "POST", "/api/v1/sources/"+s.ID+"/test", nil, nil)
-		e.do(api.RoleAdministrator, "POST", "/api/v1/sources/"+s.ID+"/sync", nil, nil)
+		e.do(manage.RoleAdministrator, "POST", "/api/v1/sources/"+s.ID+"/test", nil, nil)
+		e.do(manage.RoleAdministrator, "POST", "/api/v1/sources/"+s.ID+"/sync", nil, nil)
 	}
 	for _, s := range []api.SourceView{good, bad, ldap} {
 		e.waitRun(s.ID, 1)
-		e.do(api.RoleReadOnly, "GET", "/api/v1/sources/"+s.ID, nil, nil)
+		e.do(manage.RoleReadOnly, "GET", "/api/v1/sources/"+s.ID, nil, nil)
 	}
 	// Change the secret through PATCH, and fail a PATCH.
-	e.do(api.RoleAdministrator, "PATCH", "/api/v1/sources/"+bad.ID, map[string]any{"secret": wrongSecret + "2"}, nil)
-	e.do(api.RoleAdministrator, "PATCH", "/api/v1/sources/"+bad.ID, map[string]any{"secret": wrongSecret + "3", "settings": map[string]any{"tenant": "common"}}, nil)
+	e.do(manage.RoleAdministrator, "PATCH", "/api/v1/sources/"+bad.ID, map[string]any{"secret": wrongSecret + "2"}, nil)
+	e.do(manage.RoleAdministrator, "PATCH", "/api/v1/sources/"+bad.ID, map[string]any{"secret": wrongSecret + "3", "settings": map[string]any{"tenant": "common"}}, nil)
 	var badView api.SourceView
-	e.do(api.RoleReadOnly, "GET", "/api/v1/sources/"+bad.ID, nil, &badView)
+	e.do(manage.RoleReadOnly, "GET", "/api/v1/sources/"+bad.ID, nil, &badView)
 	if badView.Status.State != "reauthorization_required" {
 		t.Errorf("source with a refused secret: status %+v", badView.Status)
 	}
@@ -114,7 +117,7 @@ func TestWebhooksAndSecretLeak(t *testing.T) {
 		n := len(rc.got)
 		rc.mu.Unlock()
 		var h api.WebhookView
-		e.do(api.RoleReadOnly, "GET", "/api/v1/webhooks/"+hook.ID, nil, &h)
+		e.do(manage.RoleReadOnly, "GET", "/api/v1/webhooks/"+hook.ID, nil, &h)
 		if n > 0 && h.Attempts == 0 {
 			if evs, _ := e.st.Events(ctx, e.account.ID, mustAtoi(t, h.Cursor), 0); len(filterTypes(evs, "user.created", "sync.completed", "sync.failed")) == 0 {
 				break
@@ -122,7 +125,7 @@ func TestWebhooksAndSecretLeak(t *testing.T) {
 		}
 		// Skip the backoff rather than wait for it.
 		err := e.st.Update(ctx, func(tx store.Tx) error {
-			stx, _ := store.ServiceTxOf(tx)
+			stx := tx
 			cur, err := stx.Webhook(ctx, e.account.ID, hook.ID)
 			if err != nil {
 				return err
@@ -154,7 +157,7 @@ func TestWebhooksAndSecretLeak(t *testing.T) {
 		t.Fatalf("delivered types %v", types)
 	}
 	var dl struct{ Deliveries []store.Delivery }
-	e.do(api.RoleReadOnly, "GET", "/api/v1/webhooks/"+hook.ID+"/deliveries?limit=1000", nil, &dl)
+	e.do(manage.RoleReadOnly, "GET", "/api/v1/webhooks/"+hook.ID+"/deliveries?limit=1000", nil, &dl)
 	failed := 0
 	for _, d := range dl.Deliveries {
 		if d.Outcome == store.DeliveryFailed {
@@ -165,7 +168,7 @@ func TestWebhooksAndSecretLeak(t *testing.T) {
 		t.Fatalf("delivery log: %d entries, %d failed", len(dl.Deliveries), failed)
 	}
 	var listed struct{ Webhooks []map[string]any }
-	e.do(api.RoleReadOnly, "GET", "/api/v1/webhooks", nil, &listed)
+	e.do(manage.RoleReadOnly, "GET", "/api/v1/webhooks", nil, &listed)
 	if len(listed.Webhooks) != 1 || listed.Webhooks[0]["secret"] != nil {
 		t.Fatalf("webhook listing: %v", listed.Webhooks)
 	}

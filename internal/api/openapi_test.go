@@ -15,6 +15,7 @@ import (
 	"github.com/getkin/kin-openapi/routers/legacy"
 
 	"github.com/dirsync/dirsync/internal/api"
+	"github.com/dirsync/dirsync/internal/manage"
 )
 
 func loadSpec(t *testing.T, serverURL string) (*openapi3.T, routers.Router) {
@@ -52,8 +53,8 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 			continue
 		}
 		seen++
-		if role, _ := op.Extensions["x-min-role"].(string); role != string(rt.Min) {
-			t.Errorf("%s %s: openapi.json says %q, the route table %q", rt.Method, rt.Pattern, role, rt.Min)
+		if role, _ := op.Extensions["x-min-role"].(string); role != string(manage.MinRole(rt.Action)) {
+			t.Errorf("%s %s: openapi.json says %q, manage %q", rt.Method, rt.Pattern, role, manage.MinRole(rt.Action))
 		}
 	}
 	ops := 0
@@ -72,7 +73,7 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 	_, router := loadSpec(t, e.srv.URL)
 	emu, settings := emulator(t, 20, 3)
 
-	call := func(role api.Role, method, path string, body any) []byte {
+	call := func(role manage.Role, method, path string, body any) []byte {
 		t.Helper()
 		var data []byte
 		if body != nil {
@@ -105,47 +106,47 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 		return out
 	}
 	var src api.SourceView
-	json.Unmarshal(call(api.RoleAdministrator, "POST", "/api/v1/sources", map[string]any{"name": "c", "kind": "entra", "settings": settings, "secret": emu.Credentials().ClientSecret}), &src)
-	call(api.RoleAdministrator, "POST", "/api/v1/sources", map[string]any{"name": "c", "kind": "entra", "settings": settings, "secret": "x"})
-	call(api.RoleAdministrator, "POST", "/api/v1/sources", map[string]any{"name": ""})
-	call(api.RoleAdministrator, "POST", "/api/v1/sources/"+src.ID+"/test", nil)
-	call(api.RoleAdministrator, "POST", "/api/v1/sources/"+src.ID+"/sync", map[string]string{"mode": "full"})
+	json.Unmarshal(call(manage.RoleAdministrator, "POST", "/api/v1/sources", map[string]any{"name": "c", "kind": "entra", "settings": settings, "secret": emu.Credentials().ClientSecret}), &src)
+	call(manage.RoleAdministrator, "POST", "/api/v1/sources", map[string]any{"name": "c", "kind": "entra", "settings": settings, "secret": "x"})
+	call(manage.RoleAdministrator, "POST", "/api/v1/sources", map[string]any{"name": ""})
+	call(manage.RoleAdministrator, "POST", "/api/v1/sources/"+src.ID+"/test", nil)
+	call(manage.RoleAdministrator, "POST", "/api/v1/sources/"+src.ID+"/sync", map[string]string{"mode": "full"})
 	run := e.waitRun(src.ID, 1)
-	call(api.RoleReadOnly, "GET", "/api/v1/sources", nil)
-	call(api.RoleReadOnly, "GET", "/api/v1/sources/"+src.ID, nil)
-	call(api.RoleAdministrator, "PATCH", "/api/v1/sources/"+src.ID, map[string]any{"schedule": "weekly mon,thu 08:00 in America/New_York"})
-	call(api.RoleReadOnly, "GET", "/api/v1/runs", nil)
-	call(api.RoleReadOnly, "GET", "/api/v1/runs/"+run.ID, nil)
-	call(api.RoleReadOnly, "GET", "/api/v1/runs/"+run.ID+"/changes?limit=50", nil)
+	call(manage.RoleReadOnly, "GET", "/api/v1/sources", nil)
+	call(manage.RoleReadOnly, "GET", "/api/v1/sources/"+src.ID, nil)
+	call(manage.RoleAdministrator, "PATCH", "/api/v1/sources/"+src.ID, map[string]any{"schedule": "weekly mon,thu 08:00 in America/New_York"})
+	call(manage.RoleReadOnly, "GET", "/api/v1/runs", nil)
+	call(manage.RoleReadOnly, "GET", "/api/v1/runs/"+run.ID, nil)
+	call(manage.RoleReadOnly, "GET", "/api/v1/runs/"+run.ID+"/changes?limit=50", nil)
 	var users struct{ Users []map[string]any }
-	json.Unmarshal(call(api.RoleReadOnly, "GET", "/api/v1/users?limit=5", nil), &users)
+	json.Unmarshal(call(manage.RoleReadOnly, "GET", "/api/v1/users?limit=5", nil), &users)
 	uid := users.Users[0]["id"].(string)
-	call(api.RoleReadOnly, "GET", "/api/v1/users/"+uid, nil)
-	call(api.RoleUserManager, "PATCH", "/api/v1/users/"+uid, map[string]any{"tags": []string{"a"}})
-	call(api.RoleUserManager, "PATCH", "/api/v1/users/"+uid, map[string]any{"surname": "X"})
+	call(manage.RoleReadOnly, "GET", "/api/v1/users/"+uid, nil)
+	call(manage.RoleUserManager, "PATCH", "/api/v1/users/"+uid, map[string]any{"tags": []string{"a"}})
+	call(manage.RoleUserManager, "PATCH", "/api/v1/users/"+uid, map[string]any{"surname": "X"})
 	var groups struct{ Groups []map[string]any }
-	json.Unmarshal(call(api.RoleReadOnly, "GET", "/api/v1/groups", nil), &groups)
+	json.Unmarshal(call(manage.RoleReadOnly, "GET", "/api/v1/groups", nil), &groups)
 	gid := groups.Groups[0]["id"].(string)
-	call(api.RoleReadOnly, "GET", "/api/v1/groups/"+gid, nil)
-	call(api.RoleReadOnly, "GET", "/api/v1/groups/"+gid+"/members?effective=true", nil)
-	call(api.RoleReadOnly, "GET", "/api/v1/trash", nil)
-	call(api.RoleUserManager, "POST", "/api/v1/trash/users/"+uid+"/restore", nil)
-	call(api.RoleAdministrator, "DELETE", "/api/v1/trash/users/"+uid, nil)
-	call(api.RoleHelpDesk, "POST", "/api/v1/sources/"+src.ID+"/sync-user", map[string]any{"user": users.Users[0]["username"]})
-	call(api.RoleHelpDesk, "POST", "/api/v1/sources/"+src.ID+"/sync-user", map[string]any{"user": "nobody@nowhere.example"})
-	call(api.RoleReadOnly, "GET", "/api/v1/events?limit=3", nil)
+	call(manage.RoleReadOnly, "GET", "/api/v1/groups/"+gid, nil)
+	call(manage.RoleReadOnly, "GET", "/api/v1/groups/"+gid+"/members?effective=true", nil)
+	call(manage.RoleReadOnly, "GET", "/api/v1/trash", nil)
+	call(manage.RoleUserManager, "POST", "/api/v1/trash/users/"+uid+"/restore", nil)
+	call(manage.RoleAdministrator, "DELETE", "/api/v1/trash/users/"+uid, nil)
+	call(manage.RoleHelpDesk, "POST", "/api/v1/sources/"+src.ID+"/sync-user", map[string]any{"user": users.Users[0]["username"]})
+	call(manage.RoleHelpDesk, "POST", "/api/v1/sources/"+src.ID+"/sync-user", map[string]any{"user": "nobody@nowhere.example"})
+	call(manage.RoleReadOnly, "GET", "/api/v1/events?limit=3", nil)
 	var hook api.WebhookView
-	json.Unmarshal(call(api.RoleAdministrator, "POST", "/api/v1/webhooks", map[string]any{"url": "https://hooks.example/x"}), &hook)
-	call(api.RoleReadOnly, "GET", "/api/v1/webhooks", nil)
-	call(api.RoleAdministrator, "PATCH", "/api/v1/webhooks/"+hook.ID, map[string]any{"enabled": false})
-	call(api.RoleReadOnly, "GET", "/api/v1/webhooks/"+hook.ID+"/deliveries", nil)
-	call(api.RoleOwner, "GET", "/api/v1/tokens", nil)
-	call(api.RoleOwner, "POST", "/api/v1/tokens", map[string]any{"role": "help_desk"})
-	call(api.RoleReadOnly, "GET", "/api/v1/tokens", nil)
-	call(api.RoleReadOnly, "GET", "/api/v1/account", nil)
-	call(api.RoleReadOnly, "GET", "/api/v1/accounts", nil)
-	call(api.RoleReadOnly, "GET", "/api/v1/openapi.json", nil)
-	call(api.RoleAdministrator, "DELETE", "/api/v1/webhooks/"+hook.ID, nil)
-	call(api.RoleAdministrator, "DELETE", "/api/v1/sources/"+src.ID, nil)
-	call(api.RoleReadOnly, "GET", "/api/v1/sources/"+src.ID, nil)
+	json.Unmarshal(call(manage.RoleAdministrator, "POST", "/api/v1/webhooks", map[string]any{"url": "https://hooks.example/x"}), &hook)
+	call(manage.RoleReadOnly, "GET", "/api/v1/webhooks", nil)
+	call(manage.RoleAdministrator, "PATCH", "/api/v1/webhooks/"+hook.ID, map[string]any{"enabled": false})
+	call(manage.RoleReadOnly, "GET", "/api/v1/webhooks/"+hook.ID+"/deliveries", nil)
+	call(manage.RoleOwner, "GET", "/api/v1/tokens", nil)
+	call(manage.RoleOwner, "POST", "/api/v1/tokens", map[string]any{"role": "help_desk"})
+	call(manage.RoleReadOnly, "GET", "/api/v1/tokens", nil)
+	call(manage.RoleReadOnly, "GET", "/api/v1/account", nil)
+	call(manage.RoleReadOnly, "GET", "/api/v1/accounts", nil)
+	call(manage.RoleReadOnly, "GET", "/api/v1/openapi.json", nil)
+	call(manage.RoleAdministrator, "DELETE", "/api/v1/webhooks/"+hook.ID, nil)
+	call(manage.RoleAdministrator, "DELETE", "/api/v1/sources/"+src.ID, nil)
+	call(manage.RoleReadOnly, "GET", "/api/v1/sources/"+src.ID, nil)
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/dirsync/dirsync/internal/api"
 	"github.com/dirsync/dirsync/internal/directory"
+	"github.com/dirsync/dirsync/internal/manage"
 	"github.com/dirsync/dirsync/internal/store"
 )
 
@@ -20,7 +21,7 @@ func TestWebhookTargetsAndDeliveryErrorsByRole(t *testing.T) {
 	e := newEnv(t)
 	for _, u := range []string{"http://127.0.0.2:8080/", "http://localhost/", "http://[::1]/", "http://0.0.0.0/", "http://169.254.169.254/",
 		"http://10.0.0.1/", "http://metadata.google.internal/", "https://user:pass@hooks.example/"} {
-		if code := e.do(api.RoleAdministrator, "POST", "/api/v1/webhooks", map[string]any{"url": u}, nil); code != 400 {
+		if code := e.do(manage.RoleAdministrator, "POST", "/api/v1/webhooks", map[string]any{"url": u}, nil); code != 400 {
 			t.Errorf("%s: %d, want 400", u, code)
 		}
 	}
@@ -30,7 +31,7 @@ func TestWebhookTargetsAndDeliveryErrorsByRole(t *testing.T) {
 	closed := "http://" + ln.Addr().String() + "/hook"
 	ln.Close()
 	var hook api.WebhookView
-	if code := e.do(api.RoleAdministrator, "POST", "/api/v1/webhooks", map[string]any{"url": closed}, &hook); code != 201 {
+	if code := e.do(manage.RoleAdministrator, "POST", "/api/v1/webhooks", map[string]any{"url": closed}, &hook); code != 201 {
 		t.Fatalf("create: %d", code)
 	}
 	ctx := t.Context()
@@ -42,7 +43,7 @@ func TestWebhookTargetsAndDeliveryErrorsByRole(t *testing.T) {
 	if _, err := e.svc.Dispatcher.Tick(ctx); err != nil {
 		t.Fatal(err)
 	}
-	read := func(role api.Role) store.Delivery {
+	read := func(role manage.Role) store.Delivery {
 		var out struct{ Deliveries []store.Delivery }
 		e.do(role, "GET", "/api/v1/webhooks/"+hook.ID+"/deliveries", nil, &out)
 		if len(out.Deliveries) != 1 {
@@ -50,7 +51,7 @@ func TestWebhookTargetsAndDeliveryErrorsByRole(t *testing.T) {
 		}
 		return out.Deliveries[0]
 	}
-	admin, ro := read(api.RoleAdministrator), read(api.RoleReadOnly)
+	admin, ro := read(manage.RoleAdministrator), read(manage.RoleReadOnly)
 	if !strings.Contains(admin.Error, "connection refused") || !strings.Contains(admin.Error, "127.0.0.1") {
 		t.Errorf("administrator sees %q", admin.Error)
 	}

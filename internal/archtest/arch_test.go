@@ -36,11 +36,53 @@ var forbidden = map[string][]string{
 	// Scope rules are pure: the model in, decisions out.
 	"internal/scope":   {"internal/store", "internal/engine", "internal/connector", "internal/cli", "internal/api", "internal/service"},
 	"internal/webhook": {"internal/engine", "internal/connector", "internal/cli", "internal/api", "internal/service"},
-	// The API serves the store and the engine; the process and the CLI sit above it.
-	"internal/api":    {"internal/cli", "internal/service", "internal/entraemu"},
+	// The application layer knows no front end: the CLI, the API, the
+	// console and the service all call it.
+	"internal/manage": {"internal/cli", "internal/api", "internal/console", "internal/service", "internal/factory", "internal/entraemu", "internal/sambatest"},
+	// The factory builds the parts front ends use, and knows none of them.
+	"internal/factory": {"internal/cli", "internal/api", "internal/console", "internal/service", "internal/entraemu"},
+	"internal/config":  {"internal/"},
+	// The API is a front end over manage; the process and the CLI sit above it.
+	"internal/api":    {"internal/cli", "internal/service", "internal/entraemu", "internal/console"},
 	"internal/secret": {"internal/"},
 	// Network policy sits below everything that sends or serves HTTP.
 	"internal/safehttp": {"internal/"},
+}
+
+// frontEnds parse and print; every rule is manage's. They never import the
+// store, a backend or the engine themselves (they reach them only through
+// manage and, to open them, the factory).
+var (
+	frontEnds      = []string{"internal/cli", "internal/api", "internal/console"}
+	frontEndsNever = []string{"internal/store", "internal/store/sqlstore", "internal/engine"}
+)
+
+func TestFrontEndsDoNotReachTheStore(t *testing.T) {
+	out, err := exec.Command("go", "list", "-f", "{{.ImportPath}} {{join .Imports \" \"}}", mod+"internal/...").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	checked := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		fields := strings.Fields(line)
+		pkg := strings.TrimPrefix(fields[0], mod)
+		front := false
+		for _, f := range frontEnds {
+			front = front || pkg == f || strings.HasPrefix(pkg, f+"/")
+		}
+		if !front {
+			continue
+		}
+		checked++
+		for _, imp := range fields[1:] {
+			if rel, ok := strings.CutPrefix(imp, mod); ok && slices.Contains(frontEndsNever, rel) {
+				t.Errorf("%s imports %s: a front end goes through internal/manage", pkg, rel)
+			}
+		}
+	}
+	if checked < 2 {
+		t.Fatalf("checked %d front-end packages; the CLI and the API at least", checked)
+	}
 }
 
 func TestDependenciesPointOneWay(t *testing.T) {

@@ -19,10 +19,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/dirsync/dirsync/internal/config"
 	"github.com/dirsync/dirsync/internal/directory"
-	"github.com/dirsync/dirsync/internal/engine"
 	"github.com/dirsync/dirsync/internal/entraemu"
-	"github.com/dirsync/dirsync/internal/store"
+	"github.com/dirsync/dirsync/internal/manage"
+	"github.com/dirsync/dirsync/internal/schedule"
 )
 
 // benchResult is what "dirsync bench" measures.
@@ -78,8 +79,12 @@ the Graph requests made, and this process's peak resident memory.`,
 				return err
 			}
 			defer stop()
-			a.dbPath = filepath.Join(dir, "bench.db")
-			st, acc, err := a.currentAccount(ctx)
+			if err := a.loadSettings(cmd); err != nil {
+				return err
+			}
+			a.settings.Override(config.DB, filepath.Join(dir, "bench.db"))
+			a.settings.Override(config.KeyFile, filepath.Join(dir, "bench.key"))
+			m, actor, err := a.open(cmd)
 			if err != nil {
 				return err
 			}
@@ -87,13 +92,9 @@ the Graph requests made, and this process's peak resident memory.`,
 			if err != nil {
 				return err
 			}
-			raw := emulatorSettings(creds, ca)
-			sealed, err := a.box.Seal([]byte(creds.ClientSecret))
-			if err != nil {
-				return err
-			}
-			src := directory.Source{AccountID: acc.ID, Name: "bench", Kind: directory.KindEntra, Config: raw, Secret: sealed, Enabled: true}
-			if err := st.Update(ctx, func(tx store.Tx) error { return tx.CreateSource(ctx, &src) }); err != nil {
+			name, sched := "bench", schedule.Schedule{Kind: schedule.None}
+			if _, err := m.AddSource(ctx, actor, manage.SourceInput{Name: &name, Kind: directory.KindEntra,
+				Config: emulatorSettings(creds, ca), Secret: []byte(creds.ClientSecret), Schedule: &sched}); err != nil {
 				return err
 			}
 			if cpuProfile != "" {
@@ -108,14 +109,15 @@ the Graph requests made, and this process's peak resident memory.`,
 				defer pprof.StopCPUProfile()
 			}
 			start := time.Now()
-			run, err := a.runSync(ctx, src, engine.Options{Trigger: "bench"}, !asJSON)
+			req := manage.SyncRequest{Trigger: "bench", Progress: a.progress(name, !asJSON)}
+			run, err := m.SyncNow(ctx, actor, name, req)
 			if err != nil {
 				return err
 			}
 			res := benchResult{Users: users, Groups: groups, LatencyMS: latency.Milliseconds(), WallSeconds: time.Since(start).Seconds(),
 				Requests: run.Requests, Throttled: run.Throttled, PeakRSSMB: peakRSSMB(), Counts: run.Counts,
 				SourceSeen: [2]int{run.SourceUsers, run.SourceGroups}}
-			if fi, err := os.Stat(a.dbPath); err == nil {
+			if fi, err := os.Stat(a.parts.DB); err == nil {
 				res.DBSizeMB = float64(fi.Size()) / (1 << 20)
 			}
 			if churn > 0 {
@@ -124,7 +126,7 @@ the Graph requests made, and this process's peak resident memory.`,
 					return err
 				}
 				start := time.Now()
-				drun, err := a.runSync(ctx, src, engine.Options{Trigger: "bench"}, !asJSON)
+				drun, err := m.SyncNow(ctx, actor, name, req)
 				if err != nil {
 					return err
 				}

@@ -1,116 +1,95 @@
 // Package cli is dirsync's command line: one cobra command per verb, all of
-// them thin. They parse and check input, call the engine, the store or a
-// connector, and print: tables for people, JSON with --json for programs.
+// them thin. They parse flags and arguments, call one use case of package
+// manage as the account's owner, and print what it returns: tables and
+// readable layouts for people, JSON with --json for programs. Every rule is
+// manage's; the command line never reaches the store or the engine.
 //
-// Exit codes mean something (see ExitCode): scripts can tell bad input from a
+// Exit codes mean something (exit.go): scripts can tell bad input from a
 // source that failed from a run that a safety rule stopped.
 package cli
 
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
-	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
+	"github.com/dirsync/dirsync/internal/clock"
+	"github.com/dirsync/dirsync/internal/config"
 	"github.com/dirsync/dirsync/internal/connector"
 	"github.com/dirsync/dirsync/internal/directory"
-	"github.com/dirsync/dirsync/internal/engine"
-	"github.com/dirsync/dirsync/internal/secret"
-	"github.com/dirsync/dirsync/internal/store"
-	"github.com/dirsync/dirsync/internal/store/sqlstore"
+	"github.com/dirsync/dirsync/internal/factory"
+	"github.com/dirsync/dirsync/internal/manage"
+	"github.com/dirsync/dirsync/internal/safehttp"
 )
 
-// Exit codes.
-const (
-	ExitOK      = 0
-	ExitError   = 1 // anything unexpected: the database, the file system
-	ExitUsage   = 2 // bad flags or input; nothing was changed
-	ExitSource  = 3 // the source failed: unreachable, refused, denied
-	ExitStopped = 4 // a safety rule stopped the run; nothing was applied
-	ExitBusy    = 5 // another run of the same source is in progress
-	// ExitConflict: the change would break a rule (a synced attribute is
-	// read-only, a username is taken); nothing was changed.
-	ExitConflict = 6
-)
-
-// exitError carries an exit code through cobra.
-type exitError struct {
-	code int
-	err  error
+// Options are what a test may inject; no flag reaches them. The zero
+// Options is production: the real clock and the connector registry.
+type Options struct {
+	Clock   clock.Clock
+	Connect func(src directory.Source, secret []byte) (connector.Connector, error)
 }
 
-func (e *exitError) Error() string { return e.err.Error() }
-func (e *exitError) Unwrap() error { return e.err }
-
-func usageErr(format string, args ...any) error {
-	return &exitError{ExitUsage, fmt.Errorf(format, args...)}
-}
-
-// ExitCode maps an error returned by Execute to the process's exit code.
-func ExitCode(err error) int {
-	if err == nil {
-		return ExitOK
-	}
-	var ee *exitError
-	if errors.As(err, &ee) {
-		return ee.code
-	}
-	if errors.Is(err, engine.ErrStopped) {
-		return ExitStopped
-	}
-	if errors.Is(err, engine.ErrBusy) {
-		return ExitBusy
-	}
-	if connector.KindOf(err) != "" {
-		return ExitSource
-	}
-	return ExitError
-}
-
-// app is what every command shares: global flags and the open store.
+// app is what every command shares: the settings, the open parts, and the
+// actor the command acts as.
 type app struct {
-	dbPath   string
-	account  string
-	logLevel string
-	stdout   io.Writer
-	stderr   io.Writer
-	stdin    io.Reader
+	opts   Options
+	stdout io.Writer
+	stderr io.Writer
+	stdin  io.Reader
 	// isTerminal says whether stderr is a terminal, for progress display.
 	isTerminal bool
 
-	st  store.Store
-	box *secret.Box
+	root     *cobra.Command
+	settings config.Values
+	parts    *factory.Parts
+	m        *manage.Manager
+	actor    manage.Actor
+	// jsonLogs makes the logs JSON (serve).
+	jsonLogs bool
+	// shownRun is the run whose summary the command printed.
+	shownRun string
+	// ran is set when a command's own code starts: an error before it is
+	// a usage error cobra found (an unknown command, a missing argument).
+	ran bool
 }
 
 // Main runs the command line with args and returns the exit code.
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	a := &app{stdout: stdout, stderr: stderr, stdin: stdin}
+	return Run(ctx, args, stdin, stdout, stderr, Options{})
+}
+
+// Run is Main with injected parts, for tests.
+func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, opts Options) int {
+	a := &app{opts: opts, stdout: stdout, stderr: stderr, stdin: stdin}
 	if f, ok := stderr.(*os.File); ok {
 		a.isTerminal = isTerminal(f)
 	}
-	root := a.rootCommand()
-	root.SetArgs(args)
-	root.SetIn(stdin)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
-	err := root.ExecuteContext(ctx)
-	if a.st != nil {
-		a.st.Close()
+	a.root = a.rootCommand()
+	a.root.SetArgs(args)
+	a.root.SetIn(stdin)
+	a.root.SetOut(stdout)
+	a.root.SetErr(stderr)
+	err := a.root.ExecuteContext(ctx)
+	if a.parts != nil {
+		a.parts.Close()
+	}
+	code := ExitCode(err)
+	if err != nil && !a.ran && code == ExitError {
+		code = ExitUsage // cobra refused the command line itself
 	}
 	if err != nil {
-		fmt.Fprintln(stderr, "dirsync:", err)
+		a.printError(err)
 	}
-	return ExitCode(err)
+	return code
 }
 
 func (a *app) rootCommand() *cobra.Command {
@@ -123,13 +102,13 @@ updates them, disables who is disabled at the source, and retires who left,
 without ever losing or wrongly deleting anyone.
 
 Start with "dirsync demo" to see a whole sync against an emulated tenant.`,
+		Version:       versionText(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.PersistentFlags().StringVar(&a.dbPath, "db", "", "database file (default: $DIRSYNC_DB, else dirsync.db in the user data directory)")
-	root.PersistentFlags().StringVar(&a.account, "account", "", "account (customer organization) to work in (default: $DIRSYNC_ACCOUNT, else \"default\", created on first use)")
-	root.PersistentFlags().StringVar(&a.logLevel, "log-level", "warn", "log level: debug, info, warn, error (logs go to stderr)")
-	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &exitError{ExitUsage, err} })
+	root.SetVersionTemplate("{{.Version}}\n")
+	bindSettings(root.PersistentFlags(), config.Global)
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageErr("%v", err) })
 	root.AddCommand(
 		a.accountCommand(),
 		a.benchCommand(),
@@ -144,96 +123,148 @@ Start with "dirsync demo" to see a whole sync against an emulated tenant.`,
 		a.importCommand(),
 		a.serveCommand(),
 		a.tokenCommand(),
+		a.webhooksCommand(),
+		a.eventsCommand(),
+		a.versionCommand(),
 	)
+	markRan(root, &a.ran)
 	return root
 }
 
-func (a *app) logger() *slog.Logger {
+// markRan wraps every command's RunE so that ran tells cobra's own
+// refusals (before any RunE) from the commands' errors.
+func markRan(cmd *cobra.Command, ran *bool) {
+	if run := cmd.RunE; run != nil {
+		cmd.RunE = func(c *cobra.Command, args []string) error {
+			*ran = true
+			return run(c, args)
+		}
+	}
+	for _, c := range cmd.Commands() {
+		markRan(c, ran)
+	}
+}
+
+// bindSettings registers a flag for each setting of the table that has one.
+func bindSettings(f *pflag.FlagSet, table []config.Setting) {
+	for _, s := range table {
+		if s.Flag == "" {
+			continue
+		}
+		help := s.Help
+		if w := s.Where(); w != "" {
+			help += " (" + w + ")"
+		}
+		f.String(s.Flag, s.Default, help)
+		if s.Hidden {
+			f.MarkHidden(s.Flag)
+		}
+	}
+}
+
+// loadSettings resolves the global settings, and the command's own table,
+// from the flags, the environment and the config file.
+func (a *app) loadSettings(cmd *cobra.Command, tables ...[]config.Setting) error {
+	flag := func(name string) (string, bool) {
+		f := cmd.Flags().Lookup(name)
+		if f == nil || !f.Changed {
+			return "", false
+		}
+		return f.Value.String(), true
+	}
+	env := func(name string) (string, bool) {
+		v := os.Getenv(name)
+		return v, v != ""
+	}
+	src := config.Sources{Flag: flag, Env: env}
+	file, ok := flag(config.Config)
+	if !ok {
+		file, _ = env("DIRSYNC_CONFIG")
+	}
+	if file != "" {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return usageErr("config file: %v", err)
+		}
+		src.File, src.FileName = data, file
+	}
+	v, err := config.Resolve(src, append([][]config.Setting{config.Global}, tables...)...)
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	a.settings = v
+	return nil
+}
+
+// readOnly marks a command that only reads: it never creates a database.
+func readOnly(cmd *cobra.Command) *cobra.Command {
+	if cmd.Annotations == nil {
+		cmd.Annotations = map[string]string{}
+	}
+	cmd.Annotations["readonly"] = "true"
+	return cmd
+}
+
+// deployment marks a command that works on the deployment, in no account.
+func deployment(cmd *cobra.Command) *cobra.Command {
+	if cmd.Annotations == nil {
+		cmd.Annotations = map[string]string{}
+	}
+	cmd.Annotations["deployment"] = "true"
+	return cmd
+}
+
+// open opens the parts once, and the actor: the owner of the account the
+// command works in.
+func (a *app) open(cmd *cobra.Command) (*manage.Manager, manage.Actor, error) {
+	if a.m != nil {
+		return a.m, a.actor, nil
+	}
+	if !a.settings.Loaded() {
+		if err := a.loadSettings(cmd); err != nil {
+			return nil, manage.Actor{}, err
+		}
+	}
+	allow, err := safehttp.ParseAllowList(a.settings.List(config.WebhookAllow))
+	if err != nil {
+		return nil, manage.Actor{}, usageErr("%s: %v", a.settings.Source(config.WebhookAllow), err)
+	}
+	p, err := factory.Open(cmd.Context(), factory.Options{
+		DB: a.settings.String(config.DB), KeyFile: a.settings.String(config.KeyFile),
+		Existing: cmd.Annotations["readonly"] == "true", LeaseTTL: a.settings.Duration(config.LeaseTTL),
+		TrashRetention: a.settings.Duration(config.TrashRetention), EventRetention: a.settings.Duration(config.EventRetention),
+		BusyRetry: a.settings.Duration(config.BusyRetry), Clock: a.opts.Clock, Logger: a.logger(), Connect: a.opts.Connect,
+		WebhookAllow: allow,
+	})
+	if err != nil {
+		return nil, manage.Actor{}, err
+	}
+	a.parts, a.m = p, p.Manager
+	if cmd.Annotations["deployment"] == "true" {
+		a.actor = manage.DeploymentOperator()
+	} else if a.actor, err = a.m.Operator(cmd.Context(), a.settings.String(config.Account)); err != nil {
+		return nil, manage.Actor{}, err
+	}
+	return a.m, a.actor, nil
+}
+
+func (a *app) logLevel() slog.Level {
 	var lvl slog.Level
-	if err := lvl.UnmarshalText([]byte(a.logLevel)); err != nil {
+	if err := lvl.UnmarshalText([]byte(a.settings.String(config.LogLevel))); err != nil {
 		lvl = slog.LevelWarn
 	}
-	return slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: lvl}))
+	return lvl
 }
 
-// defaultDBPath is dirsync.db in $XDG_DATA_HOME/dirsync or ~/.local/share/dirsync.
-func defaultDBPath() (string, error) {
-	if p := os.Getenv("DIRSYNC_DB"); p != "" {
-		return p, nil
+func (a *app) logger() *slog.Logger {
+	opts := &slog.HandlerOptions{Level: a.logLevel()}
+	if a.jsonLogs {
+		return slog.New(slog.NewJSONHandler(a.stderr, opts))
 	}
-	dir := os.Getenv("XDG_DATA_HOME")
-	if dir == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return "", fmt.Errorf("no --db given and no home directory: %w", err)
-		}
-		dir = filepath.Join(home, ".local", "share")
-	}
-	return filepath.Join(dir, "dirsync", "dirsync.db"), nil
+	return slog.New(slog.NewTextHandler(a.stderr, opts))
 }
 
-// open opens the store and the secret box once.
-func (a *app) open(ctx context.Context) (store.Store, error) {
-	if a.st != nil {
-		return a.st, nil
-	}
-	path := a.dbPath
-	if path == "" {
-		var err error
-		if path, err = defaultDBPath(); err != nil {
-			return nil, err
-		}
-	}
-	st, err := sqlstore.OpenSQLite(ctx, path)
-	if err != nil {
-		return nil, fmt.Errorf("open database %s: %w", path, err)
-	}
-	key, err := secret.LoadKey(strings.TrimSuffix(path, filepath.Ext(path)) + ".key")
-	if err != nil {
-		st.Close()
-		return nil, err
-	}
-	if a.box, err = secret.New(key); err != nil {
-		st.Close()
-		return nil, err
-	}
-	a.st = st
-	return st, nil
-}
-
-// currentAccount returns the account the command works in, creating the
-// default one on first use.
-func (a *app) currentAccount(ctx context.Context) (store.Store, directory.Account, error) {
-	st, err := a.open(ctx)
-	if err != nil {
-		return nil, directory.Account{}, err
-	}
-	name := a.account
-	if name == "" {
-		name = os.Getenv("DIRSYNC_ACCOUNT")
-	}
-	explicit := name != ""
-	if name == "" {
-		name = "default"
-	}
-	acc, err := st.Account(ctx, name)
-	if err == nil {
-		return st, acc, nil
-	}
-	if !errors.Is(err, store.ErrNotFound) {
-		return nil, acc, err
-	}
-	if explicit && name != "default" {
-		// Creating an account is deliberate: a typo must not start a new one.
-		return nil, acc, usageErr("account %q does not exist (create it with: dirsync account create %s)", name, name)
-	}
-	acc = directory.Account{Name: name}
-	err = st.Update(ctx, func(tx store.Tx) error { return tx.CreateAccount(ctx, &acc) })
-	if errors.Is(err, store.ErrAlreadyExists) { // created meanwhile by another process
-		acc, err = st.Account(ctx, name)
-	}
-	return st, acc, err
-}
+func (a *app) now() time.Time { return clock.Or(a.opts.Clock).Now() }
 
 func (a *app) printJSON(v any) error {
 	enc := json.NewEncoder(a.stdout)
@@ -251,6 +282,22 @@ func (a *app) table(header []string, rows [][]string) error {
 	return tw.Flush()
 }
 
+// fields prints label: value lines, aligned, skipping empty values; a row
+// with an empty label continues the one above.
+func (a *app) fields(rows [][2]string) {
+	tw := tabwriter.NewWriter(a.stdout, 0, 4, 1, ' ', 0)
+	for _, r := range rows {
+		switch {
+		case r[1] == "":
+		case strings.TrimSpace(r[0]) == "":
+			fmt.Fprintf(tw, "%s\t%s\n", r[0], r[1])
+		default:
+			fmt.Fprintf(tw, "%s:\t%s\n", r[0], r[1])
+		}
+	}
+	tw.Flush()
+}
+
 func fmtTime(t time.Time) string {
 	if t.IsZero() {
 		return "-"
@@ -266,12 +313,3 @@ func dash(s string) string {
 }
 
 func (a *app) printf(format string, args ...any) { fmt.Fprintf(a.stdout, format, args...) }
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}

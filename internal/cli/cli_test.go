@@ -98,7 +98,7 @@ func TestSourceTestFailures(t *testing.T) {
 func TestSecretsNeverFromArgv(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "db.sqlite")
 	_, errOut, code := runCLI(t, db, "", "source", "add", "entra", "--name", "x", "--tenant", "t", "--client-id", "c", "--client-secret", "hunter2")
-	if code != ExitUsage || !strings.Contains(errOut, "unknown flag") {
+	if code != ExitUsage || !strings.Contains(errOut, "--client-secret-file") || strings.Contains(errOut, "hunter2") {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	_, errOut, code = runCLI(t, db, "", "source", "add", "entra", "--name", "x", "--tenant", "t", "--client-id", "c")

@@ -1,21 +1,16 @@
 package cli
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
-	"log/slog"
 	"net"
 
 	"github.com/spf13/cobra"
 
 	"github.com/dirsync/dirsync/internal/connector/entra"
 	"github.com/dirsync/dirsync/internal/directory"
-	"github.com/dirsync/dirsync/internal/engine"
 	"github.com/dirsync/dirsync/internal/entraemu"
+	"github.com/dirsync/dirsync/internal/manage"
 	"github.com/dirsync/dirsync/internal/service"
-	"github.com/dirsync/dirsync/internal/store"
 )
 
 const demoSource = "demo-entra"
@@ -35,10 +30,25 @@ point the existing one at it), sync it, and print what the directory now holds.
 Then keep serving until interrupted: the emulated tenant, and dirsync's API,
 scheduler and webhooks on --listen, so you can explore with "dirsync users
 list", "dirsync groups members", "dirsync runs show" or the REST API.
-With --once, exit after the summary.`,
+With --once, exit after the summary.
+
+The address is checked before anything changes: a second demo while one runs
+says so and changes nothing.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
+			var ln net.Listener
+			if !once {
+				var err error
+				if ln, err = net.Listen("tcp", listen); err != nil {
+					return usageErr("--listen: %s; nothing was changed", listenHint(listen, err))
+				}
+				defer ln.Close()
+			}
+			m, actor, err := a.open(cmd)
+			if err != nil {
+				return err
+			}
 			tenant, err := entraemu.New(entraemu.Options{Users: users, Groups: groups, Seed: seed, Throttle: true})
 			if err != nil {
 				return err
@@ -50,19 +60,18 @@ With --once, exit after the summary.`,
 			defer srv.Close()
 			creds := srv.Credentials()
 			a.printf("Emulated tenant %s at %s: %d users, %d groups\n", creds.Domain, srv.URL(), users, groups)
-
-			src, err := a.upsertDemoSource(ctx, srv)
-			if err != nil {
+			if err := a.upsertDemoSource(cmd, srv); err != nil {
 				return err
 			}
-			run, err := a.runSync(ctx, src, engine.Options{Trigger: "demo"}, true)
+			run, err := m.SyncNow(ctx, actor, demoSource, manage.SyncRequest{Trigger: "demo", Progress: a.progress(demoSource, true)})
 			if run.ID != "" {
+				a.shownRun = run.ID
 				a.printRunSummary(run)
 			}
 			if err != nil {
 				return err
 			}
-			if err := a.printDemoDirectory(ctx, src); err != nil {
+			if err := a.printDemoDirectory(cmd); err != nil {
 				return err
 			}
 			if once {
@@ -70,21 +79,14 @@ With --once, exit after the summary.`,
 			}
 			// Keep serving: the emulated tenant, and dirsync itself (API,
 			// scheduler, webhooks), so a newcomer has a service to explore.
-			ln, err := net.Listen("tcp", listen)
-			if err != nil {
-				return usageErr("--listen %s: %v", listen, err)
-			}
-			db := a.dbPath
-			if db == "" {
-				db, _ = defaultDBPath()
-			}
+			db := a.parts.DB
 			a.printf("\ndirsync is serving its API on http://%s (the emulated tenant keeps running at %s). Try, in another terminal:\n", ln.Addr(), srv.URL())
 			a.printf("  dirsync --db %s users list\n  dirsync --db %s groups list\n  dirsync --db %s runs show %s --changes\n", db, db, db, run.ID)
 			a.printf("  TOKEN=$(dirsync --db %s token create --role owner --json | jq -r .token)\n", db)
 			a.printf("  curl -H \"Authorization: Bearer $TOKEN\" http://%s/api/v1/users\n", ln.Addr())
 			a.printf("Press Ctrl-C to stop.\n")
-			logger := slog.New(slog.NewJSONHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-			return service.New(a.st, a.box, service.Config{}, logger).Run(ctx, ln)
+			a.jsonLogs = true
+			return service.New(a.parts, service.Config{Clock: a.opts.Clock}, a.logger()).Run(ctx, ln)
 		},
 	}
 	f := cmd.Flags()
@@ -97,55 +99,41 @@ With --once, exit after the summary.`,
 }
 
 // upsertDemoSource adds the demo source, or points the existing one at this
-// run's emulator (a new port and CA each time; the same tenant for one seed).
-func (a *app) upsertDemoSource(ctx context.Context, srv *entraemu.Server) (directory.Source, error) {
-	st, acc, err := a.currentAccount(ctx)
-	if err != nil {
-		return directory.Source{}, err
-	}
+// run's emulator (a new port and CA each time; the same tenant for one
+// seed); a new emulator knows nothing of the last one's delta links, and
+// changed settings make the next run reconcile in full.
+func (a *app) upsertDemoSource(cmd *cobra.Command, srv *entraemu.Server) error {
 	creds := srv.Credentials()
 	raw := emulatorSettings(creds, srv.CAPEM())
-	sealed, err := a.box.Seal([]byte(creds.ClientSecret))
-	if err != nil {
-		return directory.Source{}, err
+	in := manage.SourceInput{Config: raw, Secret: []byte(creds.ClientSecret)}
+	ctx := cmd.Context()
+	v, err := a.m.Source(ctx, a.actor, demoSource)
+	switch {
+	case manage.KindOf(err) == manage.NotFound:
+		name, desc := demoSource, "emulated Entra ID tenant (dirsync demo)"
+		in.Name, in.Description, in.Kind = &name, &desc, directory.KindEntra
+		_, err = a.m.AddSource(ctx, a.actor, in)
+		return err
+	case err != nil:
+		return err
+	case v.Kind != directory.KindEntra:
+		return usageErr("source %s exists and is not an Entra source; use another --account or --db", demoSource)
 	}
-	var src directory.Source
-	err = st.Update(ctx, func(tx store.Tx) error {
-		src, err = tx.Source(ctx, acc.ID, demoSource)
-		if errors.Is(err, store.ErrNotFound) {
-			src = directory.Source{AccountID: acc.ID, Name: demoSource, Kind: directory.KindEntra, Description: "emulated Entra ID tenant (dirsync demo)",
-				Config: raw, Secret: sealed, Enabled: true}
-			return tx.CreateSource(ctx, &src)
-		}
-		if err != nil {
-			return err
-		}
-		if src.Kind != directory.KindEntra {
-			return fmt.Errorf("source %s exists and is not an Entra source; use another --account or --db", demoSource)
-		}
-		src.Config, src.Secret = raw, sealed
-		if err := tx.UpdateSource(ctx, src); err != nil {
-			return err
-		}
-		// A new emulator instance knows nothing of the last one's delta
-		// links: the next run reconciles in full.
-		return tx.SetSourceState(ctx, src.ID, "")
-	})
-	return src, err
+	_, err = a.m.UpdateSource(ctx, a.actor, demoSource, in)
+	return err
 }
 
-func (a *app) printDemoDirectory(ctx context.Context, src directory.Source) error {
-	users, err := a.st.Users(ctx, src.AccountID, store.UserQuery{Limit: 5})
+func (a *app) printDemoDirectory(cmd *cobra.Command) error {
+	page, err := a.m.Users(cmd.Context(), a.actor, manage.UserQuery{Limit: 5})
 	if err != nil {
 		return err
 	}
 	a.printf("\nFirst users in the directory:\n")
 	var rows [][]string
-	for _, u := range users.Items {
+	for _, u := range page.Items {
 		rows = append(rows, []string{u.Username, dash(u.Email), dash(u.DisplayName), string(u.State)})
 	}
-	a.table([]string{"USERNAME", "EMAIL", "NAME", "STATE"}, rows)
-	return nil
+	return a.table([]string{"USERNAME", "EMAIL", "NAME", "STATE"}, rows)
 }
 
 // emulatorSettings are the Entra source settings that reach an emulated

@@ -1,113 +1,100 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/dirsync/dirsync/internal/directory"
-	"github.com/dirsync/dirsync/internal/store"
+	"github.com/dirsync/dirsync/internal/manage"
 )
 
 func (a *app) usersCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "users", Short: "Read the directory's users"}
+	cmd := &cobra.Command{Use: "users", Short: "Read the directory's users; change their local attributes"}
 	var (
 		asJSON      bool
 		states      []string
 		search, src string
 	)
-	list := &cobra.Command{
+	list := readOnly(&cobra.Command{
 		Use:   "list",
 		Short: "List users (active and disabled; --state pending_deletion for the trash)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			st, acc, err := a.currentAccount(ctx)
+			st, err := manage.ParseStates(states)
 			if err != nil {
 				return err
 			}
-			q := store.UserQuery{Search: search}
-			for _, s := range states {
-				q.States = append(q.States, directory.State(s))
-			}
-			if src != "" {
-				s, err := st.Source(ctx, acc.ID, src)
-				if err != nil {
-					return usageErr("no source %q", src)
-				}
-				q.SourceID = s.ID
-			}
-			page, err := st.Users(ctx, acc.ID, q)
+			m, actor, err := a.open(cmd)
 			if err != nil {
 				return err
 			}
-			users := page.Items
-			if users == nil {
-				users = []directory.User{}
+			page, err := m.Users(cmd.Context(), actor, manage.UserQuery{States: st, Search: search, Source: src})
+			if err != nil {
+				return err
 			}
 			if asJSON {
-				for i := range users {
-					normalizeUser(&users[i])
-				}
-				return a.printJSON(users)
+				return a.printJSON(page.Items)
 			}
 			var rows [][]string
-			for _, u := range users {
+			for _, u := range page.Items {
 				rows = append(rows, []string{u.Username, dash(u.Email), dash(u.DisplayName), string(u.State), sourceNames(u.Sources)})
 			}
 			if err := a.table([]string{"USERNAME", "EMAIL", "NAME", "STATE", "SOURCES"}, rows); err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stderr, "%d users\n", len(users))
+			fmt.Fprintf(a.stderr, "%d users\n", len(page.Items))
 			return nil
 		},
-	}
+	})
 	list.Flags().BoolVar(&asJSON, "json", false, "print JSON")
-	list.Flags().StringSliceVar(&states, "state", nil, "states to list: active, disabled, pending_deletion")
+	list.Flags().StringSliceVar(&states, "state", nil, "states to list: active, disabled, pending_deletion (comma separated or repeated)")
 	list.Flags().StringVar(&search, "search", "", "only users whose username, email or name contains this")
 	list.Flags().StringVar(&src, "source", "", "only users from this source")
 
 	var showJSON bool
-	show := &cobra.Command{
+	show := readOnly(&cobra.Command{
 		Use:   "show USER",
 		Short: "Show one user, by id, username or email",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			st, acc, err := a.currentAccount(ctx)
+			m, actor, err := a.open(cmd)
 			if err != nil {
 				return err
 			}
-			u, err := findUser(ctx, st, acc.ID, args[0])
+			u, err := m.User(cmd.Context(), actor, args[0])
 			if err != nil {
 				return err
 			}
-			normalizeUser(&u)
 			if showJSON {
 				return a.printJSON(u)
 			}
-			a.printf("ID:           %s\nUsername:     %s\nEmail:        %s\nName:         %s\nState:        %s\nSources:      %s\n",
-				u.ID, u.Username, dash(u.Email), dash(u.DisplayName), u.State, sourceNames(u.Sources))
-			a.printf("Job title:    %s\nDepartment:   %s\nUser type:    %s\nMobile:       %s\nPhones:       %s\nTags:         %s\n",
-				dash(u.JobTitle), dash(u.Department), dash(u.UserType), dash(u.MobilePhone), dash(strings.Join(u.BusinessPhones, ", ")), dash(strings.Join(u.Tags, ", ")))
+			a.printUser(u)
 			return nil
 		},
-	}
+	})
 	show.Flags().BoolVar(&showJSON, "json", false, "print JSON")
 	cmd.AddCommand(list, show, a.userSetCommand())
 	return cmd
 }
 
-// normalizeUser makes empty lists print as [] rather than null.
-func normalizeUser(u *directory.User) {
-	if u.Sources == nil {
-		u.Sources = []directory.SourceLink{}
+func (a *app) printUser(u directory.User) {
+	managed := "local (no source manages it)"
+	if len(u.Sources) > 0 {
+		managed = "synced from " + sourceNames(u.Sources)
 	}
-	if u.Tags == nil {
-		u.Tags = []string{}
+	managed += "; changeable here: " + strings.ReplaceAll(strings.Join(manage.EditableFields(u), ", "), "_", " ")
+	rows := [][2]string{{"ID", u.ID}, {"Username", u.Username}, {"Email", u.Email}, {"Name", u.DisplayName},
+		{"Given name", u.GivenName}, {"Surname", u.Surname}, {"State", string(u.State)}, {"Managed", managed},
+		{"Job title", u.JobTitle}, {"Department", u.Department}, {"User type", u.UserType}, {"Mobile", u.MobilePhone},
+		{"Phones", strings.Join(u.BusinessPhones, ", ")}, {"Account name", u.AccountName}, {"DN", u.DN},
+		{"Tags", dash(strings.Join(u.Tags, ", "))}, {"Notes", dash(u.Notes)},
+		{"Created", fmtTime(u.CreatedAt)}, {"Updated", fmtTime(u.UpdatedAt)}}
+	if !u.TrashedAt.IsZero() {
+		rows = append(rows, [2]string{"In the trash since", fmtTime(u.TrashedAt)})
 	}
+	a.fields(rows)
 }
 
 func sourceNames(links []directory.SourceLink) string {
@@ -121,88 +108,126 @@ func sourceNames(links []directory.SourceLink) string {
 	return strings.Join(names, ",")
 }
 
+// userSetCommand edits a user's local attributes; synced ones are refused.
+func (a *app) userSetCommand() *cobra.Command {
+	var (
+		tags, untags                  []string
+		notes, displayName, email     string
+		enable, disable, asJSON, clrT bool
+	)
+	cmd := &cobra.Command{
+		Use:   "set USER",
+		Short: "Change a user's local attributes (tags, notes); synced attributes are read-only",
+		Long: `Change a user's local attributes: tags and notes are the account's own. Tags
+are kept trimmed, sorted and without repeats.
+
+Attributes a source manages (name, email, enabled...) are read-only while it
+manages the user: change them at the source. Local users (no source) may have
+them changed here.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f := cmd.Flags()
+			e := manage.UserEdit{AddTags: tags, RemoveTags: untags}
+			if clrT {
+				e.Tags = &[]string{}
+			}
+			if f.Changed("notes") {
+				e.Notes = &notes
+			}
+			if f.Changed("display-name") {
+				e.DisplayName = &displayName
+			}
+			if f.Changed("email") {
+				e.Email = &email
+			}
+			if enable || disable {
+				e.Enabled = &enable
+			}
+			m, actor, err := a.open(cmd)
+			if err != nil {
+				return err
+			}
+			u, err := m.EditUser(cmd.Context(), actor, args[0], e)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return a.printJSON(u)
+			}
+			a.printf("Updated user %s (tags: %s)\n", u.Username, dash(strings.Join(u.Tags, ", ")))
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringArrayVar(&tags, "tag", nil, "add a tag (repeat for more)")
+	fl.StringArrayVar(&untags, "remove-tag", nil, "remove a tag (repeat for more)")
+	fl.BoolVar(&clrT, "clear-tags", false, "remove all tags first")
+	fl.StringVar(&notes, "notes", "", "replace the notes")
+	fl.StringVar(&displayName, "display-name", "", "display name (local users only)")
+	fl.StringVar(&email, "email", "", "email (local users only)")
+	fl.BoolVar(&enable, "enable", false, "enable (local users only)")
+	fl.BoolVar(&disable, "disable", false, "disable (local users only)")
+	fl.BoolVar(&asJSON, "json", false, "print the user as JSON")
+	cmd.MarkFlagsMutuallyExclusive("enable", "disable")
+	return cmd
+}
+
 func (a *app) groupsCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "groups", Short: "Read the directory's groups and their members"}
 	var (
 		asJSON bool
 		search string
 	)
-	list := &cobra.Command{
+	list := readOnly(&cobra.Command{
 		Use:   "list",
 		Short: "List groups",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			st, acc, err := a.currentAccount(ctx)
+			m, actor, err := a.open(cmd)
 			if err != nil {
 				return err
 			}
-			page, err := st.Groups(ctx, acc.ID, store.GroupQuery{Search: search})
+			page, err := m.Groups(cmd.Context(), actor, manage.GroupQuery{Search: search})
 			if err != nil {
 				return err
-			}
-			groups := page.Items
-			if groups == nil {
-				groups = []directory.Group{}
 			}
 			if asJSON {
-				for i := range groups {
-					if groups[i].Sources == nil {
-						groups[i].Sources = []directory.SourceLink{}
-					}
-				}
-				return a.printJSON(groups)
+				return a.printJSON(page.Items)
 			}
 			var rows [][]string
-			for _, g := range groups {
+			for _, g := range page.Items {
 				rows = append(rows, []string{g.Name, g.ID, dash(g.Mail), string(g.State), sourceNames(g.Sources)})
 			}
 			if err := a.table([]string{"NAME", "ID", "MAIL", "STATE", "SOURCES"}, rows); err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stderr, "%d groups\n", len(groups))
+			fmt.Fprintf(a.stderr, "%d groups\n", len(page.Items))
 			return nil
 		},
-	}
+	})
 	list.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	list.Flags().StringVar(&search, "search", "", "only groups whose name contains this")
 
-	var (
-		membersJSON, direct bool
-	)
-	members := &cobra.Command{
+	var membersJSON, direct bool
+	members := readOnly(&cobra.Command{
 		Use:   "members GROUP",
 		Short: "List a group's members: effective (nested groups flattened) unless --direct",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			st, acc, err := a.currentAccount(ctx)
+			m, actor, err := a.open(cmd)
 			if err != nil {
 				return err
 			}
-			g, err := st.Group(ctx, acc.ID, args[0])
-			if errors.Is(err, store.ErrNotFound) {
-				g, err = st.GroupByName(ctx, acc.ID, args[0])
-			}
-			if errors.Is(err, store.ErrNotFound) {
-				return usageErr("no group %q (by id or name)", args[0])
-			}
+			g, ms, err := m.Members(cmd.Context(), actor, args[0], !direct)
 			if err != nil {
 				return err
-			}
-			ms, err := st.Members(ctx, acc.ID, g.ID, !direct)
-			if err != nil {
-				return err
-			}
-			if ms == nil {
-				ms = []directory.Member{}
 			}
 			if membersJSON {
 				return a.printJSON(ms)
 			}
 			var rows [][]string
-			for _, m := range ms {
-				rows = append(rows, []string{string(m.Kind), m.Name, m.ID})
+			for _, mb := range ms {
+				rows = append(rows, []string{string(mb.Kind), mb.Name, mb.ID})
 			}
 			if err := a.table([]string{"KIND", "NAME", "ID"}, rows); err != nil {
 				return err
@@ -214,7 +239,7 @@ func (a *app) groupsCommand() *cobra.Command {
 			fmt.Fprintf(a.stderr, "%d %s members of %s\n", len(ms), which, g.Name)
 			return nil
 		},
-	}
+	})
 	members.Flags().BoolVar(&membersJSON, "json", false, "print JSON")
 	members.Flags().BoolVar(&direct, "direct", false, "only direct members")
 	cmd.AddCommand(list, members)

@@ -1,13 +1,11 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
 
 	"github.com/dirsync/dirsync/internal/directory"
-	"github.com/dirsync/dirsync/internal/store"
 )
 
 func (a *app) runsCommand() *cobra.Command {
@@ -16,30 +14,22 @@ func (a *app) runsCommand() *cobra.Command {
 		asJSON bool
 		limit  int
 	)
-	list := &cobra.Command{
+	list := readOnly(&cobra.Command{
 		Use:   "list [SOURCE]",
 		Short: "List runs, newest first",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			st, acc, err := a.currentAccount(ctx)
+			m, actor, err := a.open(cmd)
 			if err != nil {
 				return err
 			}
-			sourceID := ""
+			source := ""
 			if len(args) == 1 {
-				_, src, err := a.findSource(ctx, args[0])
-				if err != nil {
-					return err
-				}
-				sourceID = src.ID
+				source = args[0]
 			}
-			runs, err := st.Runs(ctx, acc.ID, sourceID, limit)
+			runs, err := m.Runs(cmd.Context(), actor, source, limit)
 			if err != nil {
 				return err
-			}
-			if runs == nil {
-				runs = []directory.Run{}
 			}
 			if asJSON {
 				return a.printJSON(runs)
@@ -56,33 +46,27 @@ func (a *app) runsCommand() *cobra.Command {
 			}
 			return a.table([]string{"RUN", "SOURCE", "KIND", "STARTED", "OUTCOME", "CHANGES", "REASON"}, rows)
 		},
-	}
+	})
 	list.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	list.Flags().IntVar(&limit, "limit", 50, "at most this many runs")
 
-	var (
-		showJSON, withChanges bool
-	)
-	show := &cobra.Command{
+	var showJSON, withChanges bool
+	show := readOnly(&cobra.Command{
 		Use:   "show RUN",
 		Short: "Show what a run did",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			st, acc, err := a.currentAccount(ctx)
+			m, actor, err := a.open(cmd)
 			if err != nil {
 				return err
 			}
-			run, err := st.Run(ctx, acc.ID, args[0])
-			if errors.Is(err, store.ErrNotFound) {
-				return usageErr("no run %q in account %s", args[0], acc.Name)
-			}
+			run, err := m.Run(cmd.Context(), actor, args[0])
 			if err != nil {
 				return err
 			}
 			var changes []directory.Change
 			if withChanges {
-				if changes, err = st.Changes(ctx, run.ID, 0, 0); err != nil {
+				if changes, err = m.Changes(cmd.Context(), actor, run.ID, 0, 0); err != nil {
 					return err
 				}
 			}
@@ -101,7 +85,7 @@ func (a *app) runsCommand() *cobra.Command {
 			}
 			return nil
 		},
-	}
+	})
 	show.Flags().BoolVar(&showJSON, "json", false, "print JSON")
 	show.Flags().BoolVar(&withChanges, "changes", false, "list every change with attributes before and after")
 	cmd.AddCommand(list, show)

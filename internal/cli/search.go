@@ -5,8 +5,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/dirsync/dirsync/internal/connector"
-	"github.com/dirsync/dirsync/internal/directory"
 	"github.com/dirsync/dirsync/internal/scope"
 )
 
@@ -17,75 +15,42 @@ func (a *app) sourceSearchCommand(what string) *cobra.Command {
 		query  string
 		asJSON bool
 	)
-	cmd := &cobra.Command{
+	cmd := readOnly(&cobra.Command{
 		Use:   what + " SOURCE --search TEXT",
 		Short: fmt.Sprintf("Search the source's %s by name (at most %d results), to select them", what, scope.MaxSearchResults),
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			if query == "" {
-				return usageErr("--search is required: the start of a name to look for")
-			}
-			_, src, err := a.findSource(ctx, args[0])
+			m, actor, err := a.open(cmd)
 			if err != nil {
 				return err
 			}
-			conn, err := a.connect(src)
-			if err != nil {
-				return &exitError{ExitUsage, err}
-			}
-			s, ok := conn.(connector.Searcher)
-			if !ok {
-				return usageErr("source %s (%s) cannot be searched; give the ids directly", src.Name, src.Kind)
-			}
-			type row struct {
-				ID   string `json:"external_id"`
-				Name string `json:"name"`
-				Mail string `json:"mail,omitempty"`
-			}
-			var rows []row
-			var more bool
-			if what == "groups" {
-				var gs []directory.SourceGroup
-				gs, more, err = s.SearchGroups(ctx, query, scope.MaxSearchResults)
-				for _, g := range gs {
-					rows = append(rows, row{g.ExternalID, g.Name, g.Mail})
-				}
-			} else {
-				var us []directory.SourceUser
-				us, more, err = s.SearchUsers(ctx, query, scope.MaxSearchResults)
-				for _, u := range us {
-					rows = append(rows, row{u.ExternalID, u.Username, u.Email})
-				}
-			}
+			res, err := m.SearchSource(cmd.Context(), actor, args[0], what, query)
 			if err != nil {
 				return err
 			}
 			if asJSON {
-				return a.printJSON(struct {
-					Results []row `json:"results"`
-					More    bool  `json:"more"`
-				}{append([]row{}, rows...), more})
+				return a.printJSON(res)
 			}
-			var table [][]string
-			for _, r := range rows {
-				table = append(table, []string{r.ID, r.Name, dash(r.Mail)})
+			var rows [][]string
+			for _, r := range res.Results {
+				rows = append(rows, []string{r.ExternalID, r.Name, dash(r.Mail)})
 			}
-			if err := a.table([]string{"ID", "NAME", "MAIL"}, table); err != nil {
+			if err := a.table([]string{"ID", "NAME", "MAIL"}, rows); err != nil {
 				return err
 			}
-			if more {
+			if res.More {
 				a.printf("Showing the first %d matches; there are more: refine the search.\n", scope.MaxSearchResults)
 			}
 			if what == "groups" {
-				a.printf("Select with: dirsync source set %s --group ID [--group ID...] [--groups-mode flatten|nested]\n", src.Name)
+				a.printf("Select with: dirsync source set %s --group ID [--group ID...] [--groups-mode flatten|nested]\n", args[0])
 			} else {
-				a.printf("Pick with: dirsync source set %s --pick-user ID [--pick-user ID...]\n", src.Name)
+				a.printf("Pick with: dirsync source set %s --pick-user ID [--pick-user ID...]\n", args[0])
 			}
 			return nil
 		},
-	}
-	cmd.Flags().StringVar(&query, "search", "", "text the name starts with (words match by prefix)")
+	})
+	cmd.Flags().StringVar(&query, "search", "", "text the name starts with (words match by prefix) (required)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.MarkFlagRequired("search")
 	return cmd
 }

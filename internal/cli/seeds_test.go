@@ -6,7 +6,6 @@ package cli
 
 import (
 	"encoding/json"
-	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -87,10 +86,7 @@ func TestSeedSophosCentral(t *testing.T) {
 func (w *cliWorld) addLocalUser(username, email string) {
 	w.t.Helper()
 	// A local user, created through the store as the application would.
-	st, acc, err := (&app{dbPath: w.db, stdout: os.Stdout, stderr: os.Stderr}).currentAccountForTest(w.t)
-	if err != nil {
-		w.t.Fatal(err)
-	}
+	st, acc := storeOf(w.t, w.db)
 	defer st.Close()
 	if err := createLocalUser(w.t.Context(), st, acc.ID, username, email); err != nil {
 		w.t.Fatal(err)

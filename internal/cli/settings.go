@@ -1,14 +1,14 @@
 package cli
 
 import (
-	"encoding/json"
 	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
+	"github.com/dirsync/dirsync/internal/manage"
 	"github.com/dirsync/dirsync/internal/scope"
-	"github.com/dirsync/dirsync/internal/store"
 )
 
 // sourceSetCommand changes a source's scope rules and import options. Only
@@ -39,21 +39,22 @@ Excludes win over includes; with include rules, a user must match one.
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			_, src, err := a.findSource(ctx, args[0])
+			m, actor, err := a.open(cmd)
 			if err != nil {
 				return err
 			}
-			s, err := scope.Parse(src.Settings)
+			v, err := m.Source(ctx, actor, args[0])
 			if err != nil {
-				return usageErr("source %s has invalid stored settings: %v", src.Name, err)
+				return err
 			}
+			s := v.Scope
 			if file != "" {
 				data, err := os.ReadFile(file)
 				if err != nil {
 					return usageErr("read --settings-file: %v", err)
 				}
-				if s, err = scope.Parse(data); err != nil {
-					return usageErr("%s: %v", file, err)
+				if s, err = manage.ParseScope(data); err != nil {
+					return err
 				}
 			}
 			f := cmd.Flags()
@@ -73,9 +74,9 @@ Excludes win over includes; with include rules, a user must match one.
 				s.UserRules = nil
 			}
 			for _, text := range rules {
-				r, err := scope.ParseRule(text)
+				r, err := manage.ParseRule(text)
 				if err != nil {
-					return usageErr("--rule %q: %v", text, err)
+					return err
 				}
 				s.UserRules = append(s.UserRules, r)
 			}
@@ -118,43 +119,34 @@ Excludes win over includes; with include rules, a user must match one.
 			if f.Changed("max-delete-percent") {
 				s.DeletionLimit.MaxPercent = maxDeletePercent
 			}
-			if err := s.Validate(); err != nil {
-				return usageErr("%v", err)
+			if file == "" && !clearRules && len(rules) == 0 && !anyChanged(cmd.LocalFlags()) {
+				return usageErr("nothing to change: give a flag (see dirsync source set --help)")
 			}
-			raw, err := json.Marshal(s)
+			v, err = m.SetScope(ctx, actor, args[0], s)
 			if err != nil {
 				return err
 			}
-			src.Settings = raw
-			if err := a.st.Update(ctx, func(tx store.Tx) error {
-				if err := tx.UpdateSource(ctx, src); err != nil {
-					return err
-				}
-				// What a cursor promised was read under the old rules.
-				return tx.SetSourceState(ctx, src.ID, "")
-			}); err != nil {
-				return err
-			}
 			if asJSON {
-				return a.printJSON(s)
+				return a.printJSON(v.Scope)
 			}
-			a.printf("Settings of %s changed; the next run reconciles in full under them:\n  %s\n", src.Name, strings.Join(s.Describe(), "\n  "))
+			a.printf("Settings of %s changed; the next run reconciles in full under them:\n  %s\n", v.Name, strings.Join(v.Scope.Describe(), "\n  "))
 			return nil
 		},
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&file, "settings-file", "", "replace all settings with this JSON file (see --json output for the shape)")
 	fl.StringVar(&groupsMode, "groups-mode", "", "all, flatten (only the selected groups, nested members flattened in) or nested (selected groups with their nesting)")
-	fl.StringSliceVar(&groups, "group", nil, "a selected group's source id (repeatable; at most 400)")
+	// Ids may be DNs (LDAP), which hold commas: these flags repeat and never split.
+	fl.StringArrayVar(&groups, "group", nil, "a selected group's source id, or its DN for LDAP (repeat for more; at most 400)")
 	fl.StringArrayVar(&rules, "rule", nil, "add a user rule, e.g. \"exclude user_type=Guest\" (repeatable)")
 	fl.BoolVar(&clearRules, "clear-rules", false, "remove all user rules first")
-	fl.StringSliceVar(&picks, "pick-user", nil, "a user's source id that is always in scope (repeatable)")
+	fl.StringArrayVar(&picks, "pick-user", nil, "a user's source id (or DN) that is always in scope (repeat for more)")
 	fl.BoolVar(&requireLicense, "require-license", false, "leave out users without an assigned license")
 	fl.BoolVar(&requireEmail, "require-email", false, "leave out users without an email address")
 	fl.BoolVar(&normalize, "normalize-usernames", false, "use the UPN's prefix as the username")
 	fl.BoolVar(&importPhones, "import-phones", false, "validate phones and store them as E.164; invalid ones are reported and dropped")
 	fl.StringVar(&phoneRegion, "phone-region", "", "region of phone numbers without a country code, e.g. US")
-	fl.StringSliceVar(&tags, "tag", nil, "tags given to the users this source imports (repeatable)")
+	fl.StringArrayVar(&tags, "tag", nil, "a tag given to the users this source imports (repeat for more)")
 	fl.StringVar(&tagMode, "tag-mode", "", "append (default) or replace the users' tags")
 	fl.BoolVar(&updateExisting, "update-existing", true, "update users that already exist (false: only create new ones)")
 	fl.BoolVar(&processDeletions, "process-deletions", true, "move users and groups gone from the source or out of scope to the trash")
@@ -163,4 +155,15 @@ Excludes win over includes; with include rules, a user must match one.
 	fl.IntVar(&maxDeletePercent, "max-delete-percent", 0, "deletion limit in percent of the source's objects (default 20)")
 	fl.BoolVar(&asJSON, "json", false, "print the settings as JSON")
 	return cmd
+}
+
+// anyChanged reports whether a flag other than --json was given.
+func anyChanged(f *pflag.FlagSet) bool {
+	changed := false
+	f.VisitAll(func(fl *pflag.Flag) {
+		if fl.Changed && fl.Name != "json" && fl.Name != "settings-file" {
+			changed = true
+		}
+	})
+	return changed
 }

@@ -1,10 +1,7 @@
 package cli
 
 import (
-	"context"
-	"errors"
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -13,7 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dirsync/dirsync/internal/directory"
-	"github.com/dirsync/dirsync/internal/engine"
+	"github.com/dirsync/dirsync/internal/manage"
 )
 
 func (a *app) syncCommand() *cobra.Command {
@@ -39,51 +36,25 @@ Exit codes: 0 success, 2 bad input, 3 the source failed, 4 a safety rule
 stopped the run, 5 another run of the source is in progress.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			_, src, err := a.findSource(ctx, args[0])
+			m, actor, err := a.open(cmd)
 			if err != nil {
 				return err
 			}
-			opts := engine.Options{Trigger: "cli", DryRun: dryRun, Full: full, AllowDeletes: allowDeletes}
+			ctx := cmd.Context()
 			var run directory.Run
 			if user != "" {
-				run, err = a.runSyncUser(ctx, src, user, opts)
+				if full || allowDeletes {
+					return usageErr("--user syncs one user: --full and --allow-deletes do not apply")
+				}
+				run, err = m.SyncUser(ctx, actor, args[0], user, dryRun)
 			} else {
-				run, err = a.runSync(ctx, src, opts, !asJSON)
+				req := manage.SyncRequest{DryRun: dryRun, Full: full, AllowDeletes: allowDeletes, Progress: a.progress(args[0], !asJSON)}
+				run, err = m.SyncNow(ctx, actor, args[0], req)
 			}
 			if run.ID == "" {
 				return err
 			}
-			if asJSON {
-				out := struct {
-					directory.Run
-					Changes []directory.Change `json:"changes,omitempty"`
-				}{Run: run}
-				if dryRun {
-					out.Changes, _ = a.st.Changes(ctx, run.ID, 0, 0)
-				}
-				if perr := a.printJSON(out); perr != nil {
-					return perr
-				}
-				return err
-			}
-			a.printRunSummary(run)
-			if errors.Is(err, engine.ErrThreshold) {
-				a.printf("\nWhat the run would have done (see also: dirsync runs show %s --changes):\n", run.ID)
-				if changes, cerr := a.st.Changes(ctx, run.ID, 0, 50); cerr == nil {
-					a.printChanges(changes)
-				}
-				a.printf("To proceed: dirsync sync %s --allow-deletes\n", src.Name)
-			}
-			if dryRun && err == nil {
-				changes, cerr := a.st.Changes(ctx, run.ID, 0, 0)
-				if cerr != nil {
-					return cerr
-				}
-				a.printf("\nPlan (nothing was applied):\n")
-				a.printChanges(changes)
-			}
-			return err
+			return a.showRun(cmd, run, err, asJSON, dryRun)
 		},
 	}
 	f := cmd.Flags()
@@ -95,65 +66,95 @@ stopped the run, 5 another run of the source is in progress.`,
 	return cmd
 }
 
-// runSync runs the engine with a progress line on a terminal.
-func (a *app) runSync(ctx context.Context, src directory.Source, opts engine.Options, progress bool) (directory.Run, error) {
-	conn, err := a.connect(src)
-	if err != nil {
-		return directory.Run{}, &exitError{ExitUsage, err}
+// showRun prints a finished run: its summary, and its plan when it was a
+// dry run or stopped by the deletion limit.
+func (a *app) showRun(cmd *cobra.Command, run directory.Run, runErr error, asJSON, dryRun bool) error {
+	a.shownRun = run.ID
+	stopped := manage.KindOf(runErr) == manage.Stopped
+	var changes []directory.Change
+	if dryRun || stopped {
+		limit := 0 // a dry run shows its whole plan
+		if !dryRun {
+			limit = 50
+		}
+		var err error
+		if changes, err = a.m.Changes(cmd.Context(), a.actor, run.ID, 0, limit); err != nil {
+			return err
+		}
 	}
-	if progress && a.isTerminal {
-		var mu sync.Mutex
-		last := time.Time{}
-		opts.Progress = func(p engine.Progress) {
-			mu.Lock()
-			defer mu.Unlock()
-			if time.Since(last) < 100*time.Millisecond && p.Phase == "read" {
-				return
-			}
-			last = time.Now()
-			verb := "Reading"
+	if asJSON {
+		out := struct {
+			directory.Run
+			Changes []directory.Change `json:"changes,omitempty"`
+		}{run, changes}
+		if err := a.printJSON(out); err != nil {
+			return err
+		}
+		return runErr
+	}
+	a.printRunSummary(run)
+	switch {
+	case stopped:
+		a.printf("\nWhat the run would have done (dirsync runs show %s --changes lists it again):\n", run.ID)
+		a.printChanges(changes)
+		if !dryRun {
+			a.printf("To proceed: dirsync sync %s --allow-deletes\n", run.Source)
+		}
+	case dryRun && runErr == nil:
+		a.printf("\nPlan (nothing was applied):\n")
+		a.printChanges(changes)
+	}
+	return runErr
+}
+
+// progress returns the progress display of a sync: a line rewritten in
+// place on a terminal, a log line every ten seconds otherwise.
+func (a *app) progress(source string, show bool) func(manage.Progress) {
+	if !show {
+		return nil
+	}
+	every := 10 * time.Second
+	if a.isTerminal {
+		every = 100 * time.Millisecond
+	}
+	var mu sync.Mutex
+	last, shown := a.now(), false
+	return func(p manage.Progress) {
+		mu.Lock()
+		defer mu.Unlock()
+		now := a.now()
+		// A quick run shows nothing: the apply line only follows read lines.
+		if p.Phase == "read" && now.Sub(last) < every || p.Phase == "apply" && !shown {
+			return
+		}
+		last, shown = now, true
+		verb := "Reading"
+		if p.Phase == "apply" {
+			verb = "Applying"
+		}
+		line := fmt.Sprintf("%s %s: %d users, %d groups, %d memberships", verb, source, p.Users, p.Groups, p.Members)
+		if a.isTerminal {
+			fmt.Fprintf(a.stderr, "\r\033[K%s", line)
 			if p.Phase == "apply" {
-				verb = "Applying"
+				fmt.Fprint(a.stderr, "\r\033[K")
 			}
-			fmt.Fprintf(a.stderr, "\r\033[K%s %s: %d users, %d groups, %d memberships", verb, src.Name, p.Users, p.Groups, p.Members)
+			return
 		}
-		defer fmt.Fprint(a.stderr, "\r\033[K")
+		fmt.Fprintf(a.stderr, "%s %s\n", now.Format(time.TimeOnly), line)
 	}
-	return a.engine().Sync(ctx, src, conn, opts)
-}
-
-// engine returns the sync engine on the open store. DIRSYNC_LEASE_TTL sets
-// how long a crashed run keeps its source locked (default one minute).
-func (a *app) engine() *engine.Engine {
-	eng := &engine.Engine{Store: a.st, Logger: a.logger()}
-	if v := os.Getenv("DIRSYNC_LEASE_TTL"); v != "" {
-		if d, err := time.ParseDuration(v); err == nil && d > 0 {
-			eng.LeaseTTL = d
-		}
-	}
-	return eng
-}
-
-// runSyncUser runs a single-user sync.
-func (a *app) runSyncUser(ctx context.Context, src directory.Source, who string, opts engine.Options) (directory.Run, error) {
-	conn, err := a.connect(src)
-	if err != nil {
-		return directory.Run{}, &exitError{ExitUsage, err}
-	}
-	run, err := a.engine().SyncUser(ctx, src, conn, who, opts)
-	if errors.Is(err, engine.ErrUnsupported) {
-		return run, &exitError{ExitUsage, err}
-	}
-	return run, err
 }
 
 func (a *app) printRunSummary(r directory.Run) {
-	took := r.Duration().Round(time.Millisecond)
 	what := "Sync"
 	if r.DryRun {
 		what = "Dry run"
 	}
-	a.printf("%s of %s %s in %s (run %s)\n", what, r.Source, r.Outcome, took, r.ID)
+	if r.FinishedAt.IsZero() {
+		a.printf("%s of %s %s (run %s)\n", what, r.Source, r.Outcome, r.ID)
+	} else {
+		took := r.Duration().Round(time.Millisecond)
+		a.printf("%s of %s %s in %s (run %s)\n", what, r.Source, r.Outcome, took, r.ID)
+	}
 	if r.Reason != "" {
 		a.printf("  Reason:     %s\n", r.Reason)
 	}
@@ -216,6 +217,11 @@ func fmtValue(v any) string {
 		if len(x) == 0 {
 			return "[]"
 		}
+		parts := make([]string, len(x))
+		for i, it := range x {
+			parts[i] = fmt.Sprint(it)
+		}
+		return strings.Join(parts, ", ")
 	}
 	return fmt.Sprint(v)
 }

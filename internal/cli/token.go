@@ -1,13 +1,9 @@
 package cli
 
 import (
-	"errors"
-	"time"
-
 	"github.com/spf13/cobra"
 
-	"github.com/dirsync/dirsync/internal/api"
-	"github.com/dirsync/dirsync/internal/store"
+	"github.com/dirsync/dirsync/internal/manage"
 )
 
 func (a *app) tokenCommand() *cobra.Command {
@@ -26,42 +22,24 @@ func (a *app) tokenCreateCommand() *cobra.Command {
 		Short: "Create an API token; it is shown once",
 		Long: `Create a bearer token for the REST API (dirsync serve) in the current account.
 Roles, each able to do what the ones before it can:
-  read_only      read sources, runs, users, groups, events, webhooks
-  help_desk      and sync one user
-  user_manager   and change users' local attributes (tags, notes), restore from the trash
-  administrator  and manage sources, syncs, webhooks; purge the trash
-  owner          and manage API tokens
-The token is printed once: only its hash is stored.`,
+` + manage.RoleHelp() + `The token is printed once: only its hash is stored.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			role, err := api.ParseRole(roleText)
-			if err != nil {
-				return usageErr("--role: %v", err)
+			if _, err := manage.ParseRole(roleText); err != nil {
+				return err
 			}
-			st, acc, err := a.currentAccount(ctx)
+			m, actor, err := a.open(cmd)
 			if err != nil {
 				return err
 			}
-			text, hash, prefix, err := api.NewToken()
-			if err != nil {
-				return err
-			}
-			t := store.APIToken{AccountID: acc.ID, Name: name, Role: string(role), Hash: hash, Prefix: prefix}
-			err = st.Update(ctx, func(tx store.Tx) error {
-				stx, ok := store.ServiceTxOf(tx)
-				if !ok {
-					return errors.New("this database keeps no API tokens")
-				}
-				return stx.CreateToken(ctx, &t)
-			})
+			t, err := m.CreateToken(cmd.Context(), actor, name, roleText)
 			if err != nil {
 				return err
 			}
 			if asJSON {
-				return a.printJSON(api.TokenView{APIToken: t, Token: text})
+				return a.printJSON(t)
 			}
-			a.printf("Created %s token %s for account %s. Keep it now; it is not shown again:\n%s\n", role, t.ID, acc.Name, text)
+			a.printf("Created %s token %s for account %s. Keep it now; it is not shown again:\n%s\n", t.Role, t.ID, actor.AccountName, t.Token)
 			return nil
 		},
 	}
@@ -75,21 +53,16 @@ The token is printed once: only its hash is stored.`,
 
 func (a *app) tokenListCommand() *cobra.Command {
 	var asJSON bool
-	cmd := &cobra.Command{
+	cmd := readOnly(&cobra.Command{
 		Use:   "list",
 		Short: "List the account's API tokens (never the tokens themselves)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			st, acc, err := a.currentAccount(ctx)
+			m, actor, err := a.open(cmd)
 			if err != nil {
 				return err
 			}
-			svc, ok := store.ServiceOf(st)
-			if !ok {
-				return errors.New("this database keeps no API tokens")
-			}
-			toks, err := svc.Tokens(ctx, acc.ID)
+			toks, err := m.Tokens(cmd.Context(), actor)
 			if err != nil {
 				return err
 			}
@@ -106,7 +79,7 @@ func (a *app) tokenListCommand() *cobra.Command {
 			}
 			return a.table([]string{"ID", "TOKEN", "ROLE", "NAME", "CREATED", "STATE"}, rows)
 		},
-	}
+	})
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
 }
@@ -117,22 +90,11 @@ func (a *app) tokenRevokeCommand() *cobra.Command {
 		Short: "Revoke an API token",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			st, acc, err := a.currentAccount(ctx)
+			m, actor, err := a.open(cmd)
 			if err != nil {
 				return err
 			}
-			err = st.Update(ctx, func(tx store.Tx) error {
-				stx, ok := store.ServiceTxOf(tx)
-				if !ok {
-					return errors.New("this database keeps no API tokens")
-				}
-				return stx.RevokeToken(ctx, acc.ID, args[0], time.Now())
-			})
-			if errors.Is(err, store.ErrNotFound) {
-				return usageErr("account %s has no token %q (see: dirsync token list)", acc.Name, args[0])
-			}
-			if err != nil {
+			if err := m.RevokeToken(cmd.Context(), actor, args[0]); err != nil {
 				return err
 			}
 			a.printf("Revoked token %s.\n", args[0])

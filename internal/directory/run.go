@@ -17,10 +17,15 @@ type Outcome string
 
 // Run outcomes. Only a run that succeeded applied anything. A run that
 // stopped says why (a safety limit, a source that suddenly looks empty); a
-// cancelled run was asked to end (an interrupt, a shutdown) and says by
-// what; an interrupted run's process died (a crash, kill -9, a lost
+// cancelled run was asked to end (an interrupt, a shutdown) or was refused
+// before it started (its source turned off, the server shutting down), and
+// says why; an interrupted run's process died (a crash, kill -9, a lost
 // machine), found by the next run of its source once its lease ran out.
+//
+// A run requested through the service starts queued, and goes queued ->
+// running -> its outcome.
 const (
+	OutcomeQueued      Outcome = "queued"
 	OutcomeRunning     Outcome = "running"
 	OutcomeSucceeded   Outcome = "succeeded"
 	OutcomeFailed      Outcome = "failed"

@@ -69,6 +69,10 @@ type Options struct {
 	AllowDeletes bool
 	// Progress, when set, is told how the run advances.
 	Progress func(Progress)
+	// RunID, when set, is a run recorded beforehand (queued, by the
+	// application layer) that this sync takes over and records itself in,
+	// instead of creating a new run.
+	RunID string
 }
 
 // Progress is a snapshot of a running sync, for a progress display.

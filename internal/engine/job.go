@@ -35,7 +35,7 @@ type job struct {
 // record, once the job knows what kind of run it is.
 func (e *Engine) begin(ctx context.Context, src directory.Source, conn connector.Connector, kind directory.RunKind, opts Options) (*job, error) {
 	j := &job{e: e, src: src, conn: conn, opts: opts, log: e.logger().With("source", src.Name),
-		run: directory.Run{AccountID: src.AccountID, SourceID: src.ID, Source: src.Name, Kind: kind,
+		run: directory.Run{ID: opts.RunID, AccountID: src.AccountID, SourceID: src.ID, Source: src.Name, Kind: kind,
 			Trigger: opts.Trigger, DryRun: opts.DryRun, Outcome: directory.OutcomeRunning}}
 	settings, err := scope.Parse(src.Settings)
 	if err != nil {
@@ -48,10 +48,17 @@ func (e *Engine) begin(ctx context.Context, src directory.Source, conn connector
 	return j, nil
 }
 
-// record records the run as started.
+// record records the run as started: a new run, or the queued run it
+// takes over (Options.RunID).
 func (j *job) record(ctx context.Context) error {
 	j.run.StartedAt = j.e.now()
-	if err := j.e.Store.Update(ctx, func(tx store.Tx) error { return tx.CreateRun(ctx, &j.run) }); err != nil {
+	start := func(tx store.Tx) error {
+		if j.run.ID != "" {
+			return tx.UpdateRun(ctx, j.run)
+		}
+		return tx.CreateRun(ctx, &j.run)
+	}
+	if err := j.e.Store.Update(ctx, start); err != nil {
 		return fmt.Errorf("engine: record run: %w", err)
 	}
 	j.log = j.log.With("run", j.run.ID)

@@ -216,6 +216,9 @@ func TestTokenEndpointUnreachableIsRetriedThenGivesUp(t *testing.T) {
 	if len(clock.Sleeps()) < 3 {
 		t.Errorf("sleeps %v: a refused connection is worth a few retries", clock.Sleeps())
 	}
+	if len(clock.Sleeps()) > 3 {
+		t.Errorf("sleeps %v: a refused connection must fail fast, not retry for the whole budget", clock.Sleeps())
+	}
 }
 
 func TestUntrustedLoginCertificate(t *testing.T) {

@@ -37,6 +37,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -235,6 +236,10 @@ func (c *Client) token(ctx context.Context, claims string) (string, error) {
 // maxRefreshes is how many fresh tokens one request may ask for.
 const maxRefreshes = 2
 
+// maxRefusedAttempts bounds the attempts of a call whose connections are
+// refused: about seven seconds of backoff, not the whole budget.
+const maxRefusedAttempts = 4
+
 // do sends r, retrying what Graph documents as retryable, within the
 // budget, and decodes the 2xx answer's JSON body into into (nil: the body
 // is dropped) as it streams in.
@@ -258,7 +263,12 @@ func (c *Client) do(ctx context.Context, r call, into any) error {
 			return err
 		}
 		last = err
-		if attempt+1 >= c.maxAttempts || !c.now().Add(wait).Before(deadline) {
+		// Nothing listening at the address: a few quick retries cover a
+		// restart; minutes of them would only hide that the source is down
+		// (its run fails, its status says so, a scheduled run is retried
+		// later in its slot).
+		refusedOut := errors.Is(err, syscall.ECONNREFUSED) && attempt+1 >= maxRefusedAttempts
+		if attempt+1 >= c.maxAttempts || refusedOut || !c.now().Add(wait).Before(deadline) {
 			return fmt.Errorf("%w after %d attempts: %w", ErrRetryBudget, attempt+1, last)
 		}
 		c.log.Info("graph: retrying", "method", r.method, "path", pathOf(r.url), "attempt", attempt+1, "wait", wait, "error", err.Error())

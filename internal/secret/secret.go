@@ -5,7 +5,9 @@
 // Sealing is AES-256-GCM from the standard library: it is small and central
 // enough to write here, and a library would add nothing but a dependency.
 // The key comes from DIRSYNC_MASTER_KEY (32 bytes, base64 or hex) or from a
-// key file that is generated with mode 0600 on first use.
+// key file, generated with mode 0600 on first use; package factory decides
+// which, and refuses to make a new key for a database that holds secrets
+// sealed under another.
 package secret
 
 import (
@@ -76,30 +78,40 @@ func (b *Box) Open(sealed []byte) ([]byte, error) {
 	return plain, nil
 }
 
-// LoadKey returns the master key: from DIRSYNC_MASTER_KEY when set, else
-// from keyFile, which is created with a random key (mode 0600) if missing.
-func LoadKey(keyFile string) ([]byte, error) {
-	if v := strings.TrimSpace(os.Getenv(EnvMasterKey)); v != "" {
-		key, err := decodeKey(v)
-		if err != nil {
-			return nil, fmt.Errorf("secret: %s: %w", EnvMasterKey, err)
-		}
-		return key, nil
+// KeyFromEnv returns the master key in DIRSYNC_MASTER_KEY; ok is false
+// when the variable is not set (or empty).
+func KeyFromEnv() (key []byte, ok bool, err error) {
+	v := strings.TrimSpace(os.Getenv(EnvMasterKey))
+	if v == "" {
+		return nil, false, nil
 	}
+	if key, err = decodeKey(v); err != nil {
+		return nil, true, fmt.Errorf("secret: %s: %w", EnvMasterKey, err)
+	}
+	return key, true, nil
+}
+
+// ReadKeyFile reads the master key from a key file. A missing file is an
+// error that wraps os.ErrNotExist; a file others may read is refused.
+func ReadKeyFile(keyFile string) ([]byte, error) {
 	data, err := os.ReadFile(keyFile)
-	if err == nil {
-		key, err := decodeKey(strings.TrimSpace(string(data)))
-		if err != nil {
-			return nil, fmt.Errorf("secret: key file %s: %w", keyFile, err)
-		}
-		if fi, err := os.Stat(keyFile); err == nil && fi.Mode().Perm()&0o077 != 0 {
-			return nil, fmt.Errorf("secret: key file %s is readable by others (mode %v); chmod 600 it", keyFile, fi.Mode().Perm())
-		}
-		return key, nil
-	}
-	if !errors.Is(err, os.ErrNotExist) {
+	if err != nil {
 		return nil, fmt.Errorf("secret: read key file: %w", err)
 	}
+	key, err := decodeKey(strings.TrimSpace(string(data)))
+	if err != nil {
+		return nil, fmt.Errorf("secret: key file %s: %w", keyFile, err)
+	}
+	if fi, err := os.Stat(keyFile); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("secret: key file %s is readable by others (mode %v); chmod 600 it", keyFile, fi.Mode().Perm())
+	}
+	return key, nil
+}
+
+// CreateKeyFile writes a new random master key to keyFile (mode 0600, in a
+// directory created with mode 0700) and returns it. When another process
+// created the file first, it returns that process's key.
+func CreateKeyFile(keyFile string) ([]byte, error) {
 	key := make([]byte, 32)
 	if _, err := rand.Read(key); err != nil {
 		return nil, fmt.Errorf("secret: generate key: %w", err)
@@ -110,7 +122,7 @@ func LoadKey(keyFile string) ([]byte, error) {
 	// O_EXCL: two processes starting at once must not write two keys.
 	f, err := os.OpenFile(keyFile, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, os.ErrExist) {
-		return LoadKey(keyFile)
+		return ReadKeyFile(keyFile)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("secret: create key file: %w", err)

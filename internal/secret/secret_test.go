@@ -2,6 +2,7 @@ package secret
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -39,10 +40,12 @@ func TestSealOpenRoundTrip(t *testing.T) {
 	}
 }
 
-func TestLoadKeyGeneratesPrivateFile(t *testing.T) {
-	t.Setenv(EnvMasterKey, "")
+func TestKeyFileIsPrivate(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "sub", "master.key")
-	k1, err := LoadKey(path)
+	if _, err := ReadKeyFile(path); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("missing key file: %v, want ErrNotExist", err)
+	}
+	k1, err := CreateKeyFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,24 +56,34 @@ func TestLoadKeyGeneratesPrivateFile(t *testing.T) {
 	if fi.Mode().Perm() != 0o600 {
 		t.Fatalf("key file mode %v, want 0600", fi.Mode().Perm())
 	}
-	k2, err := LoadKey(path)
+	if di, _ := os.Stat(filepath.Dir(path)); di.Mode().Perm() != 0o700 {
+		t.Fatalf("key directory mode %v, want 0700", di.Mode().Perm())
+	}
+	k2, err := ReadKeyFile(path)
 	if err != nil || !bytes.Equal(k1, k2) {
-		t.Fatalf("second load gave another key (%v)", err)
+		t.Fatalf("read gave another key (%v)", err)
+	}
+	if k3, err := CreateKeyFile(path); err != nil || !bytes.Equal(k1, k3) {
+		t.Fatalf("creating an existing key file replaced the key (%v)", err)
 	}
 	os.Chmod(path, 0o644)
-	if _, err := LoadKey(path); err == nil {
+	if _, err := ReadKeyFile(path); err == nil {
 		t.Fatal("a world-readable key file was accepted")
 	}
 }
 
-func TestLoadKeyFromEnv(t *testing.T) {
+func TestKeyFromEnv(t *testing.T) {
+	t.Setenv(EnvMasterKey, "")
+	if _, ok, err := KeyFromEnv(); ok || err != nil {
+		t.Fatalf("unset: ok %v, %v", ok, err)
+	}
 	t.Setenv(EnvMasterKey, "0101010101010101010101010101010101010101010101010101010101010101")
-	k, err := LoadKey(filepath.Join(t.TempDir(), "unused"))
-	if err != nil || !bytes.Equal(k, bytes.Repeat([]byte{1}, 32)) {
-		t.Fatalf("key %x, %v", k, err)
+	k, ok, err := KeyFromEnv()
+	if !ok || err != nil || !bytes.Equal(k, bytes.Repeat([]byte{1}, 32)) {
+		t.Fatalf("key %x, %v %v", k, ok, err)
 	}
 	t.Setenv(EnvMasterKey, "short")
-	if _, err := LoadKey("x"); err == nil {
+	if _, _, err := KeyFromEnv(); err == nil {
 		t.Fatal("a short key was accepted")
 	}
 }

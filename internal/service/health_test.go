@@ -2,7 +2,6 @@ package service
 
 import (
 	"bufio"
-	"crypto/rand"
 	"encoding/json"
 	"net"
 	"strings"
@@ -10,12 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dirsync/dirsync/internal/connector/entra"
 	"github.com/dirsync/dirsync/internal/directory"
-	"github.com/dirsync/dirsync/internal/entraemu"
-	"github.com/dirsync/dirsync/internal/schedule"
-	"github.com/dirsync/dirsync/internal/secret"
-	"github.com/dirsync/dirsync/internal/store"
+	"github.com/dirsync/dirsync/internal/manage"
 )
 
 // smtpSink is just enough of an SMTP server on 127.0.0.1 for net/smtp: it
@@ -92,20 +87,17 @@ func (s *smtpSink) messages() []string {
 	return append([]string(nil), s.msgs...)
 }
 
+// TestSecretExpiryWarnedOncePerThreshold: the owners get one mail at 30, 7
+// and 1 days before a client secret expires, and again for a new secret.
 func TestSecretExpiryWarnedOncePerThreshold(t *testing.T) {
-	st := newStore(t)
+	w := newWorld(t)
 	sink := newSMTPSink(t)
 	n := &Notifier{SMTP: SMTPConfig{Addr: sink.ln.Addr().String(), From: "dirsync@example.com", To: []string{"owner@example.com"}}}
-	now := time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)
-	acc := directory.Account{Name: "a"}
-	src := addSource(t, st, &acc, "contoso", true, schedule.Schedule{Kind: schedule.None}, time.Time{})
-	src.Config = []byte(`{"tenant":"contoso.example","secret_expires":"2026-06-15"}`)
-	if err := st.Update(t.Context(), func(tx store.Tx) error { return tx.UpdateSource(t.Context(), src) }); err != nil {
-		t.Fatal(err)
-	}
-	s := &Scheduler{Store: st, Now: func() time.Time { return now }}
+	w.parts.Manager.SetNotify(n.Notify)
+	w.clock.Set(time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC))
+	src := w.addSource("contoso", map[string]any{"secret_expires": "2026-06-15"})
 	warnings := func() []directory.Event {
-		evs, err := st.Events(t.Context(), acc.ID, 0, 0)
+		evs, err := w.parts.Store.Events(t.Context(), src.AccountID, 0, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -118,8 +110,8 @@ func TestSecretExpiryWarnedOncePerThreshold(t *testing.T) {
 		return out
 	}
 	// Check every 6 hours for 50 days: 45 days left to 5 past expiry.
-	for end := now.Add(50 * 24 * time.Hour); now.Before(end); now = now.Add(6 * time.Hour) {
-		if err := s.CheckSecrets(t.Context(), n); err != nil {
+	for end := w.clock.Now().Add(50 * 24 * time.Hour); w.clock.Now().Before(end); w.clock.Advance(6 * time.Hour) {
+		if err := w.parts.Manager.CheckSecrets(t.Context()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -138,60 +130,32 @@ func TestSecretExpiryWarnedOncePerThreshold(t *testing.T) {
 		t.Fatalf("mails: %d %q", len(msgs), msgs)
 	}
 	// A new secret, a year out: warnings start over.
-	src.Config = []byte(`{"tenant":"contoso.example","secret_expires":"2027-06-15"}`)
-	if err := st.Update(t.Context(), func(tx store.Tx) error { return tx.UpdateSource(t.Context(), src) }); err != nil {
-		t.Fatal(err)
-	}
-	s.CheckSecrets(t.Context(), n)
-	now = time.Date(2027, 5, 20, 0, 0, 0, 0, time.UTC)
-	s.CheckSecrets(t.Context(), n)
+	w.setConfig(src, map[string]any{"secret_expires": "2027-06-15"}, w.emu.Credentials().ClientSecret)
+	w.parts.Manager.CheckSecrets(t.Context())
+	w.clock.Set(time.Date(2027, 5, 20, 0, 0, 0, 0, time.UTC))
+	w.parts.Manager.CheckSecrets(t.Context())
 	if ws := warnings(); len(ws) != 4 {
 		t.Fatalf("after a new secret: %d warnings, want 4", len(ws))
 	}
 }
 
+// TestReauthorizationNoticeOnce: refused credentials make one event and
+// one mail, however many runs fail, until a run succeeds again.
 func TestReauthorizationNoticeOnce(t *testing.T) {
-	st := newStore(t)
+	w := newWorld(t)
 	sink := newSMTPSink(t)
-	key := make([]byte, 32)
-	rand.Read(key)
-	box, _ := secret.New(key)
-	tenant, err := entraemu.New(entraemu.Options{Users: 5, Groups: 1, Seed: 9})
-	if err != nil {
-		t.Fatal(err)
-	}
-	emu, err := tenant.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer emu.Close()
-	c := emu.Credentials()
-	cfg, _ := json.Marshal(entra.Config{Tenant: c.TenantID, ClientID: c.ClientID, Cloud: "custom", AuthMethod: "secret",
-		AuthorityURL: c.AuthorityURL, GraphURL: c.GraphURL, CAPEM: string(emu.CAPEM())})
-	acc := directory.Account{Name: "a"}
-	src := addSource(t, st, &acc, "contoso", true, schedule.Schedule{Kind: schedule.None}, time.Time{})
-	setSecret := func(s string) {
-		src.Config = cfg
-		src.Secret, _ = box.Seal([]byte(s))
-		if err := st.Update(t.Context(), func(tx store.Tx) error { return tx.UpdateSource(t.Context(), src) }); err != nil {
+	w.parts.Manager.SetNotify((&Notifier{SMTP: SMTPConfig{Addr: sink.ln.Addr().String(), From: "d@example.com", To: []string{"o@example.com"}}}).Notify)
+	c := w.emu.Credentials()
+	src := w.addSource("contoso", nil)
+	runAndWait := func() directory.Run {
+		run, err := w.parts.Manager.RequestSync(t.Context(), w.admin(), src.ID, manage.SyncRequest{Trigger: "schedule"})
+		if err != nil {
 			t.Fatal(err)
 		}
-	}
-	r := &Runner{Store: st, Box: box, Workers: 1,
-		Notifier: &Notifier{SMTP: SMTPConfig{Addr: sink.ln.Addr().String(), From: "d@example.com", To: []string{"o@example.com"}}}}
-	runAndWait := func() {
-		if _, err := r.Request(src, "delta", "schedule"); err != nil {
-			t.Fatal(err)
-		}
-		for deadline := time.Now().Add(20 * time.Second); r.Running(src.ID); {
-			if time.Now().After(deadline) {
-				t.Fatal("run does not end")
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		return w.waitRun(run.ID)
 	}
 	count := func() int {
-		evs, _ := st.Events(t.Context(), acc.ID, 0, 0)
+		evs, _ := w.parts.Store.Events(t.Context(), src.AccountID, 0, 0)
 		n := 0
 		for _, e := range evs {
 			if e.Type == directory.EventSourceReauthorize {
@@ -200,27 +164,31 @@ func TestReauthorizationNoticeOnce(t *testing.T) {
 		}
 		return n
 	}
-	setSecret("wrong-" + c.ClientSecret)
+	w.setConfig(src, nil, "wrong-"+c.ClientSecret)
 	runAndWait()
 	runAndWait()
-	svc, _ := store.ServiceOf(st)
-	if h, _ := svc.SourceHealth(t.Context(), src.ID); !h.AuthFailing || count() != 1 || len(sink.messages()) != 1 {
+	st := w.parts.Store
+	if h, _ := st.SourceHealth(t.Context(), src.ID); !h.AuthFailing || count() != 1 || len(sink.messages()) != 1 {
 		t.Fatalf("after two refused runs: health %+v, %d events, %d mails", h, count(), len(sink.messages()))
 	}
 	if m := sink.messages()[0]; !strings.Contains(m, "Subject: dirsync: source contoso needs reauthorization") || strings.Contains(m, "wrong-") {
 		t.Fatalf("mail: %s", m)
 	}
-	setSecret(c.ClientSecret)
-	runAndWait()
-	if h, _ := svc.SourceHealth(t.Context(), src.ID); h.AuthFailing {
+	if v, _ := w.parts.Manager.Source(t.Context(), w.admin(), src.ID); v.Status.State != manage.StateReauthorize {
+		t.Fatalf("status %+v", v.Status)
+	}
+	w.setConfig(src, nil, c.ClientSecret)
+	if run := runAndWait(); run.Outcome != directory.OutcomeSucceeded {
+		t.Fatalf("the run with the right secret: %s %s", run.Outcome, run.Reason)
+	}
+	if h, _ := st.SourceHealth(t.Context(), src.ID); h.AuthFailing {
 		t.Fatal("still failing after a good run")
 	}
-	setSecret("wrong-again")
+	w.setConfig(src, nil, "wrong-again")
 	runAndWait()
 	if count() != 2 {
 		t.Fatalf("a new refusal after recovery: %d events, want 2", count())
 	}
-	ctx, cancel := contextWithTimeout(t, 10*time.Second)
-	defer cancel()
-	r.Shutdown(ctx)
 }
+
+var _ = json.Marshal

@@ -1,8 +1,10 @@
 // Package service is the dirsync serve process: the REST API, the
 // scheduler, the sync workers and the webhook dispatcher in one process,
 // with health and readiness probes, Prometheus metrics and graceful
-// shutdown. Time is injected (Config.Now), so the scheduler and the
-// dispatcher are tested without waiting.
+// shutdown. Every use case is package manage's: the service runs its
+// queued runs (Runner, a manage.Executor), ticks its schedules and its
+// housekeeping, and serves the API over it. Time is injected
+// (Config.Clock), so the whole service runs on a fake clock in tests.
 package service
 
 import (
@@ -18,12 +20,11 @@ import (
 	"time"
 
 	"github.com/dirsync/dirsync/internal/api"
-	"github.com/dirsync/dirsync/internal/connector"
-	"github.com/dirsync/dirsync/internal/connector/registry"
+	"github.com/dirsync/dirsync/internal/clock"
 	"github.com/dirsync/dirsync/internal/directory"
-	"github.com/dirsync/dirsync/internal/engine"
+	"github.com/dirsync/dirsync/internal/factory"
+	"github.com/dirsync/dirsync/internal/manage"
 	"github.com/dirsync/dirsync/internal/safehttp"
-	"github.com/dirsync/dirsync/internal/secret"
 	"github.com/dirsync/dirsync/internal/store"
 	"github.com/dirsync/dirsync/internal/webhook"
 )
@@ -37,36 +38,26 @@ type Config struct {
 	Tick time.Duration
 	// Webhook retry policy (defaults: webhook.Default*).
 	WebhookFirstBackoff, WebhookMaxBackoff, WebhookRetryFor time.Duration
-	// WebhookAllowList names the private targets (CIDRs, host names)
-	// webhooks may be delivered to; empty means public addresses only.
-	WebhookAllowList safehttp.AllowList
 	// ShutdownGrace is how long a running sync may take to finish after
 	// SIGTERM before it is cancelled (default 60s).
 	ShutdownGrace time.Duration
-	// EventRetention is how long events and delivery logs are kept
-	// (default 30 days).
-	EventRetention time.Duration
-	// TrashRetention is how long users and groups stay in the trash before
-	// they are purged (default engine.DefaultTrashRetention, 7 days).
-	TrashRetention time.Duration
-	// BusyRetry is the wait before retrying a run another process holds.
-	BusyRetry time.Duration
-	Now       func() time.Time
+	// Clock is the service's time; nil means the real clock. Tests give a
+	// clock.Fake to run days of schedules in seconds.
+	Clock clock.Clock
 	// SMTP is where owners are mailed about sources that need them; empty
 	// Addr sends no mail (the events are written regardless).
 	SMTP SMTPConfig
-	// Connect overrides how connectors are opened, for tests.
-	Connect func(src directory.Source, secret []byte) (connector.Connector, error)
 }
 
 // Service is one dirsync serve process.
 type Service struct {
 	cfg        Config
+	clock      clock.Clock
 	store      store.Store
+	manager    *manage.Manager
 	log        *slog.Logger
 	Metrics    *Metrics
 	Runner     *Runner
-	Scheduler  *Scheduler
 	Dispatcher *webhook.Dispatcher
 	API        *api.Server
 	Notifier   *Notifier
@@ -74,8 +65,8 @@ type Service struct {
 	ready atomic.Bool
 }
 
-// New assembles the service on an open store.
-func New(st store.Store, box *secret.Box, cfg Config, logger *slog.Logger) *Service {
+// New assembles the service on the parts package factory built.
+func New(p *factory.Parts, cfg Config, logger *slog.Logger) *Service {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -88,33 +79,22 @@ func New(st store.Store, box *secret.Box, cfg Config, logger *slog.Logger) *Serv
 	if cfg.ShutdownGrace <= 0 {
 		cfg.ShutdownGrace = time.Minute
 	}
-	if cfg.TrashRetention <= 0 {
-		cfg.TrashRetention = engine.DefaultTrashRetention
-	}
-	if cfg.EventRetention <= 0 {
-		cfg.EventRetention = 30 * 24 * time.Hour
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	s := &Service{cfg: cfg, store: st, log: logger, Metrics: NewMetrics(),
+	clk := clock.Or(cfg.Clock)
+	s := &Service{cfg: cfg, clock: clk, store: p.Store, manager: p.Manager, log: logger, Metrics: NewMetrics(),
 		Notifier: &Notifier{SMTP: cfg.SMTP, Logger: logger}}
-	s.Runner = &Runner{Store: st, Box: box, Logger: logger, Metrics: s.Metrics, Now: cfg.Now, Connect: cfg.Connect,
-		Workers: cfg.Workers, BusyRetry: cfg.BusyRetry, OnFinish: func(directory.Run) { s.Wake() }, Notifier: s.Notifier}
-	s.Scheduler = &Scheduler{Store: st, Runner: s.Runner, Now: cfg.Now, Logger: logger}
-	s.Dispatcher = &webhook.Dispatcher{Store: st, Box: box, Now: cfg.Now, Logger: logger, AllowList: cfg.WebhookAllowList,
+	s.Runner = &Runner{Manager: p.Manager, Clock: clk, Logger: logger, Metrics: s.Metrics, Workers: cfg.Workers,
+		OnFinish: func(directory.Run) { s.Wake() }}
+	p.Manager.SetExecutor(s.Runner)
+	p.Manager.SetNotify(s.Notifier.Notify)
+	s.Dispatcher = &webhook.Dispatcher{Store: p.Store, Box: p.Box, Clock: clk, Logger: logger, AllowList: p.WebhookAllow,
 		FirstBackoff: cfg.WebhookFirstBackoff, MaxBackoff: cfg.WebhookMaxBackoff, RetryFor: cfg.WebhookRetryFor,
 		Observe: func(outcome string, d time.Duration) {
 			s.Metrics.Add("dirsync_webhook_deliveries_total", 1, "outcome", outcome)
 			s.Metrics.Add("dirsync_webhook_delivery_seconds_sum", d.Seconds())
 			s.Metrics.Add("dirsync_webhook_delivery_seconds_count", 1)
 		}}
-	s.API = &api.Server{Store: st, Box: box, Syncer: s.Runner, Now: cfg.Now, Logger: logger, WebhookAllowList: cfg.WebhookAllowList,
-		WebhookChanged: s.Dispatcher.Changed,
-		CheckSettings: func(src directory.Source, secret []byte) error {
-			_, err := registry.Open(src, secret, registry.Options{Logger: logger})
-			return err
-		}}
+	p.Manager.SetWebhookChanged(s.Dispatcher.Changed)
+	s.API = &api.Server{Manager: p.Manager, Logger: logger}
 	return s
 }
 
@@ -168,14 +148,14 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 func (s *Service) countRequests(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sw := &statusWriter{ResponseWriter: w}
-		start := time.Now()
+		start := s.clock.Now()
 		h.ServeHTTP(sw, r)
 		if sw.status == 0 {
 			sw.status = http.StatusOK
 		}
 		s.Metrics.Add("dirsync_http_requests_total", 1, "code", strconv.Itoa(sw.status/100)+"xx")
 		// The path only: queries may hold search terms.
-		s.log.Debug("http", "method", r.Method, "path", r.URL.Path, "status", sw.status, "ms", time.Since(start).Milliseconds())
+		s.log.Debug("http", "method", r.Method, "path", r.URL.Path, "status", sw.status, "ms", s.clock.Now().Sub(start).Milliseconds())
 	})
 }
 
@@ -186,6 +166,15 @@ func (s *Service) countRequests(h http.Handler) http.Handler {
 func (s *Service) Run(ctx context.Context, ln net.Listener) error {
 	srv := safehttp.NewServer(s.Handler())
 	srv.ErrorLog = slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)
+	// Runs whose process died are marked interrupted before anything
+	// else runs; then the runs left queued are executed. Neither stops the
+	// service: a source another process runs is reaped by its next run.
+	if err := s.manager.ReapDeadRuns(ctx); err != nil && ctx.Err() == nil {
+		s.log.Warn("mark dead runs interrupted", "err", err)
+	}
+	if err := s.Runner.Start(ctx); err != nil && ctx.Err() == nil {
+		s.log.Error("execute the runs left queued", "err", err)
+	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	s.ready.Store(true)
@@ -222,67 +211,42 @@ func (s *Service) Run(ctx context.Context, ln net.Listener) error {
 }
 
 func (s *Service) scheduleLoop(ctx context.Context) {
-	t := time.NewTicker(s.cfg.Tick)
+	t := s.clock.NewTicker(s.cfg.Tick)
 	defer t.Stop()
-	lastPrune := time.Time{}
+	lastHousekeeping := time.Time{}
 	for {
-		if _, err := s.Scheduler.Tick(ctx); err != nil && ctx.Err() == nil {
+		if _, err := s.manager.RunDueSchedules(ctx); err != nil && ctx.Err() == nil {
 			s.log.Error("scheduler", "err", err)
 		}
-		if now := s.cfg.Now(); now.Sub(lastPrune) > time.Hour {
-			lastPrune = now
-			s.prune(ctx, now)
-			if err := s.Scheduler.CheckSecrets(ctx, s.Notifier); err != nil && ctx.Err() == nil {
-				s.log.Error("secret expiry check", "err", err)
-			}
+		if now := s.clock.Now(); now.Sub(lastHousekeeping) >= time.Hour {
+			lastHousekeeping = now
+			s.housekeeping(ctx)
 		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-t.C():
 		}
+	}
+}
+
+// housekeeping prunes what outstayed its retention and warns about client
+// secrets near their expiry; hourly.
+func (s *Service) housekeeping(ctx context.Context) {
+	p, err := s.manager.Prune(ctx)
+	if err != nil && ctx.Err() == nil {
+		s.log.Error("prune", "err", err)
+	}
+	if p.Events+p.Deliveries+p.Trash > 0 {
+		s.log.Info("pruned", "events", p.Events, "deliveries", p.Deliveries, "purged_from_trash", p.Trash)
+	}
+	if err := s.manager.CheckSecrets(ctx); err != nil && ctx.Err() == nil {
+		s.log.Error("secret expiry check", "err", err)
 	}
 }
 
 func (s *Service) dispatchLoop(ctx context.Context) {
 	if err := s.Dispatcher.Run(ctx, s.cfg.Tick); err != nil && ctx.Err() == nil {
 		s.log.Error("webhook dispatcher", "err", err)
-	}
-}
-
-// prune drops events and delivery logs past their retention, and purges
-// the trash past its own.
-func (s *Service) prune(ctx context.Context, now time.Time) {
-	before := now.Add(-s.cfg.EventRetention)
-	err := s.store.Update(ctx, func(tx store.Tx) error {
-		n, err := tx.PruneEvents(ctx, before)
-		if err != nil {
-			return err
-		}
-		m := 0
-		if stx, ok := store.ServiceTxOf(tx); ok {
-			if m, err = stx.PruneDeliveries(ctx, before); err != nil {
-				return err
-			}
-		}
-		accounts, err := tx.Accounts(ctx)
-		if err != nil {
-			return err
-		}
-		purged := 0
-		for _, acc := range accounts {
-			p, err := engine.PurgeTrash(ctx, tx, acc.ID, now.Add(-s.cfg.TrashRetention))
-			if err != nil {
-				return err
-			}
-			purged += p
-		}
-		if n+m+purged > 0 {
-			s.log.Info("pruned", "events", n, "deliveries", m, "purged_from_trash", purged)
-		}
-		return nil
-	})
-	if err != nil && ctx.Err() == nil {
-		s.log.Error("prune", "err", err)
 	}
 }

@@ -1,18 +1,15 @@
 package store
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"time"
 )
 
-// This file holds what the running service (dirsync serve) keeps beside the
-// directory: API tokens, webhook subscriptions and their delivery log, and
-// each source's schedule. Backends offer it by implementing ServiceReader
-// on their Store and ServiceTx on their Tx; callers reach it with
-// ServiceOf and ServiceTxOf, so store.go and backends that do not serve
-// stay as they are.
+// This file holds the types of what the running service keeps beside the
+// directory: API tokens, webhook subscriptions and their delivery log, each
+// source's schedule and health. Reader and Tx read and write them, as they
+// do the directory: one backend family implements them all.
 
 // APIToken is an account's bearer token for the REST API. Only the SHA-256
 // of the token is kept; the token itself is shown once, at creation.
@@ -124,83 +121,4 @@ type SourceHealth struct {
 	// ExpiryNotifiedDays is the last secret expiry warning given (30, 7
 	// or 1 days); 0 when none is due.
 	ExpiryNotifiedDays int `json:"expiry_notified_days"`
-}
-
-// ServiceReader reads what the service keeps. Like Reader, every
-// account-scoped method treats another account's id as ErrNotFound.
-type ServiceReader interface {
-	// TokenByHash finds a token, revoked or not, by its hash.
-	TokenByHash(ctx context.Context, hash string) (APIToken, error)
-	Tokens(ctx context.Context, accountID string) ([]APIToken, error)
-
-	Webhook(ctx context.Context, accountID, id string) (Webhook, error)
-	Webhooks(ctx context.Context, accountID string) ([]Webhook, error)
-	// AllWebhooks lists every account's enabled webhooks, for the dispatcher.
-	AllWebhooks(ctx context.Context) ([]Webhook, error)
-	// Deliveries lists a webhook's delivery log, newest first.
-	Deliveries(ctx context.Context, accountID, webhookID string, limit int) ([]Delivery, error)
-
-	// SourceSchedule returns ErrNotFound when the source has none stored.
-	SourceSchedule(ctx context.Context, sourceID string) (SourceSchedule, error)
-	// SourceSchedules lists every stored schedule, for the scheduler.
-	SourceSchedules(ctx context.Context) ([]SourceSchedule, error)
-
-	// LastEventSeq is the Seq of the account's newest event, 0 when none.
-	LastEventSeq(ctx context.Context, accountID string) (int64, error)
-
-	// SourceHealth returns ErrNotFound when nothing is known.
-	SourceHealth(ctx context.Context, sourceID string) (SourceHealth, error)
-}
-
-// ServiceTx writes what the service keeps, in a transaction.
-type ServiceTx interface {
-	ServiceReader
-
-	CreateToken(ctx context.Context, t *APIToken) error // sets ID and CreatedAt
-	// RevokeToken marks the token revoked at now; revoking twice is fine.
-	RevokeToken(ctx context.Context, accountID, id string, now time.Time) error
-
-	CreateWebhook(ctx context.Context, w *Webhook) error // sets ID and CreatedAt
-	// UpdateWebhook writes what an administrator sets: URL, EventTypes,
-	// Secret and Enabled. The delivery state is the dispatcher's, written
-	// with SaveWebhookState, so that neither overwrites the other.
-	UpdateWebhook(ctx context.Context, w Webhook) error
-	// SaveWebhookState writes w's delivery state (Cursor, Attempts,
-	// FirstFailedAt, NextAttemptAt). With a holder, only while holder's
-	// claim on the webhook stands: it reports false, writing nothing, when
-	// the claim was lost (or the webhook deleted), so a process that lost
-	// its claim cannot move the cursor under the one that took it. An
-	// empty holder writes regardless (an administrator's reset).
-	SaveWebhookState(ctx context.Context, w Webhook, holder string) (bool, error)
-	// ClaimWebhook makes holder the one process delivering to an enabled
-	// webhook until until, or renews holder's claim. It reports false when
-	// the webhook is disabled or gone, or another holder's claim runs past
-	// now: claims are how replicas sharing a database deliver each
-	// endpoint's events once and in order.
-	ClaimWebhook(ctx context.Context, id, holder string, now, until time.Time) (bool, error)
-	// ReleaseWebhook ends holder's claim, if it still has it.
-	ReleaseWebhook(ctx context.Context, id, holder string) error
-	DeleteWebhook(ctx context.Context, accountID, id string) error
-	AddDelivery(ctx context.Context, d *Delivery) error // sets ID
-	// PruneDeliveries deletes log entries older than before.
-	PruneDeliveries(ctx context.Context, before time.Time) (int, error)
-
-	// SetSourceSchedule creates or replaces the source's schedule.
-	SetSourceSchedule(ctx context.Context, s SourceSchedule) error
-	// SetSourceHealth creates or replaces the source's health record.
-	SetSourceHealth(ctx context.Context, h SourceHealth) error
-}
-
-// ServiceOf returns the store's ServiceReader, or false when the backend
-// does not keep what the service needs.
-func ServiceOf(s Reader) (ServiceReader, bool) {
-	r, ok := s.(ServiceReader)
-	return r, ok
-}
-
-// ServiceTxOf returns the transaction's ServiceTx, or false when the
-// backend does not keep what the service needs.
-func ServiceTxOf(tx Tx) (ServiceTx, bool) {
-	t, ok := tx.(ServiceTx)
-	return t, ok
 }

@@ -42,8 +42,9 @@ type Store interface {
 	Close() error
 }
 
-// Reader reads the directory. Every method reads one account's data:
-// an id from another account is ErrNotFound.
+// Reader reads the directory and what the service keeps beside it (see
+// service.go). Every account-scoped method reads one account's data: an id
+// from another account is ErrNotFound.
 type Reader interface {
 	Account(ctx context.Context, nameOrID string) (directory.Account, error)
 	Accounts(ctx context.Context) ([]directory.Account, error)
@@ -77,6 +78,9 @@ type Reader interface {
 	Run(ctx context.Context, accountID, id string) (directory.Run, error)
 	// Runs lists runs newest first; sourceID "" lists all of the account's.
 	Runs(ctx context.Context, accountID, sourceID string, limit int) ([]directory.Run, error)
+	// RunsByOutcome lists every account's runs that have the outcome,
+	// oldest first: the queued runs a starting service executes.
+	RunsByOutcome(ctx context.Context, outcome directory.Outcome) ([]directory.Run, error)
 	// UnfinishedRuns lists the source's runs still recorded as running,
 	// oldest first: the run in progress, or runs whose process died.
 	UnfinishedRuns(ctx context.Context, accountID, sourceID string) ([]directory.Run, error)
@@ -85,6 +89,26 @@ type Reader interface {
 
 	// Events lists the account's change feed in order, after a Seq.
 	Events(ctx context.Context, accountID string, after int64, limit int) ([]directory.Event, error)
+	// LastEventSeq is the Seq of the account's newest event, 0 when none.
+	LastEventSeq(ctx context.Context, accountID string) (int64, error)
+
+	// TokenByHash finds a token, revoked or not, by its hash.
+	TokenByHash(ctx context.Context, hash string) (APIToken, error)
+	Tokens(ctx context.Context, accountID string) ([]APIToken, error)
+
+	Webhook(ctx context.Context, accountID, id string) (Webhook, error)
+	Webhooks(ctx context.Context, accountID string) ([]Webhook, error)
+	// AllWebhooks lists every account's enabled webhooks, for the dispatcher.
+	AllWebhooks(ctx context.Context) ([]Webhook, error)
+	// Deliveries lists a webhook's delivery log, newest first.
+	Deliveries(ctx context.Context, accountID, webhookID string, limit int) ([]Delivery, error)
+
+	// SourceSchedule returns ErrNotFound when the source has none stored.
+	SourceSchedule(ctx context.Context, sourceID string) (SourceSchedule, error)
+	// SourceSchedules lists every stored schedule, for the scheduler.
+	SourceSchedules(ctx context.Context) ([]SourceSchedule, error)
+	// SourceHealth returns ErrNotFound when nothing is known.
+	SourceHealth(ctx context.Context, sourceID string) (SourceHealth, error)
 }
 
 // Page is one page of a listing; Next is "" on the last page.
@@ -135,7 +159,7 @@ type Stager interface {
 }
 
 // Tx is one transaction: everything Reader does, seeing its own writes,
-// plus the writes.
+// plus the writes, of the directory and of what the service keeps.
 type Tx interface {
 	Reader
 
@@ -212,6 +236,40 @@ type Tx interface {
 	AcquireLease(ctx context.Context, sourceID, holder string, now time.Time, ttl time.Duration) error
 	// ReleaseLease ends holder's lease, if it still has it.
 	ReleaseLease(ctx context.Context, sourceID, holder string) error
+
+	CreateToken(ctx context.Context, t *APIToken) error // sets ID and CreatedAt
+	// RevokeToken marks the token revoked at now; revoking twice is fine.
+	RevokeToken(ctx context.Context, accountID, id string, now time.Time) error
+
+	CreateWebhook(ctx context.Context, w *Webhook) error // sets ID and CreatedAt
+	// UpdateWebhook writes what an administrator sets: URL, EventTypes,
+	// Secret and Enabled. The delivery state is the dispatcher's, written
+	// with SaveWebhookState, so that neither overwrites the other.
+	UpdateWebhook(ctx context.Context, w Webhook) error
+	// SaveWebhookState writes w's delivery state (Cursor, Attempts,
+	// FirstFailedAt, NextAttemptAt). With a holder, only while holder's
+	// claim on the webhook stands: it reports false, writing nothing, when
+	// the claim was lost (or the webhook deleted), so a process that lost
+	// its claim cannot move the cursor under the one that took it. An
+	// empty holder writes regardless (an administrator's reset).
+	SaveWebhookState(ctx context.Context, w Webhook, holder string) (bool, error)
+	// ClaimWebhook makes holder the one process delivering to an enabled
+	// webhook until until, or renews holder's claim. It reports false when
+	// the webhook is disabled or gone, or another holder's claim runs past
+	// now: claims are how replicas sharing a database deliver each
+	// endpoint's events once and in order.
+	ClaimWebhook(ctx context.Context, id, holder string, now, until time.Time) (bool, error)
+	// ReleaseWebhook ends holder's claim, if it still has it.
+	ReleaseWebhook(ctx context.Context, id, holder string) error
+	DeleteWebhook(ctx context.Context, accountID, id string) error
+	AddDelivery(ctx context.Context, d *Delivery) error // sets ID
+	// PruneDeliveries deletes log entries older than before.
+	PruneDeliveries(ctx context.Context, before time.Time) (int, error)
+
+	// SetSourceSchedule creates or replaces the source's schedule.
+	SetSourceSchedule(ctx context.Context, s SourceSchedule) error
+	// SetSourceHealth creates or replaces the source's health record.
+	SetSourceHealth(ctx context.Context, h SourceHealth) error
 }
 
 // Reach is the part of a source's memberships that a SyncMemberships call

@@ -276,10 +276,7 @@ func (d *Dispatcher) Run(ctx context.Context, poll time.Duration) error {
 // due lists the enabled endpoints with events after their cursor whose
 // retry time has come, and the earliest retry time still to come.
 func (d *Dispatcher) due(ctx context.Context) ([]store.Webhook, time.Time, error) {
-	svc, ok := store.ServiceOf(d.Store)
-	if !ok {
-		return nil, time.Time{}, errors.New("webhook: the store does not keep webhooks")
-	}
+	svc := d.Store
 	hooks, err := svc.AllWebhooks(ctx)
 	if err != nil {
 		return nil, time.Time{}, fmt.Errorf("webhook: list subscriptions: %w", err)
@@ -364,11 +361,11 @@ func (d *Dispatcher) serve(ctx context.Context, w *worker, accountID, id string)
 		// wait for the claim to run out.
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
-		if rerr := d.update(rctx, func(stx store.ServiceTx) error { return stx.ReleaseWebhook(rctx, id, d.holder) }); rerr != nil {
+		if rerr := d.update(rctx, func(stx store.Tx) error { return stx.ReleaseWebhook(rctx, id, d.holder) }); rerr != nil {
 			d.logger().Warn("webhook: release claim", "webhook", id, "err", rerr)
 		}
 	}()
-	svc, _ := store.ServiceOf(d.Store)
+	svc := d.Store
 	h, err := svc.Webhook(ctx, accountID, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return 0, false, nil
@@ -446,21 +443,15 @@ func subscribed(h store.Webhook, e directory.Event) bool {
 func (d *Dispatcher) claim(ctx context.Context, id string) (bool, error) {
 	now := d.clock().Now()
 	var ok bool
-	err := d.update(ctx, func(stx store.ServiceTx) (err error) {
+	err := d.update(ctx, func(stx store.Tx) (err error) {
 		ok, err = stx.ClaimWebhook(ctx, id, d.holder, now, now.Add(orDefault(d.ClaimFor, DefaultClaimFor)))
 		return err
 	})
 	return ok, err
 }
 
-func (d *Dispatcher) update(ctx context.Context, fn func(store.ServiceTx) error) error {
-	return d.Store.Update(ctx, func(tx store.Tx) error {
-		stx, ok := store.ServiceTxOf(tx)
-		if !ok {
-			return errors.New("webhook: the store does not keep webhooks")
-		}
-		return fn(stx)
-	})
+func (d *Dispatcher) update(ctx context.Context, fn func(store.Tx) error) error {
+	return d.Store.Update(ctx, fn)
 }
 
 // attempt makes one delivery and records it; it reports whether the
@@ -534,7 +525,7 @@ func (d *Dispatcher) watch(ctx context.Context, w *worker, cancel context.Cancel
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		svc, _ := store.ServiceOf(d.Store)
+		svc := d.Store
 		for {
 			select {
 			case <-done:
@@ -569,7 +560,7 @@ func (d *Dispatcher) watch(ctx context.Context, w *worker, cancel context.Cancel
 // transaction, so the log never disagrees with the cursor; nothing is
 // written when this process no longer holds the endpoint's claim.
 func (d *Dispatcher) save(ctx context.Context, h store.Webhook, del *store.Delivery) error {
-	err := d.update(ctx, func(stx store.ServiceTx) error {
+	err := d.update(ctx, func(stx store.Tx) error {
 		ok, err := stx.SaveWebhookState(ctx, h, d.holder)
 		if err != nil || !ok {
 			return err // deleted, or claimed by another replica: theirs now
@@ -587,6 +578,14 @@ func (d *Dispatcher) save(ctx context.Context, h store.Webhook, del *store.Deliv
 
 // post sends one signed request; a non-2xx answer is an error.
 func (d *Dispatcher) post(ctx context.Context, target, secretText string, e directory.Event, now time.Time) (int, error) {
+	return Post(ctx, d.client(), target, secretText, e, now)
+}
+
+// Post sends one event to target, signed with secretText at now, through
+// client, as a delivery does: a redirect is never followed, and a non-2xx
+// answer is an error. It returns the answer's status. The application
+// layer's test delivery uses it.
+func Post(ctx context.Context, client *http.Client, target, secretText string, e directory.Event, now time.Time) (int, error) {
 	data := e.Data
 	if len(data) == 0 {
 		data = json.RawMessage("{}")
@@ -605,7 +604,7 @@ func (d *Dispatcher) post(ctx context.Context, target, secretText string, e dire
 	if err := SetHeaders(req.Header, secretText, e.ID, now, body); err != nil {
 		return 0, err
 	}
-	resp, err := d.client().Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		// The URL may carry a token of the receiver's: report the cause only.
 		var ue *url.Error

@@ -63,8 +63,7 @@ func (f *fixture) subscribe(url string, types ...string) (store.Webhook, string)
 	sealed, _ := f.box.Seal([]byte(sec))
 	h := store.Webhook{AccountID: f.account.ID, URL: url, EventTypes: types, Secret: sealed, Enabled: true}
 	err := f.st.Update(f.t.Context(), func(tx store.Tx) error {
-		stx, _ := store.ServiceTxOf(tx)
-		return stx.CreateWebhook(f.t.Context(), &h)
+		return tx.CreateWebhook(f.t.Context(), &h)
 	})
 	if err != nil {
 		f.t.Fatal(err)
@@ -148,7 +147,7 @@ func TestInOrderWithRetries(t *testing.T) {
 			t.Fatalf("delivery %d: %+v", i, rc.got[i])
 		}
 	}
-	svc, _ := store.ServiceOf(f.st)
+	svc := f.st
 	log, err := svc.Deliveries(t.Context(), f.account.ID, h.ID, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -178,7 +177,7 @@ func TestGivesUpAfterADay(t *testing.T) {
 	f.events(directory.EventUserCreated, directory.EventGroupCreated, directory.EventUserCreated)
 	start := f.now
 	attempts := 0
-	svc, _ := store.ServiceOf(f.st)
+	svc := f.st
 	for i := 0; i < 200; i++ {
 		attempts += f.tick()
 		cur, _ := svc.Webhook(t.Context(), f.account.ID, h.ID)

@@ -40,6 +40,10 @@ func (e *timeoutError) Error() string {
 func (e *timeoutError) Unwrap() error { return e.err }
 func (e *timeoutError) Timeout() bool { return true }
 
+// Describe is describe, for deliveries made outside the dispatcher (the
+// application layer's test delivery).
+func Describe(err error) (full, summary string) { return describe(err) }
+
 // describe turns a failed delivery into the full error, for
 // administrators, and a summary without internal detail (no address, no
 // port, no certificate or DNS detail) for the other roles.

@@ -15,7 +15,7 @@ import (
 // deliveries returns a webhook's delivery log, oldest first.
 func (f *fixture) deliveries(h store.Webhook) []store.Delivery {
 	f.t.Helper()
-	svc, _ := store.ServiceOf(f.st)
+	svc := f.st
 	log, err := svc.Deliveries(f.t.Context(), f.account.ID, h.ID, 0)
 	if err != nil {
 		f.t.Fatal(err)
@@ -72,14 +72,14 @@ func TestRedirectIsAFailedDelivery(t *testing.T) {
 		if len(log) == 0 || log[0].Outcome != store.DeliveryFailed || log[0].HTTPStatus != code || !strings.Contains(log[0].Error, "redirect") {
 			t.Errorf("%d: log %+v, want a failed delivery saying redirects are not followed", code, log)
 		}
-		svc, _ := store.ServiceOf(f.st)
+		svc := f.st
 		cur, _ := svc.Webhook(t.Context(), f.account.ID, h.ID)
 		if cur.Attempts == 0 {
 			t.Errorf("%d: counted as delivered (cursor %d)", code, cur.Cursor)
 		}
 		// Turn it off so that later ticks leave it alone.
 		f.st.Update(t.Context(), func(tx store.Tx) error {
-			stx, _ := store.ServiceTxOf(tx)
+			stx := tx
 			cur.Enabled = false
 			return stx.UpdateWebhook(t.Context(), cur)
 		})

@@ -83,14 +83,14 @@ func wait[T any](t *testing.T, ch <-chan T, what string) T {
 }
 
 func (f *fixture) webhook(id string) (store.Webhook, error) {
-	svc, _ := store.ServiceOf(f.st)
+	svc := f.st
 	return svc.Webhook(f.t.Context(), f.account.ID, id)
 }
 
 func (f *fixture) setEnabled(id string, enabled bool) {
 	f.t.Helper()
 	err := f.st.Update(f.t.Context(), func(tx store.Tx) error {
-		stx, _ := store.ServiceTxOf(tx)
+		stx := tx
 		h, err := stx.Webhook(f.t.Context(), f.account.ID, id)
 		if err != nil {
 			return err
@@ -106,7 +106,7 @@ func (f *fixture) setEnabled(id string, enabled bool) {
 func (f *fixture) deleteWebhook(id string) {
 	f.t.Helper()
 	err := f.st.Update(f.t.Context(), func(tx store.Tx) error {
-		stx, _ := store.ServiceTxOf(tx)
+		stx := tx
 		return stx.DeleteWebhook(f.t.Context(), f.account.ID, id)
 	})
 	if err != nil {

@@ -98,7 +98,7 @@ func testReplicas(t *testing.T, open twoHandles) {
 			return err
 		}
 		hook.AccountID = acc.ID
-		stx, _ := store.ServiceTxOf(tx)
+		stx := tx
 		return stx.CreateWebhook(ctx, &hook)
 	}); err != nil {
 		t.Fatal(err)

@@ -9,6 +9,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 
 	"github.com/dirsync/dirsync/internal/connector"
 	"github.com/dirsync/dirsync/internal/connector/entra"
@@ -39,6 +41,9 @@ var kinds = map[directory.SourceKind]opener{
 		return ldap.Open(cfg, secret, ldap.Options{Logger: opts.Logger})
 	},
 }
+
+// Kinds lists the kinds of source dirsync can read, sorted.
+func Kinds() []directory.SourceKind { return slices.Sorted(maps.Keys(kinds)) }
 
 // Open returns the connector for a source. secret is the source's opened
 // (unsealed) credential.

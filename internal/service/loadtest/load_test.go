@@ -5,7 +5,7 @@ package loadtest
 
 import (
 	"context"
-	"crypto/rand"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -20,16 +20,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dirsync/dirsync/internal/api"
 	"github.com/dirsync/dirsync/internal/connector/entra"
 	"github.com/dirsync/dirsync/internal/directory"
 	"github.com/dirsync/dirsync/internal/entraemu"
-	"github.com/dirsync/dirsync/internal/secret"
+	"github.com/dirsync/dirsync/internal/factory"
+	"github.com/dirsync/dirsync/internal/manage"
 	"github.com/dirsync/dirsync/internal/service"
-	"github.com/dirsync/dirsync/internal/store"
-	"github.com/dirsync/dirsync/internal/store/sqlstore"
-
-	"encoding/json"
 )
 
 func envInt(name string, def int) int {
@@ -48,15 +44,14 @@ func TestAPIUnderLoadDuringSync(t *testing.T) {
 	clients := envInt("DIRSYNC_LOAD_CLIENTS", 8)
 
 	ctx := t.Context()
-	st, err := sqlstore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "load.db"))
+	t.Setenv("DIRSYNC_MASTER_KEY", "")
+	p, err := factory.Open(ctx, factory.Options{DB: filepath.Join(t.TempDir(), "load.db")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
-	key := make([]byte, 32)
-	rand.Read(key)
-	box, _ := secret.New(key)
-	svc := service.New(st, box, service.Config{Workers: 1}, slog.New(slog.DiscardHandler))
+	defer p.Close()
+	st := p.Store
+	svc := service.New(p, service.Config{Workers: 1}, slog.New(slog.DiscardHandler))
 	srv := httptest.NewServer(svc.Handler())
 	defer srv.Close()
 
@@ -72,26 +67,27 @@ func TestAPIUnderLoadDuringSync(t *testing.T) {
 	c := emu.Credentials()
 	cfg, _ := json.Marshal(entra.Config{Tenant: c.TenantID, ClientID: c.ClientID, Cloud: "custom", AuthMethod: "secret",
 		AuthorityURL: c.AuthorityURL, GraphURL: c.GraphURL, CAPEM: string(emu.CAPEM())})
-	sealed, _ := box.Seal([]byte(c.ClientSecret))
-	acc := directory.Account{Name: "load"}
-	src := directory.Source{Name: "big", Kind: directory.KindEntra, Config: cfg, Secret: sealed, Enabled: true}
-	text, hash, prefix, _ := api.NewToken()
-	err = st.Update(ctx, func(tx store.Tx) error {
-		if err := tx.CreateAccount(ctx, &acc); err != nil {
-			return err
-		}
-		src.AccountID = acc.ID
-		if err := tx.CreateSource(ctx, &src); err != nil {
-			return err
-		}
-		stx, _ := store.ServiceTxOf(tx)
-		return stx.CreateToken(ctx, &store.APIToken{AccountID: acc.ID, Role: string(api.RoleReadOnly), Hash: hash, Prefix: prefix})
-	})
+	m := p.Manager
+	if _, err := m.CreateAccount(ctx, manage.DeploymentOperator(), "load"); err != nil {
+		t.Fatal(err)
+	}
+	owner, err := m.Operator(ctx, "load")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if status, err := svc.Runner.Request(src, api.ModeFull, "api"); err != nil || status != "started" {
-		t.Fatalf("start sync: %s %v", status, err)
+	name := "big"
+	src, err := m.AddSource(ctx, owner, manage.SourceInput{Name: &name, Kind: directory.KindEntra, Config: cfg, Secret: []byte(c.ClientSecret)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := m.CreateToken(ctx, owner, "load", "read_only")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := tok.Token
+	acc := directory.Account{ID: owner.AccountID}
+	if _, err := m.RequestSync(ctx, owner, src.ID, manage.SyncRequest{Full: true}); err != nil {
+		t.Fatalf("start sync: %v", err)
 	}
 	syncStart := time.Now()
 
@@ -129,7 +125,7 @@ func TestAPIUnderLoadDuringSync(t *testing.T) {
 					errs.Add(1)
 				}
 				mine = append(mine, d)
-				if svc.Runner.Running(src.ID) {
+				if svc.Runner.Busy(src.ID) {
 					during.Add(1)
 				}
 			}
@@ -143,7 +139,7 @@ func TestAPIUnderLoadDuringSync(t *testing.T) {
 
 	// Let the sync finish (bounded), to report how long it took.
 	deadline := time.Now().Add(120 * time.Second)
-	for svc.Runner.Running(src.ID) && time.Now().Before(deadline) {
+	for svc.Runner.Busy(src.ID) && time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	runs, _ := st.Runs(ctx, acc.ID, src.ID, 1)

@@ -100,6 +100,11 @@ func (r reader) runs(ctx context.Context, what, q string, args ...any) ([]direct
 	return out, wrap(rows.Err(), r.c.f, "%s", what)
 }
 
+// RunsByOutcome lists every account's runs with the outcome, oldest first.
+func (r reader) RunsByOutcome(ctx context.Context, outcome directory.Outcome) ([]directory.Run, error) {
+	return r.runs(ctx, "runs "+string(outcome), `SELECT `+runCols+` FROM runs WHERE outcome = ? ORDER BY started_at, id`, string(outcome))
+}
+
 // Changes lists a run's changes with Seq above after, in order; limit 0
 // means all.
 func (r reader) Changes(ctx context.Context, runID string, after, limit int) ([]directory.Change, error) {

@@ -15,8 +15,8 @@ import (
 // The reader methods serve both the Store (outside a transaction) and a tx.
 
 var (
-	_ store.ServiceReader = (*Store)(nil)
-	_ store.ServiceTx     = (*tx)(nil)
+	_ store.Reader = (*Store)(nil)
+	_ store.Tx     = (*tx)(nil)
 )
 
 const tokenCols = `id, account_id, name, role, hash, prefix, created_at, revoked_at`

@@ -17,15 +17,15 @@ func testWebhookClaims(t *testing.T, s *Store) {
 	ctx := t.Context()
 	acc := directory.Account{Name: "a"}
 	hook := store.Webhook{URL: "https://x.example/h", Secret: []byte{1}, Enabled: true}
-	update := func(fn func(stx store.ServiceTx) error) error {
-		return s.Update(ctx, func(tx store.Tx) error { stx, _ := store.ServiceTxOf(tx); return fn(stx) })
+	update := func(fn func(stx store.Tx) error) error {
+		return s.Update(ctx, func(tx store.Tx) error { stx := tx; return fn(stx) })
 	}
 	if err := s.Update(ctx, func(tx store.Tx) error {
 		if err := tx.CreateAccount(ctx, &acc); err != nil {
 			return err
 		}
 		hook.AccountID = acc.ID
-		stx, _ := store.ServiceTxOf(tx)
+		stx := tx
 		return stx.CreateWebhook(ctx, &hook)
 	}); err != nil {
 		t.Fatal(err)
@@ -34,7 +34,7 @@ func testWebhookClaims(t *testing.T, s *Store) {
 	claim := func(holder string, at time.Time) bool {
 		t.Helper()
 		var ok bool
-		if err := update(func(stx store.ServiceTx) (err error) {
+		if err := update(func(stx store.Tx) (err error) {
 			ok, err = stx.ClaimWebhook(ctx, hook.ID, holder, at, at.Add(time.Minute))
 			return err
 		}); err != nil {
@@ -47,7 +47,7 @@ func testWebhookClaims(t *testing.T, s *Store) {
 		h := hook
 		h.Cursor = cursor
 		var ok bool
-		if err := update(func(stx store.ServiceTx) (err error) {
+		if err := update(func(stx store.Tx) (err error) {
 			ok, err = stx.SaveWebhookState(ctx, h, holder)
 			return err
 		}); err != nil {
@@ -77,13 +77,13 @@ func testWebhookClaims(t *testing.T, s *Store) {
 	if !save("B", 8) {
 		t.Fatal("B could not save")
 	}
-	if err := update(func(stx store.ServiceTx) error { return stx.ReleaseWebhook(ctx, hook.ID, "A") }); err != nil {
+	if err := update(func(stx store.Tx) error { return stx.ReleaseWebhook(ctx, hook.ID, "A") }); err != nil {
 		t.Fatal(err)
 	}
 	if claim("A", now.Add(92*time.Second)) {
 		t.Fatal("A's release of a claim it no longer held freed it")
 	}
-	if err := update(func(stx store.ServiceTx) error { return stx.ReleaseWebhook(ctx, hook.ID, "B") }); err != nil {
+	if err := update(func(stx store.Tx) error { return stx.ReleaseWebhook(ctx, hook.ID, "B") }); err != nil {
 		t.Fatal(err)
 	}
 	if !claim("A", now.Add(93*time.Second)) {
@@ -91,17 +91,17 @@ func testWebhookClaims(t *testing.T, s *Store) {
 	}
 	// A disabled webhook cannot be claimed, nor its claim renewed.
 	hook.Enabled = false
-	if err := update(func(stx store.ServiceTx) error { return stx.UpdateWebhook(ctx, hook) }); err != nil {
+	if err := update(func(stx store.Tx) error { return stx.UpdateWebhook(ctx, hook) }); err != nil {
 		t.Fatal(err)
 	}
 	if claim("A", now.Add(94*time.Second)) {
 		t.Fatal("a disabled webhook's claim was renewed")
 	}
-	svc, _ := store.ServiceOf(s)
+	svc := s
 	if h, _ := svc.Webhook(ctx, acc.ID, hook.ID); h.Cursor != 8 {
 		t.Fatalf("cursor %d, want 8", h.Cursor)
 	}
-	if err := update(func(stx store.ServiceTx) error { return stx.DeleteWebhook(ctx, acc.ID, hook.ID) }); err != nil {
+	if err := update(func(stx store.Tx) error { return stx.DeleteWebhook(ctx, acc.ID, hook.ID) }); err != nil {
 		t.Fatal(err)
 	}
 	if claim("A", now.Add(95*time.Second)) || save("A", 9) {

@@ -51,6 +51,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"SourceSettings", testSourceSettings},
 		{"StagedMembersOf", testStagedMembersOf},
 		{"SyncMembershipsPaged", testSyncMembershipsPaged},
+		{"Service", testService},
 		{"StagingKeys", testStagingKeys},
 		{"UnfinishedRuns", testUnfinishedRuns},
 		{"SyncMembershipsReach", testSyncMembershipsReach},
@@ -1483,6 +1484,17 @@ func testRuns(t *testing.T, s store.Store) {
 	}
 	if got, want := ids(must[[]directory.Run](t)(s.Runs(ctx, a.ID, src.ID, 0))), []string{full.ID, older.ID}; !slices.Equal(got, want) {
 		t.Errorf("Runs of src = %v, want %v", got, want)
+	}
+
+	// Every account's runs of one outcome, oldest first.
+	b := mkAccount(t, s, "b")
+	queued := directory.Run{AccountID: b.ID, Kind: directory.RunDelta, StartedAt: tm(2, 0), Outcome: directory.OutcomeQueued}
+	update(t, s, func(tx store.Tx) error { return tx.CreateRun(ctx, &queued) })
+	if got, want := ids(must[[]directory.Run](t)(s.RunsByOutcome(ctx, directory.OutcomeRunning))), []string{older.ID, other.ID, same.ID}; !slices.Equal(got, want) {
+		t.Errorf("RunsByOutcome(running) = %v, want %v", got, want)
+	}
+	if got, want := ids(must[[]directory.Run](t)(s.RunsByOutcome(ctx, directory.OutcomeQueued))), []string{queued.ID}; !slices.Equal(got, want) {
+		t.Errorf("RunsByOutcome(queued) = %v, want %v", got, want)
 	}
 
 	older.Outcome, older.FinishedAt, older.Counts.Created, older.Reason = directory.OutcomeSucceeded, tm(3, 0), 42, ""

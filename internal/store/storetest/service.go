@@ -1,4 +1,4 @@
-package sqlstore
+package storetest
 
 import (
 	"errors"
@@ -10,10 +10,9 @@ import (
 	"github.com/dirsync/dirsync/internal/store"
 )
 
-func TestServiceSQLite(t *testing.T)   { testService(t, newSQLite(t)) }
-func TestServicePostgres(t *testing.T) { testService(t, newPostgres(t)) }
-
-func testService(t *testing.T, s *Store) {
+// testService checks what the service keeps beside the directory: tokens,
+// webhooks and their delivery log, schedules, health, the feed's last seq.
+func testService(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	a, b := directory.Account{Name: "a"}, directory.Account{Name: "b"}
 	src := directory.Source{Name: "s", Kind: directory.KindEntra}
@@ -30,134 +29,128 @@ func testService(t *testing.T, s *Store) {
 		if err := tx.CreateSource(ctx, &src); err != nil {
 			return err
 		}
-		stx, ok := store.ServiceTxOf(tx)
-		if !ok {
-			t.Fatal("tx is not a ServiceTx")
-		}
-		if err := stx.CreateToken(ctx, &tok); err != nil {
+		if err := tx.CreateToken(ctx, &tok); err != nil {
 			return err
 		}
-		if err := stx.CreateWebhook(ctx, &hook); err != nil {
+		if err := tx.CreateWebhook(ctx, &hook); err != nil {
 			return err
 		}
-		return stx.SetSourceSchedule(ctx, store.SourceSchedule{SourceID: src.ID, AccountID: a.ID, Spec: []byte(`{"kind":"none"}`)})
+		return tx.SetSourceSchedule(ctx, store.SourceSchedule{SourceID: src.ID, AccountID: a.ID, Spec: []byte(`{"kind":"none"}`)})
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, _ := store.ServiceOf(s)
-	got, err := svc.TokenByHash(ctx, "h1")
+	got, err := s.TokenByHash(ctx, "h1")
 	if err != nil || got.ID != tok.ID || got.Role != "owner" || !got.RevokedAt.IsZero() {
 		t.Fatalf("token %+v %v", got, err)
 	}
-	if _, err := svc.TokenByHash(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.TokenByHash(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("missing token: %v", err)
 	}
 	// A second token with the same hash is refused.
 	err = s.Update(ctx, func(tx store.Tx) error {
-		stx, _ := store.ServiceTxOf(tx)
-		return stx.CreateToken(ctx, &store.APIToken{AccountID: a.ID, Role: "owner", Hash: "h1"})
+		return tx.CreateToken(ctx, &store.APIToken{AccountID: a.ID, Role: "owner", Hash: "h1"})
 	})
 	if !errors.Is(err, store.ErrAlreadyExists) {
 		t.Fatalf("duplicate hash: %v", err)
 	}
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	update := func(fn func(stx store.ServiceTx) error) error {
-		return s.Update(ctx, func(tx store.Tx) error { stx, _ := store.ServiceTxOf(tx); return fn(stx) })
+	update := func(fn func(stx store.Tx) error) error {
+		return s.Update(ctx, fn)
 	}
-	if err := update(func(stx store.ServiceTx) error { return stx.RevokeToken(ctx, b.ID, tok.ID, now) }); !errors.Is(err, store.ErrNotFound) {
+	if err := update(func(tx store.Tx) error { return tx.RevokeToken(ctx, b.ID, tok.ID, now) }); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("revoke from another account: %v", err)
 	}
-	if err := update(func(stx store.ServiceTx) error { return stx.RevokeToken(ctx, a.ID, tok.ID, now) }); err != nil {
+	if err := update(func(tx store.Tx) error { return tx.RevokeToken(ctx, a.ID, tok.ID, now) }); err != nil {
 		t.Fatal(err)
 	}
-	if err := update(func(stx store.ServiceTx) error { return stx.RevokeToken(ctx, a.ID, tok.ID, now.Add(time.Hour)) }); err != nil {
+	if err := update(func(tx store.Tx) error { return tx.RevokeToken(ctx, a.ID, tok.ID, now.Add(time.Hour)) }); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := svc.TokenByHash(ctx, "h1"); !got.RevokedAt.Equal(now) {
+	if got, _ := s.TokenByHash(ctx, "h1"); !got.RevokedAt.Equal(now) {
 		t.Fatalf("revoked at %v, want the first revocation %v", got.RevokedAt, now)
 	}
 
-	h, err := svc.Webhook(ctx, a.ID, hook.ID)
+	h, err := s.Webhook(ctx, a.ID, hook.ID)
 	if err != nil || h.URL != hook.URL || len(h.EventTypes) != 1 || string(h.Secret) != "\x01\x02\x03" || h.Cursor != 7 {
 		t.Fatalf("webhook %+v %v", h, err)
 	}
-	if _, err := svc.Webhook(ctx, b.ID, hook.ID); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.Webhook(ctx, b.ID, hook.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("webhook from another account: %v", err)
 	}
 	h.Attempts, h.FirstFailedAt, h.NextAttemptAt, h.Cursor = 2, now, now.Add(time.Minute), 9
-	if err := update(func(stx store.ServiceTx) error {
-		if ok, err := stx.SaveWebhookState(ctx, h, ""); err != nil || !ok {
+	if err := update(func(tx store.Tx) error {
+		if ok, err := tx.SaveWebhookState(ctx, h, ""); err != nil || !ok {
 			return fmt.Errorf("save state: %v %w", ok, err)
 		}
-		return stx.AddDelivery(ctx, &store.Delivery{WebhookID: h.ID, AccountID: a.ID, EventID: "e", EventSeq: 8, EventType: "user.created",
+		return tx.AddDelivery(ctx, &store.Delivery{WebhookID: h.ID, AccountID: a.ID, EventID: "e", EventSeq: 8, EventType: "user.created",
 			Attempt: 2, Outcome: store.DeliveryFailed, HTTPStatus: 500, Error: "boom", ErrorSummary: "answered 500", Time: now, DurationMS: 12})
 	}); err != nil {
 		t.Fatal(err)
 	}
-	h2, _ := svc.Webhook(ctx, a.ID, hook.ID)
+	h2, _ := s.Webhook(ctx, a.ID, hook.ID)
 	if h2.Attempts != 2 || !h2.NextAttemptAt.Equal(now.Add(time.Minute)) || h2.Cursor != 9 {
 		t.Fatalf("updated webhook %+v", h2)
 	}
 	// An administrator's update leaves the delivery state alone.
 	h.URL, h.Cursor, h.Attempts = "https://y.example/h", 1, 0
-	if err := update(func(stx store.ServiceTx) error { return stx.UpdateWebhook(ctx, h) }); err != nil {
+	if err := update(func(tx store.Tx) error { return tx.UpdateWebhook(ctx, h) }); err != nil {
 		t.Fatal(err)
 	}
-	if h3, _ := svc.Webhook(ctx, a.ID, hook.ID); h3.URL != h.URL || h3.Cursor != 9 || h3.Attempts != 2 {
+	if h3, _ := s.Webhook(ctx, a.ID, hook.ID); h3.URL != h.URL || h3.Cursor != 9 || h3.Attempts != 2 {
 		t.Fatalf("after an administrator's update %+v", h3)
 	}
-	ds, err := svc.Deliveries(ctx, a.ID, h.ID, 10)
+	ds, err := s.Deliveries(ctx, a.ID, h.ID, 10)
 	if err != nil || len(ds) != 1 || ds[0].Error != "boom" || ds[0].ErrorSummary != "answered 500" || ds[0].HTTPStatus != 500 {
 		t.Fatalf("deliveries %+v %v", ds, err)
 	}
 	if r := ds[0].Redacted(); r.Error != "answered 500" {
 		t.Fatalf("redacted %+v", r)
 	}
-	all, _ := svc.AllWebhooks(ctx)
+	all, _ := s.AllWebhooks(ctx)
 	if len(all) != 1 {
 		t.Fatalf("all webhooks %d", len(all))
 	}
-	ss, err := svc.SourceSchedule(ctx, src.ID)
+	ss, err := s.SourceSchedule(ctx, src.ID)
 	if err != nil || string(ss.Spec) != `{"kind":"none"}` {
 		t.Fatalf("schedule %+v %v", ss, err)
 	}
-	if _, err := svc.SourceHealth(ctx, src.ID); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.SourceHealth(ctx, src.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("health before any: %v", err)
 	}
 	for _, h := range []store.SourceHealth{
 		{SourceID: src.ID, AccountID: a.ID, AuthFailing: true, AuthMessage: "AADSTS7000222", Since: now, ExpiryNotifiedDays: 7},
 		{SourceID: src.ID, AccountID: a.ID, AuthFailing: false, Since: now.Add(time.Hour), ExpiryNotifiedDays: 1},
 	} {
-		if err := update(func(stx store.ServiceTx) error { return stx.SetSourceHealth(ctx, h) }); err != nil {
+		if err := update(func(tx store.Tx) error { return tx.SetSourceHealth(ctx, h) }); err != nil {
 			t.Fatal(err)
 		}
-		got, err := svc.SourceHealth(ctx, src.ID)
+		got, err := s.SourceHealth(ctx, src.ID)
 		if err != nil || got != h {
 			t.Fatalf("health %+v %v, want %+v", got, err, h)
 		}
 	}
-	if n, err := svc.LastEventSeq(ctx, a.ID); err != nil || n != 0 {
+	if n, err := s.LastEventSeq(ctx, a.ID); err != nil || n != 0 {
 		t.Fatalf("last seq of an empty feed: %d %v", n, err)
 	}
 	es := []directory.Event{{AccountID: a.ID, Type: "x", Time: now}, {AccountID: a.ID, Type: "y", Time: now}, {AccountID: b.ID, Type: "z", Time: now}}
 	if err := s.Update(ctx, func(tx store.Tx) error { return tx.AppendEvents(ctx, es) }); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := svc.LastEventSeq(ctx, a.ID); err != nil || n != es[1].Seq {
+	if n, err := s.LastEventSeq(ctx, a.ID); err != nil || n != es[1].Seq {
 		t.Fatalf("last seq %d %v, want %d", n, err, es[1].Seq)
 	}
 	// Deleting the source drops its schedule; deleting the webhook its log.
 	if err := s.Update(ctx, func(tx store.Tx) error { return tx.DeleteSource(ctx, a.ID, src.ID) }); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.SourceSchedule(ctx, src.ID); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.SourceSchedule(ctx, src.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("schedule after source deletion: %v", err)
 	}
-	if err := update(func(stx store.ServiceTx) error { return stx.DeleteWebhook(ctx, a.ID, h.ID) }); err != nil {
+	if err := update(func(tx store.Tx) error { return tx.DeleteWebhook(ctx, a.ID, h.ID) }); err != nil {
 		t.Fatal(err)
 	}
-	if ds, _ := svc.Deliveries(ctx, a.ID, h.ID, 0); len(ds) != 0 {
+	if ds, _ := s.Deliveries(ctx, a.ID, h.ID, 0); len(ds) != 0 {
 		t.Fatalf("deliveries after deletion: %d", len(ds))
 	}
 }

@@ -1,0 +1,143 @@
+package manage
+
+// This is the one file of the package that calls the sync engine, so that
+// the engine's API can change with one file to follow.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/dirsync/dirsync/internal/connector"
+	"github.com/dirsync/dirsync/internal/directory"
+	"github.com/dirsync/dirsync/internal/engine"
+	"github.com/dirsync/dirsync/internal/store"
+)
+
+// Engine is the sync engine a Manager drives.
+type Engine = engine.Engine
+
+// DefaultTrashRetention is how long the trash keeps users and groups
+// before they are purged (Duo's 7 days).
+const DefaultTrashRetention = engine.DefaultTrashRetention
+
+// Progress is a snapshot of a running sync, for a progress display.
+type Progress struct {
+	Phase   string // "read", "apply"
+	Users   int
+	Groups  int
+	Members int // direct memberships read
+}
+
+// syncOptions says how to run one sync.
+type syncOptions struct {
+	trigger                    string
+	dryRun, full, allowDeletes bool
+	runID                      string // a queued run to take over
+	progress                   func(Progress)
+}
+
+func (o syncOptions) engine() engine.Options {
+	eo := engine.Options{Trigger: o.trigger, DryRun: o.dryRun, Full: o.full, AllowDeletes: o.allowDeletes, RunID: o.runID}
+	if o.progress != nil {
+		eo.Progress = func(p engine.Progress) {
+			o.progress(Progress{Phase: p.Phase, Users: p.Users, Groups: p.Groups, Members: p.Members})
+		}
+	}
+	return eo
+}
+
+// runSync runs one sync of src through the engine and returns the run as
+// recorded, with the engine's error mapped to a kind.
+func (m *Manager) runSync(ctx context.Context, src directory.Source, conn connector.Connector, o syncOptions) (directory.Run, error) {
+	run, err := m.d.Engine.Sync(ctx, src, conn, o.engine())
+	return run, m.runError(src, run, err)
+}
+
+// runSyncUser synchronizes one user of src at once.
+func (m *Manager) runSyncUser(ctx context.Context, src directory.Source, conn connector.Connector, who string, o syncOptions) (directory.Run, error) {
+	run, err := m.d.Engine.SyncUser(ctx, src, conn, who, o.engine())
+	return run, m.runError(src, run, err)
+}
+
+// reap marks the source's dead runs interrupted, as its next run would.
+func (m *Manager) reap(ctx context.Context, src directory.Source) error {
+	err := m.d.Engine.Reap(ctx, src)
+	if errors.Is(err, engine.ErrBusy) {
+		return nil // another process runs it: its runs are alive
+	}
+	return err
+}
+
+// restore takes a user or (u nil) a group out of the trash and writes the
+// restored event.
+func restore(ctx context.Context, tx store.Tx, u *directory.User, g *directory.Group, now time.Time, via Via) error {
+	err := engine.Restore(ctx, tx, u, g, now, viaText(via))
+	var managed *engine.ManagedError
+	if errors.As(err, &managed) {
+		return conflict(CodeSyncedAttribute, "%s", managed.Error()).with(err)
+	}
+	return err
+}
+
+func viaText(via Via) string {
+	switch via {
+	case ViaAPI:
+		return "API"
+	case ViaConsole:
+		return "console"
+	case ViaCLI:
+		return "command line"
+	}
+	return string(via)
+}
+
+// purgeTrash deletes for good what went to the trash before before.
+func purgeTrash(ctx context.Context, tx store.Tx, accountID string, before time.Time) (int, error) {
+	return engine.PurgeTrash(ctx, tx, accountID, before)
+}
+
+// runError maps an engine error to an *Error whose message says what
+// happened in one sentence; the run's reason keeps the details.
+func (m *Manager) runError(src directory.Source, run directory.Run, err error) error {
+	if err == nil {
+		return nil
+	}
+	var kind Kind
+	var msg string
+	switch {
+	case errors.Is(err, engine.ErrBusy):
+		kind, msg = Busy, fmt.Sprintf("another run of source %s is in progress; try again when it ends", src.Name)
+	case errors.Is(err, engine.ErrThreshold):
+		kind, msg = Stopped, fmt.Sprintf("the run of %s would disable or delete more than its deletion limit allows; nothing was applied (review its changes, then rerun allowing deletes)", src.Name)
+	case errors.Is(err, engine.ErrStopped):
+		kind, msg = Stopped, fmt.Sprintf("a safety rule stopped the run of %s; nothing was applied", src.Name)
+	case errors.Is(err, engine.ErrUnsupported):
+		kind, msg = Unsupported, fmt.Sprintf("source %s (%s) cannot sync one user; run a sync of the whole source instead", src.Name, src.Kind)
+	case connector.KindOf(err) != "":
+		kind, msg = SourceFailed, "source "+src.Name+": "+connectorMessage(err)
+	case errors.Is(err, context.Canceled):
+		kind, msg = Unavailable, fmt.Sprintf("the run of %s was cancelled; nothing was applied", src.Name)
+	default:
+		return err
+	}
+	if run.ID != "" && kind != Busy && kind != Unsupported {
+		msg += " (run " + run.ID + ")"
+	}
+	return &Error{Kind: kind, Message: msg, Err: err, RunID: run.ID}
+}
+
+// connectorMessage is what a connector error says to an administrator,
+// without the chain of causes under it (those go to the logs).
+func connectorMessage(err error) string {
+	var ce *connector.Error
+	if !errors.As(err, &ce) {
+		return err.Error()
+	}
+	msg := ce.Message
+	if ce.Code != "" {
+		msg = ce.Code + ": " + msg
+	}
+	return msg
+}

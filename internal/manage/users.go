@@ -1,0 +1,304 @@
+package manage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/dirsync/dirsync/internal/directory"
+	"github.com/dirsync/dirsync/internal/store"
+)
+
+// Page is one page of a listing; Next is "" on the last page.
+type Page[T any] = store.Page[T]
+
+// UserQuery filters and pages a user listing, ordered by username.
+type UserQuery struct {
+	// States to list; empty means active and disabled (not the trash).
+	States []directory.State
+	// Source lists only users linked to this source (name or id).
+	Source string
+	// Search matches a substring of username, email or display name.
+	Search string
+	After  string // the Next of the previous page
+	Limit  int    // 0 means all
+}
+
+// States are the lifecycle states a listing may ask for.
+var States = []directory.State{directory.StateActive, directory.StateDisabled, directory.StateTrash}
+
+// ParseStates reads state names ("active", "disabled", "pending_deletion",
+// also comma separated).
+func ParseStates(values []string) ([]directory.State, error) {
+	var out []directory.State
+	for _, v := range values {
+		for _, p := range strings.Split(v, ",") {
+			st := directory.State(strings.TrimSpace(p))
+			if !slices.Contains(States, st) {
+				return nil, invalid("state", "state %q is unknown: want active, disabled or pending_deletion", p)
+			}
+			out = append(out, st)
+		}
+	}
+	return out, nil
+}
+
+// Users lists the account's users.
+func (m *Manager) Users(ctx context.Context, actor Actor, q UserQuery) (Page[directory.User], error) {
+	if err := actor.require(ActRead); err != nil {
+		return Page[directory.User]{}, err
+	}
+	sq := store.UserQuery{States: q.States, Search: q.Search, After: q.After, Limit: q.Limit}
+	if err := m.checkListing(ctx, actor, q.States, q.Source, q.Limit, &sq.SourceID); err != nil {
+		return Page[directory.User]{}, err
+	}
+	page, err := m.d.Store.Users(ctx, actor.AccountID, sq)
+	if page.Items == nil {
+		page.Items = []directory.User{}
+	}
+	for i := range page.Items {
+		normalizeUser(&page.Items[i])
+	}
+	return page, err
+}
+
+// checkListing checks a listing's states and limit and resolves its
+// source to an id.
+func (m *Manager) checkListing(ctx context.Context, actor Actor, states []directory.State, source string, limit int, sourceID *string) error {
+	for _, st := range states {
+		if !slices.Contains(States, st) {
+			return invalid("state", "state %q is unknown: want active, disabled or pending_deletion", st)
+		}
+	}
+	if limit < 0 {
+		return invalid("limit", "limit must not be negative")
+	}
+	if source == "" {
+		return nil
+	}
+	src, err := m.d.Store.Source(ctx, actor.AccountID, source)
+	if errors.Is(err, store.ErrNotFound) {
+		return invalid("source", "account %s has no source %q", actor.AccountName, source).with(err)
+	}
+	*sourceID = src.ID
+	return err
+}
+
+// normalizeUser makes empty lists lists, never null.
+func normalizeUser(u *directory.User) {
+	if u.Sources == nil {
+		u.Sources = []directory.SourceLink{}
+	}
+	if u.Tags == nil {
+		u.Tags = []string{}
+	}
+}
+
+// User finds a user by id, username or email.
+func (m *Manager) User(ctx context.Context, actor Actor, key string) (directory.User, error) {
+	if err := actor.require(ActRead); err != nil {
+		return directory.User{}, err
+	}
+	u, err := findUser(ctx, m.d.Store, actor, key)
+	normalizeUser(&u)
+	return u, err
+}
+
+// findUser finds a user by id, username or email.
+func findUser(ctx context.Context, rd store.Reader, actor Actor, key string) (directory.User, error) {
+	key = strings.TrimSpace(key)
+	u, err := rd.User(ctx, actor.AccountID, key)
+	if errors.Is(err, store.ErrNotFound) {
+		u, err = rd.UserByUsername(ctx, actor.AccountID, key)
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		u, err = rd.UserByEmail(ctx, actor.AccountID, key)
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return u, notFound("account %s has no user %q (by id, username or email)", actor.AccountName, key).with(err)
+	}
+	return u, err
+}
+
+// UserEdit changes a user's attributes; nil fields stay as they are.
+// Tags and notes are local, the account's own. The attributes a source
+// manages are read-only while a source manages the user; a local user (no
+// source) may have its display name, email and enabled changed too.
+type UserEdit struct {
+	// Tags replaces the tags; AddTags and RemoveTags change them.
+	Tags       *[]string
+	AddTags    []string
+	RemoveTags []string
+	Notes      *string
+
+	DisplayName *string
+	Email       *string
+	Enabled     *bool
+
+	// Other names any other attribute the caller asked to change (by its
+	// JSON name): the edit is refused, saying why.
+	Other []string
+}
+
+func (e UserEdit) empty() bool {
+	return e.Tags == nil && len(e.AddTags) == 0 && len(e.RemoveTags) == 0 && e.Notes == nil &&
+		e.DisplayName == nil && e.Email == nil && e.Enabled == nil && len(e.Other) == 0
+}
+
+// syncedFields names the edit's attributes that a source manages.
+func (e UserEdit) syncedFields() []string {
+	var f []string
+	if e.DisplayName != nil {
+		f = append(f, "display_name")
+	}
+	if e.Email != nil {
+		f = append(f, "email")
+	}
+	if e.Enabled != nil {
+		f = append(f, "enabled")
+	}
+	return f
+}
+
+// Bounds of local attributes.
+const (
+	maxTags      = 100
+	maxTagLength = 100
+	maxNotes     = 10000
+)
+
+// NormalizeTags trims tags, drops repeats and sorts them: every front end
+// stores the same list for the same input.
+func NormalizeTags(tags []string) ([]string, error) {
+	out := make([]string, 0, len(tags))
+	for _, t := range tags {
+		t = strings.TrimSpace(t)
+		switch {
+		case t == "":
+			return nil, invalid("tags", "a tag is empty")
+		case len(t) > maxTagLength:
+			return nil, invalid("tags", "tag %q is longer than %d characters", t[:20]+"…", maxTagLength)
+		case strings.ContainsAny(t, "\r\n\t,"):
+			return nil, invalid("tags", "tag %q holds a comma, a tab or a line break", t)
+		}
+		out = append(out, t)
+	}
+	slices.Sort(out)
+	out = slices.Compact(out)
+	if len(out) > maxTags {
+		return nil, invalid("tags", "a user has at most %d tags", maxTags)
+	}
+	return out, nil
+}
+
+// EditUser changes a user's local attributes (and a local user's own), in
+// one transaction, and returns the user as stored.
+func (m *Manager) EditUser(ctx context.Context, actor Actor, key string, e UserEdit) (directory.User, error) {
+	if err := actor.require(ActEditUsers); err != nil {
+		return directory.User{}, err
+	}
+	var id string
+	err := m.d.Store.Update(ctx, func(tx store.Tx) error {
+		u, err := findUser(ctx, tx, actor, key)
+		if err != nil {
+			return err
+		}
+		if e.empty() {
+			return invalid("", "nothing to change: give tags, notes, or for a local user display name, email or enabled")
+		}
+		id = u.ID
+		if err := applyEdit(&u, e); err != nil {
+			return err
+		}
+		err = tx.UpdateUser(ctx, u)
+		if errors.Is(err, store.ErrAlreadyExists) {
+			return &Error{Kind: Conflict, Code: CodeAlreadyExists, Field: "email", Message: fmt.Sprintf("another user of account %s has email %s", actor.AccountName, u.Email), Err: err}
+		}
+		return err
+	})
+	if err != nil {
+		return directory.User{}, err
+	}
+	u, err := m.d.Store.User(ctx, actor.AccountID, id)
+	normalizeUser(&u)
+	return u, err
+}
+
+func applyEdit(u *directory.User, e UserEdit) error {
+	names := make([]string, len(u.Sources))
+	for i, l := range u.Sources {
+		names[i] = l.Source
+	}
+	for _, f := range slices.Sorted(slices.Values(e.Other)) {
+		switch {
+		case slices.Contains(directoryFields, f) && len(u.Sources) > 0:
+			return &Error{Kind: Conflict, Code: CodeSyncedAttribute, Field: f,
+				Message: fmt.Sprintf("user %s is managed by source %s: %s is synchronized from it and can only be changed there; only tags and notes are local", u.Username, strings.Join(names, ", "), f)}
+		case slices.Contains(directoryFields, f) || slices.Contains(readOnlyUserFields, f):
+			return &Error{Kind: Conflict, Code: CodeSyncedAttribute, Field: f,
+				Message: fmt.Sprintf("%s cannot be changed in dirsync: only tags, notes, and a local user's display_name, email and enabled can", f)}
+		}
+		return invalid(f, "unknown field %q: only tags, notes, display_name, email and enabled can be changed", f)
+	}
+	if f := e.syncedFields(); len(f) > 0 && len(u.Sources) > 0 {
+		return &Error{Kind: Conflict, Code: CodeSyncedAttribute, Field: f[0],
+			Message: fmt.Sprintf("user %s is managed by source %s: %s is synchronized from it and can only be changed there; only tags and notes are local", u.Username, strings.Join(names, ", "), f[0])}
+	}
+	tags := u.Tags
+	if e.Tags != nil {
+		tags = *e.Tags
+	}
+	tags = append(slices.Clone(tags), e.AddTags...)
+	tags, err := NormalizeTags(tags)
+	if err != nil {
+		return err
+	}
+	remove, err := NormalizeTags(e.RemoveTags)
+	if err != nil {
+		return err
+	}
+	u.Tags = slices.DeleteFunc(tags, func(t string) bool { return slices.Contains(remove, t) })
+	if e.Notes != nil {
+		if len(*e.Notes) > maxNotes {
+			return invalid("notes", "notes are longer than %d characters", maxNotes)
+		}
+		u.Notes = *e.Notes
+	}
+	if e.DisplayName != nil {
+		u.DisplayName = strings.TrimSpace(*e.DisplayName)
+	}
+	if e.Email != nil {
+		email := strings.TrimSpace(*e.Email)
+		if email != "" && (!strings.Contains(email, "@") || strings.ContainsAny(email, " \t\r\n")) {
+			return invalid("email", "%q is not an email address", email)
+		}
+		u.Email = email
+	}
+	if e.Enabled != nil {
+		u.Enabled = *e.Enabled
+		if u.State != directory.StateTrash {
+			u.State = directory.StateFor(u.Enabled)
+		}
+	}
+	return nil
+}
+
+// The attributes an edit may name, by the model's JSON names:
+// editable ones, directory attributes (a source's), and read-only ones.
+var (
+	editableUserFields = []string{"tags", "notes", "display_name", "email", "enabled"}
+	directoryFields    = []string{"username", "given_name", "surname", "job_title", "department", "mobile_phone",
+		"business_phones", "user_type", "licenses", "proxy_addresses", "immutable_id", "account_name", "dn"}
+	readOnlyUserFields = []string{"id", "account_id", "state", "sources", "created_at", "updated_at", "trashed_at"}
+)
+
+// EditableFields lists what an edit may change on u, by JSON name: tags and
+// notes, and a local user's display_name, email and enabled.
+func EditableFields(u directory.User) []string {
+	if len(u.Sources) > 0 {
+		return []string{"tags", "notes"}
+	}
+	return slices.Clone(editableUserFields)
+}
