@@ -61,7 +61,9 @@ func (s *source) Containers(ctx context.Context, dn string, limit int) ([]connec
 	if err != nil && !errors.Is(err, errEnough) {
 		return nil, false, ss.readErr("list the OUs under "+dn, dn, err)
 	}
-	slices.SortFunc(out, func(a, b connector.Container) int { return strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)) })
+	slices.SortFunc(out, func(a, b connector.Container) int {
+		return strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name))
+	})
 	return out, more, nil
 }
 
@@ -93,7 +95,9 @@ func (s *source) SearchGroups(ctx context.Context, query string, limit int) ([]d
 	more, err := s.search(ctx, query, limit, true, func(sc *schema, e *goldap.Entry, a anchor) {
 		out = append(out, sc.group(e, a))
 	})
-	slices.SortFunc(out, func(a, b directory.SourceGroup) int { return strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)) })
+	slices.SortFunc(out, func(a, b directory.SourceGroup) int {
+		return strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name))
+	})
 	return out, more, err
 }
 
@@ -104,7 +108,9 @@ func (s *source) SearchUsers(ctx context.Context, query string, limit int) ([]di
 	more, err := s.search(ctx, query, limit, false, func(sc *schema, e *goldap.Entry, a anchor) {
 		out = append(out, sc.user(e, a))
 	})
-	slices.SortFunc(out, func(a, b directory.SourceUser) int { return strings.Compare(strings.ToLower(a.Username), strings.ToLower(b.Username)) })
+	slices.SortFunc(out, func(a, b directory.SourceUser) int {
+		return strings.Compare(strings.ToLower(a.Username), strings.ToLower(b.Username))
+	})
 	return out, more, err
 }
 
