@@ -218,6 +218,10 @@ type Tx interface {
 
 	CreateRun(ctx context.Context, r *directory.Run) error // sets ID
 	UpdateRun(ctx context.Context, r directory.Run) error
+	// DropStage deletes what the run staged (as Stager's DropStage), in
+	// the transaction that records how the run ended: a crash then leaves
+	// either a running run with its staging, or a finished run without.
+	DropStage(ctx context.Context, runID string) error
 	// AddChanges appends to the run's change list; Seq is assigned in order.
 	AddChanges(ctx context.Context, runID string, cs []directory.Change) error
 

@@ -1669,6 +1669,20 @@ func testStagingKeys(t *testing.T, s store.Store) {
 			t.Errorf("after DropStage(run1): StagedCount(%q) = %d, want %d", key, got, want)
 		}
 	}
+	// In a transaction: gone with its commit, back with its rollback.
+	err := s.Update(ctx, func(tx store.Tx) error {
+		if err := tx.DropStage(ctx, "run10"); err != nil {
+			return err
+		}
+		return errors.New("roll back")
+	})
+	if err == nil || count("run10") != 4 {
+		t.Errorf("a rolled back Tx.DropStage: %v, %d rows left, want 4", err, count("run10"))
+	}
+	update(t, s, func(tx store.Tx) error { return tx.DropStage(ctx, "run10") })
+	if got := count(""); got != 8 {
+		t.Errorf("after a committed Tx.DropStage(run10): %d rows, want 8", got)
+	}
 }
 
 // testUnfinishedRuns: the source's runs recorded as running, oldest first;
