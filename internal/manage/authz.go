@@ -67,6 +67,10 @@ type Actor struct {
 	// database (the command line): the owner of every account, who may
 	// also create and list accounts.
 	Operator bool
+	// UserID and SessionID are the console user's and its session's ids,
+	// for a console session; empty for every other actor.
+	UserID    string
+	SessionID string
 }
 
 // Action is something a role may or may not do.
@@ -85,6 +89,8 @@ const (
 	ActManageMail    Action = "manage the enrollment template and who is notified"
 	ActPurge         Action = "purge the trash"
 	ActManageTokens  Action = "manage API tokens"
+	ActManageConsole Action = "manage console users"
+	ActManageAccount Action = "change the account's settings"
 )
 
 // minRole is the one table of who may do what.
@@ -100,6 +106,8 @@ var minRole = map[Action]Role{
 	ActManageMail:    RoleAdministrator,
 	ActPurge:         RoleAdministrator,
 	ActManageTokens:  RoleOwner,
+	ActManageConsole: RoleOwner,
+	ActManageAccount: RoleOwner,
 }
 
 // MinRole is the least role that may do act.
@@ -128,7 +136,7 @@ func RoleHelp() string {
 	var b strings.Builder
 	for _, r := range Roles {
 		var can []string
-		for _, act := range []Action{ActRead, ActSyncUser, ActEditUsers, ActEnroll, ActRestore, ActManageSources, ActSync, ActManageHooks, ActManageMail, ActPurge, ActManageTokens} {
+		for _, act := range []Action{ActRead, ActSyncUser, ActEditUsers, ActEnroll, ActRestore, ActManageSources, ActSync, ActManageHooks, ActManageMail, ActPurge, ActManageTokens, ActManageConsole, ActManageAccount} {
 			if minRole[act] == r {
 				can = append(can, string(act))
 			}

@@ -111,6 +111,7 @@ type Reader interface {
 	SourceHealth(ctx context.Context, sourceID string) (SourceHealth, error)
 
 	MailReader // enrollments, the outbox, mail settings (mail.go)
+	ConsoleReader
 }
 
 // Page is one page of a listing; Next is "" on the last page.
@@ -274,6 +275,7 @@ type Tx interface {
 	SetSourceHealth(ctx context.Context, h SourceHealth) error
 
 	MailTx // enrollments, the outbox, mail settings (mail.go)
+	ConsoleWriter
 }
 
 // Reach is the part of a source's memberships that a SyncMemberships call
