@@ -2,7 +2,6 @@ package manage
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"html"
 	"log/slog"
@@ -23,9 +22,10 @@ import (
 // (the deletion limit). Each is queued once per occurrence, in the
 // transaction that records the occurrence (a dedupe key per recipient
 // makes a second one a no-op), with a link to the console page that fixes
-// it. The recipients are the account's console users of the roles each
-// notification names, the account's notification addresses, and the
-// deployment's (dirsync serve --smtp-to).
+// it. The recipients are the account's console users of the roles its
+// settings name (AccountSettings.NotifyRoles, owners by default; every
+// owner for a reauthorization), its extra addresses (NotifyEmails), and
+// the deployment's (dirsync serve --smtp-to).
 
 // Notification kinds, the mails' kinds in the log.
 const (
@@ -37,18 +37,8 @@ const (
 	MailTest           = "test"
 )
 
-// DefaultFailingRuns is how many failed runs in a row make a source
-// failing.
-const DefaultFailingRuns = 3
-
-// notificationRoles says which console users each notification goes to.
-var notificationRoles = map[string][]Role{
-	MailReauthorize:    {RoleOwner},
-	MailSecretExpiring: {RoleOwner, RoleAdministrator},
-	MailSecretExpired:  {RoleOwner, RoleAdministrator},
-	MailSourceFailing:  {RoleOwner, RoleAdministrator},
-	MailRunStopped:     {RoleOwner, RoleAdministrator},
-}
+// FailingRuns is how many failed runs in a row make a source failing.
+const FailingRuns = 3
 
 // MailOptions say how this process sends mail; the service sets them.
 type MailOptions struct {
@@ -126,120 +116,31 @@ func (m *Manager) MailCycle(ctx context.Context) (MailCycleResult, error) {
 	return r, err
 }
 
-// NotificationSettings say who, beside the console users of each
-// notification's roles, gets the account's notifications.
-type NotificationSettings struct {
-	// Addresses get every notification.
-	Addresses []string `json:"addresses"`
-	// FailingRuns is how many failed runs in a row make a notification
-	// (default 3).
-	FailingRuns int `json:"failing_runs"`
-}
-
-func decodeNotifications(raw []byte) (NotificationSettings, error) {
-	s := NotificationSettings{Addresses: []string{}, FailingRuns: DefaultFailingRuns}
-	if len(raw) == 0 {
-		return s, nil
-	}
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return s, fmt.Errorf("stored notification settings: %w", err)
-	}
-	if s.FailingRuns <= 0 {
-		s.FailingRuns = DefaultFailingRuns
-	}
-	if s.Addresses == nil {
-		s.Addresses = []string{}
-	}
-	return s, nil
-}
-
-// NotificationSettings returns who the account notifies.
-func (m *Manager) NotificationSettings(ctx context.Context, actor Actor) (NotificationSettings, error) {
-	if err := actor.require(ActRead); err != nil {
-		return NotificationSettings{}, err
-	}
-	ms, err := m.d.Store.MailSettings(ctx, actor.AccountID)
-	if err != nil {
-		return NotificationSettings{}, err
-	}
-	return decodeNotifications(ms.Notifications)
-}
-
-// NotificationInput changes the notification settings; nil fields stay.
-type NotificationInput struct {
-	Addresses   *[]string
-	FailingRuns *int
-}
-
-// SetNotificationSettings changes who the account notifies.
-func (m *Manager) SetNotificationSettings(ctx context.Context, actor Actor, in NotificationInput) (NotificationSettings, error) {
-	if err := actor.require(ActManageMail); err != nil {
-		return NotificationSettings{}, err
-	}
-	var out NotificationSettings
-	err := m.d.Store.Update(ctx, func(tx store.Tx) error {
-		ms, err := tx.MailSettings(ctx, actor.AccountID)
-		if err != nil {
-			return err
-		}
-		s, err := decodeNotifications(ms.Notifications)
-		if err != nil {
-			return err
-		}
-		if in.Addresses != nil {
-			s.Addresses = []string{}
-			for _, a := range *in.Addresses {
-				a = strings.TrimSpace(a)
-				if !mail.ValidAddress(a) {
-					return invalid("addresses", "%q is not an email address", a)
-				}
-				if !slices.ContainsFunc(s.Addresses, func(b string) bool { return strings.EqualFold(a, b) }) {
-					s.Addresses = append(s.Addresses, a)
-				}
-			}
-			if len(s.Addresses) > 50 {
-				return invalid("addresses", "at most 50 addresses")
-			}
-		}
-		if in.FailingRuns != nil {
-			if *in.FailingRuns < 1 || *in.FailingRuns > 100 {
-				return invalid("failing_runs", "failing_runs must be from 1 to 100")
-			}
-			s.FailingRuns = *in.FailingRuns
-		}
-		if ms.Notifications, err = json.Marshal(s); err != nil {
-			return err
-		}
-		out = s
-		return tx.SetMailSettings(ctx, ms)
-	})
-	return out, err
-}
-
-// roleRecipients are the addresses of the account's console users of the
-// given roles. Console users are the console's (issue 11); until the
-// model has them, no one is reached by role, and the account's and the
-// deployment's addresses carry every notification.
-var roleRecipients = func(ctx context.Context, rd store.Reader, accountID string, roles []Role) ([]string, error) {
-	return nil, nil
-}
-
-// recipients are everyone a notification of the kind goes to, each once.
+// recipients are everyone a notification of the kind goes to, each once:
+// the console users of the roles the account's settings name (every owner
+// too, for a reauthorization, as Duo mails every owner), the settings'
+// extra addresses, and the deployment's.
 func (m *Manager) recipients(ctx context.Context, rd store.Reader, accountID, kind string) ([]string, error) {
-	ms, err := rd.MailSettings(ctx, accountID)
+	s, err := m.accountSettings(ctx, rd, accountID)
 	if err != nil {
 		return nil, err
 	}
-	ns, err := decodeNotifications(ms.Notifications)
+	roles := s.NotifyRoles
+	if kind == MailReauthorize && !slices.Contains(roles, RoleOwner) {
+		roles = append(slices.Clone(roles), RoleOwner)
+	}
+	users, err := rd.ConsoleUsers(ctx, accountID)
 	if err != nil {
 		return nil, err
 	}
-	byRole, err := roleRecipients(ctx, rd, accountID, notificationRoles[kind])
-	if err != nil {
-		return nil, err
+	var all []string
+	for _, u := range users {
+		if slices.Contains(roles, Role(u.Role)) {
+			all = append(all, u.Email)
+		}
 	}
+	all = append(append(all, s.NotifyEmails...), m.deploymentRecipients()...)
 	var out []string
-	all := append(append(byRole, ns.Addresses...), m.deploymentRecipients()...)
 	for _, a := range all {
 		if mail.ValidAddress(a) && !slices.ContainsFunc(out, func(b string) bool { return strings.EqualFold(a, b) }) {
 			out = append(out, a)
@@ -330,16 +231,8 @@ func (m *Manager) noteOutcome(ctx context.Context, src directory.Source, run dir
 		})
 	case directory.OutcomeFailed:
 		return m.d.Store.Update(ctx, func(tx store.Tx) error {
-			ms, err := tx.MailSettings(ctx, src.AccountID)
-			if err != nil {
-				return err
-			}
-			ns, err := decodeNotifications(ms.Notifications)
-			if err != nil {
-				return err
-			}
-			streak, first, err := failingStreak(ctx, tx, src, ns.FailingRuns+1)
-			if err != nil || streak != ns.FailingRuns {
+			streak, first, err := failingStreak(ctx, tx, src, FailingRuns+1)
+			if err != nil || streak != FailingRuns {
 				return err
 			}
 			return m.notify(ctx, tx, notification{accountID: src.AccountID, kind: MailSourceFailing, key: "source_failing/" + first,

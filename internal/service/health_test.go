@@ -22,8 +22,12 @@ func (w *world) mailTo(addr string) *smtptest.Server {
 		w.t.Fatal(err)
 	}
 	w.parts.Manager.SetMail(manage.MailOptions{Sender: sender, ConsoleURL: "https://dirsync.example.com"})
-	addrs := []string{addr}
-	if _, err := w.parts.Manager.SetNotificationSettings(w.t.Context(), w.owner, manage.NotificationInput{Addresses: &addrs}); err != nil {
+	settings, err := w.parts.Manager.AccountSettings(w.t.Context(), w.owner)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	settings.NotifyEmails = []string{addr}
+	if _, err := w.parts.Manager.SetAccountSettings(w.t.Context(), w.owner, settings); err != nil {
 		w.t.Fatal(err)
 	}
 	return srv

@@ -122,11 +122,11 @@ type MailQuery struct {
 }
 
 // MailSettings are an account's settings for mail, as JSON the store does
-// not interpret: the enrollment template and the notification recipients.
+// not interpret: the enrollment template. (Who is notified is part of the
+// account's settings.)
 type MailSettings struct {
-	AccountID     string          `json:"account_id"`
-	Enrollment    json.RawMessage `json:"enrollment,omitempty"`
-	Notifications json.RawMessage `json:"notifications,omitempty"`
+	AccountID  string          `json:"account_id"`
+	Enrollment json.RawMessage `json:"enrollment,omitempty"`
 }
 
 // MailReader reads what MailTx writes.

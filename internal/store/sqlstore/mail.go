@@ -228,16 +228,13 @@ func (r reader) Mails(ctx context.Context, accountID string, q store.MailQuery) 
 
 func (r reader) MailSettings(ctx context.Context, accountID string) (store.MailSettings, error) {
 	s := store.MailSettings{AccountID: accountID}
-	var enr, notif string
-	err := r.c.row(ctx, `SELECT enrollment, notifications FROM mail_settings WHERE account_id = ?`, accountID).Scan(&enr, &notif)
+	var enr string
+	err := r.c.row(ctx, `SELECT enrollment FROM mail_settings WHERE account_id = ?`, accountID).Scan(&enr)
 	if errors.Is(err, sql.ErrNoRows) {
 		return s, nil
 	}
 	if enr != "" {
 		s.Enrollment = []byte(enr)
-	}
-	if notif != "" {
-		s.Notifications = []byte(notif)
 	}
 	return s, wrap(err, r.c.f, "mail settings of account %q", accountID)
 }
@@ -249,8 +246,8 @@ func (t *tx) SetMailSettings(ctx context.Context, s store.MailSettings) error {
 	if _, err := t.c.exec(ctx, `DELETE FROM mail_settings WHERE account_id = ?`, s.AccountID); err != nil {
 		return wrap(err, t.c.f, "set mail settings")
 	}
-	_, err := t.c.exec(ctx, `INSERT INTO mail_settings (account_id, enrollment, notifications) VALUES (?, ?, ?)`,
-		s.AccountID, string(s.Enrollment), string(s.Notifications))
+	_, err := t.c.exec(ctx, `INSERT INTO mail_settings (account_id, enrollment) VALUES (?, ?)`,
+		s.AccountID, string(s.Enrollment))
 	return wrap(err, t.c.f, "set mail settings")
 }
 

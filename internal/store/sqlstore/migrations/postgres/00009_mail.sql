@@ -2,7 +2,8 @@
 -- tokens their links carry; the outbox every mail goes through, which
 -- stays as the record of what became of it (its body, which may hold a
 -- link, is sealed and dropped once the mail is done); and each account's
--- mail settings (the enrollment template, who is notified) as JSON.
+-- mail settings (the enrollment template) as JSON; notifications is unused:
+-- who is notified is part of the account's settings.
 
 -- +goose Up
 CREATE TABLE mail_settings (
