@@ -125,6 +125,8 @@ Start with "dirsync demo" to see a whole sync against an emulated tenant.`,
 		a.tokenCommand(),
 		a.webhooksCommand(),
 		a.eventsCommand(),
+		a.enrollmentsCommand(),
+		a.mailCommand(),
 		a.versionCommand(),
 	)
 	markRan(root, &a.ran)

@@ -19,7 +19,7 @@ func (a *app) sourceSetCommand() *cobra.Command {
 		groups, rules, picks, tags, matchOrder []string
 		clearRules                             bool
 		requireLicense, requireEmail, normalize, importPhones,
-		updateExisting, processDeletions bool
+		updateExisting, processDeletions, sendEnrollment bool
 		maxDeletes, maxDeletePercent int
 		asJSON                       bool
 	)
@@ -98,6 +98,9 @@ Excludes win over includes; with include rules, a user must match one.
 			if f.Changed("phone-region") {
 				s.PhoneRegion = phoneRegion
 			}
+			if f.Changed("send-enrollment") {
+				s.SendEnrollment = sendEnrollment
+			}
 			if f.Changed("tag") {
 				s.Tags = tags
 			}
@@ -146,6 +149,7 @@ Excludes win over includes; with include rules, a user must match one.
 	fl.BoolVar(&normalize, "normalize-usernames", false, "use the UPN's prefix as the username")
 	fl.BoolVar(&importPhones, "import-phones", false, "validate phones and store them as E.164; invalid ones are reported and dropped")
 	fl.StringVar(&phoneRegion, "phone-region", "", "region of phone numbers without a country code, e.g. US")
+	fl.BoolVar(&sendEnrollment, "send-enrollment", false, "mail imported users an enrollment link, with reminders (see dirsync enrollments)")
 	fl.StringArrayVar(&tags, "tag", nil, "a tag given to the users this source imports (repeat for more)")
 	fl.StringVar(&tagMode, "tag-mode", "", "append (default) or replace the users' tags")
 	fl.BoolVar(&updateExisting, "update-existing", true, "update users that already exist (false: only create new ones)")
