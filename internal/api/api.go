@@ -78,7 +78,7 @@ func (s *Server) Routes() []Route {
 		sources = manage.ActManageSources
 		hooks   = manage.ActManageHooks
 	)
-	return []Route{
+	return append([]Route{
 		r("GET", "/openapi.json", read, s.getOpenAPI),
 		r("GET", "/account", read, s.getAccount),
 		r("GET", "/accounts", read, s.listAccounts),
@@ -122,7 +122,7 @@ func (s *Server) Routes() []Route {
 		r("GET", "/tokens", manage.ActManageTokens, s.listTokens),
 		r("POST", "/tokens", manage.ActManageTokens, s.createToken),
 		r("DELETE", "/tokens/{id}", manage.ActManageTokens, s.revokeToken),
-	}
+	}, s.enrollmentRoutes(r)...)
 }
 
 // Handler returns the API's handler, for mounting at the server's root.
