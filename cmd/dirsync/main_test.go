@@ -20,7 +20,13 @@ import (
 // binary is dirsync built once for the tests that run it as a process.
 var binary string
 
+// TestMain builds dirsync once; DIRSYNC_TEST_BINARY runs the tests against
+// another build instead (to see a regression test fail on an older one).
 func TestMain(m *testing.M) {
+	if b := os.Getenv("DIRSYNC_TEST_BINARY"); b != "" {
+		binary = b
+		os.Exit(m.Run())
+	}
 	dir, err := os.MkdirTemp("", "dirsync-bin")
 	if err != nil {
 		panic(err)

@@ -248,10 +248,12 @@ func (a *app) open(cmd *cobra.Command) (*manage.Manager, manage.Actor, error) {
 	return a.m, a.actor, nil
 }
 
+// logLevel is the level of the logs on standard error: errors only by
+// default, since a command prints what happened itself (serve: info).
 func (a *app) logLevel() slog.Level {
-	var lvl slog.Level
-	if err := lvl.UnmarshalText([]byte(a.settings.String(config.LogLevel))); err != nil {
-		lvl = slog.LevelWarn
+	lvl := slog.LevelError
+	if v := a.settings.String(config.LogLevel); v != "" {
+		lvl.UnmarshalText([]byte(v))
 	}
 	return lvl
 }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/dirsync/dirsync/internal/connector"
@@ -126,6 +127,21 @@ func (m *Manager) runError(src directory.Source, run directory.Run, err error) e
 		msg += " (run " + run.ID + ")"
 	}
 	return &Error{Kind: kind, Message: msg, Err: err, RunID: run.ID}
+}
+
+// ShortReason is a run's reason as a person reads it: when the run failed
+// because its source did, the reason up to what the source's connector
+// says to an administrator, without the chain of causes under it (those
+// are in the logs, at debug level).
+func ShortReason(run directory.Run, err error) string {
+	if KindOf(err) != SourceFailed {
+		return run.Reason
+	}
+	msg := connectorMessage(err)
+	if i := strings.Index(run.Reason, msg); i >= 0 && msg != "" {
+		return run.Reason[:i+len(msg)]
+	}
+	return run.Reason
 }
 
 // connectorMessage is what a connector error says to an administrator,
