@@ -127,8 +127,28 @@ Start with "dirsync demo" to see a whole sync against an emulated tenant.`,
 		a.eventsCommand(),
 		a.versionCommand(),
 	)
+	groups(root)
 	markRan(root, &a.ran)
 	return root
+}
+
+// groups makes every command that only groups others refuse a word it does
+// not know ("dirsync source shwo"), as the root does, instead of printing
+// its help and succeeding.
+func groups(cmd *cobra.Command) {
+	for _, c := range cmd.Commands() {
+		groups(c)
+	}
+	if cmd.RunE != nil || cmd.Run != nil || !cmd.HasSubCommands() || !cmd.HasParent() {
+		return
+	}
+	cmd.Args = cobra.ArbitraryArgs
+	cmd.RunE = func(c *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return usageErr("unknown command %q for %q (see %s --help)", args[0], c.CommandPath(), c.CommandPath())
+		}
+		return c.Help()
+	}
 }
 
 // markRan wraps every command's RunE so that ran tells cobra's own

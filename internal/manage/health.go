@@ -73,8 +73,8 @@ func (m *Manager) noteAuth(ctx context.Context, src directory.Source, run direct
 	}
 	if notify {
 		m.notify("dirsync: source "+src.Name+" needs reauthorization",
-			fmt.Sprintf("dirsync could not authenticate to source %s (%s): %s\n\nGive it new credentials (dirsync source set-secret, or PATCH /api/v1/sources/%s with a new secret); until then it does not sync.",
-				src.Name, src.Kind, message, src.ID))
+			fmt.Sprintf("dirsync could not authenticate to source %s (%s): %s\n\nGive it new credentials (dirsync source secret %s --client-secret-file FILE, or PATCH /api/v1/sources/%s with a new secret); until then it does not sync.",
+				src.Name, src.Kind, message, src.Name, src.ID))
 	}
 	return nil
 }
@@ -153,8 +153,8 @@ func (m *Manager) checkSecret(ctx context.Context, src directory.Source) error {
 	}
 	if notify {
 		m.notify(fmt.Sprintf("dirsync: the client secret of source %s expires in %d days", src.Name, days),
-			fmt.Sprintf("The client secret of source %s expires on %s (%d days). Create a new secret in Entra ID and give it to dirsync (PATCH /api/v1/sources/%s) before then, or the source stops syncing.",
-				src.Name, exp.Format(time.DateOnly), days, src.ID))
+			fmt.Sprintf("The client secret of source %s expires on %s (%d days). Create a new secret in Entra ID and give it to dirsync (dirsync source secret %s --client-secret-file FILE --secret-expires DATE, or PATCH /api/v1/sources/%s) before then, or the source stops syncing.",
+				src.Name, exp.Format(time.DateOnly), days, src.Name, src.ID))
 	}
 	return nil
 }

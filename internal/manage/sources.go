@@ -384,6 +384,18 @@ func credentialTargetChanged(kind directory.SourceKind, before, after []byte) st
 	return ""
 }
 
+// withoutExpiry drops a secret's expiry date from settings: a new date
+// changes what is read from the source no more than a new secret does.
+func withoutExpiry(config []byte) json.RawMessage {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(config, &m) != nil {
+		return config
+	}
+	delete(m, "secret_expires")
+	out, _ := json.Marshal(m)
+	return out
+}
+
 func jsonEqual(a, b json.RawMessage) bool {
 	var x, y any
 	_ = json.Unmarshal(a, &x)
@@ -455,7 +467,8 @@ func (m *Manager) UpdateSource(ctx context.Context, actor Actor, key string, in 
 }
 
 // changeCredentials applies new settings and/or a new secret to src,
-// validated and sealed; it reports whether the settings changed.
+// validated and sealed; it reports whether the settings changed what is
+// read from the source (a cursor read under the old ones is then void).
 func (m *Manager) changeCredentials(src *directory.Source, in SourceInput) (bool, error) {
 	box, err := m.box()
 	if err != nil {
@@ -478,7 +491,7 @@ func (m *Manager) changeCredentials(src *directory.Source, in SourceInput) (bool
 	if src.Config, err = m.checkConfig(*src, config, plain); err != nil {
 		return false, err
 	}
-	changed := !jsonEqual(before, src.Config)
+	changed := !jsonEqual(withoutExpiry(before), withoutExpiry(src.Config))
 	if f := credentialTargetChanged(src.Kind, before, src.Config); f != "" && in.Secret == nil {
 		return false, invalid("secret", "changing %s changes where the credential is sent: give the secret again in the same change", f)
 	}
