@@ -323,7 +323,9 @@ func (m *Manager) checkConfig(src directory.Source, config json.RawMessage, secr
 	if _, err := m.d.Connect(src, secretValue); err != nil {
 		var ce *connector.Error
 		if errors.As(err, &ce) {
-			return nil, invalid("settings", "%s", ce.Message).with(err)
+			// The details under the message name what is wrong (each
+			// setting refused, for LDAP): they are the message here.
+			return nil, invalid("settings", "%s", strings.ReplaceAll(ce.Error(), "\n", "; ")).with(err)
 		}
 		// Registry errors are about the settings' form (an unknown field,
 		// a wrong type): the caller's to fix.
