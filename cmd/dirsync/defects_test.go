@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -350,5 +351,83 @@ func TestSecondDemoChangesNothing(t *testing.T) {
 	if after := e.ok("source", "show", "demo-entra", "--json"); after != before {
 		t.Fatalf("the second demo changed the first's source:\n%s\n%s", before, after)
 	}
-	_ = fmt.Sprint
+}
+
+// TestVersion: "dirsync version" and "dirsync --version" say the same: the
+// module version and the revision it was built from.
+func TestVersion(t *testing.T) {
+	e := newEnv(t)
+	a := e.ok("version")
+	b := e.ok("--version")
+	if a != b || !strings.HasPrefix(a, "dirsync ") || !strings.Contains(a, "go1.") {
+		t.Fatalf("version %q, --version %q", a, b)
+	}
+	// Go stamps the revision of a clone (not of a git worktree, whose .git
+	// is a file).
+	if fi, err := os.Stat("../../.git"); err != nil || !fi.IsDir() || os.Getenv("DIRSYNC_TEST_BINARY") != "" {
+		return
+	}
+	if rev, err := exec.Command("git", "rev-parse", "HEAD").Output(); err == nil {
+		if short := strings.TrimSpace(string(rev))[:12]; !strings.Contains(a, short) {
+			t.Errorf("version %q lacks the revision %s", a, short)
+		}
+	}
+}
+
+// TestWebhooksAndEventsCommands: what only the API could do, the command
+// line does too: subscribe a receiver, test it, read the delivery log,
+// change and remove the subscription; read the change feed.
+func TestWebhooksAndEventsCommands(t *testing.T) {
+	e := newEnv(t)
+	e.env = append(e.env, "DIRSYNC_WEBHOOK_ALLOW=127.0.0.1")
+	got := make(chan http.Header, 4)
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.Header
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer recv.Close()
+	e.addSource("s")
+	e.ok("sync", "s")
+	var hook struct {
+		ID     string `json:"id"`
+		Secret string `json:"Secret"`
+	}
+	e.jsonOut(&hook, "webhooks", "add", recv.URL+"/hook", "--event-type", "user.created")
+	if hook.ID == "" || !strings.HasPrefix(hook.Secret, "whsec_") {
+		t.Fatalf("webhooks add: %+v", hook)
+	}
+	if out := e.ok("webhooks", "list"); !strings.Contains(out, hook.ID) || !strings.Contains(out, "user.created") {
+		t.Fatalf("webhooks list:\n%s", out)
+	}
+	if out := e.ok("webhooks", "test", hook.ID); !strings.Contains(out, "accepted the test event") {
+		t.Fatalf("webhooks test: %s", out)
+	}
+	if h := <-got; h.Get("webhook-signature") == "" || h.Get("webhook-id") == "" {
+		t.Fatalf("the test delivery is not signed: %v", h)
+	}
+	if out := e.ok("webhooks", "deliveries", hook.ID); !strings.Contains(out, "webhook.test") || !strings.Contains(out, "succeeded") {
+		t.Fatalf("webhooks deliveries:\n%s", out)
+	}
+	e.ok("webhooks", "set", hook.ID, "--disable")
+	if out := e.ok("webhooks", "show", hook.ID); !strings.Contains(out, "disabled") || strings.Contains(out, hook.Secret) {
+		t.Fatalf("webhooks show:\n%s", out)
+	}
+	if _, errOut, code := e.run("webhooks", "add", "http://10.0.0.1/hook"); code != 2 || !strings.Contains(errOut, "url") {
+		t.Fatalf("a private target: exit %d %s", code, errOut)
+	}
+	e.ok("webhooks", "remove", hook.ID)
+	if _, _, code := e.run("webhooks", "show", hook.ID); code != 2 {
+		t.Fatalf("a removed webhook: exit %d", code)
+	}
+	var events []struct {
+		Seq  int64  `json:"seq"`
+		Type string `json:"type"`
+	}
+	e.jsonOut(&events, "events", "list", "--limit", "1000")
+	if len(events) < 20 || events[len(events)-1].Type != "sync.completed" {
+		t.Fatalf("events list: %d events", len(events))
+	}
+	if out := e.ok("events", "list", "--after", fmt.Sprint(events[len(events)-2].Seq)); !strings.Contains(out, "sync.completed") || strings.Contains(out, "user.created") {
+		t.Fatalf("events after a seq:\n%s", out)
+	}
 }

@@ -32,7 +32,9 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binary = filepath.Join(dir, "dirsync")
-	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+	// -buildvcs=auto: the revision is stamped where git can give it, even
+	// when GOFLAGS turns stamping off.
+	if out, err := exec.Command("go", "build", "-buildvcs=auto", "-o", binary, ".").CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "build dirsync: %v\n%s", err, out)
 		os.Exit(1)
 	}

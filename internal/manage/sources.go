@@ -312,11 +312,19 @@ func applyNames(src *directory.Source, in SourceInput) error {
 // checkConfig validates a connector's settings with its secret, offline,
 // and returns them compacted.
 func (m *Manager) checkConfig(src directory.Source, config json.RawMessage, secretValue []byte) ([]byte, error) {
-	var b bytes.Buffer
-	if err := json.Compact(&b, config); err != nil || !bytes.HasPrefix(b.Bytes(), []byte("{")) {
+	// One form whoever sends them: keys sorted, no blanks (the stored
+	// settings of the same source are the same bytes through any front end).
+	var fields map[string]any
+	dec := json.NewDecoder(bytes.NewReader(config))
+	dec.UseNumber()
+	if err := dec.Decode(&fields); err != nil || fields == nil || dec.More() {
 		return nil, invalid("settings", "settings must be a JSON object of the connector's settings")
 	}
-	src.Config = b.Bytes()
+	canonical, err := json.Marshal(fields)
+	if err != nil {
+		return nil, invalid("settings", "settings must be a JSON object of the connector's settings")
+	}
+	src.Config = canonical
 	if err := checkExpiry(src, m.now()); err != nil {
 		return nil, err
 	}
