@@ -38,6 +38,9 @@ func (e *Engine) finish(ctx context.Context, run directory.Run, outcome director
 				return err
 			}
 		}
+		if err := tx.DropStage(rctx, run.ID); err != nil {
+			return err
+		}
 		return tx.UpdateRun(rctx, run)
 	})
 	if err != nil {

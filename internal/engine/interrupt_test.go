@@ -164,3 +164,37 @@ func TestReapMarksDeadRunsWithoutRunning(t *testing.T) {
 		t.Fatalf("Reap recorded a run: %d runs", len(runs))
 	}
 }
+
+// noLateDrop is a store whose DropStage outside a transaction does
+// nothing, as when a process dies right after a run's record commits.
+type noLateDrop struct{ store.Store }
+
+func (noLateDrop) DropStage(context.Context, string) error { return nil }
+
+// TestStagingGoesWithTheRunsRecord: the transaction that records how a run
+// ended drops its staging, so no ending (succeeded, failed, stopped, dry
+// run, delta) leaves staged rows, even if the process dies right after.
+func TestStagingGoesWithTheRunsRecord(t *testing.T) {
+	eachStore(t, func(t *testing.T, f *fixture) {
+		eng := *f.eng
+		eng.Store = noLateDrop{f.st}
+		src := &incSource{source: sample()}
+		check := func(what string, opts engine.Options) {
+			t.Helper()
+			run, _ := eng.Sync(f.ctx, f.src, src, opts)
+			if n := f.staged(); n != 0 {
+				t.Fatalf("%s (%s %s): %d staged rows left", what, run.Kind, run.Outcome, n)
+			}
+		}
+		check("first full run", engine.Options{})
+		src.script = func(s connector.ChangeSink) error {
+			return s.Membership(directory.SourceMembership{GroupExternalID: "g-all", MemberExternalID: "u9", MemberKind: directory.MemberUser})
+		}
+		check("delta run", engine.Options{})
+		check("dry run", engine.Options{DryRun: true, Full: true})
+		src.users = src.users[:10]
+		check("stopped run", engine.Options{Full: true})
+		src.failAfter, src.err = 5, connector.Errorf(connector.KindNetwork, "unreachable")
+		check("failed run", engine.Options{Full: true})
+	})
+}

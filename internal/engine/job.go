@@ -66,8 +66,10 @@ func (j *job) record(ctx context.Context) error {
 	return nil
 }
 
-// end drops what the run staged, however it ended (a crash leaves rows
-// the source's next lease drops), and releases the source.
+// end drops what the run staged, however it ended, and releases the
+// source. (The transaction that records a run's end drops its staging
+// too; this catches a run whose end could not be recorded. A crash leaves
+// a running run with its staging, which the source's next lease drops.)
 func (j *job) end(ctx context.Context) {
 	if j.run.ID != "" {
 		j.e.dropStage(ctx, j.run.ID)
@@ -118,6 +120,9 @@ func (j *job) apply(ctx context.Context, sc *scoper, plan func(*applier) []step)
 		if err := tx.AppendEvents(ctx, []directory.Event{runEvent(j.run, directory.EventSyncCompleted)}); err != nil {
 			return err
 		}
+		if err := tx.DropStage(ctx, j.run.ID); err != nil {
+			return err
+		}
 		return tx.UpdateRun(ctx, j.run)
 	})
 	switch {
@@ -154,6 +159,9 @@ func (j *job) recordPlan(ctx context.Context, a *applier) (directory.Run, error)
 			if err := tx.AppendEvents(rctx, []directory.Event{runEvent(j.run, directory.EventSyncFailed)}); err != nil {
 				return err
 			}
+		}
+		if err := tx.DropStage(rctx, j.run.ID); err != nil {
+			return err
 		}
 		return tx.UpdateRun(rctx, j.run)
 	})

@@ -39,14 +39,11 @@ func (e *Engine) lease(ctx context.Context, src directory.Source) (release func(
 	acquire := func(ctx context.Context) error {
 		return e.Store.Update(ctx, func(tx store.Tx) error { return tx.AcquireLease(ctx, src.ID, holder, e.now(), ttl) })
 	}
-	var dead []string
 	err = e.Store.Update(ctx, func(tx store.Tx) error {
 		if err := tx.AcquireLease(ctx, src.ID, holder, e.now(), ttl); err != nil {
 			return err
 		}
-		ids, err := e.interruptDead(ctx, tx, src)
-		dead = ids
-		return err
+		return e.interruptDead(ctx, tx, src)
 	})
 	if err != nil {
 		if errors.Is(err, store.ErrLeaseHeld) {
@@ -54,7 +51,6 @@ func (e *Engine) lease(ctx context.Context, src directory.Source) (release func(
 		}
 		return nil, fmt.Errorf("engine: lease source %s: %w", src.Name, err)
 	}
-	e.dropStage(ctx, dead...)
 	renewCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})
 	// The ticker starts with the lease, not whenever the goroutine runs.
@@ -94,27 +90,28 @@ func leaseHolder() string {
 }
 
 // interruptDead marks the source's runs still recorded as running as
-// interrupted, inside tx: the caller has just taken the source's lease,
-// so their processes are gone (crashed, killed, or their lease ran out). It
-// returns their ids, whose staging the caller drops.
-func (e *Engine) interruptDead(ctx context.Context, tx store.Tx, src directory.Source) ([]string, error) {
+// interrupted, and drops what they staged, inside tx: the caller has just
+// taken the source's lease, so their processes are gone (crashed, killed,
+// or their lease ran out).
+func (e *Engine) interruptDead(ctx context.Context, tx store.Tx, src directory.Source) error {
 	dead, err := tx.UnfinishedRuns(ctx, src.AccountID, src.ID)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	var ids []string
 	for _, run := range dead {
 		run.Outcome, run.FinishedAt = directory.OutcomeInterrupted, e.now()
 		run.Reason = "interrupted: the process running it stopped before it finished (found when its lease ran out); nothing was applied"
 		if !run.DryRun {
 			if err := tx.AppendEvents(ctx, []directory.Event{runEvent(run, directory.EventSyncFailed)}); err != nil {
-				return nil, err
+				return err
 			}
 		}
-		if err := tx.UpdateRun(ctx, run); err != nil {
-			return nil, err
+		if err := tx.DropStage(ctx, run.ID); err != nil {
+			return err
 		}
-		ids = append(ids, run.ID)
+		if err := tx.UpdateRun(ctx, run); err != nil {
+			return err
+		}
 	}
-	return ids, nil
+	return nil
 }

@@ -109,6 +109,8 @@ type Reader interface {
 	SourceSchedules(ctx context.Context) ([]SourceSchedule, error)
 	// SourceHealth returns ErrNotFound when nothing is known.
 	SourceHealth(ctx context.Context, sourceID string) (SourceHealth, error)
+
+	ConsoleReader
 }
 
 // Page is one page of a listing; Next is "" on the last page.
@@ -216,6 +218,10 @@ type Tx interface {
 
 	CreateRun(ctx context.Context, r *directory.Run) error // sets ID
 	UpdateRun(ctx context.Context, r directory.Run) error
+	// DropStage deletes what the run staged (as Stager's DropStage), in
+	// the transaction that records how the run ended: a crash then leaves
+	// either a running run with its staging, or a finished run without.
+	DropStage(ctx context.Context, runID string) error
 	// AddChanges appends to the run's change list; Seq is assigned in order.
 	AddChanges(ctx context.Context, runID string, cs []directory.Change) error
 
@@ -266,6 +272,8 @@ type Tx interface {
 	SetSourceSchedule(ctx context.Context, s SourceSchedule) error
 	// SetSourceHealth creates or replaces the source's health record.
 	SetSourceHealth(ctx context.Context, h SourceHealth) error
+
+	ConsoleWriter
 }
 
 // Reach is the part of a source's memberships that a SyncMemberships call

@@ -137,15 +137,22 @@ func stageKeyArgs(runID string) []any { return []any{runID, runID + "/", runID +
 // DropStage deletes everything staged for the run, under its id and the
 // keys that extend it.
 func (s *Store) DropStage(ctx context.Context, runID string) error {
-	err := s.withTx(ctx, func(c *conn) error {
-		for _, table := range stagingTables {
-			if _, err := c.exec(ctx, `DELETE FROM `+table+` WHERE `+stageKeys, stageKeyArgs(runID)...); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	err := s.withTx(ctx, func(c *conn) error { return dropStage(ctx, c, runID) })
 	return wrap(err, s.flavor, "drop stage of run %q", runID)
+}
+
+// DropStage deletes what the run staged, in the transaction.
+func (t *tx) DropStage(ctx context.Context, runID string) error {
+	return wrap(dropStage(ctx, t.c, runID), t.c.f, "drop stage of run %q", runID)
+}
+
+func dropStage(ctx context.Context, c *conn, runID string) error {
+	for _, table := range stagingTables {
+		if _, err := c.exec(ctx, `DELETE FROM `+table+` WHERE `+stageKeys, stageKeyArgs(runID)...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // StagedCount counts the rows staged for the run and the keys that extend

@@ -56,6 +56,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"UnfinishedRuns", testUnfinishedRuns},
 		{"SyncMembershipsReach", testSyncMembershipsReach},
 		{"CountLinked", testCountLinked},
+		{"Console", testConsole},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -1667,6 +1668,20 @@ func testStagingKeys(t *testing.T, s store.Store) {
 		if got := count(key); got != want {
 			t.Errorf("after DropStage(run1): StagedCount(%q) = %d, want %d", key, got, want)
 		}
+	}
+	// In a transaction: gone with its commit, back with its rollback.
+	err := s.Update(ctx, func(tx store.Tx) error {
+		if err := tx.DropStage(ctx, "run10"); err != nil {
+			return err
+		}
+		return errors.New("roll back")
+	})
+	if err == nil || count("run10") != 4 {
+		t.Errorf("a rolled back Tx.DropStage: %v, %d rows left, want 4", err, count("run10"))
+	}
+	update(t, s, func(tx store.Tx) error { return tx.DropStage(ctx, "run10") })
+	if got := count(""); got != 8 {
+		t.Errorf("after a committed Tx.DropStage(run10): %d rows, want 8", got)
 	}
 }
 
