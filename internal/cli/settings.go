@@ -16,8 +16,8 @@ import (
 func (a *app) sourceSetCommand() *cobra.Command {
 	var (
 		file, groupsMode, tagMode, phoneRegion, maxCursorAge string
-		groups, rules, picks, tags, matchOrder []string
-		clearRules                             bool
+		groups, rules, picks, tags, matchOrder               []string
+		clearRules                                           bool
 		requireLicense, requireEmail, normalize, importPhones,
 		updateExisting, processDeletions bool
 		maxDeletes, maxDeletePercent int
