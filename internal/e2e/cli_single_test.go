@@ -43,6 +43,12 @@ func TestCLISingleUserSyncWithNormalizedUsernames(t *testing.T) {
 	if len(trash) != 0 {
 		t.Fatalf("sync --user %s trashed %d users", who.Username, len(trash))
 	}
+	// A name nobody knows: refused as not found (exit 2), nothing changed.
+	out, err := c.command(t.Context(), "", "sync", "entra", "--user", "nobody-by-that-name").CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(string(out), "nothing changed") {
+		t.Fatalf("sync --user of an unknown name: %v\n%s", err, out)
+	}
 }
 
 // TestCLIMaxCursorAge: "source set --max-cursor-age" sets how often a
