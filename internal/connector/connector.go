@@ -190,3 +190,23 @@ type Searcher interface {
 	SearchGroups(ctx context.Context, query string, limit int) (found []directory.SourceGroup, more bool, err error)
 	SearchUsers(ctx context.Context, query string, limit int) (found []directory.SourceUser, more bool, err error)
 }
+
+// Container is a node of a directory's tree that holds objects: an LDAP
+// organizational unit, container or domain.
+type Container struct {
+	DN   string `json:"dn"`
+	Name string `json:"name"`
+	// Class is the container's kind: organizationalUnit, container,
+	// domain...
+	Class string `json:"class"`
+}
+
+// ContainerBrowser is implemented by connectors whose directory is a tree
+// of containers (LDAP's OUs), for a picker of the subtrees to include or
+// exclude (Azure AD Connect's domain and OU filtering).
+type ContainerBrowser interface {
+	// Containers lists the containers directly under dn, the source's base
+	// DN when dn is empty, by name, at most limit of them; more reports
+	// that there are more.
+	Containers(ctx context.Context, dn string, limit int) (found []Container, more bool, err error)
+}

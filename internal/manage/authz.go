@@ -67,6 +67,10 @@ type Actor struct {
 	// database (the command line): the owner of every account, who may
 	// also create and list accounts.
 	Operator bool
+	// UserID and SessionID are the console user's and its session's ids,
+	// for a console session; empty for every other actor.
+	UserID    string
+	SessionID string
 }
 
 // Action is something a role may or may not do.
@@ -83,6 +87,8 @@ const (
 	ActManageHooks   Action = "manage webhooks"
 	ActPurge         Action = "purge the trash"
 	ActManageTokens  Action = "manage API tokens"
+	ActManageConsole Action = "manage console users"
+	ActManageAccount Action = "change the account's settings"
 )
 
 // minRole is the one table of who may do what.
@@ -96,6 +102,8 @@ var minRole = map[Action]Role{
 	ActManageHooks:   RoleAdministrator,
 	ActPurge:         RoleAdministrator,
 	ActManageTokens:  RoleOwner,
+	ActManageConsole: RoleOwner,
+	ActManageAccount: RoleOwner,
 }
 
 // MinRole is the least role that may do act.
@@ -124,7 +132,7 @@ func RoleHelp() string {
 	var b strings.Builder
 	for _, r := range Roles {
 		var can []string
-		for _, act := range []Action{ActRead, ActSyncUser, ActEditUsers, ActRestore, ActManageSources, ActSync, ActManageHooks, ActPurge, ActManageTokens} {
+		for _, act := range []Action{ActRead, ActSyncUser, ActEditUsers, ActRestore, ActManageSources, ActSync, ActManageHooks, ActPurge, ActManageTokens, ActManageConsole, ActManageAccount} {
 			if minRole[act] == r {
 				can = append(can, string(act))
 			}

@@ -3,6 +3,7 @@ package manage
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/dirsync/dirsync/internal/directory"
 	"github.com/dirsync/dirsync/internal/store"
@@ -40,6 +41,9 @@ func (m *Manager) LastEventSeq(ctx context.Context, actor Actor) (int64, error) 
 // Pruned counts what Prune deleted.
 type Pruned struct {
 	Events, Deliveries, Trash int
+	// Console counts ended console sessions, used or expired sign-in
+	// links and stale failed sign-ins.
+	Console int
 }
 
 // Prune deletes, in every account, the events and webhook delivery logs
@@ -56,7 +60,10 @@ func (m *Manager) Prune(ctx context.Context) (Pruned, error) {
 		if p.Deliveries, err = tx.PruneDeliveries(ctx, before); err != nil {
 			return err
 		}
-		p.Trash, err = m.purgeAllExpired(ctx, tx)
+		if p.Trash, err = m.purgeAllExpired(ctx, tx); err != nil {
+			return err
+		}
+		p.Console, err = tx.PruneConsole(ctx, m.now().Add(-time.Hour))
 		return err
 	})
 	if err != nil {

@@ -107,6 +107,10 @@ type Job struct {
 	BusyRetried bool
 	// NotBefore is when the run may execute; zero means now.
 	NotBefore time.Time
+	// AllowDeletes lifts the deletion limit for this run: the request's
+	// confirmation. It is not kept with the queued run, so a run queued
+	// again after a restart asks for the confirmation again.
+	AllowDeletes bool
 }
 
 // Executor executes queued runs, calling ExecuteRun for each job. The
@@ -167,7 +171,7 @@ func (m *Manager) request(ctx context.Context, actor Actor, src directory.Source
 	if err != nil || !created {
 		return run, err
 	}
-	if err := m.executor.Enqueue(Job{Run: run, Attempt: 1}); err != nil {
+	if err := m.executor.Enqueue(Job{Run: run, Attempt: 1, AllowDeletes: req.AllowDeletes}); err != nil {
 		reason := "the server is shutting down; the run did not start"
 		if cerr := m.finishQueued(ctx, run, directory.OutcomeCancelled, reason); cerr != nil {
 			err = errors.Join(err, cerr)
@@ -322,7 +326,8 @@ func (m *Manager) ExecuteRun(ctx context.Context, job Job) (directory.Run, *Job,
 	if err != nil {
 		return m.endQueued(ctx, cur, directory.OutcomeFailed, err.Error(), err)
 	}
-	run, err := m.runSync(ctx, src, conn, syncOptions{trigger: cur.Trigger, dryRun: cur.DryRun, full: cur.Kind == directory.RunFull, runID: cur.ID})
+	run, err := m.runSync(ctx, src, conn, syncOptions{trigger: cur.Trigger, dryRun: cur.DryRun, full: cur.Kind == directory.RunFull,
+		allowDeletes: job.AllowDeletes, runID: cur.ID})
 	if KindOf(err) == Busy {
 		if !job.BusyRetried {
 			job.BusyRetried, job.NotBefore = true, m.now().Add(m.d.BusyRetry)

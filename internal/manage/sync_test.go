@@ -8,6 +8,7 @@ import (
 	"github.com/dirsync/dirsync/internal/directory"
 	"github.com/dirsync/dirsync/internal/manage"
 	"github.com/dirsync/dirsync/internal/schedule"
+	"github.com/dirsync/dirsync/internal/scope"
 )
 
 // TestRequestedRunsAreRecordedRuns: a request is a run at once, queued; the
@@ -171,4 +172,42 @@ func TestSyncNowRefusesATurnedOffSource(t *testing.T) {
 	}
 	_, err = w.m.SyncUser(t.Context(), w.owner, "s", "someone", false)
 	wantKind(t, err, manage.Conflict, "single-user sync of a source turned off")
+}
+
+// TestRequestedRunAllowsDeletes: a queued run requested with the
+// administrator's confirmation ("Allow and apply" in the console,
+// allow_deletes in the API) applies past the deletion limit that stopped
+// the run before it.
+func TestRequestedRunAllowsDeletes(t *testing.T) {
+	w := newWorld(t, 10, 0)
+	ctx := t.Context()
+	w.addSource(w.owner, "s")
+	if _, err := w.m.SyncNow(ctx, w.owner, "s", manage.SyncRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.m.SetScope(ctx, w.owner, "s", scope.Settings{DeletionLimit: scope.DeletionLimit{MaxObjects: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range w.tenant.Users()[:3] {
+		w.tenant.DeleteUser(u.ID)
+	}
+	if _, err := w.m.RequestSync(ctx, w.owner, "s", manage.SyncRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	stopped, _, err := w.m.ExecuteRun(ctx, w.jobs.take()[0])
+	wantKind(t, err, manage.Stopped, "a run past the deletion limit")
+	if stopped.Outcome != directory.OutcomeStopped {
+		t.Fatalf("stopped run: %+v", stopped)
+	}
+	if _, err := w.m.RequestSync(ctx, w.owner, "s", manage.SyncRequest{AllowDeletes: true}); err != nil {
+		t.Fatal(err)
+	}
+	run, _, err := w.m.ExecuteRun(ctx, w.jobs.take()[0])
+	if err != nil || run.Outcome != directory.OutcomeSucceeded || run.Counts.Deleted != 3 {
+		t.Fatalf("allowed run: %+v, %v", run, err)
+	}
+	trash, _ := w.m.ListTrash(ctx, w.owner, manage.TrashQuery{})
+	if len(trash.Users.Items) != 3 {
+		t.Errorf("trash holds %d users, want 3", len(trash.Users.Items))
+	}
 }

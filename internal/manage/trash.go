@@ -31,7 +31,7 @@ func (t Trash) PurgeAfter(trashedAt time.Time) time.Time { return trashedAt.Add(
 
 // ListTrash lists the users and groups pending deletion.
 func (m *Manager) ListTrash(ctx context.Context, actor Actor, q TrashQuery) (Trash, error) {
-	t := Trash{Retention: m.d.TrashRetention}
+	t := Trash{Retention: m.trashRetention(ctx, m.d.Store, actor.AccountID)}
 	trash := []directory.State{directory.StateTrash}
 	var err error
 	if t.Users, err = m.Users(ctx, actor, UserQuery{States: trash, Limit: q.Limit, After: q.AfterUser}); err != nil {
@@ -161,12 +161,13 @@ func (m *Manager) Purge(ctx context.Context, actor Actor, ref TrashRef) (TrashOb
 }
 
 // PurgeExpired deletes for good what has been in the trash longer than
-// olderThan (nil means the trash retention), and reports how many.
+// olderThan (nil means the account's trash retention), and reports how
+// many.
 func (m *Manager) PurgeExpired(ctx context.Context, actor Actor, olderThan *time.Duration) (int, error) {
 	if err := actor.require(ActPurge); err != nil {
 		return 0, err
 	}
-	age := m.d.TrashRetention
+	age := m.trashRetention(ctx, m.d.Store, actor.AccountID)
 	if olderThan != nil {
 		age = *olderThan
 	}
@@ -198,7 +199,7 @@ func ParseAge(s string) (time.Duration, error) {
 	return d, nil
 }
 
-// purgeAllExpired purges every account's trash past the retention.
+// purgeAllExpired purges every account's trash past its retention.
 func (m *Manager) purgeAllExpired(ctx context.Context, tx store.Tx) (int, error) {
 	accounts, err := tx.Accounts(ctx)
 	if err != nil {
@@ -206,7 +207,7 @@ func (m *Manager) purgeAllExpired(ctx context.Context, tx store.Tx) (int, error)
 	}
 	purged := 0
 	for _, acc := range accounts {
-		p, err := purgeTrash(ctx, tx, acc.ID, m.now().Add(-m.d.TrashRetention))
+		p, err := purgeTrash(ctx, tx, acc.ID, m.now().Add(-m.trashRetention(ctx, tx, acc.ID)))
 		if err != nil {
 			return purged, err
 		}

@@ -109,6 +109,8 @@ type Reader interface {
 	SourceSchedules(ctx context.Context) ([]SourceSchedule, error)
 	// SourceHealth returns ErrNotFound when nothing is known.
 	SourceHealth(ctx context.Context, sourceID string) (SourceHealth, error)
+
+	ConsoleReader
 }
 
 // Page is one page of a listing; Next is "" on the last page.
@@ -270,6 +272,8 @@ type Tx interface {
 	SetSourceSchedule(ctx context.Context, s SourceSchedule) error
 	// SetSourceHealth creates or replaces the source's health record.
 	SetSourceHealth(ctx context.Context, h SourceHealth) error
+
+	ConsoleWriter
 }
 
 // Reach is the part of a source's memberships that a SyncMemberships call

@@ -56,6 +56,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"UnfinishedRuns", testUnfinishedRuns},
 		{"SyncMembershipsReach", testSyncMembershipsReach},
 		{"CountLinked", testCountLinked},
+		{"Console", testConsole},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
