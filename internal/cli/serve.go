@@ -1,13 +1,16 @@
 package cli
 
 import (
+	"crypto/x509"
 	"log/slog"
 	"net"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/dirsync/dirsync/internal/config"
+	"github.com/dirsync/dirsync/internal/mail"
 	"github.com/dirsync/dirsync/internal/service"
 )
 
@@ -23,9 +26,11 @@ events to webhooks, and expose /healthz, /readyz and Prometheus metrics at
 Every setting comes from its flag, else its DIRSYNC_* environment variable,
 else the JSON config file (--config or DIRSYNC_CONFIG; keys as the flags say,
 smtp settings as an object: {"smtp": {"addr": ..., "to": [...]}}), else its
-default. The owners are mailed when a source needs reauthorization or its
-client secret nears expiry if SMTP is set; the SMTP password comes from
-DIRSYNC_SMTP_PASSWORD only.
+default. Mail (users' enrollment links; notifications when a source needs
+reauthorization, its client secret nears expiry, it keeps failing, or a
+run stops on the deletion limit) goes through the SMTP server when one is
+set, and waits in the outbox otherwise; the SMTP password comes from
+DIRSYNC_SMTP_PASSWORD only. "dirsync mail log" shows what was sent.
 
 The master key must open the database's secrets, or serve does not start.
 On SIGTERM or Ctrl-C it stops accepting requests, lets running syncs finish
@@ -41,10 +46,9 @@ for --shutdown-grace, then cancels them: a cancelled run applies nothing.`,
 			if err := lvl.UnmarshalText([]byte(v.String(config.LogLevel))); err != nil {
 				return usageErr("%s: %q is not debug, info, warn or error", v.Source(config.LogLevel), v.String(config.LogLevel))
 			}
-			smtp := service.SMTPConfig{Addr: v.String(config.SMTPAddr), From: v.String(config.SMTPFrom), To: v.List(config.SMTPTo),
-				Username: v.String(config.SMTPUsername), Password: v.String("DIRSYNC_SMTP_PASSWORD")}
-			if smtp.Addr != "" && (smtp.From == "" || len(smtp.To) == 0) {
-				return usageErr("smtp: give the sender (smtp-from) and the recipients (smtp-to) with the server")
+			smtp, err := mailConfig(v)
+			if err != nil {
+				return err
 			}
 			listen := v.String(config.Listen)
 			ln, err := net.Listen("tcp", listen)
@@ -64,13 +68,53 @@ for --shutdown-grace, then cancels them: a cancelled run applies nothing.`,
 			svc := service.New(a.parts, service.Config{Workers: v.Int(config.Workers), Tick: v.Duration(config.Tick),
 				ShutdownGrace: v.Duration(config.ShutdownGrace), WebhookFirstBackoff: v.Duration(config.WebhookBackoff),
 				WebhookMaxBackoff: v.Duration(config.WebhookMaxBackoff), WebhookRetryFor: v.Duration(config.WebhookRetryFor),
-				Clock: a.opts.Clock, SMTP: smtp}, logger)
+				Clock: a.opts.Clock, Mail: smtp, Notify: v.List(config.SMTPTo), ConsoleURL: publicURL(v, ln.Addr().String())}, logger)
 			a.printf("dirsync serving on http://%s\n", ln.Addr())
 			return svc.Run(cmd.Context(), ln)
 		},
 	})
 	bindSettings(cmd.Flags(), config.Serve)
 	return cmd
+}
+
+// mailConfig reads the SMTP settings, checked.
+func mailConfig(v config.Values) (mail.Config, error) {
+	c := mail.Config{Addr: v.String(config.SMTPAddr), Security: mail.Security(v.String(config.SMTPSecurity)),
+		From: v.String(config.SMTPFrom), Username: v.String(config.SMTPUsername), Password: v.String("DIRSYNC_SMTP_PASSWORD"),
+		Timeout: v.Duration(config.SMTPTimeout)}
+	if c.Addr == "" {
+		return c, nil
+	}
+	if c.Security == "" {
+		c.Security = mail.StartTLS
+	}
+	if file := v.String(config.SMTPCAFile); file != "" {
+		pem, err := os.ReadFile(file)
+		if err != nil {
+			return c, usageErr("%s: %v", v.Source(config.SMTPCAFile), err)
+		}
+		c.RootCAs = x509.NewCertPool()
+		if !c.RootCAs.AppendCertsFromPEM(pem) {
+			return c, usageErr("%s: %s holds no PEM certificate", v.Source(config.SMTPCAFile), file)
+		}
+	}
+	for _, a := range v.List(config.SMTPTo) {
+		if !mail.ValidAddress(a) {
+			return c, usageErr("%s: %q is not an email address", v.Source(config.SMTPTo), a)
+		}
+	}
+	if err := c.Validate(); err != nil {
+		return c, usageErr("%v (give smtp-from with smtp-addr)", err)
+	}
+	return c, nil
+}
+
+// publicURL is where people reach this server, for links in mail.
+func publicURL(v config.Values, listen string) string {
+	if u := v.String(config.PublicURL); u != "" {
+		return u
+	}
+	return "http://" + listen
 }
 
 // listenHint is what to say when an address is taken.

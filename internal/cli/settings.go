@@ -15,9 +15,9 @@ import (
 // the flags given change; the rest stay as they were.
 func (a *app) sourceSetCommand() *cobra.Command {
 	var (
-		file, groupsMode, tagMode, phoneRegion, fullEvery string
-		groups, rules, picks, tags, matchOrder            []string
-		clearRules                                        bool
+		file, groupsMode, tagMode, phoneRegion, maxCursorAge string
+		groups, rules, picks, tags, matchOrder               []string
+		clearRules                                           bool
 		requireLicense, requireEmail, normalize, importPhones,
 		updateExisting, processDeletions bool
 		maxDeletes, maxDeletePercent int
@@ -119,8 +119,8 @@ Excludes win over includes; with include rules, a user must match one.
 			if f.Changed("max-delete-percent") {
 				s.DeletionLimit.MaxPercent = maxDeletePercent
 			}
-			if f.Changed("full-every") {
-				s.MaxCursorAge = fullEvery
+			if f.Changed("max-cursor-age") {
+				s.MaxCursorAge = maxCursorAge
 			}
 			if file == "" && !clearRules && len(rules) == 0 && !anyChanged(cmd.LocalFlags()) {
 				return usageErr("nothing to change: give a flag (see dirsync source set --help)")
@@ -156,7 +156,7 @@ Excludes win over includes; with include rules, a user must match one.
 	fl.StringSliceVar(&matchOrder, "match-order", nil, "how unlinked source users meet existing ones: username,email (default) or email,username")
 	fl.IntVar(&maxDeletes, "max-deletes", 0, "deletion limit: stop a run that would disable or delete more objects (default 500)")
 	fl.IntVar(&maxDeletePercent, "max-delete-percent", 0, "deletion limit in percent of the source's objects (default 20)")
-	fl.StringVar(&fullEvery, "full-every", "", "reconcile in full when the last full run is older than this (24h, 7d, or off); default 24h for generic LDAP, 7d for Entra ID and AD")
+	fl.StringVar(&maxCursorAge, "max-cursor-age", "", "reconcile in full at least this often: a duration (36h, 7d) or off; \"\" for the default (24h for LDAP servers whose incremental reads cannot see deletions, 7d for the others)")
 	fl.BoolVar(&asJSON, "json", false, "print the settings as JSON")
 	return cmd
 }

@@ -85,6 +85,10 @@ const (
 	SMTPTo            = "smtp-to"
 	SMTPUsername      = "smtp-username"
 	SMTPPassword      = "smtp-password"
+	SMTPSecurity      = "smtp-security"
+	SMTPCAFile        = "smtp-ca-file"
+	SMTPTimeout       = "smtp-timeout"
+	PublicURL         = "public-url"
 )
 
 // Global are the settings of every command.
@@ -105,11 +109,15 @@ var Serve = []Setting{
 	{Flag: Workers, Env: "DIRSYNC_WORKERS", Key: "workers", Default: "2", Type: Int, Help: "syncs that may run at once"},
 	{Flag: ShutdownGrace, Env: "DIRSYNC_SHUTDOWN_GRACE", Key: "shutdown_grace", Default: "60s", Type: Duration, Help: "how long running syncs may finish at shutdown"},
 	{Flag: EventRetention, Env: "DIRSYNC_EVENT_RETENTION", Key: "event_retention", Default: "30d", Type: Duration, Help: "how long change events and webhook delivery logs are kept"},
-	{Flag: SMTPAddr, Env: "DIRSYNC_SMTP_ADDR", Key: "smtp.addr", Help: "SMTP server (host:port) to mail the owners when a source needs them"},
-	{Flag: SMTPFrom, Env: "DIRSYNC_SMTP_FROM", Key: "smtp.from", Help: "sender of those mails"},
-	{Flag: SMTPTo, Env: "DIRSYNC_SMTP_TO", Key: "smtp.to", Type: List, Help: "recipients of those mails, comma separated"},
+	{Flag: SMTPAddr, Env: "DIRSYNC_SMTP_ADDR", Key: "smtp.addr", Help: "SMTP server (host:port) that enrollment links and notifications go through; without it they stay queued"},
+	{Flag: SMTPSecurity, Env: "DIRSYNC_SMTP_SECURITY", Key: "smtp.security", Default: "starttls", Help: "starttls (required, port 587), tls (implicit TLS, port 465) or none (a relay on this machine)"},
+	{Flag: SMTPFrom, Env: "DIRSYNC_SMTP_FROM", Key: "smtp.from", Help: "sender of the mails, an address or \"Name <address>\""},
+	{Flag: SMTPTo, Env: "DIRSYNC_SMTP_TO", Key: "smtp.to", Type: List, Help: "addresses given every account's notifications, comma separated (each account adds its own: dirsync notifications set)"},
 	{Flag: SMTPUsername, Env: "DIRSYNC_SMTP_USERNAME", Key: "smtp.username", Help: "SMTP user name"},
 	{Env: "DIRSYNC_SMTP_PASSWORD", Help: "SMTP password (environment only)"},
+	{Flag: SMTPCAFile, Env: "DIRSYNC_SMTP_CA_FILE", Key: "smtp.ca_file", Help: "PEM file of the authorities to trust for the SMTP server's certificate (default: the system's)"},
+	{Flag: SMTPTimeout, Env: "DIRSYNC_SMTP_TIMEOUT", Key: "smtp.timeout", Default: "30s", Type: Duration, Help: "how long one conversation with the SMTP server may take"},
+	{Flag: PublicURL, Env: "DIRSYNC_PUBLIC_URL", Key: "public_url", Help: "the address people reach this server at (https://dirsync.example.com), for the links in notifications (default: http:// and --listen)"},
 	{Flag: Tick, Env: "DIRSYNC_TICK", Key: "tick", Default: "15s", Type: Duration, Hidden: true, Help: "how often schedules and webhooks are looked at"},
 	{Flag: BusyRetry, Env: "DIRSYNC_BUSY_RETRY", Key: "busy_retry", Default: "30s", Type: Duration, Hidden: true, Help: "wait before a queued run retries a source another process runs"},
 	{Flag: WebhookBackoff, Env: "DIRSYNC_WEBHOOK_BACKOFF", Key: "webhook_backoff", Default: "5s", Type: Duration, Hidden: true, Help: "wait after a webhook's first failure"},

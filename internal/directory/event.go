@@ -8,12 +8,15 @@ import (
 // Event types in the change feed. Every change a run applies becomes one,
 // written in the same transaction as the change.
 const (
-	EventUserCreated        = "user.created"
-	EventUserUpdated        = "user.updated"
-	EventUserDisabled       = "user.disabled"
-	EventUserEnabled        = "user.enabled"
-	EventUserDeleted        = "user.deleted"
-	EventUserRestored       = "user.restored"
+	EventUserCreated  = "user.created"
+	EventUserUpdated  = "user.updated"
+	EventUserDisabled = "user.disabled"
+	EventUserEnabled  = "user.enabled"
+	EventUserDeleted  = "user.deleted"
+	EventUserRestored = "user.restored"
+	// EventUserEnrolled: the application confirmed the user's enrollment
+	// (issue 15's enrollment cycle ends).
+	EventUserEnrolled       = "user.enrolled"
 	EventGroupCreated       = "group.created"
 	EventGroupUpdated       = "group.updated"
 	EventGroupDeleted       = "group.deleted"

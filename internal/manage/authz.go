@@ -81,10 +81,12 @@ const (
 	ActRead          Action = "read the directory, sources, runs, events and webhooks"
 	ActSyncUser      Action = "sync one user"
 	ActEditUsers     Action = "change users' local attributes"
+	ActEnroll        Action = "confirm enrollments and resend enrollment links"
 	ActRestore       Action = "restore from the trash"
 	ActManageSources Action = "manage sources"
 	ActSync          Action = "sync sources"
 	ActManageHooks   Action = "manage webhooks"
+	ActManageMail    Action = "manage the enrollment template and who is notified"
 	ActPurge         Action = "purge the trash"
 	ActManageTokens  Action = "manage API tokens"
 	ActManageConsole Action = "manage console users"
@@ -96,10 +98,12 @@ var minRole = map[Action]Role{
 	ActRead:          RoleReadOnly,
 	ActSyncUser:      RoleHelpDesk,
 	ActEditUsers:     RoleUserManager,
+	ActEnroll:        RoleUserManager,
 	ActRestore:       RoleUserManager,
 	ActManageSources: RoleAdministrator,
 	ActSync:          RoleAdministrator,
 	ActManageHooks:   RoleAdministrator,
+	ActManageMail:    RoleAdministrator,
 	ActPurge:         RoleAdministrator,
 	ActManageTokens:  RoleOwner,
 	ActManageConsole: RoleOwner,
@@ -132,7 +136,7 @@ func RoleHelp() string {
 	var b strings.Builder
 	for _, r := range Roles {
 		var can []string
-		for _, act := range []Action{ActRead, ActSyncUser, ActEditUsers, ActRestore, ActManageSources, ActSync, ActManageHooks, ActPurge, ActManageTokens, ActManageConsole, ActManageAccount} {
+		for _, act := range []Action{ActRead, ActSyncUser, ActEditUsers, ActEnroll, ActRestore, ActManageSources, ActSync, ActManageHooks, ActManageMail, ActPurge, ActManageTokens, ActManageConsole, ActManageAccount} {
 			if minRole[act] == r {
 				can = append(can, string(act))
 			}

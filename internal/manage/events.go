@@ -40,15 +40,15 @@ func (m *Manager) LastEventSeq(ctx context.Context, actor Actor) (int64, error) 
 
 // Pruned counts what Prune deleted.
 type Pruned struct {
-	Events, Deliveries, Trash int
+	Events, Deliveries, Trash, Mails int
 	// Console counts ended console sessions, used or expired sign-in
 	// links and stale failed sign-ins.
 	Console int
 }
 
-// Prune deletes, in every account, the events and webhook delivery logs
-// older than the event retention, and purges what outstayed the trash
-// retention. The service calls it hourly.
+// Prune deletes, in every account, the events, webhook delivery logs and
+// mail log entries older than the event retention, and purges what
+// outstayed the trash retention. The service calls it hourly.
 func (m *Manager) Prune(ctx context.Context) (Pruned, error) {
 	var p Pruned
 	before := m.now().Add(-m.d.EventRetention)
@@ -58,6 +58,9 @@ func (m *Manager) Prune(ctx context.Context) (Pruned, error) {
 			return err
 		}
 		if p.Deliveries, err = tx.PruneDeliveries(ctx, before); err != nil {
+			return err
+		}
+		if p.Mails, err = tx.PruneMail(ctx, before); err != nil {
 			return err
 		}
 		if p.Trash, err = m.purgeAllExpired(ctx, tx); err != nil {

@@ -25,42 +25,53 @@ func health(ctx context.Context, rd store.Reader, src directory.Source) (store.S
 	return h, err
 }
 
-// noteRun records what a run that ended says about the source's
-// credentials; it logs, rather than returns, its own failures: the run has
-// ended and is recorded either way.
-func (m *Manager) noteRun(ctx context.Context, src directory.Source, run directory.Run, runErr error) {
+// noteRun records what a run that ended says about the source: its
+// credentials (reauthorization), a streak of failures or a stopped run
+// (notifications), and the enrollment mail it owes the users it brought
+// in (who names the user of a single-user run). It logs, rather than
+// returns, its own failures: the run has ended and is recorded either way.
+func (m *Manager) noteRun(ctx context.Context, src directory.Source, run directory.Run, runErr error, who string) {
 	if run.ID == "" || run.DryRun {
 		return
 	}
-	if err := m.noteAuth(context.WithoutCancel(ctx), src, run, runErr); err != nil {
+	ctx = context.WithoutCancel(ctx)
+	if err := m.noteAuth(ctx, src, run, runErr); err != nil {
 		m.d.Logger.Error("source health", "source", src.ID, "err", err)
 	}
+	if err := m.noteOutcome(ctx, src, run, runErr); err != nil {
+		m.d.Logger.Error("run notification", "source", src.ID, "run", run.ID, "err", err)
+	}
+	m.enrollAfterRun(ctx, src, run, who)
 }
 
 // noteAuth records whether the run's source refused its credentials, and on
-// the first refusal writes source.reauthorization_required (with the health
-// record, in one transaction) and tells the owners.
+// the first refusal writes source.reauthorization_required and queues the
+// owners' notification, with the health record, in one transaction.
 func (m *Manager) noteAuth(ctx context.Context, src directory.Source, run directory.Run, runErr error) error {
 	refused := connector.KindOf(runErr) == connector.KindAuth
 	now := m.now()
-	var notify bool
-	var message string
 	err := m.d.Store.Update(ctx, func(tx store.Tx) error {
-		notify = false
 		h, err := health(ctx, tx, src)
 		if err != nil {
 			return err
 		}
 		switch {
 		case refused && !h.AuthFailing:
-			message = connectorMessage(runErr)
+			message := connectorMessage(runErr)
 			h.AuthFailing, h.AuthMessage, h.Since = true, message, now
 			data, _ := json.Marshal(map[string]any{"source": src.Name, "kind": src.Kind, "message": h.AuthMessage, "run_id": run.ID})
 			if err := tx.AppendEvents(ctx, []directory.Event{{AccountID: src.AccountID, Type: directory.EventSourceReauthorize,
 				Time: now, SourceID: src.ID, RunID: run.ID, Data: data}}); err != nil {
 				return err
 			}
-			notify = true
+			if err := m.notify(ctx, tx, notification{accountID: src.AccountID, kind: MailReauthorize,
+				key:     "reauthorize/" + src.ID + "/" + run.ID,
+				subject: "dirsync: source " + src.Name + " needs reauthorization",
+				text: fmt.Sprintf("dirsync could not authenticate to source %s (%s): %s\n\nGive it new credentials (in the console, dirsync source secret %s --client-secret-file FILE, or PATCH /api/v1/sources/%s with a new secret); until then it does not sync.",
+					src.Name, src.Kind, message, src.Name, src.ID),
+				page: "/sources/" + src.ID, ref: src.ID}); err != nil {
+				return err
+			}
 		case !refused && h.AuthFailing && run.Outcome == directory.OutcomeSucceeded:
 			h.AuthFailing, h.AuthMessage, h.Since = false, "", now
 		default:
@@ -71,28 +82,19 @@ func (m *Manager) noteAuth(ctx context.Context, src directory.Source, run direct
 	if err != nil {
 		return fmt.Errorf("record health of source %s: %w", src.Name, err)
 	}
-	if notify {
-		m.notify("dirsync: source "+src.Name+" needs reauthorization",
-			fmt.Sprintf("dirsync could not authenticate to source %s (%s): %s\n\nGive it new credentials (dirsync source secret %s --client-secret-file FILE, or PATCH /api/v1/sources/%s with a new secret); until then it does not sync.",
-				src.Name, src.Kind, message, src.Name, src.ID))
-	}
 	return nil
 }
 
-func (m *Manager) notify(subject, text string) {
-	if m.d.Notify != nil {
-		m.d.Notify(subject, text)
-	}
-}
-
 // expiryThresholds are the days before a secret's expiry at which owners
-// are warned.
+// are warned; expiredNotice marks the notice that it has expired.
 var expiryThresholds = []int{30, 7, 1}
 
+const expiredNotice = -1
+
 // CheckSecrets warns, once per threshold, about sources whose client
-// secret expires within 30, 7 or 1 days: a source.secret_expiring event
-// and a notification. A secret replaced by one that expires later resets
-// the warnings. The service calls it hourly.
+// secret expires within 30, 7 or 1 days, and once when it has expired: a
+// source.secret_expiring event and a notification. A secret replaced by
+// one that expires later resets the warnings. The service calls it hourly.
 func (m *Manager) CheckSecrets(ctx context.Context) error {
 	accs, err := m.d.Store.Accounts(ctx)
 	if err != nil {
@@ -125,9 +127,10 @@ func (m *Manager) checkSecret(ctx context.Context, src directory.Source) error {
 			due = t
 		}
 	}
-	var notify bool
-	err := m.d.Store.Update(ctx, func(tx store.Tx) error {
-		notify = false
+	if !now.Before(exp) {
+		due = expiredNotice
+	}
+	return m.d.Store.Update(ctx, func(tx store.Tx) error {
 		h, err := health(ctx, tx, src)
 		if err != nil {
 			return err
@@ -137,24 +140,29 @@ func (m *Manager) checkSecret(ctx context.Context, src directory.Source) error {
 			h.ExpiryNotifiedDays = 0 // a new secret
 		case due != 0 && (h.ExpiryNotifiedDays == 0 || due < h.ExpiryNotifiedDays):
 			h.ExpiryNotifiedDays = due
-			data, _ := json.Marshal(map[string]any{"source": src.Name, "expires": exp.Format(time.DateOnly), "days_left": days})
+			data, _ := json.Marshal(map[string]any{"source": src.Name, "expires": exp.Format(time.DateOnly), "days_left": max(days, 0), "expired": due == expiredNotice})
 			if err := tx.AppendEvents(ctx, []directory.Event{{AccountID: src.AccountID, Type: directory.EventSourceSecretExpiry,
 				Time: now, SourceID: src.ID, Data: data}}); err != nil {
 				return err
 			}
-			notify = true
+			n := notification{accountID: src.AccountID, kind: MailSecretExpiring,
+				key:     fmt.Sprintf("secret/%s/%s/%d", src.ID, exp.Format(time.DateOnly), due),
+				subject: fmt.Sprintf("dirsync: the client secret of source %s expires in %d days", src.Name, days),
+				text: fmt.Sprintf("The client secret of source %s expires on %s (%d days). Create a new secret in Entra ID and give it to dirsync (in the console, dirsync source secret %s --client-secret-file FILE, or PATCH /api/v1/sources/%s) before then, or the source stops syncing.",
+					src.Name, exp.Format(time.DateOnly), days, src.Name, src.ID),
+				page: "/sources/" + src.ID, ref: src.ID}
+			if due == expiredNotice {
+				n.kind = MailSecretExpired
+				n.subject = "dirsync: the client secret of source " + src.Name + " has expired"
+				n.text = fmt.Sprintf("The client secret of source %s expired on %s: the source cannot sync. Create a new secret in Entra ID and give it to dirsync (in the console, dirsync source secret %s --client-secret-file FILE, or PATCH /api/v1/sources/%s).",
+					src.Name, exp.Format(time.DateOnly), src.Name, src.ID)
+			}
+			if err := m.notify(ctx, tx, n); err != nil {
+				return err
+			}
 		default:
 			return nil
 		}
 		return tx.SetSourceHealth(ctx, h)
 	})
-	if err != nil {
-		return fmt.Errorf("check secret of source %s: %w", src.Name, err)
-	}
-	if notify {
-		m.notify(fmt.Sprintf("dirsync: the client secret of source %s expires in %d days", src.Name, days),
-			fmt.Sprintf("The client secret of source %s expires on %s (%d days). Create a new secret in Entra ID and give it to dirsync (dirsync source secret %s --client-secret-file FILE --secret-expires DATE, or PATCH /api/v1/sources/%s) before then, or the source stops syncing.",
-				src.Name, exp.Format(time.DateOnly), days, src.Name, src.ID))
-	}
-	return nil
 }

@@ -33,6 +33,11 @@
 //   - events.go: the change feed, and pruning it.
 //   - health.go: what a source's runs say about its credentials, and the
 //     client secret's expiry warnings.
+//   - enrollment.go: the enrollment cycle (Duo's enrollment email): the
+//     template, the links, reminders, resend, the application's
+//     confirmation, the pending list.
+//   - notify.go: notifications to administrators, the mail log, and the
+//     mail's periodic work (MailCycle), all through package mail's outbox.
 //
 // engine.go is the one file that calls the sync engine.
 package manage
@@ -90,15 +95,14 @@ type Deps struct {
 	// WebhookChanged is told a webhook's id once its change, disabling or
 	// deletion is committed, so that a delivery in flight stops at once.
 	WebhookChanged func(id string)
-	// Notify tells the account's owners about a source that needs them
-	// (a mail); nil tells nobody. The events are written regardless.
-	Notify func(subject, text string)
 }
 
 // Manager runs the use cases. Its methods are safe for concurrent use.
 type Manager struct {
 	d        Deps
 	executor Executor
+	// mail is how this process sends mail (SetMail); nil queues it only.
+	mail *mailer
 }
 
 // New returns a Manager over the given parts.
@@ -131,9 +135,6 @@ func (m *Manager) SetExecutor(x Executor) { m.executor = x }
 // SetWebhookChanged sets who is told that a webhook changed (the
 // service's dispatcher).
 func (m *Manager) SetWebhookChanged(changed func(id string)) { m.d.WebhookChanged = changed }
-
-// SetNotify sets who is told about sources that need their owners.
-func (m *Manager) SetNotify(notify func(subject, text string)) { m.d.Notify = notify }
 
 // TrashRetention is how long the trash keeps what goes there.
 func (m *Manager) TrashRetention() time.Duration { return m.d.TrashRetention }

@@ -245,6 +245,9 @@ func (m *Manager) AddSource(ctx context.Context, actor Actor, in SourceInput) (S
 			return SourceView{}, err
 		}
 	}
+	if err := m.checkEnrollmentReady(ctx, m.d.Store, actor.AccountID, in.Scope); err != nil {
+		return SourceView{}, err
+	}
 	box, err := m.box()
 	if err != nil {
 		return SourceView{}, err
@@ -444,6 +447,9 @@ func (m *Manager) UpdateSource(ctx context.Context, actor Actor, key string, in 
 	}
 	if in.Scope != nil {
 		if src.Settings, err = encodeScope(*in.Scope); err != nil {
+			return SourceView{}, err
+		}
+		if err := m.checkEnrollmentReady(ctx, m.d.Store, actor.AccountID, in.Scope); err != nil {
 			return SourceView{}, err
 		}
 		resetCursor = true

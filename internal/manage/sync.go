@@ -49,7 +49,7 @@ func (m *Manager) SyncNow(ctx context.Context, actor Actor, key string, req Sync
 	}
 	run, err := m.runSync(ctx, src, conn, syncOptions{trigger: req.trigger(actor), dryRun: req.DryRun, full: req.Full,
 		allowDeletes: req.AllowDeletes, progress: req.Progress})
-	m.noteRun(ctx, src, run, err)
+	m.noteRun(ctx, src, run, err, "")
 	return run, err
 }
 
@@ -90,7 +90,7 @@ func (m *Manager) SyncUser(ctx context.Context, actor Actor, key, who string, dr
 		return directory.Run{}, err
 	}
 	run, err := m.runSyncUser(ctx, src, conn, who, syncOptions{trigger: string(actor.Via), dryRun: dryRun})
-	m.noteRun(ctx, src, run, err)
+	m.noteRun(ctx, src, run, err, who)
 	return run, err
 }
 
@@ -340,7 +340,7 @@ func (m *Manager) ExecuteRun(ctx context.Context, job Job) (directory.Run, *Job,
 		// The engine refused before it took the run over: record why.
 		return m.endQueued(ctx, cur, directory.OutcomeFailed, errorText(err), err)
 	}
-	m.noteRun(ctx, src, run, err)
+	m.noteRun(ctx, src, run, err, "")
 	if err == nil || !transient(err) || cur.Trigger != string(ViaSchedule) || job.Attempt >= maxAttempts {
 		return run, nil, err
 	}

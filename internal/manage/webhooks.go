@@ -40,7 +40,7 @@ var EventTypes = []string{
 	directory.EventUserDeleted, directory.EventUserRestored, directory.EventGroupCreated, directory.EventGroupUpdated,
 	directory.EventGroupDeleted, directory.EventGroupRestored, directory.EventGroupUserAdded, directory.EventGroupUserRemoved,
 	directory.EventGroupGroupAdded, directory.EventGroupGroupRemoved, directory.EventSyncCompleted, directory.EventSyncFailed,
-	directory.EventSourceReauthorize, directory.EventSourceSecretExpiry,
+	directory.EventSourceReauthorize, directory.EventSourceSecretExpiry, directory.EventUserEnrolled,
 }
 
 // WebhookInput creates or changes a subscription; nil fields stay as they

@@ -77,6 +77,13 @@ func (s Settings) describeShape() []string {
 	default:
 		add("Phones: mobile and business phones imported as E.164; numbers without + and invalid numbers are dropped and reported.")
 	}
+	if s.SendEnrollment {
+		if s.ImportPhones {
+			add("Enrollment email: sent to imported users who are active, have an email address, have not enrolled and have no phone.")
+		} else {
+			add("Enrollment email: sent to imported users who are active, have an email address and have not enrolled.")
+		}
+	}
 	switch {
 	case len(s.Tags) == 0 && s.TagMode != TagReplace:
 		add("Tags: none added.")

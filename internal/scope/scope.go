@@ -99,6 +99,12 @@ type Settings struct {
 	// written without a leading + and country code. Without it such
 	// numbers are dropped and reported.
 	PhoneRegion string `json:"phone_region,omitempty"`
+	// SendEnrollment mails each user the source imports active, with a
+	// valid email address, not enrolled yet (and, with ImportPhones,
+	// without a phone) an enrollment link, with reminders, as Duo's
+	// "Enrollment email" does (package manage runs the cycle). Off by
+	// default.
+	SendEnrollment bool `json:"send_enrollment,omitempty"`
 	// Tags are given to every user the source imports.
 	Tags []string `json:"tags,omitempty"`
 	// TagMode is TagAppend (the default) or TagReplace.

@@ -23,6 +23,7 @@ import (
 	"github.com/dirsync/dirsync/internal/clock"
 	"github.com/dirsync/dirsync/internal/directory"
 	"github.com/dirsync/dirsync/internal/factory"
+	"github.com/dirsync/dirsync/internal/mail"
 	"github.com/dirsync/dirsync/internal/manage"
 	"github.com/dirsync/dirsync/internal/safehttp"
 	"github.com/dirsync/dirsync/internal/store"
@@ -44,9 +45,19 @@ type Config struct {
 	// Clock is the service's time; nil means the real clock. Tests give a
 	// clock.Fake to run days of schedules in seconds.
 	Clock clock.Clock
-	// SMTP is where owners are mailed about sources that need them; empty
-	// Addr sends no mail (the events are written regardless).
-	SMTP SMTPConfig
+	// Mail is the SMTP server that enrollment links and notifications go
+	// through; an empty Addr leaves them queued in the outbox (the events
+	// are written regardless).
+	Mail mail.Config
+	// Notify are addresses given every account's notifications, beside
+	// each account's own.
+	Notify []string
+	// ConsoleURL is the console's public address, for the links in
+	// notifications (https://dirsync.example.com).
+	ConsoleURL string
+	// MailRetryFor is how long a mail that keeps failing is retried
+	// (default mail.DefaultRetryFor).
+	MailRetryFor time.Duration
 }
 
 // Service is one dirsync serve process.
@@ -60,9 +71,9 @@ type Service struct {
 	Runner     *Runner
 	Dispatcher *webhook.Dispatcher
 	API        *api.Server
-	Notifier   *Notifier
 
-	ready atomic.Bool
+	mailWake chan struct{}
+	ready    atomic.Bool
 }
 
 // New assembles the service on the parts package factory built.
@@ -81,11 +92,24 @@ func New(p *factory.Parts, cfg Config, logger *slog.Logger) *Service {
 	}
 	clk := clock.Or(cfg.Clock)
 	s := &Service{cfg: cfg, clock: clk, store: p.Store, manager: p.Manager, log: logger, Metrics: NewMetrics(),
-		Notifier: &Notifier{SMTP: cfg.SMTP, Logger: logger}}
+		mailWake: make(chan struct{}, 1)}
 	s.Runner = &Runner{Manager: p.Manager, Clock: clk, Logger: logger, Metrics: s.Metrics, Workers: cfg.Workers,
 		OnFinish: func(directory.Run) { s.Wake() }}
 	p.Manager.SetExecutor(s.Runner)
-	p.Manager.SetNotify(s.Notifier.Notify)
+	var sender mail.Sender
+	if cfg.Mail.Enabled() {
+		smtp, err := mail.NewSMTP(cfg.Mail)
+		if err != nil {
+			// The command line checks the settings first; a bad one here
+			// leaves mail queued, and says why.
+			logger.Error("mail: SMTP settings refused; mail stays queued", "err", err)
+		} else {
+			sender = smtp
+		}
+	}
+	p.Manager.SetMail(manage.MailOptions{Sender: sender, ConsoleURL: cfg.ConsoleURL, Notify: cfg.Notify, RetryFor: cfg.MailRetryFor,
+		Logger: logger, Wake: s.WakeMail,
+		Observe: func(outcome string) { s.Metrics.Add("dirsync_mail_attempts_total", 1, "outcome", outcome) }})
 	s.Dispatcher = &webhook.Dispatcher{Store: p.Store, Box: p.Box, Clock: clk, Logger: logger, AllowList: p.WebhookAllow,
 		FirstBackoff: cfg.WebhookFirstBackoff, MaxBackoff: cfg.WebhookMaxBackoff, RetryFor: cfg.WebhookRetryFor,
 		Observe: func(outcome string, d time.Duration) {
@@ -98,8 +122,20 @@ func New(p *factory.Parts, cfg Config, logger *slog.Logger) *Service {
 	return s
 }
 
-// Wake makes the dispatcher look for events now rather than at its next tick.
-func (s *Service) Wake() { s.Dispatcher.Wake() }
+// Wake makes the dispatcher look for events now rather than at its next
+// tick, and the mail cycle too (a run may have queued enrollment mail).
+func (s *Service) Wake() {
+	s.Dispatcher.Wake()
+	s.WakeMail()
+}
+
+// WakeMail makes the mail cycle run now rather than at its next tick.
+func (s *Service) WakeMail() {
+	select {
+	case s.mailWake <- struct{}{}:
+	default:
+	}
+}
 
 // Handler serves the API, /healthz, /readyz and /metrics.
 func (s *Service) Handler() http.Handler {
@@ -182,9 +218,10 @@ func (s *Service) Run(ctx context.Context, ln net.Listener) error {
 
 	loopCtx, stopLoops := context.WithCancel(context.Background())
 	var loops sync.WaitGroup
-	loops.Add(2)
+	loops.Add(3)
 	go func() { defer loops.Done(); s.scheduleLoop(loopCtx) }()
 	go func() { defer loops.Done(); s.dispatchLoop(loopCtx) }()
+	go func() { defer loops.Done(); s.mailLoop(loopCtx) }()
 
 	var err error
 	select {
@@ -230,8 +267,8 @@ func (s *Service) scheduleLoop(ctx context.Context) {
 	}
 }
 
-// housekeeping prunes what outstayed its retention and warns about client
-// secrets near their expiry; hourly.
+// housekeeping prunes what outstayed its retention (the mail log with the
+// events) and warns about client secrets near their expiry; hourly.
 func (s *Service) housekeeping(ctx context.Context) {
 	p, err := s.manager.Prune(ctx)
 	if err != nil && ctx.Err() == nil {
@@ -242,6 +279,30 @@ func (s *Service) housekeeping(ctx context.Context) {
 	}
 	if err := s.manager.CheckSecrets(ctx); err != nil && ctx.Err() == nil {
 		s.log.Error("secret expiry check", "err", err)
+	}
+}
+
+// mailLoop runs the mail cycle (enrollment reminders and expiry, the
+// outbox) on every tick and whenever a mail is queued. Stopping it in the
+// middle of a send leaves that mail for the next process, unsent.
+func (s *Service) mailLoop(ctx context.Context) {
+	t := s.clock.NewTicker(s.cfg.Tick)
+	defer t.Stop()
+	for {
+		r, err := s.manager.MailCycle(ctx)
+		if err != nil && ctx.Err() == nil {
+			s.log.Error("mail cycle", "err", err)
+		}
+		if r.Sent+r.Refused+r.Failed+r.Reminders+r.Expired > 0 {
+			s.log.Info("mail", "sent", r.Sent, "refused", r.Refused, "failed", r.Failed, "retrying", r.Retried,
+				"reminders_queued", r.Reminders, "links_expired", r.Expired)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C():
+		case <-s.mailWake:
+		}
 	}
 }
 

@@ -110,6 +110,7 @@ type Reader interface {
 	// SourceHealth returns ErrNotFound when nothing is known.
 	SourceHealth(ctx context.Context, sourceID string) (SourceHealth, error)
 
+	MailReader // enrollments, the outbox, mail settings (mail.go)
 	ConsoleReader
 }
 
@@ -273,6 +274,7 @@ type Tx interface {
 	// SetSourceHealth creates or replaces the source's health record.
 	SetSourceHealth(ctx context.Context, h SourceHealth) error
 
+	MailTx // enrollments, the outbox, mail settings (mail.go)
 	ConsoleWriter
 }
 
