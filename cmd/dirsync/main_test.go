@@ -20,13 +20,21 @@ import (
 // binary is dirsync built once for the tests that run it as a process.
 var binary string
 
+// TestMain builds dirsync once; DIRSYNC_TEST_BINARY runs the tests against
+// another build instead (to see a regression test fail on an older one).
 func TestMain(m *testing.M) {
+	if b := os.Getenv("DIRSYNC_TEST_BINARY"); b != "" {
+		binary = b
+		os.Exit(m.Run())
+	}
 	dir, err := os.MkdirTemp("", "dirsync-bin")
 	if err != nil {
 		panic(err)
 	}
 	binary = filepath.Join(dir, "dirsync")
-	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+	// -buildvcs=auto: the revision is stamped where git can give it, even
+	// when GOFLAGS turns stamping off.
+	if out, err := exec.Command("go", "build", "-buildvcs=auto", "-o", binary, ".").CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "build dirsync: %v\n%s", err, out)
 		os.Exit(1)
 	}

@@ -129,8 +129,28 @@ Start with "dirsync demo" to see a whole sync against an emulated tenant.`,
 		a.mailCommand(),
 		a.versionCommand(),
 	)
+	groups(root)
 	markRan(root, &a.ran)
 	return root
+}
+
+// groups makes every command that only groups others refuse a word it does
+// not know ("dirsync source shwo"), as the root does, instead of printing
+// its help and succeeding.
+func groups(cmd *cobra.Command) {
+	for _, c := range cmd.Commands() {
+		groups(c)
+	}
+	if cmd.RunE != nil || cmd.Run != nil || !cmd.HasSubCommands() || !cmd.HasParent() {
+		return
+	}
+	cmd.Args = cobra.ArbitraryArgs
+	cmd.RunE = func(c *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return usageErr("unknown command %q for %q (see %s --help)", args[0], c.CommandPath(), c.CommandPath())
+		}
+		return c.Help()
+	}
 }
 
 // markRan wraps every command's RunE so that ran tells cobra's own
@@ -250,10 +270,12 @@ func (a *app) open(cmd *cobra.Command) (*manage.Manager, manage.Actor, error) {
 	return a.m, a.actor, nil
 }
 
+// logLevel is the level of the logs on standard error: errors only by
+// default, since a command prints what happened itself (serve: info).
 func (a *app) logLevel() slog.Level {
-	var lvl slog.Level
-	if err := lvl.UnmarshalText([]byte(a.settings.String(config.LogLevel))); err != nil {
-		lvl = slog.LevelWarn
+	lvl := slog.LevelError
+	if v := a.settings.String(config.LogLevel); v != "" {
+		lvl.UnmarshalText([]byte(v))
 	}
 	return lvl
 }

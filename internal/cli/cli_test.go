@@ -7,8 +7,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/dirsync/dirsync/internal/clock"
 	"github.com/dirsync/dirsync/internal/entraemu"
+	"github.com/dirsync/dirsync/internal/manage"
 )
 
 // runCLI runs the command line in-process, as a user would type it.
@@ -104,5 +107,29 @@ func TestSecretsNeverFromArgv(t *testing.T) {
 	_, errOut, code = runCLI(t, db, "", "source", "add", "entra", "--name", "x", "--tenant", "t", "--client-id", "c")
 	if code != ExitUsage || !strings.Contains(errOut, "client secret is required") {
 		t.Fatalf("exit %d: %s", code, errOut)
+	}
+}
+
+// TestProgressOffATerminal: a long run off a terminal logs a progress line
+// every ten seconds (of the injected clock), and a quick one none.
+func TestProgressOffATerminal(t *testing.T) {
+	clk := clock.NewFake(time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC))
+	var stderr bytes.Buffer
+	a := &app{opts: Options{Clock: clk}, stderr: &stderr}
+	quick := a.progress("s", true)
+	quick(manage.Progress{Phase: "read", Users: 10})
+	quick(manage.Progress{Phase: "apply", Users: 10})
+	if stderr.Len() != 0 {
+		t.Fatalf("a quick run printed %q", stderr.String())
+	}
+	long := a.progress("s", true)
+	for i := 1; i <= 30; i++ {
+		clk.Advance(time.Second)
+		long(manage.Progress{Phase: "read", Users: 1000 * i})
+	}
+	long(manage.Progress{Phase: "apply", Users: 30000})
+	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+	if len(lines) != 4 || !strings.Contains(lines[0], "Reading s: 10000 users") || !strings.Contains(lines[3], "Applying s: 30000 users") {
+		t.Fatalf("progress lines:\n%s", stderr.String())
 	}
 }

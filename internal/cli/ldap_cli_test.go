@@ -222,8 +222,8 @@ func TestLDAPSourceThroughCLI(t *testing.T) {
 				t.Fatalf("sync: exit %d, want %d\n%s%s", code, ExitSource, out, errOut)
 			}
 			for _, w := range c.want {
-				if !strings.Contains(errOut, w) {
-					t.Errorf("sync error lacks %q:\n%s", w, errOut)
+				if !strings.Contains(out+errOut, w) {
+					t.Errorf("sync output lacks %q:\n%s%s", w, out, errOut)
 				}
 			}
 			if now := listing(); now != caseBaseline {
@@ -247,9 +247,10 @@ func TestLDAPSourceThroughCLI(t *testing.T) {
 		if code != ExitSource {
 			t.Fatalf("%s: sync exit %d, want %d\n%s%s", what, code, ExitSource, out, errOut)
 		}
+		// The run's summary says why, once; the last line says it failed.
 		for _, w := range want {
-			if !strings.Contains(errOut, w) {
-				t.Errorf("%s: sync error lacks %q:\n%s", what, w, errOut)
+			if !strings.Contains(out+errOut, w) {
+				t.Errorf("%s: sync output lacks %q:\n%s%s", what, w, out, errOut)
 			}
 		}
 		if now := directoryNow(); now != baseline {

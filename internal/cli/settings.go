@@ -15,9 +15,9 @@ import (
 // the flags given change; the rest stay as they were.
 func (a *app) sourceSetCommand() *cobra.Command {
 	var (
-		file, groupsMode, tagMode, phoneRegion string
-		groups, rules, picks, tags, matchOrder []string
-		clearRules                             bool
+		file, groupsMode, tagMode, phoneRegion, maxCursorAge string
+		groups, rules, picks, tags, matchOrder               []string
+		clearRules                                           bool
 		requireLicense, requireEmail, normalize, importPhones,
 		updateExisting, processDeletions, sendEnrollment bool
 		maxDeletes, maxDeletePercent int
@@ -122,6 +122,9 @@ Excludes win over includes; with include rules, a user must match one.
 			if f.Changed("max-delete-percent") {
 				s.DeletionLimit.MaxPercent = maxDeletePercent
 			}
+			if f.Changed("max-cursor-age") {
+				s.MaxCursorAge = maxCursorAge
+			}
 			if file == "" && !clearRules && len(rules) == 0 && !anyChanged(cmd.LocalFlags()) {
 				return usageErr("nothing to change: give a flag (see dirsync source set --help)")
 			}
@@ -157,6 +160,7 @@ Excludes win over includes; with include rules, a user must match one.
 	fl.StringSliceVar(&matchOrder, "match-order", nil, "how unlinked source users meet existing ones: username,email (default) or email,username")
 	fl.IntVar(&maxDeletes, "max-deletes", 0, "deletion limit: stop a run that would disable or delete more objects (default 500)")
 	fl.IntVar(&maxDeletePercent, "max-delete-percent", 0, "deletion limit in percent of the source's objects (default 20)")
+	fl.StringVar(&maxCursorAge, "max-cursor-age", "", "reconcile in full at least this often: a duration (36h, 7d) or off; \"\" for the default (24h for LDAP servers whose incremental reads cannot see deletions, 7d for the others)")
 	fl.BoolVar(&asJSON, "json", false, "print the settings as JSON")
 	return cmd
 }

@@ -21,7 +21,7 @@ func (a *app) sourceCommand() *cobra.Command {
 	add := &cobra.Command{Use: "add", Short: "Add a source"}
 	add.AddCommand(a.sourceAddEntraCommand(), a.sourceAddLDAPCommand())
 	cmd.AddCommand(add, a.sourceListCommand(), a.sourceShowCommand(), a.sourceTestCommand(), a.sourceRemoveCommand(),
-		a.sourceSetCommand(), a.sourceScheduleCommand(), a.sourceEnableCommand(true), a.sourceEnableCommand(false),
+		a.sourceSetCommand(), a.sourceScheduleCommand(), a.sourceEnableCommand(true), a.sourceEnableCommand(false), a.sourceSecretCommand(),
 		a.sourceSearchCommand("groups"), a.sourceSearchCommand("users"))
 	return cmd
 }

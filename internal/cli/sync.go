@@ -92,6 +92,7 @@ func (a *app) showRun(cmd *cobra.Command, run directory.Run, runErr error, asJSO
 		}
 		return runErr
 	}
+	run.Reason = manage.ShortReason(run, runErr)
 	a.printRunSummary(run)
 	switch {
 	case stopped:

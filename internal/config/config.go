@@ -96,7 +96,7 @@ var Global = []Setting{
 	{Flag: Config, Env: "DIRSYNC_CONFIG", Help: "JSON config file of the settings below (keys as listed)"},
 	{Flag: DB, Env: "DIRSYNC_DB", Key: "db", Help: "database: a SQLite file, or a postgres:// URL (default: dirsync.db in the user data directory)"},
 	{Flag: Account, Env: "DIRSYNC_ACCOUNT", Key: "account", Help: "account (customer organization) to work in (default \"default\", created on first use)"},
-	{Flag: LogLevel, Env: "DIRSYNC_LOG_LEVEL", Key: "log_level", Help: "log level: debug, info, warn, error; logs go to standard error (default warn, info for serve)"},
+	{Flag: LogLevel, Env: "DIRSYNC_LOG_LEVEL", Key: "log_level", Help: "log level: debug, info, warn, error; logs go to standard error (default error: a command prints what happened; info for serve)"},
 	{Flag: KeyFile, Env: "DIRSYNC_KEY_FILE", Key: "key_file", Help: "file of the master key that seals secrets, when DIRSYNC_MASTER_KEY is not set (default: beside a SQLite database, else in the user data directory)"},
 	{Flag: LeaseTTL, Env: "DIRSYNC_LEASE_TTL", Key: "lease_ttl", Default: "1m", Type: Duration, Help: "how long a crashed run keeps its source locked"},
 	{Flag: TrashRetention, Env: "DIRSYNC_TRASH_RETENTION", Key: "trash_retention", Default: "7d", Type: Duration, Help: "how long the trash keeps users and groups before they are purged"},

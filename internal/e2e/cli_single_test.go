@@ -2,6 +2,9 @@ package e2e
 
 import (
 	"encoding/json"
+	"errors"
+	"os/exec"
+	"strings"
 	"testing"
 
 	"github.com/dirsync/dirsync/internal/directory"
@@ -39,5 +42,28 @@ func TestCLISingleUserSyncWithNormalizedUsernames(t *testing.T) {
 	}
 	if len(trash) != 0 {
 		t.Fatalf("sync --user %s trashed %d users", who.Username, len(trash))
+	}
+	// A name nobody knows: refused as not found (exit 2), nothing changed.
+	out, err := c.command(t.Context(), "", "sync", "entra", "--user", "nobody-by-that-name").CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(string(out), "nothing changed") {
+		t.Fatalf("sync --user of an unknown name: %v\n%s", err, out)
+	}
+}
+
+// TestCLIMaxCursorAge: "source set --max-cursor-age" sets how often a
+// source is reconciled in full, "source show" says so, and a value out of
+// range is refused with exit 2, naming the setting.
+func TestCLIMaxCursorAge(t *testing.T) {
+	w := newWorld(t, entraemu.Options{Users: 5, Groups: 1, Seed: 2})
+	c := newCLI(t, w)
+	c.must("", "source", "set", "entra", "--max-cursor-age", "36h")
+	if out := c.must("", "source", "show", "entra"); !strings.Contains(string(out), "Full reconciliation: at least every 36h.") {
+		t.Fatalf("source show after --max-cursor-age 36h:\n%s", out)
+	}
+	out, err := c.command(t.Context(), "", "source", "set", "entra", "--max-cursor-age", "10m").CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(string(out), `max_cursor_age: "10m": between 1h and 365d, or off`) {
+		t.Fatalf("--max-cursor-age 10m: %v\n%s", err, out)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/dirsync/dirsync/internal/connector"
@@ -115,6 +116,8 @@ func (m *Manager) runError(src directory.Source, run directory.Run, err error) e
 		kind, msg = Stopped, fmt.Sprintf("a safety rule stopped the run of %s; nothing was applied", src.Name)
 	case errors.Is(err, engine.ErrUnsupported):
 		kind, msg = Unsupported, fmt.Sprintf("source %s (%s) cannot sync one user; run a sync of the whole source instead", src.Name, src.Kind)
+	case errors.Is(err, engine.ErrUnknownUser):
+		kind, msg = NotFound, err.Error()
 	case connector.KindOf(err) != "":
 		kind, msg = SourceFailed, "source "+src.Name+": "+connectorMessage(err)
 	case errors.Is(err, context.Canceled):
@@ -126,6 +129,21 @@ func (m *Manager) runError(src directory.Source, run directory.Run, err error) e
 		msg += " (run " + run.ID + ")"
 	}
 	return &Error{Kind: kind, Message: msg, Err: err, RunID: run.ID}
+}
+
+// ShortReason is a run's reason as a person reads it: when the run failed
+// because its source did, the reason up to what the source's connector
+// says to an administrator, without the chain of causes under it (those
+// are in the logs, at debug level).
+func ShortReason(run directory.Run, err error) string {
+	if KindOf(err) != SourceFailed {
+		return run.Reason
+	}
+	msg := connectorMessage(err)
+	if i := strings.Index(run.Reason, msg); i >= 0 && msg != "" {
+		return run.Reason[:i+len(msg)]
+	}
+	return run.Reason
 }
 
 // connectorMessage is what a connector error says to an administrator,

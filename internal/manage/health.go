@@ -67,7 +67,7 @@ func (m *Manager) noteAuth(ctx context.Context, src directory.Source, run direct
 			if err := m.notify(ctx, tx, notification{accountID: src.AccountID, kind: MailReauthorize,
 				key:     "reauthorize/" + src.ID + "/" + run.ID,
 				subject: "dirsync: source " + src.Name + " needs reauthorization",
-				text: fmt.Sprintf("dirsync could not authenticate to source %s (%s): %s\n\nGive it new credentials (in the console, dirsync source set-secret %s, or PATCH /api/v1/sources/%s with a new secret); until then it does not sync.",
+				text: fmt.Sprintf("dirsync could not authenticate to source %s (%s): %s\n\nGive it new credentials (in the console, dirsync source secret %s --client-secret-file FILE, or PATCH /api/v1/sources/%s with a new secret); until then it does not sync.",
 					src.Name, src.Kind, message, src.Name, src.ID),
 				page: "/sources/" + src.ID, ref: src.ID}); err != nil {
 				return err
@@ -148,13 +148,13 @@ func (m *Manager) checkSecret(ctx context.Context, src directory.Source) error {
 			n := notification{accountID: src.AccountID, kind: MailSecretExpiring,
 				key:     fmt.Sprintf("secret/%s/%s/%d", src.ID, exp.Format(time.DateOnly), due),
 				subject: fmt.Sprintf("dirsync: the client secret of source %s expires in %d days", src.Name, days),
-				text: fmt.Sprintf("The client secret of source %s expires on %s (%d days). Create a new secret in Entra ID and give it to dirsync (in the console, dirsync source set-secret %s, or PATCH /api/v1/sources/%s) before then, or the source stops syncing.",
+				text: fmt.Sprintf("The client secret of source %s expires on %s (%d days). Create a new secret in Entra ID and give it to dirsync (in the console, dirsync source secret %s --client-secret-file FILE, or PATCH /api/v1/sources/%s) before then, or the source stops syncing.",
 					src.Name, exp.Format(time.DateOnly), days, src.Name, src.ID),
 				page: "/sources/" + src.ID, ref: src.ID}
 			if due == expiredNotice {
 				n.kind = MailSecretExpired
 				n.subject = "dirsync: the client secret of source " + src.Name + " has expired"
-				n.text = fmt.Sprintf("The client secret of source %s expired on %s: the source cannot sync. Create a new secret in Entra ID and give it to dirsync (in the console, dirsync source set-secret %s, or PATCH /api/v1/sources/%s).",
+				n.text = fmt.Sprintf("The client secret of source %s expired on %s: the source cannot sync. Create a new secret in Entra ID and give it to dirsync (in the console, dirsync source secret %s --client-secret-file FILE, or PATCH /api/v1/sources/%s).",
 					src.Name, exp.Format(time.DateOnly), src.Name, src.ID)
 			}
 			if err := m.notify(ctx, tx, n); err != nil {

@@ -315,18 +315,28 @@ func applyNames(src *directory.Source, in SourceInput) error {
 // checkConfig validates a connector's settings with its secret, offline,
 // and returns them compacted.
 func (m *Manager) checkConfig(src directory.Source, config json.RawMessage, secretValue []byte) ([]byte, error) {
-	var b bytes.Buffer
-	if err := json.Compact(&b, config); err != nil || !bytes.HasPrefix(b.Bytes(), []byte("{")) {
+	// One form whoever sends them: keys sorted, no blanks (the stored
+	// settings of the same source are the same bytes through any front end).
+	var fields map[string]any
+	dec := json.NewDecoder(bytes.NewReader(config))
+	dec.UseNumber()
+	if err := dec.Decode(&fields); err != nil || fields == nil || dec.More() {
 		return nil, invalid("settings", "settings must be a JSON object of the connector's settings")
 	}
-	src.Config = b.Bytes()
+	canonical, err := json.Marshal(fields)
+	if err != nil {
+		return nil, invalid("settings", "settings must be a JSON object of the connector's settings")
+	}
+	src.Config = canonical
 	if err := checkExpiry(src, m.now()); err != nil {
 		return nil, err
 	}
 	if _, err := m.d.Connect(src, secretValue); err != nil {
 		var ce *connector.Error
 		if errors.As(err, &ce) {
-			return nil, invalid("settings", "%s", ce.Message).with(err)
+			// The details under the message name what is wrong (each
+			// setting refused, for LDAP): they are the message here.
+			return nil, invalid("settings", "%s", strings.ReplaceAll(ce.Error(), "\n", "; ")).with(err)
 		}
 		// Registry errors are about the settings' form (an unknown field,
 		// a wrong type): the caller's to fix.
@@ -385,6 +395,18 @@ func credentialTargetChanged(kind directory.SourceKind, before, after []byte) st
 		}
 	}
 	return ""
+}
+
+// withoutExpiry drops a secret's expiry date from settings: a new date
+// changes what is read from the source no more than a new secret does.
+func withoutExpiry(config []byte) json.RawMessage {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(config, &m) != nil {
+		return config
+	}
+	delete(m, "secret_expires")
+	out, _ := json.Marshal(m)
+	return out
 }
 
 func jsonEqual(a, b json.RawMessage) bool {
@@ -461,7 +483,8 @@ func (m *Manager) UpdateSource(ctx context.Context, actor Actor, key string, in 
 }
 
 // changeCredentials applies new settings and/or a new secret to src,
-// validated and sealed; it reports whether the settings changed.
+// validated and sealed; it reports whether the settings changed what is
+// read from the source (a cursor read under the old ones is then void).
 func (m *Manager) changeCredentials(src *directory.Source, in SourceInput) (bool, error) {
 	box, err := m.box()
 	if err != nil {
@@ -484,7 +507,7 @@ func (m *Manager) changeCredentials(src *directory.Source, in SourceInput) (bool
 	if src.Config, err = m.checkConfig(*src, config, plain); err != nil {
 		return false, err
 	}
-	changed := !jsonEqual(before, src.Config)
+	changed := !jsonEqual(withoutExpiry(before), withoutExpiry(src.Config))
 	if f := credentialTargetChanged(src.Kind, before, src.Config); f != "" && in.Secret == nil {
 		return false, invalid("secret", "changing %s changes where the credential is sent: give the secret again in the same change", f)
 	}

@@ -71,7 +71,7 @@ func ParseCursorAge(text string) (time.Duration, error) {
 
 func checkCursorAge(text string, d time.Duration) (time.Duration, error) {
 	if d < minCursorAge || d > maxCursorAge {
-		return 0, fmt.Errorf("%q: between %s and %dd, or off", text, minCursorAge, int(maxCursorAge.Hours()/24))
+		return 0, fmt.Errorf("%q: between %s and %s, or off", text, fmtAge(minCursorAge), fmtAge(maxCursorAge))
 	}
 	return d, nil
 }
