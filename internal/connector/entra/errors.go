@@ -211,3 +211,15 @@ func expiryNote(date string, now time.Time) (ok bool, msg string) {
 	}
 	return true, fmt.Sprintf("the client secret expires on %s, in %d days", date, days)
 }
+
+// Explain turns an error of a Graph call made with a client from NewClient
+// into a *connector.Error with a message for the administrator, as the
+// connector's own calls are explained: doing says what was being done,
+// perm the permission it needs.
+func Explain(cfg Config, err error, doing, perm string) error {
+	c := &conn{cfg: cfg, now: time.Now}
+	if cl, cerr := cfg.cloud(); cerr == nil {
+		c.cloud = cl
+	}
+	return c.classify(err, doing, perm)
+}
