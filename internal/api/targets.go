@@ -8,7 +8,6 @@ import (
 	"github.com/dirsync/dirsync/internal/directory"
 	"github.com/dirsync/dirsync/internal/manage"
 	"github.com/dirsync/dirsync/internal/provision"
-	"github.com/dirsync/dirsync/internal/store"
 )
 
 // TargetView is a target (an Entra ID tenant dirsync provisions into) as
@@ -28,7 +27,7 @@ type TargetView struct {
 	Schedule          string              `json:"schedule"`
 	Flows             []provision.FlowRow `json:"flows"`
 	SyncErrors        int                 `json:"sync_errors"`
-	LastRun           *store.ExportRun    `json:"last_run"`
+	LastRun           *manage.ExportRun    `json:"last_run"`
 	CreatedAt         time.Time           `json:"created_at"`
 	UpdatedAt         time.Time           `json:"updated_at"`
 }

@@ -44,6 +44,12 @@ type TargetInput struct {
 	Enabled    *bool
 }
 
+// ExportRun is one export cycle of a target, its plan and outcomes.
+type ExportRun = store.ExportRun
+
+// TargetError is one object's sync error (Azure AD Connect's sync errors).
+type TargetError = store.TargetError
+
 // TargetView is a target as every front end shows it, never its secret.
 type TargetView struct {
 	directory.Target
@@ -53,7 +59,7 @@ type TargetView struct {
 	// of Settings.Sources ("(removed)" for one that no longer exists).
 	SourceNames []string
 	Flows       []provision.FlowRow
-	LastRun     *store.ExportRun
+	LastRun     *ExportRun
 	// Errors counts the sync errors of the last cycle.
 	Errors int
 }
