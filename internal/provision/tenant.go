@@ -41,9 +41,7 @@ type Options struct {
 // Open returns a connection to the tenant in cfg, signed in as the app
 // whose secret (or certificate and key) is given. It contacts nothing.
 func Open(cfg entra.Config, secret []byte, o Options) (*Tenant, error) {
-	clk := clock.Or(o.Clock)
-	sleep := func(ctx context.Context, d time.Duration) error { return clock.Sleep(ctx, clk, d) }
-	client, _, err := entra.NewClient(cfg, secret, entra.Options{Now: clk.Now, Sleep: sleep, Budget: o.Budget})
+	client, _, err := entra.NewClient(cfg, secret, entra.Options{Clock: o.Clock, Budget: o.Budget})
 	if err != nil {
 		return nil, err
 	}

@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/dirsync/dirsync/internal/clock"
 	"github.com/dirsync/dirsync/internal/connector"
 	"github.com/dirsync/dirsync/internal/graph"
 )
@@ -217,7 +218,7 @@ func expiryNote(date string, now time.Time) (ok bool, msg string) {
 // connector's own calls are explained: doing says what was being done,
 // perm the permission it needs.
 func Explain(cfg Config, err error, doing, perm string) error {
-	c := &conn{cfg: cfg, now: time.Now}
+	c := &conn{cfg: cfg, clk: clock.System}
 	if cl, cerr := cfg.cloud(); cerr == nil {
 		c.cloud = cl
 	}
