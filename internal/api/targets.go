@@ -27,7 +27,7 @@ type TargetView struct {
 	Schedule          string              `json:"schedule"`
 	Flows             []provision.FlowRow `json:"flows"`
 	SyncErrors        int                 `json:"sync_errors"`
-	LastRun           *manage.ExportRun    `json:"last_run"`
+	LastRun           *manage.ExportRun   `json:"last_run"`
 	CreatedAt         time.Time           `json:"created_at"`
 	UpdatedAt         time.Time           `json:"updated_at"`
 }
