@@ -2,12 +2,16 @@ package graph
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/dirsync/dirsync/internal/clock"
 )
 
 // UserSelect are the user properties dirsync reads.
@@ -231,7 +235,7 @@ func Walk[T any](ctx context.Context, c *Client, link string, fn func([]T) error
 // Authenticate gets an access token, with the retries of any call, to
 // check the credential without reading anything.
 func (c *Client) Authenticate(ctx context.Context) error {
-	deadline := c.now().Add(c.budget)
+	deadline := c.clk.Now().Add(c.budget)
 	for attempt := 0; ; attempt++ {
 		err := c.boundedToken(ctx, deadline)
 		if err == nil {
@@ -239,9 +243,9 @@ func (c *Client) Authenticate(ctx context.Context) error {
 		}
 		var te *TimeoutError
 		if errors.As(err, &te) {
-			if wait := c.backoff(attempt); attempt+1 < c.maxAttempts && c.now().Add(wait).Before(deadline) {
+			if wait := c.backoff(attempt); attempt+1 < c.maxAttempts && c.clk.Now().Add(wait).Before(deadline) {
 				c.stats.retries.Add(1)
-				if err := c.sleep(ctx, wait); err != nil {
+				if err := clock.Sleep(ctx, c.clk, wait); err != nil {
 					return err
 				}
 				continue
@@ -253,11 +257,11 @@ func (c *Client) Authenticate(ctx context.Context) error {
 			return err
 		}
 		wait := c.backoff(attempt)
-		if attempt+1 >= c.maxAttempts || c.now().Add(wait).After(deadline) {
+		if attempt+1 >= c.maxAttempts || c.clk.Now().Add(wait).After(deadline) {
 			return fmt.Errorf("%w after %d attempts: %w", ErrRetryBudget, attempt+1, err)
 		}
 		c.stats.retries.Add(1)
-		if err := c.sleep(ctx, wait); err != nil {
+		if err := clock.Sleep(ctx, c.clk, wait); err != nil {
 			return err
 		}
 	}
@@ -265,7 +269,7 @@ func (c *Client) Authenticate(ctx context.Context) error {
 
 // boundedToken gets a token within RequestTimeout and the deadline.
 func (c *Client) boundedToken(ctx context.Context, deadline time.Time) error {
-	limit := min(c.reqTimeout, deadline.Sub(c.now()))
+	limit := min(c.reqTimeout, deadline.Sub(c.clk.Now()))
 	if limit <= 0 {
 		return &TimeoutError{Phase: "the retry budget was spent"}
 	}
@@ -278,4 +282,32 @@ func (c *Client) boundedToken(ctx context.Context, deadline time.Time) error {
 		return &TimeoutError{After: limit, Phase: "getting an access token"}
 	}
 	return err
+}
+
+// Roles returns the application permissions the client's access token
+// carries (its roles claim), such as User.ReadWrite.All: what the tenant's
+// administrator consented to for the app. It is read from the token as
+// Microsoft issued it, for telling an administrator which permission is
+// missing; Graph still decides what each call may do. Call Authenticate
+// first: a failure to get a token is returned as it is.
+func (c *Client) Roles(ctx context.Context) ([]string, error) {
+	tok, err := c.token(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		return nil, errors.New("graph: the access token is not a JWT")
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
+	if err != nil {
+		return nil, fmt.Errorf("graph: access token payload: %w", err)
+	}
+	var claims struct {
+		Roles []string `json:"roles"`
+	}
+	if err := json.Unmarshal(payload, &claims); err != nil {
+		return nil, fmt.Errorf("graph: access token claims: %w", err)
+	}
+	return claims.Roles, nil
 }
