@@ -244,6 +244,10 @@ func (r *Runner) drain(src string) {
 		r.queues[src] = q[1:]
 		r.mu.Unlock()
 		r.execute(job)
+		// A worker is idle again: take a queued run, if one waits.
+		if err := r.Poll(r.runCtx); err != nil && r.runCtx.Err() == nil {
+			r.Logger.Warn("claim queued runs", "err", err)
+		}
 	}
 }
 

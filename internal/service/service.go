@@ -124,12 +124,10 @@ func New(p *factory.Parts, cfg Config, logger *slog.Logger) *Service {
 }
 
 // Wake makes the dispatcher look for events now rather than at its next
-// tick, and the mail cycle too (a run may have queued enrollment mail),
-// and the runner for queued runs (a worker is idle again).
+// tick, and the mail cycle too (a run may have queued enrollment mail).
 func (s *Service) Wake() {
 	s.Dispatcher.Wake()
 	s.WakeMail()
-	s.wakePoll()
 }
 
 func (s *Service) wakePoll() {
@@ -278,7 +276,7 @@ func (s *Service) scheduleLoop(ctx context.Context) {
 	}
 }
 
-// pollLoop, every tick and whenever a worker is idle again, queues again
+// pollLoop, every tick and when the scheduler queued runs, queues again
 // the runs whose process died, renews this process's claims on its queued
 // runs and claims queued runs for its idle workers.
 func (s *Service) pollLoop(ctx context.Context) {

@@ -34,7 +34,9 @@ func testRunClaims(t *testing.T, s store.Store) {
 	alive := mk(srcs[3], directory.OutcomeRunning, now)
 	dead := mk(srcs[4], directory.OutcomeRunning, now.Add(-10*time.Minute))
 	update(t, s, func(tx store.Tx) error { return tx.AcquireLease(ctx, srcs[3].ID, "p0", now, 30*time.Minute) })
-	update(t, s, func(tx store.Tx) error { return tx.AcquireLease(ctx, srcs[4].ID, "gone", now.Add(-10*time.Minute), time.Minute) })
+	update(t, s, func(tx store.Tx) error {
+		return tx.AcquireLease(ctx, srcs[4].ID, "gone", now.Add(-10*time.Minute), time.Minute)
+	})
 
 	claim := func(holder string, at time.Time, limit int) []string {
 		var got []directory.Run
