@@ -80,10 +80,13 @@ says so and changes nothing.`,
 			// Keep serving: the emulated tenant, and dirsync itself (API,
 			// scheduler, webhooks), so a newcomer has a service to explore.
 			db := a.parts.DB
-			a.printf("\ndirsync is serving its API on http://%s (the emulated tenant keeps running at %s). Try, in another terminal:\n", ln.Addr(), srv.URL())
+			a.printf("\ndirsync is serving its console and API on http://%s (the emulated tenant keeps running at %s). Try, in another terminal:\n", ln.Addr(), srv.URL())
 			a.printf("  dirsync --db %s users list\n  dirsync --db %s groups list\n  dirsync --db %s runs show %s --changes\n", db, db, db, run.ID)
 			a.printf("  TOKEN=$(dirsync --db %s token create --role owner --json | jq -r .token)\n", db)
 			a.printf("  curl -H \"Authorization: Bearer $TOKEN\" http://%s/api/v1/users\n", ln.Addr())
+			if err := a.printConsole(cmd, m, actor, "http://"+ln.Addr().String(), true); err != nil {
+				return err
+			}
 			a.printf("Press Ctrl-C to stop.\n")
 			a.jsonLogs = true
 			return service.New(a.parts, service.Config{Clock: a.opts.Clock}, a.logger()).Run(ctx, ln)
