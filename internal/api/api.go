@@ -13,6 +13,7 @@
 package api
 
 import (
+	"bytes"
 	_ "embed"
 	"encoding/json"
 	"errors"
@@ -231,9 +232,23 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 
 // decode reads a JSON body into v, refusing unknown fields and trailing data.
 func decode(r *request, v any) error {
-	dec := json.NewDecoder(r.Body)
+	// Every body is a JSON object: a null (or a list, or a string) would
+	// otherwise decode as "nothing to change" and answer 200.
+	var raw json.RawMessage
+	outer := json.NewDecoder(r.Body)
+	err := outer.Decode(&raw)
+	if err == nil && !bytes.HasPrefix(bytes.TrimLeft(raw, " \t\r\n"), []byte("{")) {
+		return badRequest("the body must be a JSON object, not %.20s", raw)
+	}
+	if err == nil && outer.More() {
+		return badRequest("the body holds more than one JSON value")
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	if err == nil {
+		err = dec.Decode(v)
+	}
+	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return err
@@ -250,9 +265,6 @@ func decode(r *request, v any) error {
 			return badRequest("a JSON body is required")
 		}
 		return badRequest("the body is not valid JSON: %v", err)
-	}
-	if dec.More() {
-		return badRequest("the body holds more than one JSON value")
 	}
 	return nil
 }

@@ -23,6 +23,9 @@ func (m *Manager) Groups(ctx context.Context, actor Actor, q GroupQuery) (Page[d
 	if err := actor.require(ActRead); err != nil {
 		return Page[directory.Group]{}, err
 	}
+	if err := checkSearch(q.Search); err != nil {
+		return Page[directory.Group]{}, err
+	}
 	sq := store.GroupQuery{States: q.States, Search: q.Search, After: q.After, Limit: q.Limit}
 	if err := m.checkListing(ctx, actor, q.States, q.Source, q.Limit, &sq.SourceID); err != nil {
 		return Page[directory.Group]{}, err

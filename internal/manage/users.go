@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode"
 
 	"github.com/dirsync/dirsync/internal/directory"
 	"github.com/dirsync/dirsync/internal/store"
@@ -50,6 +51,9 @@ func (m *Manager) Users(ctx context.Context, actor Actor, q UserQuery) (Page[dir
 	if err := actor.require(ActRead); err != nil {
 		return Page[directory.User]{}, err
 	}
+	if err := checkSearch(q.Search); err != nil {
+		return Page[directory.User]{}, err
+	}
 	sq := store.UserQuery{States: q.States, Search: q.Search, After: q.After, Limit: q.Limit}
 	if err := m.checkListing(ctx, actor, q.States, q.Source, q.Limit, &sq.SourceID); err != nil {
 		return Page[directory.User]{}, err
@@ -62,6 +66,22 @@ func (m *Manager) Users(ctx context.Context, actor Actor, q UserQuery) (Page[dir
 		normalizeUser(&page.Items[i])
 	}
 	return page, err
+}
+
+// MaxSearch bounds a listing's search text: longer, it is no name anyone
+// types, and the database's pattern matcher refuses it past some length.
+const MaxSearch = 400
+
+// checkSearch refuses a listing's search text that is too long or holds a
+// control character (a NUL would otherwise match every row).
+func checkSearch(s string) error {
+	if len(s) > MaxSearch {
+		return invalid("search", "search is %d characters long: at most %d", len(s), MaxSearch)
+	}
+	if strings.IndexFunc(s, unicode.IsControl) >= 0 {
+		return invalid("search", "search holds a control character (a NUL, a tab, a line break...)")
+	}
+	return nil
 }
 
 // checkListing checks a listing's states and limit and resolves its
