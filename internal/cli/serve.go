@@ -71,7 +71,11 @@ for --shutdown-grace, then cancels them: a cancelled run applies nothing.`,
 				WebhookMaxBackoff: v.Duration(config.WebhookMaxBackoff), WebhookRetryFor: v.Duration(config.WebhookRetryFor),
 				Clock: a.opts.Clock, Mail: smtp, Notify: v.List(config.SMTPTo), ConsoleURL: publicURL(v, ln.Addr().String())}, logger)
 			a.printf("dirsync serving on http://%s\n", ln.Addr())
-			if err := a.printConsole(cmd, m, actor, publicURL(v, ln.Addr().String()), false); err != nil {
+			// serve works for every account; the setup link is the
+			// account's that --account names (the default one).
+			if acc, err := m.Operator(cmd.Context(), v.String(config.Account)); err != nil {
+				a.printf("Admin console: %s/ (no setup link: %v)\n", publicURL(v, ln.Addr().String()), err)
+			} else if err := a.printConsole(cmd, m, acc, publicURL(v, ln.Addr().String()), false); err != nil {
 				return err
 			}
 			return svc.Run(cmd.Context(), ln)

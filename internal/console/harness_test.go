@@ -115,7 +115,7 @@ type tab struct {
 func (w *world) newTab(name string) *tab {
 	w.t.Helper()
 	ctx, cancel := chromedp.NewContext(browser(w.t), chromedp.WithNewBrowserContext())
-	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 4*time.Minute)
 	w.t.Cleanup(func() { cancelTimeout(); cancel() })
 	if err := chromedp.Do(ctx); err != nil {
 		w.t.Fatal(err)
@@ -149,7 +149,15 @@ func (b *tab) location() string {
 // open loads a console path and waits for its main content.
 func (b *tab) open(path string) {
 	b.t.Helper()
+	defer b.took("open "+path, time.Now())
 	b.do(chromedp.Navigate(b.w.url+path), chromedp.WaitReady(chromedp.CSS("main")))
+}
+
+// took logs a slow browser step.
+func (b *tab) took(what string, start time.Time) {
+	if d := time.Since(start); d > 2*time.Second {
+		b.t.Logf("browser: %s took %v", what, d.Round(time.Millisecond))
+	}
 }
 
 // path is the current page's path and query.
@@ -164,7 +172,9 @@ func (b *tab) path() string {
 // text is the visible text of the first element the selector finds.
 func (b *tab) text(sel string) string {
 	b.t.Helper()
-	s, err := chromedp.Run(b.ctx, chromedp.Text(chromedp.CSS(sel), chromedp.NodeVisible))
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel), chromedp.NodeVisible))
 	if err != nil {
 		b.t.Fatalf("browser: text of %s: %v (page %s)", sel, err, b.location())
 	}
@@ -181,6 +191,7 @@ func (b *tab) count(sel string) int {
 // button and waits for the page it leads to; it returns that page's status.
 func (b *tab) submit(form string, fields map[string]string) int64 {
 	b.t.Helper()
+	defer b.took("submit "+form, time.Now())
 	var acts []chromedp.Action[chromedp.Void]
 	for sel, v := range fields {
 		acts = append(acts, chromedp.SetValue(chromedp.CSS(form+" "+sel), v))
@@ -300,8 +311,9 @@ type world struct {
 	t     *testing.T
 	parts *factory.Parts
 	svc   *service.Service
-	emu   *entraemu.Server
-	url   string
+	emu    *entraemu.Server
+	tenant *entraemu.Tenant
+	url    string
 	op    manage.Actor
 }
 
@@ -313,6 +325,7 @@ func newWorld(t *testing.T) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
+	w.tenant = tenant
 	if w.emu, err = tenant.Start("127.0.0.1:0"); err != nil {
 		t.Fatal(err)
 	}
@@ -388,3 +401,5 @@ func (l testLog) Write(p []byte) (int, error) {
 	l.t.Log(strings.TrimSpace(string(p)))
 	return len(p), nil
 }
+
+func directoryQuery() manage.UserQuery { return manage.UserQuery{} }

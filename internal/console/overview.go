@@ -34,12 +34,3 @@ func (s *Server) overview(w http.ResponseWriter, r *request) error {
 	}
 	return s.render(w, r, http.StatusOK, "overview", &view{Title: "Overview", Nav: "overview", Data: d})
 }
-
-// syncNow queues a run of a source (the service's workers run it).
-func (s *Server) syncNow(w http.ResponseWriter, r *request) error {
-	_, err := s.Manager.RequestSync(r.Context(), r.actor, r.PathValue("source"), manage.SyncRequest{Full: r.PostFormValue("full") == "on"})
-	if err != nil {
-		return err
-	}
-	return redirect(w, r, "/?done=sync")
-}

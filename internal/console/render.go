@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"net/http"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,7 +18,10 @@ import (
 
 // pageNames are the pages, each parsed with the layout into its own set
 // (templates/NAME.html defines "main"; the view gives the title).
-var pageNames = []string{"signin", "link", "error", "overview", "account"}
+var pageNames = []string{"signin", "link", "error", "overview", "account", "source_new", "source", "runs_list", "run"}
+
+// partials are parsed with every page.
+var partials = []string{"templates/layout.html", "templates/runs.html"}
 
 var funcs = template.FuncMap{
 	"lower": strings.ToLower,
@@ -29,6 +33,8 @@ var funcs = template.FuncMap{
 		return fmt.Sprintf("%d %s", n, many)
 	},
 	"static":     staticURL,
+	"runsOf":     runsOf,
+	"value":      value,
 	"stateLabel": stateLabel,
 }
 
@@ -56,7 +62,7 @@ func stateLabel(state string) string {
 func parsePages() (map[string]*template.Template, error) {
 	pages := map[string]*template.Template{}
 	for _, name := range pageNames {
-		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
+		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, append(slices.Clone(partials), "templates/"+name+".html")...)
 		if err != nil {
 			return nil, fmt.Errorf("console: parse %s: %w", name, err)
 		}
@@ -74,6 +80,9 @@ type view struct {
 	CSRF   string
 	Notice string
 	Data   any
+	// Refresh, when positive, reloads the page every Refresh seconds (a
+	// run in progress), without JavaScript.
+	Refresh int
 
 	loc *time.Location
 	now time.Time
