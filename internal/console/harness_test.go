@@ -308,13 +308,13 @@ func (b *tab) cookie() *network.Cookie {
 // world is a dirsync service with the console, on a fresh database, its
 // account's owner and read-only console users, and a synced source.
 type world struct {
-	t     *testing.T
-	parts *factory.Parts
-	svc   *service.Service
+	t      *testing.T
+	parts  *factory.Parts
+	svc    *service.Service
 	emu    *entraemu.Server
 	tenant *entraemu.Tenant
 	url    string
-	op    manage.Actor
+	op     manage.Actor
 }
 
 func newWorld(t *testing.T) *world {
