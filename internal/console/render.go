@@ -206,7 +206,6 @@ var notices = map[string]string{
 	"password":   "Your password is changed; your other sessions were signed out.",
 	"signedout":  "You are signed out.",
 	"everywhere": "You are signed out everywhere.",
-	"sync":       "The sync is queued; its run appears below when it starts.",
 	"welcome":    "Welcome: you are the account's first owner.",
 	"link":       "You are signed in with a one-time link. If you came here because you forgot your password, set a new one below.",
 	"session":    "Your session ended: sign in again.",

@@ -52,9 +52,10 @@ func TestSignInAndOverview(t *testing.T) {
 
 	before := len(w.runs("contoso"))
 	b.submit(`form[action="/sources/contoso/sync"]`, nil)
-	if n := b.text(".notice"); !strings.Contains(n, "queued") {
-		t.Fatalf("after Sync now the page says %q", n)
+	if !strings.HasPrefix(b.path(), "/runs/") {
+		t.Fatalf("Sync now opened %s, not the run's page", b.path())
 	}
+	b.waitRunEnded()
 	if rs := w.runs("contoso"); len(rs) != before+1 || rs[0].Trigger != string(manage.ViaConsole) {
 		t.Fatalf("after Sync now the source has %d runs (newest %+v), want %d, the newest from the console", len(rs), rs[0], before+1)
 	}
