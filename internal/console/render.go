@@ -209,6 +209,8 @@ var notices = map[string]string{
 	"welcome":    "Welcome: you are the account's first owner.",
 	"link":       "You are signed in with a one-time link. If you came here because you forgot your password, set a new one below.",
 	"session":    "Your session ended: sign in again.",
+	"added":      "The source is added; its connection test is below. It syncs on its schedule once it works.",
+	"secret":     "The client secret is replaced; the connection test is below.",
 }
 
 // redirect sends the browser on after a post (post/redirect/get).

@@ -45,7 +45,7 @@ func TestAddEntraSourcePreviewApply(t *testing.T) {
 	b.audit("source-test-failed")
 
 	b.submit(`form[action="/sources/contoso/secret"]`, map[string]string{"#new_secret": c.ClientSecret})
-	if msg := b.text(".notice"); !strings.Contains(msg, "ready to sync") {
+	if msg := b.text("#test-ok"); !strings.Contains(msg, "ready to sync") {
 		t.Fatalf("after the secret's value the test says %q", b.text("main"))
 	}
 	v, err := w.m().Source(t.Context(), w.op, "contoso")
@@ -109,17 +109,14 @@ func TestAddEntraSourcePreviewApply(t *testing.T) {
 }
 
 // waitRunEnded waits on a run's page until the run has ended (the page
-// reloads itself meanwhile).
+// follows the run, and reloads itself when it ends).
 func (b *tab) waitRunEnded() {
 	b.t.Helper()
-	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); {
-		if b.count("#outcome") == 0 {
-			b.t.Fatalf("not a run's page: %s", eval[string](b, "document.body.innerText"))
-		}
-		if o := b.text("#outcome"); o != "queued" && o != "running" {
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(300 * time.Millisecond) {
+		o, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`(document.readyState === "complete" && document.getElementById("outcome")) ? document.getElementById("outcome").textContent : ""`))
+		if err == nil && o != "" && o != "queued" && o != "running" {
 			return
 		}
-		time.Sleep(500 * time.Millisecond)
 	}
-	b.t.Fatalf("the run did not end: %s", b.text("main"))
+	b.t.Fatalf("the run did not end: %s", eval[string](b, "document.body.innerText"))
 }
