@@ -2,6 +2,8 @@ package graph
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -278,4 +280,31 @@ func (c *Client) boundedToken(ctx context.Context, deadline time.Time) error {
 		return &TimeoutError{After: limit, Phase: "getting an access token"}
 	}
 	return err
+}
+
+// TokenTenant is the id of the tenant that issued the client's access
+// token: the token's tid claim. The token is not verified here (Graph
+// does that); it came over TLS from the cloud's authority, and what it
+// names is the tenant the credential signs in to, whether the settings
+// named it by id or by a domain. For when /organization is not readable.
+func (c *Client) TokenTenant(ctx context.Context) (string, error) {
+	tok, err := c.token(ctx, "")
+	if err != nil {
+		return "", fmt.Errorf("graph: get a token: %w", err)
+	}
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		return "", errors.New("graph: the access token is not a JWT")
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
+	if err != nil {
+		return "", fmt.Errorf("graph: the access token's claims: %w", err)
+	}
+	var claims struct {
+		Tid string `json:"tid"`
+	}
+	if err := json.Unmarshal(payload, &claims); err != nil || claims.Tid == "" {
+		return "", errors.New("graph: the access token names no tenant (tid)")
+	}
+	return claims.Tid, nil
 }

@@ -112,6 +112,7 @@ type Reader interface {
 
 	MailReader // enrollments, the outbox, mail settings (mail.go)
 	ConsoleReader
+	ClaimReader // "one domain, one source" (claims.go)
 }
 
 // Page is one page of a listing; Next is "" on the last page.
@@ -276,6 +277,7 @@ type Tx interface {
 
 	MailTx // enrollments, the outbox, mail settings (mail.go)
 	ConsoleWriter
+	ClaimTx
 }
 
 // Reach is the part of a source's memberships that a SyncMemberships call

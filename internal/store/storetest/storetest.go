@@ -57,6 +57,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"SyncMembershipsReach", testSyncMembershipsReach},
 		{"CountLinked", testCountLinked},
 		{"Console", testConsole},
+		{"DomainClaims", testDomainClaims},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
