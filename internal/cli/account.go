@@ -52,6 +52,6 @@ func (a *app) accountCommand() *cobra.Command {
 		},
 	})
 	create.Flags().BoolVar(&asJSON, "json", false, "print JSON")
-	cmd.AddCommand(list, create)
+	cmd.AddCommand(list, create, a.accountSettingsCommand())
 	return cmd
 }

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"runtime/pprof"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -32,135 +33,304 @@ type benchResult struct {
 	Groups      int     `json:"groups"`
 	LatencyMS   int64   `json:"latency_ms"`
 	WallSeconds float64 `json:"wall_seconds"`
+	// ReadSeconds is when the last page was read, from the run's start:
+	// what follows it is the apply that did not overlap the reads.
+	ReadSeconds float64 `json:"read_seconds"`
 	Requests    int     `json:"graph_requests"`
 	Throttled   int     `json:"throttled"`
+	benchFloor
 	// PeakRSSMB is this process's peak resident memory: the sync alone, since
 	// the emulated tenant runs in another process.
 	PeakRSSMB  float64          `json:"peak_rss_mb"`
 	DBSizeMB   float64          `json:"db_size_mb"`
 	Counts     directory.Counts `json:"counts"`
 	SourceSeen [2]int           `json:"source_users_groups"`
+	// Load is the machine's load average (1, 5, 15 minutes) at the end:
+	// figures taken on a busy machine say so.
+	Load []float64 `json:"load_average,omitempty"`
 	// Delta is the incremental run after the churn, when asked for.
 	Delta *deltaBench `json:"delta,omitempty"`
 }
 
+// benchFloor is the least wall time the run's reads allow: (1 + the
+// longest chain of dependent pages) × latency, the 1 being the login. The
+// connector reads each listing (users, the groups' delta with members) one
+// page after the other, and the listings side by side, so the longest
+// listing is the chain.
+type benchFloor struct {
+	// Pages are the Graph requests the run made, by kind.
+	Pages        map[string]int64 `json:"pages"`
+	FloorSeconds float64          `json:"floor_seconds"`
+	// FloorRatio is the wall time over the floor (0 without latency).
+	FloorRatio float64 `json:"floor_ratio"`
+}
+
+func newBenchFloor(before, after entraemu.Stats, latency time.Duration, wall float64) benchFloor {
+	f := benchFloor{Pages: map[string]int64{}}
+	var chain int64
+	for k, n := range after.ByKind {
+		if d := n - before.ByKind[k]; d > 0 {
+			f.Pages[k] = d
+			chain = max(chain, d)
+		}
+	}
+	f.FloorSeconds = float64(1+chain) * latency.Seconds()
+	if f.FloorSeconds > 0 {
+		f.FloorRatio = wall / f.FloorSeconds
+	}
+	return f
+}
+
 type deltaBench struct {
-	Churn       json.RawMessage  `json:"churn"`
-	WallSeconds float64          `json:"wall_seconds"`
-	Requests    int              `json:"graph_requests"`
-	Kind        string           `json:"kind"`
-	Counts      directory.Counts `json:"counts"`
+	Churn       json.RawMessage `json:"churn"`
+	WallSeconds float64         `json:"wall_seconds"`
+	Requests    int             `json:"graph_requests"`
+	benchFloor
+	Kind   string           `json:"kind"`
+	Counts directory.Counts `json:"counts"`
+}
+
+// benchOptions are the flags of "dirsync bench".
+type benchOptions struct {
+	users, groups int
+	latency       time.Duration
+	asJSON        bool
+	churn         float64
+	cpuProfile    string
 }
 
 func (a *app) benchCommand() *cobra.Command {
-	var (
-		users, groups int
-		latency       time.Duration
-		asJSON        bool
-		churn         float64
-		cpuProfile    string
-	)
+	var o benchOptions
 	cmd := &cobra.Command{
 		Use:   "bench",
-		Short: "Measure a full sync of a large emulated tenant (wall time, Graph requests, peak memory)",
+		Short: "Measure a full sync of a large emulated tenant (wall time, Graph requests, the floor, peak memory)",
 		Long: `Start an emulated Entra ID tenant of the given size in a child process, sync
 it into a fresh database in a temporary directory, and report the wall time,
-the Graph requests made, and this process's peak resident memory.`,
+the Graph requests made, the floor the reads allow ((1 + the longest chain
+of dependent pages) × latency) and the wall time's ratio to it, this
+process's peak resident memory and the database's size. With --churn, then
+change that share of the tenant and measure the incremental run. Progress
+goes to standard error; --json prints the figures for programs.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			dir, err := os.MkdirTemp("", "dirsync-bench")
-			if err != nil {
-				return err
-			}
-			defer os.RemoveAll(dir)
-			creds, stop, err := startEmulatorProcess(ctx, dir, users, groups, latency)
-			if err != nil {
-				return err
-			}
-			defer stop()
-			if err := a.loadSettings(cmd); err != nil {
-				return err
-			}
-			a.settings.Override(config.DB, filepath.Join(dir, "bench.db"))
-			a.settings.Override(config.KeyFile, filepath.Join(dir, "bench.key"))
-			m, actor, err := a.open(cmd)
-			if err != nil {
-				return err
-			}
-			ca, err := os.ReadFile(filepath.Join(dir, "ca.pem"))
-			if err != nil {
-				return err
-			}
-			name, sched := "bench", schedule.Schedule{Kind: schedule.None}
-			if _, err := m.AddSource(ctx, actor, manage.SourceInput{Name: &name, Kind: directory.KindEntra,
-				Config: emulatorSettings(creds, ca), Secret: []byte(creds.ClientSecret), Schedule: &sched}); err != nil {
-				return err
-			}
-			if cpuProfile != "" {
-				f, err := os.Create(cpuProfile)
-				if err != nil {
-					return err
-				}
-				defer f.Close()
-				if err := pprof.StartCPUProfile(f); err != nil {
-					return err
-				}
-				defer pprof.StopCPUProfile()
-			}
-			start := time.Now()
-			req := manage.SyncRequest{Trigger: "bench", Progress: a.progress(name, !asJSON)}
-			run, err := m.SyncNow(ctx, actor, name, req)
-			if err != nil {
-				return err
-			}
-			res := benchResult{Users: users, Groups: groups, LatencyMS: latency.Milliseconds(), WallSeconds: time.Since(start).Seconds(),
-				Requests: run.Requests, Throttled: run.Throttled, PeakRSSMB: peakRSSMB(), Counts: run.Counts,
-				SourceSeen: [2]int{run.SourceUsers, run.SourceGroups}}
-			if fi, err := os.Stat(a.parts.DB); err == nil {
-				res.DBSizeMB = float64(fi.Size()) / (1 << 20)
-			}
-			if churn > 0 {
-				changed, err := churnEmulator(ctx, creds, ca, churn)
-				if err != nil {
-					return err
-				}
-				start := time.Now()
-				drun, err := m.SyncNow(ctx, actor, name, req)
-				if err != nil {
-					return err
-				}
-				res.Delta = &deltaBench{Churn: changed, WallSeconds: time.Since(start).Seconds(), Requests: drun.Requests, Kind: string(drun.Kind), Counts: drun.Counts}
-				res.PeakRSSMB = peakRSSMB()
-			}
-			if asJSON {
-				return a.printJSON(res)
-			}
-			a.printf("Full sync of %d users / %d groups (latency %s): %.1f s, %d Graph requests (%d throttled), peak RSS %.0f MB, database %.0f MB\n",
-				users, groups, latency, res.WallSeconds, res.Requests, res.Throttled, res.PeakRSSMB, res.DBSizeMB)
-			if d := res.Delta; d != nil {
-				a.printf("%s sync after churn %s: %.2f s, %d Graph requests, %d updated, %d members added, %d removed\n",
-					d.Kind, d.Churn, d.WallSeconds, d.Requests, d.Counts.Updated, d.Counts.MembersAdded, d.Counts.MembersRemoved)
-			}
-			return nil
-		},
+		RunE: func(cmd *cobra.Command, _ []string) error { return a.bench(cmd, o) },
 	}
 	f := cmd.Flags()
-	f.IntVar(&users, "users", 100000, "users in the emulated tenant")
-	f.IntVar(&groups, "groups", 5000, "groups in the emulated tenant")
-	f.DurationVar(&latency, "latency", 0, "latency the emulator adds to every request")
-	f.BoolVar(&asJSON, "json", false, "print JSON")
-	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the syncs to this file")
-	f.Float64Var(&churn, "churn", 1, "then change this percentage of users and of memberships, and measure the incremental sync (0: skip)")
+	f.IntVar(&o.users, "users", 100000, "users in the emulated tenant")
+	f.IntVar(&o.groups, "groups", 5000, "groups in the emulated tenant")
+	f.DurationVar(&o.latency, "latency", 0, "latency the emulator adds to every request")
+	f.BoolVar(&o.asJSON, "json", false, "print JSON")
+	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the syncs to this file")
+	f.Float64Var(&o.churn, "churn", 1, "then change this percentage of users and of memberships, and measure the incremental sync (0: skip)")
 	return cmd
+}
+
+// benchEnv is a running benchmark: the emulator in its child process and
+// the manager over the fresh database.
+type benchEnv struct {
+	m     *manage.Manager
+	actor manage.Actor
+	creds entraemu.Credentials
+	ca    []byte
+	db    string
+}
+
+func (a *app) bench(cmd *cobra.Command, o benchOptions) error {
+	ctx := cmd.Context()
+	if o.users < 0 || o.groups < 0 || o.latency < 0 || o.churn < 0 || o.churn > 100 {
+		return usageErr("--users, --groups and --latency must not be negative; --churn is a percentage (0 to 100)")
+	}
+	dir, err := os.MkdirTemp("", "dirsync-bench")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	creds, stop, err := startEmulatorProcess(ctx, dir, o.users, o.groups, o.latency)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	env, err := a.benchSetup(cmd, dir, creds)
+	if err != nil {
+		return err
+	}
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	res := benchResult{Users: o.users, Groups: o.groups, LatencyMS: o.latency.Milliseconds()}
+	if err := a.benchFull(ctx, env, o, &res); err != nil {
+		return err
+	}
+	if o.churn > 0 {
+		if res.Delta, err = a.benchDelta(ctx, env, o); err != nil {
+			return err
+		}
+		res.PeakRSSMB = peakRSSMB()
+	}
+	res.Load = loadAverage()
+	if o.asJSON {
+		return a.printJSON(res)
+	}
+	a.printBench(o, res)
+	return nil
+}
+
+// benchSetup opens the fresh database and adds the emulated tenant as a source.
+func (a *app) benchSetup(cmd *cobra.Command, dir string, creds entraemu.Credentials) (*benchEnv, error) {
+	if err := a.loadSettings(cmd); err != nil {
+		return nil, err
+	}
+	a.settings.Override(config.DB, filepath.Join(dir, "bench.db"))
+	a.settings.Override(config.KeyFile, filepath.Join(dir, "bench.key"))
+	m, actor, err := a.open(cmd)
+	if err != nil {
+		return nil, err
+	}
+	ca, err := os.ReadFile(filepath.Join(dir, "ca.pem"))
+	if err != nil {
+		return nil, err
+	}
+	name, sched := benchSource, schedule.Schedule{Kind: schedule.None}
+	if _, err := m.AddSource(cmd.Context(), actor, manage.SourceInput{Name: &name, Kind: directory.KindEntra,
+		Config: emulatorSettings(creds, ca), Secret: []byte(creds.ClientSecret), Schedule: &sched}); err != nil {
+		return nil, err
+	}
+	return &benchEnv{m: m, actor: actor, creds: creds, ca: ca, db: a.parts.DB}, nil
+}
+
+const benchSource = "bench"
+
+// benchFull measures the first, full sync.
+func (a *app) benchFull(ctx context.Context, env *benchEnv, o benchOptions, res *benchResult) error {
+	before, err := emulatorStats(ctx, env.creds, env.ca)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	var readDone atomic.Int64
+	show := a.progress(benchSource, true)
+	req := manage.SyncRequest{Trigger: "bench", Progress: func(p manage.Progress) {
+		if p.Phase == "apply" {
+			readDone.CompareAndSwap(0, int64(time.Since(start)))
+		}
+		show(p)
+	}}
+	run, err := env.m.SyncNow(ctx, env.actor, benchSource, req)
+	if err != nil {
+		return err
+	}
+	res.WallSeconds = time.Since(start).Seconds()
+	res.ReadSeconds = time.Duration(readDone.Load()).Seconds()
+	after, err := emulatorStats(ctx, env.creds, env.ca)
+	if err != nil {
+		return err
+	}
+	res.benchFloor = newBenchFloor(before, after, o.latency, res.WallSeconds)
+	res.Requests, res.Throttled, res.PeakRSSMB = run.Requests, run.Throttled, peakRSSMB()
+	res.Counts, res.SourceSeen = run.Counts, [2]int{run.SourceUsers, run.SourceGroups}
+	if fi, err := os.Stat(env.db); err == nil {
+		res.DBSizeMB = float64(fi.Size()) / (1 << 20)
+	}
+	return nil
+}
+
+// benchDelta churns the tenant and measures the incremental sync.
+func (a *app) benchDelta(ctx context.Context, env *benchEnv, o benchOptions) (*deltaBench, error) {
+	changed, err := churnEmulator(ctx, env.creds, env.ca, o.churn)
+	if err != nil {
+		return nil, err
+	}
+	before, err := emulatorStats(ctx, env.creds, env.ca)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	run, err := env.m.SyncNow(ctx, env.actor, benchSource, manage.SyncRequest{Trigger: "bench", Progress: a.progress(benchSource, true)})
+	if err != nil {
+		return nil, err
+	}
+	wall := time.Since(start).Seconds()
+	after, err := emulatorStats(ctx, env.creds, env.ca)
+	if err != nil {
+		return nil, err
+	}
+	return &deltaBench{Churn: changed, WallSeconds: wall, Requests: run.Requests, benchFloor: newBenchFloor(before, after, o.latency, wall),
+		Kind: string(run.Kind), Counts: run.Counts}, nil
+}
+
+func (a *app) printBench(o benchOptions, res benchResult) {
+	a.printf("Full sync of %d users / %d groups (latency %s): %.2f s (reads done at %.2f s), %d Graph requests (%d throttled)\n",
+		o.users, o.groups, o.latency, res.WallSeconds, res.ReadSeconds, res.Requests, res.Throttled)
+	if res.FloorSeconds > 0 {
+		a.printf("  floor %.2f s, ratio %.2f\n", res.FloorSeconds, res.FloorRatio)
+	}
+	a.printf("  peak RSS %.0f MiB, database %.0f MiB\n", res.PeakRSSMB, res.DBSizeMB)
+	if d := res.Delta; d != nil {
+		a.printf("%s sync after churn %s: %.2f s, %d Graph requests, %d updated, %d members added, %d removed\n",
+			d.Kind, d.Churn, d.WallSeconds, d.Requests, d.Counts.Updated, d.Counts.MembersAdded, d.Counts.MembersRemoved)
+		if d.FloorSeconds > 0 {
+			a.printf("  floor %.2f s, ratio %.2f\n", d.FloorSeconds, d.FloorRatio)
+		}
+	}
+	if len(res.Load) > 0 {
+		a.printf("load average %.2f %.2f %.2f\n", res.Load[0], res.Load[1], res.Load[2])
+	}
+}
+
+// loadAverage reads the machine's load average (Linux), or nil.
+func loadAverage() []float64 {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return nil
+	}
+	var l [3]float64
+	if _, err := fmt.Sscan(string(data), &l[0], &l[1], &l[2]); err != nil {
+		return nil
+	}
+	return l[:]
+}
+
+// emulatorClient calls the emulator's own endpoints, trusting its CA.
+func emulatorClient(caPEM []byte) *http.Client {
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+}
+
+// emulatorStats reads the request counters of the emulator in the child process.
+func emulatorStats(ctx context.Context, creds entraemu.Credentials, caPEM []byte) (entraemu.Stats, error) {
+	var st entraemu.Stats
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, creds.GraphURL+"/_emulator/stats", nil)
+	if err != nil {
+		return st, err
+	}
+	req.Header.Set("Authorization", "Bearer "+creds.ClientSecret)
+	resp, err := emulatorClient(caPEM).Do(req)
+	if err != nil {
+		return st, fmt.Errorf("read the emulated tenant's counters: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		data, _ := io.ReadAll(resp.Body)
+		return st, fmt.Errorf("read the emulated tenant's counters: %s: %s", resp.Status, data)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		return st, fmt.Errorf("read the emulated tenant's counters: %w", err)
+	}
+	return st, nil
 }
 
 // churnEmulator asks the emulator in the child process to change a share of
 // its tenant.
 func churnEmulator(ctx context.Context, creds entraemu.Credentials, caPEM []byte, percent float64) (json.RawMessage, error) {
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(caPEM)
-	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	hc := emulatorClient(caPEM)
 	body := fmt.Sprintf(`{"seed":1,"user_percent":%g,"member_percent":%g}`, percent, percent)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, creds.GraphURL+"/_emulator/churn", strings.NewReader(body))
 	if err != nil {

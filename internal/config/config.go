@@ -112,7 +112,7 @@ var Serve = []Setting{
 	{Flag: SMTPAddr, Env: "DIRSYNC_SMTP_ADDR", Key: "smtp.addr", Help: "SMTP server (host:port) that enrollment links and notifications go through; without it they stay queued"},
 	{Flag: SMTPSecurity, Env: "DIRSYNC_SMTP_SECURITY", Key: "smtp.security", Default: "starttls", Help: "starttls (required, port 587), tls (implicit TLS, port 465) or none (a relay on this machine)"},
 	{Flag: SMTPFrom, Env: "DIRSYNC_SMTP_FROM", Key: "smtp.from", Help: "sender of the mails, an address or \"Name <address>\""},
-	{Flag: SMTPTo, Env: "DIRSYNC_SMTP_TO", Key: "smtp.to", Type: List, Help: "addresses given every account's notifications, comma separated (each account adds its own: dirsync notifications set)"},
+	{Flag: SMTPTo, Env: "DIRSYNC_SMTP_TO", Key: "smtp.to", Type: List, Help: "addresses given every account's notifications, comma separated (each account adds its own: dirsync account settings --notify-email)"},
 	{Flag: SMTPUsername, Env: "DIRSYNC_SMTP_USERNAME", Key: "smtp.username", Help: "SMTP user name"},
 	{Env: "DIRSYNC_SMTP_PASSWORD", Help: "SMTP password (environment only)"},
 	{Flag: SMTPCAFile, Env: "DIRSYNC_SMTP_CA_FILE", Key: "smtp.ca_file", Help: "PEM file of the authorities to trust for the SMTP server's certificate (default: the system's)"},

@@ -15,6 +15,11 @@ import (
 // credentials file as its bearer, so only who holds that file can call it.
 const churnPath = "/_emulator/churn"
 
+// statsPath is the emulator's own endpoint that reports its request
+// counters (Stats), for a benchmark in another process to count the pages
+// a sync read. It takes the same bearer as churnPath.
+const statsPath = "/_emulator/stats"
+
 // Churn is what a call to Churn changed.
 type Churn struct {
 	UsersChanged   int `json:"users_changed"`
@@ -66,10 +71,29 @@ func (t *Tenant) Churn(seed uint64, userPercent, memberPercent float64) (Churn, 
 	return c, nil
 }
 
-func (s *Server) serveChurn(w http.ResponseWriter, r *http.Request) {
+// ownBearer reports whether r carries the default app's client secret as
+// its bearer, the key to the emulator's own endpoints, and answers 401 when
+// it does not (or the method is not method).
+func (s *Server) ownBearer(w http.ResponseWriter, r *http.Request, method string) bool {
 	secret := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if r.Method != http.MethodPost || subtle.ConstantTimeCompare([]byte(secret), []byte(s.t.DefaultApp().Secret)) != 1 {
-		http.Error(w, "POST with the client secret of the credentials file as bearer", http.StatusUnauthorized)
+	if r.Method != method || subtle.ConstantTimeCompare([]byte(secret), []byte(s.t.DefaultApp().Secret)) != 1 {
+		http.Error(w, method+" with the client secret of the credentials file as bearer", http.StatusUnauthorized)
+		return false
+	}
+	return true
+}
+
+// serveStats answers the request counters as JSON.
+func (s *Server) serveStats(w http.ResponseWriter, r *http.Request) {
+	if !s.ownBearer(w, r, http.MethodGet) {
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(s.t.Stats())
+}
+
+func (s *Server) serveChurn(w http.ResponseWriter, r *http.Request) {
+	if !s.ownBearer(w, r, http.MethodPost) {
 		return
 	}
 	var req struct {

@@ -31,6 +31,8 @@ func (s *Server) routes() (http.Handler, error) {
 		switch p := r.URL.Path; {
 		case p == churnPath:
 			s.serveChurn(w, r)
+		case p == statsPath:
+			s.serveStats(w, r)
 		case p == "/v1.0" || strings.HasPrefix(p, "/v1.0/"):
 			t.stats.Graph.Add(1)
 			graphHandler.ServeHTTP(w, r)

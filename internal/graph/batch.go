@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/dirsync/dirsync/internal/clock"
 )
 
 // MaxBatch is how many requests one $batch may hold.
@@ -30,6 +32,8 @@ type BatchResponse struct {
 	Status  int               `json:"status"`
 	Headers map[string]string `json:"headers,omitempty"`
 	Body    json.RawMessage   `json:"body,omitempty"`
+
+	received time.Time // on the client's clock, for a Retry-After date
 }
 
 // Header returns a header of the answer, matched case-insensitively.
@@ -51,7 +55,7 @@ func (r BatchResponse) Err() error {
 	for k, v := range r.Headers {
 		h.Set(k, v)
 	}
-	return parseError(r.Status, h, r.Body)
+	return parseError(r.Status, h, r.Body, r.received)
 }
 
 // Decode decodes a 2xx answer's body into v, or returns Err.
@@ -99,7 +103,7 @@ func (c *Client) Batch(ctx context.Context, reqs []BatchRequest) ([]BatchRespons
 }
 
 func (c *Client) batchChunk(ctx context.Context, chunk []BatchRequest) ([]BatchResponse, error) {
-	deadline := c.now().Add(c.budget)
+	deadline := c.clk.Now().Add(c.budget)
 	results := make(map[string]BatchResponse, len(chunk))
 	pending := chunk
 	for attempt := 0; ; attempt++ {
@@ -116,7 +120,9 @@ func (c *Client) batchChunk(ctx context.Context, chunk []BatchRequest) ([]BatchR
 			return nil, err
 		}
 		got := make(map[string]BatchResponse, len(br.Responses))
+		received := c.clk.Now()
 		for _, r := range br.Responses {
+			r.received = received
 			got[strings.ToLower(r.ID)] = r
 		}
 		retry := map[string]bool{}
@@ -131,9 +137,9 @@ func (c *Client) batchChunk(ctx context.Context, chunk []BatchRequest) ([]BatchR
 			switch a.Status {
 			case http.StatusTooManyRequests:
 				c.stats.throttled.Add(1)
-				w = c.throttleWait(parseRetryAfter(a.Header("Retry-After"), c.now), attempt)
+				w = c.throttleWait(parseRetryAfter(a.Header("Retry-After"), a.received), attempt)
 			case http.StatusServiceUnavailable, http.StatusGatewayTimeout:
-				w = c.throttleWait(parseRetryAfter(a.Header("Retry-After"), c.now), attempt)
+				w = c.throttleWait(parseRetryAfter(a.Header("Retry-After"), a.received), attempt)
 			default:
 				continue
 			}
@@ -157,7 +163,7 @@ func (c *Client) batchChunk(ctx context.Context, chunk []BatchRequest) ([]BatchR
 				}
 			}
 		}
-		if len(retry) == 0 || attempt+1 >= c.maxAttempts || c.now().Add(wait).After(deadline) {
+		if len(retry) == 0 || attempt+1 >= c.maxAttempts || c.clk.Now().Add(wait).After(deadline) {
 			break
 		}
 		var next []BatchRequest
@@ -177,7 +183,7 @@ func (c *Client) batchChunk(ctx context.Context, chunk []BatchRequest) ([]BatchR
 		}
 		c.stats.retries.Add(int64(len(next)))
 		c.log.Info("graph: retrying throttled batch requests", "count", len(next), "wait", wait)
-		if err := c.sleep(ctx, wait); err != nil {
+		if err := clock.Sleep(ctx, c.clk, wait); err != nil {
 			return nil, err
 		}
 		pending = next

@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/dirsync/dirsync/internal/clock"
 )
 
 // UserSelect are the user properties dirsync reads.
@@ -233,7 +235,7 @@ func Walk[T any](ctx context.Context, c *Client, link string, fn func([]T) error
 // Authenticate gets an access token, with the retries of any call, to
 // check the credential without reading anything.
 func (c *Client) Authenticate(ctx context.Context) error {
-	deadline := c.now().Add(c.budget)
+	deadline := c.clk.Now().Add(c.budget)
 	for attempt := 0; ; attempt++ {
 		err := c.boundedToken(ctx, deadline)
 		if err == nil {
@@ -241,9 +243,9 @@ func (c *Client) Authenticate(ctx context.Context) error {
 		}
 		var te *TimeoutError
 		if errors.As(err, &te) {
-			if wait := c.backoff(attempt); attempt+1 < c.maxAttempts && c.now().Add(wait).Before(deadline) {
+			if wait := c.backoff(attempt); attempt+1 < c.maxAttempts && c.clk.Now().Add(wait).Before(deadline) {
 				c.stats.retries.Add(1)
-				if err := c.sleep(ctx, wait); err != nil {
+				if err := clock.Sleep(ctx, c.clk, wait); err != nil {
 					return err
 				}
 				continue
@@ -255,11 +257,11 @@ func (c *Client) Authenticate(ctx context.Context) error {
 			return err
 		}
 		wait := c.backoff(attempt)
-		if attempt+1 >= c.maxAttempts || c.now().Add(wait).After(deadline) {
+		if attempt+1 >= c.maxAttempts || c.clk.Now().Add(wait).After(deadline) {
 			return fmt.Errorf("%w after %d attempts: %w", ErrRetryBudget, attempt+1, err)
 		}
 		c.stats.retries.Add(1)
-		if err := c.sleep(ctx, wait); err != nil {
+		if err := clock.Sleep(ctx, c.clk, wait); err != nil {
 			return err
 		}
 	}
@@ -267,7 +269,7 @@ func (c *Client) Authenticate(ctx context.Context) error {
 
 // boundedToken gets a token within RequestTimeout and the deadline.
 func (c *Client) boundedToken(ctx context.Context, deadline time.Time) error {
-	limit := min(c.reqTimeout, deadline.Sub(c.now()))
+	limit := min(c.reqTimeout, deadline.Sub(c.clk.Now()))
 	if limit <= 0 {
 		return &TimeoutError{Phase: "the retry budget was spent"}
 	}

@@ -71,14 +71,6 @@ type Options struct {
 	// Clock tells the time the budget is measured on, times attempts out
 	// and waits between them; the system clock when nil.
 	Clock clock.Clock
-	// Sleep waits d or until ctx is done; tests record instead of waiting.
-	//
-	// Deprecated: set Clock. When set, it overrides Clock's waits.
-	Sleep func(ctx context.Context, d time.Duration) error
-	// Now gives the time the budget is measured on.
-	//
-	// Deprecated: set Clock. When set, it overrides Clock's time.
-	Now func() time.Time
 	// Rand returns a number in [0,1) for jitter.
 	Rand func() float64
 	// Logger receives retries and throttling at Info; never secrets or tokens.
@@ -107,8 +99,6 @@ type Client struct {
 	maxPage     int64
 	maxAttempts int
 	clk         clock.Clock
-	sleep       func(context.Context, time.Duration) error
-	now         func() time.Time
 	rand        func() float64
 	log         *slog.Logger
 	ua          string
@@ -135,8 +125,6 @@ func New(o Options) (*Client, error) {
 		maxPage:     o.MaxPageBytes,
 		maxAttempts: o.MaxAttempts,
 		clk:         clock.Or(o.Clock),
-		sleep:       o.Sleep,
-		now:         o.Now,
 		rand:        o.Rand,
 		log:         o.Logger,
 		ua:          o.UserAgent,
@@ -161,13 +149,6 @@ func New(o Options) (*Client, error) {
 	}
 	if c.maxPage <= 0 {
 		c.maxPage = DefaultMaxPageBytes
-	}
-	if c.sleep == nil {
-		clk := c.clk
-		c.sleep = func(ctx context.Context, d time.Duration) error { return clock.Sleep(ctx, clk, d) }
-	}
-	if c.now == nil {
-		c.now = c.clk.Now
 	}
 	if c.rand == nil {
 		c.rand = rand.Float64
@@ -244,7 +225,7 @@ const maxRefusedAttempts = 4
 // budget, and decodes the 2xx answer's JSON body into into (nil: the body
 // is dropped) as it streams in.
 func (c *Client) do(ctx context.Context, r call, into any) error {
-	deadline := c.now().Add(c.budget)
+	deadline := c.clk.Now().Add(c.budget)
 	refreshed := 0
 	claims := ""
 	var last error // the last retryable failure, for the budget error
@@ -268,12 +249,12 @@ func (c *Client) do(ctx context.Context, r call, into any) error {
 		// (its run fails, its status says so, a scheduled run is retried
 		// later in its slot).
 		refusedOut := errors.Is(err, syscall.ECONNREFUSED) && attempt+1 >= maxRefusedAttempts
-		if attempt+1 >= c.maxAttempts || refusedOut || !c.now().Add(wait).Before(deadline) {
+		if attempt+1 >= c.maxAttempts || refusedOut || !c.clk.Now().Add(wait).Before(deadline) {
 			return fmt.Errorf("%w after %d attempts: %w", ErrRetryBudget, attempt+1, last)
 		}
 		c.log.Info("graph: retrying", "method", r.method, "path", pathOf(r.url), "attempt", attempt+1, "wait", wait, "error", err.Error())
 		if wait > 0 {
-			if err := c.sleep(ctx, wait); err != nil {
+			if err := clock.Sleep(ctx, c.clk, wait); err != nil {
 				return err
 			}
 		}
@@ -289,7 +270,7 @@ func (c *Client) once(ctx context.Context, r call, into any, deadline time.Time,
 	// The whole attempt, token included, is bounded on the clock: a server
 	// that never answers, or trickles its answer, cannot hold the call
 	// past RequestTimeout, nor past the call's budget.
-	limit := min(c.reqTimeout, deadline.Sub(c.now()))
+	limit := min(c.reqTimeout, deadline.Sub(c.clk.Now()))
 	if limit <= 0 {
 		return -1, &TimeoutError{URL: r.url, After: 0, Phase: "the retry budget was spent"}
 	}
@@ -397,8 +378,7 @@ func (c *Client) once(ctx context.Context, r call, into any, deadline time.Time,
 
 // failed reads a non-2xx answer and says whether and when to try again.
 func (c *Client) failed(resp *http.Response, data []byte, r call, attempt int, claims *string, refreshed *int) (time.Duration, error) {
-	gerr := parseError(resp.StatusCode, resp.Header, data)
-	gerr.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), c.now)
+	gerr := parseError(resp.StatusCode, resp.Header, data, c.clk.Now())
 	switch resp.StatusCode {
 	case http.StatusUnauthorized:
 		// An access token can expire or be revoked mid-run: get a new one.
@@ -409,7 +389,7 @@ func (c *Client) failed(resp *http.Response, data []byte, r call, attempt int, c
 			return -1, gerr
 		}
 		*refreshed++
-		*claims = claimsChallenge(resp.Header.Get("WWW-Authenticate"), c.now())
+		*claims = claimsChallenge(resp.Header.Get("WWW-Authenticate"), c.clk.Now())
 		c.log.Info("graph: access token refused, getting a fresh one", "path", pathOf(r.url), "code", gerr.Code)
 		return 0, gerr
 	case http.StatusTooManyRequests:

@@ -71,8 +71,7 @@ func newFixture(t *testing.T, budget time.Duration, h func(f *fixture, w http.Re
 		GraphURL:   f.srv.URL,
 		HTTPClient: hc,
 		Budget:     budget,
-		Sleep:      f.clock.Sleep,
-		Now:        f.clock.Now,
+		Clock:      f.clock,
 	})
 	if err != nil {
 		t.Fatal(err)

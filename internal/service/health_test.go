@@ -2,6 +2,7 @@ package service
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -160,3 +161,48 @@ func TestReauthorizationNoticeOnce(t *testing.T) {
 }
 
 var _ = json.Marshal
+
+// TestReauthorizationReachesEveryOwner: whoever the account's settings
+// name for notifications, a reauthorization goes to every owner too (as
+// Duo mails every Owner), and to nobody of the other roles.
+func TestReauthorizationReachesEveryOwner(t *testing.T) {
+	w := newWorld(t)
+	srv := w.mailTo("team@example.com")
+	ctx := t.Context()
+	for _, u := range []manage.ConsoleUserInput{
+		{Email: "first-owner@example.com", Role: "owner"},
+		{Email: "second-owner@example.com", Role: "owner"},
+		{Email: "admin@example.com", Role: "administrator"},
+		{Email: "reader@example.com", Role: "read_only"},
+	} {
+		if _, err := w.parts.Manager.CreateConsoleUser(ctx, w.owner, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := w.parts.Manager.AccountSettings(ctx, w.owner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.NotifyRoles, s.NotifyEmails = []manage.Role{manage.RoleAdministrator}, nil
+	if _, err := w.parts.Manager.SetAccountSettings(ctx, w.owner, s); err != nil {
+		t.Fatal(err)
+	}
+	src := w.addSource("contoso", nil)
+	w.setConfig(src, nil, "wrong-"+w.emu.Credentials().ClientSecret)
+	run, err := w.parts.Manager.RequestSync(ctx, w.owner, src.ID, manage.SyncRequest{Trigger: "schedule"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.waitRun(run.ID)
+	var to []string
+	for _, m := range w.deliver(srv) {
+		if m.Subject != "dirsync: source contoso needs reauthorization" {
+			t.Fatalf("unexpected mail %q", m.Subject)
+		}
+		to = append(to, strings.Trim(m.Header.Get("To"), "<>"))
+	}
+	slices.Sort(to)
+	if want := []string{"admin@example.com", "first-owner@example.com", "second-owner@example.com"}; !slices.Equal(to, want) {
+		t.Fatalf("reauthorization mailed to %v, want %v", to, want)
+	}
+}

@@ -300,6 +300,3 @@ type Membership struct {
 	MemberID   string
 	MemberName string
 }
-
-// Clock gives the time; tests substitute their own.
-type Clock func() time.Time

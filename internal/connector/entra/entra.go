@@ -21,6 +21,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/dirsync/dirsync/internal/clock"
 	"github.com/dirsync/dirsync/internal/connector"
 	"github.com/dirsync/dirsync/internal/directory"
 	"github.com/dirsync/dirsync/internal/graph"
@@ -29,10 +30,9 @@ import (
 // Options are the connector's runtime dependencies.
 type Options struct {
 	Logger *slog.Logger
-	// Sleep waits between retries; tests pass one that does not really wait.
-	Sleep func(ctx context.Context, d time.Duration) error
-	// Now is the clock for retry budgets and the secret's expiry.
-	Now func() time.Time
+	// Clock tells the time of retry budgets and of the secret's expiry,
+	// and waits between retries; the system clock when nil.
+	Clock clock.Clock
 	// Concurrency is how many reads may run at once: 2 (users and groups
 	// together) by default, 1 to read them one after the other.
 	Concurrency int
@@ -50,7 +50,7 @@ type conn struct {
 	cloud  graph.Cloud
 	client *graph.Client
 	log    *slog.Logger
-	now    func() time.Time
+	clk    clock.Clock
 	conc   int
 }
 
@@ -102,18 +102,14 @@ func Open(cfg Config, secret []byte, opts Options) (connector.Connector, error) 
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	now := opts.Now
-	if now == nil {
-		now = time.Now
-	}
+	clk := clock.Or(opts.Clock)
 	client, err := graph.New(graph.Options{
 		Credential: cred,
 		GraphURL:   cl.GraphURL,
 		Scope:      cl.Scope(),
 		HTTPClient: hc,
 		Budget:     opts.Budget,
-		Sleep:      opts.Sleep,
-		Now:        now,
+		Clock:      clk,
 		Logger:     logger,
 		UserAgent:  "dirsync-entra",
 	})
@@ -124,7 +120,7 @@ func Open(cfg Config, secret []byte, opts Options) (connector.Connector, error) 
 	if conc <= 0 {
 		conc = 2
 	}
-	return &conn{cfg: cfg, cloud: cl, client: client, log: logger, now: now, conc: conc}, nil
+	return &conn{cfg: cfg, cloud: cl, client: client, log: logger, clk: clk, conc: conc}, nil
 }
 
 // Stats returns the Graph requests, throttled answers and retries so far.
@@ -193,7 +189,7 @@ func (c *conn) Check(ctx context.Context) ([]connector.CheckResult, error) {
 	ok("read groups", "groups and their members are readable ("+permMembers+")")
 
 	if c.cfg.SecretExpires != "" && c.cfg.authMethod() == AuthSecret {
-		good, msg := expiryNote(c.cfg.SecretExpires, c.now())
+		good, msg := expiryNote(c.cfg.SecretExpires, c.clk.Now())
 		results = append(results, connector.CheckResult{Name: "secret expiry", OK: good, Message: msg})
 	}
 	return results, nil

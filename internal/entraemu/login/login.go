@@ -152,7 +152,7 @@ func (a *Authority) Handler() http.Handler {
 		mux.HandleFunc(rt.pattern, func(w http.ResponseWriter, r *http.Request) {
 			a.stats.Login.Add(1)
 			if rt.kind != "" {
-				a.stats.Kind(rt.kind)
+				a.stats.LoginKind(rt.kind)
 			}
 			rt.h(&call{r: r, base: "https://" + r.Host, ids: wire.IDsOf(w.Header())}).Write(w)
 		})

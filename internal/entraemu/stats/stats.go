@@ -4,38 +4,46 @@
 package stats
 
 import (
+	"maps"
 	"sync"
 	"sync/atomic"
 )
 
 // Stats are a snapshot of the counters.
 type Stats struct {
-	Requests         int64            // HTTP requests of any kind
-	Login            int64            // requests to the login endpoints
-	LoginFailures    int64            // token requests refused
-	Graph            int64            // Graph HTTP requests (a $batch counts once)
-	BatchSubrequests int64            // requests inside $batch
-	Throttled        int64            // 429s from the resource-unit budget
-	Faults           int64            // injected faults that fired
-	ResourceUnits    int64            // resource units charged
-	ByKind           map[string]int64 // per kind: users, users.delta, groups, members, ...
+	Requests         int64            `json:"requests"`          // HTTP requests of any kind
+	Login            int64            `json:"login"`             // requests to the login endpoints
+	LoginFailures    int64            `json:"login_failures"`    // token requests refused
+	Graph            int64            `json:"graph"`             // Graph HTTP requests (a $batch counts once)
+	BatchSubrequests int64            `json:"batch_subrequests"` // requests inside $batch
+	Throttled        int64            `json:"throttled"`         // 429s from the resource-unit budget
+	Faults           int64            `json:"faults"`            // injected faults that fired
+	ResourceUnits    int64            `json:"resource_units"`    // resource units charged
+	ByKind           map[string]int64 `json:"by_kind"`           // Graph requests per kind: users, users.delta, groups, members, ...
+	LoginByKind      map[string]int64 `json:"login_by_kind"`     // login requests per kind: token, openidConfiguration, ...
 }
 
 // Counters are the live counters, safe for concurrent use.
 type Counters struct {
 	Requests, Login, LoginFailures, Graph, BatchSubrequests, Throttled, Faults, ResourceUnits atomic.Int64
 
-	mu     sync.Mutex
-	byKind map[string]int64
+	mu          sync.Mutex
+	byKind      map[string]int64
+	loginByKind map[string]int64
 }
 
-// Kind counts one request of a kind.
-func (c *Counters) Kind(k string) {
+// Kind counts one Graph request of a kind.
+func (c *Counters) Kind(k string) { c.count(&c.byKind, k) }
+
+// LoginKind counts one request of a kind to the login endpoints.
+func (c *Counters) LoginKind(k string) { c.count(&c.loginByKind, k) }
+
+func (c *Counters) count(m *map[string]int64, k string) {
 	c.mu.Lock()
-	if c.byKind == nil {
-		c.byKind = map[string]int64{}
+	if *m == nil {
+		*m = map[string]int64{}
 	}
-	c.byKind[k]++
+	(*m)[k]++
 	c.mu.Unlock()
 }
 
@@ -48,13 +56,17 @@ func (c *Counters) Snapshot() Stats {
 	s := Stats{
 		Requests: c.Requests.Load(), Login: c.Login.Load(), LoginFailures: c.LoginFailures.Load(),
 		Graph: c.Graph.Load(), BatchSubrequests: c.BatchSubrequests.Load(), Throttled: c.Throttled.Load(),
-		Faults: c.Faults.Load(), ResourceUnits: c.ResourceUnits.Load(), ByKind: map[string]int64{},
+		Faults: c.Faults.Load(), ResourceUnits: c.ResourceUnits.Load(),
 	}
 	c.mu.Lock()
-	for k, v := range c.byKind {
-		s.ByKind[k] = v
-	}
+	s.ByKind, s.LoginByKind = maps.Clone(c.byKind), maps.Clone(c.loginByKind)
 	c.mu.Unlock()
+	if s.ByKind == nil {
+		s.ByKind = map[string]int64{}
+	}
+	if s.LoginByKind == nil {
+		s.LoginByKind = map[string]int64{}
+	}
 	return s
 }
 
@@ -64,6 +76,6 @@ func (c *Counters) Reset() {
 		a.Store(0)
 	}
 	c.mu.Lock()
-	c.byKind = nil
+	c.byKind, c.loginByKind = nil, nil
 	c.mu.Unlock()
 }

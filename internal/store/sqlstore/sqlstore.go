@@ -31,6 +31,7 @@ import (
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 
+	"github.com/dirsync/dirsync/internal/clock"
 	"github.com/dirsync/dirsync/internal/store"
 )
 
@@ -41,8 +42,12 @@ var migrations embed.FS
 type Store struct {
 	db     *sql.DB
 	flavor *flavor
-	clock  store.Clock
-	sleep  func(context.Context, time.Duration) error
+	clock  clock.Clock
+	// sleep waits between retries of a failed PostgreSQL transaction. It
+	// is a few milliseconds of real time even when the store's clock is a
+	// fake: no test steps through contention, and a fake clock nobody
+	// moves would hang the transaction.
+	sleep func(context.Context, time.Duration) error
 	// writeSem serializes writers inside the process where the flavor
 	// needs it (SQLite); it is a channel so waiting honours the context.
 	writeSem chan struct{}
@@ -59,9 +64,9 @@ var _ store.Store = (*Store)(nil)
 // Option changes how a Store is opened.
 type Option func(*Store)
 
-// WithClock makes the store take the time from clock, for tests.
-func WithClock(clock store.Clock) Option {
-	return func(s *Store) { s.clock = clock }
+// WithClock makes the store take the time from c, for tests.
+func WithClock(c clock.Clock) Option {
+	return func(s *Store) { s.clock = c }
 }
 
 // WithSleeper replaces the wait between retries of a failed PostgreSQL
@@ -120,7 +125,7 @@ func open(ctx context.Context, db *sql.DB, f *flavor, opts []Option) (*Store, er
 	s := &Store{
 		db:     db,
 		flavor: f,
-		clock:  time.Now,
+		clock:  clock.System,
 		sleep:  sleepCtx,
 		stmts:  map[string]*sql.Stmt{},
 	}
@@ -273,7 +278,7 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 
 // now is the store's clock in UTC to the microsecond, as both databases
 // keep it.
-func (s *Store) now() time.Time { return normTime(s.clock()) }
+func (s *Store) now() time.Time { return normTime(s.clock.Now()) }
 
 func normTime(t time.Time) time.Time {
 	if t.IsZero() {

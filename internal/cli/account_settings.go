@@ -1,0 +1,126 @@
+package cli
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/dirsync/dirsync/internal/manage"
+)
+
+// accountSettingsCommand shows and changes the account's settings: its
+// time zone, its trash retention and who is told when a source needs
+// attention. Without flags it shows them; each flag given changes that
+// setting only.
+func (a *app) accountSettingsCommand() *cobra.Command {
+	var (
+		timeZone  string
+		trashDays int
+		roles     []string
+		emails    []string
+		asJSON    bool
+	)
+	cmd := &cobra.Command{
+		Use:   "settings",
+		Short: "Show or change the account's time zone, trash retention and who is notified",
+		Long: `Show the account's settings, or change those whose flags are given.
+
+Notifications (a source needing reauthorization, a client secret expiring in
+30, 7 and 1 days or expired, a source failing 3 runs in a row, a run stopped
+by the deletion limit) go by mail, through dirsync serve's --smtp-* settings,
+to the console users of the roles named (owners by default; every owner for a
+reauthorization) and to the extra addresses.
+
+  dirsync account settings --time-zone Europe/Paris --trash-days 30
+  dirsync account settings --notify-role owner --notify-role administrator \
+      --notify-email it-team@example.com
+  dirsync account settings --notify-email=        # no extra address`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			f := cmd.Flags()
+			changed := f.Changed("time-zone") || f.Changed("trash-days") || f.Changed("notify-role") || f.Changed("notify-email")
+			if !changed {
+				readOnly(cmd) // showing them creates no database
+			}
+			m, actor, err := a.open(cmd)
+			if err != nil {
+				return err
+			}
+			s, err := m.AccountSettings(cmd.Context(), actor)
+			if err != nil {
+				return err
+			}
+			if changed {
+				if f.Changed("time-zone") {
+					s.TimeZone = timeZone
+				}
+				if f.Changed("trash-days") {
+					s.TrashRetentionDays = trashDays
+				}
+				if f.Changed("notify-role") {
+					s.NotifyRoles = nil
+					for _, r := range nonEmpty(roles) {
+						s.NotifyRoles = append(s.NotifyRoles, manage.Role(r))
+					}
+				}
+				if f.Changed("notify-email") {
+					s.NotifyEmails = nonEmpty(emails)
+				}
+				if s, err = m.SetAccountSettings(cmd.Context(), actor, s); err != nil {
+					return err
+				}
+			}
+			if asJSON {
+				return a.printJSON(s)
+			}
+			if changed {
+				a.printf("Updated the account's settings.\n")
+			}
+			return a.printAccountSettings(cmd, m, actor, s)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&timeZone, "time-zone", "", "IANA time zone that times are shown in and new schedules default to (Europe/Paris)")
+	f.IntVar(&trashDays, "trash-days", 0, "days the trash keeps users and groups before purging them (1 to 365)")
+	f.StringArrayVar(&roles, "notify-role", nil, "console role whose users are notified (repeat; --notify-role= for none): owner, administrator, user_manager, help_desk, read_only")
+	f.StringArrayVar(&emails, "notify-email", nil, "extra address notified (repeat; --notify-email= for none)")
+	f.BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func (a *app) printAccountSettings(cmd *cobra.Command, m *manage.Manager, actor manage.Actor, s manage.AccountSettings) error {
+	roles := make([]string, 0, len(s.NotifyRoles))
+	for _, r := range s.NotifyRoles {
+		roles = append(roles, string(r))
+	}
+	to, err := m.NotificationRecipients(cmd.Context(), actor.AccountID)
+	if err != nil {
+		return err
+	}
+	rows := [][]string{
+		{"Time zone", s.TimeZone},
+		{"Trash retention", fmt.Sprintf("%d days", s.TrashRetentionDays)},
+		{"Notified roles", orNone(strings.Join(roles, ", "))},
+		{"Extra addresses", orNone(strings.Join(s.NotifyEmails, ", "))},
+		{"Notified now", orNone(strings.Join(to, ", "))},
+	}
+	return a.table([]string{"SETTING", "VALUE"}, rows)
+}
+
+func nonEmpty(values []string) []string {
+	out := []string{}
+	for _, v := range values {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}

@@ -1,0 +1,69 @@
+package cli
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestAccountSettingsCommand: the account's settings are shown without
+// creating a database, changed flag by flag, and a wrong value is refused
+// with exit 2, naming it, changing nothing.
+func TestAccountSettingsCommand(t *testing.T) {
+	t.Setenv("DIRSYNC_MASTER_KEY", "")
+	db := filepath.Join(t.TempDir(), "d.db")
+	if _, stderr, code := runCLI(t, db, "", "account", "settings"); code != 2 || !strings.Contains(stderr, "no database at") {
+		t.Fatalf("show on a missing database: exit %d, %q", code, stderr)
+	}
+	if _, err := os.Stat(db); !os.IsNotExist(err) {
+		t.Fatalf("showing the settings created the database: %v", err)
+	}
+	out, stderr, code := runCLI(t, db, "", "account", "settings", "--time-zone", "Europe/Paris", "--trash-days", "30",
+		"--notify-role", "owner", "--notify-role", "administrator", "--notify-email", "it@example.com")
+	if code != 0 || !strings.Contains(out, "Europe/Paris") || !strings.Contains(out, "it@example.com") {
+		t.Fatalf("set: exit %d, %q %q", code, out, stderr)
+	}
+	show := func() map[string]any {
+		t.Helper()
+		out, stderr, code := runCLI(t, db, "", "account", "settings", "--json")
+		var v map[string]any
+		if code != 0 || json.Unmarshal([]byte(out), &v) != nil {
+			t.Fatalf("show: exit %d, %q %q", code, out, stderr)
+		}
+		return v
+	}
+	before := show()
+	if before["time_zone"] != "Europe/Paris" || before["trash_retention_days"] != float64(30) ||
+		len(before["notify_roles"].([]any)) != 2 || before["notify_emails"].([]any)[0] != "it@example.com" {
+		t.Fatalf("stored: %v", before)
+	}
+	for _, bad := range [][]string{
+		{"--time-zone", "Mars/Base", "--trash-days", "10"},
+		{"--trash-days", "0"},
+		{"--notify-role", "boss"},
+		{"--notify-email", "it@example.com", "--notify-email", "not an address"},
+	} {
+		_, stderr, code := runCLI(t, db, "", append([]string{"account", "settings"}, bad...)...)
+		if code != 2 || !strings.Contains(stderr, strings.TrimPrefix(bad[len(bad)-1], "--")) && !strings.Contains(stderr, bad[1]) {
+			t.Errorf("%v: exit %d, %q", bad, code, stderr)
+		}
+	}
+	after := show()
+	if a, b := must(json.Marshal(after)), must(json.Marshal(before)); string(a) != string(b) {
+		t.Fatalf("refused changes changed the settings: %s, was %s", a, b)
+	}
+	// A flag given empty clears its list; the others stay.
+	runCLI(t, db, "", "account", "settings", "--notify-email=")
+	if v := show(); len(v["notify_emails"].([]any)) != 0 || v["time_zone"] != "Europe/Paris" {
+		t.Fatalf("after clearing the addresses: %v", v)
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
