@@ -36,3 +36,13 @@ type ClaimTx interface {
 	// ReleaseDomainClaim drops the source's claim, if it holds one.
 	ReleaseDomainClaim(ctx context.Context, sourceID string) error
 }
+
+// SecretTx rewrites what is sealed under the master key.
+type SecretTx interface {
+	// ResealSecrets hands every sealed value the store keeps (sources'
+	// credentials, webhooks' signing secrets, the outbox's mail bodies)
+	// to reseal and writes back what it returns, in the transaction: a
+	// master key rotation. It returns how many values it rewrote; an
+	// error from reseal stops it (and the transaction rolls back).
+	ResealSecrets(ctx context.Context, reseal func(sealed []byte) ([]byte, error)) (int, error)
+}

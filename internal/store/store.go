@@ -278,6 +278,7 @@ type Tx interface {
 	MailTx // enrollments, the outbox, mail settings (mail.go)
 	ConsoleWriter
 	ClaimTx
+	SecretTx
 }
 
 // Reach is the part of a source's memberships that a SyncMemberships call

@@ -60,3 +60,63 @@ func (t *tx) ReleaseDomainClaim(ctx context.Context, sourceID string) error {
 	_, err := t.c.exec(ctx, `DELETE FROM domain_claims WHERE source_id = ?`, sourceID)
 	return wrap(err, t.c.f, "release the claim of source %q", sourceID)
 }
+
+// sealedColumns are the columns that hold values sealed under the master
+// key, by table and id column.
+var sealedColumns = []struct{ table, id, col string }{
+	{"sources", "id", "secret"},
+	{"webhooks", "id", "secret"},
+	{"mail_outbox", "id", "body"},
+}
+
+// ResealSecrets pages through each sealed column by id, so memory holds a
+// page however many mails the outbox keeps.
+func (t *tx) ResealSecrets(ctx context.Context, reseal func([]byte) ([]byte, error)) (int, error) {
+	const page = 500
+	n := 0
+	for _, c := range sealedColumns {
+		after := ""
+		for {
+			type row struct {
+				id     string
+				sealed []byte
+			}
+			var rows []row
+			q := fmt.Sprintf(`SELECT %s, %s FROM %s WHERE %s > ? AND %s IS NOT NULL ORDER BY %s LIMIT %d`, c.id, c.col, c.table, c.id, c.col, c.id, page)
+			rs, err := t.c.query(ctx, q, after)
+			if err != nil {
+				return n, wrap(err, t.c.f, "read %s.%s", c.table, c.col)
+			}
+			for rs.Next() {
+				var r row
+				if err := rs.Scan(&r.id, &r.sealed); err != nil {
+					rs.Close()
+					return n, wrap(err, t.c.f, "read %s.%s", c.table, c.col)
+				}
+				rows = append(rows, r)
+			}
+			rs.Close()
+			if err := rs.Err(); err != nil {
+				return n, wrap(err, t.c.f, "read %s.%s", c.table, c.col)
+			}
+			for _, r := range rows {
+				if len(r.sealed) == 0 {
+					continue
+				}
+				out, err := reseal(r.sealed)
+				if err != nil {
+					return n, fmt.Errorf("sqlstore: reseal %s.%s of %q: %w", c.table, c.col, r.id, err)
+				}
+				if _, err := t.c.exec(ctx, fmt.Sprintf(`UPDATE %s SET %s = ? WHERE %s = ?`, c.table, c.col, c.id), out, r.id); err != nil {
+					return n, wrap(err, t.c.f, "reseal %s.%s of %q", c.table, c.col, r.id)
+				}
+				n++
+			}
+			if len(rows) < page {
+				break
+			}
+			after = rows[len(rows)-1].id
+		}
+	}
+	return n, nil
+}

@@ -1,10 +1,12 @@
 package storetest
 
 import (
+	"errors"
 	"slices"
 	"sync"
 	"testing"
 
+	"github.com/dirsync/dirsync/internal/directory"
 	"github.com/dirsync/dirsync/internal/store"
 )
 
@@ -60,5 +62,56 @@ func testDomainClaims(t *testing.T, s store.Store) {
 		if err != nil {
 			wantErr(t, err, store.ErrAlreadyExists, "the losing claim")
 		}
+	}
+}
+
+// testResealSecrets: a key rotation rewrites every sealed value, in one
+// transaction: an error midway leaves every value as it was.
+func testResealSecrets(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := mkAccount(t, s, "a")
+	src := directory.Source{AccountID: a.ID, Name: "s", Kind: directory.KindEntra, Enabled: true, Config: []byte(`{}`), Secret: []byte("sealed-1")}
+	bare := directory.Source{AccountID: a.ID, Name: "bare", Kind: directory.KindEntra, Enabled: true, Config: []byte(`{}`)}
+	hook := store.Webhook{AccountID: a.ID, URL: "https://h.example/x", Secret: []byte("sealed-2"), Enabled: true}
+	update(t, s, func(tx store.Tx) error {
+		if err := tx.CreateSource(ctx, &src); err != nil {
+			return err
+		}
+		if err := tx.CreateSource(ctx, &bare); err != nil {
+			return err
+		}
+		return tx.CreateWebhook(ctx, &hook)
+	})
+	boom := errors.New("boom")
+	err := s.Update(ctx, func(tx store.Tx) error {
+		_, err := tx.ResealSecrets(ctx, func(b []byte) ([]byte, error) {
+			if string(b) == "sealed-2" {
+				return nil, boom
+			}
+			return append([]byte("new-"), b...), nil
+		})
+		return err
+	})
+	wantErr(t, err, boom, "a reseal that fails midway")
+	if got := must[directory.Source](t)(s.Source(ctx, a.ID, src.ID)); string(got.Secret) != "sealed-1" {
+		t.Fatalf("after a failed reseal the source's secret is %q", got.Secret)
+	}
+	var n int
+	update(t, s, func(tx store.Tx) error {
+		var err error
+		n, err = tx.ResealSecrets(ctx, func(b []byte) ([]byte, error) { return append([]byte("new-"), b...), nil })
+		return err
+	})
+	if n != 2 {
+		t.Errorf("resealed %d values, want 2 (an empty secret stays empty)", n)
+	}
+	if got := must[directory.Source](t)(s.Source(ctx, a.ID, src.ID)); string(got.Secret) != "new-sealed-1" {
+		t.Errorf("source secret %q", got.Secret)
+	}
+	if got := must[directory.Source](t)(s.Source(ctx, a.ID, bare.ID)); len(got.Secret) != 0 {
+		t.Errorf("empty secret became %q", got.Secret)
+	}
+	if got := must[store.Webhook](t)(s.Webhook(ctx, a.ID, hook.ID)); string(got.Secret) != "new-sealed-2" {
+		t.Errorf("webhook secret %q", got.Secret)
 	}
 }

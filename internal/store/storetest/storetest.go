@@ -58,6 +58,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"CountLinked", testCountLinked},
 		{"Console", testConsole},
 		{"DomainClaims", testDomainClaims},
+		{"ResealSecrets", testResealSecrets},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
