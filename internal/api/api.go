@@ -123,7 +123,7 @@ func (s *Server) Routes() []Route {
 		r("GET", "/tokens", manage.ActManageTokens, s.listTokens),
 		r("POST", "/tokens", manage.ActManageTokens, s.createToken),
 		r("DELETE", "/tokens/{id}", manage.ActManageTokens, s.revokeToken),
-	}, s.enrollmentRoutes(r)...)
+	}, append(s.enrollmentRoutes(r), s.targetRoutes(r)...)...)
 }
 
 // Handler returns the API's handler, for mounting at the server's root.

@@ -15,7 +15,7 @@ func (a *app) keyCommand() *cobra.Command {
 		Use:   "rotate [--new-key-file PATH]",
 		Short: "Seal every secret again under a new master key, in one transaction",
 		Long: `Make a new master key and seal every secret of the database again under it
-(sources' credentials, webhooks' signing secrets, mails waiting in the
+(sources' and targets' credentials, webhooks' signing secrets, mails in the
 outbox), in one transaction: either every secret moves to the new key or
 none does.
 

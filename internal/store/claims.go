@@ -40,7 +40,8 @@ type ClaimTx interface {
 // SecretTx rewrites what is sealed under the master key.
 type SecretTx interface {
 	// ResealSecrets hands every sealed value the store keeps (sources'
-	// credentials, webhooks' signing secrets, the outbox's mail bodies)
+	// and targets' credentials, webhooks' signing secrets, the outbox's
+	// mail bodies)
 	// to reseal and writes back what it returns, in the transaction: a
 	// master key rotation. It returns how many values it rewrote; an
 	// error from reseal stops it (and the transaction rolls back).

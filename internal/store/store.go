@@ -112,7 +112,8 @@ type Reader interface {
 
 	MailReader // enrollments, the outbox, mail settings (mail.go)
 	ConsoleReader
-	ClaimReader // "one domain, one source" (claims.go)
+	ClaimReader  // "one domain, one source" (claims.go)
+	TargetReader // provisioning targets (target.go)
 }
 
 // Page is one page of a listing; Next is "" on the last page.
@@ -207,6 +208,14 @@ type Tx interface {
 	// stays flat however many memberships change. fn may write in the
 	// transaction, but not memberships.
 	SyncMemberships(ctx context.Context, sourceID, runID string, reach Reach, fn func(added bool, page []Membership) error) error
+	// SyncMembershipsLogged does what SyncMemberships does, and records
+	// each membership it removes, then each it adds, set-wise in the
+	// database: a change of the run (numbered on from its last, ordered by
+	// group id, member kind and member id, as SyncMemberships hands them
+	// over) and its event (group.user_added and the like), without passing
+	// them through memory. A first sync's memberships are counted in
+	// hundreds of thousands.
+	SyncMembershipsLogged(ctx context.Context, sourceID, runID string, reach Reach, log MemberLog) (removed, added int, err error)
 	// AddMembership records one direct membership owned by the source, by
 	// directory ids; it reports false when the membership was already there.
 	AddMembership(ctx context.Context, sourceID string, m Membership) (bool, error)
@@ -279,6 +288,7 @@ type Tx interface {
 	ConsoleWriter
 	ClaimTx
 	SecretTx
+	TargetTx // provisioning targets (target.go)
 }
 
 // Reach is the part of a source's memberships that a SyncMemberships call
@@ -291,6 +301,18 @@ type Reach struct {
 	// its own key the memberships the source reports, under Ended those it
 	// reports ended (an incremental run).
 	Ended string
+}
+
+// MemberLog says how SyncMembershipsLogged records the changes: the run
+// they belong to, and what their events carry.
+type MemberLog struct {
+	// RunID is the run the changes belong to (the staging key the
+	// memberships are read from may extend it).
+	RunID      string
+	AccountID  string
+	SourceName string
+	// Time is the events' time.
+	Time time.Time
 }
 
 // Membership is one direct membership in the directory.

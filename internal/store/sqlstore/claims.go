@@ -66,6 +66,7 @@ func (t *tx) ReleaseDomainClaim(ctx context.Context, sourceID string) error {
 var sealedColumns = []struct{ table, id, col string }{
 	{"sources", "id", "secret"},
 	{"webhooks", "id", "secret"},
+	{"targets", "id", "secret"},
 	{"mail_outbox", "id", "body"},
 }
 

@@ -59,6 +59,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Console", testConsole},
 		{"DomainClaims", testDomainClaims},
 		{"ResealSecrets", testResealSecrets},
+		{"Targets", testTargets},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
