@@ -278,66 +278,21 @@ func (c *Client) once(ctx context.Context, r call, into any, deadline time.Time,
 	defer cancel(nil)
 	timer := c.clk.AfterFunc(limit, func() { cancel(errAttemptTimeout) })
 	defer timer.Stop()
-	timedOut := func(phase string, read int64) *TimeoutError {
-		if context.Cause(actx) == errAttemptTimeout && ctx.Err() == nil {
-			return &TimeoutError{URL: r.url, After: limit, Phase: phase, Read: read}
-		}
-		return nil
-	}
-	tokenTimedOut := func() *TimeoutError {
-		if te := timedOut("getting an access token", 0); te != nil {
-			te.URL = "" // the login service's, not Graph's
-			return te
-		}
-		return nil
-	}
+	at := bounded{call: ctx, ctx: actx, url: r.url, limit: limit}
 
 	tok, err := c.token(actx, *claims)
 	*claims = ""
 	if err != nil {
-		if te := tokenTimedOut(); te != nil {
-			return c.backoff(attempt), te
-		}
-		if ctx.Err() != nil {
-			return -1, ctx.Err()
-		}
-		var ae *AuthError
-		if errors.As(err, &ae) && ae.transient() {
-			return c.backoff(attempt), err
-		}
-		return -1, err
+		return c.tokenFailed(at, err, attempt)
 	}
-	var body io.Reader
-	if r.body != nil {
-		body = bytes.NewReader(r.body)
-	}
-	req, err := http.NewRequestWithContext(actx, r.method, r.url, body)
+	req, err := c.newRequest(actx, r, tok)
 	if err != nil {
 		return -1, err
-	}
-	for k, vs := range r.header {
-		req.Header[k] = vs
-	}
-	req.Header.Set("Authorization", "Bearer "+tok)
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", c.ua)
-	req.Header.Set("client-request-id", newRequestID())
-	if r.body != nil {
-		req.Header.Set("Content-Type", "application/json")
 	}
 	c.stats.requests.Add(1)
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		if te := timedOut("waiting for the answer", 0); te != nil {
-			return c.backoff(attempt), te
-		}
-		if ctx.Err() != nil {
-			return -1, ctx.Err()
-		}
-		if Transient(err) {
-			return c.backoff(attempt), err
-		}
-		return -1, err
+		return c.sendFailed(at, err, attempt)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 300 && resp.StatusCode <= 399 {
@@ -349,31 +304,109 @@ func (c *Client) once(ctx context.Context, r call, into any, deadline time.Time,
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		data, rerr := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 		if rerr != nil {
-			if te := timedOut("reading the answer", int64(len(data))); te != nil {
+			if te := at.timedOut("reading the answer", int64(len(data))); te != nil {
 				return c.backoff(attempt), te
 			}
 		}
 		return c.failed(resp, data, r, attempt, claims, refreshed)
 	}
-	body2 := &pageReader{r: resp.Body, max: c.maxPage}
-	err = decodeJSON(body2, into)
+	return c.decodeAnswer(at, resp.Body, into, attempt)
+}
+
+// bounded is one attempt of a call, under its time limit.
+type bounded struct {
+	call  context.Context // the call's: its end is the caller's doing
+	ctx   context.Context // the attempt's, cancelled at its limit
+	url   string
+	limit time.Duration
+}
+
+// timedOut is the TimeoutError of an attempt that ran past its limit in
+// phase, having read read bytes; nil when the attempt did not time out.
+func (b bounded) timedOut(phase string, read int64) *TimeoutError {
+	if context.Cause(b.ctx) == errAttemptTimeout && b.call.Err() == nil {
+		return &TimeoutError{URL: b.url, After: b.limit, Phase: phase, Read: read}
+	}
+	return nil
+}
+
+// tokenFailed says whether an attempt whose token could not be had is
+// tried again.
+func (c *Client) tokenFailed(at bounded, err error, attempt int) (time.Duration, error) {
+	if te := at.timedOut("getting an access token", 0); te != nil {
+		te.URL = "" // the login service's, not Graph's
+		return c.backoff(attempt), te
+	}
+	if at.call.Err() != nil {
+		return -1, at.call.Err()
+	}
+	var ae *AuthError
+	if errors.As(err, &ae) && ae.transient() {
+		return c.backoff(attempt), err
+	}
+	return -1, err
+}
+
+// newRequest is r as an HTTP request carrying tok.
+func (c *Client) newRequest(ctx context.Context, r call, tok string) (*http.Request, error) {
+	var body io.Reader
+	if r.body != nil {
+		body = bytes.NewReader(r.body)
+	}
+	req, err := http.NewRequestWithContext(ctx, r.method, r.url, body)
+	if err != nil {
+		return nil, err
+	}
+	for k, vs := range r.header {
+		req.Header[k] = vs
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", c.ua)
+	req.Header.Set("client-request-id", newRequestID())
+	if r.body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	return req, nil
+}
+
+// sendFailed says whether an attempt that got no answer is tried again.
+func (c *Client) sendFailed(at bounded, err error, attempt int) (time.Duration, error) {
+	if te := at.timedOut("waiting for the answer", 0); te != nil {
+		return c.backoff(attempt), te
+	}
+	if at.call.Err() != nil {
+		return -1, at.call.Err()
+	}
+	if Transient(err) {
+		return c.backoff(attempt), err
+	}
+	return -1, err
+}
+
+// decodeAnswer decodes a 2xx answer's body into into as it streams in; a
+// body cut short or too slow is worth another attempt, one Graph should
+// not have sent is not.
+func (c *Client) decodeAnswer(at bounded, body io.Reader, into any, attempt int) (time.Duration, error) {
+	pr := &pageReader{r: body, max: c.maxPage}
+	err := decodeJSON(pr, into)
 	switch {
 	case err == nil:
 		return 0, nil
 	case errors.Is(err, ErrPageTooLarge) || errors.Is(err, ErrTooManyValues):
-		return -1, fmt.Errorf("graph: %s: %w", pathOf(r.url), err)
+		return -1, fmt.Errorf("graph: %s: %w", pathOf(at.url), err)
 	}
-	if te := timedOut("reading the answer", body2.n); te != nil {
+	if te := at.timedOut("reading the answer", pr.n); te != nil {
 		return c.backoff(attempt), te
 	}
-	if ctx.Err() != nil {
-		return -1, ctx.Err()
+	if at.call.Err() != nil {
+		return -1, at.call.Err()
 	}
-	if body2.err != nil {
+	if pr.err != nil {
 		// A connection dropped in the middle of a body is as transient as a reset.
-		return c.backoff(attempt), fmt.Errorf("graph: reading response: %w", body2.err)
+		return c.backoff(attempt), fmt.Errorf("graph: reading response: %w", pr.err)
 	}
-	return -1, fmt.Errorf("graph: decoding %s: %w", pathOf(r.url), err)
+	return -1, fmt.Errorf("graph: decoding %s: %w", pathOf(at.url), err)
 }
 
 // failed reads a non-2xx answer and says whether and when to try again.
