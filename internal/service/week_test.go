@@ -162,8 +162,8 @@ func TestServeRunsAWeekOnAFakeClock(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if i := slices.IndexFunc(trash.Users.Items, func(u directory.User) bool { return u.ID == leaver.ID }); i >= 0 {
-				purgeAfter = trash.PurgeAfter(trash.Users.Items[i].TrashedAt)
+			if i := slices.IndexFunc(trash.Users, func(u directory.User) bool { return u.ID == leaver.ID }); i >= 0 {
+				purgeAfter = trash.PurgeAfter(trash.Users[i].TrashedAt)
 			}
 		case goneAt.IsZero():
 			if _, err := w.parts.Manager.User(ctx, w.owner, leaver.ID); manage.KindOf(err) == manage.NotFound {
@@ -175,10 +175,11 @@ func TestServeRunsAWeekOnAFakeClock(t *testing.T) {
 	}
 
 	for _, s := range sources {
-		runs, err := w.parts.Manager.Runs(ctx, w.owner, s.view.ID, 1000)
+		page, err := w.parts.Manager.Runs(ctx, w.owner, manage.RunQuery{Source: s.view.ID, Limit: 1000})
 		if err != nil {
 			t.Fatal(err)
 		}
+		runs := page.Items
 		slices.SortFunc(runs, func(a, b directory.Run) int { return a.StartedAt.Compare(b.StartedAt) })
 		var started []time.Time
 		for _, r := range runs {
