@@ -242,6 +242,8 @@ type Tx interface {
 	MembersOwned(ctx context.Context, sourceID, groupID string) ([]Membership, error)
 
 	CreateRun(ctx context.Context, r *directory.Run) error // sets ID
+	// UpdateRun writes every field of r but its ids and its Slot, which a
+	// run keeps from its creation.
 	UpdateRun(ctx context.Context, r directory.Run) error
 	// DropStage deletes what the run staged (as Stager's DropStage), in
 	// the transaction that records how the run ended: a crash then leaves
