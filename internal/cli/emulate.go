@@ -33,8 +33,9 @@ receives the tenant, the URLs and two apps as JSON (mode 0600):
                              GroupMember.Read.All, Directory.Read.All): give it
                              to dirsync
   write_app                  an app that also writes (User.ReadWrite.All,
-                             Group.ReadWrite.All): use it to change the tenant
-                             from your own scripts and tests
+                             Group.ReadWrite.All, Domain.Read.All): use it to
+                             change the tenant from your own scripts and
+                             tests, or give it to a dirsync target
 
 Writes are as strict as Entra's: required properties, UPN characters and
 verified domains, unique UPN and mail nickname, read-only properties refused,

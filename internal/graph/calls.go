@@ -2,6 +2,8 @@ package graph
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -284,4 +286,32 @@ func (c *Client) boundedToken(ctx context.Context, deadline time.Time) error {
 		return &TimeoutError{After: limit, Phase: "getting an access token"}
 	}
 	return err
+}
+
+// Roles returns the application permissions the client's access token
+// carries (its roles claim), such as User.ReadWrite.All: what the tenant's
+// administrator consented to for the app. It is read from the token as
+// Microsoft issued it, for telling an administrator which permission is
+// missing; Graph still decides what each call may do. Call Authenticate
+// first: a failure to get a token is returned as it is.
+func (c *Client) Roles(ctx context.Context) ([]string, error) {
+	tok, err := c.token(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		return nil, errors.New("graph: the access token is not a JWT")
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
+	if err != nil {
+		return nil, fmt.Errorf("graph: access token payload: %w", err)
+	}
+	var claims struct {
+		Roles []string `json:"roles"`
+	}
+	if err := json.Unmarshal(payload, &claims); err != nil {
+		return nil, fmt.Errorf("graph: access token claims: %w", err)
+	}
+	return claims.Roles, nil
 }

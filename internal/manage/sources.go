@@ -259,6 +259,9 @@ func (m *Manager) AddSource(ctx context.Context, actor Actor, in SourceInput) (S
 		if err := m.checkClaim(ctx, tx, src); err != nil {
 			return err
 		}
+		if _, err := tx.Target(ctx, actor.AccountID, src.Name); err == nil {
+			return &Error{Kind: Conflict, Code: CodeAlreadyExists, Field: "name", Message: fmt.Sprintf("account %s has a target named %q: give the source another name (dirsync sync takes either)", actor.AccountName, src.Name)}
+		}
 		if err := tx.CreateSource(ctx, &src); err != nil {
 			return nameTaken(err, actor, src.Name)
 		}

@@ -66,36 +66,55 @@ var (
 // secret's value, or with auth_method "certificate" the PEM certificate and
 // its private key. Open contacts nothing; Check does.
 func Open(cfg Config, secret []byte, opts Options) (connector.Connector, error) {
-	if err := cfg.Validate(); err != nil {
+	client, cl, err := NewClient(cfg, secret, opts)
+	if err != nil {
 		return nil, err
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	conc := opts.Concurrency
+	if conc <= 0 {
+		conc = 2
+	}
+	return &conn{cfg: cfg, cloud: cl, client: client, log: logger, clk: clock.Or(opts.Clock), conc: conc}, nil
+}
+
+// NewClient returns a Graph client signed in as the app in cfg, with the
+// same validation and credential handling as Open: what a writer of the
+// tenant (package provision) uses. It contacts nothing.
+func NewClient(cfg Config, secret []byte, opts Options) (*graph.Client, graph.Cloud, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, graph.Cloud{}, err
 	}
 	cl, err := cfg.cloud()
 	if err != nil {
-		return nil, err
+		return nil, cl, err
 	}
 	if len(secret) == 0 {
 		if cfg.authMethod() == AuthCertificate {
-			return nil, invalid("the client certificate is empty: give the PEM certificate and its private key")
+			return nil, cl, invalid("the client certificate is empty: give the PEM certificate and its private key")
 		}
-		return nil, invalid("the client secret is empty")
+		return nil, cl, invalid("the client secret is empty")
 	}
 	hc, err := graph.NewHTTPClient([]byte(cfg.CAPEM))
 	if err != nil {
-		return nil, invalid("ca_pem: %v", err)
+		return nil, cl, invalid("ca_pem: %v", err)
 	}
 	var cred azcore.TokenCredential
 	switch cfg.authMethod() {
 	case AuthCertificate:
 		cred, err = graph.NewCertificateCredential(cl, cfg.Tenant, cfg.ClientID, secret, hc)
 		if err != nil {
-			return nil, invalid("client certificate: %v", err)
+			return nil, cl, invalid("client certificate: %v", err)
 		}
 	default:
 		// Entra generates secrets without whitespace; a newline left by
 		// "echo ... > file" would only turn into a baffling AADSTS7000215.
 		cred, err = graph.NewSecretCredential(cl, cfg.Tenant, cfg.ClientID, string(bytes.TrimSpace(secret)), hc)
 		if err != nil {
-			return nil, invalid("client secret: %v", err)
+			return nil, cl, invalid("client secret: %v", err)
 		}
 	}
 	logger := opts.Logger
@@ -114,13 +133,9 @@ func Open(cfg Config, secret []byte, opts Options) (connector.Connector, error) 
 		UserAgent:  "dirsync-entra",
 	})
 	if err != nil {
-		return nil, invalid("%v", err)
+		return nil, cl, invalid("%v", err)
 	}
-	conc := opts.Concurrency
-	if conc <= 0 {
-		conc = 2
-	}
-	return &conn{cfg: cfg, cloud: cl, client: client, log: logger, clk: clk, conc: conc}, nil
+	return client, cl, nil
 }
 
 // Stats returns the Graph requests, throttled answers and retries so far.
