@@ -512,23 +512,57 @@ type pageOf[T any] struct {
 // walk GETs start and follows @odata.nextLink exactly as given, handing
 // each page's values to fn, and returns the last page's deltaLink (if any).
 // fn returning ErrStop ends the walk early with no error.
-func walk[T any](ctx context.Context, c *Client, start string, h http.Header, fn func([]T) error) (deltaLink string, err error) {
+//
+// With readAhead, the next page is requested as soon as its link is
+// known, before fn has the page: a listing is a chain of dependent round
+// trips, and what fn does with a page (staging it in a database) then
+// overlaps the wait for the next instead of adding to it. Memory holds two
+// pages at most. A caller whose fn may return ErrStop leaves it off, so
+// that stopping costs no request.
+func walk[T any](ctx context.Context, c *Client, start string, h http.Header, readAhead bool, fn func([]T) error) (deltaLink string, err error) {
 	if err := sameOrigin(c.origin, start); err != nil {
 		return "", err
 	}
-	link := start
+	fctx, cancel := context.WithCancel(ctx)
+	var pending <-chan fetchedPage[T]
+	defer func() {
+		cancel()
+		if pending != nil {
+			<-pending // no request outlives the walk
+		}
+	}()
+	fetch := func(link string) <-chan fetchedPage[T] {
+		ch := make(chan fetchedPage[T], 1)
+		go func() {
+			var f fetchedPage[T]
+			f.err = c.getJSON(fctx, link, h, &f.page)
+			ch <- f
+		}()
+		return ch
+	}
 	// Every page's link, hashed: a server that leads back to a page it
 	// already served (A -> B -> A) would otherwise be read forever.
-	seen := map[[sha256.Size]byte]int{}
+	seen := map[[sha256.Size]byte]int{sha256.Sum256([]byte(start)): 1}
+	pending = fetch(start)
 	for page := 1; ; page++ {
-		key := sha256.Sum256([]byte(link))
-		if first, ok := seen[key]; ok {
-			return "", fmt.Errorf("graph: %s: %w: page %d leads back to page %d", pathOf(start), ErrNextLinkCycle, page, first)
+		f := <-pending
+		pending = nil
+		if f.err != nil {
+			return "", f.err
 		}
-		seen[key] = page
-		var p pageOf[T]
-		if err := c.getJSON(ctx, link, h, &p); err != nil {
-			return "", err
+		p := f.page
+		var nextErr error
+		next := func() {
+			key := sha256.Sum256([]byte(p.NextLink))
+			if first, ok := seen[key]; ok {
+				nextErr = fmt.Errorf("graph: %s: %w: page %d leads back to page %d", pathOf(start), ErrNextLinkCycle, page+1, first)
+			} else if nextErr = sameOrigin(c.origin, p.NextLink); nextErr == nil {
+				seen[key] = page + 1
+				pending = fetch(p.NextLink)
+			}
+		}
+		if readAhead && p.NextLink != "" {
+			next()
 		}
 		if err := fn(p.Value); err != nil {
 			if errors.Is(err, ErrStop) {
@@ -539,11 +573,19 @@ func walk[T any](ctx context.Context, c *Client, start string, h http.Header, fn
 		if p.NextLink == "" {
 			return p.DeltaLink, nil
 		}
-		if err := sameOrigin(c.origin, p.NextLink); err != nil {
-			return "", err
+		if !readAhead {
+			next()
 		}
-		link = p.NextLink
+		if nextErr != nil {
+			return "", nextErr
+		}
 	}
+}
+
+// fetchedPage is a page read ahead, or why it could not be.
+type fetchedPage[T any] struct {
+	page pageOf[T]
+	err  error
 }
 
 // Query is the OData query of a listing.
@@ -554,6 +596,9 @@ type Query struct {
 	Search  string // needs ConsistencyLevel: eventual, which Query adds
 	OrderBy string
 	Count   bool
+	// ReadAhead requests each next page before the callback has the
+	// current one (see walk); for callers that never return ErrStop.
+	ReadAhead bool
 }
 
 // Encode returns the query string, without "?".
