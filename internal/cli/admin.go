@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"os"
 	"strings"
 
@@ -212,8 +213,7 @@ func (a *app) adminRemoveCommand() *cobra.Command {
 // console users, the one-time link that creates its first owner. For the
 // demo (anyOwner), an account with users gets a link for its first owner,
 // so that whoever runs the demo can always get in.
-func (a *app) printConsole(cmd *cobra.Command, m *manage.Manager, actor manage.Actor, base string, anyOwner bool) error {
-	ctx := cmd.Context()
+func (a *app) printConsole(ctx context.Context, m *manage.Manager, actor manage.Actor, base string, anyOwner bool) error {
 	base = strings.TrimRight(base, "/")
 	needs, err := m.ConsoleNeedsSetup(ctx, actor)
 	if err != nil {

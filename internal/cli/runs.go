@@ -6,10 +6,16 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dirsync/dirsync/internal/directory"
+	"github.com/dirsync/dirsync/internal/manage"
 )
 
 func (a *app) runsCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "runs", Short: "Read the history of sync runs"}
+	cmd.AddCommand(a.runsListCommand(), a.runsShowCommand())
+	return cmd
+}
+
+func (a *app) runsListCommand() *cobra.Command {
 	var (
 		asJSON bool
 		limit  int
@@ -27,10 +33,11 @@ func (a *app) runsCommand() *cobra.Command {
 			if len(args) == 1 {
 				source = args[0]
 			}
-			runs, err := m.Runs(cmd.Context(), actor, source, limit)
+			page, err := m.Runs(cmd.Context(), actor, manage.RunQuery{Source: source, Limit: limit})
 			if err != nil {
 				return err
 			}
+			runs := page.Items
 			if asJSON {
 				return a.printJSON(runs)
 			}
@@ -49,7 +56,10 @@ func (a *app) runsCommand() *cobra.Command {
 	})
 	list.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	list.Flags().IntVar(&limit, "limit", 50, "at most this many runs")
+	return list
+}
 
+func (a *app) runsShowCommand() *cobra.Command {
 	var showJSON, withChanges bool
 	show := readOnly(&cobra.Command{
 		Use:   "show RUN",
@@ -66,9 +76,11 @@ func (a *app) runsCommand() *cobra.Command {
 			}
 			var changes []directory.Change
 			if withChanges {
-				if changes, err = m.Changes(cmd.Context(), actor, run.ID, 0, 0); err != nil {
+				page, err := m.Changes(cmd.Context(), actor, run.ID, manage.ChangeQuery{})
+				if err != nil {
 					return err
 				}
+				changes = page.Items
 			}
 			if showJSON {
 				out := struct {
@@ -88,6 +100,5 @@ func (a *app) runsCommand() *cobra.Command {
 	})
 	show.Flags().BoolVar(&showJSON, "json", false, "print JSON")
 	show.Flags().BoolVar(&withChanges, "changes", false, "list every change with attributes before and after")
-	cmd.AddCommand(list, show)
-	return cmd
+	return show
 }

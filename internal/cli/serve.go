@@ -75,7 +75,7 @@ for --shutdown-grace, then cancels them: a cancelled run applies nothing.`,
 			// account's that --account names (the default one).
 			if acc, err := m.Operator(cmd.Context(), v.String(config.Account)); err != nil {
 				a.printf("Admin console: %s/ (no setup link: %v)\n", publicURL(v, ln.Addr().String()), err)
-			} else if err := a.printConsole(cmd, m, acc, publicURL(v, ln.Addr().String()), false); err != nil {
+			} else if err := a.printConsole(cmd.Context(), m, acc, publicURL(v, ln.Addr().String()), false); err != nil {
 				return err
 			}
 			return svc.Run(cmd.Context(), ln)

@@ -11,6 +11,11 @@ import (
 
 func (a *app) trashCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "trash", Short: "Users and groups pending deletion: list, restore, purge"}
+	cmd.AddCommand(a.trashListCommand(), a.trashRestoreCommand(), a.trashPurgeCommand())
+	return cmd
+}
+
+func (a *app) trashListCommand() *cobra.Command {
 	var asJSON bool
 	list := readOnly(&cobra.Command{
 		Use:   "list",
@@ -29,21 +34,24 @@ func (a *app) trashCommand() *cobra.Command {
 				return a.printJSON(struct {
 					Users  []directory.User  `json:"users"`
 					Groups []directory.Group `json:"groups"`
-				}{t.Users.Items, t.Groups.Items})
+				}{t.Users, t.Groups})
 			}
 			var rows [][]string
-			for _, u := range t.Users.Items {
+			for _, u := range t.Users {
 				rows = append(rows, []string{"user", u.Username, u.ID, fmtTime(u.TrashedAt), fmtTime(t.PurgeAfter(u.TrashedAt)), sourceNames(u.Sources)})
 			}
-			for _, g := range t.Groups.Items {
+			for _, g := range t.Groups {
 				rows = append(rows, []string{"group", g.Name, g.ID, fmtTime(g.TrashedAt), fmtTime(t.PurgeAfter(g.TrashedAt)), sourceNames(g.Sources)})
 			}
 			return a.table([]string{"KIND", "NAME", "ID", "TRASHED", "PURGED AFTER", "SOURCES"}, rows)
 		},
 	})
 	list.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return list
+}
 
-	restore := &cobra.Command{
+func (a *app) trashRestoreCommand() *cobra.Command {
+	return &cobra.Command{
 		Use:   "restore USER|GROUP",
 		Short: "Take a user or group out of the trash (by id, username, email or group name)",
 		Long: `Take a user or group out of the trash, with its id and local data. Name it by
@@ -64,7 +72,9 @@ be restored here while the source says it is gone (exit 6).`,
 			return nil
 		},
 	}
+}
 
+func (a *app) trashPurgeCommand() *cobra.Command {
 	var (
 		expired   bool
 		olderThan string
@@ -107,6 +117,5 @@ be restored here while the source says it is gone (exit 6).`,
 	}
 	purge.Flags().BoolVar(&expired, "expired", false, "purge everything trashed longer ago than --older-than")
 	purge.Flags().StringVar(&olderThan, "older-than", "", "age past which the trash is purged, such as 7d, 36h or 90m (default: the trash retention, 7d)")
-	cmd.AddCommand(list, restore, purge)
-	return cmd
+	return purge
 }

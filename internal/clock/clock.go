@@ -54,8 +54,10 @@ func Or(c Clock) Clock {
 
 // Sleep waits d on c, or until ctx ends (it then returns ctx's error).
 func Sleep(ctx context.Context, c Clock, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
+	// A cancelled context wins over a timer that fires at once (a test
+	// clock's may), as it would in real time.
+	if err := ctx.Err(); err != nil || d <= 0 {
+		return err
 	}
 	t := Or(c).NewTimer(d)
 	defer t.Stop()

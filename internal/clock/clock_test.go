@@ -142,6 +142,29 @@ func TestSleepEndsWithContext(t *testing.T) {
 	}
 }
 
+// instant is a clock whose timers have fired by the time they are made,
+// as a test's recording clock does.
+type instant struct{ *Fake }
+
+func (c instant) NewTimer(d time.Duration) Timer {
+	t := c.Fake.NewTimer(d)
+	c.Advance(d)
+	return t
+}
+
+// A cancelled context wins over a timer that is already due: a retry loop
+// on a test clock must stop when its run is cancelled, every time.
+func TestSleepOnAFiredTimerStillEndsWithContext(t *testing.T) {
+	c := instant{NewFake(epoch)}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	for range 100 {
+		if err := Sleep(ctx, c, time.Second); err != context.Canceled {
+			t.Fatalf("Sleep = %v", err)
+		}
+	}
+}
+
 func TestBlockUntilGivesUpWithContext(t *testing.T) {
 	f := NewFake(epoch)
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)

@@ -377,11 +377,11 @@ func (w *world) addSource(name string) manage.SourceView {
 // runs are the source's runs as stored.
 func (w *world) runs(source string) []directory.Run {
 	w.t.Helper()
-	rs, err := w.m().Runs(w.t.Context(), w.op, source, 100)
+	rs, err := w.m().Runs(w.t.Context(), w.op, manage.RunQuery{Source: source, Limit: 100})
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	return rs
+	return rs.Items
 }
 
 // client is a plain HTTP client with the given session cookie, for posts a

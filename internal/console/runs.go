@@ -55,8 +55,8 @@ func (s *Server) syncUser(w http.ResponseWriter, r *request) error {
 }
 
 func (s *Server) runsPage(w http.ResponseWriter, r *request) error {
-	source := r.URL.Query().Get("source")
-	runs, err := s.Manager.Runs(r.Context(), r.actor, source, 100)
+	q := r.URL.Query()
+	page, err := s.Manager.Runs(r.Context(), r.actor, manage.RunQuery{Source: q.Get("source"), After: q.Get("after"), Limit: 50})
 	if err != nil {
 		return err
 	}
@@ -64,11 +64,16 @@ func (s *Server) runsPage(w http.ResponseWriter, r *request) error {
 	if err != nil {
 		return err
 	}
+	next := ""
+	if page.Next != "" {
+		next = "/runs?" + url.Values{"source": {q.Get("source")}, "after": {page.Next}}.Encode()
+	}
 	return s.render(w, r, http.StatusOK, "runs_list", &view{Title: "Runs", Nav: "runs", Data: struct {
 		Runs    []directory.Run
 		Sources []manage.SourceView
 		Source  string
-	}{runs, srcs, source}})
+		Next    string
+	}{page.Items, srcs, q.Get("source"), next}})
 }
 
 // runData is a run's page.
@@ -125,19 +130,19 @@ func (s *Server) runPage(w http.ResponseWriter, r *request) error {
 // changes reads a run's changes, up to one more than maxChangesShown, a
 // page of the use case's at a time.
 func (s *Server) changes(r *request, runID string) ([]directory.Change, error) {
-	const page = 1000
+	const pageSize = 1000
 	var out []directory.Change
-	after := 0
+	after := ""
 	for len(out) <= maxChangesShown {
-		cs, err := s.Manager.Changes(r.Context(), r.actor, runID, after, page)
+		page, err := s.Manager.Changes(r.Context(), r.actor, runID, manage.ChangeQuery{After: after, Limit: pageSize})
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, cs...)
-		if len(cs) < page {
+		out = append(out, page.Items...)
+		if page.Next == "" {
 			break
 		}
-		after = cs[len(cs)-1].Seq
+		after = page.Next
 	}
 	return out, nil
 }

@@ -126,11 +126,11 @@ func (s *Server) renderSource(w http.ResponseWriter, r *request, status int, mor
 	if err != nil {
 		return err
 	}
-	runs, err := s.Manager.Runs(r.Context(), r.actor, v.ID, 10)
+	runs, err := s.Manager.Runs(r.Context(), r.actor, manage.RunQuery{Source: v.ID, Limit: 10})
 	if err != nil {
 		return err
 	}
-	d := &sourceData{Source: v, Runs: runs}
+	d := &sourceData{Source: v, Runs: runs.Items}
 	json.Unmarshal(v.Config, &d.Config)
 	delete(d.Config, "ca_pem")
 	if more != nil {

@@ -9,13 +9,13 @@ import (
 	"sort"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/dirsync/dirsync/internal/connector"
 	"github.com/dirsync/dirsync/internal/connector/entra"
 	"github.com/dirsync/dirsync/internal/directory"
 	"github.com/dirsync/dirsync/internal/engine"
 	"github.com/dirsync/dirsync/internal/entraemu"
+	"github.com/dirsync/dirsync/internal/graph/graphtest"
 	"github.com/dirsync/dirsync/internal/store"
 	"github.com/dirsync/dirsync/internal/store/sqlstore"
 )
@@ -48,10 +48,10 @@ type dirsync struct {
 	st  store.Store
 	src directory.Source
 	w   *world
-	// connOpts are the connector's options: tests inject a sleeper so that
+	// connOpts are the connector's options: tests inject a clock so that
 	// Retry-After and backoff are honoured without waiting.
 	connOpts entra.Options
-	slept    time.Duration
+	waits    *graphtest.Clock // the connector's: its retries wait on it at once
 	batch    int
 }
 
@@ -67,10 +67,8 @@ func (w *world) newDirsync() *dirsync {
 	cfg, _ := json.Marshal(entra.Config{Tenant: creds.TenantID, ClientID: creds.ClientID, Cloud: "custom", AuthMethod: "secret",
 		AuthorityURL: creds.AuthorityURL, GraphURL: creds.GraphURL, CAPEM: string(w.srv.CAPEM())})
 	d := &dirsync{t: w.t, ctx: ctx, st: st, w: w}
-	d.connOpts.Sleep = func(ctx context.Context, dur time.Duration) error {
-		d.slept += dur
-		return ctx.Err()
-	}
+	d.waits = graphtest.NewClock()
+	d.connOpts.Clock = d.waits
 	err = st.Update(ctx, func(tx store.Tx) error {
 		acc := directory.Account{Name: "acme"}
 		if err := tx.CreateAccount(ctx, &acc); err != nil {

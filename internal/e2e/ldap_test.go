@@ -142,7 +142,7 @@ func (d *adSync) setConfig(cfg ldapconn.Config) {
 // small page size makes even these small fixtures span several pages.
 func (d *adSync) connector() connector.Connector {
 	d.t.Helper()
-	c, err := ldapconn.Open(d.cfg, d.password, ldapconn.Options{Now: d.now, PageSize: d.pageSize})
+	c, err := ldapconn.Open(d.cfg, d.password, ldapconn.Options{Clock: clock.NewFake(d.now()), PageSize: d.pageSize})
 	if err != nil {
 		d.t.Fatal(err)
 	}

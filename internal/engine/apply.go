@@ -164,7 +164,7 @@ func (a *applier) applyUserIn(su directory.SourceUser) error {
 	}
 	// Not linked yet: meet a user the account already has, by username
 	// then by email, so turning sync on over existing users makes no duplicates.
-	match, err := a.matchUser(su)
+	match, missed, err := a.matchUser(su)
 	if err != nil {
 		return err
 	}
@@ -177,11 +177,14 @@ func (a *applier) applyUserIn(su directory.SourceUser) error {
 		}
 		return a.updateUser(*match, su)
 	}
-	return a.createUser(su)
+	return a.createUser(su, missed)
 }
 
-func (a *applier) createUser(su directory.SourceUser) error {
-	if holder, field, err := a.collision("", su.UserAttributes); err != nil {
+// createUser creates a user for su. missed are the lookups matchUser made
+// and found nobody by, which the collision check need not repeat: a first
+// sync creates every user, and each lookup saved is one per user.
+func (a *applier) createUser(su directory.SourceUser, missed probes) error {
+	if holder, field, err := a.collision("", su.UserAttributes, missed); err != nil {
 		return err
 	} else if holder != nil {
 		return a.conflict(su, *holder, field)
@@ -204,7 +207,13 @@ func (a *applier) createUser(su directory.SourceUser) error {
 		Name: su.Username, Action: directory.ActionCreated, Attributes: directory.DiffUsers(directory.UserAttributes{}, su.UserAttributes)})
 }
 
-func (a *applier) matchUser(su directory.SourceUser) (*directory.User, error) {
+// probes says which of a user's unique attributes a lookup found held by nobody.
+type probes struct{ username, email bool }
+
+// matchUser finds the user su meets by the source's matching attributes,
+// in their order, and says which lookups found nobody.
+func (a *applier) matchUser(su directory.SourceUser) (*directory.User, probes, error) {
+	var missed probes
 	for _, attr := range a.scope.settings.Matching() {
 		by := func() (directory.User, error) { return a.tx.UserByUsername(a.ctx, a.src.AccountID, su.Username) }
 		if attr == scope.MatchEmail {
@@ -217,28 +226,36 @@ func (a *applier) matchUser(su directory.SourceUser) (*directory.User, error) {
 		}
 		u, err := by()
 		if err == nil {
-			return &u, nil
+			return &u, missed, nil
 		}
 		if !errors.Is(err, store.ErrNotFound) {
-			return nil, err
+			return nil, missed, err
+		}
+		if attr == scope.MatchEmail {
+			missed.email = true
+		} else {
+			missed.username = true
 		}
 	}
-	return nil, nil
+	return nil, missed, nil
 }
 
-// collision finds a user other than self that holds attrs' username or email.
-func (a *applier) collision(self string, attrs directory.UserAttributes) (*directory.User, string, error) {
-	u, err := a.tx.UserByUsername(a.ctx, a.src.AccountID, attrs.Username)
-	if err == nil && u.ID != self {
-		return &u, "username", nil
+// collision finds a user other than self that holds attrs' username or
+// email; missed are the lookups already made for attrs that found nobody.
+func (a *applier) collision(self string, attrs directory.UserAttributes, missed probes) (*directory.User, string, error) {
+	if !missed.username {
+		u, err := a.tx.UserByUsername(a.ctx, a.src.AccountID, attrs.Username)
+		if err == nil && u.ID != self {
+			return &u, "username", nil
+		}
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, "", err
+		}
 	}
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return nil, "", err
-	}
-	if attrs.Email == "" {
+	if attrs.Email == "" || missed.email {
 		return nil, "", nil
 	}
-	u, err = a.tx.UserByEmail(a.ctx, a.src.AccountID, attrs.Email)
+	u, err := a.tx.UserByEmail(a.ctx, a.src.AccountID, attrs.Email)
 	if err == nil && u.ID != self {
 		return &u, "email", nil
 	}
@@ -280,7 +297,7 @@ func (a *applier) updateUser(u directory.User, su directory.SourceUser) error {
 		return nil
 	}
 	if len(diff) > 0 {
-		if holder, field, err := a.collision(u.ID, su.UserAttributes); err != nil {
+		if holder, field, err := a.collision(u.ID, su.UserAttributes, probes{}); err != nil {
 			return err
 		} else if holder != nil {
 			return a.conflict(su, *holder, field)

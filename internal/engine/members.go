@@ -22,9 +22,23 @@ import (
 // few), through endMemberships, so that its member_removed changes come
 // before its deleted change in the run and in the event feed.
 
-// syncMembers reconciles the source's memberships within reach.
+// syncMembers reconciles the source's memberships within reach. A run
+// that applies its plan has the store record the changes and their events
+// set-wise, after those already pending, so that they are numbered in the
+// order they happen; a plan kept in memory (a dry run) gets them a page at
+// a time.
 func (a *applier) syncMembers(reach store.Reach) error {
-	return a.tx.SyncMemberships(a.ctx, a.src.ID, a.scope.memberRun, reach, a.membersChanged)
+	if a.changes.keep {
+		return a.tx.SyncMemberships(a.ctx, a.src.ID, a.scope.memberRun, reach, a.membersChanged)
+	}
+	if err := a.changes.flush(); err != nil {
+		return err
+	}
+	removed, added, err := a.tx.SyncMembershipsLogged(a.ctx, a.src.ID, a.scope.memberRun, reach,
+		store.MemberLog{RunID: a.run.ID, AccountID: a.src.AccountID, SourceName: a.src.Name, Time: a.now})
+	a.run.Counts.MembersRemoved += removed
+	a.run.Counts.MembersAdded += added
+	return err
 }
 
 // endMemberships removes memberships the source owns, for an object going

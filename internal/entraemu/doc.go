@@ -89,7 +89,7 @@
 // Graph, deleted users and Microsoft 365 groups in deleted items for 30
 // days; each refusal is Graph's documented error body (testdata/README.md).
 // The generated write app (AdminApp, write_app in the credentials file) has
-// User.ReadWrite.All and Group.ReadWrite.All; the sync app only reads and
+// User.ReadWrite.All, Group.ReadWrite.All and Domain.Read.All; the sync app only reads and
 // gets 403 Authorization_RequestDenied on writes.
 //
 // Query options: $select (the documented default property sets without it),

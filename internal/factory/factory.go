@@ -124,7 +124,7 @@ func openStore(ctx context.Context, o Options) (store.Store, string, error) {
 	db := o.DB
 	var opts []sqlstore.Option
 	if o.Clock != nil {
-		opts = append(opts, sqlstore.WithClock(o.Clock.Now))
+		opts = append(opts, sqlstore.WithClock(o.Clock))
 	}
 	if IsPostgres(db) {
 		st, err := sqlstore.OpenPostgres(ctx, db, opts...)

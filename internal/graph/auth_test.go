@@ -80,8 +80,7 @@ func newAuthClient(t *testing.T, authority, graphURL string, caPEM []byte, certi
 		GraphURL:   cloud.GraphURL,
 		HTTPClient: hc,
 		Budget:     time.Minute,
-		Sleep:      clock.Sleep,
-		Now:        clock.Now,
+		Clock:      clock,
 	})
 	if err != nil {
 		t.Fatal(err)

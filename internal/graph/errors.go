@@ -71,8 +71,8 @@ type errorBody struct {
 	} `json:"error"`
 }
 
-// parseError builds an *Error from a non-2xx answer.
-func parseError(status int, h http.Header, body []byte) *Error {
+// parseError builds an *Error from a non-2xx answer received at now.
+func parseError(status int, h http.Header, body []byte, now time.Time) *Error {
 	e := &Error{Status: status}
 	var eb errorBody
 	if err := json.Unmarshal(body, &eb); err == nil && (eb.Error.Code != "" || eb.Error.Message != "") {
@@ -96,7 +96,7 @@ func parseError(status int, h http.Header, body []byte) *Error {
 		if e.RequestID == "" {
 			e.RequestID = h.Get("request-id")
 		}
-		e.RetryAfter = parseRetryAfter(h.Get("Retry-After"), time.Now)
+		e.RetryAfter = parseRetryAfter(h.Get("Retry-After"), now)
 		e.Location = h.Get("Location")
 	}
 	return e
@@ -108,7 +108,7 @@ const maxRetryAfter = 24 * time.Hour
 
 // parseRetryAfter reads a Retry-After value: seconds, or an HTTP date,
 // between 0 and maxRetryAfter.
-func parseRetryAfter(v string, now func() time.Time) time.Duration {
+func parseRetryAfter(v string, now time.Time) time.Duration {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0
@@ -123,7 +123,7 @@ func parseRetryAfter(v string, now func() time.Time) time.Duration {
 		return time.Duration(n * float64(time.Second))
 	}
 	if t, err := http.ParseTime(v); err == nil {
-		if d := t.Sub(now()); d > 0 {
+		if d := t.Sub(now); d > 0 {
 			return min(d, maxRetryAfter)
 		}
 	}

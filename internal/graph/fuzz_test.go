@@ -82,10 +82,10 @@ func FuzzErrorAnswer(f *testing.F) {
 	f.Fuzz(func(t *testing.T, status int, body []byte, retryAfter, wwwAuth string) {
 		h := http.Header{}
 		h.Set("Retry-After", retryAfter)
-		e := parseError(status, h, body)
+		e := parseError(status, h, body, now)
 		_ = e.Error()
 		_ = IsDeltaExpired(e)
-		if d := parseRetryAfter(retryAfter, func() time.Time { return now }); d < 0 || d > maxRetryAfter {
+		if d := parseRetryAfter(retryAfter, now); d < 0 || d > maxRetryAfter {
 			t.Fatalf("Retry-After %q read as %s", retryAfter, d)
 		}
 		if c := claimsChallenge(wwwAuth, now); !json.Valid([]byte(c)) {

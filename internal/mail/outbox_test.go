@@ -44,7 +44,7 @@ func newOutboxWorld(t *testing.T, st store.Store, clk *clock.Fake) *outboxWorld 
 
 func sqliteWorld(t *testing.T) *outboxWorld {
 	clk := clock.NewFake(time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC))
-	st, err := sqlstore.OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "m.db"), sqlstore.WithClock(clk.Now))
+	st, err := sqlstore.OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "m.db"), sqlstore.WithClock(clk))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +204,7 @@ func TestOutboxReplicas(t *testing.T) {
 				w = sqliteWorld(t)
 			} else {
 				clk := clock.NewFake(time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC))
-				st, err := sqlstore.OpenPostgres(t.Context(), sqltest.PostgresDSN(t), sqlstore.WithClock(clk.Now))
+				st, err := sqlstore.OpenPostgres(t.Context(), sqltest.PostgresDSN(t), sqlstore.WithClock(clk))
 				if err != nil {
 					t.Fatal(err)
 				}

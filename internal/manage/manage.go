@@ -109,7 +109,7 @@ type Manager struct {
 func New(d Deps) *Manager {
 	if d.Connect == nil {
 		d.Connect = func(src directory.Source, secret []byte) (connector.Connector, error) {
-			return registry.Open(src, secret, registry.Options{Logger: d.Logger})
+			return registry.Open(src, secret, registry.Options{Logger: d.Logger, Clock: d.Clock})
 		}
 	}
 	if d.Logger == nil {

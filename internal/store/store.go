@@ -28,6 +28,9 @@ var (
 	ErrAlreadyExists = errors.New("already exists")
 	// ErrLeaseHeld is returned when another process is running a source.
 	ErrLeaseHeld = errors.New("another run of this source is in progress")
+	// ErrInvalidCursor is returned when a listing's After is not a Next
+	// the same listing returned.
+	ErrInvalidCursor = errors.New("invalid page cursor")
 )
 
 // Store is a directory database.
@@ -78,6 +81,8 @@ type Reader interface {
 	Run(ctx context.Context, accountID, id string) (directory.Run, error)
 	// Runs lists runs newest first; sourceID "" lists all of the account's.
 	Runs(ctx context.Context, accountID, sourceID string, limit int) ([]directory.Run, error)
+	// RunPage lists runs as Runs does, a page at a time.
+	RunPage(ctx context.Context, accountID string, q RunQuery) (Page[directory.Run], error)
 	// RunsByOutcome lists every account's runs that have the outcome,
 	// oldest first: the queued runs a starting service executes.
 	RunsByOutcome(ctx context.Context, outcome directory.Outcome) ([]directory.Run, error)
@@ -102,6 +107,9 @@ type Reader interface {
 	AllWebhooks(ctx context.Context) ([]Webhook, error)
 	// Deliveries lists a webhook's delivery log, newest first.
 	Deliveries(ctx context.Context, accountID, webhookID string, limit int) ([]Delivery, error)
+	// DeliveryPage lists the delivery log as Deliveries does, a page at a
+	// time: after is the Next of the previous page.
+	DeliveryPage(ctx context.Context, accountID, webhookID, after string, limit int) (Page[Delivery], error)
 
 	// SourceSchedule returns ErrNotFound when the source has none stored.
 	SourceSchedule(ctx context.Context, sourceID string) (SourceSchedule, error)
@@ -112,6 +120,8 @@ type Reader interface {
 
 	MailReader // enrollments, the outbox, mail settings (mail.go)
 	ConsoleReader
+	ClaimReader  // "one domain, one source" (claims.go)
+	TargetReader // provisioning targets (target.go)
 }
 
 // Page is one page of a listing; Next is "" on the last page.
@@ -139,6 +149,13 @@ type GroupQuery struct {
 	Search   string
 	After    string
 	Limit    int
+}
+
+// RunQuery pages a run listing, newest first.
+type RunQuery struct {
+	SourceID string // "" lists all of the account's runs
+	After    string // the Next of the previous page
+	Limit    int    // 0 means all
 }
 
 // Stager holds what a run reads from its source until the run applies it.
@@ -206,6 +223,14 @@ type Tx interface {
 	// stays flat however many memberships change. fn may write in the
 	// transaction, but not memberships.
 	SyncMemberships(ctx context.Context, sourceID, runID string, reach Reach, fn func(added bool, page []Membership) error) error
+	// SyncMembershipsLogged does what SyncMemberships does, and records
+	// each membership it removes, then each it adds, set-wise in the
+	// database: a change of the run (numbered on from its last, ordered by
+	// group id, member kind and member id, as SyncMemberships hands them
+	// over) and its event (group.user_added and the like), without passing
+	// them through memory. A first sync's memberships are counted in
+	// hundreds of thousands.
+	SyncMembershipsLogged(ctx context.Context, sourceID, runID string, reach Reach, log MemberLog) (removed, added int, err error)
 	// AddMembership records one direct membership owned by the source, by
 	// directory ids; it reports false when the membership was already there.
 	AddMembership(ctx context.Context, sourceID string, m Membership) (bool, error)
@@ -218,6 +243,8 @@ type Tx interface {
 	MembersOwned(ctx context.Context, sourceID, groupID string) ([]Membership, error)
 
 	CreateRun(ctx context.Context, r *directory.Run) error // sets ID
+	// UpdateRun writes every field of r but its ids and its Slot, which a
+	// run keeps from its creation.
 	UpdateRun(ctx context.Context, r directory.Run) error
 	// DropStage deletes what the run staged (as Stager's DropStage), in
 	// the transaction that records how the run ended: a crash then leaves
@@ -276,6 +303,9 @@ type Tx interface {
 
 	MailTx // enrollments, the outbox, mail settings (mail.go)
 	ConsoleWriter
+	ClaimTx
+	SecretTx
+	TargetTx // provisioning targets (target.go)
 }
 
 // Reach is the part of a source's memberships that a SyncMemberships call
@@ -290,6 +320,18 @@ type Reach struct {
 	Ended string
 }
 
+// MemberLog says how SyncMembershipsLogged records the changes: the run
+// they belong to, and what their events carry.
+type MemberLog struct {
+	// RunID is the run the changes belong to (the staging key the
+	// memberships are read from may extend it).
+	RunID      string
+	AccountID  string
+	SourceName string
+	// Time is the events' time.
+	Time time.Time
+}
+
 // Membership is one direct membership in the directory.
 type Membership struct {
 	GroupID    string
@@ -298,6 +340,3 @@ type Membership struct {
 	MemberID   string
 	MemberName string
 }
-
-// Clock gives the time; tests substitute their own.
-type Clock func() time.Time

@@ -21,7 +21,7 @@ func BenchmarkHealthyBesideHanging(b *testing.B) {
 	for _, hanging := range []int{0, 20} {
 		b.Run("hanging="+strconv.Itoa(hanging), func(b *testing.B) {
 			f := newFixture(b)
-			f.d.Now = nil // the real clock
+			f.d.Clock = nil // the real clock
 			hang := newGate()
 			hangSrv := httptest.NewServer(hang)
 			defer func() { hang.open(); hangSrv.Close() }()

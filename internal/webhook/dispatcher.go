@@ -89,12 +89,8 @@ type Dispatcher struct {
 	// It is dirsync serve's webhook allow list.
 	AllowList safehttp.AllowList
 	// Clock tells the time and times deliveries out; nil means the system
-	// clock (or Now, if set).
-	Clock clock.Clock
-	// Now is the time when Clock is nil.
-	//
-	// Deprecated: set Clock.
-	Now    func() time.Time
+	// clock.
+	Clock  clock.Clock
 	Logger *slog.Logger
 	// FirstBackoff is the wait after the first failure; each further
 	// failure doubles it, up to MaxBackoff.
@@ -156,20 +152,7 @@ func (d *Dispatcher) init() {
 	})
 }
 
-// nowClock is the system clock telling the time of a Now func.
-type nowClock struct {
-	clock.Clock
-	now func() time.Time
-}
-
-func (c nowClock) Now() time.Time { return c.now() }
-
-func (d *Dispatcher) clock() clock.Clock {
-	if d.Clock == nil && d.Now != nil {
-		return nowClock{clock.System, d.Now}
-	}
-	return clock.Or(d.Clock)
-}
+func (d *Dispatcher) clock() clock.Clock { return clock.Or(d.Clock) }
 
 func (d *Dispatcher) logger() *slog.Logger {
 	if d.Logger != nil {

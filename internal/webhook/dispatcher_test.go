@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dirsync/dirsync/internal/clock"
 	"github.com/dirsync/dirsync/internal/directory"
 	"github.com/dirsync/dirsync/internal/safehttp"
 	"github.com/dirsync/dirsync/internal/secret"
@@ -24,7 +25,7 @@ type fixture struct {
 	st      *sqlstore.Store
 	box     *secret.Box
 	account directory.Account
-	now     time.Time
+	clk     *clock.Fake // the dispatcher's
 	d       *webhook.Dispatcher
 }
 
@@ -37,12 +38,12 @@ func newFixture(t testing.TB) *fixture {
 	key := make([]byte, 32)
 	rand.Read(key)
 	box, _ := secret.New(key)
-	f := &fixture{t: t, st: st, box: box, account: directory.Account{Name: "a"}, now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	f := &fixture{t: t, st: st, box: box, account: directory.Account{Name: "a"}, clk: clock.NewFake(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))}
 	if err := st.Update(t.Context(), func(tx store.Tx) error { return tx.CreateAccount(t.Context(), &f.account) }); err != nil {
 		t.Fatal(err)
 	}
 	loopback, _ := safehttp.ParseAllowList([]string{"127.0.0.1"}) // the test's receivers
-	f.d = &webhook.Dispatcher{Store: st, Box: box, Now: func() time.Time { return f.now }, AllowList: loopback}
+	f.d = &webhook.Dispatcher{Store: st, Box: box, Clock: f.clk, AllowList: loopback}
 	return f
 }
 
@@ -50,7 +51,7 @@ func (f *fixture) events(types ...string) {
 	f.t.Helper()
 	var es []directory.Event
 	for _, ty := range types {
-		es = append(es, directory.Event{AccountID: f.account.ID, Type: ty, Time: f.now, Data: json.RawMessage(`{"n":1}`)})
+		es = append(es, directory.Event{AccountID: f.account.ID, Type: ty, Time: f.clk.Now(), Data: json.RawMessage(`{"n":1}`)})
 	}
 	if err := f.st.Update(f.t.Context(), func(tx store.Tx) error { return tx.AppendEvents(f.t.Context(), es) }); err != nil {
 		f.t.Fatal(err)
@@ -114,7 +115,7 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func TestInOrderWithRetries(t *testing.T) {
 	f := newFixture(t)
-	rc := &receiver{script: []int{500, 503}, now: func() time.Time { return f.now }}
+	rc := &receiver{script: []int{500, 503}, now: f.clk.Now}
 	srv := httptest.NewServer(rc)
 	defer srv.Close()
 	h, sec := f.subscribe(srv.URL)
@@ -127,15 +128,15 @@ func TestInOrderWithRetries(t *testing.T) {
 	if n := f.tick(); n != 0 {
 		t.Fatalf("tick before the backoff made %d attempts", n)
 	}
-	f.now = f.now.Add(webhook.DefaultFirstBackoff)
+	f.clk.Advance(webhook.DefaultFirstBackoff)
 	if n := f.tick(); n != 1 {
 		t.Fatalf("second try: %d attempts", n)
 	}
-	f.now = f.now.Add(webhook.DefaultFirstBackoff) // the second wait is twice as long
+	f.clk.Advance(webhook.DefaultFirstBackoff) // the second wait is twice as long
 	if n := f.tick(); n != 0 {
 		t.Fatalf("backoff did not double: %d attempts", n)
 	}
-	f.now = f.now.Add(webhook.DefaultFirstBackoff)
+	f.clk.Advance(webhook.DefaultFirstBackoff)
 	if n := f.tick(); n != 3 {
 		t.Fatalf("after recovery: %d attempts, want 3", n)
 	}
@@ -166,7 +167,7 @@ func TestInOrderWithRetries(t *testing.T) {
 
 func TestGivesUpAfterADay(t *testing.T) {
 	f := newFixture(t)
-	rc := &receiver{now: func() time.Time { return f.now }}
+	rc := &receiver{now: f.clk.Now}
 	for range 1000 {
 		rc.script = append(rc.script, 500)
 	}
@@ -175,7 +176,7 @@ func TestGivesUpAfterADay(t *testing.T) {
 	h, sec := f.subscribe(srv.URL, directory.EventUserCreated)
 	rc.secret = sec
 	f.events(directory.EventUserCreated, directory.EventGroupCreated, directory.EventUserCreated)
-	start := f.now
+	start := f.clk.Now()
 	attempts := 0
 	svc := f.st
 	for i := 0; i < 200; i++ {
@@ -187,9 +188,9 @@ func TestGivesUpAfterADay(t *testing.T) {
 		if cur.NextAttemptAt.IsZero() {
 			t.Fatal("no next attempt after a failure")
 		}
-		f.now = cur.NextAttemptAt
+		f.clk.Set(cur.NextAttemptAt)
 	}
-	if took := f.now.Sub(start); took < 24*time.Hour {
+	if took := f.clk.Now().Sub(start); took < 24*time.Hour {
 		t.Fatalf("gave up after %s, want at least a day", took)
 	}
 	log, _ := svc.Deliveries(t.Context(), f.account.ID, h.ID, 0)
@@ -217,7 +218,7 @@ func TestGivesUpAfterADay(t *testing.T) {
 	if cur.Cursor != 2 || cur.Attempts != 1 {
 		t.Fatalf("after giving up: cursor %d attempts %d", cur.Cursor, cur.Attempts)
 	}
-	f.now = cur.NextAttemptAt
+	f.clk.Set(cur.NextAttemptAt)
 	f.tick()
 	if len(rc.got) != 1 || rc.got[0].Type != directory.EventUserCreated || rc.got[0].Seq != 3 {
 		t.Fatalf("after giving up: %+v", rc.got)

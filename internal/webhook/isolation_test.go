@@ -18,12 +18,8 @@ import (
 	"github.com/dirsync/dirsync/internal/webhook"
 )
 
-// withFakeClock makes the fixture's dispatcher run on a fake clock.
-func (f *fixture) withFakeClock() *clock.Fake {
-	fc := clock.NewFake(f.now)
-	f.d.Now, f.d.Clock = nil, fc
-	return fc
-}
+// withFakeClock returns the fake clock the fixture's dispatcher runs on.
+func (f *fixture) withFakeClock() *clock.Fake { return f.clk }
 
 // gate is a receiver that holds every request until released (or until
 // the request is cancelled), telling the test when one arrives.

@@ -334,7 +334,7 @@ func TestCertificateAuthCheck(t *testing.T) {
 	cfg := e.config()
 	cfg.AuthMethod = entra.AuthCertificate
 	cfg.SecretExpires = "2020-01-01" // meaningless for a certificate: no step
-	c, err := entra.Open(cfg, graphtest.ClientCertificatePEM(t), entra.Options{Sleep: e.clock.Sleep, Now: e.clock.Now})
+	c, err := entra.Open(cfg, graphtest.ClientCertificatePEM(t), entra.Options{Clock: e.clock})
 	if err != nil {
 		t.Fatal(err)
 	}

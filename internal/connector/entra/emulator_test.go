@@ -37,7 +37,7 @@ func startEmulator(t *testing.T, opts entraemu.Options) (*entraemu.Tenant, entra
 	}
 	clock := graphtest.NewClock()
 	open := func(cfg entra.Config, secret string) connector.Connector {
-		c, err := entra.Open(cfg, []byte(secret), entra.Options{Sleep: clock.Sleep, Now: clock.Now})
+		c, err := entra.Open(cfg, []byte(secret), entra.Options{Clock: clock})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -21,6 +21,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/dirsync/dirsync/internal/clock"
 	"github.com/dirsync/dirsync/internal/connector"
 	"github.com/dirsync/dirsync/internal/directory"
 	"github.com/dirsync/dirsync/internal/graph"
@@ -29,10 +30,9 @@ import (
 // Options are the connector's runtime dependencies.
 type Options struct {
 	Logger *slog.Logger
-	// Sleep waits between retries; tests pass one that does not really wait.
-	Sleep func(ctx context.Context, d time.Duration) error
-	// Now is the clock for retry budgets and the secret's expiry.
-	Now func() time.Time
+	// Clock tells the time of retry budgets and of the secret's expiry,
+	// and waits between retries; the system clock when nil.
+	Clock clock.Clock
 	// Concurrency is how many reads may run at once: 2 (users and groups
 	// together) by default, 1 to read them one after the other.
 	Concurrency int
@@ -50,7 +50,7 @@ type conn struct {
 	cloud  graph.Cloud
 	client *graph.Client
 	log    *slog.Logger
-	now    func() time.Time
+	clk    clock.Clock
 	conc   int
 }
 
@@ -66,65 +66,76 @@ var (
 // secret's value, or with auth_method "certificate" the PEM certificate and
 // its private key. Open contacts nothing; Check does.
 func Open(cfg Config, secret []byte, opts Options) (connector.Connector, error) {
-	if err := cfg.Validate(); err != nil {
+	client, cl, err := NewClient(cfg, secret, opts)
+	if err != nil {
 		return nil, err
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	conc := opts.Concurrency
+	if conc <= 0 {
+		conc = 2
+	}
+	return &conn{cfg: cfg, cloud: cl, client: client, log: logger, clk: clock.Or(opts.Clock), conc: conc}, nil
+}
+
+// NewClient returns a Graph client signed in as the app in cfg, with the
+// same validation and credential handling as Open: what a writer of the
+// tenant (package provision) uses. It contacts nothing.
+func NewClient(cfg Config, secret []byte, opts Options) (*graph.Client, graph.Cloud, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, graph.Cloud{}, err
 	}
 	cl, err := cfg.cloud()
 	if err != nil {
-		return nil, err
+		return nil, cl, err
 	}
 	if len(secret) == 0 {
 		if cfg.authMethod() == AuthCertificate {
-			return nil, invalid("the client certificate is empty: give the PEM certificate and its private key")
+			return nil, cl, invalid("the client certificate is empty: give the PEM certificate and its private key")
 		}
-		return nil, invalid("the client secret is empty")
+		return nil, cl, invalid("the client secret is empty")
 	}
 	hc, err := graph.NewHTTPClient([]byte(cfg.CAPEM))
 	if err != nil {
-		return nil, invalid("ca_pem: %v", err)
+		return nil, cl, invalid("ca_pem: %v", err)
 	}
 	var cred azcore.TokenCredential
 	switch cfg.authMethod() {
 	case AuthCertificate:
 		cred, err = graph.NewCertificateCredential(cl, cfg.Tenant, cfg.ClientID, secret, hc)
 		if err != nil {
-			return nil, invalid("client certificate: %v", err)
+			return nil, cl, invalid("client certificate: %v", err)
 		}
 	default:
 		// Entra generates secrets without whitespace; a newline left by
 		// "echo ... > file" would only turn into a baffling AADSTS7000215.
 		cred, err = graph.NewSecretCredential(cl, cfg.Tenant, cfg.ClientID, string(bytes.TrimSpace(secret)), hc)
 		if err != nil {
-			return nil, invalid("client secret: %v", err)
+			return nil, cl, invalid("client secret: %v", err)
 		}
 	}
 	logger := opts.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	now := opts.Now
-	if now == nil {
-		now = time.Now
-	}
+	clk := clock.Or(opts.Clock)
 	client, err := graph.New(graph.Options{
 		Credential: cred,
 		GraphURL:   cl.GraphURL,
 		Scope:      cl.Scope(),
 		HTTPClient: hc,
 		Budget:     opts.Budget,
-		Sleep:      opts.Sleep,
-		Now:        now,
+		Clock:      clk,
 		Logger:     logger,
 		UserAgent:  "dirsync-entra",
 	})
 	if err != nil {
-		return nil, invalid("%v", err)
+		return nil, cl, invalid("%v", err)
 	}
-	conc := opts.Concurrency
-	if conc <= 0 {
-		conc = 2
-	}
-	return &conn{cfg: cfg, cloud: cl, client: client, log: logger, now: now, conc: conc}, nil
+	return client, cl, nil
 }
 
 // Stats returns the Graph requests, throttled answers and retries so far.
@@ -193,7 +204,7 @@ func (c *conn) Check(ctx context.Context) ([]connector.CheckResult, error) {
 	ok("read groups", "groups and their members are readable ("+permMembers+")")
 
 	if c.cfg.SecretExpires != "" && c.cfg.authMethod() == AuthSecret {
-		good, msg := expiryNote(c.cfg.SecretExpires, c.now())
+		good, msg := expiryNote(c.cfg.SecretExpires, c.clk.Now())
 		results = append(results, connector.CheckResult{Name: "secret expiry", OK: good, Message: msg})
 	}
 	return results, nil
@@ -245,7 +256,7 @@ func (c *conn) Snapshot(ctx context.Context, sink connector.Sink) error {
 
 func (c *conn) snapshotUsers(ctx context.Context, sink connector.Sink) error {
 	n := 0
-	err := c.client.ListUsers(ctx, graph.Query{}, func(us []graph.User) error {
+	err := c.client.ListUsers(ctx, graph.Query{ReadAhead: true}, func(us []graph.User) error {
 		for _, u := range us {
 			if u.ID == "" {
 				return &connector.Error{Kind: connector.KindProtocol, Message: "Graph returned a user without an id"}

@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/dirsync/dirsync/internal/clock"
 	"github.com/dirsync/dirsync/internal/connector"
 	"github.com/dirsync/dirsync/internal/graph"
 )
@@ -210,4 +211,16 @@ func expiryNote(date string, now time.Time) (ok bool, msg string) {
 		return true, fmt.Sprintf("the client secret expires on %s, in %d days: create a new one soon", date, days)
 	}
 	return true, fmt.Sprintf("the client secret expires on %s, in %d days", date, days)
+}
+
+// Explain turns an error of a Graph call made with a client from NewClient
+// into a *connector.Error with a message for the administrator, as the
+// connector's own calls are explained: doing says what was being done,
+// perm the permission it needs.
+func Explain(cfg Config, err error, doing, perm string) error {
+	c := &conn{cfg: cfg, clk: clock.System}
+	if cl, cerr := cfg.cloud(); cerr == nil {
+		c.cloud = cl
+	}
+	return c.classify(err, doing, perm)
 }

@@ -82,8 +82,7 @@ func (e *env) open(t *testing.T, cfg entra.Config) connector.Connector {
 	t.Helper()
 	c, err := entra.Open(cfg, []byte(secret), entra.Options{
 		Logger: slog.New(slog.NewTextHandler(lockedWriter{e}, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Sleep:  e.clock.Sleep,
-		Now:    e.clock.Now,
+		Clock:  e.clock,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -185,7 +185,7 @@ func (ss *session) serverTime() string {
 	if t, err := time.Parse(generalizedTime, ss.root.currentTime); err == nil {
 		return t.UTC().Format(generalizedTime)
 	}
-	return ss.s.now().Add(-clockSkew).UTC().Format(generalizedTime)
+	return ss.s.clk.Now().Add(-clockSkew).UTC().Format(generalizedTime)
 }
 
 // ncRoot is the naming context holding the base DN: DirSync searches must

@@ -33,6 +33,7 @@ import (
 
 	goldap "github.com/go-ldap/ldap/v3"
 
+	"github.com/dirsync/dirsync/internal/clock"
 	"github.com/dirsync/dirsync/internal/connector"
 	"github.com/dirsync/dirsync/internal/directory"
 )
@@ -265,8 +266,9 @@ func lowerAll(s []string) []string {
 // Options are the connector's collaborators.
 type Options struct {
 	Logger *slog.Logger
-	// Now is the clock that decides whether accountExpires has passed.
-	Now func() time.Time
+	// Clock decides whether accountExpires has passed and dates the
+	// incremental reads' whenChanged filter; the system clock when nil.
+	Clock clock.Clock
 	// PageSize is the RFC 2696 page size; AD's MaxPageSize is 1000.
 	PageSize int
 	// Timeout bounds each connection attempt and each request (default 30 s).
@@ -278,7 +280,7 @@ type source struct {
 	cfg      Config
 	password []byte
 	log      *slog.Logger
-	now      func() time.Time
+	clk      clock.Clock
 	pageSize int
 	timeout  time.Duration
 	binder   binder
@@ -305,15 +307,12 @@ func Open(cfg Config, password []byte, opts Options) (connector.Connector, error
 		cfg:      cfg,
 		password: slices.Clone(password),
 		log:      opts.Logger,
-		now:      opts.Now,
+		clk:      clock.Or(opts.Clock),
 		pageSize: opts.PageSize,
 		timeout:  opts.Timeout,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
-	}
-	if s.now == nil {
-		s.now = time.Now
 	}
 	if s.pageSize <= 0 {
 		s.pageSize = 1000

@@ -11,6 +11,7 @@ import (
 
 	goldap "github.com/go-ldap/ldap/v3"
 
+	"github.com/dirsync/dirsync/internal/clock"
 	"github.com/dirsync/dirsync/internal/directory"
 )
 
@@ -55,7 +56,7 @@ type schema struct {
 	groupAttrs  []string
 	domain      string // DNS name of the domain, for sAMAccountName@domain
 	suffixMap   map[string]string
-	now         func() time.Time
+	clk         clock.Clock
 	baseDN      string
 	base        *goldap.DN
 	include     []*goldap.DN
@@ -65,7 +66,7 @@ type schema struct {
 }
 
 func (s *source) schema(ss *session) (*schema, error) {
-	sc := &schema{flavor: ss.flavor, attrs: DefaultAttributes(ss.flavor), now: s.now, baseDN: s.cfg.BaseDN}
+	sc := &schema{flavor: ss.flavor, attrs: DefaultAttributes(ss.flavor), clk: s.clk, baseDN: s.cfg.BaseDN}
 	for k, v := range s.cfg.Attributes {
 		sc.attrs[k] = v
 	}
@@ -420,7 +421,7 @@ func (sc *schema) enabled(uac, expires string) bool {
 	if n, err := strconv.ParseInt(uac, 10, 64); err == nil && n&uacAccountDisable != 0 {
 		return false
 	}
-	return !expired(expires, sc.now())
+	return !expired(expires, sc.clk.Now())
 }
 
 // expired reads accountExpires, a FILETIME (100 ns intervals since

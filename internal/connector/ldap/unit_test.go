@@ -9,6 +9,7 @@ import (
 
 	goldap "github.com/go-ldap/ldap/v3"
 
+	"github.com/dirsync/dirsync/internal/clock"
 	"github.com/dirsync/dirsync/internal/connector"
 )
 
@@ -48,7 +49,7 @@ func TestAccountExpires(t *testing.T) {
 	if got := FiletimeToTime(130000000000000000); !got.Equal(time.Date(2012, 12, 14, 23, 6, 40, 0, time.UTC)) {
 		t.Errorf("FiletimeToTime = %v", got)
 	}
-	sc := &schema{now: func() time.Time { return now }}
+	sc := &schema{clk: clock.NewFake(now)}
 	if sc.enabled("514", "0") || !sc.enabled("512", "0") || sc.enabled("512", itoa(past)) || sc.enabled("66050", itoa(future)) {
 		t.Error("enabled() does not follow ACCOUNTDISABLE and accountExpires")
 	}
@@ -95,7 +96,7 @@ func TestScope(t *testing.T) {
 	cfg := Config{BaseDN: "DC=corp,DC=example,DC=com",
 		IncludeOUs: []string{"OU=Staff,DC=corp,DC=example,DC=com", "ou=sales,ou=staff,dc=corp,dc=example,dc=com", "OU=Ops,DC=corp,DC=example,DC=com"},
 		ExcludeOUs: []string{"OU=Contractors,OU=Staff,DC=corp,DC=example,DC=com"}}
-	s := &source{cfg: cfg, now: time.Now}
+	s := &source{cfg: cfg, clk: clock.System}
 	sc, err := s.schema(&session{flavor: FlavorAD})
 	if err != nil {
 		t.Fatal(err)

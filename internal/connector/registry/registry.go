@@ -12,6 +12,7 @@ import (
 	"maps"
 	"slices"
 
+	"github.com/dirsync/dirsync/internal/clock"
 	"github.com/dirsync/dirsync/internal/connector"
 	"github.com/dirsync/dirsync/internal/connector/entra"
 	"github.com/dirsync/dirsync/internal/connector/ldap"
@@ -21,6 +22,9 @@ import (
 // Options are what every connector may be given.
 type Options struct {
 	Logger *slog.Logger
+	// Clock is the connectors' time: retry budgets and waits, a secret's
+	// expiry, accountExpires. The system clock when nil.
+	Clock clock.Clock
 }
 
 type opener func(config, secret []byte, opts Options) (connector.Connector, error)
@@ -31,14 +35,14 @@ var kinds = map[directory.SourceKind]opener{
 		if err := decode(config, &cfg); err != nil {
 			return nil, err
 		}
-		return entra.Open(cfg, secret, entra.Options{Logger: opts.Logger})
+		return entra.Open(cfg, secret, entra.Options{Logger: opts.Logger, Clock: opts.Clock})
 	},
 	directory.KindLDAP: func(config, secret []byte, opts Options) (connector.Connector, error) {
 		var cfg ldap.Config
 		if err := decode(config, &cfg); err != nil {
 			return nil, err
 		}
-		return ldap.Open(cfg, secret, ldap.Options{Logger: opts.Logger})
+		return ldap.Open(cfg, secret, ldap.Options{Logger: opts.Logger, Clock: opts.Clock})
 	},
 }
 

@@ -255,8 +255,9 @@ const (
 var ReadRoles = []string{PermUserReadAll, PermGroupMemberReadAll, PermDirectoryReadAll}
 
 // AdminRoles are the roles of the generated write app, which may also
-// change users, groups and memberships.
-var AdminRoles = []string{PermUserReadWriteAll, PermGroupReadWriteAll}
+// change users, groups and memberships, and read the verified domains (a
+// dirsync target needs them to route UPN suffixes).
+var AdminRoles = []string{PermUserReadWriteAll, PermGroupReadWriteAll, PermDomainReadAll}
 
 // Sku is a subscribed license SKU.
 type Sku struct {

@@ -9,7 +9,6 @@
 package graphtest
 
 import (
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -34,6 +33,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/dirsync/dirsync/internal/clock"
 )
 
 // Login is a fake Microsoft identity platform authority on 127.0.0.1.
@@ -223,12 +224,17 @@ func ClientCertificatePEM(t testing.TB) []byte {
 	return append(out, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder})...)
 }
 
-// Clock is a fake clock whose Sleep advances it and records the wait.
+// Clock is a clock.Clock for retry tests: its time moves only when the
+// code under test waits, and every wait (a timer) fires at once, advancing
+// the time by its length and being recorded. Attempt timeouts (AfterFunc)
+// run on real time, so a slow test server is still cut off.
 type Clock struct {
 	mu     sync.Mutex
 	now    time.Time
 	sleeps []time.Duration
 }
+
+var _ clock.Clock = (*Clock)(nil)
 
 // NewClock returns a Clock at a fixed instant.
 func NewClock() *Clock {
@@ -242,17 +248,32 @@ func (c *Clock) Now() time.Time {
 	return c.now
 }
 
-// Sleep records d and advances the clock by it, at once.
-func (c *Clock) Sleep(ctx context.Context, d time.Duration) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
+// NewTimer records d, advances the clock by it and returns a timer that
+// has already fired.
+func (c *Clock) NewTimer(d time.Duration) clock.Timer {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.sleeps = append(c.sleeps, d)
 	c.now = c.now.Add(d)
-	return nil
+	t := firedTimer{make(chan time.Time, 1)}
+	t.ch <- c.now
+	return t
 }
+
+// NewTicker is not used by the Graph client; it ticks on real time.
+func (c *Clock) NewTicker(d time.Duration) clock.Ticker { return clock.System.NewTicker(d) }
+
+// AfterFunc calls f after d of real time: it bounds attempts, and a test
+// server that hangs must still be cut off.
+func (c *Clock) AfterFunc(d time.Duration, f func()) clock.Timer {
+	return clock.System.AfterFunc(d, f)
+}
+
+type firedTimer struct{ ch chan time.Time }
+
+func (t firedTimer) C() <-chan time.Time      { return t.ch }
+func (t firedTimer) Stop() bool               { return false }
+func (t firedTimer) Reset(time.Duration) bool { return false }
 
 // Sleeps returns the waits so far.
 func (c *Clock) Sleeps() []time.Duration {

@@ -32,8 +32,8 @@ func (t *tx) AppendEvents(ctx context.Context, es []directory.Event) error {
 			}
 			e.ID = "evt_" + id.String()
 		}
-		if t.c.f.name == "postgres" && !locked[e.AccountID] {
-			if _, err := t.c.exec(ctx, `SELECT pg_advisory_xact_lock(hashtext(?))`, "events:"+e.AccountID); err != nil {
+		if !locked[e.AccountID] {
+			if err := t.c.f.lockFeed(ctx, t.c, e.AccountID); err != nil {
 				return wrap(err, t.c.f, "lock event feed")
 			}
 			locked[e.AccountID] = true

@@ -39,6 +39,14 @@ type flavor struct {
 	// createDiff creates SyncMemberships' temporary table, gone at the
 	// latest when the transaction ends.
 	createDiff string
+	// jsonObject builds a JSON object from its arguments (key, value,
+	// key, value...), values from other jsonObject calls nesting; jsonText
+	// makes one text to store.
+	jsonObject func(args ...string) string
+	jsonText   func(expr string) string
+	// lockFeed keeps appends to an account's event feed in a line until the
+	// transaction ends, where the database does not already (see AppendEvents).
+	lockFeed func(ctx context.Context, c *conn, accountID string) error
 }
 
 var sqliteFlavor = &flavor{
@@ -69,6 +77,10 @@ var sqliteFlavor = &flavor{
 	createDiff: `CREATE TEMP TABLE IF NOT EXISTS sync_diff (
 		added INTEGER NOT NULL, group_id TEXT NOT NULL, member_kind TEXT NOT NULL, member_id TEXT NOT NULL,
 		PRIMARY KEY (added, group_id, member_kind, member_id))`,
+	// SQLite nests an object made by json_object as an object, not a string.
+	jsonObject: func(args ...string) string { return `json_object(` + strings.Join(args, ", ") + `)` },
+	jsonText:   func(expr string) string { return expr },
+	lockFeed:   func(context.Context, *conn, string) error { return nil },
 }
 
 // PostgreSQL error codes the store acts on.
@@ -107,6 +119,13 @@ var postgresFlavor = &flavor{
 		added INTEGER NOT NULL, group_id TEXT COLLATE "C" NOT NULL, member_kind TEXT COLLATE "C" NOT NULL,
 		member_id TEXT COLLATE "C" NOT NULL,
 		PRIMARY KEY (added, group_id, member_kind, member_id)) ON COMMIT DROP`,
+	// json, not jsonb: the keys keep their order, as Go writes them.
+	jsonObject: func(args ...string) string { return `json_build_object(` + strings.Join(args, ", ") + `)` },
+	jsonText:   func(expr string) string { return `(` + expr + `)::text` },
+	lockFeed: func(ctx context.Context, c *conn, accountID string) error {
+		_, err := c.exec(ctx, `SELECT pg_advisory_xact_lock(hashtext(?))`, "events:"+accountID)
+		return err
+	},
 }
 
 var rebound sync.Map // query with ? -> query with $n

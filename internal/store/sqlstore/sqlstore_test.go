@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dirsync/dirsync/internal/clock"
 	"github.com/dirsync/dirsync/internal/directory"
 	"github.com/dirsync/dirsync/internal/store"
 	"github.com/dirsync/dirsync/internal/store/sqlstore/sqltest"
@@ -240,7 +241,7 @@ func TestSQLiteReopen(t *testing.T) {
 // microsecond.
 func TestClock(t *testing.T) {
 	now := time.Date(2030, 1, 2, 3, 4, 5, 678901234, time.FixedZone("X", 3600))
-	s := newSQLite(t, WithClock(func() time.Time { return now }))
+	s := newSQLite(t, WithClock(clock.NewFake(now)))
 	_, u := mkUserT(t, s)
 	want := time.Date(2030, 1, 2, 2, 4, 5, 678901000, time.UTC)
 	if !u.CreatedAt.Equal(want) || u.CreatedAt.Location() != time.UTC {

@@ -123,18 +123,67 @@ const membershipPage = 1000
 // ordered by group id, member kind and member id, with no rows open, and
 // then changes the memberships set-wise.
 func (t *tx) SyncMemberships(ctx context.Context, sourceID, runID string, reach store.Reach, fn func(added bool, page []store.Membership) error) error {
+	removed, added, err := t.fillDiff(ctx, sourceID, runID, reach)
+	if err != nil {
+		return err
+	}
+	for _, side := range []struct {
+		added int
+		n     int64
+	}{{0, removed}, {1, added}} {
+		if side.n == 0 {
+			continue
+		}
+		if err := t.diffPages(ctx, side.added, func(p []store.Membership) error { return fn(side.added == 1, p) }); err != nil {
+			return wrap(err, t.c.f, "sync memberships")
+		}
+		if err := t.applyDiff(ctx, sourceID, side.added); err != nil {
+			return err
+		}
+	}
+	return t.dropDiff(ctx)
+}
+
+// SyncMembershipsLogged is SyncMemberships with the changes and their
+// events written by two INSERT ... SELECT statements from sync_diff.
+func (t *tx) SyncMembershipsLogged(ctx context.Context, sourceID, runID string, reach store.Reach, log store.MemberLog) (int, int, error) {
+	removed, added, err := t.fillDiff(ctx, sourceID, runID, reach)
+	if err != nil {
+		return 0, 0, err
+	}
+	if removed+added > 0 {
+		if err := t.logDiff(ctx, sourceID, log); err != nil {
+			return 0, 0, wrap(err, t.c.f, "sync memberships: record changes")
+		}
+	}
+	for _, side := range []struct {
+		added int
+		n     int64
+	}{{0, removed}, {1, added}} {
+		if side.n == 0 {
+			continue
+		}
+		if err := t.applyDiff(ctx, sourceID, side.added); err != nil {
+			return 0, 0, err
+		}
+	}
+	return int(removed), int(added), t.dropDiff(ctx)
+}
+
+// fillDiff fills sync_diff with what the reach's memberships lack (added
+// 1) and have too many (added 0), and counts them.
+func (t *tx) fillDiff(ctx context.Context, sourceID, runID string, reach store.Reach) (removed, added int64, err error) {
 	c := t.c
 	if reach == (store.Reach{}) {
 		if err := c.f.analyze(ctx, c, "staged_memberships", "memberships", "user_links", "group_links"); err != nil {
-			return wrap(err, c.f, "sync memberships: analyze")
+			return 0, 0, wrap(err, c.f, "sync memberships: analyze")
 		}
 	}
 	for _, q := range []string{c.f.createDiff, `DELETE FROM sync_diff`} {
 		if _, err := c.execOnce(ctx, q); err != nil {
-			return wrap(err, c.f, "sync memberships: diff table")
+			return 0, 0, wrap(err, c.f, "sync memberships: diff table")
 		}
 	}
-	var removed, added int64
 	for _, k := range memberKinds {
 		if reach.UserID != "" && k.kind != directory.MemberUser {
 			continue
@@ -146,33 +195,81 @@ func (t *tx) SyncMemberships(ctx context.Context, sourceID, runID string, reach 
 		}{{diff(0, owned, desired), &removed}, {diff(1, desired, owned), &added}} {
 			n, err := affected(c.execOnce(ctx, d.q.sql, d.q.args...))
 			if err != nil {
-				return wrap(err, c.f, "sync memberships: %s differences", k.kind)
+				return 0, 0, wrap(err, c.f, "sync memberships: %s differences", k.kind)
 			}
 			*d.n += n
 		}
 	}
 	if err := c.f.analyze(ctx, c, "sync_diff"); err != nil {
-		return wrap(err, c.f, "sync memberships: analyze")
+		return 0, 0, wrap(err, c.f, "sync memberships: analyze")
 	}
-	for _, step := range []struct {
-		added  int
-		n      int64
-		change string
-	}{{0, removed, qDiffDelete}, {1, added, qDiffInsert}} {
-		if step.n == 0 {
-			continue
-		}
-		if err := t.diffPages(ctx, step.added, func(p []store.Membership) error { return fn(step.added == 1, p) }); err != nil {
-			return wrap(err, c.f, "sync memberships")
-		}
-		if _, err := c.execOnce(ctx, step.change, sourceID); err != nil {
-			return wrap(err, c.f, "sync memberships: apply")
-		}
+	return removed, added, nil
+}
+
+// applyDiff removes (added 0) or adds (added 1) sync_diff's memberships.
+func (t *tx) applyDiff(ctx context.Context, sourceID string, added int) error {
+	change := qDiffDelete
+	if added == 1 {
+		change = qDiffInsert
 	}
-	if _, err := c.execOnce(ctx, `DROP TABLE sync_diff`); err != nil {
-		return wrap(err, c.f, "sync memberships: drop diff table")
+	if _, err := t.c.execOnce(ctx, change, sourceID); err != nil {
+		return wrap(err, t.c.f, "sync memberships: apply")
 	}
 	return nil
+}
+
+func (t *tx) dropDiff(ctx context.Context) error {
+	if _, err := t.c.execOnce(ctx, `DROP TABLE sync_diff`); err != nil {
+		return wrap(err, t.c.f, "sync memberships: drop diff table")
+	}
+	return nil
+}
+
+// diffRows numbers sync_diff's rows as the run's next changes (removals
+// first, each side by group id, member kind and member id) with the names
+// they show: the SELECT both logDiff statements read.
+const diffRows = `SELECT ? + ROW_NUMBER() OVER (ORDER BY d.added, d.group_id, d.member_kind, d.member_id) AS seq,
+		d.added, d.group_id, g.name AS group_name, d.member_kind, d.member_id,
+		COALESCE(u.username, mg.name, '') AS member_name
+	FROM sync_diff d JOIN groups g ON g.id = d.group_id
+	LEFT JOIN users u ON d.member_kind = 'user' AND u.id = d.member_id
+	LEFT JOIN groups mg ON d.member_kind = 'group' AND mg.id = d.member_id`
+
+// logDiff records sync_diff's rows as changes of the run and their events,
+// in the shapes the engine gives one membership change (its Change and its
+// event's body), with the event id made of the run's id and the change's
+// number.
+func (t *tx) logDiff(ctx context.Context, sourceID string, log store.MemberLog) error {
+	c, runID := t.c, log.RunID
+	var last int64
+	if err := c.row(ctx, `SELECT COALESCE(MAX(seq), 0) FROM changes WHERE run_id = ?`, runID).Scan(&last); err != nil {
+		return err
+	}
+	obj, str := c.f.jsonObject, func(s string) string { return `'` + s + `'` }
+	member := obj(str("kind"), "x.member_kind", str("id"), "x.member_id", str("name"), "x.member_name")
+	detail := `x.member_kind || ' ' || x.member_name || ' (' || x.member_id || ')'`
+	action := `CASE x.added WHEN 1 THEN ` + str(string(directory.ActionMemberAdded)) + ` ELSE ` + str(string(directory.ActionMemberRemoved)) + ` END`
+	change := obj(str("run_id"), "CAST(? AS TEXT)", str("seq"), "x.seq", str("object_kind"), str(string(directory.MemberGroup)),
+		str("object_id"), "x.group_id", str("name"), "x.group_name", str("action"), action, str("member"), member, str("detail"), detail)
+	_, err := c.execOnce(ctx, `INSERT INTO changes (run_id, seq, data)
+		SELECT ?, x.seq, `+c.f.jsonText(change)+` FROM (`+diffRows+`) x`, runID, runID, last)
+	if err != nil {
+		return err
+	}
+	if err := c.f.lockFeed(ctx, c, log.AccountID); err != nil {
+		return err
+	}
+	body := obj(str("object_kind"), str(string(directory.MemberGroup)), str("object_id"), "x.group_id", str("name"), "x.group_name",
+		str("source"), "CAST(? AS TEXT)", str("member"), member, str("detail"), detail)
+	typ := `CASE WHEN x.added = 1 AND x.member_kind = 'user' THEN ` + str(directory.EventGroupUserAdded) + `
+		WHEN x.added = 1 THEN ` + str(directory.EventGroupGroupAdded) + `
+		WHEN x.member_kind = 'user' THEN ` + str(directory.EventGroupUserRemoved) + `
+		ELSE ` + str(directory.EventGroupGroupRemoved) + ` END`
+	_, err = c.execOnce(ctx, `INSERT INTO events (id, account_id, type, time, source_id, run_id, data)
+		SELECT 'evt_' || CAST(? AS TEXT) || '-' || CAST(x.seq AS TEXT), ?, `+typ+`, ?, ?, ?, `+c.f.jsonText(body)+`
+		FROM (`+diffRows+`) x ORDER BY x.seq`,
+		runID, log.AccountID, timeArg(log.Time), sourceID, runID, log.SourceName, last)
+	return err
 }
 
 // diffPages hands sync_diff's rows of one side to fn a page at a time,
