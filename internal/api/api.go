@@ -66,13 +66,26 @@ type Route struct {
 	Method  string
 	Pattern string // net/http pattern without the method
 	Action  manage.Action
-	h       handlerFunc
+	// Query lists the query parameters the route takes; any other is a 400.
+	Query []string
+	h     handlerFunc
+}
+
+// takes sets the query parameters the route takes.
+func (rt Route) takes(params ...string) Route {
+	rt.Query = params
+	return rt
+}
+
+// paged sets the query parameters of a paged listing, besides its filters.
+func (rt Route) paged(filters ...string) Route {
+	return rt.takes(slices.Concat(filters, pageParams)...)
 }
 
 // Routes lists every operation.
 func (s *Server) Routes() []Route {
 	r := func(method, pattern string, act manage.Action, h handlerFunc) Route {
-		return Route{method, "/api/v1" + pattern, act, h}
+		return Route{Method: method, Pattern: "/api/v1" + pattern, Action: act, h: h}
 	}
 	const (
 		read    = manage.ActRead
@@ -95,29 +108,29 @@ func (s *Server) Routes() []Route {
 		r("POST", "/sources/{id}/sync", manage.ActSync, s.syncSource),
 		r("POST", "/sources/{id}/sync-user", manage.ActSyncUser, s.syncUser),
 
-		r("GET", "/runs", read, s.listRuns),
+		r("GET", "/runs", read, s.listRuns).paged("source"),
 		r("GET", "/runs/{id}", read, s.getRun),
-		r("GET", "/runs/{id}/changes", read, s.listChanges),
+		r("GET", "/runs/{id}/changes", read, s.listChanges).paged(),
 
-		r("GET", "/users", read, s.listUsers),
+		r("GET", "/users", read, s.listUsers).paged(userFilters...),
 		r("GET", "/users/{id}", read, s.getUser),
 		r("PATCH", "/users/{id}", manage.ActEditUsers, s.updateUser),
-		r("GET", "/groups", read, s.listGroups),
+		r("GET", "/groups", read, s.listGroups).paged(groupFilters...),
 		r("GET", "/groups/{id}", read, s.getGroup),
-		r("GET", "/groups/{id}/members", read, s.listMembers),
+		r("GET", "/groups/{id}/members", read, s.listMembers).paged("effective"),
 
-		r("GET", "/trash", read, s.listTrash),
+		r("GET", "/trash", read, s.listTrash).paged(),
 		r("POST", "/trash/{kind}/{id}/restore", manage.ActRestore, s.restoreTrash),
 		r("DELETE", "/trash/{kind}/{id}", manage.ActPurge, s.purgeTrash),
 
-		r("GET", "/events", read, s.listEvents),
+		r("GET", "/events", read, s.listEvents).paged(),
 
 		r("GET", "/webhooks", read, s.listWebhooks),
 		r("POST", "/webhooks", hooks, s.createWebhook),
 		r("GET", "/webhooks/{id}", read, s.getWebhook),
 		r("PATCH", "/webhooks/{id}", hooks, s.updateWebhook),
 		r("DELETE", "/webhooks/{id}", hooks, s.deleteWebhook),
-		r("GET", "/webhooks/{id}/deliveries", read, s.listDeliveries),
+		r("GET", "/webhooks/{id}/deliveries", read, s.listDeliveries).paged(),
 		r("POST", "/webhooks/{id}/test", hooks, s.testWebhook),
 
 		r("GET", "/tokens", manage.ActManageTokens, s.listTokens),
@@ -172,6 +185,9 @@ func (s *Server) serve(w http.ResponseWriter, hr *http.Request, methods map[stri
 			slices.Sort(allow)
 			w.Header().Set("Allow", strings.Join(allow, ", "))
 			return &Error{Status: http.StatusMethodNotAllowed, Code: CodeMethodNotAllowed, Message: hr.Method + " is not allowed here"}
+		}
+		if err := checkQuery(hr, rt.Query); err != nil {
+			return err
 		}
 		hr.Body = http.MaxBytesReader(w, hr.Body, maxBody)
 		return rt.h(w, r)

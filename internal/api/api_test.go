@@ -115,6 +115,13 @@ func newAccount(t *testing.T, m *manage.Manager, name string, roles ...manage.Ro
 // decodes a JSON answer into out when out is not nil.
 func (e *env) do(role manage.Role, method, path string, body any, out any) int {
 	e.t.Helper()
+	code, _ := e.doHeader(role, method, path, body, out)
+	return code
+}
+
+// doHeader is do, answering the response's header too.
+func (e *env) doHeader(role manage.Role, method, path string, body any, out any) (int, http.Header) {
+	e.t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -151,7 +158,7 @@ func (e *env) do(role manage.Role, method, path string, body any, out any) int {
 			e.t.Fatalf("%s %s: %d %s: %v", method, path, resp.StatusCode, data, err)
 		}
 	}
-	return resp.StatusCode
+	return resp.StatusCode, resp.Header
 }
 
 // checkErrorShape fails unless body is the documented error shape.
@@ -392,16 +399,19 @@ func TestSourcesUsersEvents(t *testing.T) {
 		t.Fatalf("changes: %d %d %q", code, len(changes.Changes), changes.Next)
 	}
 
-	// Users: paging with the cursor sees each user once.
+	// Users: following next sees each user once; the Link header says the same.
 	seen := map[string]bool{}
-	after := ""
-	for pages := 0; ; pages++ {
+	for pages, next := 0, "/api/v1/users?limit=7"; next != ""; pages++ {
 		var page struct {
 			Users []directory.User
 			Next  string
 		}
-		if code := e.do(manage.RoleReadOnly, "GET", "/api/v1/users?limit=7&after="+after, nil, &page); code != 200 {
+		code, h := e.doHeader(manage.RoleReadOnly, "GET", next, nil, &page)
+		if code != 200 {
 			t.Fatalf("users: %d", code)
+		}
+		if link := h.Get("Link"); (page.Next == "") != (link == "") || page.Next != "" && link != "<"+page.Next+`>; rel="next"` {
+			t.Fatalf("next %q, Link %q", page.Next, link)
 		}
 		for _, u := range page.Users {
 			if seen[u.ID] {
@@ -409,11 +419,7 @@ func TestSourcesUsersEvents(t *testing.T) {
 			}
 			seen[u.ID] = true
 		}
-		if page.Next == "" {
-			break
-		}
-		after = page.Next
-		if pages > 100 {
+		if next = page.Next; pages > 100 {
 			t.Fatal("paging does not end")
 		}
 	}
@@ -454,22 +460,18 @@ func TestSourcesUsersEvents(t *testing.T) {
 		}
 	}
 
-	// Events: paging by cursor returns the feed in order, each once.
+	// Events: following next returns the feed in order, each once, then
+	// poll, which finds nothing new and stays where it was.
 	var last int64
 	total := 0
-	for cursor := "0"; ; {
+	for next := "/api/v1/events?limit=10"; ; {
 		var page struct {
-			Events []directory.Event
-			Next   string
+			Events     []directory.Event
+			Cursor     string
+			Next, Poll string
 		}
-		if code := e.do(manage.RoleReadOnly, "GET", "/api/v1/events?limit=10&after="+cursor, nil, &page); code != 200 {
-			t.Fatalf("events: %d", code)
-		}
-		if len(page.Events) == 0 {
-			if page.Next != cursor {
-				t.Fatalf("empty page moved the cursor: %s -> %s", cursor, page.Next)
-			}
-			break
+		if code := e.do(manage.RoleReadOnly, "GET", next, nil, &page); code != 200 || (page.Next == "") == (page.Poll == "") {
+			t.Fatalf("events: %d next %q poll %q", code, page.Next, page.Poll)
 		}
 		for _, ev := range page.Events {
 			if ev.Seq <= last {
@@ -478,7 +480,14 @@ func TestSourcesUsersEvents(t *testing.T) {
 			last = ev.Seq
 			total++
 		}
-		cursor = page.Next
+		if page.Poll != "" {
+			var again struct{ Events []directory.Event }
+			if code := e.do(manage.RoleReadOnly, "GET", page.Poll, nil, &again); code != 200 || len(again.Events) != 0 {
+				t.Fatalf("poll when caught up: %d %d events", code, len(again.Events))
+			}
+			break
+		}
+		next = page.Next
 	}
 	if total < run.Counts.Created {
 		t.Fatalf("%d events for %d created objects", total, run.Counts.Created)

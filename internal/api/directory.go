@@ -1,65 +1,26 @@
 package api
 
 import (
-	"bytes"
-	"encoding/base64"
 	"encoding/json"
 	"maps"
 	"net/http"
 	"slices"
-	"strconv"
 
 	"github.com/dirsync/dirsync/internal/directory"
 	"github.com/dirsync/dirsync/internal/manage"
 )
-
-// Page sizes.
-const (
-	defaultLimit = 100
-	maxLimit     = manage.MaxLimit
-)
-
-func limitParam(r *request) (int, error) {
-	v := r.URL.Query().Get("limit")
-	if v == "" {
-		return defaultLimit, nil
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 || n > maxLimit {
-		return 0, badField("limit", "limit must be a whole number from 1 to %d", maxLimit)
-	}
-	return n, nil
-}
-
-// cursorParam reads a page cursor. The store's cursors are base64url of a
-// sort key and an id separated by a NUL; one that is not is the caller's
-// mistake, and must not reach the store (which reports it as any error).
-func cursorParam(r *request, name string) (string, error) {
-	v := r.URL.Query().Get(name)
-	if v == "" {
-		return "", nil
-	}
-	b, err := base64.RawURLEncoding.DecodeString(v)
-	if err != nil || !bytes.Contains(b, []byte{0}) {
-		return "", badField(name, "%s is not a cursor this API returned", name)
-	}
-	return v, nil
-}
 
 func (s *Server) listRuns(w http.ResponseWriter, r *request) error {
 	limit, err := limitParam(r)
 	if err != nil {
 		return err
 	}
-	runs, err := s.Manager.Runs(r.Context(), r.actor, r.URL.Query().Get("source"), limit)
-	if manage.KindOf(err) == manage.NotFound {
-		e := manage.AsError(err)
-		return badField("source", "%s", e.Message)
-	}
+	q := r.URL.Query()
+	page, err := s.Manager.Runs(r.Context(), r.actor, manage.RunQuery{Source: q.Get("source"), After: q.Get("after"), Limit: limit})
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"runs": runs})
+	return writePage(w, r, "runs", page.Items, page.Next, nil)
 }
 
 func (s *Server) getRun(w http.ResponseWriter, r *request) error {
@@ -75,28 +36,21 @@ func (s *Server) listChanges(w http.ResponseWriter, r *request) error {
 	if err != nil {
 		return err
 	}
-	after := 0
-	if v := r.URL.Query().Get("after"); v != "" {
-		if after, err = strconv.Atoi(v); err != nil || after < 0 {
-			return badField("after", "after must be a change's seq")
-		}
-	}
-	cs, err := s.Manager.Changes(r.Context(), r.actor, r.PathValue("id"), after, limit)
+	page, err := s.Manager.Changes(r.Context(), r.actor, r.PathValue("id"), manage.ChangeQuery{After: r.URL.Query().Get("after"), Limit: limit})
 	if err != nil {
 		return err
 	}
-	next := ""
-	if len(cs) == limit {
-		next = strconv.Itoa(cs[len(cs)-1].Seq)
-	}
-	return writeJSON(w, http.StatusOK, map[string]any{"changes": cs, "next": next})
+	return writePage(w, r, "changes", page.Items, page.Next, nil)
 }
 
+// The filters of the user and group listings.
+var (
+	userFilters  = []string{"state", "source", "search"}
+	groupFilters = []string{"state", "source", "search"}
+)
+
 // listQuery reads what user and group listings share.
-func listQuery(r *request) (states []directory.State, after string, limit int, err error) {
-	if after, err = cursorParam(r, "after"); err != nil {
-		return
-	}
+func listQuery(r *request) (states []directory.State, limit int, err error) {
 	if limit, err = limitParam(r); err != nil {
 		return
 	}
@@ -105,16 +59,17 @@ func listQuery(r *request) (states []directory.State, after string, limit int, e
 }
 
 func (s *Server) listUsers(w http.ResponseWriter, r *request) error {
-	states, after, limit, err := listQuery(r)
+	states, limit, err := listQuery(r)
 	if err != nil {
 		return err
 	}
-	q := manage.UserQuery{States: states, After: after, Limit: limit, Search: r.URL.Query().Get("search"), Source: r.URL.Query().Get("source")}
+	v := r.URL.Query()
+	q := manage.UserQuery{States: states, After: v.Get("after"), Limit: limit, Search: v.Get("search"), Source: v.Get("source")}
 	page, err := s.Manager.Users(r.Context(), r.actor, q)
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"users": page.Items, "next": page.Next})
+	return writePage(w, r, "users", page.Items, page.Next, nil)
 }
 
 func (s *Server) getUser(w http.ResponseWriter, r *request) error {
@@ -173,16 +128,17 @@ func (s *Server) updateUser(w http.ResponseWriter, r *request) error {
 }
 
 func (s *Server) listGroups(w http.ResponseWriter, r *request) error {
-	states, after, limit, err := listQuery(r)
+	states, limit, err := listQuery(r)
 	if err != nil {
 		return err
 	}
-	q := manage.GroupQuery{States: states, After: after, Limit: limit, Search: r.URL.Query().Get("search"), Source: r.URL.Query().Get("source")}
+	v := r.URL.Query()
+	q := manage.GroupQuery{States: states, After: v.Get("after"), Limit: limit, Search: v.Get("search"), Source: v.Get("source")}
 	page, err := s.Manager.Groups(r.Context(), r.actor, q)
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"groups": page.Items, "next": page.Next})
+	return writePage(w, r, "groups", page.Items, page.Next, nil)
 }
 
 func (s *Server) getGroup(w http.ResponseWriter, r *request) error {
@@ -194,39 +150,35 @@ func (s *Server) getGroup(w http.ResponseWriter, r *request) error {
 }
 
 func (s *Server) listMembers(w http.ResponseWriter, r *request) error {
-	effective := false
+	q := manage.MemberQuery{After: r.URL.Query().Get("after")}
 	switch v := r.URL.Query().Get("effective"); v {
 	case "", "false":
 	case "true":
-		effective = true
+		q.Effective = true
 	default:
 		return badField("effective", "effective must be true or false")
 	}
-	g, ms, err := s.Manager.Members(r.Context(), r.actor, r.PathValue("id"), effective)
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, map[string]any{"group_id": g.ID, "effective": effective, "members": ms})
-}
-
-func (s *Server) listTrash(w http.ResponseWriter, r *request) error {
-	var q manage.TrashQuery
 	var err error
 	if q.Limit, err = limitParam(r); err != nil {
 		return err
 	}
-	if q.AfterUser, err = cursorParam(r, "after_user"); err != nil {
-		return err
-	}
-	if q.AfterGroup, err = cursorParam(r, "after_group"); err != nil {
-		return err
-	}
-	t, err := s.Manager.ListTrash(r.Context(), r.actor, q)
+	g, page, err := s.Manager.Members(r.Context(), r.actor, r.PathValue("id"), q)
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"users": t.Users.Items, "groups": t.Groups.Items,
-		"next_user": t.Users.Next, "next_group": t.Groups.Next})
+	return writePage(w, r, "members", page.Items, page.Next, map[string]any{"group_id": g.ID, "effective": q.Effective})
+}
+
+func (s *Server) listTrash(w http.ResponseWriter, r *request) error {
+	limit, err := limitParam(r)
+	if err != nil {
+		return err
+	}
+	t, err := s.Manager.ListTrash(r.Context(), r.actor, manage.TrashQuery{After: r.URL.Query().Get("after"), Limit: limit})
+	if err != nil {
+		return err
+	}
+	return writePage(w, r, "users", t.Users, t.Next, map[string]any{"groups": t.Groups})
 }
 
 // trashRef reads the route's kind (users or groups) and id.
@@ -276,24 +228,24 @@ func (s *Server) purgeTrash(w http.ResponseWriter, r *request) error {
 	return nil
 }
 
+// listEvents reads the change feed. It has no last page: next is given
+// while events wait, poll (where to continue) once the reader is caught up.
 func (s *Server) listEvents(w http.ResponseWriter, r *request) error {
 	limit, err := limitParam(r)
 	if err != nil {
 		return err
 	}
-	var after int64
-	if v := r.URL.Query().Get("after"); v != "" {
-		if after, err = strconv.ParseInt(v, 10, 64); err != nil || after < 0 {
-			return badField("after", "after must be the cursor of a previous page (a number)")
-		}
-	}
-	es, err := s.Manager.Events(r.Context(), r.actor, after, limit)
+	p, err := s.Manager.EventFeed(r.Context(), r.actor, manage.EventQuery{After: r.URL.Query().Get("after"), Limit: limit})
 	if err != nil {
 		return err
 	}
-	next := after
-	if len(es) > 0 {
-		next = es[len(es)-1].Seq
+	u := pageURL(r, "after", p.Cursor)
+	body := map[string]any{"events": p.Items, "cursor": p.Cursor}
+	if p.More {
+		body["next"] = u
+		w.Header().Set("Link", "<"+u+`>; rel="next"`)
+	} else {
+		body["poll"] = u
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"events": es, "next": strconv.FormatInt(next, 10)})
+	return writeJSON(w, http.StatusOK, body)
 }

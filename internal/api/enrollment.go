@@ -15,14 +15,14 @@ import (
 // enrollmentRoutes are the routes of this file, for Routes.
 func (s *Server) enrollmentRoutes(r func(method, pattern string, act manage.Action, h handlerFunc) Route) []Route {
 	return []Route{
-		r("GET", "/enrollments", manage.ActRead, s.listEnrollments),
+		r("GET", "/enrollments", manage.ActRead, s.listEnrollments).paged("status"),
 		r("GET", "/enrollments/settings", manage.ActRead, s.getEnrollmentSettings),
 		r("PATCH", "/enrollments/settings", manage.ActManageMail, s.updateEnrollmentSettings),
 		r("POST", "/enrollments/verify", manage.ActEnroll, s.verifyEnrollment),
 		r("GET", "/users/{id}/enrollment", manage.ActRead, s.getUserEnrollment),
 		r("POST", "/users/{id}/enrollment", manage.ActEnroll, s.confirmEnrollment),
 		r("POST", "/users/{id}/enrollment/resend", manage.ActEnroll, s.resendEnrollment),
-		r("GET", "/mail", manage.ActRead, s.listMail),
+		r("GET", "/mail", manage.ActRead, s.listMail).paged("kind", "state", "user"),
 		r("POST", "/mail/test", manage.ActManageMail, s.testMail),
 	}
 }
@@ -48,7 +48,7 @@ func (s *Server) listEnrollments(w http.ResponseWriter, r *request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"enrollments": page.Items, "next": page.Next})
+	return writePage(w, r, "enrollments", page.Items, page.Next, nil)
 }
 
 func (s *Server) getEnrollmentSettings(w http.ResponseWriter, r *request) error {
@@ -143,7 +143,7 @@ func (s *Server) listMail(w http.ResponseWriter, r *request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"mails": page.Items, "next": page.Next})
+	return writePage(w, r, "mails", page.Items, page.Next, nil)
 }
 
 func (s *Server) testMail(w http.ResponseWriter, r *request) error {

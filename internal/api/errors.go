@@ -37,6 +37,7 @@ func (e *Error) Unwrap() error { return e.Err }
 const (
 	CodeBadRequest       = "bad_request"
 	CodeInvalidField     = "invalid_field"
+	CodeUnknownParameter = "unknown_parameter"
 	CodeUnauthorized     = "unauthorized"
 	CodeForbidden        = "forbidden"
 	CodeNotFound         = "not_found"
@@ -69,6 +70,7 @@ var kindStatus = map[manage.Kind]struct {
 	manage.SourceFailed:    {http.StatusBadGateway, CodeSourceFailed},
 	manage.Unsupported:     {http.StatusNotImplemented, CodeNotImplemented},
 	manage.Unavailable:     {http.StatusServiceUnavailable, CodeUnavailable},
+	manage.Gone:            {http.StatusGone, manage.CodeCursorExpired},
 }
 
 // StatusOf is the HTTP status the API answers a use case's error with.

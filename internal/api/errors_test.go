@@ -21,6 +21,7 @@ func TestStatusTable(t *testing.T) {
 		manage.SourceFailed:    http.StatusBadGateway,
 		manage.Unsupported:     http.StatusNotImplemented,
 		manage.Unavailable:     http.StatusServiceUnavailable,
+		manage.Gone:            http.StatusGone,
 	}
 	if len(want) != len(kindStatus) {
 		t.Fatalf("the table has %d kinds, the test %d", len(kindStatus), len(want))

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -55,6 +56,19 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 		seen++
 		if role, _ := op.Extensions["x-min-role"].(string); role != string(manage.MinRole(rt.Action)) {
 			t.Errorf("%s %s: openapi.json says %q, manage %q", rt.Method, rt.Pattern, role, manage.MinRole(rt.Action))
+		}
+		// The query parameters documented are those the server takes
+		// (any other is a 400).
+		var documented []string
+		for _, ps := range []openapi3.Parameters{p.Parameters, op.Parameters} {
+			for _, pr := range ps {
+				if pr.Value.In == openapi3.ParameterInQuery {
+					documented = append(documented, pr.Value.Name)
+				}
+			}
+		}
+		if got, want := slices.Sorted(slices.Values(documented)), slices.Sorted(slices.Values(rt.Query)); !slices.Equal(got, want) {
+			t.Errorf("%s %s: openapi.json documents query parameters %v, the server takes %v", rt.Method, rt.Pattern, got, want)
 		}
 	}
 	ops := 0

@@ -113,11 +113,11 @@ func (s *Server) listDeliveries(w http.ResponseWriter, r *request) error {
 	if err != nil {
 		return err
 	}
-	ds, err := s.Manager.Deliveries(r.Context(), r.actor, r.PathValue("id"), limit)
+	page, err := s.Manager.Deliveries(r.Context(), r.actor, r.PathValue("id"), manage.DeliveryQuery{After: r.URL.Query().Get("after"), Limit: limit})
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"deliveries": ds})
+	return writePage(w, r, "deliveries", page.Items, page.Next, nil)
 }
 
 // testWebhook sends a test event to the webhook now and answers with the

@@ -218,10 +218,11 @@ func (a *app) groupsCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			g, ms, err := m.Members(cmd.Context(), actor, args[0], !direct)
+			g, page, err := m.Members(cmd.Context(), actor, args[0], manage.MemberQuery{Effective: !direct})
 			if err != nil {
 				return err
 			}
+			ms := page.Items
 			if membersJSON {
 				return a.printJSON(ms)
 			}

@@ -26,6 +26,7 @@ var exitCodes = map[manage.Kind]int{
 	manage.Invalid:         ExitUsage,
 	manage.NotFound:        ExitUsage,
 	manage.Unsupported:     ExitUsage,
+	manage.Gone:            ExitUsage,
 	manage.SourceFailed:    ExitSource,
 	manage.Stopped:         ExitStopped,
 	manage.Busy:            ExitBusy,

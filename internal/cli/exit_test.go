@@ -15,6 +15,7 @@ func TestExitCodeTable(t *testing.T) {
 		manage.Invalid:         2,
 		manage.NotFound:        2,
 		manage.Unsupported:     2,
+		manage.Gone:            2,
 		manage.SourceFailed:    3,
 		manage.Stopped:         4,
 		manage.Busy:            5,

@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dirsync/dirsync/internal/directory"
+	"github.com/dirsync/dirsync/internal/manage"
 )
 
 func (a *app) runsCommand() *cobra.Command {
@@ -27,10 +28,11 @@ func (a *app) runsCommand() *cobra.Command {
 			if len(args) == 1 {
 				source = args[0]
 			}
-			runs, err := m.Runs(cmd.Context(), actor, source, limit)
+			page, err := m.Runs(cmd.Context(), actor, manage.RunQuery{Source: source, Limit: limit})
 			if err != nil {
 				return err
 			}
+			runs := page.Items
 			if asJSON {
 				return a.printJSON(runs)
 			}
@@ -66,9 +68,11 @@ func (a *app) runsCommand() *cobra.Command {
 			}
 			var changes []directory.Change
 			if withChanges {
-				if changes, err = m.Changes(cmd.Context(), actor, run.ID, 0, 0); err != nil {
+				page, err := m.Changes(cmd.Context(), actor, run.ID, manage.ChangeQuery{})
+				if err != nil {
 					return err
 				}
+				changes = page.Items
 			}
 			if showJSON {
 				out := struct {

@@ -89,10 +89,11 @@ func (a *app) showRun(cmd *cobra.Command, run directory.Run, runErr error, asJSO
 		if !dryRun {
 			limit = 50
 		}
-		var err error
-		if changes, err = a.m.Changes(cmd.Context(), a.actor, run.ID, 0, limit); err != nil {
+		page, err := a.m.Changes(cmd.Context(), a.actor, run.ID, manage.ChangeQuery{Limit: limit})
+		if err != nil {
 			return err
 		}
+		changes = page.Items
 	}
 	if asJSON {
 		out := struct {

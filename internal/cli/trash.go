@@ -29,13 +29,13 @@ func (a *app) trashCommand() *cobra.Command {
 				return a.printJSON(struct {
 					Users  []directory.User  `json:"users"`
 					Groups []directory.Group `json:"groups"`
-				}{t.Users.Items, t.Groups.Items})
+				}{t.Users, t.Groups})
 			}
 			var rows [][]string
-			for _, u := range t.Users.Items {
+			for _, u := range t.Users {
 				rows = append(rows, []string{"user", u.Username, u.ID, fmtTime(u.TrashedAt), fmtTime(t.PurgeAfter(u.TrashedAt)), sourceNames(u.Sources)})
 			}
-			for _, g := range t.Groups.Items {
+			for _, g := range t.Groups {
 				rows = append(rows, []string{"group", g.Name, g.ID, fmtTime(g.TrashedAt), fmtTime(t.PurgeAfter(g.TrashedAt)), sourceNames(g.Sources)})
 			}
 			return a.table([]string{"KIND", "NAME", "ID", "TRASHED", "PURGED AFTER", "SOURCES"}, rows)

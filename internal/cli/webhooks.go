@@ -230,10 +230,11 @@ func (a *app) webhooksDeliveriesCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ds, err := m.Deliveries(cmd.Context(), actor, args[0], limit)
+			page, err := m.Deliveries(cmd.Context(), actor, args[0], manage.DeliveryQuery{Limit: limit})
 			if err != nil {
 				return err
 			}
+			ds := page.Items
 			if asJSON {
 				return a.printJSON(ds)
 			}

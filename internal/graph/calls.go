@@ -284,6 +284,45 @@ func (c *Client) boundedToken(ctx context.Context, deadline time.Time) error {
 	return err
 }
 
+// tokenClaims decodes the claims of the client's access token into v. The
+// token is not verified here (Graph does that): it came over TLS from the
+// cloud's authority, as Microsoft issued it.
+func (c *Client) tokenClaims(ctx context.Context, v any) error {
+	tok, err := c.token(ctx, "")
+	if err != nil {
+		return err
+	}
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		return errors.New("graph: the access token is not a JWT")
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
+	if err != nil {
+		return fmt.Errorf("graph: access token payload: %w", err)
+	}
+	if err := json.Unmarshal(payload, v); err != nil {
+		return fmt.Errorf("graph: access token claims: %w", err)
+	}
+	return nil
+}
+
+// TokenTenant is the id of the tenant that issued the client's access
+// token (its tid claim): the tenant the credential signs in to, whether
+// the settings named it by id or by a domain. For when /organization is
+// not readable.
+func (c *Client) TokenTenant(ctx context.Context) (string, error) {
+	var claims struct {
+		Tid string `json:"tid"`
+	}
+	if err := c.tokenClaims(ctx, &claims); err != nil {
+		return "", err
+	}
+	if claims.Tid == "" {
+		return "", errors.New("graph: the access token names no tenant (tid)")
+	}
+	return claims.Tid, nil
+}
+
 // Roles returns the application permissions the client's access token
 // carries (its roles claim), such as User.ReadWrite.All: what the tenant's
 // administrator consented to for the app. It is read from the token as
@@ -291,23 +330,11 @@ func (c *Client) boundedToken(ctx context.Context, deadline time.Time) error {
 // missing; Graph still decides what each call may do. Call Authenticate
 // first: a failure to get a token is returned as it is.
 func (c *Client) Roles(ctx context.Context) ([]string, error) {
-	tok, err := c.token(ctx, "")
-	if err != nil {
-		return nil, err
-	}
-	parts := strings.Split(tok, ".")
-	if len(parts) != 3 {
-		return nil, errors.New("graph: the access token is not a JWT")
-	}
-	payload, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
-	if err != nil {
-		return nil, fmt.Errorf("graph: access token payload: %w", err)
-	}
 	var claims struct {
 		Roles []string `json:"roles"`
 	}
-	if err := json.Unmarshal(payload, &claims); err != nil {
-		return nil, fmt.Errorf("graph: access token claims: %w", err)
+	if err := c.tokenClaims(ctx, &claims); err != nil {
+		return nil, err
 	}
 	return claims.Roles, nil
 }

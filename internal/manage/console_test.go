@@ -241,7 +241,7 @@ func TestAccountSettings(t *testing.T) {
 	// The trash keeps objects 30 days now: a user trashed 10 days ago
 	// stays, in the listing and through the service's hourly prune.
 	trash, err := w.m.ListTrash(ctx, w.owner, manage.TrashQuery{})
-	if err != nil || trash.Retention != 30*24*time.Hour || len(trash.Users.Items) != 1 {
+	if err != nil || trash.Retention != 30*24*time.Hour || len(trash.Users) != 1 {
 		t.Fatalf("trash = %+v, %v", trash, err)
 	}
 	w.clock.Advance(10 * 24 * time.Hour)

@@ -40,6 +40,9 @@ const (
 	// Unavailable: the service cannot do it now (it is shutting down, no
 	// sync workers run in this process, no master key is loaded).
 	Unavailable Kind = "unavailable"
+	// Gone: what the caller named is no longer kept (an events cursor older
+	// than the retention); start over from a fresh snapshot.
+	Gone Kind = "gone"
 )
 
 // Codes refine a kind for programs (the API's error code); a front end
@@ -50,6 +53,7 @@ const (
 	CodeDomainClaimed   = "domain_claimed"
 	CodeNotInTrash      = "not_in_trash"
 	CodeTurnedOff       = "turned_off"
+	CodeCursorExpired   = "cursor_expired"
 )
 
 // Error is what every use case returns for a failure its caller may act on:

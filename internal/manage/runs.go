@@ -3,50 +3,47 @@ package manage
 import (
 	"context"
 	"errors"
+	"strconv"
 
 	"github.com/dirsync/dirsync/internal/directory"
 	"github.com/dirsync/dirsync/internal/store"
 )
 
-// Limits of listings.
-const (
-	DefaultRunLimit = 50
-	MaxLimit        = 1000
-)
-
-func checkLimit(limit, def int) (int, error) {
-	switch {
-	case limit == 0:
-		return def, nil
-	case limit < 0 || limit > MaxLimit:
-		return 0, invalid("limit", "limit must be a whole number from 1 to %d", MaxLimit)
-	}
-	return limit, nil
+// RunQuery filters and pages a run listing, newest first.
+type RunQuery struct {
+	Source string // a source's name or id; "" lists the account's runs
+	After  string // the Next of the previous page
+	Limit  int    // 0 means DefaultLimit
 }
 
-// Runs lists runs newest first: the source's (by name or id), or the
-// account's when source is empty; limit 0 means DefaultRunLimit.
-func (m *Manager) Runs(ctx context.Context, actor Actor, source string, limit int) ([]directory.Run, error) {
+// Runs lists runs newest first: the source's, or the account's.
+func (m *Manager) Runs(ctx context.Context, actor Actor, q RunQuery) (Page[directory.Run], error) {
 	if err := actor.require(ActRead); err != nil {
-		return nil, err
+		return Page[directory.Run]{}, err
 	}
-	limit, err := checkLimit(limit, DefaultRunLimit)
-	if err != nil {
-		return nil, err
+	sq := store.RunQuery{}
+	var err error
+	if sq.Limit, err = checkLimit(q.Limit, DefaultLimit); err != nil {
+		return Page[directory.Run]{}, err
 	}
-	sourceID := ""
-	if source != "" {
-		src, err := m.findSource(ctx, m.d.Store, actor, source)
-		if err != nil {
-			return nil, err
+	if sq.After, err = decodeCursor(listRuns, q.After); err != nil {
+		return Page[directory.Run]{}, err
+	}
+	if q.Source != "" {
+		src, err := m.findSource(ctx, m.d.Store, actor, q.Source)
+		if KindOf(err) == NotFound {
+			return Page[directory.Run]{}, invalid("source", "%s", AsError(err).Message).with(err)
 		}
-		sourceID = src.ID
+		if err != nil {
+			return Page[directory.Run]{}, err
+		}
+		sq.SourceID = src.ID
 	}
-	runs, err := m.d.Store.Runs(ctx, actor.AccountID, sourceID, limit)
-	if runs == nil {
-		runs = []directory.Run{}
+	page, err := m.d.Store.RunPage(ctx, actor.AccountID, sq)
+	if err != nil {
+		return Page[directory.Run]{}, err
 	}
-	return runs, err
+	return pageOf(listRuns, page.Items, page.Next), nil
 }
 
 // Run returns one run of the account.
@@ -61,22 +58,44 @@ func (m *Manager) Run(ctx context.Context, actor Actor, id string) (directory.Ru
 	return run, err
 }
 
-// Changes lists a run's changes in order, after the change numbered after;
-// limit 0 means all.
-func (m *Manager) Changes(ctx context.Context, actor Actor, runID string, after, limit int) ([]directory.Change, error) {
+// ChangeQuery pages a run's changes, in the order the run made them.
+type ChangeQuery struct {
+	After string // the Next of the previous page
+	Limit int    // 0 lists every change
+}
+
+// Changes lists a run's changes in order.
+func (m *Manager) Changes(ctx context.Context, actor Actor, runID string, q ChangeQuery) (Page[directory.Change], error) {
 	run, err := m.Run(ctx, actor, runID)
 	if err != nil {
-		return nil, err
+		return Page[directory.Change]{}, err
 	}
-	if after < 0 {
-		return nil, invalid("after", "after must be a change's number")
+	if q.Limit < 0 || q.Limit > MaxLimit {
+		return Page[directory.Change]{}, invalid("limit", "limit must be a whole number from 1 to %d", MaxLimit)
 	}
-	if limit < 0 || limit > MaxLimit && limit != 0 {
-		return nil, invalid("limit", "limit must be a whole number from 1 to %d", MaxLimit)
+	limit := q.Limit
+	pos, err := decodeCursor(listChanges, q.After)
+	if err != nil {
+		return Page[directory.Change]{}, err
 	}
-	cs, err := m.d.Store.Changes(ctx, run.ID, after, limit)
-	if cs == nil {
-		cs = []directory.Change{}
+	after := 0
+	if pos != "" {
+		if after, err = strconv.Atoi(pos); err != nil || after < 0 {
+			return Page[directory.Change]{}, invalid("after", "after is not a cursor this listing returned")
+		}
 	}
-	return cs, err
+	ask := 0
+	if limit > 0 {
+		ask = limit + 1 // one more than the page tells whether another follows
+	}
+	cs, err := m.d.Store.Changes(ctx, run.ID, after, ask)
+	if err != nil {
+		return Page[directory.Change]{}, err
+	}
+	next := ""
+	if limit > 0 && len(cs) > limit {
+		cs = cs[:limit]
+		next = strconv.Itoa(cs[limit-1].Seq)
+	}
+	return pageOf(listChanges, cs, next), nil
 }

@@ -207,7 +207,7 @@ func TestRequestedRunAllowsDeletes(t *testing.T) {
 		t.Fatalf("allowed run: %+v, %v", run, err)
 	}
 	trash, _ := w.m.ListTrash(ctx, w.owner, manage.TrashQuery{})
-	if len(trash.Users.Items) != 3 {
-		t.Errorf("trash holds %d users, want 3", len(trash.Users.Items))
+	if len(trash.Users) != 3 {
+		t.Errorf("trash holds %d users, want 3", len(trash.Users))
 	}
 }

@@ -10,17 +10,18 @@ import (
 	"github.com/dirsync/dirsync/internal/store"
 )
 
-// TrashQuery pages the trash; users and groups page separately.
+// TrashQuery pages the trash: its users first, then its groups.
 type TrashQuery struct {
-	Limit      int // 0 means all
-	AfterUser  string
-	AfterGroup string
+	After string // the Next of the previous page
+	Limit int    // 0 lists everything
 }
 
 // Trash is what waits in the trash, with when it will be purged.
 type Trash struct {
-	Users  Page[directory.User]
-	Groups Page[directory.Group]
+	Users  []directory.User
+	Groups []directory.Group
+	// Next is the cursor of the next page, "" on the last.
+	Next string
 	// Retention is how long the trash keeps what goes there: an object is
 	// purged after its TrashedAt plus Retention.
 	Retention time.Duration
@@ -29,16 +30,68 @@ type Trash struct {
 // PurgeAfter is when an object trashed at trashedAt is purged.
 func (t Trash) PurgeAfter(trashedAt time.Time) time.Time { return trashedAt.Add(t.Retention) }
 
-// ListTrash lists the users and groups pending deletion.
+// Positions in the trash listing: in its users, or in its groups.
+const (
+	trashInUsers  = "u"
+	trashInGroups = "g"
+)
+
+// ListTrash lists the users and groups pending deletion, a page holding at
+// most Limit of them together.
 func (m *Manager) ListTrash(ctx context.Context, actor Actor, q TrashQuery) (Trash, error) {
-	t := Trash{Retention: m.trashRetention(ctx, m.d.Store, actor.AccountID)}
-	trash := []directory.State{directory.StateTrash}
-	var err error
-	if t.Users, err = m.Users(ctx, actor, UserQuery{States: trash, Limit: q.Limit, After: q.AfterUser}); err != nil {
+	t := Trash{Retention: m.trashRetention(ctx, m.d.Store, actor.AccountID), Users: []directory.User{}, Groups: []directory.Group{}}
+	if err := actor.require(ActRead); err != nil {
 		return t, err
 	}
-	t.Groups, err = m.Groups(ctx, actor, GroupQuery{States: trash, Limit: q.Limit, After: q.AfterGroup})
-	return t, err
+	pos, err := decodeCursor(listTrash, q.After)
+	if err != nil {
+		return t, err
+	}
+	part, after, _ := strings.Cut(pos, ":")
+	if pos != "" && part != trashInUsers && part != trashInGroups {
+		return t, invalid("after", "after is not a cursor this listing returned")
+	}
+	trash := []directory.State{directory.StateTrash}
+	left := q.Limit
+	if part != trashInGroups {
+		users, err := m.Users(ctx, actor, UserQuery{States: trash, Limit: q.Limit, After: encodeCursor(listUsers, after)})
+		if err != nil {
+			return t, err
+		}
+		t.Users = users.Items
+		if users.Next != "" {
+			t.Next = trashCursor(trashInUsers, listUsers, users.Next)
+			return t, nil
+		}
+		after = ""
+		if q.Limit > 0 {
+			left = q.Limit - len(users.Items)
+		}
+		if q.Limit > 0 && left == 0 {
+			// A full page of users: the groups start on the next page, if any.
+			if probe, err := m.Groups(ctx, actor, GroupQuery{States: trash, Limit: 1}); err != nil || len(probe.Items) == 0 {
+				return t, err
+			}
+			t.Next = encodeCursor(listTrash, trashInGroups+":")
+			return t, nil
+		}
+	}
+	groups, err := m.Groups(ctx, actor, GroupQuery{States: trash, Limit: left, After: encodeCursor(listGroups, after)})
+	if err != nil {
+		return t, err
+	}
+	t.Groups = groups.Items
+	if groups.Next != "" {
+		t.Next = trashCursor(trashInGroups, listGroups, groups.Next)
+	}
+	return t, nil
+}
+
+// trashCursor makes the trash listing's cursor from the cursor of its
+// users or groups listing.
+func trashCursor(part, list, next string) string {
+	pos, _ := decodeCursor(list, next)
+	return encodeCursor(listTrash, part+":"+pos)
 }
 
 // TrashRef names something in the trash: a user by id, username or email,

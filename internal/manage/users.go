@@ -54,18 +54,22 @@ func (m *Manager) Users(ctx context.Context, actor Actor, q UserQuery) (Page[dir
 	if err := checkSearch(q.Search); err != nil {
 		return Page[directory.User]{}, err
 	}
-	sq := store.UserQuery{States: q.States, Search: q.Search, After: q.After, Limit: q.Limit}
+	sq := store.UserQuery{States: q.States, Search: q.Search, Limit: q.Limit}
 	if err := m.checkListing(ctx, actor, q.States, q.Source, q.Limit, &sq.SourceID); err != nil {
 		return Page[directory.User]{}, err
 	}
+	var err error
+	if sq.After, err = decodeCursor(listUsers, q.After); err != nil {
+		return Page[directory.User]{}, err
+	}
 	page, err := m.d.Store.Users(ctx, actor.AccountID, sq)
-	if page.Items == nil {
-		page.Items = []directory.User{}
+	if err != nil {
+		return Page[directory.User]{}, cursorError(err)
 	}
 	for i := range page.Items {
 		normalizeUser(&page.Items[i])
 	}
-	return page, err
+	return pageOf(listUsers, page.Items, page.Next), nil
 }
 
 // MaxSearch bounds a listing's search text: longer, it is no name anyone

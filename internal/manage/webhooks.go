@@ -224,31 +224,41 @@ func (m *Manager) Webhook(ctx context.Context, actor Actor, id string) (Webhook,
 	return shown(h), err
 }
 
+// DeliveryQuery pages a subscription's delivery log, newest first.
+type DeliveryQuery struct {
+	After string // the Next of the previous page
+	Limit int    // 0 means DefaultLimit
+}
+
 // Deliveries lists a subscription's delivery log, newest first.
-func (m *Manager) Deliveries(ctx context.Context, actor Actor, id string, limit int) ([]Delivery, error) {
+func (m *Manager) Deliveries(ctx context.Context, actor Actor, id string, q DeliveryQuery) (Page[Delivery], error) {
 	if err := actor.require(ActRead); err != nil {
-		return nil, err
+		return Page[Delivery]{}, err
 	}
-	limit, err := checkLimit(limit, 100)
+	limit, err := checkLimit(q.Limit, DefaultLimit)
 	if err != nil {
-		return nil, err
+		return Page[Delivery]{}, err
+	}
+	after, err := decodeCursor(listDeliveries, q.After)
+	if err != nil {
+		return Page[Delivery]{}, err
 	}
 	h, err := m.findWebhook(ctx, m.d.Store, actor, id)
 	if err != nil {
-		return nil, err
+		return Page[Delivery]{}, err
 	}
-	ds, err := m.d.Store.Deliveries(ctx, actor.AccountID, h.ID, limit)
-	if ds == nil {
-		ds = []Delivery{}
+	page, err := m.d.Store.DeliveryPage(ctx, actor.AccountID, h.ID, after, limit)
+	if err != nil {
+		return Page[Delivery]{}, cursorError(err)
 	}
 	if !actor.Can(ActManageHooks) {
 		// Below administrator, no internal detail: which addresses refuse
 		// connections, which answer, with what certificate.
-		for i := range ds {
-			ds[i] = ds[i].Redacted()
+		for i := range page.Items {
+			page.Items[i] = page.Items[i].Redacted()
 		}
 	}
-	return ds, err
+	return pageOf(listDeliveries, page.Items, page.Next), nil
 }
 
 // TestWebhook sends a signed test event (type webhook.test) to the

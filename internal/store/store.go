@@ -28,6 +28,9 @@ var (
 	ErrAlreadyExists = errors.New("already exists")
 	// ErrLeaseHeld is returned when another process is running a source.
 	ErrLeaseHeld = errors.New("another run of this source is in progress")
+	// ErrInvalidCursor is returned when a listing's After is not a Next
+	// the same listing returned.
+	ErrInvalidCursor = errors.New("invalid page cursor")
 )
 
 // Store is a directory database.
@@ -78,6 +81,8 @@ type Reader interface {
 	Run(ctx context.Context, accountID, id string) (directory.Run, error)
 	// Runs lists runs newest first; sourceID "" lists all of the account's.
 	Runs(ctx context.Context, accountID, sourceID string, limit int) ([]directory.Run, error)
+	// RunPage lists runs as Runs does, a page at a time.
+	RunPage(ctx context.Context, accountID string, q RunQuery) (Page[directory.Run], error)
 	// RunsByOutcome lists every account's runs that have the outcome,
 	// oldest first: the queued runs a starting service executes.
 	RunsByOutcome(ctx context.Context, outcome directory.Outcome) ([]directory.Run, error)
@@ -102,6 +107,9 @@ type Reader interface {
 	AllWebhooks(ctx context.Context) ([]Webhook, error)
 	// Deliveries lists a webhook's delivery log, newest first.
 	Deliveries(ctx context.Context, accountID, webhookID string, limit int) ([]Delivery, error)
+	// DeliveryPage lists the delivery log as Deliveries does, a page at a
+	// time: after is the Next of the previous page.
+	DeliveryPage(ctx context.Context, accountID, webhookID, after string, limit int) (Page[Delivery], error)
 
 	// SourceSchedule returns ErrNotFound when the source has none stored.
 	SourceSchedule(ctx context.Context, sourceID string) (SourceSchedule, error)
@@ -112,6 +120,7 @@ type Reader interface {
 
 	MailReader // enrollments, the outbox, mail settings (mail.go)
 	ConsoleReader
+	ClaimReader  // "one domain, one source" (claims.go)
 	TargetReader // provisioning targets (target.go)
 }
 
@@ -140,6 +149,13 @@ type GroupQuery struct {
 	Search   string
 	After    string
 	Limit    int
+}
+
+// RunQuery pages a run listing, newest first.
+type RunQuery struct {
+	SourceID string // "" lists all of the account's runs
+	After    string // the Next of the previous page
+	Limit    int    // 0 means all
 }
 
 // Stager holds what a run reads from its source until the run applies it.
@@ -227,6 +243,8 @@ type Tx interface {
 	MembersOwned(ctx context.Context, sourceID, groupID string) ([]Membership, error)
 
 	CreateRun(ctx context.Context, r *directory.Run) error // sets ID
+	// UpdateRun writes every field of r but its ids and its Slot, which a
+	// run keeps from its creation.
 	UpdateRun(ctx context.Context, r directory.Run) error
 	// DropStage deletes what the run staged (as Stager's DropStage), in
 	// the transaction that records how the run ended: a crash then leaves
@@ -285,6 +303,8 @@ type Tx interface {
 
 	MailTx // enrollments, the outbox, mail settings (mail.go)
 	ConsoleWriter
+	ClaimTx
+	SecretTx
 	TargetTx // provisioning targets (target.go)
 }
 

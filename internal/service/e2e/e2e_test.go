@@ -211,17 +211,14 @@ func TestServeScheduleWebhooks(t *testing.T) {
 		t.Fatalf("scheduled run: %+v", run)
 	}
 	var events []directory.Event
-	for cursor := "0"; ; {
+	for next := "/api/v1/events?limit=1000"; next != ""; {
 		var page struct {
 			Events []directory.Event
 			Next   string
 		}
-		s.call("GET", "/api/v1/events?limit=1000&after="+cursor, nil, &page)
-		if len(page.Events) == 0 {
-			break
-		}
+		s.call("GET", next, nil, &page)
 		events = append(events, page.Events...)
-		cursor = page.Next
+		next = page.Next // absent once caught up
 	}
 	for time.Now().Before(deadline) {
 		rc.mu.Lock()

@@ -8,16 +8,17 @@ import (
 	"strings"
 
 	"github.com/dirsync/dirsync/internal/directory"
+	"github.com/dirsync/dirsync/internal/store"
 )
 
 const runCols = `id, account_id, source_id, source, kind, run_trigger, dry_run, started_at, finished_at,
-	outcome, reason, counts, source_users, source_groups, skips, requests, throttled`
+	outcome, reason, counts, source_users, source_groups, skips, requests, throttled, slot`
 
 func scanRun(sc interface{ Scan(...any) error }, r *directory.Run) error {
 	var counts, skips string
 	err := sc.Scan(&r.ID, &r.AccountID, &r.SourceID, &r.Source, &r.Kind, &r.Trigger, &r.DryRun,
 		nullTime{&r.StartedAt}, nullTime{&r.FinishedAt}, &r.Outcome, &r.Reason, &counts,
-		&r.SourceUsers, &r.SourceGroups, &skips, &r.Requests, &r.Throttled)
+		&r.SourceUsers, &r.SourceGroups, &skips, &r.Requests, &r.Throttled, nullTime{&r.Slot})
 	if err != nil {
 		return err
 	}
@@ -66,15 +67,39 @@ func (r reader) Run(ctx context.Context, accountID, id string) (directory.Run, e
 // Runs lists runs newest first, ids (UUIDv7, in creation order) breaking
 // ties; limit 0 means all.
 func (r reader) Runs(ctx context.Context, accountID, sourceID string, limit int) ([]directory.Run, error) {
+	page, err := r.RunPage(ctx, accountID, store.RunQuery{SourceID: sourceID, Limit: limit})
+	return page.Items, err
+}
+
+// RunPage lists runs as Runs does, from after a cursor (the start time
+// and id of the previous page's last run).
+func (r reader) RunPage(ctx context.Context, accountID string, rq store.RunQuery) (store.Page[directory.Run], error) {
 	q := `SELECT ` + runCols + ` FROM runs WHERE account_id = ?`
 	args := []any{accountID}
-	if sourceID != "" {
+	if rq.SourceID != "" {
 		q += ` AND source_id = ?`
-		args = append(args, sourceID)
+		args = append(args, rq.SourceID)
+	}
+	if rq.After != "" {
+		at, id, err := decodeTimeCursor(rq.After)
+		if err != nil {
+			return store.Page[directory.Run]{}, err
+		}
+		q += ` AND (started_at < ? OR (started_at = ? AND id < ?))`
+		args = append(args, timeArg(at), timeArg(at), id)
 	}
 	q += ` ORDER BY started_at DESC, id DESC LIMIT ?`
-	args = append(args, sqlLimit(limit))
-	return r.runs(ctx, "runs", q, args...)
+	args = append(args, pageLimit(rq.Limit))
+	runs, err := r.runs(ctx, "runs", q, args...)
+	if err != nil {
+		return store.Page[directory.Run]{}, err
+	}
+	page := store.Page[directory.Run]{Items: runs}
+	if rq.Limit > 0 && len(runs) > rq.Limit {
+		last := runs[rq.Limit-1]
+		page.Items, page.Next = runs[:rq.Limit], encodeTimeCursor(last.StartedAt, last.ID)
+	}
+	return page, nil
 }
 
 // UnfinishedRuns lists the source's runs recorded as running, oldest first.
@@ -158,9 +183,9 @@ func (t *tx) CreateRun(ctx context.Context, r *directory.Run) error {
 		return fmt.Errorf("sqlstore: create run: %w", err)
 	}
 	id := newID()
-	args = append(args, id, r.AccountID, r.SourceID)
-	_, err = t.c.exec(ctx, `INSERT INTO runs (`+runWriteCols+`, id, account_id, source_id)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
+	args = append(args, id, r.AccountID, r.SourceID, timeArg(r.Slot))
+	_, err = t.c.exec(ctx, `INSERT INTO runs (`+runWriteCols+`, id, account_id, source_id, slot)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
 	if err != nil {
 		return wrap(err, t.c.f, "create run")
 	}
@@ -168,7 +193,8 @@ func (t *tx) CreateRun(ctx context.Context, r *directory.Run) error {
 	return nil
 }
 
-// UpdateRun writes every field of r but ID, AccountID and SourceID.
+// UpdateRun writes every field of r but ID, AccountID, SourceID and Slot,
+// which a run keeps from its creation.
 func (t *tx) UpdateRun(ctx context.Context, r directory.Run) error {
 	args, err := runArgs(&r)
 	if err != nil {

@@ -205,22 +205,42 @@ func (t *tx) DeleteWebhook(ctx context.Context, accountID, id string) error {
 const deliveryCols = `id, webhook_id, account_id, event_id, event_seq, event_type, attempt, outcome, http_status, error, error_summary, time, duration_ms`
 
 func (r reader) Deliveries(ctx context.Context, accountID, webhookID string, limit int) ([]store.Delivery, error) {
-	rows, err := r.c.query(ctx, `SELECT `+deliveryCols+` FROM webhook_deliveries
-		WHERE account_id = ? AND webhook_id = ? ORDER BY time DESC, id DESC LIMIT ?`, accountID, webhookID, sqlLimit(limit))
+	page, err := r.DeliveryPage(ctx, accountID, webhookID, "", limit)
+	return page.Items, err
+}
+
+// DeliveryPage lists the delivery log newest first, from after a cursor
+// (the time and id of the previous page's last attempt).
+func (r reader) DeliveryPage(ctx context.Context, accountID, webhookID, after string, limit int) (store.Page[store.Delivery], error) {
+	q := `SELECT ` + deliveryCols + ` FROM webhook_deliveries WHERE account_id = ? AND webhook_id = ?`
+	args := []any{accountID, webhookID}
+	if after != "" {
+		at, id, err := decodeTimeCursor(after)
+		if err != nil {
+			return store.Page[store.Delivery]{}, err
+		}
+		q += ` AND (time < ? OR (time = ? AND id < ?))`
+		args = append(args, timeArg(at), timeArg(at), id)
+	}
+	rows, err := r.c.query(ctx, q+` ORDER BY time DESC, id DESC LIMIT ?`, append(args, pageLimit(limit))...)
 	if err != nil {
-		return nil, wrap(err, r.c.f, "deliveries")
+		return store.Page[store.Delivery]{}, wrap(err, r.c.f, "deliveries")
 	}
 	defer rows.Close()
-	out := []store.Delivery{}
+	page := store.Page[store.Delivery]{Items: []store.Delivery{}}
 	for rows.Next() {
 		var d store.Delivery
 		if err := rows.Scan(&d.ID, &d.WebhookID, &d.AccountID, &d.EventID, &d.EventSeq, &d.EventType, &d.Attempt,
 			&d.Outcome, &d.HTTPStatus, &d.Error, &d.ErrorSummary, nullTime{&d.Time}, &d.DurationMS); err != nil {
-			return nil, wrap(err, r.c.f, "deliveries")
+			return store.Page[store.Delivery]{}, wrap(err, r.c.f, "deliveries")
 		}
-		out = append(out, d)
+		page.Items = append(page.Items, d)
 	}
-	return out, wrap(rows.Err(), r.c.f, "deliveries")
+	if limit > 0 && len(page.Items) > limit {
+		last := page.Items[limit-1]
+		page.Items, page.Next = page.Items[:limit], encodeTimeCursor(last.Time, last.ID)
+	}
+	return page, wrap(rows.Err(), r.c.f, "deliveries")
 }
 
 func (t *tx) AddDelivery(ctx context.Context, d *store.Delivery) error {

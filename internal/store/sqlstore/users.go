@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"time"
 
 	"github.com/dirsync/dirsync/internal/directory"
 	"github.com/dirsync/dirsync/internal/store"
@@ -187,7 +188,24 @@ func decodeCursor(c string) (sortKey, id string, err error) {
 			return string(b[:i]), string(b[i+1:]), nil
 		}
 	}
-	return "", "", errors.New("invalid page cursor")
+	return "", "", store.ErrInvalidCursor
+}
+
+// encodeTimeCursor is a cursor of a listing ordered by a time then an id.
+func encodeTimeCursor(t time.Time, id string) string {
+	return encodeCursor(normTime(t).Format(time.RFC3339Nano), id)
+}
+
+func decodeTimeCursor(c string) (time.Time, string, error) {
+	key, id, err := decodeCursor(c)
+	if err != nil {
+		return time.Time{}, "", err
+	}
+	t, err := time.Parse(time.RFC3339Nano, key)
+	if err != nil {
+		return time.Time{}, "", store.ErrInvalidCursor
+	}
+	return t, id, nil
 }
 
 // pageLimit is how many rows to ask for: one more than the page, to know

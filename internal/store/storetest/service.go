@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -106,6 +107,34 @@ func testService(t *testing.T, s store.Store) {
 	}
 	if r := ds[0].Redacted(); r.Error != "answered 500" {
 		t.Fatalf("redacted %+v", r)
+	}
+	// Paged newest first, ties on the time broken by id across pages.
+	if err := update(func(tx store.Tx) error {
+		for i, at := range []time.Time{now, now.Add(-time.Minute), now} {
+			d := store.Delivery{WebhookID: h.ID, AccountID: a.ID, EventID: "e", EventSeq: int64(10 + i), EventType: "user.updated", Attempt: 1, Outcome: store.DeliveryFailed, Time: at}
+			if err := tx.AddDelivery(ctx, &d); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var seqs []int64
+	for after := ""; ; {
+		page, err := s.DeliveryPage(ctx, a.ID, h.ID, after, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range page.Items {
+			seqs = append(seqs, d.EventSeq)
+		}
+		if after = page.Next; after == "" {
+			break
+		}
+	}
+	if want := []int64{12, 10, 8, 11}; !slices.Equal(seqs, want) {
+		t.Errorf("DeliveryPage by 2: event seqs %v, want %v", seqs, want)
 	}
 	all, _ := s.AllWebhooks(ctx)
 	if len(all) != 1 {
