@@ -102,7 +102,9 @@ func TestTargetCommands(t *testing.T) {
 	if u, ok := tenant.User("ann@" + dom); !ok || u.UsageLocation != "US" {
 		t.Fatalf("Ann in the tenant: %v %+v", ok, u)
 	}
-	var errs struct{ Errors []struct{ Object, Attribute, Value, Code, Message string } }
+	var errs struct {
+		Errors []struct{ Object, Attribute, Value, Code, Message string }
+	}
 	json.Unmarshal([]byte(run(0, "target", "errors", "cloud", "--json")), &errs)
 	if len(errs.Errors) != 1 || errs.Errors[0].Object != "bob@"+dom || errs.Errors[0].Attribute != "mailNickname" || errs.Errors[0].Value != taken {
 		t.Fatalf("target errors: %+v", errs)
