@@ -38,7 +38,7 @@ func (c *Client) ListUsers(ctx context.Context, q Query, fn func([]User) error) 
 	if q.Top == 0 {
 		q.Top = 999
 	}
-	if _, err := walk(ctx, c, c.url("/users", q), q.header(), fn); err != nil {
+	if _, err := walk(ctx, c, c.url("/users", q), q.header(), q.ReadAhead, fn); err != nil {
 		return fmt.Errorf("graph: list users: %w", err)
 	}
 	return nil
@@ -52,7 +52,7 @@ func (c *Client) ListGroups(ctx context.Context, q Query, fn func([]Group) error
 	if q.Top == 0 {
 		q.Top = 999
 	}
-	if _, err := walk(ctx, c, c.url("/groups", q), q.header(), fn); err != nil {
+	if _, err := walk(ctx, c, c.url("/groups", q), q.header(), q.ReadAhead, fn); err != nil {
 		return fmt.Errorf("graph: list groups: %w", err)
 	}
 	return nil
@@ -64,7 +64,7 @@ func (c *Client) ListMembers(ctx context.Context, groupID string, q Query, fn fu
 	if q.Top == 0 {
 		q.Top = 999
 	}
-	if _, err := walk(ctx, c, c.url("/groups/"+url.PathEscape(groupID)+"/members", q), q.header(), fn); err != nil {
+	if _, err := walk(ctx, c, c.url("/groups/"+url.PathEscape(groupID)+"/members", q), q.header(), q.ReadAhead, fn); err != nil {
 		return fmt.Errorf("graph: list members of group %s: %w", groupID, err)
 	}
 	return nil
@@ -76,7 +76,7 @@ func (c *Client) ListMemberOf(ctx context.Context, user string, q Query, fn func
 	if q.Top == 0 {
 		q.Top = 999
 	}
-	if _, err := walk(ctx, c, c.url(UserPath(user)+"/memberOf", q), q.header(), fn); err != nil {
+	if _, err := walk(ctx, c, c.url(UserPath(user)+"/memberOf", q), q.header(), q.ReadAhead, fn); err != nil {
 		return fmt.Errorf("graph: list memberOf of user %s: %w", user, err)
 	}
 	return nil
@@ -117,7 +117,7 @@ func (c *Client) Organization(ctx context.Context) ([]Organization, error) {
 // Domains lists the tenant's domains.
 func (c *Client) Domains(ctx context.Context) ([]Domain, error) {
 	var out []Domain
-	if _, err := walk(ctx, c, c.url("/domains", Query{}), nil, func(ds []Domain) error {
+	if _, err := walk(ctx, c, c.url("/domains", Query{}), nil, false, func(ds []Domain) error {
 		out = append(out, ds...)
 		return nil
 	}); err != nil {
@@ -131,6 +131,10 @@ type DeltaOptions struct {
 	// Minimal asks (Prefer: return=minimal) for only the changed properties
 	// of changed objects, instead of every selected property.
 	Minimal bool
+	// NoReadAhead waits for the callback before requesting the next page:
+	// for a callback that may return ErrStop. A round otherwise reads ahead
+	// (see walk).
+	NoReadAhead bool
 }
 
 func (o DeltaOptions) header() http.Header {
@@ -193,7 +197,7 @@ func WalkDelta[T any](ctx context.Context, c *Client, link string, o DeltaOption
 
 func walkDelta[T any](ctx context.Context, c *Client, link string, o DeltaOptions, fn func([]T) error) (string, error) {
 	stopped := false
-	dl, err := walk(ctx, c, link, o.header(), func(v []T) error {
+	dl, err := walk(ctx, c, link, o.header(), !o.NoReadAhead, func(v []T) error {
 		err := fn(v)
 		if errors.Is(err, ErrStop) {
 			stopped = true
@@ -228,7 +232,7 @@ func (c *Client) LatestDeltaLink(ctx context.Context, deltaURL string) (string, 
 // Walk pages through any collection from link (such as a nextLink found in
 // a $batch answer), handing each page to fn; see ListUsers.
 func Walk[T any](ctx context.Context, c *Client, link string, fn func([]T) error) error {
-	_, err := walk(ctx, c, link, nil, fn)
+	_, err := walk(ctx, c, link, nil, false, fn)
 	return err
 }
 
