@@ -72,6 +72,10 @@ type Run struct {
 	Skips     map[string]int `json:"skips,omitempty"`
 	Requests  int            `json:"requests"`
 	Throttled int            `json:"throttled"`
+	// Slot is the scheduled time this run is for, when the schedule
+	// queued it; zero for other runs (requests, retries). A source has at
+	// most one run per slot, however many processes run its schedule.
+	Slot time.Time `json:"slot,omitzero"`
 }
 
 // Duration is how long the run took: zero while it runs (or if its clock

@@ -115,10 +115,12 @@ func nextRuns(sc schedule.Schedule, lastRun, now time.Time, n int) []time.Time {
 	return out
 }
 
-// RunDueSchedules requests a sync of every source whose schedule is due
-// now, and returns how many it requested. A schedule missed while the
-// service was down fires once, not once per missed slot; a source turned
-// off lets its slot pass. The service's scheduler calls it every tick.
+// RunDueSchedules queues a sync of every source whose schedule is due
+// now, and returns how many it queued. A schedule missed while the service
+// was down fires once, for its latest slot, not once per missed slot; a
+// source turned off lets its slot pass. The service's scheduler calls it
+// every tick, in every process: of the processes that find a slot due, one
+// fires it (fireSlot), and the store refuses a second run of one slot.
 func (m *Manager) RunDueSchedules(ctx context.Context) (int, error) {
 	all, err := m.d.Store.SourceSchedules(ctx)
 	if err != nil {
@@ -132,55 +134,99 @@ func (m *Manager) RunDueSchedules(ctx context.Context) (int, error) {
 			m.d.Logger.Error("scheduler: unreadable schedule", "source", ss.SourceID, "err", err)
 			continue
 		}
-		if due, _ := schedule.Due(sc, ss.LastRun, now); !due {
+		slot, due := dueSlot(sc, ss.LastRun, now)
+		if !due {
 			continue
 		}
-		src, err := m.d.Store.Source(ctx, ss.AccountID, ss.SourceID)
+		run, queued, err := m.fireSlot(ctx, ss, slot, now)
 		if err != nil {
-			m.d.Logger.Warn("scheduler: source unreadable", "source", ss.SourceID, "err", err)
-			continue
-		}
-		// Record the firing first: a crash after it loses one run, which
-		// the next slot makes up; a crash before it would repeat nothing.
-		if err := m.markFired(ctx, ss, now); err != nil {
 			return fired, err
 		}
-		if !src.Enabled {
+		if !queued {
 			continue
 		}
-		actor := Actor{AccountID: src.AccountID, Role: RoleAdministrator, Via: ViaSchedule, Name: "schedule"}
-		run, err := m.request(ctx, actor, src, SyncRequest{})
-		if err != nil {
-			m.d.Logger.Warn("scheduler: sync not started", "source", src.ID, "run", run.ID, "err", err)
+		if _, err := m.enqueue(ctx, run, false); err != nil {
+			m.d.Logger.Warn("scheduler: sync not started", "source", ss.SourceID, "run", run.ID, "err", err)
 			continue
 		}
 		fired++
-		m.d.Logger.Info("scheduled sync", "source", src.ID, "schedule", sc.String(), "run", run.ID)
+		m.d.Logger.Info("scheduled sync", "account", run.AccountID, "source", run.SourceID, "schedule", sc.String(),
+			"slot", slot.UTC().Format(time.RFC3339), "run", run.ID)
 	}
 	return fired, nil
 }
 
-// markFired sets the schedule's last run, unless the schedule changed
-// meanwhile (its new spec counts from its own change).
-func (m *Manager) markFired(ctx context.Context, ss store.SourceSchedule, now time.Time) error {
+// maxSlotWalk bounds the slots dueSlot steps over after a long stop.
+const maxSlotWalk = 100_000
+
+// dueSlot returns the latest slot of the schedule at or before now that
+// came after lastRun, if one did. Every process that reads the same
+// lastRun finds the same slot (up to the moment each reads the clock).
+func dueSlot(sc schedule.Schedule, lastRun, now time.Time) (time.Time, bool) {
+	if due, _ := schedule.Due(sc, lastRun, now); !due {
+		return time.Time{}, false
+	}
+	slot, _ := sc.Next(lastRun)
+	for range maxSlotWalk {
+		n, ok := sc.Next(slot)
+		if !ok || n.After(now) {
+			break
+		}
+		slot = n
+	}
+	return slot, true
+}
+
+// errSlotTaken rolls back a firing another process made first.
+var errSlotTaken = errors.New("the slot was fired by another process")
+
+// fireSlot records that the schedule fired now and, when its source is on
+// and has no run queued already, queues the slot's run, in one
+// transaction. It does neither (queued false, no error) when the schedule
+// changed meanwhile, another process fired the slot first, or the source
+// went: a crash can then neither lose the slot's run nor run it twice.
+func (m *Manager) fireSlot(ctx context.Context, ss store.SourceSchedule, slot, now time.Time) (directory.Run, bool, error) {
+	var run directory.Run
+	queued := false
 	err := m.d.Store.Update(ctx, func(tx store.Tx) error {
+		queued = false
 		cur, err := tx.SourceSchedule(ctx, ss.SourceID)
 		if err != nil {
 			return err
 		}
 		if !bytes.Equal(cur.Spec, ss.Spec) || !cur.LastRun.Equal(ss.LastRun) {
-			return nil
+			return nil // fired by another process, or changed: it counts from its change
 		}
 		cur.LastRun = now
-		return tx.SetSourceSchedule(ctx, cur)
+		if err := tx.SetSourceSchedule(ctx, cur); err != nil {
+			return err
+		}
+		src, err := tx.Source(ctx, ss.AccountID, ss.SourceID)
+		if err != nil || !src.Enabled {
+			return err
+		}
+		if q, err := queuedRun(ctx, tx, src, false); err != nil || q != nil {
+			return err // a run still queued serves this slot too
+		}
+		actor := Actor{AccountID: src.AccountID, Role: RoleAdministrator, Via: ViaSchedule, Name: "schedule"}
+		run = newRun(src, SyncRequest{}, actor, directory.OutcomeQueued, now)
+		run.Slot = slot
+		if err := tx.CreateRun(ctx, &run); err != nil {
+			if errors.Is(err, store.ErrAlreadyExists) {
+				return errSlotTaken
+			}
+			return err
+		}
+		queued = true
+		return nil
 	})
-	if errors.Is(err, store.ErrNotFound) {
-		return nil // the source went meanwhile
+	switch {
+	case errors.Is(err, errSlotTaken), errors.Is(err, store.ErrNotFound):
+		return run, false, nil // taken by another process; or the source went meanwhile
+	case err != nil:
+		return run, false, fmt.Errorf("scheduler: fire the schedule of %s: %w", ss.SourceID, err)
 	}
-	if err != nil {
-		return fmt.Errorf("scheduler: record firing of %s: %w", ss.SourceID, err)
-	}
-	return nil
+	return run, queued, nil
 }
 
 // slotEnd is when the source's next scheduled slot starts: retries of a

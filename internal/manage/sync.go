@@ -171,7 +171,13 @@ func (m *Manager) request(ctx context.Context, actor Actor, src directory.Source
 	if err != nil || !created {
 		return run, err
 	}
-	if err := m.executor.Enqueue(Job{Run: run, Attempt: 1, AllowDeletes: req.AllowDeletes}); err != nil {
+	return m.enqueue(ctx, run, req.AllowDeletes)
+}
+
+// enqueue hands a run just queued to the executor; a refusal (the server
+// shutting down) ends it as cancelled, with the reason.
+func (m *Manager) enqueue(ctx context.Context, run directory.Run, allowDeletes bool) (directory.Run, error) {
+	if err := m.executor.Enqueue(Job{Run: run, Attempt: 1, AllowDeletes: allowDeletes}); err != nil {
 		reason := "the server is shutting down; the run did not start"
 		if cerr := m.finishQueued(ctx, run, directory.OutcomeCancelled, reason); cerr != nil {
 			err = errors.Join(err, cerr)

@@ -120,6 +120,7 @@ type Reader interface {
 
 	MailReader // enrollments, the outbox, mail settings (mail.go)
 	ConsoleReader
+	ClaimReader  // "one domain, one source" (claims.go)
 	TargetReader // provisioning targets (target.go)
 }
 
@@ -242,6 +243,8 @@ type Tx interface {
 	MembersOwned(ctx context.Context, sourceID, groupID string) ([]Membership, error)
 
 	CreateRun(ctx context.Context, r *directory.Run) error // sets ID
+	// UpdateRun writes every field of r but its ids and its Slot, which a
+	// run keeps from its creation.
 	UpdateRun(ctx context.Context, r directory.Run) error
 	// DropStage deletes what the run staged (as Stager's DropStage), in
 	// the transaction that records how the run ended: a crash then leaves
@@ -300,6 +303,8 @@ type Tx interface {
 
 	MailTx // enrollments, the outbox, mail settings (mail.go)
 	ConsoleWriter
+	ClaimTx
+	SecretTx
 	TargetTx // provisioning targets (target.go)
 }
 

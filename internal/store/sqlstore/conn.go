@@ -174,6 +174,8 @@ func uniqueField(detail string) string {
 		return "name taken"
 	case strings.Contains(detail, "links"):
 		return "source object already linked"
+	case strings.Contains(detail, "slot"):
+		return "the scheduled slot has a run already"
 	}
 	return "duplicate"
 }

@@ -12,13 +12,13 @@ import (
 )
 
 const runCols = `id, account_id, source_id, source, kind, run_trigger, dry_run, started_at, finished_at,
-	outcome, reason, counts, source_users, source_groups, skips, requests, throttled`
+	outcome, reason, counts, source_users, source_groups, skips, requests, throttled, slot`
 
 func scanRun(sc interface{ Scan(...any) error }, r *directory.Run) error {
 	var counts, skips string
 	err := sc.Scan(&r.ID, &r.AccountID, &r.SourceID, &r.Source, &r.Kind, &r.Trigger, &r.DryRun,
 		nullTime{&r.StartedAt}, nullTime{&r.FinishedAt}, &r.Outcome, &r.Reason, &counts,
-		&r.SourceUsers, &r.SourceGroups, &skips, &r.Requests, &r.Throttled)
+		&r.SourceUsers, &r.SourceGroups, &skips, &r.Requests, &r.Throttled, nullTime{&r.Slot})
 	if err != nil {
 		return err
 	}
@@ -183,9 +183,9 @@ func (t *tx) CreateRun(ctx context.Context, r *directory.Run) error {
 		return fmt.Errorf("sqlstore: create run: %w", err)
 	}
 	id := newID()
-	args = append(args, id, r.AccountID, r.SourceID)
-	_, err = t.c.exec(ctx, `INSERT INTO runs (`+runWriteCols+`, id, account_id, source_id)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
+	args = append(args, id, r.AccountID, r.SourceID, timeArg(r.Slot))
+	_, err = t.c.exec(ctx, `INSERT INTO runs (`+runWriteCols+`, id, account_id, source_id, slot)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
 	if err != nil {
 		return wrap(err, t.c.f, "create run")
 	}
@@ -193,7 +193,8 @@ func (t *tx) CreateRun(ctx context.Context, r *directory.Run) error {
 	return nil
 }
 
-// UpdateRun writes every field of r but ID, AccountID and SourceID.
+// UpdateRun writes every field of r but ID, AccountID, SourceID and Slot,
+// which a run keeps from its creation.
 func (t *tx) UpdateRun(ctx context.Context, r directory.Run) error {
 	args, err := runArgs(&r)
 	if err != nil {

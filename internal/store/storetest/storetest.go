@@ -42,6 +42,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"UpdateAtomic", testUpdateAtomic},
 		{"TxSeesOwnWrites", testTxSeesOwnWrites},
 		{"Runs", testRuns},
+		{"RunSlots", testRunSlots},
 		{"Changes", testChanges},
 		{"ConcurrentUpdates", testConcurrentUpdates},
 		{"Events", testEvents},
@@ -57,6 +58,8 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"SyncMembershipsReach", testSyncMembershipsReach},
 		{"CountLinked", testCountLinked},
 		{"Console", testConsole},
+		{"DomainClaims", testDomainClaims},
+		{"ResealSecrets", testResealSecrets},
 		{"Targets", testTargets},
 	}
 	for _, tc := range tests {
@@ -1452,7 +1455,8 @@ func testRuns(t *testing.T, s store.Store) {
 		DryRun: true, StartedAt: tm(10, 5), FinishedAt: tm(20, 7), Outcome: directory.OutcomeStopped,
 		Reason: "deletion limit", Counts: directory.Counts{Created: 1, Updated: 2, Disabled: 3, Enabled: 4, Deleted: 5,
 			Restored: 6, Unchanged: 7, Skipped: 8, Conflicts: 9, MembersAdded: 10, MembersRemoved: 11},
-		SourceUsers: 12, SourceGroups: 13, Skips: map[string]int{"device": 14, "contact": 15}, Requests: 16, Throttled: 17}
+		SourceUsers: 12, SourceGroups: 13, Skips: map[string]int{"device": 14, "contact": 15}, Requests: 16, Throttled: 17,
+		Slot: tm(9, 0)}
 	older := directory.Run{AccountID: a.ID, SourceID: src.ID, Source: "src", Kind: directory.RunFull, StartedAt: tm(1, 0)}
 	other := directory.Run{AccountID: a.ID, SourceID: src2.ID, Source: "src2", Kind: directory.RunFull, StartedAt: tm(5, 0)}
 	same := directory.Run{AccountID: a.ID, SourceID: src2.ID, Source: "src2", Kind: directory.RunSingle, StartedAt: tm(5, 0)}
@@ -1531,6 +1535,43 @@ func testRuns(t *testing.T, s store.Store) {
 	update(t, s, func(tx store.Tx) error { return tx.DeleteSource(ctx, a.ID, src.ID) })
 	if got := must[[]directory.Run](t)(s.Runs(ctx, a.ID, src.ID, 0)); len(got) != 2 {
 		t.Errorf("runs of a deleted source: %d, want 2", len(got))
+	}
+}
+
+// testRunSlots: a source has one run per scheduled slot; runs without a
+// slot, and other sources' runs of the same slot, are not held back.
+func testRunSlots(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := mkAccount(t, s, "a")
+	src := mkSource(t, s, a.ID, "src")
+	src2 := mkSource(t, s, a.ID, "src2")
+	run := func(sourceID string, slot time.Time) *directory.Run {
+		return &directory.Run{AccountID: a.ID, SourceID: sourceID, Kind: directory.RunDelta, Trigger: "schedule",
+			StartedAt: tm(1, 0), Outcome: directory.OutcomeQueued, Slot: slot}
+	}
+	update(t, s, func(tx store.Tx) error {
+		for _, r := range []*directory.Run{run(src.ID, tm(60, 0)), run(src.ID, tm(120, 0)), run(src2.ID, tm(60, 0)),
+			run(src.ID, time.Time{}), run(src.ID, time.Time{})} {
+			if err := tx.CreateRun(ctx, r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	err := s.Update(ctx, func(tx store.Tx) error { return tx.CreateRun(ctx, run(src.ID, tm(60, 0))) })
+	wantErr(t, err, store.ErrAlreadyExists, "a second run of one slot")
+	runs := must[[]directory.Run](t)(s.Runs(ctx, a.ID, src.ID, 0))
+	if len(runs) != 4 {
+		t.Errorf("src has %d runs, want 4: the refused one left nothing", len(runs))
+	}
+	// A run keeps its slot through the updates that record its progress.
+	first := run(src2.ID, tm(180, 0))
+	update(t, s, func(tx store.Tx) error { return tx.CreateRun(ctx, first) })
+	started := *first
+	started.Slot, started.Outcome = time.Time{}, directory.OutcomeRunning
+	update(t, s, func(tx store.Tx) error { return tx.UpdateRun(ctx, started) })
+	if got := must[directory.Run](t)(s.Run(ctx, a.ID, first.ID)); !got.Slot.Equal(tm(180, 0)) || got.Outcome != directory.OutcomeRunning {
+		t.Errorf("after UpdateRun: slot %v outcome %s, want the slot kept and running", got.Slot, got.Outcome)
 	}
 }
 

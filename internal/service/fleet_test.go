@@ -1,0 +1,225 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/dirsync/dirsync/internal/clock"
+	"github.com/dirsync/dirsync/internal/directory"
+	"github.com/dirsync/dirsync/internal/entraemu"
+	"github.com/dirsync/dirsync/internal/factory"
+	"github.com/dirsync/dirsync/internal/manage"
+	"github.com/dirsync/dirsync/internal/store/sqlstore/sqltest"
+)
+
+// fleet is several services on one PostgreSQL database, as replicas on
+// several machines would be, sharing one fake clock.
+type fleet struct {
+	t     *testing.T
+	clock *clock.Fake
+	dsn   string
+	parts []*factory.Parts
+	svcs  []*Service
+	stops []context.CancelFunc
+	dones []chan error
+}
+
+// newFleet opens n services on a fresh PostgreSQL schema and runs them.
+func newFleet(t *testing.T, n int, cfg Config) *fleet {
+	t.Helper()
+	t.Setenv("DIRSYNC_MASTER_KEY", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")
+	f := &fleet{t: t, clock: clock.NewFake(time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)), dsn: sqltest.PostgresDSN(t)}
+	for i := range n {
+		f.start(i, cfg)
+	}
+	return f
+}
+
+func (f *fleet) start(i int, cfg Config) {
+	t := f.t
+	p, err := factory.Open(t.Context(), factory.Options{DB: f.dsn, Clock: f.clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	cfg.Clock = f.clock
+	logger := slog.New(slog.NewTextHandler(&testLog{t}, &slog.HandlerOptions{Level: slog.LevelInfo})).With("replica", i)
+	svc := New(p, cfg, logger)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(ctx, ln) }()
+	t.Cleanup(func() { f.stop(i) })
+	for len(f.svcs) <= i {
+		f.parts, f.svcs = append(f.parts, nil), append(f.svcs, nil)
+		f.stops, f.dones = append(f.stops, nil), append(f.dones, nil)
+	}
+	f.parts[i], f.svcs[i], f.stops[i], f.dones[i] = p, svc, stop, done
+}
+
+// stop shuts replica i down and waits for it.
+func (f *fleet) stop(i int) {
+	if f.stops[i] == nil {
+		return
+	}
+	f.stops[i]()
+	f.stops[i] = nil
+	select {
+	case <-f.dones[i]:
+	case <-time.After(60 * time.Second):
+		f.t.Errorf("replica %d did not stop", i)
+	}
+}
+
+// tenants starts n emulated tenants of a few users each: one per source,
+// as a deployment never has two sources on one directory.
+func (f *fleet) tenants(n int) []*entraemu.Server {
+	var out []*entraemu.Server
+	for i := range n {
+		tenant, err := entraemu.New(entraemu.Options{Users: 3, Groups: 1, Seed: int64(100 + i)})
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		srv, err := tenant.Start("127.0.0.1:0")
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		f.t.Cleanup(func() { srv.Close() })
+		out = append(out, srv)
+	}
+	return out
+}
+
+// addSources creates accounts × perAccount sources over the tenants, each
+// on the schedule, through replica 0.
+func (f *fleet) addSources(accounts, perAccount int, sched string) []manage.SourceView {
+	t := f.t
+	m := f.parts[0].Manager
+	sc, err := manage.ParseSchedule(sched)
+	if err != nil {
+		t.Fatal(err)
+	}
+	emus := f.tenants(accounts * perAccount)
+	var out []manage.SourceView
+	for a := range accounts {
+		acc, err := m.CreateAccount(t.Context(), manage.DeploymentOperator(), fmt.Sprintf("acct%02d", a))
+		if err != nil {
+			t.Fatal(err)
+		}
+		owner, err := m.Operator(t.Context(), acc.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for s := range perAccount {
+			w := &world{emu: emus[a*perAccount+s]}
+			name := fmt.Sprintf("src%d", s)
+			v, err := m.AddSource(t.Context(), owner, manage.SourceInput{Name: &name, Kind: directory.KindEntra,
+				Config: w.config(nil), Secret: []byte(w.emu.Credentials().ClientSecret), Schedule: &sc})
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// slotRuns lists every account's scheduled runs by source, then slot.
+func (f *fleet) slotRuns(srcs []manage.SourceView) map[string]map[time.Time][]directory.Run {
+	out := map[string]map[time.Time][]directory.Run{}
+	st := f.parts[0].Store
+	for _, src := range srcs {
+		runs, err := st.Runs(f.t.Context(), src.AccountID, src.ID, 0)
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		out[src.ID] = map[time.Time][]directory.Run{}
+		for _, r := range runs {
+			if !r.Slot.IsZero() {
+				out[src.ID][r.Slot] = append(out[src.ID][r.Slot], r)
+			}
+		}
+	}
+	return out
+}
+
+// settle waits until every source has a run of the slot and no run is
+// queued or running anywhere.
+func (f *fleet) settle(srcs []manage.SourceView, slot time.Time, timeout time.Duration) {
+	f.t.Helper()
+	st := f.parts[0].Store
+	for deadline := time.Now().Add(timeout); ; time.Sleep(20 * time.Millisecond) {
+		fired := 0
+		for _, slots := range f.slotRuns(srcs) {
+			fired += len(slots[slot])
+		}
+		q, err := st.RunsByOutcome(f.t.Context(), directory.OutcomeQueued)
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		r, err := st.RunsByOutcome(f.t.Context(), directory.OutcomeRunning)
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		if len(q)+len(r) == 0 && fired >= len(srcs) {
+			return
+		}
+		if time.Now().After(deadline) {
+			all, _ := st.Runs(f.t.Context(), srcs[0].AccountID, srcs[0].ID, 0)
+			for _, run := range all {
+				f.t.Logf("source 0: %s %s slot %v started %s", run.ID, run.Outcome, run.Slot, run.StartedAt)
+			}
+			for _, run := range append(q, r...) {
+				f.t.Logf("left: %s %s %s slot %s started %s %q", run.ID, run.SourceID, run.Outcome, run.Slot, run.StartedAt, run.Reason)
+			}
+			f.t.Fatalf("after %s, %d of %d sources ran slot %s; %d runs queued and %d running", timeout, fired, len(srcs),
+				slot.Format("15:04"), len(q), len(r))
+		}
+	}
+}
+
+// TestFleetRunsEverySlotOnce: three replicas on one database, 20 sources
+// every minute for 5 minutes: each slot of each source ran exactly once,
+// and succeeded.
+func TestFleetRunsEverySlotOnce(t *testing.T) {
+	f := newFleet(t, 3, Config{Workers: 2, Tick: 15 * time.Second})
+	srcs := f.addSources(10, 2, "every 1m")
+	start := f.clock.Now()
+	const minutes = 5
+	for k := 1; k <= minutes; k++ {
+		// Every replica's scheduler wakes on its tick, at the same moment.
+		for range 4 {
+			f.clock.Advance(15 * time.Second)
+			time.Sleep(20 * time.Millisecond)
+		}
+		f.settle(srcs, start.Add(time.Duration(k)*time.Minute), 60*time.Second)
+	}
+	var problems []string
+	for id, slots := range f.slotRuns(srcs) {
+		for k := 1; k <= minutes; k++ {
+			slot := start.Add(time.Duration(k) * time.Minute)
+			runs := slots[slot]
+			switch {
+			case len(runs) != 1:
+				problems = append(problems, fmt.Sprintf("source %s slot %s: %d runs", id, slot.Format("15:04"), len(runs)))
+			case runs[0].Outcome != directory.OutcomeSucceeded:
+				problems = append(problems, fmt.Sprintf("source %s slot %s: %s %s", id, slot.Format("15:04"), runs[0].Outcome, runs[0].Reason))
+			}
+		}
+		if len(slots) != minutes {
+			problems = append(problems, fmt.Sprintf("source %s: %d slots, want %d", id, len(slots), minutes))
+		}
+	}
+	sort.Strings(problems)
+	for _, p := range problems {
+		t.Error(p)
+	}
+}
