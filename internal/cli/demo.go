@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"net"
 
@@ -15,87 +16,101 @@ import (
 
 const demoSource = "demo-entra"
 
+// demoFlags are the flags of "demo".
+type demoFlags struct {
+	once          bool
+	listen        string
+	users, groups int
+	seed          int64
+}
+
 func (a *app) demoCommand() *cobra.Command {
-	var (
-		once          bool
-		listen        string
-		users, groups int
-		seed          int64
-	)
+	var df demoFlags
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Sync an emulated Entra ID tenant end to end, then keep it running to explore",
 		Long: `Start an emulated Entra ID tenant, add it as the source "demo-entra" (or
 point the existing one at it), sync it, and print what the directory now holds.
-Then keep serving until interrupted: the emulated tenant, and dirsync's API,
-scheduler and webhooks on --listen, so you can explore with "dirsync users
-list", "dirsync groups members", "dirsync runs show" or the REST API.
+Then keep serving until interrupted: the emulated tenant, and dirsync's admin
+console, API, scheduler and webhooks on --listen, so you can explore in the
+browser (it prints a one-time sign-in link), with "dirsync users list",
+"dirsync groups members", "dirsync runs show" or the REST API.
 With --once, exit after the summary.
 
 The address is checked before anything changes: a second demo while one runs
 says so and changes nothing.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			var ln net.Listener
-			if !once {
-				var err error
-				if ln, err = net.Listen("tcp", listen); err != nil {
-					return usageErr("--listen: %s; nothing was changed", listenHint(listen, err))
-				}
-				defer ln.Close()
-			}
-			m, actor, err := a.open(cmd)
-			if err != nil {
-				return err
-			}
-			tenant, err := entraemu.New(entraemu.Options{Users: users, Groups: groups, Seed: seed, Throttle: true})
-			if err != nil {
-				return err
-			}
-			srv, err := tenant.Start("127.0.0.1:0")
-			if err != nil {
-				return err
-			}
-			defer srv.Close()
-			creds := srv.Credentials()
-			a.printf("Emulated tenant %s at %s: %d users, %d groups\n", creds.Domain, srv.URL(), users, groups)
-			if err := a.upsertDemoSource(cmd, srv); err != nil {
-				return err
-			}
-			run, err := m.SyncNow(ctx, actor, demoSource, manage.SyncRequest{Trigger: "demo", Progress: a.progress(demoSource, true)})
-			if run.ID != "" {
-				a.shownRun = run.ID
-				a.printRunSummary(run)
-			}
-			if err != nil {
-				return err
-			}
-			if err := a.printDemoDirectory(cmd); err != nil {
-				return err
-			}
-			if once {
-				return nil
-			}
-			// Keep serving: the emulated tenant, and dirsync itself (API,
-			// scheduler, webhooks), so a newcomer has a service to explore.
-			db := a.parts.DB
-			a.printf("\ndirsync is serving its API on http://%s (the emulated tenant keeps running at %s). Try, in another terminal:\n", ln.Addr(), srv.URL())
-			a.printf("  dirsync --db %s users list\n  dirsync --db %s groups list\n  dirsync --db %s runs show %s --changes\n", db, db, db, run.ID)
-			a.printf("  TOKEN=$(dirsync --db %s token create --role owner --json | jq -r .token)\n", db)
-			a.printf("  curl -H \"Authorization: Bearer $TOKEN\" http://%s/api/v1/users\n", ln.Addr())
-			a.printf("Press Ctrl-C to stop.\n")
-			a.jsonLogs = true
-			return service.New(a.parts, service.Config{Clock: a.opts.Clock}, a.logger()).Run(ctx, ln)
-		},
+		RunE: func(cmd *cobra.Command, _ []string) error { return a.demo(cmd, &df) },
 	}
 	f := cmd.Flags()
-	f.BoolVar(&once, "once", false, "exit after the first sync")
-	f.StringVar(&listen, "listen", "127.0.0.1:8080", "where dirsync serves its API after the first sync")
-	f.IntVar(&users, "users", 1000, "users in the emulated tenant")
-	f.IntVar(&groups, "groups", 50, "groups in the emulated tenant")
-	f.Int64Var(&seed, "seed", 1, "seed of the emulated tenant's data")
+	f.BoolVar(&df.once, "once", false, "exit after the first sync")
+	f.StringVar(&df.listen, "listen", "127.0.0.1:8080", "where dirsync serves its API after the first sync")
+	f.IntVar(&df.users, "users", 1000, "users in the emulated tenant")
+	f.IntVar(&df.groups, "groups", 50, "groups in the emulated tenant")
+	f.Int64Var(&df.seed, "seed", 1, "seed of the emulated tenant's data")
 	return cmd
+}
+
+// demo syncs an emulated tenant and, unless --once, keeps serving.
+func (a *app) demo(cmd *cobra.Command, df *demoFlags) error {
+	ctx := cmd.Context()
+	var ln net.Listener
+	if !df.once {
+		var err error
+		if ln, err = net.Listen("tcp", df.listen); err != nil {
+			return usageErr("--listen: %s; nothing was changed", listenHint(df.listen, err))
+		}
+		defer ln.Close()
+	}
+	m, actor, err := a.open(cmd)
+	if err != nil {
+		return err
+	}
+	tenant, err := entraemu.New(entraemu.Options{Users: df.users, Groups: df.groups, Seed: df.seed, Throttle: true})
+	if err != nil {
+		return err
+	}
+	srv, err := tenant.Start("127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	creds := srv.Credentials()
+	a.printf("Emulated tenant %s at %s: %d users, %d groups\n", creds.Domain, srv.URL(), df.users, df.groups)
+	if err := a.upsertDemoSource(cmd, srv); err != nil {
+		return err
+	}
+	run, err := m.SyncNow(ctx, actor, demoSource, manage.SyncRequest{Trigger: "demo", Progress: a.progress(demoSource, true)})
+	if run.ID != "" {
+		a.shownRun = run.ID
+		a.printRunSummary(run)
+	}
+	if err != nil {
+		return err
+	}
+	if err := a.printDemoDirectory(cmd); err != nil {
+		return err
+	}
+	if df.once {
+		return nil
+	}
+	return a.demoServe(ctx, ln, srv, run)
+}
+
+// demoServe keeps serving: the emulated tenant, and dirsync itself (API,
+// scheduler, webhooks), so a newcomer has a service to explore.
+func (a *app) demoServe(ctx context.Context, ln net.Listener, srv *entraemu.Server, run directory.Run) error {
+	db := a.parts.DB
+	a.printf("\ndirsync is serving its console and API on http://%s (the emulated tenant keeps running at %s). Try, in another terminal:\n", ln.Addr(), srv.URL())
+	a.printf("  dirsync --db %s users list\n  dirsync --db %s groups list\n  dirsync --db %s runs show %s --changes\n", db, db, db, run.ID)
+	a.printf("  TOKEN=$(dirsync --db %s token create --role owner --json | jq -r .token)\n", db)
+	a.printf("  curl -H \"Authorization: Bearer $TOKEN\" http://%s/api/v1/users\n", ln.Addr())
+	if err := a.printConsole(ctx, a.m, a.actor, "http://"+ln.Addr().String(), true); err != nil {
+		return err
+	}
+	a.printf("Press Ctrl-C to stop.\n")
+	a.jsonLogs = true
+	return service.New(a.parts, service.Config{Clock: a.opts.Clock}, a.logger()).Run(ctx, ln)
 }
 
 // upsertDemoSource adds the demo source, or points the existing one at this

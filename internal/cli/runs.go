@@ -11,6 +11,11 @@ import (
 
 func (a *app) runsCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "runs", Short: "Read the history of sync runs"}
+	cmd.AddCommand(a.runsListCommand(), a.runsShowCommand())
+	return cmd
+}
+
+func (a *app) runsListCommand() *cobra.Command {
 	var (
 		asJSON bool
 		limit  int
@@ -51,7 +56,10 @@ func (a *app) runsCommand() *cobra.Command {
 	})
 	list.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	list.Flags().IntVar(&limit, "limit", 50, "at most this many runs")
+	return list
+}
 
+func (a *app) runsShowCommand() *cobra.Command {
 	var showJSON, withChanges bool
 	show := readOnly(&cobra.Command{
 		Use:   "show RUN",
@@ -92,6 +100,5 @@ func (a *app) runsCommand() *cobra.Command {
 	})
 	show.Flags().BoolVar(&showJSON, "json", false, "print JSON")
 	show.Flags().BoolVar(&withChanges, "changes", false, "list every change with attributes before and after")
-	cmd.AddCommand(list, show)
-	return cmd
+	return show
 }

@@ -25,7 +25,7 @@ minutes.`}
 	add := &cobra.Command{Use: "add", Short: "Add a target"}
 	add.AddCommand(a.targetAddEntraCommand())
 	cmd.AddCommand(add, a.targetListCommand(), a.targetShowCommand(), a.targetTestCommand(), a.targetRemoveCommand(),
-		a.targetSetCommand())
+		a.targetSetCommand(), a.targetErrorsCommand(), a.targetRunsCommand(), a.targetRunCommand())
 	return cmd
 }
 

@@ -11,6 +11,11 @@ import (
 
 func (a *app) trashCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "trash", Short: "Users and groups pending deletion: list, restore, purge"}
+	cmd.AddCommand(a.trashListCommand(), a.trashRestoreCommand(), a.trashPurgeCommand())
+	return cmd
+}
+
+func (a *app) trashListCommand() *cobra.Command {
 	var asJSON bool
 	list := readOnly(&cobra.Command{
 		Use:   "list",
@@ -42,8 +47,11 @@ func (a *app) trashCommand() *cobra.Command {
 		},
 	})
 	list.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return list
+}
 
-	restore := &cobra.Command{
+func (a *app) trashRestoreCommand() *cobra.Command {
+	return &cobra.Command{
 		Use:   "restore USER|GROUP",
 		Short: "Take a user or group out of the trash (by id, username, email or group name)",
 		Long: `Take a user or group out of the trash, with its id and local data. Name it by
@@ -64,7 +72,9 @@ be restored here while the source says it is gone (exit 6).`,
 			return nil
 		},
 	}
+}
 
+func (a *app) trashPurgeCommand() *cobra.Command {
 	var (
 		expired   bool
 		olderThan string
@@ -107,6 +117,5 @@ be restored here while the source says it is gone (exit 6).`,
 	}
 	purge.Flags().BoolVar(&expired, "expired", false, "purge everything trashed longer ago than --older-than")
 	purge.Flags().StringVar(&olderThan, "older-than", "", "age past which the trash is purged, such as 7d, 36h or 90m (default: the trash retention, 7d)")
-	cmd.AddCommand(list, restore, purge)
-	return cmd
+	return purge
 }

@@ -166,6 +166,26 @@ type ChangeSink interface {
 	RemoveMembership(m directory.SourceMembership) error
 }
 
+// Identity says which directory a source reads, however its settings name
+// it: an Entra tenant named by its id or by any of its domains is one
+// tenant; an Active Directory domain read through any server and under
+// any base DN is one domain. It is what "one domain, one source" claims.
+type Identity struct {
+	// Key is stable and unique across directories: "entra:" and the
+	// tenant's id, "ad:" and the domain's objectSid, "ldap:" and the
+	// naming context (a generic LDAP server has no better name).
+	Key string
+	// Names are what settings may call the directory, lowercase: the
+	// tenant's id and verified domains; the domain's DNS name and SID.
+	Names []string
+}
+
+// Identifier is implemented by connectors that can tell which directory
+// they read (one request or two to the live directory).
+type Identifier interface {
+	Identity(ctx context.Context) (Identity, error)
+}
+
 // UserLookup is implemented by connectors that can read one user and the
 // groups it is a direct member of, for single-user sync.
 type UserLookup interface {

@@ -32,6 +32,7 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"time"
@@ -69,6 +70,16 @@ type Options struct {
 	AllowDeletes bool
 	// Progress, when set, is told how the run advances.
 	Progress func(Progress)
+	// Prepare, when set, is called once the run is recorded, before the
+	// source is read: what the run must ask first (which directory the
+	// source reads) is asked there, and an error fails the run, recorded
+	// with the error as its reason.
+	Prepare func(ctx context.Context) error
+	// Claim, when set, is called first in the apply transaction: what
+	// must hold for the run to land (its source's claim on its domain)
+	// is taken or checked there, atomically with the run's changes. An
+	// error fails the run, with the error as its reason.
+	Claim func(ctx context.Context, tx store.Tx) error
 	// RunID, when set, is a run recorded beforehand (queued, by the
 	// application layer) that this sync takes over and records itself in,
 	// instead of creating a new run.

@@ -79,6 +79,14 @@ func (j *job) record(ctx context.Context) error {
 	return nil
 }
 
+// prepare runs the caller's Prepare, if any.
+func (j *job) prepare(ctx context.Context) error {
+	if j.opts.Prepare == nil {
+		return nil
+	}
+	return j.opts.Prepare(ctx)
+}
+
 // end drops what the run staged, however it ended, and releases the
 // source. (The transaction that records a run's end drops its staging
 // too; this catches a run whose end could not be recorded. A crash leaves
@@ -119,6 +127,11 @@ func (j *job) apply(ctx context.Context, sc *scoper, plan func(*applier) []step)
 	err := j.e.Store.Update(ctx, func(tx store.Tx) error {
 		// Update may call this again (a PostgreSQL serialization retry): start clean.
 		j.run.Counts, j.run.Skips = directory.Counts{}, maps.Clone(readSkips)
+		if j.opts.Claim != nil {
+			if err := j.opts.Claim(ctx, tx); err != nil {
+				return err
+			}
+		}
 		var err error
 		if a, err = j.newApplier(ctx, tx, sc); err != nil {
 			return err

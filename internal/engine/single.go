@@ -48,6 +48,9 @@ func (e *Engine) SyncUser(ctx context.Context, src directory.Source, conn connec
 	if err := j.record(ctx); err != nil {
 		return j.run, err
 	}
+	if err := j.prepare(ctx); err != nil {
+		return j.fail(ctx, directory.OutcomeFailed, err)
+	}
 	found, err := j.lookup(ctx, look, who)
 	j.countRequests()
 	if err != nil {

@@ -42,6 +42,9 @@ func (e *Engine) Sync(ctx context.Context, src directory.Source, conn connector.
 	if err := j.record(ctx); err != nil {
 		return j.run, err
 	}
+	if err := j.prepare(ctx); err != nil {
+		return j.fail(ctx, directory.OutcomeFailed, err)
+	}
 	if j.run.Kind == directory.RunDelta {
 		if run, err := j.delta(ctx, inc); !errors.Is(err, errWentFull) {
 			return run, err

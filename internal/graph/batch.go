@@ -102,85 +102,26 @@ func (c *Client) Batch(ctx context.Context, reqs []BatchRequest) ([]BatchRespons
 	return out, nil
 }
 
+// batchChunk sends one $batch of at most 20 requests, and sends again,
+// within the budget, the requests throttled or refused for the moment
+// (with those that failed only because they depended on them).
 func (c *Client) batchChunk(ctx context.Context, chunk []BatchRequest) ([]BatchResponse, error) {
 	deadline := c.clk.Now().Add(c.budget)
 	results := make(map[string]BatchResponse, len(chunk))
 	pending := chunk
 	for attempt := 0; ; attempt++ {
-		body, err := json.Marshal(struct {
-			Requests []BatchRequest `json:"requests"`
-		}{pending})
+		got, err := c.postBatch(ctx, pending)
 		if err != nil {
 			return nil, err
 		}
-		var br struct {
-			Responses []BatchResponse `json:"responses"`
-		}
-		if err := c.do(ctx, call{method: http.MethodPost, url: c.base + "/$batch", body: body}, &br); err != nil {
+		retry, wait, err := c.toRetry(pending, got, results, attempt)
+		if err != nil {
 			return nil, err
-		}
-		got := make(map[string]BatchResponse, len(br.Responses))
-		received := c.clk.Now()
-		for _, r := range br.Responses {
-			r.received = received
-			got[strings.ToLower(r.ID)] = r
-		}
-		retry := map[string]bool{}
-		var wait time.Duration
-		for _, r := range pending {
-			a, ok := got[strings.ToLower(r.ID)]
-			if !ok {
-				return nil, fmt.Errorf("no answer for request %q", r.ID)
-			}
-			results[strings.ToLower(r.ID)] = a
-			var w time.Duration
-			switch a.Status {
-			case http.StatusTooManyRequests:
-				c.stats.throttled.Add(1)
-				w = c.throttleWait(parseRetryAfter(a.Header("Retry-After"), a.received), attempt)
-			case http.StatusServiceUnavailable, http.StatusGatewayTimeout:
-				w = c.throttleWait(parseRetryAfter(a.Header("Retry-After"), a.received), attempt)
-			default:
-				continue
-			}
-			retry[strings.ToLower(r.ID)] = true
-			wait = max(wait, w)
-		}
-		// A request that failed only because what it depended on was
-		// throttled (424 Failed Dependency) goes again with it.
-		for changed := true; changed; {
-			changed = false
-			for _, r := range pending {
-				id := strings.ToLower(r.ID)
-				if retry[id] || results[id].Status != http.StatusFailedDependency {
-					continue
-				}
-				for _, d := range r.DependsOn {
-					if retry[strings.ToLower(d)] {
-						retry[id], changed = true, true
-						break
-					}
-				}
-			}
 		}
 		if len(retry) == 0 || attempt+1 >= c.maxAttempts || c.clk.Now().Add(wait).After(deadline) {
 			break
 		}
-		var next []BatchRequest
-		for _, r := range pending {
-			if !retry[strings.ToLower(r.ID)] {
-				continue
-			}
-			// Dependencies that already succeeded are not sent again.
-			var ds []string
-			for _, d := range r.DependsOn {
-				if retry[strings.ToLower(d)] {
-					ds = append(ds, d)
-				}
-			}
-			r.DependsOn = ds
-			next = append(next, r)
-		}
+		next := retried(pending, retry)
 		c.stats.retries.Add(int64(len(next)))
 		c.log.Info("graph: retrying throttled batch requests", "count", len(next), "wait", wait)
 		if err := clock.Sleep(ctx, c.clk, wait); err != nil {
@@ -193,4 +134,93 @@ func (c *Client) batchChunk(ctx context.Context, chunk []BatchRequest) ([]BatchR
 		out[i] = results[strings.ToLower(r.ID)]
 	}
 	return out, nil
+}
+
+// postBatch sends the requests as one $batch and returns the answers by
+// lower-case id.
+func (c *Client) postBatch(ctx context.Context, reqs []BatchRequest) (map[string]BatchResponse, error) {
+	body, err := json.Marshal(struct {
+		Requests []BatchRequest `json:"requests"`
+	}{reqs})
+	if err != nil {
+		return nil, err
+	}
+	var br struct {
+		Responses []BatchResponse `json:"responses"`
+	}
+	if err := c.do(ctx, call{method: http.MethodPost, url: c.base + "/$batch", body: body}, &br); err != nil {
+		return nil, err
+	}
+	got := make(map[string]BatchResponse, len(br.Responses))
+	received := c.clk.Now()
+	for _, r := range br.Responses {
+		r.received = received
+		got[strings.ToLower(r.ID)] = r
+	}
+	return got, nil
+}
+
+// toRetry records each pending request's answer in results and returns
+// the (lower-case) ids to send again, with the longest wait one of them
+// asks for.
+func (c *Client) toRetry(pending []BatchRequest, got, results map[string]BatchResponse, attempt int) (map[string]bool, time.Duration, error) {
+	retry := map[string]bool{}
+	var wait time.Duration
+	for _, r := range pending {
+		a, ok := got[strings.ToLower(r.ID)]
+		if !ok {
+			return nil, 0, fmt.Errorf("no answer for request %q", r.ID)
+		}
+		results[strings.ToLower(r.ID)] = a
+		var w time.Duration
+		switch a.Status {
+		case http.StatusTooManyRequests:
+			c.stats.throttled.Add(1)
+			w = c.throttleWait(parseRetryAfter(a.Header("Retry-After"), a.received), attempt)
+		case http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+			w = c.throttleWait(parseRetryAfter(a.Header("Retry-After"), a.received), attempt)
+		default:
+			continue
+		}
+		retry[strings.ToLower(r.ID)] = true
+		wait = max(wait, w)
+	}
+	// A request that failed only because what it depended on was
+	// throttled (424 Failed Dependency) goes again with it.
+	for changed := true; changed; {
+		changed = false
+		for _, r := range pending {
+			id := strings.ToLower(r.ID)
+			if retry[id] || results[id].Status != http.StatusFailedDependency {
+				continue
+			}
+			for _, d := range r.DependsOn {
+				if retry[strings.ToLower(d)] {
+					retry[id], changed = true, true
+					break
+				}
+			}
+		}
+	}
+	return retry, wait, nil
+}
+
+// retried is the requests to send again; dependencies that already
+// succeeded are not sent again.
+func retried(pending []BatchRequest, retry map[string]bool) []BatchRequest {
+	var next []BatchRequest
+	for _, r := range pending {
+		if !retry[strings.ToLower(r.ID)] {
+			continue
+		}
+		var ds []string
+		for _, d := range r.DependsOn {
+			if retry[strings.ToLower(d)] {
+				ds = append(ds, d)
+			}
+		}
+		r.DependsOn = ds
+		next = append(next, r)
+	}
+	return next
 }

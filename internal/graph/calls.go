@@ -38,7 +38,7 @@ func (c *Client) ListUsers(ctx context.Context, q Query, fn func([]User) error) 
 	if q.Top == 0 {
 		q.Top = 999
 	}
-	if _, err := walk(ctx, c, c.url("/users", q), q.header(), fn); err != nil {
+	if _, err := walk(ctx, c, c.url("/users", q), q.header(), q.ReadAhead, fn); err != nil {
 		return fmt.Errorf("graph: list users: %w", err)
 	}
 	return nil
@@ -52,7 +52,7 @@ func (c *Client) ListGroups(ctx context.Context, q Query, fn func([]Group) error
 	if q.Top == 0 {
 		q.Top = 999
 	}
-	if _, err := walk(ctx, c, c.url("/groups", q), q.header(), fn); err != nil {
+	if _, err := walk(ctx, c, c.url("/groups", q), q.header(), q.ReadAhead, fn); err != nil {
 		return fmt.Errorf("graph: list groups: %w", err)
 	}
 	return nil
@@ -64,7 +64,7 @@ func (c *Client) ListMembers(ctx context.Context, groupID string, q Query, fn fu
 	if q.Top == 0 {
 		q.Top = 999
 	}
-	if _, err := walk(ctx, c, c.url("/groups/"+url.PathEscape(groupID)+"/members", q), q.header(), fn); err != nil {
+	if _, err := walk(ctx, c, c.url("/groups/"+url.PathEscape(groupID)+"/members", q), q.header(), q.ReadAhead, fn); err != nil {
 		return fmt.Errorf("graph: list members of group %s: %w", groupID, err)
 	}
 	return nil
@@ -76,7 +76,7 @@ func (c *Client) ListMemberOf(ctx context.Context, user string, q Query, fn func
 	if q.Top == 0 {
 		q.Top = 999
 	}
-	if _, err := walk(ctx, c, c.url(UserPath(user)+"/memberOf", q), q.header(), fn); err != nil {
+	if _, err := walk(ctx, c, c.url(UserPath(user)+"/memberOf", q), q.header(), q.ReadAhead, fn); err != nil {
 		return fmt.Errorf("graph: list memberOf of user %s: %w", user, err)
 	}
 	return nil
@@ -117,7 +117,7 @@ func (c *Client) Organization(ctx context.Context) ([]Organization, error) {
 // Domains lists the tenant's domains.
 func (c *Client) Domains(ctx context.Context) ([]Domain, error) {
 	var out []Domain
-	if _, err := walk(ctx, c, c.url("/domains", Query{}), nil, func(ds []Domain) error {
+	if _, err := walk(ctx, c, c.url("/domains", Query{}), nil, false, func(ds []Domain) error {
 		out = append(out, ds...)
 		return nil
 	}); err != nil {
@@ -131,6 +131,10 @@ type DeltaOptions struct {
 	// Minimal asks (Prefer: return=minimal) for only the changed properties
 	// of changed objects, instead of every selected property.
 	Minimal bool
+	// NoReadAhead waits for the callback before requesting the next page:
+	// for a callback that may return ErrStop. A round otherwise reads ahead
+	// (see walk).
+	NoReadAhead bool
 }
 
 func (o DeltaOptions) header() http.Header {
@@ -193,7 +197,7 @@ func WalkDelta[T any](ctx context.Context, c *Client, link string, o DeltaOption
 
 func walkDelta[T any](ctx context.Context, c *Client, link string, o DeltaOptions, fn func([]T) error) (string, error) {
 	stopped := false
-	dl, err := walk(ctx, c, link, o.header(), func(v []T) error {
+	dl, err := walk(ctx, c, link, o.header(), !o.NoReadAhead, func(v []T) error {
 		err := fn(v)
 		if errors.Is(err, ErrStop) {
 			stopped = true
@@ -228,7 +232,7 @@ func (c *Client) LatestDeltaLink(ctx context.Context, deltaURL string) (string, 
 // Walk pages through any collection from link (such as a nextLink found in
 // a $batch answer), handing each page to fn; see ListUsers.
 func Walk[T any](ctx context.Context, c *Client, link string, fn func([]T) error) error {
-	_, err := walk(ctx, c, link, nil, fn)
+	_, err := walk(ctx, c, link, nil, false, fn)
 	return err
 }
 
@@ -284,6 +288,45 @@ func (c *Client) boundedToken(ctx context.Context, deadline time.Time) error {
 	return err
 }
 
+// tokenClaims decodes the claims of the client's access token into v. The
+// token is not verified here (Graph does that): it came over TLS from the
+// cloud's authority, as Microsoft issued it.
+func (c *Client) tokenClaims(ctx context.Context, v any) error {
+	tok, err := c.token(ctx, "")
+	if err != nil {
+		return err
+	}
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		return errors.New("graph: the access token is not a JWT")
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
+	if err != nil {
+		return fmt.Errorf("graph: access token payload: %w", err)
+	}
+	if err := json.Unmarshal(payload, v); err != nil {
+		return fmt.Errorf("graph: access token claims: %w", err)
+	}
+	return nil
+}
+
+// TokenTenant is the id of the tenant that issued the client's access
+// token (its tid claim): the tenant the credential signs in to, whether
+// the settings named it by id or by a domain. For when /organization is
+// not readable.
+func (c *Client) TokenTenant(ctx context.Context) (string, error) {
+	var claims struct {
+		Tid string `json:"tid"`
+	}
+	if err := c.tokenClaims(ctx, &claims); err != nil {
+		return "", err
+	}
+	if claims.Tid == "" {
+		return "", errors.New("graph: the access token names no tenant (tid)")
+	}
+	return claims.Tid, nil
+}
+
 // Roles returns the application permissions the client's access token
 // carries (its roles claim), such as User.ReadWrite.All: what the tenant's
 // administrator consented to for the app. It is read from the token as
@@ -291,23 +334,11 @@ func (c *Client) boundedToken(ctx context.Context, deadline time.Time) error {
 // missing; Graph still decides what each call may do. Call Authenticate
 // first: a failure to get a token is returned as it is.
 func (c *Client) Roles(ctx context.Context) ([]string, error) {
-	tok, err := c.token(ctx, "")
-	if err != nil {
-		return nil, err
-	}
-	parts := strings.Split(tok, ".")
-	if len(parts) != 3 {
-		return nil, errors.New("graph: the access token is not a JWT")
-	}
-	payload, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
-	if err != nil {
-		return nil, fmt.Errorf("graph: access token payload: %w", err)
-	}
 	var claims struct {
 		Roles []string `json:"roles"`
 	}
-	if err := json.Unmarshal(payload, &claims); err != nil {
-		return nil, fmt.Errorf("graph: access token claims: %w", err)
+	if err := c.tokenClaims(ctx, &claims); err != nil {
+		return nil, err
 	}
 	return claims.Roles, nil
 }

@@ -278,66 +278,21 @@ func (c *Client) once(ctx context.Context, r call, into any, deadline time.Time,
 	defer cancel(nil)
 	timer := c.clk.AfterFunc(limit, func() { cancel(errAttemptTimeout) })
 	defer timer.Stop()
-	timedOut := func(phase string, read int64) *TimeoutError {
-		if context.Cause(actx) == errAttemptTimeout && ctx.Err() == nil {
-			return &TimeoutError{URL: r.url, After: limit, Phase: phase, Read: read}
-		}
-		return nil
-	}
-	tokenTimedOut := func() *TimeoutError {
-		if te := timedOut("getting an access token", 0); te != nil {
-			te.URL = "" // the login service's, not Graph's
-			return te
-		}
-		return nil
-	}
+	at := bounded{call: ctx, ctx: actx, url: r.url, limit: limit}
 
 	tok, err := c.token(actx, *claims)
 	*claims = ""
 	if err != nil {
-		if te := tokenTimedOut(); te != nil {
-			return c.backoff(attempt), te
-		}
-		if ctx.Err() != nil {
-			return -1, ctx.Err()
-		}
-		var ae *AuthError
-		if errors.As(err, &ae) && ae.transient() {
-			return c.backoff(attempt), err
-		}
-		return -1, err
+		return c.tokenFailed(at, err, attempt)
 	}
-	var body io.Reader
-	if r.body != nil {
-		body = bytes.NewReader(r.body)
-	}
-	req, err := http.NewRequestWithContext(actx, r.method, r.url, body)
+	req, err := c.newRequest(actx, r, tok)
 	if err != nil {
 		return -1, err
-	}
-	for k, vs := range r.header {
-		req.Header[k] = vs
-	}
-	req.Header.Set("Authorization", "Bearer "+tok)
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", c.ua)
-	req.Header.Set("client-request-id", newRequestID())
-	if r.body != nil {
-		req.Header.Set("Content-Type", "application/json")
 	}
 	c.stats.requests.Add(1)
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		if te := timedOut("waiting for the answer", 0); te != nil {
-			return c.backoff(attempt), te
-		}
-		if ctx.Err() != nil {
-			return -1, ctx.Err()
-		}
-		if Transient(err) {
-			return c.backoff(attempt), err
-		}
-		return -1, err
+		return c.sendFailed(at, err, attempt)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 300 && resp.StatusCode <= 399 {
@@ -349,31 +304,109 @@ func (c *Client) once(ctx context.Context, r call, into any, deadline time.Time,
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		data, rerr := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 		if rerr != nil {
-			if te := timedOut("reading the answer", int64(len(data))); te != nil {
+			if te := at.timedOut("reading the answer", int64(len(data))); te != nil {
 				return c.backoff(attempt), te
 			}
 		}
 		return c.failed(resp, data, r, attempt, claims, refreshed)
 	}
-	body2 := &pageReader{r: resp.Body, max: c.maxPage}
-	err = decodeJSON(body2, into)
+	return c.decodeAnswer(at, resp.Body, into, attempt)
+}
+
+// bounded is one attempt of a call, under its time limit.
+type bounded struct {
+	call  context.Context // the call's: its end is the caller's doing
+	ctx   context.Context // the attempt's, cancelled at its limit
+	url   string
+	limit time.Duration
+}
+
+// timedOut is the TimeoutError of an attempt that ran past its limit in
+// phase, having read read bytes; nil when the attempt did not time out.
+func (b bounded) timedOut(phase string, read int64) *TimeoutError {
+	if context.Cause(b.ctx) == errAttemptTimeout && b.call.Err() == nil {
+		return &TimeoutError{URL: b.url, After: b.limit, Phase: phase, Read: read}
+	}
+	return nil
+}
+
+// tokenFailed says whether an attempt whose token could not be had is
+// tried again.
+func (c *Client) tokenFailed(at bounded, err error, attempt int) (time.Duration, error) {
+	if te := at.timedOut("getting an access token", 0); te != nil {
+		te.URL = "" // the login service's, not Graph's
+		return c.backoff(attempt), te
+	}
+	if at.call.Err() != nil {
+		return -1, at.call.Err()
+	}
+	var ae *AuthError
+	if errors.As(err, &ae) && ae.transient() {
+		return c.backoff(attempt), err
+	}
+	return -1, err
+}
+
+// newRequest is r as an HTTP request carrying tok.
+func (c *Client) newRequest(ctx context.Context, r call, tok string) (*http.Request, error) {
+	var body io.Reader
+	if r.body != nil {
+		body = bytes.NewReader(r.body)
+	}
+	req, err := http.NewRequestWithContext(ctx, r.method, r.url, body)
+	if err != nil {
+		return nil, err
+	}
+	for k, vs := range r.header {
+		req.Header[k] = vs
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", c.ua)
+	req.Header.Set("client-request-id", newRequestID())
+	if r.body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	return req, nil
+}
+
+// sendFailed says whether an attempt that got no answer is tried again.
+func (c *Client) sendFailed(at bounded, err error, attempt int) (time.Duration, error) {
+	if te := at.timedOut("waiting for the answer", 0); te != nil {
+		return c.backoff(attempt), te
+	}
+	if at.call.Err() != nil {
+		return -1, at.call.Err()
+	}
+	if Transient(err) {
+		return c.backoff(attempt), err
+	}
+	return -1, err
+}
+
+// decodeAnswer decodes a 2xx answer's body into into as it streams in; a
+// body cut short or too slow is worth another attempt, one Graph should
+// not have sent is not.
+func (c *Client) decodeAnswer(at bounded, body io.Reader, into any, attempt int) (time.Duration, error) {
+	pr := &pageReader{r: body, max: c.maxPage}
+	err := decodeJSON(pr, into)
 	switch {
 	case err == nil:
 		return 0, nil
 	case errors.Is(err, ErrPageTooLarge) || errors.Is(err, ErrTooManyValues):
-		return -1, fmt.Errorf("graph: %s: %w", pathOf(r.url), err)
+		return -1, fmt.Errorf("graph: %s: %w", pathOf(at.url), err)
 	}
-	if te := timedOut("reading the answer", body2.n); te != nil {
+	if te := at.timedOut("reading the answer", pr.n); te != nil {
 		return c.backoff(attempt), te
 	}
-	if ctx.Err() != nil {
-		return -1, ctx.Err()
+	if at.call.Err() != nil {
+		return -1, at.call.Err()
 	}
-	if body2.err != nil {
+	if pr.err != nil {
 		// A connection dropped in the middle of a body is as transient as a reset.
-		return c.backoff(attempt), fmt.Errorf("graph: reading response: %w", body2.err)
+		return c.backoff(attempt), fmt.Errorf("graph: reading response: %w", pr.err)
 	}
-	return -1, fmt.Errorf("graph: decoding %s: %w", pathOf(r.url), err)
+	return -1, fmt.Errorf("graph: decoding %s: %w", pathOf(at.url), err)
 }
 
 // failed reads a non-2xx answer and says whether and when to try again.
@@ -479,23 +512,57 @@ type pageOf[T any] struct {
 // walk GETs start and follows @odata.nextLink exactly as given, handing
 // each page's values to fn, and returns the last page's deltaLink (if any).
 // fn returning ErrStop ends the walk early with no error.
-func walk[T any](ctx context.Context, c *Client, start string, h http.Header, fn func([]T) error) (deltaLink string, err error) {
+//
+// With readAhead, the next page is requested as soon as its link is
+// known, before fn has the page: a listing is a chain of dependent round
+// trips, and what fn does with a page (staging it in a database) then
+// overlaps the wait for the next instead of adding to it. Memory holds two
+// pages at most. A caller whose fn may return ErrStop leaves it off, so
+// that stopping costs no request.
+func walk[T any](ctx context.Context, c *Client, start string, h http.Header, readAhead bool, fn func([]T) error) (deltaLink string, err error) {
 	if err := sameOrigin(c.origin, start); err != nil {
 		return "", err
 	}
-	link := start
+	fctx, cancel := context.WithCancel(ctx)
+	var pending <-chan fetchedPage[T]
+	defer func() {
+		cancel()
+		if pending != nil {
+			<-pending // no request outlives the walk
+		}
+	}()
+	fetch := func(link string) <-chan fetchedPage[T] {
+		ch := make(chan fetchedPage[T], 1)
+		go func() {
+			var f fetchedPage[T]
+			f.err = c.getJSON(fctx, link, h, &f.page)
+			ch <- f
+		}()
+		return ch
+	}
 	// Every page's link, hashed: a server that leads back to a page it
 	// already served (A -> B -> A) would otherwise be read forever.
-	seen := map[[sha256.Size]byte]int{}
+	seen := map[[sha256.Size]byte]int{sha256.Sum256([]byte(start)): 1}
+	pending = fetch(start)
 	for page := 1; ; page++ {
-		key := sha256.Sum256([]byte(link))
-		if first, ok := seen[key]; ok {
-			return "", fmt.Errorf("graph: %s: %w: page %d leads back to page %d", pathOf(start), ErrNextLinkCycle, page, first)
+		f := <-pending
+		pending = nil
+		if f.err != nil {
+			return "", f.err
 		}
-		seen[key] = page
-		var p pageOf[T]
-		if err := c.getJSON(ctx, link, h, &p); err != nil {
-			return "", err
+		p := f.page
+		var nextErr error
+		next := func() {
+			key := sha256.Sum256([]byte(p.NextLink))
+			if first, ok := seen[key]; ok {
+				nextErr = fmt.Errorf("graph: %s: %w: page %d leads back to page %d", pathOf(start), ErrNextLinkCycle, page+1, first)
+			} else if nextErr = sameOrigin(c.origin, p.NextLink); nextErr == nil {
+				seen[key] = page + 1
+				pending = fetch(p.NextLink)
+			}
+		}
+		if readAhead && p.NextLink != "" {
+			next()
 		}
 		if err := fn(p.Value); err != nil {
 			if errors.Is(err, ErrStop) {
@@ -506,11 +573,19 @@ func walk[T any](ctx context.Context, c *Client, start string, h http.Header, fn
 		if p.NextLink == "" {
 			return p.DeltaLink, nil
 		}
-		if err := sameOrigin(c.origin, p.NextLink); err != nil {
-			return "", err
+		if !readAhead {
+			next()
 		}
-		link = p.NextLink
+		if nextErr != nil {
+			return "", nextErr
+		}
 	}
+}
+
+// fetchedPage is a page read ahead, or why it could not be.
+type fetchedPage[T any] struct {
+	page pageOf[T]
+	err  error
 }
 
 // Query is the OData query of a listing.
@@ -521,6 +596,9 @@ type Query struct {
 	Search  string // needs ConsistencyLevel: eventual, which Query adds
 	OrderBy string
 	Count   bool
+	// ReadAhead requests each next page before the callback has the
+	// current one (see walk); for callers that never return ErrStop.
+	ReadAhead bool
 }
 
 // Encode returns the query string, without "?".

@@ -804,3 +804,42 @@ func TestCustomGraphURLWithVersion(t *testing.T) {
 		t.Fatalf("cloud %+v err %v", c, err)
 	}
 }
+
+// TestReadAheadOverlapsTheCallback checks that a listing read ahead asks
+// for the next page while the callback still holds the current one, and
+// still hands every page over in order.
+func TestReadAheadOverlapsTheCallback(t *testing.T) {
+	asked := make(chan string, 3)
+	f := newFixture(t, time.Minute, func(f *fixture, w http.ResponseWriter, r *http.Request) {
+		page := r.URL.Query().Get("$skiptoken")
+		asked <- page
+		switch page {
+		case "":
+			io.WriteString(w, `{"@odata.nextLink":"`+f.srv.URL+`/v1.0/users?$skiptoken=2","value":[{"id":"1"}]}`)
+		case "2":
+			io.WriteString(w, `{"@odata.nextLink":"`+f.srv.URL+`/v1.0/users?$skiptoken=3","value":[{"id":"2"}]}`)
+		default:
+			io.WriteString(w, `{"value":[{"id":"3"}]}`)
+		}
+	})
+	var ids []string
+	err := f.c.ListUsers(context.Background(), graph.Query{ReadAhead: true}, func(us []graph.User) error {
+		first := <-asked
+		if us[0].ID == "1" && first != "" || us[0].ID == "3" && first != "3" {
+			t.Errorf("page %s came from request %q", us[0].ID, first)
+		}
+		if us[0].ID != "3" {
+			select {
+			case next := <-asked:
+				asked <- next // for the next page's check
+			case <-time.After(10 * time.Second):
+				t.Errorf("page %s: the next page was not asked for while the callback held it", us[0].ID)
+			}
+		}
+		ids = append(ids, us[0].ID)
+		return nil
+	})
+	if err != nil || !slices.Equal(ids, []string{"1", "2", "3"}) {
+		t.Fatalf("ids %v, err %v", ids, err)
+	}
+}

@@ -52,13 +52,22 @@ func (o syncOptions) engine() engine.Options {
 // runSync runs one sync of src through the engine and returns the run as
 // recorded, with the engine's error mapped to a kind.
 func (m *Manager) runSync(ctx context.Context, src directory.Source, conn connector.Connector, o syncOptions) (directory.Run, error) {
-	run, err := m.d.Engine.Sync(ctx, src, conn, o.engine())
+	run, err := m.d.Engine.Sync(ctx, src, conn, m.claimed(src, conn, o))
 	return run, m.runError(src, run, err)
+}
+
+// claimed is the engine's options for a run of src that takes the
+// source's claim on its directory in its apply transaction.
+func (m *Manager) claimed(src directory.Source, conn connector.Connector, o syncOptions) engine.Options {
+	eo := o.engine()
+	c := &runClaim{m: m, src: src, conn: conn}
+	eo.Prepare, eo.Claim = c.prepare, c.take
+	return eo
 }
 
 // runSyncUser synchronizes one user of src at once.
 func (m *Manager) runSyncUser(ctx context.Context, src directory.Source, conn connector.Connector, who string, o syncOptions) (directory.Run, error) {
-	run, err := m.d.Engine.SyncUser(ctx, src, conn, who, o.engine())
+	run, err := m.d.Engine.SyncUser(ctx, src, conn, who, m.claimed(src, conn, o))
 	return run, m.runError(src, run, err)
 }
 
@@ -108,6 +117,12 @@ func purgeTrash(ctx context.Context, tx store.Tx, accountID string, before time.
 func (m *Manager) runError(src directory.Source, run directory.Run, err error) error {
 	if err == nil {
 		return nil
+	}
+	if e := AsError(err); e != nil && e.Code == CodeDomainClaimed {
+		if run.ID != "" {
+			e.RunID, e.Message = run.ID, e.Message+" (run "+run.ID+")"
+		}
+		return e
 	}
 	var kind Kind
 	var msg string

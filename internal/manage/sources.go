@@ -36,6 +36,9 @@ type SourceInput struct {
 	Schedule *schedule.Schedule
 	// Scope is the source's scope rules and import options.
 	Scope *scope.Settings
+	// IfVersion makes an update conditional on the source's version
+	// (version.go); "" or AnyVersion updates whatever it is.
+	IfVersion string
 }
 
 // SourceView is a source as every front end shows it: its settings and
@@ -54,6 +57,8 @@ type SourceView struct {
 	// or in progress.
 	LastRun *directory.Run
 	Active  *directory.Run
+	// Version is the version of the source's stored state (version.go).
+	Version string
 }
 
 // Source states, as SourceStatus.State says them.
@@ -129,6 +134,9 @@ func (m *Manager) view(ctx context.Context, src directory.Source) (SourceView, e
 		v.Config = []byte("{}")
 	}
 	var err error
+	if v.Version, err = m.sourceVersion(ctx, m.d.Store, src); err != nil {
+		return v, err
+	}
 	if v.Scope, err = scope.Parse(src.Settings); err != nil {
 		return v, fmt.Errorf("source %s: stored scope: %w", src.Name, err)
 	}
@@ -442,7 +450,7 @@ func (m *Manager) UpdateSource(ctx context.Context, actor Actor, key string, in 
 	if in.Enabled != nil {
 		src.Enabled = *in.Enabled
 	}
-	resetCursor := false
+	resetCursor, before := false, src.Config
 	if in.Config != nil || in.Secret != nil {
 		if resetCursor, err = m.changeCredentials(&src, in); err != nil {
 			return SourceView{}, err
@@ -457,7 +465,11 @@ func (m *Manager) UpdateSource(ctx context.Context, actor Actor, key string, in 
 		}
 		resetCursor = true
 	}
+	moved := credentialTargetChanged(src.Kind, before, src.Config) != "" || domainClaim(src.Kind, before) != domainClaim(src.Kind, src.Config)
 	err = m.d.Store.Update(ctx, func(tx store.Tx) error {
+		if err := m.checkSourceVersion(ctx, tx, actor, src.ID, in.IfVersion); err != nil {
+			return err
+		}
 		if resetCursor {
 			if err := m.checkClaim(ctx, tx, src); err != nil {
 				return err
@@ -465,6 +477,13 @@ func (m *Manager) UpdateSource(ctx context.Context, actor Actor, key string, in 
 		}
 		if err := tx.UpdateSource(ctx, src); err != nil {
 			return nameTaken(err, actor, src.Name)
+		}
+		if moved {
+			// It may read another directory now: it claims again at its
+			// next test or sync.
+			if err := tx.ReleaseDomainClaim(ctx, src.ID); err != nil {
+				return err
+			}
 		}
 		if resetCursor {
 			if err := tx.SetSourceState(ctx, src.ID, ""); err != nil {
@@ -529,6 +548,12 @@ func (m *Manager) SetEnabled(ctx context.Context, actor Actor, key string, on bo
 // RemoveSource removes a source; the users and groups it brought stay in
 // the directory, as local objects.
 func (m *Manager) RemoveSource(ctx context.Context, actor Actor, key string) (directory.Source, error) {
+	return m.RemoveSourceIfVersion(ctx, actor, key, AnyVersion)
+}
+
+// RemoveSourceIfVersion is RemoveSource, made only if the source is still
+// at the version given (version.go).
+func (m *Manager) RemoveSourceIfVersion(ctx context.Context, actor Actor, key, version string) (directory.Source, error) {
 	if err := actor.require(ActManageSources); err != nil {
 		return directory.Source{}, err
 	}
@@ -536,6 +561,9 @@ func (m *Manager) RemoveSource(ctx context.Context, actor Actor, key string) (di
 	err := m.d.Store.Update(ctx, func(tx store.Tx) error {
 		var err error
 		if src, err = m.findSource(ctx, tx, actor, key); err != nil {
+			return err
+		}
+		if err := m.checkSourceVersion(ctx, tx, actor, src.ID, version); err != nil {
 			return err
 		}
 		return tx.DeleteSource(ctx, actor.AccountID, src.ID)
@@ -586,11 +614,37 @@ func (m *Manager) TestSource(ctx context.Context, actor Actor, key string) (Sour
 		t.Checks = []CheckResult{}
 	}
 	if cerr == nil {
-		return t, nil
+		return m.claimAtTest(ctx, src, conn, t)
 	}
 	t.Problem = problem(cerr)
 	m.d.Logger.Info("source test failed", "source", src.ID, "err", cerr)
 	return t, &Error{Kind: SourceFailed, Message: fmt.Sprintf("source %s: connection test failed: %s", src.Name, t.Problem.Message), Err: cerr}
+}
+
+// claimAtTest claims the directory a source that passed its test reads,
+// as one more step of the test: a test passes only for a source that may
+// sync.
+func (m *Manager) claimAtTest(ctx context.Context, src directory.Source, conn connector.Connector, t SourceTest) (SourceTest, error) {
+	id, err := identify(ctx, src, conn)
+	if err == nil {
+		err = m.d.Store.Update(ctx, func(tx store.Tx) error { return m.takeClaim(ctx, tx, src, id) })
+	}
+	if err == nil {
+		if id.Key != "" {
+			t.Checks = append(t.Checks, CheckResult{Name: "domain", OK: true,
+				Message: displayName(src, id) + " is claimed by this source: no other source of this deployment may sync it"})
+		}
+		return t, nil
+	}
+	t.OK = false
+	if e := AsError(err); e != nil {
+		t.Checks = append(t.Checks, CheckResult{Name: "domain", OK: false, Message: e.Message})
+		t.Problem = &SourceProblem{Kind: e.Code, Message: e.Message}
+		return t, e
+	}
+	t.Checks = append(t.Checks, CheckResult{Name: "domain", OK: false, Message: "which directory the source reads could not be read: " + connectorMessage(err)})
+	t.Problem = problem(err)
+	return t, &Error{Kind: SourceFailed, Message: fmt.Sprintf("source %s: connection test failed: %s", src.Name, t.Problem.Message), Err: err}
 }
 
 func problem(err error) *SourceProblem {

@@ -35,6 +35,9 @@ type world struct {
 	jobs   *jobs
 	// failures makes the next Snapshot calls fail (a transient failure).
 	failures *counter
+	// hooks holds, by source name, what a Snapshot of the source does
+	// before it reads (block, to hold a run in its read phase).
+	hooks sync.Map
 }
 
 type counter struct {
@@ -82,9 +85,13 @@ func (j *jobs) take() []manage.Job {
 type flaky struct {
 	connector.Connector
 	failures *counter
+	hook     func()
 }
 
 func (f flaky) Snapshot(ctx context.Context, sink connector.Sink) error {
+	if f.hook != nil {
+		f.hook()
+	}
 	if f.failures.take() {
 		return &connector.Error{Kind: connector.KindUnavailable, Code: "serviceUnavailable", Message: "Microsoft Graph answered 503 past the retry budget"}
 	}
@@ -110,7 +117,11 @@ func newWorld(t *testing.T, users, groups int) *world {
 		if err != nil {
 			return nil, err
 		}
-		return flaky{c, w.failures}, nil
+		f := flaky{Connector: c, failures: w.failures}
+		if h, ok := w.hooks.Load(src.Name); ok {
+			f.hook = h.(func())
+		}
+		return f, nil
 	}
 	w.parts, err = factory.Open(t.Context(), factory.Options{DB: filepath.Join(dir, "d.db"), Clock: w.clock, Connect: connect})
 	if err != nil {
@@ -151,4 +162,9 @@ func wantKind(t *testing.T, err error, kind manage.Kind, what string) *manage.Er
 		t.Fatalf("%s: %v (kind %q), want kind %q", what, err, manage.KindOf(err), kind)
 	}
 	return manage.AsError(err)
+}
+
+// Identity forwards to the connector: which tenant it reads.
+func (f flaky) Identity(ctx context.Context) (connector.Identity, error) {
+	return f.Connector.(connector.Identifier).Identity(ctx)
 }

@@ -146,3 +146,38 @@ func decodeKey(s string) ([]byte, error) {
 	}
 	return k, nil
 }
+
+// NewKey returns a new random master key.
+func NewKey() ([]byte, error) {
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return nil, fmt.Errorf("secret: generate key: %w", err)
+	}
+	return key, nil
+}
+
+// WriteNewKeyFile writes key to a key file that must not exist yet (mode
+// 0600, in a directory created with mode 0700), synced to disk: a key
+// that a database's secrets are about to be sealed under must survive a
+// crash.
+func WriteNewKeyFile(keyFile string, key []byte) error {
+	if err := os.MkdirAll(filepath.Dir(keyFile), 0o700); err != nil {
+		return fmt.Errorf("secret: %w", err)
+	}
+	f, err := os.OpenFile(keyFile, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("secret: create key file: %w", err)
+	}
+	_, err = f.WriteString(base64.StdEncoding.EncodeToString(key) + "\n")
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(keyFile)
+		return fmt.Errorf("secret: write key file: %w", err)
+	}
+	return nil
+}

@@ -124,6 +124,7 @@ type Reader interface {
 
 	MailReader // enrollments, the outbox, mail settings (mail.go)
 	ConsoleReader
+	ClaimReader  // "one domain, one source" (claims.go)
 	TargetReader // provisioning targets (target.go)
 }
 
@@ -321,6 +322,8 @@ type Tx interface {
 
 	MailTx // enrollments, the outbox, mail settings (mail.go)
 	ConsoleWriter
+	ClaimTx
+	SecretTx
 	TargetTx // provisioning targets (target.go)
 }
 

@@ -256,7 +256,7 @@ func (c *conn) Snapshot(ctx context.Context, sink connector.Sink) error {
 
 func (c *conn) snapshotUsers(ctx context.Context, sink connector.Sink) error {
 	n := 0
-	err := c.client.ListUsers(ctx, graph.Query{}, func(us []graph.User) error {
+	err := c.client.ListUsers(ctx, graph.Query{ReadAhead: true}, func(us []graph.User) error {
 		for _, u := range us {
 			if u.ID == "" {
 				return &connector.Error{Kind: connector.KindProtocol, Message: "Graph returned a user without an id"}

@@ -226,6 +226,7 @@ func (t *tx) DeleteSource(ctx context.Context, accountID, id string) error {
 		`DELETE FROM memberships WHERE source_id = ?`,
 		`DELETE FROM user_links WHERE source_id = ?`,
 		`DELETE FROM group_links WHERE source_id = ?`,
+		`DELETE FROM domain_claims WHERE source_id = ?`,
 		`DELETE FROM sources WHERE id = ?`,
 	} {
 		if _, err := t.c.exec(ctx, q, sid); err != nil {

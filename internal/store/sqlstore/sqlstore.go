@@ -85,13 +85,16 @@ func OpenSQLite(ctx context.Context, path string, opts ...Option) (*Store, error
 	}
 	// The pragmas run on every new connection of the pool. synchronous=NORMAL
 	// is safe from corruption in WAL mode; a power cut may lose the last
-	// commits, never half of one.
+	// commits, never half of one. The page cache is per connection and
+	// counts in the process's memory: 16 MiB each keeps a sync's peak
+	// memory flat (the operating system caches the file besides), where
+	// 64 MiB cost ~120 MiB more at 20,000 users for no measurable speed.
 	dsn := "file:" + path +
 		"?_pragma=foreign_keys(1)" +
 		"&_pragma=journal_mode(WAL)" +
 		"&_pragma=synchronous(NORMAL)" +
 		"&_pragma=busy_timeout(30000)" +
-		"&_pragma=cache_size(-65536)" +
+		"&_pragma=cache_size(-16384)" +
 		"&_pragma=temp_store(MEMORY)" +
 		"&_txlock=immediate" +
 		"&_time_format=sqlite"

@@ -1,137 +1,117 @@
 package storetest
 
 import (
-	"fmt"
+	"errors"
 	"slices"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/dirsync/dirsync/internal/directory"
 	"github.com/dirsync/dirsync/internal/store"
 )
 
-// testRunClaims: queued runs are claimed by one holder at a time, due and
-// of a source nobody runs, oldest first; claims run out, are renewed and
-// handed back; running runs whose lease ran out are orphans.
-func testRunClaims(t *testing.T, s store.Store) {
+// testDomainClaims: a directory is held by one source across accounts; a
+// source holds one claim, moves it by claiming another, and loses it when
+// released or removed; of two transactions claiming one key at once,
+// exactly one commits.
+func testDomainClaims(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	acc := mkAccount(t, s, "acme")
-	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
-	var srcs []directory.Source
-	for i := range 5 {
-		srcs = append(srcs, mkSource(t, s, acc.ID, fmt.Sprint("src", i)))
-	}
-	mk := func(src directory.Source, outcome directory.Outcome, at time.Time) directory.Run {
-		r := directory.Run{AccountID: acc.ID, SourceID: src.ID, Kind: directory.RunDelta, StartedAt: at, Outcome: outcome}
-		update(t, s, func(tx store.Tx) error { return tx.CreateRun(ctx, &r) })
-		return r
-	}
-	q1 := mk(srcs[0], directory.OutcomeQueued, now.Add(-2*time.Minute))
-	q2 := mk(srcs[1], directory.OutcomeQueued, now.Add(-time.Minute))
-	mk(srcs[2], directory.OutcomeQueued, now.Add(time.Hour)) // not due
-	mk(srcs[3], directory.OutcomeQueued, now)                // its source is running
-	alive := mk(srcs[3], directory.OutcomeRunning, now)
-	dead := mk(srcs[4], directory.OutcomeRunning, now.Add(-10*time.Minute))
-	update(t, s, func(tx store.Tx) error { return tx.AcquireLease(ctx, srcs[3].ID, "p0", now, 30*time.Minute) })
-	update(t, s, func(tx store.Tx) error {
-		return tx.AcquireLease(ctx, srcs[4].ID, "gone", now.Add(-10*time.Minute), time.Minute)
-	})
-
-	claim := func(holder string, at time.Time, limit int) []string {
-		var got []directory.Run
-		update(t, s, func(tx store.Tx) error {
-			var err error
-			got, err = tx.ClaimQueuedRuns(ctx, holder, at, at.Add(time.Minute), limit)
-			return err
+	a, b := mkAccount(t, s, "a"), mkAccount(t, s, "b")
+	sa, sb := mkSource(t, s, a.ID, "sa"), mkSource(t, s, b.ID, "sb")
+	claim := func(src, acc, key string, names ...string) error {
+		return s.Update(ctx, func(tx store.Tx) error {
+			return tx.SetDomainClaim(ctx, store.DomainClaim{Key: key, AccountID: acc, SourceID: src, Names: names, ClaimedAt: tm(1, 0)})
 		})
-		var ids []string
-		for _, r := range got {
-			ids = append(ids, r.ID)
+	}
+	if err := claim(sa.ID, a.ID, "entra:t1", "t1", "contoso.com"); err != nil {
+		t.Fatal(err)
+	}
+	if err := claim(sa.ID, a.ID, "entra:t1", "t1", "contoso.com", "new.contoso.com"); err != nil {
+		t.Fatalf("claiming again: %v", err)
+	}
+	wantErr(t, claim(sb.ID, b.ID, "entra:t1", "t1"), store.ErrAlreadyExists, "another account's source claiming a held key")
+	cs := must[[]store.DomainClaim](t)(s.DomainClaims(ctx))
+	if len(cs) != 1 || cs[0].SourceID != sa.ID || cs[0].AccountID != a.ID || !slices.Equal(cs[0].Names, []string{"t1", "contoso.com", "new.contoso.com"}) || !cs[0].ClaimedAt.Equal(tm(1, 0)) {
+		t.Fatalf("claims %+v", cs)
+	}
+	// A source that reads another directory moves its claim.
+	if err := claim(sa.ID, a.ID, "entra:t2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := claim(sb.ID, b.ID, "entra:t1"); err != nil {
+		t.Fatalf("t1 after sa moved: %v", err)
+	}
+	update(t, s, func(tx store.Tx) error { return tx.ReleaseDomainClaim(ctx, sb.ID) })
+	update(t, s, func(tx store.Tx) error { return tx.DeleteSource(ctx, a.ID, sa.ID) })
+	if cs := must[[]store.DomainClaim](t)(s.DomainClaims(ctx)); len(cs) != 0 {
+		t.Fatalf("claims after release and removal: %+v", cs)
+	}
+	// Racing claims: one wins, the other is ErrAlreadyExists.
+	sc := mkSource(t, s, b.ID, "sc")
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i, src := range []string{sb.ID, sc.ID} {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs[i] = claim(src, b.ID, "ad:s-1-5-21-1") }()
+	}
+	wg.Wait()
+	if (errs[0] == nil) == (errs[1] == nil) {
+		t.Fatalf("racing claims: %v, %v; want exactly one to succeed", errs[0], errs[1])
+	}
+	for _, err := range errs {
+		if err != nil {
+			wantErr(t, err, store.ErrAlreadyExists, "the losing claim")
 		}
-		return ids
 	}
-	if got, want := claim("p1", now, 10), []string{q1.ID, q2.ID}; !slices.Equal(got, want) {
-		t.Fatalf("p1 claimed %v, want %v (due, oldest first, not of a running source)", got, want)
-	}
-	if got := claim("p2", now.Add(30*time.Second), 10); len(got) != 0 {
-		t.Fatalf("p2 claimed %v while p1's claims run", got)
-	}
-	update(t, s, func(tx store.Tx) error { return tx.RenewRunClaims(ctx, "p1", now.Add(2*time.Minute)) })
-	if got := claim("p2", now.Add(90*time.Second), 10); len(got) != 0 {
-		t.Fatalf("p2 claimed %v after p1 renewed", got)
-	}
-	if got, want := claim("p2", now.Add(3*time.Minute), 1), []string{q1.ID}; !slices.Equal(got, want) {
-		t.Fatalf("after p1's claims ran out, p2 claimed %v, want %v", got, want)
-	}
-	claimRun := func(holder string, r directory.Run, at time.Time) bool {
-		var ok bool
-		update(t, s, func(tx store.Tx) error {
-			var err error
-			ok, err = tx.ClaimRun(ctx, acc.ID, r.ID, holder, at, at.Add(time.Minute))
+}
+
+// testResealSecrets: a key rotation rewrites every sealed value, in one
+// transaction: an error midway leaves every value as it was.
+func testResealSecrets(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := mkAccount(t, s, "a")
+	src := directory.Source{AccountID: a.ID, Name: "s", Kind: directory.KindEntra, Enabled: true, Config: []byte(`{}`), Secret: []byte("sealed-1")}
+	bare := directory.Source{AccountID: a.ID, Name: "bare", Kind: directory.KindEntra, Enabled: true, Config: []byte(`{}`)}
+	hook := store.Webhook{AccountID: a.ID, URL: "https://h.example/x", Secret: []byte("sealed-2"), Enabled: true}
+	update(t, s, func(tx store.Tx) error {
+		if err := tx.CreateSource(ctx, &src); err != nil {
 			return err
+		}
+		if err := tx.CreateSource(ctx, &bare); err != nil {
+			return err
+		}
+		return tx.CreateWebhook(ctx, &hook)
+	})
+	boom := errors.New("boom")
+	err := s.Update(ctx, func(tx store.Tx) error {
+		_, err := tx.ResealSecrets(ctx, func(b []byte) ([]byte, error) {
+			if string(b) == "sealed-2" {
+				return nil, boom
+			}
+			return append([]byte("new-"), b...), nil
 		})
-		return ok
-	}
-	if claimRun("p3", q1, now.Add(3*time.Minute)) {
-		t.Fatal("p3 claimed a run p2 holds")
+		return err
+	})
+	wantErr(t, err, boom, "a reseal that fails midway")
+	if got := must[directory.Source](t)(s.Source(ctx, a.ID, src.ID)); string(got.Secret) != "sealed-1" {
+		t.Fatalf("after a failed reseal the source's secret is %q", got.Secret)
 	}
 	var n int
 	update(t, s, func(tx store.Tx) error {
 		var err error
-		n, err = tx.ReleaseRunClaims(ctx, "p2")
+		n, err = tx.ResealSecrets(ctx, func(b []byte) ([]byte, error) { return append([]byte("new-"), b...), nil })
 		return err
 	})
-	if n != 1 || !claimRun("p3", q1, now.Add(3*time.Minute)) {
-		t.Fatalf("released %d, then p3 could not claim the run", n)
+	if n != 2 {
+		t.Errorf("resealed %d values, want 2 (an empty secret stays empty)", n)
 	}
-	if claimRun("p3", alive, now) {
-		t.Fatal("a running run claimed")
+	if got := must[directory.Source](t)(s.Source(ctx, a.ID, src.ID)); string(got.Secret) != "new-sealed-1" {
+		t.Errorf("source secret %q", got.Secret)
 	}
-
-	orphans, err := s.OrphanedRuns(ctx, now)
-	if err != nil {
-		t.Fatal(err)
+	if got := must[directory.Source](t)(s.Source(ctx, a.ID, bare.ID)); len(got.Secret) != 0 {
+		t.Errorf("empty secret became %q", got.Secret)
 	}
-	if len(orphans) != 1 || orphans[0].ID != dead.ID {
-		t.Fatalf("orphans %+v, want only %s", orphans, dead.ID)
-	}
-
-	// Processes claiming at once get different runs.
-	var queued []string
-	for i := range 8 {
-		src := mkSource(t, s, acc.ID, fmt.Sprint("many", i))
-		queued = append(queued, mk(src, directory.OutcomeQueued, now).ID)
-	}
-	later := now.Add(time.Hour + time.Second) // srcs[2]'s run is due too
-	var mu sync.Mutex
-	seen := map[string]int{}
-	var wg sync.WaitGroup
-	for p := range 4 {
-		wg.Go(func() {
-			for range 4 {
-				var got []directory.Run
-				err := s.Update(ctx, func(tx store.Tx) error {
-					var err error
-					got, err = tx.ClaimQueuedRuns(ctx, fmt.Sprint("w", p), later, later.Add(time.Hour), 1)
-					return err
-				})
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				mu.Lock()
-				for _, r := range got {
-					seen[r.ID]++
-				}
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
-	for _, id := range append(queued, q2.ID) {
-		if seen[id] != 1 {
-			t.Errorf("run %s claimed %d times by concurrent claimers", id, seen[id])
-		}
+	if got := must[store.Webhook](t)(s.Webhook(ctx, a.ID, hook.ID)); string(got.Secret) != "new-sealed-2" {
+		t.Errorf("webhook secret %q", got.Secret)
 	}
 }

@@ -59,6 +59,8 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"SyncMembershipsReach", testSyncMembershipsReach},
 		{"CountLinked", testCountLinked},
 		{"Console", testConsole},
+		{"DomainClaims", testDomainClaims},
+		{"ResealSecrets", testResealSecrets},
 		{"Targets", testTargets},
 	}
 	for _, tc := range tests {
