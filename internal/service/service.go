@@ -15,12 +15,14 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/dirsync/dirsync/internal/api"
 	"github.com/dirsync/dirsync/internal/clock"
+	"github.com/dirsync/dirsync/internal/console"
 	"github.com/dirsync/dirsync/internal/directory"
 	"github.com/dirsync/dirsync/internal/factory"
 	"github.com/dirsync/dirsync/internal/mail"
@@ -71,6 +73,7 @@ type Service struct {
 	Runner     *Runner
 	Dispatcher *webhook.Dispatcher
 	API        *api.Server
+	Console    *console.Server
 
 	mailWake chan struct{}
 	ready    atomic.Bool
@@ -119,6 +122,8 @@ func New(p *factory.Parts, cfg Config, logger *slog.Logger) *Service {
 		}}
 	p.Manager.SetWebhookChanged(s.Dispatcher.Changed)
 	s.API = &api.Server{Manager: p.Manager, Logger: logger}
+	s.Console = console.Must(p.Manager, logger)
+	s.Console.Secure = strings.HasPrefix(cfg.ConsoleURL, "https://")
 	return s
 }
 
@@ -137,10 +142,12 @@ func (s *Service) WakeMail() {
 	}
 }
 
-// Handler serves the API, /healthz, /readyz and /metrics.
+// Handler serves the API, /healthz, /readyz, /metrics, and the admin
+// console at every other path.
 func (s *Service) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/api/", s.API.Handler())
+	mux.Handle("/", s.Console.Handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("ok\n"))
 	})
