@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/dirsync/dirsync/internal/directory"
-	"github.com/dirsync/dirsync/internal/schedule"
 	"github.com/dirsync/dirsync/internal/provision"
+	"github.com/dirsync/dirsync/internal/schedule"
 )
 
 // TargetSyncRequest says how to run an export cycle.
