@@ -231,9 +231,10 @@ func (s *Service) Run(ctx context.Context, ln net.Listener) error {
 
 	loopCtx, stopLoops := context.WithCancel(context.Background())
 	var loops sync.WaitGroup
-	loops.Add(4)
+	loops.Add(5)
 	go func() { defer loops.Done(); s.scheduleLoop(loopCtx) }()
 	go func() { defer loops.Done(); s.pollLoop(loopCtx) }()
+	go func() { defer loops.Done(); s.targetLoop(loopCtx) }()
 	go func() { defer loops.Done(); s.dispatchLoop(loopCtx) }()
 	go func() { defer loops.Done(); s.mailLoop(loopCtx) }()
 
@@ -308,6 +309,23 @@ func (s *Service) pollLoop(ctx context.Context) {
 func (s *Service) recoverOrphans(ctx context.Context) {
 	if _, err := s.manager.RecoverOrphans(ctx); err != nil && ctx.Err() == nil {
 		s.log.Warn("recover the runs of dead processes", "err", err)
+	}
+}
+
+// targetLoop runs the targets' export cycles as their schedules come due,
+// in a loop of its own: an export of a large directory takes minutes.
+func (s *Service) targetLoop(ctx context.Context) {
+	t := s.clock.NewTicker(s.cfg.Tick)
+	defer t.Stop()
+	for {
+		if _, err := s.manager.RunDueTargets(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("target scheduler", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C():
+		}
 	}
 }
 
