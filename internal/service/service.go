@@ -225,8 +225,9 @@ func (s *Service) Run(ctx context.Context, ln net.Listener) error {
 
 	loopCtx, stopLoops := context.WithCancel(context.Background())
 	var loops sync.WaitGroup
-	loops.Add(3)
+	loops.Add(4)
 	go func() { defer loops.Done(); s.scheduleLoop(loopCtx) }()
+	go func() { defer loops.Done(); s.targetLoop(loopCtx) }()
 	go func() { defer loops.Done(); s.dispatchLoop(loopCtx) }()
 	go func() { defer loops.Done(); s.mailLoop(loopCtx) }()
 
@@ -265,6 +266,23 @@ func (s *Service) scheduleLoop(ctx context.Context) {
 		if now := s.clock.Now(); now.Sub(lastHousekeeping) >= time.Hour {
 			lastHousekeeping = now
 			s.housekeeping(ctx)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C():
+		}
+	}
+}
+
+// targetLoop runs the targets' export cycles as their schedules come due,
+// in a loop of its own: an export of a large directory takes minutes.
+func (s *Service) targetLoop(ctx context.Context) {
+	t := s.clock.NewTicker(s.cfg.Tick)
+	defer t.Stop()
+	for {
+		if _, err := s.manager.RunDueTargets(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("target scheduler", "err", err)
 		}
 		select {
 		case <-ctx.Done():
