@@ -51,12 +51,21 @@ type Runner struct {
 	// ClaimTTL is how long a claim lasts unless renewed (default
 	// DefaultClaimTTL); Poll renews them.
 	ClaimTTL time.Duration
+	// AccountShare bounds the runs of one account in progress at once,
+	// so that one account's sources, hanging ones included, always leave
+	// workers to the others; 0 means half the workers, at least one.
+	AccountShare int
+	// Overtime is how long a run holds a worker: a run still going after
+	// it gives its worker back to the pool (it still counts in its
+	// account's share), so that runs hanging until their max run time in
+	// as many accounts as there are workers cannot starve a third
+	// account. 0 means DefaultOvertime.
+	Overtime time.Duration
 	// OnFinish, when set, is called after every run (to wake the webhook
 	// dispatcher).
 	OnFinish func(directory.Run)
 
 	initOnce sync.Once
-	sem      chan struct{}
 	runCtx   context.Context
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
@@ -67,13 +76,30 @@ type Runner struct {
 	waiting map[clock.Timer]manage.Job
 	known   map[string]bool // the runs held here: queued, waiting or running
 	closed  bool
+	// Workers in use: the runs holding one (not in overtime), the runs in
+	// progress per account, and the runs waiting for one, in order.
+	pool    int
+	byAcc   map[string]int
+	waiters []*waiter
 }
+
+// DefaultOvertime is how long a run holds a worker before it gives it back
+// to the pool by default: longer than most runs, short beside a max run
+// time.
+const DefaultOvertime = 10 * time.Minute
 
 var _ manage.Executor = (*Runner)(nil)
 
 func (r *Runner) init() {
 	r.initOnce.Do(func() {
-		r.sem = make(chan struct{}, max(r.Workers, 1))
+		r.Workers = max(r.Workers, 1)
+		if r.AccountShare <= 0 {
+			r.AccountShare = max(r.Workers/2, 1)
+		}
+		if r.Overtime <= 0 {
+			r.Overtime = DefaultOvertime
+		}
+		r.byAcc = map[string]int{}
 		var cancel context.CancelCauseFunc
 		r.runCtx, cancel = context.WithCancelCause(context.Background())
 		// The cause is what a cancelled run records as its reason.
@@ -109,10 +135,10 @@ func (r *Runner) Start(ctx context.Context) error {
 	return r.Poll(ctx)
 }
 
-// idle is how many more runs this process can start now: its workers less
-// the runs it holds that are due (running or waiting for a worker).
+// idleLocked is how many more runs this process can take now: its workers
+// less the runs it holds that are due (running or waiting for a worker).
 func (r *Runner) idleLocked() int {
-	return cap(r.sem) - (len(r.known) - len(r.waiting))
+	return r.Workers - (len(r.known) - len(r.waiting))
 }
 
 // Poll renews this process's claims on the queued runs it holds, and
@@ -252,12 +278,11 @@ func (r *Runner) drain(src string) {
 }
 
 func (r *Runner) execute(job manage.Job) {
-	select {
-	case r.sem <- struct{}{}:
-	case <-r.runCtx.Done():
+	w, ok := r.acquire(job.Run.AccountID)
+	if !ok {
 		return // handed back with the rest at shutdown
 	}
-	defer func() { <-r.sem }()
+	defer r.release(w)
 	if r.Metrics != nil {
 		r.Metrics.Add("dirsync_syncs_running", 1)
 		defer r.Metrics.Add("dirsync_syncs_running", -1)
