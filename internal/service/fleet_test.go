@@ -44,13 +44,13 @@ func newFleet(t *testing.T, n int, cfg Config) *fleet {
 
 func (f *fleet) start(i int, cfg Config) {
 	t := f.t
-	p, err := factory.Open(t.Context(), factory.Options{DB: f.dsn, Clock: f.clock})
+	logger := slog.New(slog.NewTextHandler(&testLog{t}, &slog.HandlerOptions{Level: slog.LevelInfo})).With("replica", i)
+	p, err := factory.Open(t.Context(), factory.Options{DB: f.dsn, Clock: f.clock, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { p.Close() })
 	cfg.Clock = f.clock
-	logger := slog.New(slog.NewTextHandler(&testLog{t}, &slog.HandlerOptions{Level: slog.LevelInfo})).With("replica", i)
 	svc := New(p, cfg, logger)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -294,6 +294,11 @@ func TestFleetRecoversARunWhoseProcessDied(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	interrupted := f.waitOutcome(src, dead.ID)
+	// Marked interrupted, then queued again: a moment apart.
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(interrupted.Reason, "queued again") && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+		interrupted, _ = st.Run(t.Context(), src.AccountID, dead.ID)
+	}
 	if interrupted.Outcome != directory.OutcomeInterrupted || !strings.Contains(interrupted.Reason, "queued again as run ") {
 		t.Fatalf("the dead run: %s %q", interrupted.Outcome, interrupted.Reason)
 	}

@@ -135,10 +135,16 @@ func (r *Runner) Start(ctx context.Context) error {
 	return r.Poll(ctx)
 }
 
-// idleLocked is how many more runs this process can take now: its workers
-// less the runs it holds that are due (running or waiting for a worker).
+// idleLocked is how many more runs this process can start now: its
+// workers less those in use (runs past their overtime gave theirs back)
+// and the runs it holds that wait for one.
 func (r *Runner) idleLocked() int {
-	return r.Workers - (len(r.known) - len(r.waiting))
+	running := 0
+	for _, n := range r.byAcc {
+		running += n
+	}
+	pending := len(r.known) - len(r.waiting) - running
+	return r.Workers - r.pool - max(pending, 0)
 }
 
 // Poll renews this process's claims on the queued runs it holds, and
@@ -173,11 +179,11 @@ func (r *Runner) Poll(ctx context.Context) error {
 }
 
 // Enqueue takes a job: it runs after the source's jobs queued before it,
-// once its NotBefore has passed. A job due now that finds every worker
-// busy is left queued in the database, for whichever process has a worker
-// first (this one's next Poll included), unless its confirmation
-// (AllowDeletes) ties it to this process. A run already held here is not
-// taken twice.
+// once its NotBefore has passed. A scheduled slot's run that finds every
+// worker busy is left queued in the database, for whichever process has a
+// worker first (this one's next Poll included); a request is held here,
+// as its confirmation (AllowDeletes) is not stored. A run already held
+// here is not taken twice.
 func (r *Runner) Enqueue(job manage.Job) error {
 	r.init()
 	r.mu.Lock()
@@ -185,8 +191,8 @@ func (r *Runner) Enqueue(job manage.Job) error {
 		r.mu.Unlock()
 		return ErrShuttingDown
 	}
-	due := !job.NotBefore.After(r.Clock.Now())
-	if r.known[job.Run.ID] || due && !job.AllowDeletes && r.idleLocked() <= 0 {
+	pooled := !job.Run.Slot.IsZero() && !job.NotBefore.After(r.Clock.Now())
+	if r.known[job.Run.ID] || pooled && r.idleLocked() <= 0 {
 		r.mu.Unlock()
 		return nil
 	}
