@@ -68,7 +68,23 @@ type Route struct {
 	Action  manage.Action
 	// Query lists the query parameters the route takes; any other is a 400.
 	Query []string
-	h     handlerFunc
+	// IfMatch says that the route honours If-Match (conditional.go).
+	IfMatch bool
+	// Public routes need no token: they hold no data (the OpenAPI document).
+	Public bool
+	h      handlerFunc
+}
+
+// public marks a route that needs no token.
+func (rt Route) public() Route {
+	rt.Public = true
+	return rt
+}
+
+// conditional marks a route that honours If-Match.
+func (rt Route) conditional() Route {
+	rt.IfMatch = true
+	return rt
 }
 
 // takes sets the query parameters the route takes.
@@ -93,15 +109,15 @@ func (s *Server) Routes() []Route {
 		hooks   = manage.ActManageHooks
 	)
 	return append([]Route{
-		r("GET", "/openapi.json", read, s.getOpenAPI),
+		r("GET", "/openapi.json", read, s.getOpenAPI).public(),
 		r("GET", "/account", read, s.getAccount),
 		r("GET", "/accounts", read, s.listAccounts),
 
 		r("GET", "/sources", read, s.listSources),
 		r("POST", "/sources", sources, s.createSource),
 		r("GET", "/sources/{id}", read, s.getSource),
-		r("PATCH", "/sources/{id}", sources, s.updateSource),
-		r("DELETE", "/sources/{id}", sources, s.deleteSource),
+		r("PATCH", "/sources/{id}", sources, s.updateSource).conditional(),
+		r("DELETE", "/sources/{id}", sources, s.deleteSource).conditional(),
 		r("POST", "/sources/{id}/test", sources, s.testSource),
 		r("POST", "/sources/{id}/enable", sources, s.enableSource(true)),
 		r("POST", "/sources/{id}/disable", sources, s.enableSource(false)),
@@ -114,7 +130,7 @@ func (s *Server) Routes() []Route {
 
 		r("GET", "/users", read, s.listUsers).paged(userFilters...),
 		r("GET", "/users/{id}", read, s.getUser),
-		r("PATCH", "/users/{id}", manage.ActEditUsers, s.updateUser),
+		r("PATCH", "/users/{id}", manage.ActEditUsers, s.updateUser).conditional(),
 		r("GET", "/groups", read, s.listGroups).paged(groupFilters...),
 		r("GET", "/groups/{id}", read, s.getGroup),
 		r("GET", "/groups/{id}/members", read, s.listMembers).paged("effective"),
@@ -128,8 +144,8 @@ func (s *Server) Routes() []Route {
 		r("GET", "/webhooks", read, s.listWebhooks),
 		r("POST", "/webhooks", hooks, s.createWebhook),
 		r("GET", "/webhooks/{id}", read, s.getWebhook),
-		r("PATCH", "/webhooks/{id}", hooks, s.updateWebhook),
-		r("DELETE", "/webhooks/{id}", hooks, s.deleteWebhook),
+		r("PATCH", "/webhooks/{id}", hooks, s.updateWebhook).conditional(),
+		r("DELETE", "/webhooks/{id}", hooks, s.deleteWebhook).conditional(),
 		r("GET", "/webhooks/{id}/deliveries", read, s.listDeliveries).paged(),
 		r("POST", "/webhooks/{id}/test", hooks, s.testWebhook),
 
@@ -170,13 +186,15 @@ const maxBody = 1 << 20
 func (s *Server) serve(w http.ResponseWriter, hr *http.Request, methods map[string]Route) {
 	r := &request{Request: hr}
 	err := func() error {
-		if err := s.authenticate(r); err != nil {
-			return err
+		rt, ok := methods[hr.Method]
+		if !ok || !rt.Public {
+			if err := s.authenticate(r); err != nil {
+				return err
+			}
 		}
 		if methods == nil {
 			return &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: "no such API route: " + hr.URL.Path}
 		}
-		rt, ok := methods[hr.Method]
 		if !ok {
 			allow := make([]string, 0, len(methods))
 			for m := range methods {
@@ -188,6 +206,11 @@ func (s *Server) serve(w http.ResponseWriter, hr *http.Request, methods map[stri
 		}
 		if err := checkQuery(hr, rt.Query); err != nil {
 			return err
+		}
+		if !rt.IfMatch {
+			if err := checkNoIfMatch(hr); err != nil {
+				return err
+			}
 		}
 		hr.Body = http.MaxBytesReader(w, hr.Body, maxBody)
 		return rt.h(w, r)

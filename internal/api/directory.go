@@ -77,6 +77,9 @@ func (s *Server) getUser(w http.ResponseWriter, r *request) error {
 	if err != nil {
 		return err
 	}
+	if fresh(w, r, manage.UserVersion(u)) {
+		return nil
+	}
 	return writeJSON(w, http.StatusOK, u)
 }
 
@@ -120,10 +123,15 @@ func (s *Server) updateUser(w http.ResponseWriter, r *request) error {
 			return badField(k, "%s: wrong type", k)
 		}
 	}
+	var err error
+	if e.IfVersion, err = ifMatch(r); err != nil {
+		return err
+	}
 	u, err := s.Manager.EditUser(r.Context(), r.actor, r.PathValue("id"), e)
 	if err != nil {
 		return err
 	}
+	w.Header().Set("ETag", etag(manage.UserVersion(u)))
 	return writeJSON(w, http.StatusOK, u)
 }
 
@@ -145,6 +153,9 @@ func (s *Server) getGroup(w http.ResponseWriter, r *request) error {
 	g, err := s.Manager.Group(r.Context(), r.actor, r.PathValue("id"))
 	if err != nil {
 		return err
+	}
+	if fresh(w, r, manage.GroupVersion(g)) {
+		return nil
 	}
 	return writeJSON(w, http.StatusOK, g)
 }

@@ -87,14 +87,17 @@ func fromManage(e *manage.Error) *Error {
 	if !ok {
 		return &Error{Status: http.StatusInternalServerError, Code: CodeInternal, Message: "internal error; see the server log", Err: e}
 	}
-	code := s.code
+	code, status := s.code, s.status
+	if e.Code == manage.CodePreconditionFailed {
+		status = http.StatusPreconditionFailed
+	}
 	switch {
 	case e.Code != "":
 		code = e.Code
 	case e.Kind == manage.Invalid && e.Field == "":
 		code = CodeBadRequest
 	}
-	return &Error{Status: s.status, Code: code, Message: e.Message, Field: e.Field, Err: e.Err}
+	return &Error{Status: status, Code: code, Message: e.Message, Field: e.Field, Err: e.Err}
 }
 
 func badField(field, format string, args ...any) *Error {

@@ -54,8 +54,15 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 			continue
 		}
 		seen++
-		if role, _ := op.Extensions["x-min-role"].(string); role != string(manage.MinRole(rt.Action)) {
-			t.Errorf("%s %s: openapi.json says %q, manage %q", rt.Method, rt.Pattern, role, manage.MinRole(rt.Action))
+		wantRole := string(manage.MinRole(rt.Action))
+		if rt.Public {
+			wantRole = "none"
+			if op.Security == nil || len(*op.Security) != 0 {
+				t.Errorf("%s %s needs no token, but openapi.json asks for one", rt.Method, rt.Pattern)
+			}
+		}
+		if role, _ := op.Extensions["x-min-role"].(string); role != wantRole {
+			t.Errorf("%s %s: openapi.json says %q, manage %q", rt.Method, rt.Pattern, role, wantRole)
 		}
 		// The query parameters documented are those the server takes
 		// (any other is a 400).
@@ -161,6 +168,35 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 	call(manage.RoleReadOnly, "GET", "/api/v1/accounts", nil)
 	call(manage.RoleReadOnly, "GET", "/api/v1/openapi.json", nil)
 	call(manage.RoleAdministrator, "DELETE", "/api/v1/webhooks/"+hook.ID, nil)
+
+	// A target fed by an LDAP source, in staging mode: added, tested,
+	// synced (a staged plan), its errors, runs and one run.
+	call(manage.RoleAdministrator, "POST", "/api/v1/sources", map[string]any{"name": "corp", "kind": "ldap", "secret": "pw",
+		"settings": map[string]any{"urls": []string{"ldaps://127.0.0.1:1"}, "base_dn": "DC=corp,DC=example", "bind_dn": "svc@corp.example"}})
+	tset := map[string]any{}
+	for k, v := range settings {
+		tset[k] = v
+	}
+	tset["client_id"] = emu.Credentials().WriteApp.ClientID
+	var tgt api.TargetView
+	json.Unmarshal(call(manage.RoleAdministrator, "POST", "/api/v1/targets", map[string]any{"name": "cloud", "settings": tset,
+		"secret": emu.Credentials().WriteApp.ClientSecret, "sources": []string{"corp"}, "staging": true}), &tgt)
+	call(manage.RoleAdministrator, "POST", "/api/v1/targets", map[string]any{"name": "cloud", "settings": tset, "secret": "x"})
+	call(manage.RoleReadOnly, "GET", "/api/v1/targets", nil)
+	call(manage.RoleReadOnly, "GET", "/api/v1/targets/"+tgt.ID, nil)
+	call(manage.RoleAdministrator, "PATCH", "/api/v1/targets/"+tgt.ID, map[string]any{"usage_location": "US", "flows": map[string]string{"jobTitle": "department"}})
+	call(manage.RoleAdministrator, "POST", "/api/v1/targets/"+tgt.ID+"/test", nil)
+	var xrun api.ExportRunView
+	json.Unmarshal(call(manage.RoleAdministrator, "POST", "/api/v1/targets/"+tgt.ID+"/sync", map[string]any{"mode": "full"}), &xrun)
+	if xrun.Outcome != "staged" {
+		t.Errorf("a staging target's sync: %+v", xrun)
+	}
+	call(manage.RoleAdministrator, "POST", "/api/v1/targets/"+tgt.ID+"/sync", map[string]any{"mode": "sideways"})
+	call(manage.RoleReadOnly, "GET", "/api/v1/targets/"+tgt.ID+"/errors", nil)
+	call(manage.RoleReadOnly, "GET", "/api/v1/targets/"+tgt.ID+"/runs", nil)
+	call(manage.RoleReadOnly, "GET", "/api/v1/targets/"+tgt.ID+"/runs/"+xrun.ID, nil)
+	call(manage.RoleAdministrator, "DELETE", "/api/v1/targets/"+tgt.ID, nil)
+	call(manage.RoleReadOnly, "GET", "/api/v1/targets/"+tgt.ID, nil)
 	call(manage.RoleAdministrator, "DELETE", "/api/v1/sources/"+src.ID, nil)
 	call(manage.RoleReadOnly, "GET", "/api/v1/sources/"+src.ID, nil)
 }

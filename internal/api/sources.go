@@ -75,6 +75,9 @@ func (s *Server) getSource(w http.ResponseWriter, r *request) error {
 	if err != nil {
 		return err
 	}
+	if fresh(w, r, v.Version) {
+		return nil
+	}
 	return writeJSON(w, http.StatusOK, sourceView(v))
 }
 
@@ -140,6 +143,7 @@ func (s *Server) createSource(w http.ResponseWriter, r *request) error {
 		return err
 	}
 	w.Header().Set("Location", "/api/v1/sources/"+v.ID)
+	w.Header().Set("ETag", etag(v.Version))
 	return writeJSON(w, http.StatusCreated, sourceView(v))
 }
 
@@ -152,15 +156,23 @@ func (s *Server) updateSource(w http.ResponseWriter, r *request) error {
 	if err != nil {
 		return err
 	}
+	if in.IfVersion, err = ifMatch(r); err != nil {
+		return err
+	}
 	v, err := s.Manager.UpdateSource(r.Context(), r.actor, r.PathValue("id"), in)
 	if err != nil {
 		return err
 	}
+	w.Header().Set("ETag", etag(v.Version))
 	return writeJSON(w, http.StatusOK, sourceView(v))
 }
 
 func (s *Server) deleteSource(w http.ResponseWriter, r *request) error {
-	if _, err := s.Manager.RemoveSource(r.Context(), r.actor, r.PathValue("id")); err != nil {
+	version, err := ifMatch(r)
+	if err != nil {
+		return err
+	}
+	if _, err := s.Manager.RemoveSourceIfVersion(r.Context(), r.actor, r.PathValue("id"), version); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

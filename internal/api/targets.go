@@ -27,6 +27,7 @@ type TargetView struct {
 	Schedule          string              `json:"schedule"`
 	Flows             []provision.FlowRow `json:"flows"`
 	SyncErrors        int                 `json:"sync_errors"`
+	NextRun           *time.Time          `json:"next_run"`
 	LastRun           *manage.ExportRun   `json:"last_run"`
 	CreatedAt         time.Time           `json:"created_at"`
 	UpdatedAt         time.Time           `json:"updated_at"`
@@ -37,6 +38,9 @@ func targetView(v manage.TargetView) TargetView {
 		SecretSet: v.SecretSet, Sources: v.Settings.Sources, SourceNames: v.SourceNames, Staging: v.Settings.Staging,
 		DeletionThreshold: v.Settings.Threshold(), UsageLocation: v.Settings.UsageLocation, Schedule: v.Settings.ScheduleText(),
 		Flows: v.Flows, SyncErrors: v.Errors, LastRun: v.LastRun, CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt}
+	if !v.NextRun.IsZero() {
+		out.NextRun = &v.NextRun
+	}
 	if out.SourceNames == nil {
 		out.SourceNames = []string{}
 	}
@@ -153,5 +157,96 @@ func (s *Server) targetRoutes(r func(method, pattern string, act manage.Action, 
 		r("PATCH", "/targets/{id}", manageAct, s.updateTarget),
 		r("DELETE", "/targets/{id}", manageAct, s.deleteTarget),
 		r("POST", "/targets/{id}/test", manageAct, s.testTarget),
+		r("POST", "/targets/{id}/sync", manage.ActSync, s.syncTarget),
+		r("GET", "/targets/{id}/errors", read, s.listTargetErrors),
+		r("GET", "/targets/{id}/runs", read, s.listTargetRuns),
+		r("GET", "/targets/{id}/runs/{run}", read, s.getTargetRun),
 	}
+}
+
+// ExportRunView is an export cycle as the API shows it: its record, its
+// summary and (for one run) its plan with each step's outcome.
+type ExportRunView struct {
+	manage.ExportRun
+	Summary provision.Summary `json:"summary"`
+	Plan    []provision.Step  `json:"plan,omitempty"`
+}
+
+func exportRunView(r manage.ExportRun, steps []provision.Step, withPlan bool) ExportRunView {
+	out := ExportRunView{ExportRun: r}
+	_ = json.Unmarshal(r.Summary, &out.Summary)
+	out.ExportRun.Summary, out.ExportRun.Plan = nil, nil
+	if withPlan {
+		out.Plan = steps
+		if out.Plan == nil {
+			out.Plan = []provision.Step{}
+		}
+	}
+	return out
+}
+
+// targetSyncInput is the body of a sync request.
+type targetSyncInput struct {
+	// Mode is delta (the default) or full (the tenant read from scratch).
+	Mode         string `json:"mode"`
+	AllowDeletes bool   `json:"allow_deletes"`
+}
+
+// syncTarget runs one export cycle and answers with it when it ends.
+func (s *Server) syncTarget(w http.ResponseWriter, r *request) error {
+	var body targetSyncInput
+	if r.ContentLength != 0 {
+		if err := decode(r, &body); err != nil {
+			return err
+		}
+	}
+	req := manage.TargetSyncRequest{AllowDeletes: body.AllowDeletes}
+	switch body.Mode {
+	case "", ModeDelta:
+	case ModeFull:
+		req.Full = true
+	default:
+		return badField("mode", "mode %q is unknown: want delta or full", body.Mode)
+	}
+	c, err := s.Manager.SyncTarget(r.Context(), r.actor, r.PathValue("id"), req)
+	if err != nil && manage.KindOf(err) != manage.Stopped {
+		return err
+	}
+	c.Run.Summary, _ = json.Marshal(c.Summary)
+	return writeJSON(w, http.StatusOK, exportRunView(c.Run, c.Steps, true))
+}
+
+func (s *Server) listTargetErrors(w http.ResponseWriter, r *request) error {
+	errs, err := s.Manager.TargetErrors(r.Context(), r.actor, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"errors": errs})
+}
+
+func (s *Server) listTargetRuns(w http.ResponseWriter, r *request) error {
+	runs, err := s.Manager.TargetRuns(r.Context(), r.actor, r.PathValue("id"), 50)
+	if err != nil {
+		return err
+	}
+	out := []ExportRunView{}
+	for _, run := range runs {
+		out = append(out, exportRunView(run, nil, false))
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"runs": out})
+}
+
+func (s *Server) getTargetRun(w http.ResponseWriter, r *request) error {
+	t, err := s.Manager.Target(r.Context(), r.actor, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	run, steps, err := s.Manager.TargetRun(r.Context(), r.actor, r.PathValue("run"))
+	if err != nil {
+		return err
+	}
+	if run.TargetID != t.ID {
+		return &manage.Error{Kind: manage.NotFound, Message: "target " + t.Name + " has no run " + r.PathValue("run")}
+	}
+	return writeJSON(w, http.StatusOK, exportRunView(run, steps, true))
 }

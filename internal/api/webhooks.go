@@ -77,6 +77,7 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *request) error {
 	v := webhookView(h.Webhook)
 	v.Secret = h.Secret // shown once
 	w.Header().Set("Location", "/api/v1/webhooks/"+h.ID)
+	w.Header().Set("ETag", etag(manage.WebhookVersion(h.Webhook)))
 	return writeJSON(w, http.StatusCreated, v)
 }
 
@@ -84,6 +85,9 @@ func (s *Server) getWebhook(w http.ResponseWriter, r *request) error {
 	h, err := s.Manager.Webhook(r.Context(), r.actor, r.PathValue("id"))
 	if err != nil {
 		return err
+	}
+	if fresh(w, r, manage.WebhookVersion(h)) {
+		return nil
 	}
 	return writeJSON(w, http.StatusOK, webhookView(h))
 }
@@ -93,15 +97,25 @@ func (s *Server) updateWebhook(w http.ResponseWriter, r *request) error {
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	h, err := s.Manager.UpdateWebhook(r.Context(), r.actor, r.PathValue("id"), in.input())
+	input := in.input()
+	var err error
+	if input.IfVersion, err = ifMatch(r); err != nil {
+		return err
+	}
+	h, err := s.Manager.UpdateWebhook(r.Context(), r.actor, r.PathValue("id"), input)
 	if err != nil {
 		return err
 	}
+	w.Header().Set("ETag", etag(manage.WebhookVersion(h)))
 	return writeJSON(w, http.StatusOK, webhookView(h))
 }
 
 func (s *Server) deleteWebhook(w http.ResponseWriter, r *request) error {
-	if err := s.Manager.DeleteWebhook(r.Context(), r.actor, r.PathValue("id")); err != nil {
+	version, err := ifMatch(r)
+	if err != nil {
+		return err
+	}
+	if err := s.Manager.DeleteWebhookIfVersion(r.Context(), r.actor, r.PathValue("id"), version); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

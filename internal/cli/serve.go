@@ -17,8 +17,9 @@ import (
 func (a *app) serveCommand() *cobra.Command {
 	cmd := deployment(&cobra.Command{
 		Use:   "serve [--listen 127.0.0.1:8080] [--config FILE]",
-		Short: "Run the REST API, the scheduler, the sync workers and the webhook dispatcher",
-		Long: `Serve the REST API at /api/v1 (bearer tokens: dirsync token create --role ROLE),
+		Short: "Run the admin console, the REST API, the scheduler, the sync workers and the webhook dispatcher",
+		Long: `Serve the admin console at / and the REST API at /api/v1 (bearer tokens:
+dirsync token create --role ROLE),
 sync every source on its schedule (dirsync source schedule), deliver change
 events to webhooks, and expose /healthz, /readyz and Prometheus metrics at
 /metrics. Logs are JSON on standard error.
@@ -31,6 +32,12 @@ reauthorization, its client secret nears expiry, it keeps failing, or a
 run stops on the deletion limit) goes through the SMTP server when one is
 set, and waits in the outbox otherwise; the SMTP password comes from
 DIRSYNC_SMTP_PASSWORD only. "dirsync mail log" shows what was sent.
+
+Syncs run on --workers workers; one account uses at most half of them (at
+least one), and a run still going after 10 minutes gives its worker back to
+the others, so that hanging sources in some accounts never hold up the rest.
+A run is bounded by its source's max run time (dirsync source set
+--max-run-time, 3h by default): past it, it fails and applies nothing.
 
 The master key must open the database's secrets, or serve does not start.
 On SIGTERM or Ctrl-C it stops accepting requests, lets running syncs finish
@@ -70,6 +77,13 @@ for --shutdown-grace, then cancels them: a cancelled run applies nothing.`,
 				WebhookMaxBackoff: v.Duration(config.WebhookMaxBackoff), WebhookRetryFor: v.Duration(config.WebhookRetryFor),
 				Clock: a.opts.Clock, Mail: smtp, Notify: v.List(config.SMTPTo), ConsoleURL: publicURL(v, ln.Addr().String())}, logger)
 			a.printf("dirsync serving on http://%s\n", ln.Addr())
+			// serve works for every account; the setup link is the
+			// account's that --account names (the default one).
+			if acc, err := m.Operator(cmd.Context(), v.String(config.Account)); err != nil {
+				a.printf("Admin console: %s/ (no setup link: %v)\n", publicURL(v, ln.Addr().String()), err)
+			} else if err := a.printConsole(cmd.Context(), m, acc, publicURL(v, ln.Addr().String()), false); err != nil {
+				return err
+			}
 			return svc.Run(cmd.Context(), ln)
 		},
 	})

@@ -19,8 +19,8 @@ func (a *app) syncCommand() *cobra.Command {
 		user                               string
 	)
 	cmd := &cobra.Command{
-		Use:   "sync SOURCE",
-		Short: "Synchronize a source into the directory now",
+		Use:   "sync SOURCE|TARGET",
+		Short: "Synchronize a source into the directory, or the directory into a target, now",
 		Long: `Read the source and apply the difference to the directory in one transaction:
 create, update, disable and enable users and groups, move those the source no
 longer has to the trash, and update memberships. A run that fails or is
@@ -32,6 +32,12 @@ Runs are incremental (Graph delta, AD DirSync) when the source allows it and
 a previous run left a cursor; --full forces a full reconciliation. A refused
 or expired cursor turns the run into a full reconciliation by itself.
 
+For a target (an Entra ID tenant, see "dirsync target"), run one export
+cycle: a delta cycle, or with --full an initial one that reads the tenant
+from scratch (Azure AD Connect's Start-ADSyncSyncCycle -PolicyType Delta or
+Initial). A cycle that would delete more than the target's deletion
+threshold stops; --allow-deletes confirms it.
+
 Exit codes: 0 success, 2 bad input, 3 the source failed, 4 a safety rule
 stopped the run, 5 another run of the source is in progress.`,
 		Args: cobra.ExactArgs(1),
@@ -41,6 +47,12 @@ stopped the run, 5 another run of the source is in progress.`,
 				return err
 			}
 			ctx := cmd.Context()
+			if m.IsTarget(ctx, actor, args[0]) {
+				if user != "" || dryRun {
+					return usageErr("%s is a target: --user and --dry-run are for sources (a target in staging mode only plans)", args[0])
+				}
+				return a.syncTarget(cmd, m, actor, args[0], full, allowDeletes, asJSON)
+			}
 			var run directory.Run
 			if user != "" {
 				if full || allowDeletes {

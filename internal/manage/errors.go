@@ -54,6 +54,9 @@ const (
 	CodeNotInTrash      = "not_in_trash"
 	CodeTurnedOff       = "turned_off"
 	CodeCursorExpired   = "cursor_expired"
+	// CodePreconditionFailed: the object changed since the version a
+	// change was made against (see version.go).
+	CodePreconditionFailed = "precondition_failed"
 )
 
 // Error is what every use case returns for a failure its caller may act on:

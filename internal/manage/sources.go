@@ -36,6 +36,9 @@ type SourceInput struct {
 	Schedule *schedule.Schedule
 	// Scope is the source's scope rules and import options.
 	Scope *scope.Settings
+	// IfVersion makes an update conditional on the source's version
+	// (version.go); "" or AnyVersion updates whatever it is.
+	IfVersion string
 }
 
 // SourceView is a source as every front end shows it: its settings and
@@ -54,6 +57,8 @@ type SourceView struct {
 	// or in progress.
 	LastRun *directory.Run
 	Active  *directory.Run
+	// Version is the version of the source's stored state (version.go).
+	Version string
 }
 
 // Source states, as SourceStatus.State says them.
@@ -129,6 +134,9 @@ func (m *Manager) view(ctx context.Context, src directory.Source) (SourceView, e
 		v.Config = []byte("{}")
 	}
 	var err error
+	if v.Version, err = m.sourceVersion(ctx, m.d.Store, src); err != nil {
+		return v, err
+	}
 	if v.Scope, err = scope.Parse(src.Settings); err != nil {
 		return v, fmt.Errorf("source %s: stored scope: %w", src.Name, err)
 	}
@@ -459,6 +467,9 @@ func (m *Manager) UpdateSource(ctx context.Context, actor Actor, key string, in 
 	}
 	moved := credentialTargetChanged(src.Kind, before, src.Config) != "" || domainClaim(src.Kind, before) != domainClaim(src.Kind, src.Config)
 	err = m.d.Store.Update(ctx, func(tx store.Tx) error {
+		if err := m.checkSourceVersion(ctx, tx, actor, src.ID, in.IfVersion); err != nil {
+			return err
+		}
 		if resetCursor {
 			if err := m.checkClaim(ctx, tx, src); err != nil {
 				return err
@@ -537,6 +548,12 @@ func (m *Manager) SetEnabled(ctx context.Context, actor Actor, key string, on bo
 // RemoveSource removes a source; the users and groups it brought stay in
 // the directory, as local objects.
 func (m *Manager) RemoveSource(ctx context.Context, actor Actor, key string) (directory.Source, error) {
+	return m.RemoveSourceIfVersion(ctx, actor, key, AnyVersion)
+}
+
+// RemoveSourceIfVersion is RemoveSource, made only if the source is still
+// at the version given (version.go).
+func (m *Manager) RemoveSourceIfVersion(ctx context.Context, actor Actor, key, version string) (directory.Source, error) {
 	if err := actor.require(ActManageSources); err != nil {
 		return directory.Source{}, err
 	}
@@ -544,6 +561,9 @@ func (m *Manager) RemoveSource(ctx context.Context, actor Actor, key string) (di
 	err := m.d.Store.Update(ctx, func(tx store.Tx) error {
 		var err error
 		if src, err = m.findSource(ctx, tx, actor, key); err != nil {
+			return err
+		}
+		if err := m.checkSourceVersion(ctx, tx, actor, src.ID, version); err != nil {
 			return err
 		}
 		return tx.DeleteSource(ctx, actor.AccountID, src.ID)

@@ -164,6 +164,9 @@ type UserEdit struct {
 	// Other names any other attribute the caller asked to change (by its
 	// JSON name): the edit is refused, saying why.
 	Other []string
+	// IfVersion makes the edit conditional on the user's version
+	// (version.go); "" or AnyVersion edits whatever it is.
+	IfVersion string
 }
 
 func (e UserEdit) empty() bool {
@@ -233,6 +236,9 @@ func (m *Manager) EditUser(ctx context.Context, actor Actor, key string, e UserE
 			return invalid("", "nothing to change: give tags, notes, or for a local user display name, email or enabled")
 		}
 		id = u.ID
+		if err := checkVersion("user "+u.Username, e.IfVersion, UserVersion(u)); err != nil {
+			return err
+		}
 		if err := applyEdit(&u, e); err != nil {
 			return err
 		}

@@ -49,6 +49,9 @@ type WebhookInput struct {
 	URL        *string
 	EventTypes *[]string
 	Enabled    *bool
+	// IfVersion makes an update conditional on the subscription's version
+	// (version.go); "" or AnyVersion updates whatever it is.
+	IfVersion string
 }
 
 // NewWebhook is a subscription as created, with its signing secret, which
@@ -162,6 +165,9 @@ func (m *Manager) UpdateWebhook(ctx context.Context, actor Actor, id string, in 
 		if h, err = m.findWebhook(ctx, tx, actor, id); err != nil {
 			return err
 		}
+		if err := checkVersion("webhook "+h.ID, in.IfVersion, WebhookVersion(h)); err != nil {
+			return err
+		}
 		if in.URL != nil {
 			h.URL = strings.TrimSpace(*in.URL)
 		}
@@ -182,6 +188,12 @@ func (m *Manager) UpdateWebhook(ctx context.Context, actor Actor, id string, in 
 
 // DeleteWebhook removes a subscription and its delivery log.
 func (m *Manager) DeleteWebhook(ctx context.Context, actor Actor, id string) error {
+	return m.DeleteWebhookIfVersion(ctx, actor, id, AnyVersion)
+}
+
+// DeleteWebhookIfVersion is DeleteWebhook, made only if the subscription
+// is still at the version given (version.go).
+func (m *Manager) DeleteWebhookIfVersion(ctx context.Context, actor Actor, id, version string) error {
 	if err := actor.require(ActManageHooks); err != nil {
 		return err
 	}
@@ -189,6 +201,9 @@ func (m *Manager) DeleteWebhook(ctx context.Context, actor Actor, id string) err
 	err := m.d.Store.Update(ctx, func(tx store.Tx) error {
 		h, err := m.findWebhook(ctx, tx, actor, id)
 		if err != nil {
+			return err
+		}
+		if err := checkVersion("webhook "+h.ID, version, WebhookVersion(h)); err != nil {
 			return err
 		}
 		deleted = h.ID

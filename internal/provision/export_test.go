@@ -1,0 +1,104 @@
+package provision_test
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/dirsync/dirsync/internal/directory"
+	"github.com/dirsync/dirsync/internal/entraemu"
+	"github.com/dirsync/dirsync/internal/provision"
+	"github.com/dirsync/dirsync/internal/store"
+)
+
+// TestExportThenDeltaMatchesInitial: the first cycle creates the
+// directory's users and groups in the tenant, mapped by the flow table;
+// after renames, a disable, a deletion and membership changes, a delta
+// cycle brings the tenant to the state a fresh initial cycle finds nothing
+// to change in.
+func TestExportThenDeltaMatchesInitial(t *testing.T) {
+	w := newWorld(t, 5, provision.Settings{UsageLocation: "FR"})
+	dom := w.tenant.Domain()
+	ann := w.addUser("Ann Lee", "ann@"+dom, true)
+	bob := w.addUser("Bob Stone", "bob@corp.local", true) // a non-routable suffix
+	cid := w.addUser("Cid Moss", "cid@"+dom, false)
+	dan := w.addUser("Dan Roe", "dan@"+dom, true)
+	sales := w.addGroup("Sales", ann, bob)
+	w.addGroup("Ops", cid)
+
+	res := w.cycle(provision.CycleOptions{})
+	if res.Run.Outcome != provision.RunSucceeded || res.Summary.Failed != 0 {
+		t.Fatalf("first cycle: %s %q, %+v", res.Run.Outcome, res.Run.Reason, res.Summary)
+	}
+	if res.Summary.Planned[provision.OpCreateUser] != 4 || res.Summary.Planned[provision.OpCreateGroup] != 2 || res.Summary.Planned[provision.OpAddMember] != 3 {
+		t.Fatalf("first plan: %v", res.Summary.Planned)
+	}
+	a, ok := w.cloudUser(anchorOf("Ann Lee"))
+	if !ok || a.UserPrincipalName != "ann@"+dom || a.DisplayName != "Ann Lee" || a.GivenName != "Ann" || a.Surname != "Lee" ||
+		a.JobTitle != "Engineer" || a.Department != "R&D" || a.UsageLocation != "FR" || !a.AccountEnabled || a.MailNickname != "ann" {
+		t.Fatalf("Ann in the tenant: %+v", a)
+	}
+	b, _ := w.cloudUser(anchorOf("Bob Stone"))
+	if b.UserPrincipalName != "bob@"+w.tenant.InitialDomain() {
+		t.Errorf("Bob's corp.local UPN became %q, want the .onmicrosoft.com domain", b.UserPrincipalName)
+	}
+	if c, _ := w.cloudUser(anchorOf("Cid Moss")); c.AccountEnabled {
+		t.Errorf("Cid is disabled in AD and enabled in the tenant")
+	}
+	if _, members, ok := w.cloudGroup("Sales"); !ok || !slices.Equal(sorted(members), []string{"ann@" + dom, b.UserPrincipalName}) {
+		t.Fatalf("Sales in the tenant: %v, %v", ok, members)
+	}
+	if g, _, _ := w.cloudGroup("Sales"); !g.SecurityEnabled || g.MailEnabled {
+		t.Errorf("Sales is not a security group: %+v", g)
+	}
+
+	// A second cycle with nothing changed plans nothing.
+	if res := w.cycle(provision.CycleOptions{}); len(res.Steps) != 0 || res.Summary.ReadFull {
+		t.Fatalf("idle delta cycle planned %v (read full: %v)", res.Summary.Planned, res.Summary.ReadFull)
+	}
+
+	// Rename (UPN and name), disable, delete, membership changes.
+	w.editUser(&ann, func(u *directory.User) {
+		u.Username, u.DisplayName, u.Surname, u.DN = "ann.lee@"+dom, "Ann Lee-Smith", "Lee-Smith", "CN=Ann,OU=Moved,DC=corp"
+	})
+	w.editUser(&dan, func(u *directory.User) { u.Enabled, u.State = false, directory.StateDisabled })
+	w.editUser(&bob, func(u *directory.User) { u.State = directory.StateTrash })
+	w.member(sales, bob, false)
+	w.member(sales, dan, true)
+	w.update(func(tx store.Tx) error {
+		sales.Name = "Sales EMEA"
+		return tx.UpdateGroup(w.ctx, sales)
+	})
+
+	res = w.cycle(provision.CycleOptions{})
+	if res.Run.Outcome != provision.RunSucceeded || res.Summary.ReadFull {
+		t.Fatalf("delta cycle: %s %q (read full %v) %v", res.Run.Outcome, res.Run.Reason, res.Summary.ReadFull, res.Steps)
+	}
+	a2, _ := w.cloudUser(anchorOf("Ann Lee"))
+	if a2.ID != a.ID || a2.UserPrincipalName != "ann.lee@"+dom || a2.DisplayName != "Ann Lee-Smith" {
+		t.Errorf("renamed Ann: %+v (was %s)", a2, a.ID)
+	}
+	if d, _ := w.cloudUser(anchorOf("Dan Roe")); d.AccountEnabled {
+		t.Errorf("Dan is disabled in AD, enabled in the tenant")
+	}
+	if _, ok := w.cloudUser(anchorOf("Bob Stone")); ok {
+		t.Errorf("Bob left AD and is still an active user in the tenant")
+	}
+	if !slices.ContainsFunc(w.tenant.DeletedUsers(), func(u entraemu.User) bool { return u.ID == b.ID }) {
+		t.Errorf("Bob's deletion was not a soft delete (not in deleted items)")
+	}
+	if _, members, ok := w.cloudGroup("Sales EMEA"); !ok || !slices.Equal(sorted(members), []string{"ann.lee@" + dom, "dan@" + dom}) {
+		t.Fatalf("Sales EMEA in the tenant: %v, %v", ok, members)
+	}
+
+	// An initial cycle (the tenant read from scratch) finds nothing to change.
+	res = w.cycle(provision.CycleOptions{Full: true})
+	if !res.Summary.ReadFull || len(res.Steps) != 0 {
+		t.Fatalf("initial cycle after the delta one planned %v", res.Steps)
+	}
+}
+
+func sorted(s []string) []string {
+	out := slices.Clone(s)
+	slices.Sort(out)
+	return out
+}

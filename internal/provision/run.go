@@ -1,0 +1,272 @@
+package provision
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/dirsync/dirsync/internal/clock"
+	"github.com/dirsync/dirsync/internal/directory"
+	"github.com/dirsync/dirsync/internal/graph"
+	"github.com/dirsync/dirsync/internal/store"
+)
+
+// Run outcomes, as store.ExportRun.Outcome says them.
+const (
+	RunRunning   = "running"
+	RunSucceeded = "succeeded"
+	RunPartial   = "partial" // some objects failed: see the sync errors
+	RunStaged    = "staged"  // staging mode: planned, nothing written
+	RunStopped   = "stopped" // a safety limit: nothing written
+	RunFailed    = "failed"
+)
+
+// Modes of a cycle (Azure AD Connect's -PolicyType Delta and Initial).
+const (
+	ModeDelta = "delta"
+	ModeFull  = "full"
+)
+
+// Exporter runs export cycles.
+type Exporter struct {
+	Store  store.Store
+	Clock  clock.Clock
+	Logger *slog.Logger
+	// Budget and BudgetWindow pace writes; WriteBudget per
+	// WriteBudgetWindow when zero.
+	Budget       int
+	BudgetWindow time.Duration
+}
+
+// CycleOptions say how to run one cycle.
+type CycleOptions struct {
+	// Full reads the tenant from scratch instead of by delta.
+	Full bool
+	// AllowDeletes confirms a plan that deletes more than the threshold.
+	AllowDeletes bool
+	// Progress is told how many steps are written, of how many.
+	Progress func(done, total int)
+}
+
+// Summary counts what a cycle planned and did.
+type Summary struct {
+	Planned  map[string]int `json:"planned"`
+	Done     int            `json:"done"`
+	Failed   int            `json:"failed"`
+	Errors   int            `json:"sync_errors"`
+	Requests int64          `json:"requests"`
+	// Throttled counts 429 answers, Retries requests sent again.
+	Throttled int64 `json:"throttled"`
+	Retries   int64 `json:"retries"`
+	// CloudUsers and CloudGroups are what the tenant holds, as read.
+	CloudUsers  int  `json:"cloud_users"`
+	CloudGroups int  `json:"cloud_groups"`
+	ReadFull    bool `json:"read_full"`
+}
+
+// Result is a finished cycle: its run record, its plan and summary.
+type Result struct {
+	Run     store.ExportRun
+	Steps   []Step
+	Summary Summary
+}
+
+// Cycle runs one export cycle of the target into tenant: read the tenant
+// (by delta unless Full), plan, and unless the target is in staging mode
+// or the plan deletes more than the threshold, apply. The run is recorded
+// with its plan and every step's outcome; the sync errors are replaced by
+// this cycle's. An error is returned only when the cycle could not run to
+// its end (the tenant unreachable, the credentials refused); the run
+// records it.
+func (e *Exporter) Cycle(ctx context.Context, t directory.Target, tenant *Tenant, o CycleOptions) (Result, error) {
+	clk := clock.Or(e.Clock)
+	log := e.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s, err := ParseSettings(t.Settings)
+	if err != nil {
+		return Result{}, err
+	}
+	mode := ModeDelta
+	if o.Full {
+		mode = ModeFull
+	}
+	run := store.ExportRun{AccountID: t.AccountID, TargetID: t.ID, Mode: mode, Staging: s.Staging, Outcome: RunRunning, StartedAt: clk.Now()}
+	if err := e.Store.Update(ctx, func(tx store.Tx) error { return tx.CreateExportRun(ctx, &run) }); err != nil {
+		return Result{}, err
+	}
+	res := Result{Run: run}
+	stats0 := tenant.Stats()
+	err = e.cycle(ctx, t, s, tenant, o, &res)
+	st := tenant.Stats()
+	res.Summary.Requests, res.Summary.Throttled, res.Summary.Retries = st.Requests-stats0.Requests, st.Throttled-stats0.Throttled, st.Retries-stats0.Retries
+	if err != nil {
+		res.Run.Outcome, res.Run.Reason = RunFailed, err.Error()
+		log.Warn("export cycle failed", "target", t.Name, "err", err)
+	}
+	res.Run.FinishedAt = clk.Now()
+	res.Run.Summary, _ = json.Marshal(res.Summary)
+	steps := res.Steps
+	if steps == nil {
+		steps = []Step{}
+	}
+	res.Run.Plan, _ = json.Marshal(steps)
+	// The record of the run is written whatever ctx says: a cancelled
+	// cycle is still a cycle that happened.
+	uerr := e.Store.Update(context.WithoutCancel(ctx), func(tx store.Tx) error { return tx.UpdateExportRun(ctx, res.Run) })
+	return res, errors.Join(err, uerr)
+}
+
+func (e *Exporter) cycle(ctx context.Context, t directory.Target, s Settings, tenant *Tenant, o CycleOptions, res *Result) error {
+	c, cur, err := loadCloud(ctx, e.Store, t.ID)
+	if err != nil {
+		return err
+	}
+	if res.Summary.ReadFull, err = tenant.refresh(ctx, c, &cur, o.Full); err != nil {
+		return tenant.explain(err, "read the tenant", PermUsers+" and "+PermGroups)
+	}
+	if err := c.save(ctx, e.Store, t.ID, cur); err != nil {
+		return err
+	}
+	res.Summary.CloudUsers, res.Summary.CloudGroups = len(c.users), len(c.groups)
+	rt, err := tenant.routing(ctx)
+	if err != nil {
+		return err
+	}
+	d, err := loadDesired(ctx, e.Store, t.AccountID, s, rt)
+	if err != nil {
+		return err
+	}
+	links, err := e.Store.TargetLinks(ctx, t.ID)
+	if err != nil {
+		return err
+	}
+	p := makePlan(d, c, links)
+	res.Summary.Planned = p.Counts()
+	res.Steps = p.Steps
+	switch {
+	case s.Staging:
+		res.Run.Outcome, res.Run.Reason = RunStaged, "staging mode: the plan is recorded and nothing was written"
+		markPlanned(p)
+		return e.saveErrors(ctx, t, p, res)
+	case p.Deletions() > s.Threshold() && !o.AllowDeletes:
+		res.Run.Outcome = RunStopped
+		res.Run.Reason = fmt.Sprintf("the plan deletes %d objects, more than the deletion threshold (%d): nothing was written; read the plan, then confirm with --allow-deletes", p.Deletions(), s.Threshold())
+		markPlanned(p)
+		return nil
+	}
+	// Matches found by the plan are links from now on: the tenant already
+	// has those objects.
+	if err := e.Store.Update(ctx, func(tx store.Tx) error {
+		for _, l := range p.links {
+			if err := tx.SetTargetLink(ctx, t.ID, l); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	a := &applier{t: tenant, st: e.Store, target: t.ID, progress: o.Progress, total: len(p.Steps),
+		budget: &budget{clk: clock.Or(e.Clock), limit: orInt(e.Budget, WriteBudget), win: orDur(e.BudgetWindow, WriteBudgetWindow)},
+		ids:    map[string]map[string]string{kindUser: {}, kindGroup: {}}}
+	for _, l := range links {
+		a.ids[l.Kind][l.Anchor] = l.CloudID
+	}
+	for _, l := range p.links {
+		a.ids[l.Kind][l.Anchor] = l.CloudID
+	}
+	if err := a.apply(ctx, p); err != nil {
+		res.Steps = p.Steps
+		_ = e.saveErrors(context.WithoutCancel(ctx), t, p, res)
+		return err
+	}
+	res.Steps = p.Steps
+	for _, s := range p.Steps {
+		switch s.Outcome {
+		case OutcomeDone:
+			res.Summary.Done++
+		case OutcomeFailed:
+			res.Summary.Failed++
+		}
+	}
+	res.Run.Outcome = RunSucceeded
+	if res.Summary.Failed > 0 || res.Summary.Planned[OpError] > 0 {
+		res.Run.Outcome = RunPartial
+		res.Run.Reason = "some objects were not exported: see dirsync target errors"
+	}
+	return e.saveErrors(ctx, t, p, res)
+}
+
+func markPlanned(p *Plan) {
+	for i := range p.Steps {
+		if p.Steps[i].Op != OpError && p.Steps[i].Op != OpSkip {
+			p.Steps[i].Outcome = OutcomePlanned
+		}
+	}
+}
+
+// saveErrors makes the target's sync errors this cycle's: the plan's
+// error steps and the failed writes. An error seen before keeps when it
+// was first seen; one that did not recur is cleared.
+func (e *Exporter) saveErrors(ctx context.Context, t directory.Target, p *Plan, res *Result) error {
+	now := clock.Or(e.Clock).Now()
+	old, err := e.Store.TargetErrors(ctx, t.ID)
+	if err != nil {
+		return err
+	}
+	first := map[string]time.Time{}
+	for _, o := range old {
+		first[o.Kind+"\x00"+o.Anchor+"\x00"+o.Code] = o.FirstSeen
+	}
+	var errs []store.TargetError
+	for _, s := range p.Steps {
+		if s.Op != OpError && s.Outcome != OutcomeFailed {
+			continue
+		}
+		te := store.TargetError{Kind: s.Kind, Anchor: s.Anchor, Object: s.Object, Attribute: s.Attribute, Value: s.Value,
+			Code: s.Code, Message: s.Error, FirstSeen: now, LastSeen: now}
+		if s.Op == OpAddMember || s.Op == OpRemoveMember {
+			te.Attribute, te.Value = "members", s.Member
+		}
+		if f, ok := first[te.Kind+"\x00"+te.Anchor+"\x00"+te.Code]; ok {
+			te.FirstSeen = f
+		}
+		errs = append(errs, te)
+	}
+	res.Summary.Errors = len(errs)
+	return e.Store.Update(ctx, func(tx store.Tx) error { return tx.ReplaceTargetErrors(ctx, t.ID, errs) })
+}
+
+// routing reads the verified domains; without Domain.Read.All there are
+// none, and UPNs go as they are.
+func (t *Tenant) routing(ctx context.Context) (routing, error) {
+	ds, err := t.domains(ctx, t.client)
+	var ge *graph.Error
+	if errors.As(err, &ge) && ge.Status == http.StatusForbidden {
+		return routing{}, nil
+	}
+	if err != nil {
+		return routing{}, t.explain(err, "read the domains", PermDomains)
+	}
+	return routing{verified: ds.verified, initial: ds.initial}, nil
+}
+
+func orInt(v, def int) int {
+	if v <= 0 {
+		return def
+	}
+	return v
+}
+
+func orDur(v, def time.Duration) time.Duration {
+	if v <= 0 {
+		return def
+	}
+	return v
+}

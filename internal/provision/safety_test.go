@@ -1,0 +1,132 @@
+package provision_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/dirsync/dirsync/internal/directory"
+	"github.com/dirsync/dirsync/internal/entraemu"
+	"github.com/dirsync/dirsync/internal/provision"
+	"github.com/dirsync/dirsync/internal/store"
+)
+
+// TestStagingWritesNothing: a staging target reads the tenant and records
+// its whole plan, and the tenant's change log stays as it was; turned
+// off, the same plan is written.
+func TestStagingWritesNothing(t *testing.T) {
+	w := newWorld(t, 5, provision.Settings{Staging: true})
+	dom := w.tenant.Domain()
+	ann := w.addUser("Ann Lee", "ann@"+dom, true)
+	w.addGroup("Sales", ann)
+	_, before := w.tenant.LogBounds()
+	res := w.cycle(provision.CycleOptions{})
+	if _, after := w.tenant.LogBounds(); after != before {
+		t.Fatalf("staging changed the tenant: change log %d -> %d", before, after)
+	}
+	run, err := w.st.ExportRun(w.ctx, w.acc.ID, res.Run.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var steps []provision.Step
+	if err := json.Unmarshal(run.Plan, &steps); err != nil {
+		t.Fatal(err)
+	}
+	if run.Outcome != provision.RunStaged || !run.Staging || len(steps) != 3 || steps[0].Outcome != provision.OutcomePlanned {
+		t.Fatalf("staged run: %s, %d steps %+v", run.Outcome, len(steps), steps)
+	}
+	if links, _ := w.st.TargetLinks(w.ctx, w.target.ID); len(links) != 0 {
+		t.Fatalf("staging recorded links: %+v", links)
+	}
+	w.setSettings(provision.Settings{})
+	if res := w.cycle(provision.CycleOptions{}); res.Run.Outcome != provision.RunSucceeded || res.Summary.Done != 3 {
+		t.Fatalf("after staging: %s, %+v", res.Run.Outcome, res.Summary)
+	}
+	if _, ok := w.cloudUser(anchorOf("Ann Lee")); !ok {
+		t.Fatal("Ann was not exported once staging was turned off")
+	}
+}
+
+// TestThresholdStopsMassDeletion: 600 deletions are more than the default
+// threshold (500): the cycle stops, writes nothing and records the plan;
+// confirmed, it deletes them.
+func TestThresholdStopsMassDeletion(t *testing.T) {
+	w := newWorld(t, 1, provision.Settings{})
+	dom := w.tenant.Domain()
+	var users []directory.User
+	for i := range 600 {
+		users = append(users, w.addUser(fmt.Sprintf("User %03d", i), fmt.Sprintf("u%03d@%s", i, dom), true))
+	}
+	if res := w.cycle(provision.CycleOptions{}); res.Summary.Done != 600 {
+		t.Fatalf("export of 600 users: %+v", res.Summary)
+	}
+	w.update(func(tx store.Tx) error {
+		for _, u := range users {
+			u.State = directory.StateTrash
+			if err := tx.UpdateUser(w.ctx, u); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	_, before := w.tenant.LogBounds()
+	res, err := w.x.Cycle(w.ctx, w.target, w.conn, provision.CycleOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, _ := w.st.ExportRun(w.ctx, w.acc.ID, res.Run.ID)
+	if stored.Outcome != provision.RunStopped || res.Summary.Planned[provision.OpDeleteUser] != 600 {
+		t.Fatalf("600 deletions: outcome %s (%s), planned %v", stored.Outcome, stored.Reason, res.Summary.Planned)
+	}
+	if _, after := w.tenant.LogBounds(); after != before {
+		t.Fatalf("a stopped cycle changed the tenant")
+	}
+	if n := len(w.tenant.Users()); n != 601 {
+		t.Fatalf("the tenant has %d users after a stopped cycle, want 601", n)
+	}
+	res = w.cycle(provision.CycleOptions{AllowDeletes: true})
+	if res.Run.Outcome != provision.RunSucceeded || len(w.tenant.Users()) != 1 || len(w.tenant.DeletedUsers()) != 600 {
+		t.Fatalf("confirmed: %s, %d users left, %d in deleted items", res.Run.Outcome, len(w.tenant.Users()), len(w.tenant.DeletedUsers()))
+	}
+}
+
+// TestThrottledWritesAndExpiredToken: writes answered 429 (inside $batch)
+// are sent again after Retry-After, and an access token that expires in
+// the middle of a cycle is renewed; the tenant ends exactly as planned.
+func TestThrottledWritesAndExpiredToken(t *testing.T) {
+	w := newWorld(t, 1, provision.Settings{})
+	dom := w.tenant.Domain()
+	var members []directory.User
+	for i := range 45 {
+		members = append(members, w.addUser(fmt.Sprintf("User %02d", i), fmt.Sprintf("u%02d@%s", i, dom), i%7 != 0))
+	}
+	w.addGroup("All", members...)
+	w.tenant.InjectFault(entraemu.Fault{PathPrefix: "/v1.0/users", Method: http.MethodPost, Every: 4, Times: 6, Status: http.StatusTooManyRequests, RetryAfter: time.Second})
+	expired := false
+	res := w.cycle(provision.CycleOptions{Progress: func(done, total int) {
+		if !expired {
+			w.tenant.ExpireAccessTokens()
+			expired = true
+		}
+	}})
+	if res.Run.Outcome != provision.RunSucceeded || res.Summary.Failed != 0 || res.Summary.Throttled == 0 {
+		t.Fatalf("cycle: %s %q, %+v", res.Run.Outcome, res.Run.Reason, res.Summary)
+	}
+	for _, u := range members {
+		cu, ok := w.cloudUser(u.ImmutableID)
+		if !ok || cu.AccountEnabled != u.Enabled || cu.UserPrincipalName != u.Username {
+			t.Fatalf("%s in the tenant: %v %+v", u.Username, ok, cu)
+		}
+	}
+	if n := w.tenant.Stats().LoginByKind["token"]; n < 2 {
+		t.Errorf("%d tokens issued: the expired one was not renewed", n)
+	}
+	if _, ms, _ := w.cloudGroup("All"); len(ms) != 45 {
+		t.Fatalf("All has %d members in the tenant, want 45", len(ms))
+	}
+	if again := w.cycle(provision.CycleOptions{Full: true}); len(again.Steps) != 0 {
+		t.Fatalf("an initial cycle after the throttled one plans %v", again.Summary.Planned)
+	}
+}
