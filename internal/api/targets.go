@@ -27,6 +27,7 @@ type TargetView struct {
 	Schedule          string              `json:"schedule"`
 	Flows             []provision.FlowRow `json:"flows"`
 	SyncErrors        int                 `json:"sync_errors"`
+	NextRun           *time.Time          `json:"next_run"`
 	LastRun           *manage.ExportRun   `json:"last_run"`
 	CreatedAt         time.Time           `json:"created_at"`
 	UpdatedAt         time.Time           `json:"updated_at"`
@@ -37,6 +38,9 @@ func targetView(v manage.TargetView) TargetView {
 		SecretSet: v.SecretSet, Sources: v.Settings.Sources, SourceNames: v.SourceNames, Staging: v.Settings.Staging,
 		DeletionThreshold: v.Settings.Threshold(), UsageLocation: v.Settings.UsageLocation, Schedule: v.Settings.ScheduleText(),
 		Flows: v.Flows, SyncErrors: v.Errors, LastRun: v.LastRun, CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt}
+	if !v.NextRun.IsZero() {
+		out.NextRun = &v.NextRun
+	}
 	if out.SourceNames == nil {
 		out.SourceNames = []string{}
 	}

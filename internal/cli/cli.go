@@ -111,11 +111,13 @@ Start with "dirsync demo" to see a whole sync against an emulated tenant.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageErr("%v", err) })
 	root.AddCommand(
 		a.accountCommand(),
+		a.adminCommand(),
 		a.benchCommand(),
 		a.demoCommand(),
 		a.emulateCommand(),
 		a.sourceCommand(),
 		a.targetCommand(),
+		a.configCommand(),
 		a.syncCommand(),
 		a.usersCommand(),
 		a.groupsCommand(),

@@ -31,9 +31,10 @@ func (a *app) demoCommand() *cobra.Command {
 		Short: "Sync an emulated Entra ID tenant end to end, then keep it running to explore",
 		Long: `Start an emulated Entra ID tenant, add it as the source "demo-entra" (or
 point the existing one at it), sync it, and print what the directory now holds.
-Then keep serving until interrupted: the emulated tenant, and dirsync's API,
-scheduler and webhooks on --listen, so you can explore with "dirsync users
-list", "dirsync groups members", "dirsync runs show" or the REST API.
+Then keep serving until interrupted: the emulated tenant, and dirsync's admin
+console, API, scheduler and webhooks on --listen, so you can explore in the
+browser (it prints a one-time sign-in link), with "dirsync users list",
+"dirsync groups members", "dirsync runs show" or the REST API.
 With --once, exit after the summary.
 
 The address is checked before anything changes: a second demo while one runs
@@ -100,10 +101,13 @@ func (a *app) demo(cmd *cobra.Command, df *demoFlags) error {
 // scheduler, webhooks), so a newcomer has a service to explore.
 func (a *app) demoServe(ctx context.Context, ln net.Listener, srv *entraemu.Server, run directory.Run) error {
 	db := a.parts.DB
-	a.printf("\ndirsync is serving its API on http://%s (the emulated tenant keeps running at %s). Try, in another terminal:\n", ln.Addr(), srv.URL())
+	a.printf("\ndirsync is serving its console and API on http://%s (the emulated tenant keeps running at %s). Try, in another terminal:\n", ln.Addr(), srv.URL())
 	a.printf("  dirsync --db %s users list\n  dirsync --db %s groups list\n  dirsync --db %s runs show %s --changes\n", db, db, db, run.ID)
 	a.printf("  TOKEN=$(dirsync --db %s token create --role owner --json | jq -r .token)\n", db)
 	a.printf("  curl -H \"Authorization: Bearer $TOKEN\" http://%s/api/v1/users\n", ln.Addr())
+	if err := a.printConsole(ctx, a.m, a.actor, "http://"+ln.Addr().String(), true); err != nil {
+		return err
+	}
 	a.printf("Press Ctrl-C to stop.\n")
 	a.jsonLogs = true
 	return service.New(a.parts, service.Config{Clock: a.opts.Clock}, a.logger()).Run(ctx, ln)

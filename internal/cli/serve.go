@@ -17,8 +17,9 @@ import (
 func (a *app) serveCommand() *cobra.Command {
 	cmd := deployment(&cobra.Command{
 		Use:   "serve [--listen 127.0.0.1:8080] [--config FILE]",
-		Short: "Run the REST API, the scheduler, the sync workers and the webhook dispatcher",
-		Long: `Serve the REST API at /api/v1 (bearer tokens: dirsync token create --role ROLE),
+		Short: "Run the admin console, the REST API, the scheduler, the sync workers and the webhook dispatcher",
+		Long: `Serve the admin console at / and the REST API at /api/v1 (bearer tokens:
+dirsync token create --role ROLE),
 sync every source on its schedule (dirsync source schedule), deliver change
 events to webhooks, and expose /healthz, /readyz and Prometheus metrics at
 /metrics. Logs are JSON on standard error.
@@ -70,6 +71,13 @@ for --shutdown-grace, then cancels them: a cancelled run applies nothing.`,
 				WebhookMaxBackoff: v.Duration(config.WebhookMaxBackoff), WebhookRetryFor: v.Duration(config.WebhookRetryFor),
 				Clock: a.opts.Clock, Mail: smtp, Notify: v.List(config.SMTPTo), ConsoleURL: publicURL(v, ln.Addr().String())}, logger)
 			a.printf("dirsync serving on http://%s\n", ln.Addr())
+			// serve works for every account; the setup link is the
+			// account's that --account names (the default one).
+			if acc, err := m.Operator(cmd.Context(), v.String(config.Account)); err != nil {
+				a.printf("Admin console: %s/ (no setup link: %v)\n", publicURL(v, ln.Addr().String()), err)
+			} else if err := a.printConsole(cmd.Context(), m, acc, publicURL(v, ln.Addr().String()), false); err != nil {
+				return err
+			}
 			return svc.Run(cmd.Context(), ln)
 		},
 	})

@@ -38,6 +38,7 @@ type targetSetFlags struct {
 	flows         []string
 	resetFlows    bool
 	schedule      string
+	enabled       bool
 }
 
 func (f *targetSetFlags) register(cmd *cobra.Command, adding bool) {
@@ -49,6 +50,7 @@ func (f *targetSetFlags) register(cmd *cobra.Command, adding bool) {
 	fl.StringArrayVar(&f.flows, "flow", nil, "override a flow: ATTRIBUTE=DIRECTORY_ATTRIBUTE, or ATTRIBUTE= for none (repeat)")
 	fl.StringVar(&f.schedule, "schedule", "", "when it syncs under dirsync serve (default \""+provision.DefaultSchedule+"\")")
 	if !adding {
+		fl.BoolVar(&f.enabled, "enabled", true, "--enabled=false turns the target off: it syncs neither on schedule nor on request")
 		fl.BoolVar(&f.resetFlows, "reset-flows", false, "go back to the default flow table (before any --flow)")
 	}
 }
@@ -69,6 +71,9 @@ func (f *targetSetFlags) apply(cmd *cobra.Command, in *manage.TargetInput) error
 	}
 	if fl.Changed("schedule") {
 		in.Schedule = &f.schedule
+	}
+	if fl.Changed("enabled") {
+		in.Enabled = &f.enabled
 	}
 	in.ResetFlows = f.resetFlows
 	for _, kv := range f.flows {
@@ -193,6 +198,7 @@ type targetView struct {
 	Schedule  string              `json:"schedule"`
 	Flows     []provision.FlowRow `json:"flows"`
 	Errors    int                 `json:"sync_errors"`
+	NextRun   time.Time           `json:"next_run,omitzero"`
 	LastRun   any                 `json:"last_run,omitempty"`
 	CreatedAt time.Time           `json:"created_at"`
 	UpdatedAt time.Time           `json:"updated_at"`
@@ -201,7 +207,7 @@ type targetView struct {
 func targetJSON(v manage.TargetView) targetView {
 	out := targetView{ID: v.ID, Name: v.Name, Kind: string(v.Kind), Enabled: v.Enabled, Config: v.Config, SecretSet: v.SecretSet,
 		Settings: v.Settings, Sources: v.SourceNames, Threshold: v.Settings.Threshold(), Schedule: v.Settings.ScheduleText(),
-		Flows: v.Flows, Errors: v.Errors, CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt}
+		Flows: v.Flows, Errors: v.Errors, NextRun: v.NextRun, CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt}
 	if out.Sources == nil {
 		out.Sources = []string{}
 	}
@@ -293,7 +299,7 @@ func (a *app) printTarget(v manage.TargetView) {
 	}
 	rows := [][2]string{{"Name", v.Name}, {"ID", v.ID}, {"Kind", string(v.Kind)}, {"Mode", mode},
 		{"Sources", sourcesText(v)}, {"Deletion threshold", strconv.Itoa(v.Settings.Threshold())},
-		{"Usage location", usage}, {"Schedule", v.Settings.ScheduleText()}, {"Sync errors", strconv.Itoa(v.Errors)}}
+		{"Usage location", usage}, {"Schedule", v.Settings.ScheduleText() + ", next " + fmtTime(v.NextRun)}, {"Sync errors", strconv.Itoa(v.Errors)}}
 	if r := v.LastRun; r != nil {
 		rows = append(rows, [2]string{"Last run", fmt.Sprintf("%s %s %s (run %s)", fmtTime(r.StartedAt), r.Mode, r.Outcome, r.ID)})
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/dirsync/dirsync/internal/connector"
 	"github.com/dirsync/dirsync/internal/connector/entra"
@@ -60,6 +61,8 @@ type TargetView struct {
 	SourceNames []string
 	Flows       []provision.FlowRow
 	LastRun     *ExportRun
+	// NextRun is when the schedule runs it next; zero when turned off.
+	NextRun time.Time
 	// Errors counts the sync errors of the last cycle.
 	Errors int
 }
@@ -138,6 +141,7 @@ func (m *Manager) targetView(ctx context.Context, t directory.Target) (TargetVie
 		return v, err
 	}
 	v.Errors = len(errs)
+	v.NextRun = m.NextTargetRun(ctx, t)
 	return v, nil
 }
 

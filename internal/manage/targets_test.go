@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dirsync/dirsync/internal/connector/entra"
 	"github.com/dirsync/dirsync/internal/directory"
@@ -120,4 +121,48 @@ func TestTargetsAreCheckedStoredAndTested(t *testing.T) {
 	}
 	_, err = w.m.Target(ctx, w.owner, "cloud")
 	wantKind(t, err, manage.NotFound, "removed target")
+}
+
+// TestTargetsSyncEveryThirtyMinutes: a target's cycles run on its schedule
+// (every 30 minutes unless set), once per slot; a target turned off lets
+// its slots pass.
+func TestTargetsSyncEveryThirtyMinutes(t *testing.T) {
+	w := newWorld(t, 5, 1)
+	ctx := t.Context()
+	creds := w.srv.Credentials()
+	w.addLDAPSource("corp")
+	name, staging := "cloud", true
+	v, err := w.m.AddTarget(ctx, w.owner, manage.TargetInput{Name: &name, Config: w.targetConfig(creds.WriteApp.ClientID),
+		Secret: []byte(creds.WriteApp.ClientSecret), Sources: []string{"corp"}, Staging: &staging})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := epoch.Add(30 * time.Minute); !v.NextRun.Equal(want) {
+		t.Errorf("next run %v, want %v", v.NextRun, want)
+	}
+	runs := func() int {
+		rs, err := w.m.TargetRuns(ctx, w.owner, "cloud", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(rs)
+	}
+	if n, err := w.m.RunDueTargets(ctx); n != 0 || err != nil || runs() != 0 {
+		t.Fatalf("at creation: %d ran, %v", n, err)
+	}
+	w.clock.Advance(31 * time.Minute)
+	if n, err := w.m.RunDueTargets(ctx); n != 1 || err != nil || runs() != 1 {
+		t.Fatalf("after 31 minutes: %d ran, %v, %d runs", n, err, runs())
+	}
+	if n, _ := w.m.RunDueTargets(ctx); n != 0 || runs() != 1 {
+		t.Fatalf("the same slot ran twice")
+	}
+	off := false
+	if _, err := w.m.SetTarget(ctx, w.owner, "cloud", manage.TargetInput{Enabled: &off}); err != nil {
+		t.Fatal(err)
+	}
+	w.clock.Advance(time.Hour)
+	if n, _ := w.m.RunDueTargets(ctx); n != 0 || runs() != 1 {
+		t.Fatalf("a target turned off ran")
+	}
 }

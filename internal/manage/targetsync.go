@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"sync"
+	"time"
 
+	"github.com/dirsync/dirsync/internal/directory"
 	"github.com/dirsync/dirsync/internal/provision"
+	"github.com/dirsync/dirsync/internal/schedule"
 )
 
 // TargetSyncRequest says how to run an export cycle.
@@ -44,6 +47,11 @@ func (m *Manager) SyncTarget(ctx context.Context, actor Actor, key string, req T
 	if err != nil {
 		return TargetCycle{}, err
 	}
+	return m.cycleTarget(ctx, t, req)
+}
+
+// cycleTarget runs one cycle of a target, for a person or the scheduler.
+func (m *Manager) cycleTarget(ctx context.Context, t directory.Target, req TargetSyncRequest) (TargetCycle, error) {
 	if !t.Enabled {
 		return TargetCycle{}, &Error{Kind: Conflict, Code: CodeTurnedOff, Message: fmt.Sprintf("target %s is turned off", t.Name)}
 	}
@@ -127,4 +135,78 @@ func (m *Manager) IsTarget(ctx context.Context, actor Actor, key string) bool {
 	}
 	_, err := m.findTarget(ctx, m.d.Store, actor, key)
 	return err == nil
+}
+
+// RunDueTargets runs a cycle of every target whose schedule (every 30
+// minutes unless set) is due, one after the other, and returns how many
+// ran. A target turned off, in no source, or whose cycle is running in
+// this process lets its slot pass. The service calls it on every tick, in
+// a loop of its own so that a long export never holds the sources'
+// schedules back.
+func (m *Manager) RunDueTargets(ctx context.Context) (int, error) {
+	accounts, err := m.d.Store.Accounts(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("target scheduler: %w", err)
+	}
+	ran := 0
+	for _, acc := range accounts {
+		targets, err := m.d.Store.Targets(ctx, acc.ID)
+		if err != nil {
+			return ran, fmt.Errorf("target scheduler: %w", err)
+		}
+		for _, t := range targets {
+			if !t.Enabled || !m.targetDue(ctx, t) {
+				continue
+			}
+			c, err := m.cycleTarget(ctx, t, TargetSyncRequest{})
+			if err != nil && c.Run.ID == "" {
+				m.d.Logger.Warn("scheduled export not started", "target", t.Name, "err", err)
+				continue
+			}
+			ran++
+			m.d.Logger.Info("scheduled export", "account", t.AccountID, "target", t.Name, "run", c.Run.ID, "outcome", c.Run.Outcome)
+		}
+	}
+	return ran, nil
+}
+
+// targetDue reports whether a slot of the target's schedule has come since
+// its last cycle started (since it was added, when it never ran).
+func (m *Manager) targetDue(ctx context.Context, t directory.Target) bool {
+	s, err := provision.ParseSettings(t.Settings)
+	if err != nil || len(s.Sources) == 0 {
+		return false
+	}
+	sc, err := schedule.Parse(s.ScheduleText())
+	if err != nil {
+		return false
+	}
+	last := t.CreatedAt
+	if runs, err := m.d.Store.ExportRuns(ctx, t.ID, 1); err == nil && len(runs) > 0 {
+		last = runs[0].StartedAt
+	}
+	due, _ := schedule.Due(sc, last, m.now())
+	return due
+}
+
+// NextTargetRun is when the target's schedule next runs it, zero when it
+// does not (turned off, no schedule).
+func (m *Manager) NextTargetRun(ctx context.Context, t directory.Target) time.Time {
+	s, err := provision.ParseSettings(t.Settings)
+	if err != nil || !t.Enabled {
+		return time.Time{}
+	}
+	sc, err := schedule.Parse(s.ScheduleText())
+	if err != nil {
+		return time.Time{}
+	}
+	last := t.CreatedAt
+	if runs, err := m.d.Store.ExportRuns(ctx, t.ID, 1); err == nil && len(runs) > 0 {
+		last = runs[0].StartedAt
+	}
+	n, _ := sc.Next(last)
+	if now := m.now(); n.Before(now) {
+		n, _ = sc.Next(now)
+	}
+	return n
 }

@@ -185,12 +185,31 @@ func New(ctx context.Context, opts Options) (*DC, error) {
 	dc.PlainURL = "ldap://" + addr + ":389"
 	dc.AdminPassword = "Adm1n!" + randomHex(8)
 
-	samba, _ := lookPath("samba")
+	if err := dc.provision(ctx); err != nil {
+		return nil, err
+	}
+	// Samba generates a certificate with no subjectAltName, which Go (like
+	// any current TLS stack) refuses to match against a host. Writing our own
+	// CA and certificate where Samba looks for them makes it use those.
+	if err := dc.writeTLS(); err != nil {
+		return nil, err
+	}
+	if err := dc.start(ctx); err != nil {
+		return nil, err
+	}
+	logf("sambatest: DC %s at %s: provisioned in %v, LDAPS answered after %v", Realm, dc.URL,
+		dc.ProvisionTime.Round(time.Millisecond), dc.StartTime.Round(time.Millisecond))
+	ok = true
+	return dc, nil
+}
+
+// provision creates the domain in dc.Dir with samba-tool.
+func (dc *DC) provision(ctx context.Context) error {
 	sambaTool, _ := lookPath("samba-tool")
 	// Every path Samba writes to is inside Dir, so that DCs never share a
 	// pid file or a socket, and nothing is left behind in /run or /var.
 	options := []string{
-		"interfaces=" + addr + "/8",
+		"interfaces=" + dc.Addr + "/8",
 		"bind interfaces only=yes",
 		"server services=ldap",
 		"ldb:nosync=true", // tests need no durability; fsync made each add cost 80 ms
@@ -203,7 +222,7 @@ func New(ctx context.Context, opts Options) (*DC, error) {
 	}
 	for _, d := range []string{"run", "log"} {
 		if err := os.MkdirAll(filepath.Join(dc.Dir, d), 0o755); err != nil {
-			return nil, fmt.Errorf("sambatest: %w", err)
+			return fmt.Errorf("sambatest: %w", err)
 		}
 	}
 	args := []string{"domain", "provision",
@@ -217,18 +236,17 @@ func New(ctx context.Context, opts Options) (*DC, error) {
 	start := time.Now()
 	prov := exec.CommandContext(ctx, sambaTool, args...)
 	if out, err := prov.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("sambatest: samba-tool domain provision: %v\n%s", err, tail(out, 3000))
+		return fmt.Errorf("sambatest: samba-tool domain provision: %v\n%s", err, tail(out, 3000))
 	}
 	dc.ProvisionTime = time.Since(start)
+	return nil
+}
 
-	// Samba generates a certificate with no subjectAltName, which Go (like
-	// any current TLS stack) refuses to match against a host. Writing our own
-	// CA and certificate where Samba looks for them makes it use those.
-	if err := dc.writeTLS(); err != nil {
-		return nil, err
-	}
-
-	start = time.Now()
+// start runs samba on the provisioned domain and waits until it answers
+// over LDAPS.
+func (dc *DC) start(ctx context.Context) error {
+	samba, _ := lookPath("samba")
+	began := time.Now()
 	dc.out = &syncBuffer{}
 	dc.cmd = exec.Command(samba, "-s", filepath.Join(dc.Dir, "etc", "smb.conf"), "-i", "-M", "single", "--debug-stdout")
 	dc.cmd.Stdout, dc.cmd.Stderr = dc.out, dc.out
@@ -236,20 +254,17 @@ func New(ctx context.Context, opts Options) (*DC, error) {
 	// orphaned domain controller holds an address after a crashed test.
 	dc.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := dc.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("sambatest: start samba: %w", err)
+		return fmt.Errorf("sambatest: start samba: %w", err)
 	}
 	go func() {
 		dc.cmd.Wait()
 		close(dc.done)
 	}()
 	if err := dc.waitReady(ctx, 60*time.Second); err != nil {
-		return nil, err
+		return err
 	}
-	dc.StartTime = time.Since(start)
-	logf("sambatest: DC %s at %s: provisioned in %v, LDAPS answered after %v", Realm, dc.URL,
-		dc.ProvisionTime.Round(time.Millisecond), dc.StartTime.Round(time.Millisecond))
-	ok = true
-	return dc, nil
+	dc.StartTime = time.Since(began)
+	return nil
 }
 
 // Close stops the DC and releases its address. It is safe to call twice.

@@ -15,12 +15,14 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/dirsync/dirsync/internal/api"
 	"github.com/dirsync/dirsync/internal/clock"
+	"github.com/dirsync/dirsync/internal/console"
 	"github.com/dirsync/dirsync/internal/directory"
 	"github.com/dirsync/dirsync/internal/factory"
 	"github.com/dirsync/dirsync/internal/mail"
@@ -71,6 +73,7 @@ type Service struct {
 	Runner     *Runner
 	Dispatcher *webhook.Dispatcher
 	API        *api.Server
+	Console    *console.Server
 
 	mailWake chan struct{}
 	ready    atomic.Bool
@@ -119,6 +122,8 @@ func New(p *factory.Parts, cfg Config, logger *slog.Logger) *Service {
 		}}
 	p.Manager.SetWebhookChanged(s.Dispatcher.Changed)
 	s.API = &api.Server{Manager: p.Manager, Logger: logger}
+	s.Console = console.Must(p.Manager, logger)
+	s.Console.Secure = strings.HasPrefix(cfg.ConsoleURL, "https://")
 	return s
 }
 
@@ -137,10 +142,12 @@ func (s *Service) WakeMail() {
 	}
 }
 
-// Handler serves the API, /healthz, /readyz and /metrics.
+// Handler serves the API, /healthz, /readyz, /metrics, and the admin
+// console at every other path.
 func (s *Service) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/api/", s.API.Handler())
+	mux.Handle("/", s.Console.Handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("ok\n"))
 	})
@@ -218,8 +225,9 @@ func (s *Service) Run(ctx context.Context, ln net.Listener) error {
 
 	loopCtx, stopLoops := context.WithCancel(context.Background())
 	var loops sync.WaitGroup
-	loops.Add(3)
+	loops.Add(4)
 	go func() { defer loops.Done(); s.scheduleLoop(loopCtx) }()
+	go func() { defer loops.Done(); s.targetLoop(loopCtx) }()
 	go func() { defer loops.Done(); s.dispatchLoop(loopCtx) }()
 	go func() { defer loops.Done(); s.mailLoop(loopCtx) }()
 
@@ -258,6 +266,23 @@ func (s *Service) scheduleLoop(ctx context.Context) {
 		if now := s.clock.Now(); now.Sub(lastHousekeeping) >= time.Hour {
 			lastHousekeeping = now
 			s.housekeeping(ctx)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C():
+		}
+	}
+}
+
+// targetLoop runs the targets' export cycles as their schedules come due,
+// in a loop of its own: an export of a large directory takes minutes.
+func (s *Service) targetLoop(ctx context.Context) {
+	t := s.clock.NewTicker(s.cfg.Tick)
+	defer t.Stop()
+	for {
+		if _, err := s.manager.RunDueTargets(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("target scheduler", "err", err)
 		}
 		select {
 		case <-ctx.Done():

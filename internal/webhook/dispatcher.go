@@ -338,18 +338,8 @@ func (d *Dispatcher) serve(ctx context.Context, w *worker, accountID, id string)
 	if err != nil || !ok {
 		return 0, false, err // disabled, gone, or another replica's
 	}
-	claimed := d.clock().Now()
-	defer func() {
-		// Released even when shutting down, so another replica need not
-		// wait for the claim to run out.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		if rerr := d.update(rctx, func(stx store.Tx) error { return stx.ReleaseWebhook(rctx, id, d.holder) }); rerr != nil {
-			d.logger().Warn("webhook: release claim", "webhook", id, "err", rerr)
-		}
-	}()
-	svc := d.Store
-	h, err := svc.Webhook(ctx, accountID, id)
+	defer d.release(ctx, id)
+	h, err := d.Store.Webhook(ctx, accountID, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return 0, false, nil
 	}
@@ -359,63 +349,110 @@ func (d *Dispatcher) serve(ctx context.Context, w *worker, accountID, id string)
 	if !h.Enabled || h.NextAttemptAt.After(d.clock().Now()) {
 		return 0, false, nil
 	}
-	saved := h.Cursor
-	for ctx.Err() == nil {
-		events, err := d.Store.Events(ctx, accountID, h.Cursor, 100)
+	s := &serving{d: d, w: w, accountID: accountID, id: id, h: h, saved: h.Cursor, claimed: d.clock().Now()}
+	failed, err = s.deliver(ctx)
+	return s.attempts, failed, err
+}
+
+// release gives the endpoint's claim up, even when shutting down, so
+// another replica need not wait for it to run out.
+func (d *Dispatcher) release(ctx context.Context, id string) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := d.update(rctx, func(stx store.Tx) error { return stx.ReleaseWebhook(rctx, id, d.holder) }); err != nil {
+		d.logger().Warn("webhook: release claim", "webhook", id, "err", err)
+	}
+}
+
+// serving is one endpoint being served under this process's claim.
+type serving struct {
+	d             *Dispatcher
+	w             *worker
+	accountID, id string
+	h             store.Webhook // its cursor moves as events are delivered or stepped over
+	saved         int64         // the cursor as stored
+	claimed       time.Time     // when the claim was last taken or renewed
+	attempts      int
+}
+
+// what serving does after an event.
+type step int
+
+const (
+	nextEvent step = iota
+	disabled       // the webhook was disabled: save the cursor and stop
+	stop           // stop at once
+)
+
+// deliver sends the endpoint's events in order until none is left, one
+// fails, or the webhook is disabled.
+func (s *serving) deliver(ctx context.Context) (failed bool, err error) {
+	for ctx.Err() == nil && s.h.Enabled {
+		events, err := s.d.Store.Events(ctx, s.accountID, s.h.Cursor, 100)
 		if err != nil {
-			return attempts, false, fmt.Errorf("webhook %s: read events: %w", id, err)
+			return false, fmt.Errorf("webhook %s: read events: %w", s.id, err)
 		}
 		if len(events) == 0 {
 			break
 		}
 		for _, e := range events {
-			if !subscribed(h, e) {
-				// Stepped over; saved with the next delivery or at the end.
-				h.Cursor = e.Seq
-				continue
+			st, failed, err := s.event(ctx, e)
+			if st == stop {
+				return failed, err
 			}
-			// The administrator's latest settings, read just before the
-			// delivery: a disabled or deleted webhook gets nothing more.
-			cur, err := svc.Webhook(ctx, accountID, id)
-			if errors.Is(err, store.ErrNotFound) {
-				return attempts, false, nil
-			}
-			if err != nil {
-				return attempts, false, fmt.Errorf("webhook %s: %w", id, err)
-			}
-			h.URL, h.EventTypes, h.Secret, h.Enabled = cur.URL, cur.EventTypes, cur.Secret, cur.Enabled
-			if !h.Enabled {
+			if st == disabled {
 				break
 			}
-			if !subscribed(h, e) {
-				h.Cursor = e.Seq
-				continue
-			}
-			if now := d.clock().Now(); now.Sub(claimed) > orDefault(d.ClaimFor, DefaultClaimFor)/3 {
-				// Renewed well before it runs out, so that no other
-				// replica takes the endpoint over while this one serves it.
-				if ok, err := d.claim(ctx, id); err != nil || !ok {
-					return attempts, false, err
-				}
-				claimed = now
-			}
-			attempts++
-			next, err := d.attempt(ctx, w, &h, e)
-			saved = h.Cursor
-			if err != nil || !next {
-				return attempts, err == nil && !next, err
-			}
-		}
-		if !h.Enabled {
-			break
 		}
 	}
-	if h.Cursor != saved && ctx.Err() == nil {
-		if err := d.save(ctx, h, nil); err != nil {
-			return attempts, false, err
+	if s.h.Cursor != s.saved && ctx.Err() == nil {
+		if err := s.d.save(ctx, s.h, nil); err != nil {
+			return false, err
 		}
 	}
-	return attempts, false, ctx.Err()
+	return false, ctx.Err()
+}
+
+// event delivers e if the webhook, as the administrator last set it,
+// wants it; it steps over it otherwise.
+func (s *serving) event(ctx context.Context, e directory.Event) (step, bool, error) {
+	if !subscribed(s.h, e) {
+		// Stepped over; saved with the next delivery or at the end.
+		s.h.Cursor = e.Seq
+		return nextEvent, false, nil
+	}
+	// The administrator's latest settings, read just before the
+	// delivery: a disabled or deleted webhook gets nothing more.
+	cur, err := s.d.Store.Webhook(ctx, s.accountID, s.id)
+	if errors.Is(err, store.ErrNotFound) {
+		return stop, false, nil
+	}
+	if err != nil {
+		return stop, false, fmt.Errorf("webhook %s: %w", s.id, err)
+	}
+	s.h.URL, s.h.EventTypes, s.h.Secret, s.h.Enabled = cur.URL, cur.EventTypes, cur.Secret, cur.Enabled
+	if !s.h.Enabled {
+		return disabled, false, nil
+	}
+	if !subscribed(s.h, e) {
+		s.h.Cursor = e.Seq
+		return nextEvent, false, nil
+	}
+	if now := s.d.clock().Now(); now.Sub(s.claimed) > orDefault(s.d.ClaimFor, DefaultClaimFor)/3 {
+		// Renewed well before it runs out, so that no other
+		// replica takes the endpoint over while this one serves it.
+		if ok, err := s.d.claim(ctx, s.id); err != nil || !ok {
+			return stop, false, err
+		}
+		s.claimed = now
+	}
+	s.attempts++
+	next, err := s.d.attempt(ctx, s.w, &s.h, e)
+	s.saved = s.h.Cursor
+	if err != nil || !next {
+		return stop, err == nil && !next, err
+	}
+	return nextEvent, false, nil
 }
 
 func subscribed(h store.Webhook, e directory.Event) bool {

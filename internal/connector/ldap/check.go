@@ -16,36 +16,60 @@ import (
 // are allowed. Each failing step has its own message; the first failure
 // ends the check and is returned as an *connector.Error.
 func (s *source) Check(ctx context.Context) ([]connector.CheckResult, error) {
-	var results []connector.CheckResult
-	pass := func(name, format string, args ...any) {
-		results = append(results, connector.CheckResult{Name: name, OK: true, Message: fmt.Sprintf(format, args...)})
-	}
-	fail := func(name string, err error) ([]connector.CheckResult, error) {
-		msg := err.Error()
-		if ce := asConnectorError(err); ce != nil {
-			msg = strings.TrimPrefix(ce.Message, "ldap: ")
-		}
-		results = append(results, connector.CheckResult{Name: name, OK: false, Message: msg})
-		return results, err
-	}
-
+	var cl checkLog
 	ss, err := s.connect(ctx)
 	if err != nil {
 		switch connector.KindOf(err) {
 		case connector.KindNetwork, connector.KindTLS:
-			return fail("connect", err)
+			return cl.fail("connect", err)
 		default:
-			pass("connect", "reached the directory over TLS")
-			return fail("bind", err)
+			cl.pass("connect", "reached the directory over TLS")
+			return cl.fail("bind", err)
 		}
 	}
 	defer ss.close()
+	s.checkServer(&cl, ss)
+	sc, err := s.schema(ss)
+	if err != nil {
+		return cl.fail("base_dn", err)
+	}
+	for _, step := range []func(*checkLog, *session, *schema) error{checkScope, checkReads} {
+		if err := step(&cl, ss, sc); err != nil {
+			return cl.results, err
+		}
+	}
+	if ss.flavor == FlavorAD {
+		checkIncremental(&cl, ss, sc)
+	}
+	return cl.results, nil
+}
+
+// checkLog collects the steps of a connection test.
+type checkLog struct{ results []connector.CheckResult }
+
+func (l *checkLog) pass(name, format string, args ...any) {
+	l.results = append(l.results, connector.CheckResult{Name: name, OK: true, Message: fmt.Sprintf(format, args...)})
+}
+
+// fail records the failed step and returns the results with err, which
+// ends the check.
+func (l *checkLog) fail(name string, err error) ([]connector.CheckResult, error) {
+	msg := err.Error()
+	if ce := asConnectorError(err); ce != nil {
+		msg = strings.TrimPrefix(ce.Message, "ldap: ")
+	}
+	l.results = append(l.results, connector.CheckResult{Name: name, OK: false, Message: msg})
+	return l.results, err
+}
+
+// checkServer records the connection, the bind and what the server is.
+func (s *source) checkServer(cl *checkLog, ss *session) {
 	tlsNote := "TLS certificate verified"
 	if s.cfg.InsecureSkipVerify {
 		tlsNote = "WARNING: TLS certificate NOT verified (insecure_skip_tls_verify)"
 	}
-	pass("connect", "reached %s; %s", ss.url, tlsNote)
-	pass("bind", "bound as %q", s.cfg.BindDN)
+	cl.pass("connect", "reached %s; %s", ss.url, tlsNote)
+	cl.pass("bind", "bound as %q", s.cfg.BindDN)
 	kind := "generic LDAP directory"
 	if ss.flavor == FlavorAD {
 		kind = "Active Directory"
@@ -53,60 +77,72 @@ func (s *source) Check(ctx context.Context) ([]connector.CheckResult, error) {
 	if ss.root.vendor != "" {
 		kind += " (" + ss.root.vendor + ")"
 	}
-	pass("server", "%s, default naming context %q", kind, ss.root.defaultNC)
+	cl.pass("server", "%s, default naming context %q", kind, ss.root.defaultNC)
+}
 
-	sc, err := s.schema(ss)
-	if err != nil {
-		return fail("base_dn", err)
-	}
+// checkScope checks that the base DN and the included OUs exist.
+func checkScope(cl *checkLog, ss *session, sc *schema) error {
 	if err := ss.exists(sc.baseDN); err != nil {
-		return fail("base_dn", ss.scopeErr(err, "the base DN %q does not exist (or the bind account cannot see it)", sc.baseDN))
+		_, err = cl.fail("base_dn", ss.scopeErr(err, "the base DN %q does not exist (or the bind account cannot see it)", sc.baseDN))
+		return err
 	}
-	pass("base_dn", "base DN %q exists", sc.baseDN)
-	if len(sc.includeRaw) > 0 {
-		for _, ou := range sc.includeRaw {
-			if err := ss.exists(ou); err != nil {
-				return fail("ous", ss.scopeErr(err, "the included OU %q does not exist: check its spelling, or whether it was renamed or moved", ou))
-			}
+	cl.pass("base_dn", "base DN %q exists", sc.baseDN)
+	if len(sc.includeRaw) == 0 {
+		return nil
+	}
+	for _, ou := range sc.includeRaw {
+		if err := ss.exists(ou); err != nil {
+			_, err = cl.fail("ous", ss.scopeErr(err, "the included OU %q does not exist: check its spelling, or whether it was renamed or moved", ou))
+			return err
 		}
-		pass("ous", "the %d included OU(s) exist", len(sc.includeRaw))
 	}
+	cl.pass("ous", "the %d included OU(s) exist", len(sc.includeRaw))
+	return nil
+}
 
+// checkReads checks that users in scope can be listed and their
+// attributes read, and groups listed.
+func checkReads(cl *checkLog, ss *session, sc *schema) error {
 	n, err := ss.probe(sc, sc.userFilter, sc.userAttrs)
-	if err != nil {
-		return fail("read_users", err)
-	}
-	if n.count == 0 {
-		return fail("read_users", &connector.Error{Kind: connector.KindPermission, Message: fmt.Sprintf(
+	switch {
+	case err != nil:
+	case n.count == 0:
+		err = &connector.Error{Kind: connector.KindPermission, Message: fmt.Sprintf(
 			"ldap: no user is visible in scope (filter %s): the bind account may lack the right to list and read these OUs "+
-				"(grant it Read on them), or the scope and filter select nobody", sc.userFilter)})
-	}
-	if n.missing != "" {
-		return fail("read_users", &connector.Error{Kind: connector.KindPermission, Message: fmt.Sprintf(
+				"(grant it Read on them), or the scope and filter select nobody", sc.userFilter)}
+	case n.missing != "":
+		err = &connector.Error{Kind: connector.KindPermission, Message: fmt.Sprintf(
 			"ldap: the bind account can see users but not read their %s attribute (%s): grant it Read Property on user objects",
-			n.missing, n.dn)})
+			n.missing, n.dn)}
 	}
-	pass("read_users", "users are readable (%s)", n.dn)
+	if err != nil {
+		_, err = cl.fail("read_users", err)
+		return err
+	}
+	cl.pass("read_users", "users are readable (%s)", n.dn)
 
 	g, err := ss.probe(sc, sc.groupFilter, sc.groupAttrs)
 	if err != nil {
-		return fail("read_groups", err)
+		_, err = cl.fail("read_groups", err)
+		return err
 	}
 	if g.count == 0 {
-		pass("read_groups", "no group in scope (filter %s)", sc.groupFilter)
+		cl.pass("read_groups", "no group in scope (filter %s)", sc.groupFilter)
 	} else {
-		pass("read_groups", "groups are readable (%s)", g.dn)
+		cl.pass("read_groups", "groups are readable (%s)", g.dn)
 	}
+	return nil
+}
 
-	if ss.flavor == FlavorAD {
-		if _, err := ss.dirSyncMark(sc); err != nil {
-			results = append(results, connector.CheckResult{Name: "incremental", OK: false, Message: strings.TrimPrefix(
-				asConnectorErrorMessage(err), "ldap: ") + "; each sync will read the whole directory"})
-		} else {
-			pass("incremental", "the DirSync control is allowed: syncs after the first read only changes")
-		}
+// checkIncremental says whether AD lets the bind account read changes
+// only (DirSync); without it every sync reads everything, which works.
+func checkIncremental(cl *checkLog, ss *session, sc *schema) {
+	if _, err := ss.dirSyncMark(sc); err != nil {
+		cl.results = append(cl.results, connector.CheckResult{Name: "incremental", OK: false, Message: strings.TrimPrefix(
+			asConnectorErrorMessage(err), "ldap: ") + "; each sync will read the whole directory"})
+		return
 	}
-	return results, nil
+	cl.pass("incremental", "the DirSync control is allowed: syncs after the first read only changes")
 }
 
 func asConnectorErrorMessage(err error) string {

@@ -144,35 +144,58 @@ var attrNameRE = regexp.MustCompile(`^([A-Za-z][A-Za-z0-9-]*|[0-9]+(\.[0-9]+)+)(
 
 // Validate checks the settings without contacting the directory.
 func (c Config) Validate() error {
-	var errs []error
-	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	var p problems
+	c.validateServers(&p)
+	c.validateScope(&p)
+	c.validateMapping(&p)
+	if len(p) == 0 {
+		return nil
+	}
+	return &connector.Error{Kind: connector.KindInvalid, Message: "ldap: invalid settings", Err: errors.Join(p...)}
+}
+
+// problems collects what is wrong with settings, to report all at once.
+type problems []error
+
+func (p *problems) add(format string, args ...any) { *p = append(*p, fmt.Errorf(format, args...)) }
+
+// validateServers checks the URLs and that no password goes in clear.
+func (c Config) validateServers(p *problems) {
 	if len(c.URLs) == 0 {
-		bad("at least one server URL is required (ldaps://HOST)")
+		p.add("at least one server URL is required (ldaps://HOST)")
 	}
 	for _, raw := range c.URLs {
 		u, err := url.Parse(raw)
 		switch {
 		case err != nil || u.Host == "":
-			bad("server URL %q: want ldaps://HOST[:636] or ldap://HOST[:389]", raw)
+			p.add("server URL %q: want ldaps://HOST[:636] or ldap://HOST[:389]", raw)
 		case u.Scheme == "ldaps":
 			if c.StartTLS {
-				bad("server URL %q: StartTLS applies to ldap:// URLs; ldaps:// is TLS already", raw)
+				p.add("server URL %q: StartTLS applies to ldap:// URLs; ldaps:// is TLS already", raw)
 			}
 		case u.Scheme == "ldap":
 			if !c.StartTLS {
-				bad("server URL %q: plain LDAP would send the bind password in clear; use ldaps:// or turn on StartTLS", raw)
+				p.add("server URL %q: plain LDAP would send the bind password in clear; use ldaps:// or turn on StartTLS", raw)
 			}
 		default:
-			bad("server URL %q: scheme must be ldaps or ldap", raw)
+			p.add("server URL %q: scheme must be ldaps or ldap", raw)
 		}
 	}
+	if c.CAPEM != "" && !x509.NewCertPool().AppendCertsFromPEM([]byte(c.CAPEM)) {
+		p.add("CA certificates: no PEM certificate found")
+	}
+}
+
+// validateScope checks the DNs (the OUs under the base DN), the filters
+// and the object classes.
+func (c Config) validateScope(p *problems) {
 	base, err := goldap.ParseDN(c.BaseDN)
 	if c.BaseDN == "" || err != nil {
-		bad("base DN %q is not a distinguished name (e.g. DC=corp,DC=example,DC=com)", c.BaseDN)
+		p.add("base DN %q is not a distinguished name (e.g. DC=corp,DC=example,DC=com)", c.BaseDN)
 		base = nil
 	}
 	if strings.TrimSpace(c.BindDN) == "" {
-		bad("bind DN is required (the service account's DN, or user@domain on AD)")
+		p.add("bind DN is required (the service account's DN, or user@domain on AD)")
 	}
 	for _, list := range []struct {
 		name string
@@ -182,9 +205,9 @@ func (c Config) Validate() error {
 			d, err := goldap.ParseDN(ou)
 			switch {
 			case err != nil || ou == "":
-				bad("%s %q is not a distinguished name", list.name, ou)
+				p.add("%s %q is not a distinguished name", list.name, ou)
 			case base != nil && !base.EqualFold(d) && !base.AncestorOfFold(d):
-				bad("%s %q is not under the base DN %q", list.name, ou, c.BaseDN)
+				p.add("%s %q is not under the base DN %q", list.name, ou, c.BaseDN)
 			}
 		}
 	}
@@ -193,39 +216,37 @@ func (c Config) Validate() error {
 			continue
 		}
 		if _, err := goldap.CompileFilter(wrapFilter(f)); err != nil {
-			bad("%s %q is not an RFC 4515 LDAP filter: %v", name, f, err)
+			p.add("%s %q is not an RFC 4515 LDAP filter: %v", name, f, err)
 		}
 	}
 	for name, cls := range map[string]string{"user class": c.UserClass, "group class": c.GroupClass} {
 		if cls != "" && !attrNameRE.MatchString(cls) {
-			bad("%s %q is not an object class name", name, cls)
+			p.add("%s %q is not an object class name", name, cls)
 		}
 	}
+}
+
+// validateMapping checks the attribute mapping, the UPN suffix map and
+// the flavor.
+func (c Config) validateMapping(p *problems) {
 	known := DefaultAttributes(FlavorAD)
 	for k, v := range c.Attributes {
 		if _, ok := known[k]; !ok {
-			bad("attribute mapping %q: unknown field (known: %s)", k, strings.Join(slices.Sorted(maps.Keys(known)), ", "))
+			p.add("attribute mapping %q: unknown field (known: %s)", k, strings.Join(slices.Sorted(maps.Keys(known)), ", "))
 		} else if v != "" && !attrNameRE.MatchString(v) {
-			bad("attribute mapping %s=%q: not an LDAP attribute name", k, v)
+			p.add("attribute mapping %s=%q: not an LDAP attribute name", k, v)
 		}
 	}
 	for from, to := range c.UPNSuffixMap {
 		if !validSuffix(from) || !validSuffix(to) {
-			bad("UPN suffix mapping %q=%q: want domain names such as corp.local=corp.example.com", from, to)
+			p.add("UPN suffix mapping %q=%q: want domain names such as corp.local=corp.example.com", from, to)
 		}
 	}
 	switch c.Flavor {
 	case "", FlavorAD, FlavorGeneric:
 	default:
-		bad("flavor %q: want %q, %q or empty to detect it", c.Flavor, FlavorAD, FlavorGeneric)
+		p.add("flavor %q: want %q, %q or empty to detect it", c.Flavor, FlavorAD, FlavorGeneric)
 	}
-	if c.CAPEM != "" && !x509.NewCertPool().AppendCertsFromPEM([]byte(c.CAPEM)) {
-		bad("CA certificates: no PEM certificate found")
-	}
-	if len(errs) == 0 {
-		return nil
-	}
-	return &connector.Error{Kind: connector.KindInvalid, Message: "ldap: invalid settings", Err: errors.Join(errs...)}
 }
 
 func validSuffix(s string) bool {
