@@ -147,3 +147,32 @@ func TestMembersAddedManyAtATime(t *testing.T) {
 		t.Fatalf("Big has %d members in the tenant, want 42", len(ms))
 	}
 }
+
+// TestGroupCreatedButNotLinkedIsAdopted: a cycle that stopped after Graph
+// created a group and before its link was stored does not make the group
+// twice: the next cycle adopts it.
+func TestGroupCreatedButNotLinkedIsAdopted(t *testing.T) {
+	w := newWorld(t, 1, provision.Settings{})
+	ann := w.addUser("Ann Lee", "ann@"+w.tenant.Domain(), true)
+	w.addGroup("Sales", ann)
+	w.cycle(provision.CycleOptions{})
+	links, _ := w.st.TargetLinks(w.ctx, w.target.ID)
+	for _, l := range links {
+		if l.Kind == "group" {
+			w.update(func(tx store.Tx) error { return tx.DeleteTargetLink(w.ctx, w.target.ID, l.Kind, l.Anchor) })
+		}
+	}
+	res := w.cycle(provision.CycleOptions{})
+	if res.Summary.Planned[provision.OpCreateGroup] != 0 {
+		t.Fatalf("the unlinked group was created again: %v", res.Summary.Planned)
+	}
+	n := 0
+	for _, g := range w.tenant.Groups() {
+		if g.DisplayName == "Sales" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d groups named Sales in the tenant", n)
+	}
+}
