@@ -91,6 +91,8 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST /sources/new/entra", s.page(s.addEntraSource))
 	mux.Handle("GET /sources/{source}", s.page(s.sourcePage))
 	mux.Handle("POST /sources/{source}/secret", s.page(s.setSecret))
+	mux.Handle("POST /sources/{source}/schedule", s.page(s.setSchedule))
+	mux.Handle("POST /sources/{source}/scope", s.page(s.setScope))
 	mux.Handle("POST /sources/{source}/sync", s.page(s.syncNow))
 	mux.Handle("POST /sources/{source}/preview", s.page(s.preview))
 	mux.Handle("POST /sources/{source}/sync-user", s.page(s.syncUser))

@@ -35,6 +35,7 @@ var funcs = template.FuncMap{
 	"static":     staticURL,
 	"runsOf":     runsOf,
 	"value":      value,
+	"weekday":    func(d time.Weekday) int { return int(d) },
 	"stateLabel": stateLabel,
 }
 
@@ -211,6 +212,8 @@ var notices = map[string]string{
 	"session":    "Your session ended: sign in again.",
 	"added":      "The source is added; its connection test is below. It syncs on its schedule once it works.",
 	"secret":     "The client secret is replaced; the connection test is below.",
+	"schedule":   "The schedule is saved; its next runs are below.",
+	"scope":      "The scope and import options are saved; they apply from the next run (Preview shows what it would do).",
 }
 
 // redirect sends the browser on after a post (post/redirect/get).

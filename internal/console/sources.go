@@ -5,11 +5,16 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/dirsync/dirsync/internal/connector/entra"
 	"github.com/dirsync/dirsync/internal/directory"
 	"github.com/dirsync/dirsync/internal/manage"
+	"github.com/dirsync/dirsync/internal/schedule"
+	"github.com/dirsync/dirsync/internal/scope"
 )
 
 // maxUpload bounds a form with a file (a CA certificate).
@@ -103,10 +108,62 @@ type sourceData struct {
 	Test *manage.SourceTest
 	// CredError is what the credentials form said went wrong.
 	CredError string
+	// Schedule is the schedule shown in the editor: the one refused, with
+	// ScheduleError, else the source's.
+	Schedule      schedule.Schedule
+	ScheduleError string
+	ScopeError    string
+	// The group picker's search and what it found.
+	GroupQuery       string
+	GroupResults     *manage.SearchResult
+	GroupSearchError string
+}
+
+// Choices of the source page's forms.
+func (d *sourceData) ScheduleKinds() any                   { return scheduleKinds }
+func (d *sourceData) Weekdays() []time.Weekday             { return weekdays }
+func (d *sourceData) RuleAttributes() []scope.AttributeDoc { return ruleAttributes }
+func (d *sourceData) RuleOps() []scope.Op                  { return ruleOps }
+func (d *sourceData) MaxSelected() int                     { return scope.MaxSelectedGroups }
+func (d *sourceData) MaxResults() int                      { return scope.MaxSearchResults }
+
+// HasWeekday reports whether the schedule shown runs on day.
+func (d *sourceData) HasWeekday(day time.Weekday) bool {
+	return slices.Contains(d.Schedule.Weekdays, day)
+}
+
+// Day is the schedule's i-th date, "" when it has none.
+func (d *sourceData) Day(i int) string {
+	if i < len(d.Schedule.Days) {
+		return strconv.Itoa(d.Schedule.Days[i])
+	}
+	return ""
+}
+
+// Every is the schedule's interval when it is of the kind, else "".
+func (d *sourceData) Every(kind string) string {
+	if string(d.Schedule.Kind) == kind && d.Schedule.Every > 0 {
+		return strconv.Itoa(d.Schedule.Every)
+	}
+	return ""
+}
+
+// Selected reports whether the group filter selects the group.
+func (d *sourceData) Selected(id string) bool {
+	return slices.Contains(d.Source.Scope.Groups.Selected, id)
+}
+
+// UpdatesExisting and ProcessesDeletions read the options' defaults.
+func (d *sourceData) UpdatesExisting() bool { return d.Source.Scope.UpdatesExisting() }
+func (d *sourceData) ProcessesDeletions() bool {
+	return d.Source.Scope.ProcessDeletions == nil || *d.Source.Scope.ProcessDeletions
 }
 
 func (s *Server) sourcePage(w http.ResponseWriter, r *request) error {
 	return s.renderSource(w, r, http.StatusOK, func(d *sourceData) error {
+		if err := s.groupSearch(r, d); err != nil {
+			return err
+		}
 		if r.URL.Query().Get("test") == "" || !r.actor.Can(manage.ActManageSources) {
 			return nil
 		}
@@ -130,7 +187,7 @@ func (s *Server) renderSource(w http.ResponseWriter, r *request, status int, mor
 	if err != nil {
 		return err
 	}
-	d := &sourceData{Source: v, Runs: runs.Items}
+	d := &sourceData{Source: v, Runs: runs.Items, Schedule: v.Schedule}
 	json.Unmarshal(v.Config, &d.Config)
 	delete(d.Config, "ca_pem")
 	if more != nil {

@@ -418,10 +418,13 @@ func (cr *changeReader) remember(guid []byte, a anchor) {
 	}
 }
 
-func (cr *changeReader) user(e *goldap.Entry) error {
-	guid := e.GetEqualFoldRawAttributeValue(attrObjectGUID)
+// arrival sorts a changed entry: one without a GUID is passed over; a
+// tombstone, or an object moved out of scope, is removed with remove
+// (done); any other is in scope, and moved says whether it moved.
+func (cr *changeReader) arrival(e *goldap.Entry, remove func(id string, deleted bool) error) (guid []byte, moved, done bool, err error) {
+	guid = e.GetEqualFoldRawAttributeValue(attrObjectGUID)
 	if len(guid) != 16 {
-		return nil
+		return nil, false, true, nil
 	}
 	if strings.EqualFold(e.GetEqualFoldAttributeValue(attrIsDeleted), "TRUE") {
 		id := cr.anchorID(guid)
@@ -431,15 +434,23 @@ func (cr *changeReader) user(e *goldap.Entry) error {
 		// object moved out of scope and deleted between two syncs arrives
 		// as a tombstone alone. A removal of an object the directory does
 		// not hold is a no-op for the engine.
-		return cr.sink.RemoveUser(id, true)
+		return guid, false, true, remove(id, true)
 	}
 	_, dn := parseExtendedDN(e.DN)
-	moved := has(e, attrRDNName) || has(e, attrParentGUID)
+	moved = has(e, attrRDNName) || has(e, attrParentGUID)
 	if !cr.sc.inScope(dn) {
 		if moved {
-			return cr.sink.RemoveUser(cr.anchorID(guid), false)
+			return guid, moved, true, remove(cr.anchorID(guid), false)
 		}
-		return nil
+		return guid, moved, true, nil
+	}
+	return guid, moved, false, nil
+}
+
+func (cr *changeReader) user(e *goldap.Entry) error {
+	guid, moved, done, err := cr.arrival(e, cr.sink.RemoveUser)
+	if done {
+		return err
 	}
 	if cr.sc.customUser || moved || has(e, attrObjectClass) || has(e, attrConsistencyGUID) {
 		return cr.fullUser(guid)
@@ -538,27 +549,9 @@ func (cr *changeReader) patchUser(e *goldap.Entry, guid []byte) error {
 }
 
 func (cr *changeReader) group(e *goldap.Entry) error {
-	guid := e.GetEqualFoldRawAttributeValue(attrObjectGUID)
-	if len(guid) != 16 {
-		return nil
-	}
-	if strings.EqualFold(e.GetEqualFoldAttributeValue(attrIsDeleted), "TRUE") {
-		id := cr.anchorID(guid)
-		delete(cr.st.Anchors, FormatGUID(guid))
-		// Every tombstone is reported, wherever it was: lastKnownParent says
-		// where the object died, not where the last sync saw it, and an
-		// object moved out of scope and deleted between two syncs arrives
-		// as a tombstone alone. A removal of an object the directory does
-		// not hold is a no-op for the engine.
-		return cr.sink.RemoveGroup(id, true)
-	}
-	_, dn := parseExtendedDN(e.DN)
-	moved := has(e, attrRDNName) || has(e, attrParentGUID)
-	if !cr.sc.inScope(dn) {
-		if moved {
-			return cr.sink.RemoveGroup(cr.anchorID(guid), false)
-		}
-		return nil
+	guid, moved, done, err := cr.arrival(e, cr.sink.RemoveGroup)
+	if done {
+		return err
 	}
 	groupID := cr.anchorID(guid)
 	if cr.sc.customGroup || moved || has(e, attrObjectClass) || has(e, attrConsistencyGUID) {

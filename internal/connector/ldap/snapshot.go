@@ -128,9 +128,24 @@ func (sc *schema) controls() []goldap.Control {
 }
 
 func (r *reader) users() error {
+	return r.each("user", r.sc.userFilter, r.sc.userAttrs, func(e *goldap.Entry, a anchor, _, key string) error {
+		u := r.sc.user(e, a)
+		if u.Username == "" {
+			return r.sink.Skip(connector.Skipped{Kind: "user", ExternalID: a.id, Reason: "no username (" + r.sc.attrs[AttrUsername] + ")"})
+		}
+		r.known[key] = known{kind: directory.MemberUser, id: a.id}
+		return r.sink.User(u)
+	})
+}
+
+// each searches every base for the objects of a kind ("user", "group")
+// and calls fn with each one in scope, with its anchor, DN and member key,
+// once: objects without an anchor are reported skipped, objects met
+// before (under two bases) passed over.
+func (r *reader) each(kind, filter string, attrs []string, fn func(e *goldap.Entry, a anchor, dn, key string) error) error {
 	for _, base := range r.sc.searchBases() {
 		req := goldap.NewSearchRequest(base, goldap.ScopeWholeSubtree, goldap.NeverDerefAliases, 0, 0, false,
-			r.sc.userFilter, r.sc.userAttrs, r.sc.controls())
+			filter, attrs, r.sc.controls())
 		err := r.ss.pagedSearch(req, func(e *goldap.Entry) error {
 			_, dn := parseExtendedDN(e.DN)
 			if !r.sc.inScope(dn) {
@@ -138,21 +153,16 @@ func (r *reader) users() error {
 			}
 			a, ok := r.sc.anchorOf(e)
 			if !ok {
-				return r.sink.Skip(connector.Skipped{Kind: "user", ExternalID: dn, Reason: "no anchor (" + r.sc.attrs[AttrAnchor] + ")"})
+				return r.sink.Skip(connector.Skipped{Kind: kind, ExternalID: dn, Reason: "no anchor (" + r.sc.attrs[AttrAnchor] + ")"})
 			}
 			key := r.sc.memberKey(e, a)
 			if _, dup := r.known[key]; dup {
 				return nil
 			}
-			u := r.sc.user(e, a)
-			if u.Username == "" {
-				return r.sink.Skip(connector.Skipped{Kind: "user", ExternalID: a.id, Reason: "no username (" + r.sc.attrs[AttrUsername] + ")"})
-			}
-			r.known[key] = known{kind: directory.MemberUser, id: a.id}
-			return r.sink.User(u)
+			return fn(e, a, dn, key)
 		})
 		if err != nil {
-			return r.ss.readErr("read users under "+base, base, err)
+			return r.ss.readErr("read "+kind+"s under "+base, base, err)
 		}
 	}
 	return nil
@@ -171,35 +181,15 @@ func (ss *session) readErr(what, base string, err error) error {
 }
 
 func (r *reader) groups() error {
-	for _, base := range r.sc.searchBases() {
-		req := goldap.NewSearchRequest(base, goldap.ScopeWholeSubtree, goldap.NeverDerefAliases, 0, 0, false,
-			r.sc.groupFilter, r.sc.groupAttrs, r.sc.controls())
-		err := r.ss.pagedSearch(req, func(e *goldap.Entry) error {
-			_, dn := parseExtendedDN(e.DN)
-			if !r.sc.inScope(dn) {
-				return nil
-			}
-			a, ok := r.sc.anchorOf(e)
-			if !ok {
-				return r.sink.Skip(connector.Skipped{Kind: "group", ExternalID: dn, Reason: "no anchor (" + r.sc.attrs[AttrAnchor] + ")"})
-			}
-			key := r.sc.memberKey(e, a)
-			if _, dup := r.known[key]; dup {
-				return nil
-			}
-			r.known[key] = known{kind: directory.MemberGroup, id: a.id}
-			ref := groupRef{key: key, id: a.id, base: dn}
-			if len(a.guid) == 16 {
-				ref.base = guidBase(a.guid)
-			}
-			r.groups_ = append(r.groups_, ref)
-			return r.sink.Group(r.sc.group(e, a))
-		})
-		if err != nil {
-			return r.ss.readErr("read groups under "+base, base, err)
+	return r.each("group", r.sc.groupFilter, r.sc.groupAttrs, func(e *goldap.Entry, a anchor, dn, key string) error {
+		r.known[key] = known{kind: directory.MemberGroup, id: a.id}
+		ref := groupRef{key: key, id: a.id, base: dn}
+		if len(a.guid) == 16 {
+			ref.base = guidBase(a.guid)
 		}
-	}
-	return nil
+		r.groups_ = append(r.groups_, ref)
+		return r.sink.Group(r.sc.group(e, a))
+	})
 }
 
 // memberships reads each group's member attribute, a range at a time on AD,

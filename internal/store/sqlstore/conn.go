@@ -223,3 +223,25 @@ func timeArg(t time.Time) any {
 	}
 	return normTime(t)
 }
+
+// scanner is a row, or rows, being read.
+type scanner = interface{ Scan(...any) error }
+
+// collect runs q and returns every row scanned by scan (an empty slice for
+// none); what names the rows in errors.
+func collect[T any](ctx context.Context, c *conn, what string, scan func(scanner, *T) error, q string, args ...any) ([]T, error) {
+	rows, err := c.query(ctx, q, args...)
+	if err != nil {
+		return nil, wrap(err, c.f, "%s", what)
+	}
+	defer rows.Close()
+	out := []T{}
+	for rows.Next() {
+		var v T
+		if err := scan(rows, &v); err != nil {
+			return nil, wrap(err, c.f, "%s", what)
+		}
+		out = append(out, v)
+	}
+	return out, wrap(rows.Err(), c.f, "%s", what)
+}

@@ -34,20 +34,7 @@ func (r reader) ConsoleUserByEmail(ctx context.Context, email string) (store.Con
 }
 
 func (r reader) ConsoleUsers(ctx context.Context, accountID string) ([]store.ConsoleUser, error) {
-	rows, err := r.c.query(ctx, `SELECT `+consoleUserCols+` FROM console_users WHERE account_id = ? ORDER BY email_key`, accountID)
-	if err != nil {
-		return nil, wrap(err, r.c.f, "console users")
-	}
-	defer rows.Close()
-	out := []store.ConsoleUser{}
-	for rows.Next() {
-		var u store.ConsoleUser
-		if err := scanConsoleUser(rows, &u); err != nil {
-			return nil, wrap(err, r.c.f, "console users")
-		}
-		out = append(out, u)
-	}
-	return out, wrap(rows.Err(), r.c.f, "console users")
+	return collect(ctx, r.c, "console users", scanConsoleUser, `SELECT `+consoleUserCols+` FROM console_users WHERE account_id = ? ORDER BY email_key`, accountID)
 }
 
 const sessionCols = `id, hash, user_id, account_id, client, created_at, last_seen_at, expires_at, revoked_at`
@@ -65,20 +52,7 @@ func (r reader) ConsoleSessionByHash(ctx context.Context, hash string) (store.Co
 }
 
 func (r reader) ConsoleSessions(ctx context.Context, userID string) ([]store.ConsoleSession, error) {
-	rows, err := r.c.query(ctx, `SELECT `+sessionCols+` FROM console_sessions WHERE user_id = ? ORDER BY created_at DESC, id DESC`, userID)
-	if err != nil {
-		return nil, wrap(err, r.c.f, "console sessions")
-	}
-	defer rows.Close()
-	out := []store.ConsoleSession{}
-	for rows.Next() {
-		var s store.ConsoleSession
-		if err := scanSession(rows, &s); err != nil {
-			return nil, wrap(err, r.c.f, "console sessions")
-		}
-		out = append(out, s)
-	}
-	return out, wrap(rows.Err(), r.c.f, "console sessions")
+	return collect(ctx, r.c, "console sessions", scanSession, `SELECT `+sessionCols+` FROM console_sessions WHERE user_id = ? ORDER BY created_at DESC, id DESC`, userID)
 }
 
 func (r reader) SignInLink(ctx context.Context, hash string) (store.SignInLink, error) {

@@ -33,20 +33,7 @@ func (r reader) TokenByHash(ctx context.Context, hash string) (store.APIToken, e
 }
 
 func (r reader) Tokens(ctx context.Context, accountID string) ([]store.APIToken, error) {
-	rows, err := r.c.query(ctx, `SELECT `+tokenCols+` FROM api_tokens WHERE account_id = ? ORDER BY created_at, id`, accountID)
-	if err != nil {
-		return nil, wrap(err, r.c.f, "tokens")
-	}
-	defer rows.Close()
-	out := []store.APIToken{}
-	for rows.Next() {
-		var t store.APIToken
-		if err := scanToken(rows, &t); err != nil {
-			return nil, wrap(err, r.c.f, "tokens")
-		}
-		out = append(out, t)
-	}
-	return out, wrap(rows.Err(), r.c.f, "tokens")
+	return collect(ctx, r.c, "tokens", scanToken, `SELECT `+tokenCols+` FROM api_tokens WHERE account_id = ? ORDER BY created_at, id`, accountID)
 }
 
 func (t *tx) CreateToken(ctx context.Context, tok *store.APIToken) error {
@@ -94,20 +81,7 @@ func scanWebhook(sc interface{ Scan(...any) error }, w *store.Webhook) error {
 }
 
 func (r reader) webhooks(ctx context.Context, what, q string, args ...any) ([]store.Webhook, error) {
-	rows, err := r.c.query(ctx, q, args...)
-	if err != nil {
-		return nil, wrap(err, r.c.f, "%s", what)
-	}
-	defer rows.Close()
-	out := []store.Webhook{}
-	for rows.Next() {
-		var w store.Webhook
-		if err := scanWebhook(rows, &w); err != nil {
-			return nil, wrap(err, r.c.f, "%s", what)
-		}
-		out = append(out, w)
-	}
-	return out, wrap(rows.Err(), r.c.f, "%s", what)
+	return collect(ctx, r.c, what, scanWebhook, q, args...)
 }
 
 func (r reader) Webhook(ctx context.Context, accountID, id string) (store.Webhook, error) {
