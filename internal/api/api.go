@@ -222,6 +222,13 @@ func (s *Server) serve(w http.ResponseWriter, hr *http.Request, methods map[stri
 	if e == nil {
 		return // the client went away
 	}
+	if hr.ContentLength != 0 {
+		// A refused request's body is not read (Go's server would
+		// otherwise read up to 256 KB of it before answering, so that a
+		// client without a token could hold the connection for the read
+		// timeout): the answer goes at once, and the connection closes.
+		w.Header().Set("Connection", "close")
+	}
 	lvl := slog.LevelInfo
 	if e.Status >= 500 {
 		lvl = slog.LevelError
