@@ -131,6 +131,7 @@ func (s *Server) Routes() []Route {
 		r("GET", "/users", read, s.listUsers).paged(userFilters...),
 		r("GET", "/users/{id}", read, s.getUser),
 		r("PATCH", "/users/{id}", manage.ActEditUsers, s.updateUser).conditional(),
+		r("GET", "/users/{id}/groups", read, s.listGroupsOf).paged("transitive"),
 		r("GET", "/groups", read, s.listGroups).paged(groupFilters...),
 		r("GET", "/groups/{id}", read, s.getGroup),
 		r("GET", "/groups/{id}/members", read, s.listMembers).paged("effective"),
