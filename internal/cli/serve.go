@@ -33,6 +33,12 @@ run stops on the deletion limit) goes through the SMTP server when one is
 set, and waits in the outbox otherwise; the SMTP password comes from
 DIRSYNC_SMTP_PASSWORD only. "dirsync mail log" shows what was sent.
 
+Syncs run on --workers workers; one account uses at most half of them (at
+least one), and a run still going after 10 minutes gives its worker back to
+the others, so that hanging sources in some accounts never hold up the rest.
+A run is bounded by its source's max run time (dirsync source set
+--max-run-time, 3h by default): past it, it fails and applies nothing.
+
 The master key must open the database's secrets, or serve does not start.
 On SIGTERM or Ctrl-C it stops accepting requests, lets running syncs finish
 for --shutdown-grace, then cancels them: a cancelled run applies nothing.`,

@@ -14,9 +14,9 @@ import (
 // scopeFlags are the flags of "source set": each changes one scope
 // setting when given.
 type scopeFlags struct {
-	file, groupsMode, tagMode, phoneRegion, maxCursorAge string
-	groups, rules, picks, tags, matchOrder               []string
-	clearRules                                           bool
+	file, groupsMode, tagMode, phoneRegion, maxCursorAge, maxRunTime string
+	groups, rules, picks, tags, matchOrder                           []string
+	clearRules                                                       bool
 	requireLicense, requireEmail, normalize, importPhones,
 	updateExisting, processDeletions, sendEnrollment bool
 	maxDeletes, maxDeletePercent int
@@ -69,6 +69,7 @@ func (sf *scopeFlags) register(fl *pflag.FlagSet) {
 	fl.IntVar(&sf.maxDeletes, "max-deletes", 0, "deletion limit: stop a run that would disable or delete more objects (default 500)")
 	fl.IntVar(&sf.maxDeletePercent, "max-delete-percent", 0, "deletion limit in percent of the source's objects (default 20)")
 	fl.StringVar(&sf.maxCursorAge, "max-cursor-age", "", "reconcile in full at least this often: a duration (36h, 7d) or off; \"\" for the default (24h for LDAP servers whose incremental reads cannot see deletions, 7d for the others)")
+	fl.StringVar(&sf.maxRunTime, "max-run-time", "", "a run still going after this (90m, 4h) fails and applies nothing; \"\" for the default (3h)")
 	fl.BoolVar(&sf.asJSON, "json", false, "print the settings as JSON")
 }
 
@@ -163,6 +164,7 @@ func (sf *scopeFlags) applyOptions(f *pflag.FlagSet, s *scope.Settings) {
 	set("match-order", func() { s.MatchOrder = sf.matchOrder })
 	set("max-deletes", func() { s.DeletionLimit.MaxObjects = sf.maxDeletes })
 	set("max-delete-percent", func() { s.DeletionLimit.MaxPercent = sf.maxDeletePercent })
+	set("max-run-time", func() { s.MaxRunTime = sf.maxRunTime })
 	set("max-cursor-age", func() { s.MaxCursorAge = sf.maxCursorAge })
 }
 

@@ -25,7 +25,11 @@ func recordContext(ctx context.Context) (context.Context, context.CancelFunc) {
 // finish records a run that ended without applying anything. A run whose
 // context ended is cancelled, with what cancelled it as its reason.
 func (e *Engine) finish(ctx context.Context, run directory.Run, outcome directory.Outcome, cause error) (directory.Run, error) {
-	if ctx.Err() != nil {
+	var limit *RunTimeError
+	switch {
+	case ctx.Err() != nil && errors.As(context.Cause(ctx), &limit):
+		outcome, cause = directory.OutcomeFailed, limit
+	case ctx.Err() != nil:
 		outcome, cause = directory.OutcomeCancelled, cancelled(ctx, cause)
 	}
 	run.Reason = joinReason(cause.Error(), run.Reason)

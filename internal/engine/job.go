@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"time"
 
+	"github.com/dirsync/dirsync/internal/clock"
 	"github.com/dirsync/dirsync/internal/connector"
 	"github.com/dirsync/dirsync/internal/directory"
 	"github.com/dirsync/dirsync/internal/scope"
@@ -64,6 +66,25 @@ func (j *job) record(ctx context.Context) error {
 	j.log = j.log.With("run", j.run.ID)
 	j.log.Info("sync started", "kind", j.run.Kind, "dry_run", j.opts.DryRun)
 	return nil
+}
+
+// RunTimeError ends a run that passed its source's max run time
+// (scope.Settings.RunTime): the run fails, applying nothing.
+type RunTimeError struct {
+	Limit time.Duration
+}
+
+func (e *RunTimeError) Error() string {
+	return fmt.Sprintf("the run passed its max run time of %s (dirsync source set --max-run-time); nothing was applied", e.Limit)
+}
+
+// bound limits the run's context to the source's max run time, on the
+// engine's clock; stop releases the timer.
+func (j *job) bound(ctx context.Context) (bounded context.Context, stop func()) {
+	limit := j.settings.RunTime()
+	cctx, cancel := context.WithCancelCause(ctx)
+	t := clock.Or(j.e.Clock).AfterFunc(limit, func() { cancel(&RunTimeError{Limit: limit}) })
+	return cctx, func() { t.Stop(); cancel(nil) }
 }
 
 // prepare runs the caller's Prepare, if any.

@@ -45,6 +45,8 @@ func (e *Engine) SyncUser(ctx context.Context, src directory.Source, conn connec
 	if err != nil {
 		return j.run, err
 	}
+	ctx, stop := j.bound(ctx)
+	defer stop()
 	if err := j.record(ctx); err != nil {
 		return j.run, err
 	}

@@ -23,6 +23,8 @@ func (e *Engine) Sync(ctx context.Context, src directory.Source, conn connector.
 	if err != nil {
 		return j.run, err
 	}
+	ctx, stop := j.bound(ctx)
+	defer stop()
 	inc, incremental := conn.(connector.Incremental)
 	saved, err := e.Store.SourceState(ctx, src.ID)
 	if err != nil {

@@ -16,6 +16,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/dirsync/dirsync/internal/safehttp"
 )
 
 // Server serves a tenant over HTTPS: the login endpoints and Graph share
@@ -55,14 +57,13 @@ func (t *Tenant) Start(addr string) (*Server, error) {
 		ln.Close()
 		return nil, err
 	}
-	s.srv = &http.Server{
-		Handler:           s,
-		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
-		ReadHeaderTimeout: 30 * time.Second,
-		// Clients that do not trust the CA fail their handshakes; that is
-		// theirs to report, not noise for the emulator's log.
-		ErrorLog: log.New(io.Discard, "", 0),
-	}
+	// The limits of every dirsync server: a client that trickles its
+	// request or never reads its answer is cut off, as Graph would.
+	s.srv = safehttp.NewServer(s)
+	s.srv.TLSConfig.Certificates = []tls.Certificate{cert}
+	// Clients that do not trust the CA fail their handshakes; that is
+	// theirs to report, not noise for the emulator's log.
+	s.srv.ErrorLog = log.New(io.Discard, "", 0)
 	go func() {
 		defer close(s.done)
 		s.srv.ServeTLS(ln, "", "")

@@ -133,6 +133,8 @@ func (m *Manager) runError(src directory.Source, run directory.Run, err error) e
 		kind, msg = Unsupported, fmt.Sprintf("source %s (%s) cannot sync one user; run a sync of the whole source instead", src.Name, src.Kind)
 	case errors.Is(err, engine.ErrUnknownUser):
 		kind, msg = NotFound, err.Error()
+	case errors.As(err, new(*engine.RunTimeError)):
+		kind, msg = SourceFailed, "source "+src.Name+": "+err.Error()
 	case connector.KindOf(err) != "":
 		kind, msg = SourceFailed, "source "+src.Name+": "+connectorMessage(err)
 	case errors.Is(err, context.Canceled):

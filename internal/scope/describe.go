@@ -108,6 +108,7 @@ func (s Settings) describeShape() []string {
 	add("Deletion limit: a run that would disable or delete more than %d objects or more than %d%% of the source's objects stops and applies nothing.",
 		s.DeletionLimit.Objects(), s.DeletionLimit.Percent())
 	add("%s", s.describeCursorAge())
+	add("%s", s.describeRunTime())
 	return out
 }
 

@@ -132,6 +132,11 @@ type Settings struct {
 	// 24h for a source whose connector cannot report deletions
 	// incrementally and 7d for the others; read it with CursorAge.
 	MaxCursorAge string `json:"max_cursor_age,omitempty"`
+	// MaxRunTime bounds a run's total time, read and apply together: a
+	// run still going after it fails, applying nothing, so that a source
+	// that trickles or hangs cannot hold a worker. A duration ("90m",
+	// "4h"); empty is DefaultMaxRunTime; read it with RunTime.
+	MaxRunTime string `json:"max_run_time,omitempty"`
 }
 
 // GroupMode says how the group filter selects and shapes groups.
@@ -259,6 +264,9 @@ func (s Settings) Validate() error {
 	}
 	if _, err := ParseCursorAge(s.MaxCursorAge); err != nil {
 		p.add("max_cursor_age", "%v", err)
+	}
+	if _, err := ParseRunTime(s.MaxRunTime); err != nil {
+		p.add("max_run_time", "%v", err)
 	}
 	if len(p) == 0 {
 		return nil

@@ -285,6 +285,7 @@ func TestDescribe(t *testing.T) {
 		"Deletions: users and groups gone from the source or out of scope go to the trash.",
 		"Deletion limit: a run that would disable or delete more than 500 objects or more than 20% of the source's objects stops and applies nothing.",
 		"Full reconciliation: at least every 24h for a source whose incremental reads do not report deletions (generic LDAP), every 7d for the others (Entra ID, Active Directory).",
+		"Run time: a run still going after 3h fails and applies nothing.",
 	} {
 		if !slices.Contains(zero, want) {
 			t.Errorf("Describe of zero settings lacks %q:\n%s", want, strings.Join(zero, "\n"))
@@ -309,6 +310,7 @@ func TestDescribe(t *testing.T) {
 		MatchOrder:    []string{"email"},
 		DeletionLimit: DeletionLimit{MaxObjects: 30, MaxPercent: 10},
 		MaxCursorAge:  "36h",
+		MaxRunTime:    "90m",
 	}
 	got := s.Describe()
 	want := []string{
@@ -326,6 +328,7 @@ func TestDescribe(t *testing.T) {
 		"Deletions: not processed; users and groups gone from the source or out of scope are kept.",
 		"Deletion limit: a run that would disable or delete more than 30 objects or more than 10% of the source's objects stops and applies nothing.",
 		"Full reconciliation: at least every 36h.",
+		"Run time: a run still going after 1h30m fails and applies nothing.",
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Describe:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

@@ -34,12 +34,21 @@ type Runner struct {
 	Metrics *Metrics
 	// Workers bounds the runs in progress at once.
 	Workers int
+	// AccountShare bounds the runs of one account in progress at once,
+	// so that one account's sources, hanging ones included, always leave
+	// workers to the others; 0 means half the workers, at least one.
+	AccountShare int
+	// Overtime is how long a run holds a worker: a run still going after
+	// it gives its worker back to the pool (it still counts in its
+	// account's share), so that runs hanging until their max run time in
+	// as many accounts as there are workers cannot starve a third
+	// account. 0 means DefaultOvertime.
+	Overtime time.Duration
 	// OnFinish, when set, is called after every run (to wake the webhook
 	// dispatcher).
 	OnFinish func(directory.Run)
 
 	initOnce sync.Once
-	sem      chan struct{}
 	runCtx   context.Context
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
@@ -50,13 +59,30 @@ type Runner struct {
 	waiting map[clock.Timer]manage.Job
 	known   map[string]bool // the runs held here: queued, waiting or running
 	closed  bool
+	// Workers in use: the runs holding one (not in overtime), the runs in
+	// progress per account, and the runs waiting for one, in order.
+	pool    int
+	byAcc   map[string]int
+	waiters []*waiter
 }
+
+// DefaultOvertime is how long a run holds a worker before it gives it back
+// to the pool by default: longer than most runs, short beside a max run
+// time.
+const DefaultOvertime = 10 * time.Minute
 
 var _ manage.Executor = (*Runner)(nil)
 
 func (r *Runner) init() {
 	r.initOnce.Do(func() {
-		r.sem = make(chan struct{}, max(r.Workers, 1))
+		r.Workers = max(r.Workers, 1)
+		if r.AccountShare <= 0 {
+			r.AccountShare = max(r.Workers/2, 1)
+		}
+		if r.Overtime <= 0 {
+			r.Overtime = DefaultOvertime
+		}
+		r.byAcc = map[string]int{}
 		var cancel context.CancelCauseFunc
 		r.runCtx, cancel = context.WithCancelCause(context.Background())
 		// The cause is what a cancelled run records as its reason.
@@ -168,13 +194,12 @@ func (r *Runner) drain(src string) {
 }
 
 func (r *Runner) execute(job manage.Job) {
-	select {
-	case r.sem <- struct{}{}:
-	case <-r.runCtx.Done():
+	w, ok := r.acquire(job.Run.AccountID)
+	if !ok {
 		r.abandon(job)
 		return
 	}
-	defer func() { <-r.sem }()
+	defer r.release(w)
 	if r.Metrics != nil {
 		r.Metrics.Add("dirsync_syncs_running", 1)
 		defer r.Metrics.Add("dirsync_syncs_running", -1)
