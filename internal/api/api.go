@@ -131,6 +131,7 @@ func (s *Server) Routes() []Route {
 		r("GET", "/users", read, s.listUsers).paged(userFilters...),
 		r("GET", "/users/{id}", read, s.getUser),
 		r("PATCH", "/users/{id}", manage.ActEditUsers, s.updateUser).conditional(),
+		r("GET", "/users/{id}/groups", read, s.listGroupsOf).paged("transitive"),
 		r("GET", "/groups", read, s.listGroups).paged(groupFilters...),
 		r("GET", "/groups/{id}", read, s.getGroup),
 		r("GET", "/groups/{id}/members", read, s.listMembers).paged("effective"),
@@ -221,6 +222,13 @@ func (s *Server) serve(w http.ResponseWriter, hr *http.Request, methods map[stri
 	e := s.answer(hr, err)
 	if e == nil {
 		return // the client went away
+	}
+	if hr.ContentLength != 0 {
+		// A refused request's body is not read (Go's server would
+		// otherwise read up to 256 KB of it before answering, so that a
+		// client without a token could hold the connection for the read
+		// timeout): the answer goes at once, and the connection closes.
+		w.Header().Set("Connection", "close")
 	}
 	lvl := slog.LevelInfo
 	if e.Status >= 500 {

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"time"
 
 	"github.com/dirsync/dirsync/internal/directory"
 	"github.com/dirsync/dirsync/internal/manage"
@@ -45,8 +46,8 @@ func (s *Server) listChanges(w http.ResponseWriter, r *request) error {
 
 // The filters of the user and group listings.
 var (
-	userFilters  = []string{"state", "source", "search"}
-	groupFilters = []string{"state", "source", "search"}
+	userFilters  = []string{"state", "source", "search", "group", "tag", "email_domain", "updated_since"}
+	groupFilters = []string{"state", "source", "search", "name"}
 )
 
 // listQuery reads what user and group listings share.
@@ -64,7 +65,13 @@ func (s *Server) listUsers(w http.ResponseWriter, r *request) error {
 		return err
 	}
 	v := r.URL.Query()
-	q := manage.UserQuery{States: states, After: v.Get("after"), Limit: limit, Search: v.Get("search"), Source: v.Get("source")}
+	q := manage.UserQuery{States: states, After: v.Get("after"), Limit: limit, Search: v.Get("search"), Source: v.Get("source"),
+		Group: v.Get("group"), Tag: v.Get("tag"), EmailDomain: v.Get("email_domain")}
+	if since := v.Get("updated_since"); since != "" {
+		if q.UpdatedSince, err = time.Parse(time.RFC3339, since); err != nil {
+			return badField("updated_since", "updated_since must be a time as RFC 3339 (2026-11-29T18:00:00Z)")
+		}
+	}
 	page, err := s.Manager.Users(r.Context(), r.actor, q)
 	if err != nil {
 		return err
@@ -141,7 +148,7 @@ func (s *Server) listGroups(w http.ResponseWriter, r *request) error {
 		return err
 	}
 	v := r.URL.Query()
-	q := manage.GroupQuery{States: states, After: v.Get("after"), Limit: limit, Search: v.Get("search"), Source: v.Get("source")}
+	q := manage.GroupQuery{States: states, After: v.Get("after"), Limit: limit, Search: v.Get("search"), Source: v.Get("source"), Name: v.Get("name")}
 	page, err := s.Manager.Groups(r.Context(), r.actor, q)
 	if err != nil {
 		return err
@@ -160,16 +167,23 @@ func (s *Server) getGroup(w http.ResponseWriter, r *request) error {
 	return writeJSON(w, http.StatusOK, g)
 }
 
+// boolParam reads a true/false query parameter; absent is false.
+func boolParam(r *request, name string) (bool, error) {
+	switch r.URL.Query().Get(name) {
+	case "", "false":
+		return false, nil
+	case "true":
+		return true, nil
+	}
+	return false, badField(name, "%s must be true or false", name)
+}
+
 func (s *Server) listMembers(w http.ResponseWriter, r *request) error {
 	q := manage.MemberQuery{After: r.URL.Query().Get("after")}
-	switch v := r.URL.Query().Get("effective"); v {
-	case "", "false":
-	case "true":
-		q.Effective = true
-	default:
-		return badField("effective", "effective must be true or false")
-	}
 	var err error
+	if q.Effective, err = boolParam(r, "effective"); err != nil {
+		return err
+	}
 	if q.Limit, err = limitParam(r); err != nil {
 		return err
 	}
@@ -178,6 +192,24 @@ func (s *Server) listMembers(w http.ResponseWriter, r *request) error {
 		return err
 	}
 	return writePage(w, r, "members", page.Items, page.Next, map[string]any{"group_id": g.ID, "effective": q.Effective})
+}
+
+// listGroupsOf lists the groups a user is in: direct (Graph's memberOf)
+// or, with transitive=true, through nesting too (transitiveMemberOf).
+func (s *Server) listGroupsOf(w http.ResponseWriter, r *request) error {
+	q := manage.GroupsOfQuery{After: r.URL.Query().Get("after")}
+	var err error
+	if q.Transitive, err = boolParam(r, "transitive"); err != nil {
+		return err
+	}
+	if q.Limit, err = limitParam(r); err != nil {
+		return err
+	}
+	u, page, err := s.Manager.GroupsOf(r.Context(), r.actor, r.PathValue("id"), q)
+	if err != nil {
+		return err
+	}
+	return writePage(w, r, "groups", page.Items, page.Next, map[string]any{"user_id": u.ID, "transitive": q.Transitive})
 }
 
 func (s *Server) listTrash(w http.ResponseWriter, r *request) error {

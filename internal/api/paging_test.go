@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -90,6 +91,14 @@ func getPage(t *testing.T, e *env, path string, keys ...string) listing {
 // every page but the last, neither on the last.
 func TestEveryListingPagesAlike(t *testing.T) {
 	e, _, run, groupID, hookID := pagingEnv(t)
+	var ms struct{ Members []directory.Member }
+	e.do(manage.RoleReadOnly, "GET", "/api/v1/groups/"+groupID+"/members?effective=true", nil, &ms)
+	memberID := ""
+	for _, m := range ms.Members {
+		if m.Kind == directory.MemberUser {
+			memberID = m.ID
+		}
+	}
 	listings := []struct {
 		path string
 		keys []string
@@ -100,6 +109,7 @@ func TestEveryListingPagesAlike(t *testing.T) {
 		{"/api/v1/users?state=active,pending_deletion", []string{"users"}, 20},
 		{"/api/v1/groups", []string{"groups"}, 4},
 		{"/api/v1/groups/" + groupID + "/members?effective=true", []string{"members"}, 2},
+		{"/api/v1/users/" + memberID + "/groups?transitive=true", []string{"groups"}, 1},
 		{"/api/v1/trash", []string{"users", "groups"}, 5},
 		{"/api/v1/webhooks/" + hookID + "/deliveries", []string{"deliveries"}, 5},
 		{"/api/v1/enrollments", []string{"enrollments"}, 0},
@@ -217,6 +227,99 @@ func TestStaleEventsCursor(t *testing.T) {
 		}
 		if code == http.StatusOK && len(out.Events) != 3 {
 			t.Errorf("a fresh cursor read %d events, want the last 3", len(out.Events))
+		}
+	}
+}
+
+// TestUserLookupsAndFilters: a user by id, username or email; its groups,
+// direct and transitive, each holding it; the user filters agree with
+// what each user says of itself; groups by name.
+func TestUserLookupsAndFilters(t *testing.T) {
+	e, src, _, _, _ := pagingEnv(t)
+	var all struct{ Users []directory.User }
+	e.do(manage.RoleReadOnly, "GET", "/api/v1/users?limit=1000", nil, &all)
+	u := all.Users[3]
+	for _, key := range []string{u.ID, u.Username, strings.ToUpper(u.Email)} {
+		var got directory.User
+		if code := e.do(manage.RoleReadOnly, "GET", "/api/v1/users/"+url.PathEscape(key), nil, &got); code != 200 || got.ID != u.ID {
+			t.Errorf("user by %q: %d %s", key, code, got.ID)
+		}
+	}
+	// Groups of every user, direct within transitive, and each direct group lists the user.
+	withGroups := 0
+	for _, u := range all.Users {
+		var direct, trans struct{ Groups []directory.Group }
+		e.do(manage.RoleReadOnly, "GET", "/api/v1/users/"+u.ID+"/groups", nil, &direct)
+		e.do(manage.RoleReadOnly, "GET", "/api/v1/users/"+u.ID+"/groups?transitive=true", nil, &trans)
+		for _, g := range direct.Groups {
+			var ms struct{ Members []directory.Member }
+			e.do(manage.RoleReadOnly, "GET", "/api/v1/groups/"+g.ID+"/members", nil, &ms)
+			if !slices.ContainsFunc(ms.Members, func(m directory.Member) bool { return m.ID == u.ID }) {
+				t.Errorf("%s says it is in %s, whose members do not list it", u.Username, g.Name)
+			}
+			if !slices.ContainsFunc(trans.Groups, func(x directory.Group) bool { return x.ID == g.ID }) {
+				t.Errorf("%s: direct group %s missing from its transitive groups", u.Username, g.Name)
+			}
+		}
+		for _, g := range trans.Groups {
+			var ms struct{ Members []directory.Member }
+			e.do(manage.RoleReadOnly, "GET", "/api/v1/groups/"+g.ID+"/members?effective=true", nil, &ms)
+			if !slices.ContainsFunc(ms.Members, func(m directory.Member) bool { return m.ID == u.ID }) {
+				t.Errorf("%s says it is in %s through nesting, whose effective members do not list it", u.Username, g.Name)
+			}
+			// The group filter agrees.
+			var in struct{ Users []directory.User }
+			e.do(manage.RoleReadOnly, "GET", "/api/v1/users?limit=1000&group="+url.QueryEscape(g.Name), nil, &in)
+			if !slices.ContainsFunc(in.Users, func(x directory.User) bool { return x.ID == u.ID }) {
+				t.Errorf("users?group=%s leaves out %s", g.Name, u.Username)
+			}
+		}
+		if len(direct.Groups) > 0 {
+			withGroups++
+		}
+	}
+	if withGroups == 0 {
+		t.Fatal("no user is in any group: the test proves nothing")
+	}
+	// Tag and email domain filters against what users hold.
+	e.do(manage.RoleUserManager, "PATCH", "/api/v1/users/"+u.ID, map[string]any{"tags": []string{"VIP"}}, nil)
+	var tagged struct{ Users []directory.User }
+	e.do(manage.RoleReadOnly, "GET", "/api/v1/users?tag=vip", nil, &tagged)
+	if len(tagged.Users) != 1 || tagged.Users[0].ID != u.ID {
+		t.Errorf("users?tag=vip: %d users", len(tagged.Users))
+	}
+	domain := u.Email[strings.Index(u.Email, "@")+1:]
+	var byDomain struct{ Users []directory.User }
+	e.do(manage.RoleReadOnly, "GET", "/api/v1/users?limit=1000&email_domain="+domain, nil, &byDomain)
+	want := 0
+	for _, x := range all.Users {
+		if strings.HasSuffix(strings.ToLower(x.Email), "@"+strings.ToLower(domain)) {
+			want++
+		}
+	}
+	if len(byDomain.Users) != want || want == 0 {
+		t.Errorf("users?email_domain=%s: %d, want %d", domain, len(byDomain.Users), want)
+	}
+	var since struct{ Users []directory.User }
+	e.do(manage.RoleReadOnly, "GET", "/api/v1/users?updated_since="+url.QueryEscape(u.UpdatedAt.Add(time.Hour).Format(time.RFC3339)), nil, &since)
+	if len(since.Users) != 0 {
+		t.Errorf("users updated since an hour from now: %d", len(since.Users))
+	}
+	var g1 struct{ Groups []directory.Group }
+	e.do(manage.RoleReadOnly, "GET", "/api/v1/groups?limit=1", nil, &g1)
+	var named struct{ Groups []directory.Group }
+	e.do(manage.RoleReadOnly, "GET", "/api/v1/groups?source="+src.Name+"&name="+url.QueryEscape(strings.ToUpper(g1.Groups[0].Name)), nil, &named)
+	if len(named.Groups) != 1 || named.Groups[0].ID != g1.Groups[0].ID {
+		t.Errorf("groups?name=: %+v", named.Groups)
+	}
+	for _, q := range []string{"updated_since=yesterday", "group=nope", "email_domain=a@b", "transitive=maybe"} {
+		path := "/api/v1/users?" + q
+		if strings.HasPrefix(q, "transitive") {
+			path = "/api/v1/users/" + u.ID + "/groups?" + q
+		}
+		var out struct{ Error struct{ Field string } }
+		if code := e.do(manage.RoleReadOnly, "GET", path, nil, &out); code != 400 || out.Error.Field != strings.Split(q, "=")[0] {
+			t.Errorf("%s: %d %+v", path, code, out.Error)
 		}
 	}
 }

@@ -3,7 +3,6 @@ package manage
 import (
 	"context"
 	"errors"
-	"slices"
 	"strings"
 
 	"github.com/dirsync/dirsync/internal/directory"
@@ -15,6 +14,7 @@ type GroupQuery struct {
 	States []directory.State
 	Source string // name or id
 	Search string
+	Name   string // only groups of this name (case-insensitively)
 	After  string
 	Limit  int
 }
@@ -27,7 +27,7 @@ func (m *Manager) Groups(ctx context.Context, actor Actor, q GroupQuery) (Page[d
 	if err := checkSearch(q.Search); err != nil {
 		return Page[directory.Group]{}, err
 	}
-	sq := store.GroupQuery{States: q.States, Search: q.Search, Limit: q.Limit}
+	sq := store.GroupQuery{States: q.States, Search: q.Search, Limit: q.Limit, Name: strings.TrimSpace(q.Name)}
 	if err := m.checkListing(ctx, actor, q.States, q.Source, q.Limit, &sq.SourceID); err != nil {
 		return Page[directory.Group]{}, err
 	}
@@ -95,36 +95,46 @@ func (m *Manager) Members(ctx context.Context, actor Actor, key string, q Member
 	if q.Limit < 0 || q.Limit > MaxLimit {
 		return g, Page[directory.Member]{}, invalid("limit", "limit must be a whole number from 1 to %d", MaxLimit)
 	}
-	pos, err := decodeCursor(listMembers, q.After)
-	if err != nil {
-		return g, Page[directory.Member]{}, err
-	}
 	ms, err := m.d.Store.Members(ctx, actor.AccountID, g.ID, q.Effective)
 	if err != nil {
 		return g, Page[directory.Member]{}, err
 	}
 	// The store hands every member over (a transitive walk cannot resume
-	// in the middle); the page is cut here, by key, so that members added
-	// or removed between pages neither repeat nor shift one.
-	slices.SortFunc(ms, func(a, b directory.Member) int { return strings.Compare(memberKey(a), memberKey(b)) })
-	if pos != "" {
-		start, _ := slices.BinarySearchFunc(ms, pos, func(m directory.Member, pos string) int {
-			if memberKey(m) <= pos {
-				return -1
-			}
-			return 1
-		})
-		ms = ms[start:]
-	}
-	next := ""
-	if q.Limit > 0 && len(ms) > q.Limit {
-		ms = ms[:q.Limit]
-		next = memberKey(ms[q.Limit-1])
-	}
-	return g, pageOf(listMembers, ms, next), nil
+	// in the middle); the page is cut here.
+	page, err := pageSlice(listMembers, ms, memberKey, q.After, q.Limit)
+	return g, page, err
 }
 
 // memberKey orders members: by kind, then name, then id.
 func memberKey(m directory.Member) string {
 	return string(m.Kind) + "\x00" + strings.ToLower(m.Name) + "\x00" + m.ID
+}
+
+// GroupsOfQuery pages the groups a user is in, ordered by name then id.
+type GroupsOfQuery struct {
+	// Transitive lists every group the user is in through nesting too
+	// (Graph's transitiveMemberOf); otherwise its direct groups.
+	Transitive bool
+	After      string // the Next of the previous page
+	Limit      int    // 0 lists every group
+}
+
+// GroupsOf lists the groups a user (by id, username or email) is in.
+func (m *Manager) GroupsOf(ctx context.Context, actor Actor, key string, q GroupsOfQuery) (directory.User, Page[directory.Group], error) {
+	u, err := m.User(ctx, actor, key)
+	if err != nil {
+		return u, Page[directory.Group]{}, err
+	}
+	if q.Limit < 0 || q.Limit > MaxLimit {
+		return u, Page[directory.Group]{}, invalid("limit", "limit must be a whole number from 1 to %d", MaxLimit)
+	}
+	gs, err := m.d.Store.GroupsOf(ctx, actor.AccountID, u.ID, q.Transitive)
+	if err != nil {
+		return u, Page[directory.Group]{}, err
+	}
+	for i := range gs {
+		normalizeGroup(&gs[i])
+	}
+	page, err := pageSlice(listGroupsOf, gs, func(g directory.Group) string { return strings.ToLower(g.Name) + "\x00" + g.ID }, q.After, q.Limit)
+	return u, page, err
 }

@@ -3,6 +3,7 @@ package manage
 import (
 	"encoding/base64"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -56,6 +57,7 @@ const (
 	listTrash      = "trash"
 	listDeliveries = "deliveries"
 	listEvents     = "events"
+	listGroupsOf   = "groups_of"
 )
 
 // cursorSep ends a cursor's listing name; no listing's position holds it.
@@ -102,4 +104,29 @@ func cursorError(err error) error {
 		return invalid("after", "after is not a cursor this listing returned: pass back the next link of the previous page").with(err)
 	}
 	return err
+}
+
+// pageSlice cuts a page out of a whole listing held in memory, by key:
+// items added or removed between pages neither repeat nor shift a page.
+func pageSlice[T any](list string, items []T, key func(T) string, after string, limit int) (Page[T], error) {
+	pos, err := decodeCursor(list, after)
+	if err != nil {
+		return Page[T]{}, err
+	}
+	slices.SortFunc(items, func(a, b T) int { return strings.Compare(key(a), key(b)) })
+	if pos != "" {
+		start, _ := slices.BinarySearchFunc(items, pos, func(it T, pos string) int {
+			if key(it) <= pos {
+				return -1
+			}
+			return 1
+		})
+		items = items[start:]
+	}
+	next := ""
+	if limit > 0 && len(items) > limit {
+		items = items[:limit]
+		next = key(items[limit-1])
+	}
+	return pageOf(list, items, next), nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/dirsync/dirsync/internal/directory"
@@ -23,8 +24,16 @@ type UserQuery struct {
 	Source string
 	// Search matches a substring of username, email or display name.
 	Search string
-	After  string // the Next of the previous page
-	Limit  int    // 0 means all
+	// Group lists only the effective members of a group (id or name).
+	Group string
+	// Tag lists only users carrying the tag (case-insensitively).
+	Tag string
+	// EmailDomain lists only users whose email is at the domain.
+	EmailDomain string
+	// UpdatedSince lists only users changed at or after it.
+	UpdatedSince time.Time
+	After        string // the Next of the previous page
+	Limit        int    // 0 means all
 }
 
 // States are the lifecycle states a listing may ask for.
@@ -54,9 +63,23 @@ func (m *Manager) Users(ctx context.Context, actor Actor, q UserQuery) (Page[dir
 	if err := checkSearch(q.Search); err != nil {
 		return Page[directory.User]{}, err
 	}
-	sq := store.UserQuery{States: q.States, Search: q.Search, Limit: q.Limit}
+	sq := store.UserQuery{States: q.States, Search: q.Search, Limit: q.Limit, Tag: strings.TrimSpace(q.Tag),
+		EmailDomain: strings.TrimPrefix(strings.TrimSpace(q.EmailDomain), "@"), UpdatedSince: q.UpdatedSince}
 	if err := m.checkListing(ctx, actor, q.States, q.Source, q.Limit, &sq.SourceID); err != nil {
 		return Page[directory.User]{}, err
+	}
+	if strings.ContainsAny(sq.EmailDomain, "@ ") {
+		return Page[directory.User]{}, invalid("email_domain", "email_domain %q is not a domain (contoso.com)", q.EmailDomain)
+	}
+	if q.Group != "" {
+		g, err := findGroup(ctx, m.d.Store, actor, q.Group)
+		if KindOf(err) == NotFound {
+			return Page[directory.User]{}, invalid("group", "%s", AsError(err).Message).with(err)
+		}
+		if err != nil {
+			return Page[directory.User]{}, err
+		}
+		sq.GroupID = g.ID
 	}
 	var err error
 	if sq.After, err = decodeCursor(listUsers, q.After); err != nil {

@@ -77,6 +77,10 @@ type Reader interface {
 	// effective members: every user and group reached through nesting,
 	// each once, cycles included. Ordered by kind then name.
 	Members(ctx context.Context, accountID, groupID string, transitive bool) ([]directory.Member, error)
+	// GroupsOf lists the groups a user is a direct member of, or with
+	// transitive every group it is in through nesting too, each once;
+	// groups in the trash are left out. Ordered by name then id.
+	GroupsOf(ctx context.Context, accountID, userID string, transitive bool) ([]directory.Group, error)
 
 	Run(ctx context.Context, accountID, id string) (directory.Run, error)
 	// Runs lists runs newest first; sourceID "" lists all of the account's.
@@ -138,8 +142,18 @@ type UserQuery struct {
 	SourceID string
 	// Search matches a substring of username, email or display name.
 	Search string
-	After  string // the Next of the previous page
-	Limit  int    // 0 means all
+	// GroupID lists only the group's effective members (direct or
+	// through nested groups).
+	GroupID string
+	// Tag lists only users carrying this tag (case-insensitively).
+	Tag string
+	// EmailDomain lists only users whose email is at this domain
+	// (case-insensitively, without its subdomains).
+	EmailDomain string
+	// UpdatedSince lists only users changed at or after it.
+	UpdatedSince time.Time
+	After        string // the Next of the previous page
+	Limit        int    // 0 means all
 }
 
 // GroupQuery filters and pages a group listing, ordered by name then id.
@@ -147,8 +161,10 @@ type GroupQuery struct {
 	States   []directory.State
 	SourceID string
 	Search   string
-	After    string
-	Limit    int
+	// Name lists only groups of this name (case-insensitively).
+	Name  string
+	After string
+	Limit int
 }
 
 // RunQuery pages a run listing, newest first.

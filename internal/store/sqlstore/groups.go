@@ -96,6 +96,10 @@ func (r reader) GroupByName(ctx context.Context, accountID, name string) (direct
 func (r reader) Groups(ctx context.Context, accountID string, q store.GroupQuery) (store.Page[directory.Group], error) {
 	var page store.Page[directory.Group]
 	inner, args := listFilter("groups", "group_links", "group_id", accountID, q.States, q.SourceID, q.Search)
+	if q.Name != "" {
+		inner += ` AND name_key = ?`
+		args = append(args, key(q.Name))
+	}
 	if q.After != "" {
 		k, id, err := decodeCursor(q.After)
 		if err != nil {
@@ -228,4 +232,22 @@ func (r reader) Members(ctx context.Context, accountID, groupID string, transiti
 		out = append(out, m)
 	}
 	return out, wrap(rows.Err(), r.c.f, "members of group %q", groupID)
+}
+
+// GroupsOf lists the groups a user is in, directly or through nesting.
+func (r reader) GroupsOf(ctx context.Context, accountID, userID string, transitive bool) ([]directory.Group, error) {
+	up := `up(id) AS (SELECT group_id FROM memberships WHERE member_kind = 'user' AND member_id = ?)`
+	if transitive {
+		up = `RECURSIVE up(id) AS (
+			SELECT group_id FROM memberships WHERE member_kind = 'user' AND member_id = ?
+			UNION
+			SELECT m.group_id FROM up JOIN memberships m ON m.member_kind = 'group' AND m.member_id = up.id)`
+	}
+	inner := `SELECT * FROM groups WHERE account_id = ? AND state <> ? AND id IN (WITH ` + up + ` SELECT id FROM up)`
+	rows, err := r.c.query(ctx, groupSelect(inner, `g.name_key, g.id`), accountID, string(directory.StateTrash), userID)
+	if err != nil {
+		return nil, wrap(err, r.c.f, "groups of user %q", userID)
+	}
+	groups, _, err := readGroups(rows)
+	return groups, wrap(err, r.c.f, "groups of user %q", userID)
 }

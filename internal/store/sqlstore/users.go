@@ -171,6 +171,34 @@ func listFilter(table, linkTable, linkCol, accountID string, states []directory.
 	return b.String(), args
 }
 
+// userFilter adds the filters only users have to a listing's query.
+func userFilter(q string, args []any, uq store.UserQuery) (string, []any) {
+	if uq.GroupID != "" {
+		q += ` AND id IN (WITH RECURSIVE reach(kind, id) AS (
+			SELECT member_kind, member_id FROM memberships WHERE group_id = ?
+			UNION
+			SELECT m.member_kind, m.member_id FROM reach r JOIN memberships m ON m.group_id = r.id WHERE r.kind = 'group')
+			SELECT id FROM reach WHERE kind = 'user')`
+		args = append(args, uq.GroupID)
+	}
+	if uq.Tag != "" {
+		// Tags are stored as a JSON list: the tag, quoted, is one of its items.
+		// Matched case-insensitively, as SQLite's LIKE does anyway.
+		b, _ := json.Marshal(strings.ToLower(uq.Tag))
+		q += ` AND LOWER(tags) LIKE ? ESCAPE '\'`
+		args = append(args, "%"+escapeLike(string(b))+"%")
+	}
+	if uq.EmailDomain != "" {
+		q += ` AND email_key LIKE ? ESCAPE '\'`
+		args = append(args, "%@"+escapeLike(key(uq.EmailDomain)))
+	}
+	if !uq.UpdatedSince.IsZero() {
+		q += ` AND updated_at >= ?`
+		args = append(args, timeArg(uq.UpdatedSince))
+	}
+	return q, args
+}
+
 func escapeLike(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
@@ -220,6 +248,7 @@ func pageLimit(limit int) int64 {
 func (r reader) Users(ctx context.Context, accountID string, q store.UserQuery) (store.Page[directory.User], error) {
 	var page store.Page[directory.User]
 	inner, args := listFilter("users", "user_links", "user_id", accountID, q.States, q.SourceID, q.Search)
+	inner, args = userFilter(inner, args, q)
 	if q.After != "" {
 		k, id, err := decodeCursor(q.After)
 		if err != nil {

@@ -33,6 +33,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"GroupRoundTrip", testGroupRoundTrip},
 		{"Links", testLinks},
 		{"UserListing", testUserListing},
+		{"ListingFilters", testListingFilters},
 		{"GroupListing", testGroupListing},
 		{"Staging", testStaging},
 		{"Unstaged", testUnstaged},
@@ -1298,6 +1299,40 @@ func testTransitiveMembers(t *testing.T, s store.Store) {
 	}
 	_, err := s.Members(ctx, a.ID, "missing", true)
 	wantErr(t, err, store.ErrNotFound, "Members of a missing group")
+	// The other way up: the groups a user is in.
+	groupNames := func(gs []directory.Group) []string {
+		out := []string{}
+		for _, g := range gs {
+			out = append(out, g.Name)
+		}
+		return out
+	}
+	for _, c := range []struct {
+		user       string
+		transitive bool
+		want       []string
+	}{
+		{"ann", false, []string{"A", "b"}},
+		{"ann", true, []string{"A", "b", "C"}},
+		{"cat", false, []string{"C"}},
+		{"cat", true, []string{"A", "b", "C"}},
+		{"dan", true, []string{"D"}},
+	} {
+		if got := groupNames(must[[]directory.Group](t)(s.GroupsOf(ctx, a.ID, ids[c.user], c.transitive))); !slices.Equal(got, c.want) {
+			t.Errorf("GroupsOf(%s, transitive %v) = %v, want %v", c.user, c.transitive, got, c.want)
+		}
+	}
+	// Users filtered by group: its effective members.
+	for g, want := range map[string][]string{"A": {"ann", "Bob", "cat"}, "D": {"dan"}} {
+		page := must[store.Page[directory.User]](t)(s.Users(ctx, a.ID, store.UserQuery{GroupID: ids[g]}))
+		var got []string
+		for _, u := range page.Items {
+			got = append(got, u.Username)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("Users of group %s = %v, want %v", g, got, want)
+		}
+	}
 }
 
 // errTest is the error a test's transaction fails with.
@@ -1874,4 +1909,57 @@ func testCountLinked(t *testing.T, s store.Store) {
 		}
 		return nil
 	})
+}
+
+// testListingFilters: users by tag, email domain and time of change;
+// groups by name.
+func testListingFilters(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := mkAccount(t, s, "a")
+	for _, u := range []struct{ name, email string }{{"ann", "ann@Contoso.com"}, {"bob", "bob@sub.contoso.com"}, {"cy", "cy@fabrikam.com"}, {"di", ""}} {
+		mkUser(t, s, a.ID, u.name, u.email)
+	}
+	update(t, s, func(tx store.Tx) error {
+		for name, tags := range map[string][]string{"ann": {"vip", "emea"}, "bob": {"vip%"}, "cy": {"VIP"}} {
+			u, err := tx.UserByUsername(ctx, a.ID, name)
+			if err != nil {
+				return err
+			}
+			u.Tags = tags
+			if err := tx.UpdateUser(ctx, u); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	names := func(q store.UserQuery) []string {
+		var out []string
+		for _, u := range must[store.Page[directory.User]](t)(s.Users(ctx, a.ID, q)).Items {
+			out = append(out, u.Username)
+		}
+		return out
+	}
+	for _, c := range []struct {
+		q    store.UserQuery
+		want []string
+	}{
+		{store.UserQuery{Tag: "vip"}, []string{"ann", "cy"}}, // case-insensitively
+		{store.UserQuery{Tag: "vip%"}, []string{"bob"}},
+		{store.UserQuery{Tag: "emea"}, []string{"ann"}},
+		{store.UserQuery{EmailDomain: "contoso.com"}, []string{"ann"}},
+		{store.UserQuery{EmailDomain: "CONTOSO.COM", Tag: "vip"}, []string{"ann"}},
+		{store.UserQuery{EmailDomain: "fabrikam.com"}, []string{"cy"}},
+		{store.UserQuery{UpdatedSince: time.Now().Add(time.Hour)}, nil},
+		{store.UserQuery{UpdatedSince: time.Now().Add(-time.Hour)}, []string{"ann", "bob", "cy", "di"}},
+	} {
+		if got := names(c.q); !slices.Equal(got, c.want) {
+			t.Errorf("Users(%+v) = %v, want %v", c.q, got, c.want)
+		}
+	}
+	mkGroup(t, s, a.ID, "Sales")
+	mkGroup(t, s, a.ID, "Sales EMEA")
+	page := must[store.Page[directory.Group]](t)(s.Groups(ctx, a.ID, store.GroupQuery{Name: "sales"}))
+	if len(page.Items) != 1 || page.Items[0].Name != "Sales" {
+		t.Errorf("Groups named sales = %+v", page.Items)
+	}
 }
