@@ -62,6 +62,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"DomainClaims", testDomainClaims},
 		{"ResealSecrets", testResealSecrets},
 		{"Targets", testTargets},
+		{"Prune", testPrune},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
