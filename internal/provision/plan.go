@@ -92,6 +92,9 @@ func (p *Plan) Deletions() int {
 	return n
 }
 
+// noteProxies is said of a user whose proxyAddresses the directory has.
+const noteProxies = "proxyAddresses not written: read-only in Graph (Exchange Online owns it)"
+
 // cloudIndex finds cloud users by the ways an export matches them.
 type cloudIndex struct {
 	byAnchor, byUPN, byMail map[string]string // -> cloud id
@@ -151,6 +154,9 @@ func (p *planner) users(want []wantUser) {
 		wanted[w.anchor] = true
 		upn, _ := w.props["userPrincipalName"].(string)
 		step := Step{Kind: kindUser, Anchor: w.anchor, Object: upn, want: w.props}
+		if w.proxies {
+			step.Note = noteProxies
+		}
 		id, linked := p.links[kindUser][w.anchor]
 		if linked && p.c.users[id] == nil {
 			linked = false // deleted in the cloud: created again
@@ -277,6 +283,17 @@ func (p *planner) groups(want []wantGroup) {
 			have = p.c.groups[id]
 		}
 		if have == nil {
+			// A group dirsync created and did not get to link (the cycle
+			// stopped between Graph's answer and the store) carries the
+			// anchor's mark in its mail nickname: adopted, not made twice.
+			if id = p.createdUnlinked(w.anchor); id != "" {
+				have = p.c.groups[id]
+				p.plan.links = append(p.plan.links, store.TargetLink{Kind: kindGroup, Anchor: w.anchor, CloudID: id})
+				p.links[kindGroup][w.anchor] = id
+				p.owner[id] = w.anchor
+			}
+		}
+		if have == nil {
 			step.Op = OpCreateGroup
 			step.want = map[string]any{"displayName": w.props["displayName"], "mailEnabled": false,
 				"mailNickname": groupNickname(w.name, w.anchor), "securityEnabled": true}
@@ -375,4 +392,17 @@ func (p *planner) nameOf(kind, id, anchor string) string {
 		}
 	}
 	return anchor
+}
+
+// createdUnlinked finds a security group dirsync created for the anchor
+// that no link records: its mail nickname ends with the anchor's mark.
+func (p *planner) createdUnlinked(anchor string) string {
+	mark := "-" + anchorMark(anchor)
+	for _, id := range sortedKeys(p.c.groups) {
+		g := p.c.groups[id]
+		if _, owned := p.owner[id]; !owned && g.boolean("securityEnabled") && strings.HasSuffix(g.str("mailNickname"), mark) {
+			return id
+		}
+	}
+	return ""
 }
