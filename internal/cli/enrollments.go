@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/dirsync/dirsync/internal/manage"
 )
@@ -205,12 +206,15 @@ enough.`,
 	return cmd
 }
 
+// templateFlags are the flags of "enrollments template".
+type templateFlags struct {
+	subject, link, validity, textFile, htmlFile string
+	reminders                                   []string
+	asJSON                                      bool
+}
+
 func (a *app) enrollmentsTemplateCommand() *cobra.Command {
-	var (
-		subject, link, validity, textFile, htmlFile string
-		reminders                                   []string
-		asJSON                                      bool
-	)
+	var tf templateFlags
 	cmd := &cobra.Command{
 		Use:   "template",
 		Short: "Show or change the enrollment mail and your application's link",
@@ -225,76 +229,89 @@ optionally {user_id} and {username}; it must be https (http for localhost).
       --subject 'Set up your account, <name>' --text-file body.txt --html-file body.html
   dirsync enrollments preview alice@contoso.com`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			m, actor, err := a.open(cmd)
-			if err != nil {
-				return err
-			}
-			f := cmd.Flags()
-			var in manage.EnrollmentInput
-			changed := false
-			for _, s := range []struct {
-				flag string
-				val  *string
-				dst  **string
-			}{{"subject", &subject, &in.Subject}, {"link", &link, &in.Link}, {"validity", &validity, &in.Validity}} {
-				if f.Changed(s.flag) {
-					*s.dst, changed = s.val, true
-				}
-			}
-			for _, s := range []struct {
-				flag, file string
-				dst        **string
-			}{{"text-file", textFile, &in.Text}, {"html-file", htmlFile, &in.HTML}} {
-				if f.Changed(s.flag) {
-					data, err := os.ReadFile(s.file)
-					if err != nil {
-						return usageErr("--%s: %v", s.flag, err)
-					}
-					text := string(data)
-					*s.dst, changed = &text, true
-				}
-			}
-			if f.Changed("reminder") {
-				in.Reminders, changed = &reminders, true
-			}
-			var s manage.EnrollmentSettings
-			if changed {
-				s, err = m.SetEnrollmentSettings(cmd.Context(), actor, in)
-			} else {
-				s, err = m.EnrollmentSettings(cmd.Context(), actor)
-			}
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return a.printJSON(s)
-			}
-			if changed {
-				a.printf("Enrollment template changed.\n")
-			}
-			var rem []string
-			for _, r := range s.Reminders {
-				rem = append(rem, manage.FormatAge(r))
-			}
-			a.fields([][2]string{{"Link", dash(s.Link)}, {"Valid for", manage.FormatAge(s.Validity)},
-				{"Reminders after", dash(strings.Join(rem, ", then "))}, {"Subject", s.Subject}})
-			a.printf("\nText:\n%s\n", indent(s.Text))
-			if s.HTML != "" {
-				a.printf("\nHTML:\n%s\n", indent(s.HTML))
-			}
-			return nil
-		},
+		RunE: func(cmd *cobra.Command, _ []string) error { return a.enrollmentsTemplate(cmd, &tf) },
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&subject, "subject", "", "the mail's subject")
-	fl.StringVar(&textFile, "text-file", "", "file of the plain-text body")
-	fl.StringVar(&htmlFile, "html-file", "", "file of the HTML body (an empty file: text only)")
-	fl.StringVar(&link, "link", "", "your application's enrollment link, with {token}")
-	fl.StringVar(&validity, "validity", "", "how long a link works (default 30d)")
-	fl.StringSliceVar(&reminders, "reminder", nil, "reminder delays, each after the mail before it (default 2d,8d; --reminder= for none)")
-	fl.BoolVar(&asJSON, "json", false, "print JSON")
+	fl.StringVar(&tf.subject, "subject", "", "the mail's subject")
+	fl.StringVar(&tf.textFile, "text-file", "", "file of the plain-text body")
+	fl.StringVar(&tf.htmlFile, "html-file", "", "file of the HTML body (an empty file: text only)")
+	fl.StringVar(&tf.link, "link", "", "your application's enrollment link, with {token}")
+	fl.StringVar(&tf.validity, "validity", "", "how long a link works (default 30d)")
+	fl.StringSliceVar(&tf.reminders, "reminder", nil, "reminder delays, each after the mail before it (default 2d,8d; --reminder= for none)")
+	fl.BoolVar(&tf.asJSON, "json", false, "print JSON")
 	return cmd
+}
+
+// enrollmentsTemplate changes what the flags give, or with none shows
+// the template.
+func (a *app) enrollmentsTemplate(cmd *cobra.Command, tf *templateFlags) error {
+	m, actor, err := a.open(cmd)
+	if err != nil {
+		return err
+	}
+	in, changed, err := tf.input(cmd.Flags())
+	if err != nil {
+		return err
+	}
+	var s manage.EnrollmentSettings
+	if changed {
+		s, err = m.SetEnrollmentSettings(cmd.Context(), actor, in)
+	} else {
+		s, err = m.EnrollmentSettings(cmd.Context(), actor)
+	}
+	if err != nil {
+		return err
+	}
+	if tf.asJSON {
+		return a.printJSON(s)
+	}
+	if changed {
+		a.printf("Enrollment template changed.\n")
+	}
+	var rem []string
+	for _, r := range s.Reminders {
+		rem = append(rem, manage.FormatAge(r))
+	}
+	a.fields([][2]string{{"Link", dash(s.Link)}, {"Valid for", manage.FormatAge(s.Validity)},
+		{"Reminders after", dash(strings.Join(rem, ", then "))}, {"Subject", s.Subject}})
+	a.printf("\nText:\n%s\n", indent(s.Text))
+	if s.HTML != "" {
+		a.printf("\nHTML:\n%s\n", indent(s.HTML))
+	}
+	return nil
+}
+
+// input is the change the flags given ask for (the bodies read from their
+// files), and whether there is any.
+func (tf *templateFlags) input(f *pflag.FlagSet) (manage.EnrollmentInput, bool, error) {
+	var in manage.EnrollmentInput
+	changed := false
+	for _, s := range []struct {
+		flag string
+		val  *string
+		dst  **string
+	}{{"subject", &tf.subject, &in.Subject}, {"link", &tf.link, &in.Link}, {"validity", &tf.validity, &in.Validity}} {
+		if f.Changed(s.flag) {
+			*s.dst, changed = s.val, true
+		}
+	}
+	for _, s := range []struct {
+		flag, file string
+		dst        **string
+	}{{"text-file", tf.textFile, &in.Text}, {"html-file", tf.htmlFile, &in.HTML}} {
+		if f.Changed(s.flag) {
+			data, err := os.ReadFile(s.file)
+			if err != nil {
+				return in, false, usageErr("--%s: %v", s.flag, err)
+			}
+			text := string(data)
+			*s.dst, changed = &text, true
+		}
+	}
+	if f.Changed("reminder") {
+		in.Reminders, changed = &tf.reminders, true
+	}
+	return in, changed, nil
 }
 
 func indent(s string) string {

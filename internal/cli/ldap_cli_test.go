@@ -71,7 +71,7 @@ func TestLDAPSourceThroughCLI(t *testing.T) {
 
 	mustRun(password+"\n", addArgs("ad", dc.URL, root, "--ca-file", dc.CAFile, "--upn-suffix-map", "corp.local=corp.example.com")...)
 	out := mustRun("", "source", "test", "ad")
-	for _, want := range []string{"bind", "base_dn", "read_users", "DirSync control is allowed", "Source ad is ready to sync."} {
+	for _, want := range []string{"bind", "base_dn", "read_users", "DirSync control is allowed", "is claimed by this source", "Source ad is ready to sync."} {
 		if !strings.Contains(out, want) {
 			t.Errorf("source test output lacks %q:\n%s", want, out)
 		}
@@ -82,6 +82,15 @@ func TestLDAPSourceThroughCLI(t *testing.T) {
 	if first.Kind != directory.RunFull || first.Outcome != directory.OutcomeSucceeded || first.Counts.Created != 6 ||
 		first.SourceUsers != 4 || first.SourceGroups != 2 || first.Skips["device"] != 1 {
 		t.Fatalf("first sync: %+v", first)
+	}
+
+	// One domain, one source, by the domain's identity (its objectSid, and
+	// its DNS name): another account adding the domain at its root rather
+	// than the OU is refused, told only that another account holds it.
+	mustRun("", "account", "create", "other")
+	if out, errOut, code := run(password+"\n", append([]string{"--account", "other"}, addArgs("ad-root", dc.URL, dc.BaseDN, "--ca-file", dc.CAFile)...)...); code != ExitConflict ||
+		!strings.Contains(errOut, "another account") || strings.Contains(out+errOut, "source ad ") {
+		t.Fatalf("the domain added again by another account: exit %d\n%s%s", code, out, errOut)
 	}
 
 	var users []directory.User

@@ -101,6 +101,15 @@ func TestClaimByIdentity(t *testing.T) {
 	if e := wantKind(t, err, manage.Conflict, "the first account adding the tenant back"); !strings.Contains(e.Message, "another account") {
 		t.Fatalf("%+v", e)
 	}
+	// A source pointed elsewhere lets go of what it held.
+	if _, err := w.m.UpdateSource(ctx, other, byDomain.ID, manage.SourceInput{Config: w.configFor("elsewhere.example"),
+		Secret: []byte(w.srv.Credentials().ClientSecret)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.m.AddSource(ctx, w.owner, manage.SourceInput{Name: ptr("back"), Kind: directory.KindEntra, Config: w.config(),
+		Secret: []byte(w.srv.Credentials().ClientSecret)}); err != nil {
+		t.Fatalf("the tenant after its holder moved: %v", err)
+	}
 }
 
 // configFor is the world's settings with the tenant named as given ("":

@@ -19,6 +19,7 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"math/rand/v2"
@@ -98,7 +99,15 @@ func OpenSQLite(ctx context.Context, path string, opts ...Option) (*Store, error
 		"&_pragma=temp_store(MEMORY)" +
 		"&_txlock=immediate" +
 		"&_time_format=sqlite"
-	db, err := sql.Open("sqlite", dsn)
+	// The staging file holds what sources report of people: owner only,
+	// as the directory's (SQLite gives its journal files the same mode).
+	stagePath := path + "-stage"
+	if f, err := os.OpenFile(stagePath, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
+		f.Close()
+	} else if !errors.Is(err, os.ErrExist) {
+		return nil, fmt.Errorf("sqlstore: create the staging database: %w", err)
+	}
+	db, err := openSQLiteDB(dsn, stagePath)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: open sqlite: %w", err)
 	}

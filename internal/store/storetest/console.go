@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dirsync/dirsync/internal/directory"
 	"github.com/dirsync/dirsync/internal/store"
 )
 
@@ -12,6 +13,16 @@ import (
 // across accounts, sessions and their revocation, one-time links, failed
 // sign-ins, account settings, and pruning.
 func testConsole(t *testing.T, s store.Store) {
+	a, alice, bob := consoleUsers(t, s)
+	consoleSessions(t, s, a.ID, alice)
+	consoleLinksAndAttempts(t, s, a.ID, alice)
+	consoleSettings(t, s, a.ID)
+	consolePruning(t, s, a.ID, bob)
+}
+
+// consoleUsers: unique by email in the deployment, found by email, listed
+// per account, updated.
+func consoleUsers(t *testing.T, s store.Store) (directory.Account, store.ConsoleUser, store.ConsoleUser) {
 	ctx := t.Context()
 	a, b := mkAccount(t, s, "acme"), mkAccount(t, s, "globex")
 	alice := store.ConsoleUser{AccountID: a.ID, Email: "Alice@Example.com", Role: "owner", PasswordHash: "$argon2id$x", PasswordChangedAt: tm(1, 0)}
@@ -41,6 +52,11 @@ func testConsole(t *testing.T, s store.Store) {
 		t.Errorf("after UpdateConsoleUser: %+v", got)
 	}
 
+	return a, alice, bob
+}
+
+func consoleSessions(t *testing.T, s store.Store, accountID string, alice store.ConsoleUser) {
+	ctx, a := t.Context(), directory.Account{ID: accountID}
 	// Sessions: found by hash, revoked one or all, listed newest first.
 	s1 := store.ConsoleSession{Hash: "h1", UserID: alice.ID, AccountID: a.ID, Client: "Firefox", CreatedAt: tm(3, 0), LastSeenAt: tm(3, 0), ExpiresAt: tm(3, 0).Add(time.Hour)}
 	s2 := store.ConsoleSession{Hash: "h2", UserID: alice.ID, AccountID: a.ID, CreatedAt: tm(4, 0), LastSeenAt: tm(4, 0), ExpiresAt: tm(4, 0).Add(time.Hour)}
@@ -63,7 +79,10 @@ func testConsole(t *testing.T, s store.Store) {
 	if len(ss) != 2 || ss[0].ID != s2.ID || !ss[0].RevokedAt.Equal(tm(7, 0)) || !ss[1].RevokedAt.Equal(tm(6, 0)) {
 		t.Errorf("ConsoleSessions after revoking all = %+v", ss)
 	}
+}
 
+func consoleLinksAndAttempts(t *testing.T, s store.Store, accountID string, alice store.ConsoleUser) {
+	ctx, a := t.Context(), directory.Account{ID: accountID}
 	// Links are used once.
 	l := store.SignInLink{Hash: "lh", AccountID: a.ID, UserID: alice.ID, CreatedAt: tm(8, 0), ExpiresAt: tm(8, 0).Add(time.Hour)}
 	update(t, s, func(tx store.Tx) error { return tx.CreateSignInLink(ctx, l) })
@@ -82,7 +101,7 @@ func testConsole(t *testing.T, s store.Store) {
 	}
 
 	// Attempts are set and replaced.
-	_, err = s.SignInAttempts(ctx, "nobody@example.com")
+	_, err := s.SignInAttempts(ctx, "nobody@example.com")
 	wantErr(t, err, store.ErrNotFound, "attempts of an address that never failed")
 	update(t, s, func(tx store.Tx) error {
 		return tx.SetSignInAttempts(ctx, store.SignInAttempts{EmailKey: "x@example.com", Failures: 1, WindowStart: tm(11, 0)})
@@ -93,9 +112,12 @@ func testConsole(t *testing.T, s store.Store) {
 	if got := must[store.SignInAttempts](t)(s.SignInAttempts(ctx, "x@example.com")); got.Failures != 5 || !got.LockedUntil.Equal(tm(12, 0)) {
 		t.Errorf("SignInAttempts = %+v", got)
 	}
+}
 
+func consoleSettings(t *testing.T, s store.Store, accountID string) {
+	ctx, a := t.Context(), directory.Account{ID: accountID}
 	// Account settings.
-	_, err = s.AccountSettings(ctx, a.ID)
+	_, err := s.AccountSettings(ctx, a.ID)
 	wantErr(t, err, store.ErrNotFound, "settings never saved")
 	update(t, s, func(tx store.Tx) error {
 		return tx.SetAccountSettings(ctx, a.ID, json.RawMessage(`{"time_zone":"Europe/Paris"}`))
@@ -106,7 +128,10 @@ func testConsole(t *testing.T, s store.Store) {
 	if got := must[json.RawMessage](t)(s.AccountSettings(ctx, a.ID)); string(got) != `{"time_zone":"UTC"}` {
 		t.Errorf("AccountSettings = %s", got)
 	}
+}
 
+func consolePruning(t *testing.T, s store.Store, accountID string, bob store.ConsoleUser) {
+	ctx, a := t.Context(), directory.Account{ID: accountID}
 	// Pruning removes what ended, and deleting a user its sessions and links.
 	n := 0
 	update(t, s, func(tx store.Tx) error {
@@ -120,7 +145,7 @@ func testConsole(t *testing.T, s store.Store) {
 	s3 := store.ConsoleSession{Hash: "h3", UserID: bob.ID, AccountID: a.ID, CreatedAt: tm(13, 0), LastSeenAt: tm(13, 0), ExpiresAt: tm(13, 0).Add(time.Hour)}
 	update(t, s, func(tx store.Tx) error { return tx.CreateConsoleSession(ctx, &s3) })
 	update(t, s, func(tx store.Tx) error { return tx.DeleteConsoleUser(ctx, a.ID, bob.ID) })
-	_, err = s.ConsoleSessionByHash(ctx, "h3")
+	_, err := s.ConsoleSessionByHash(ctx, "h3")
 	wantErr(t, err, store.ErrNotFound, "session of a deleted user")
 	wantErr(t, s.Update(ctx, func(tx store.Tx) error { return tx.DeleteConsoleUser(ctx, a.ID, bob.ID) }), store.ErrNotFound, "deleting twice")
 }

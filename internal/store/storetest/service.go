@@ -14,6 +14,27 @@ import (
 // testService checks what the service keeps beside the directory: tokens,
 // webhooks and their delivery log, schedules, health, the feed's last seq.
 func testService(t *testing.T, s store.Store) {
+	w := newServiceWorld(t, s)
+	w.tokens(t)
+	w.webhookState(t)
+	w.deliveries(t)
+	w.schedulesAndHealth(t)
+	w.lastSeq(t)
+	w.deletions(t)
+}
+
+// serviceWorld is two accounts, a source of the first with a schedule, an
+// API token and a webhook, and the time the steps write.
+type serviceWorld struct {
+	s    store.Store
+	a, b directory.Account
+	src  directory.Source
+	tok  store.APIToken
+	hook store.Webhook
+	now  time.Time
+}
+
+func newServiceWorld(t *testing.T, s store.Store) *serviceWorld {
 	ctx := t.Context()
 	a, b := directory.Account{Name: "a"}, directory.Account{Name: "b"}
 	src := directory.Source{Name: "s", Kind: directory.KindEntra}
@@ -41,6 +62,17 @@ func testService(t *testing.T, s store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return &serviceWorld{s: s, a: a, b: b, src: src, tok: tok, hook: hook, now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+}
+
+func (w *serviceWorld) update(t *testing.T, fn func(stx store.Tx) error) error {
+	return w.s.Update(t.Context(), fn)
+}
+
+// tokens: found by hash, unique, revoked once and only in their account.
+func (w *serviceWorld) tokens(t *testing.T) {
+	ctx, s, a, b, tok, now := t.Context(), w.s, w.a, w.b, w.tok, w.now
+	update := func(fn func(stx store.Tx) error) error { return w.update(t, fn) }
 	got, err := s.TokenByHash(ctx, "h1")
 	if err != nil || got.ID != tok.ID || got.Role != "owner" || !got.RevokedAt.IsZero() {
 		t.Fatalf("token %+v %v", got, err)
@@ -55,10 +87,6 @@ func testService(t *testing.T, s store.Store) {
 	if !errors.Is(err, store.ErrAlreadyExists) {
 		t.Fatalf("duplicate hash: %v", err)
 	}
-	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	update := func(fn func(stx store.Tx) error) error {
-		return s.Update(ctx, fn)
-	}
 	if err := update(func(tx store.Tx) error { return tx.RevokeToken(ctx, b.ID, tok.ID, now) }); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("revoke from another account: %v", err)
 	}
@@ -71,7 +99,13 @@ func testService(t *testing.T, s store.Store) {
 	if got, _ := s.TokenByHash(ctx, "h1"); !got.RevokedAt.Equal(now) {
 		t.Fatalf("revoked at %v, want the first revocation %v", got.RevokedAt, now)
 	}
+}
 
+// webhookState: the dispatcher's state and an administrator's update
+// change different things.
+func (w *serviceWorld) webhookState(t *testing.T) {
+	ctx, s, a, b, hook, now := t.Context(), w.s, w.a, w.b, w.hook, w.now
+	update := func(fn func(stx store.Tx) error) error { return w.update(t, fn) }
 	h, err := s.Webhook(ctx, a.ID, hook.ID)
 	if err != nil || h.URL != hook.URL || len(h.EventTypes) != 1 || string(h.Secret) != "\x01\x02\x03" || h.Cursor != 7 {
 		t.Fatalf("webhook %+v %v", h, err)
@@ -101,6 +135,12 @@ func testService(t *testing.T, s store.Store) {
 	if h3, _ := s.Webhook(ctx, a.ID, hook.ID); h3.URL != h.URL || h3.Cursor != 9 || h3.Attempts != 2 {
 		t.Fatalf("after an administrator's update %+v", h3)
 	}
+}
+
+// deliveries: the log, redacted for the API, paged newest first.
+func (w *serviceWorld) deliveries(t *testing.T) {
+	ctx, s, a, h, now := t.Context(), w.s, w.a, w.hook, w.now
+	update := func(fn func(stx store.Tx) error) error { return w.update(t, fn) }
 	ds, err := s.Deliveries(ctx, a.ID, h.ID, 10)
 	if err != nil || len(ds) != 1 || ds[0].Error != "boom" || ds[0].ErrorSummary != "answered 500" || ds[0].HTTPStatus != 500 {
 		t.Fatalf("deliveries %+v %v", ds, err)
@@ -136,6 +176,12 @@ func testService(t *testing.T, s store.Store) {
 	if want := []int64{12, 10, 8, 11}; !slices.Equal(seqs, want) {
 		t.Errorf("DeliveryPage by 2: event seqs %v, want %v", seqs, want)
 	}
+}
+
+// schedulesAndHealth: every webhook, a source's schedule and health.
+func (w *serviceWorld) schedulesAndHealth(t *testing.T) {
+	ctx, s, a, src, now := t.Context(), w.s, w.a, w.src, w.now
+	update := func(fn func(stx store.Tx) error) error { return w.update(t, fn) }
 	all, _ := s.AllWebhooks(ctx)
 	if len(all) != 1 {
 		t.Fatalf("all webhooks %d", len(all))
@@ -159,6 +205,11 @@ func testService(t *testing.T, s store.Store) {
 			t.Fatalf("health %+v %v, want %+v", got, err, h)
 		}
 	}
+}
+
+// lastSeq: the feed's last sequence number, per account.
+func (w *serviceWorld) lastSeq(t *testing.T) {
+	ctx, s, a, b, now := t.Context(), w.s, w.a, w.b, w.now
 	if n, err := s.LastEventSeq(ctx, a.ID); err != nil || n != 0 {
 		t.Fatalf("last seq of an empty feed: %d %v", n, err)
 	}
@@ -169,7 +220,13 @@ func testService(t *testing.T, s store.Store) {
 	if n, err := s.LastEventSeq(ctx, a.ID); err != nil || n != es[1].Seq {
 		t.Fatalf("last seq %d %v, want %d", n, err, es[1].Seq)
 	}
-	// Deleting the source drops its schedule; deleting the webhook its log.
+}
+
+// deletions: deleting the source drops its schedule; deleting the webhook
+// its log.
+func (w *serviceWorld) deletions(t *testing.T) {
+	ctx, s, a, src, h := t.Context(), w.s, w.a, w.src, w.hook
+	update := func(fn func(stx store.Tx) error) error { return w.update(t, fn) }
 	if err := s.Update(ctx, func(tx store.Tx) error { return tx.DeleteSource(ctx, a.ID, src.ID) }); err != nil {
 		t.Fatal(err)
 	}

@@ -906,7 +906,74 @@ func testUnstaged(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	a := mkAccount(t, s, "a")
 	src := mkSource(t, s, a.ID, "src")
-	other := mkSource(t, s, a.ID, "other")
+	users, groups := mkUnstagedWorld(t, s, a.ID, src, mkSource(t, s, a.ID, "other"))
+	// The run stages x1, x3, x5 and one the directory does not know yet.
+	var su []directory.SourceUser
+	var sg []directory.SourceGroup
+	for _, ext := range []string{"x1", "x3", "x5", "new"} {
+		su = append(su, sourceUser(ext, ext))
+		sg = append(sg, directory.SourceGroup{ExternalID: ext, GroupAttributes: directory.GroupAttributes{Name: ext}})
+	}
+	if err := s.StageUsers(ctx, "run", su); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.StageGroups(ctx, "run", sg); err != nil {
+		t.Fatal(err)
+	}
+	var wantU, wantG []string
+	for _, i := range []int{0, 2, 4, 6} {
+		wantU = append(wantU, users[i].ID)
+		wantG = append(wantG, groups[i].ID)
+	}
+	slices.Sort(wantU)
+	slices.Sort(wantG)
+	userID := func(u directory.User) string { return u.ID }
+	groupID := func(g directory.Group) string { return g.ID }
+	update(t, s, func(tx store.Tx) error {
+		for _, limit := range []int{0, 1, 3} {
+			gotU, err := allPages(limit, userID, func(after string, limit int) ([]directory.User, error) {
+				return tx.UnstagedUsers(ctx, src.ID, "run", after, limit)
+			})
+			if err != nil {
+				return err
+			}
+			gotG, err := allPages(limit, groupID, func(after string, limit int) ([]directory.Group, error) {
+				return tx.UnstagedGroups(ctx, src.ID, "run", after, limit)
+			})
+			if err != nil {
+				return err
+			}
+			if !slices.Equal(gotU, wantU) {
+				return fmt.Errorf("limit %d: unstaged users %v, want %v", limit, gotU, wantU)
+			}
+			if !slices.Equal(gotG, wantG) {
+				return fmt.Errorf("limit %d: unstaged groups %v, want %v", limit, gotG, wantG)
+			}
+		}
+		// The full user comes back, links and all.
+		page, err := tx.UnstagedUsers(ctx, src.ID, "run", "", 1)
+		if err != nil {
+			return err
+		}
+		// users[0] is linked twice (x0 and x0-again): both links come back.
+		if len(page) != 1 || len(page[0].Sources) != 2 || page[0].Sources[0].Source != "src" || page[0].Sources[1].Source != "src" {
+			return fmt.Errorf("unstaged user %+v", page)
+		}
+		// A run that staged nothing leaves every linked user unstaged.
+		all, err := tx.UnstagedUsers(ctx, src.ID, "empty-run", "", 0)
+		if err != nil || len(all) != 7 {
+			return fmt.Errorf("empty run: %d unstaged users, %v", len(all), err)
+		}
+		return nil
+	})
+}
+
+// mkUnstagedWorld makes 8 users and 8 groups linked to src as x0..x6 (the
+// user u2 in the trash; u0 and u4 linked twice), and u7 linked to other
+// only.
+func mkUnstagedWorld(t *testing.T, s store.Store, accountID string, src, other directory.Source) ([]directory.User, []directory.Group) {
+	ctx := t.Context()
+	a := directory.Account{ID: accountID}
 	var users []directory.User
 	var groups []directory.Group
 	update(t, s, func(tx store.Tx) error {
@@ -948,89 +1015,33 @@ func testUnstaged(t *testing.T, s store.Store) {
 		}
 		return nil
 	})
-	// The run stages x1, x3, x5 and one the directory does not know yet.
-	var su []directory.SourceUser
-	var sg []directory.SourceGroup
-	for _, ext := range []string{"x1", "x3", "x5", "new"} {
-		su = append(su, sourceUser(ext, ext))
-		sg = append(sg, directory.SourceGroup{ExternalID: ext, GroupAttributes: directory.GroupAttributes{Name: ext}})
-	}
-	if err := s.StageUsers(ctx, "run", su); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.StageGroups(ctx, "run", sg); err != nil {
-		t.Fatal(err)
-	}
-	var wantU, wantG []string
-	for _, i := range []int{0, 2, 4, 6} {
-		wantU = append(wantU, users[i].ID)
-		wantG = append(wantG, groups[i].ID)
-	}
-	slices.Sort(wantU)
-	slices.Sort(wantG)
-	update(t, s, func(tx store.Tx) error {
-		for _, limit := range []int{0, 1, 3} {
-			var gotU, gotG []string
-			after := ""
-			for {
-				page, err := tx.UnstagedUsers(ctx, src.ID, "run", after, limit)
-				if err != nil {
-					return err
-				}
-				if len(gotU) > 100 {
-					return fmt.Errorf("limit %d: paging does not end", limit)
-				}
-				for _, u := range page {
-					gotU = append(gotU, u.ID)
-				}
-				if len(page) == 0 || limit == 0 {
-					break
-				}
-				if len(page) > limit || (len(page) < limit && len(gotU) < len(wantU)) {
-					return fmt.Errorf("limit %d: page of %d users after %d of %d", limit, len(page), len(gotU)-len(page), len(wantU))
-				}
-				after = page[len(page)-1].ID
-			}
-			after = ""
-			for {
-				page, err := tx.UnstagedGroups(ctx, src.ID, "run", after, limit)
-				if err != nil {
-					return err
-				}
-				if len(gotG) > 100 {
-					return fmt.Errorf("limit %d: paging does not end", limit)
-				}
-				for _, g := range page {
-					gotG = append(gotG, g.ID)
-				}
-				if len(page) == 0 || limit == 0 {
-					break
-				}
-				after = page[len(page)-1].ID
-			}
-			if !slices.Equal(gotU, wantU) {
-				return fmt.Errorf("limit %d: unstaged users %v, want %v", limit, gotU, wantU)
-			}
-			if !slices.Equal(gotG, wantG) {
-				return fmt.Errorf("limit %d: unstaged groups %v, want %v", limit, gotG, wantG)
-			}
-		}
-		// The full user comes back, links and all.
-		page, err := tx.UnstagedUsers(ctx, src.ID, "run", "", 1)
+	return users, groups
+}
+
+// allPages reads a listing page by page, limit items at a time (0: all
+// at once), and returns the ids; a page may never pass the limit, and a
+// short page ends the listing.
+func allPages[T any](limit int, id func(T) string, list func(after string, limit int) ([]T, error)) ([]string, error) {
+	var got []string
+	for after := ""; ; {
+		page, err := list(after, limit)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		// users[0] is linked twice (x0 and x0-again): both links come back.
-		if len(page) != 1 || len(page[0].Sources) != 2 || page[0].Sources[0].Source != "src" || page[0].Sources[1].Source != "src" {
-			return fmt.Errorf("unstaged user %+v", page)
+		if len(got) > 100 {
+			return nil, fmt.Errorf("limit %d: paging does not end", limit)
 		}
-		// A run that staged nothing leaves every linked user unstaged.
-		all, err := tx.UnstagedUsers(ctx, src.ID, "empty-run", "", 0)
-		if err != nil || len(all) != 7 {
-			return fmt.Errorf("empty run: %d unstaged users, %v", len(all), err)
+		for _, v := range page {
+			got = append(got, id(v))
 		}
-		return nil
-	})
+		if limit == 0 || len(page) < limit {
+			return got, nil
+		}
+		if len(page) > limit {
+			return nil, fmt.Errorf("limit %d: a page of %d after %d", limit, len(page), len(got)-len(page))
+		}
+		after = id(page[len(page)-1])
+	}
 }
 
 // membershipKey identifies a store.Membership in tests.
@@ -1342,55 +1353,11 @@ var errTest = errors.New("test failure")
 func testUpdateAtomic(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	a := mkAccount(t, s, "a")
-	src := mkSource(t, s, a.ID, "src")
-	existing := mkUser(t, s, a.ID, "keep", "")
-	// writeAll writes something of every kind, then fails as told.
-	writeAll := func(tx store.Tx) error {
-		acc := directory.Account{Name: "ghost"}
-		if err := tx.CreateAccount(ctx, &acc); err != nil {
-			return err
-		}
-		u := directory.User{AccountID: a.ID, UserAttributes: directory.UserAttributes{Username: "ghost"}}
-		if err := tx.CreateUser(ctx, &u); err != nil {
-			return err
-		}
-		if err := tx.Link(ctx, directory.MemberUser, u.ID, directory.SourceLink{SourceID: src.ID, ExternalID: "ghost"}); err != nil {
-			return err
-		}
-		e := existing
-		e.Notes = "changed"
-		if err := tx.UpdateUser(ctx, e); err != nil {
-			return err
-		}
-		if err := tx.SetSourceState(ctx, src.ID, "ghost-cursor"); err != nil {
-			return err
-		}
-		run := directory.Run{AccountID: a.ID, SourceID: src.ID}
-		if err := tx.CreateRun(ctx, &run); err != nil {
-			return err
-		}
-		return tx.AddChanges(ctx, run.ID, []directory.Change{{Name: "ghost", Action: directory.ActionCreated}})
-	}
+	w := &atomicWorld{s: s, a: a, src: mkSource(t, s, a.ID, "src"), existing: mkUser(t, s, a.ID, "keep", "")}
+	writeAll := func(tx store.Tx) error { return w.writeAll(ctx, tx) }
 	check := func(how string) {
 		t.Helper()
-		if _, err := s.Account(ctx, "ghost"); !errors.Is(err, store.ErrNotFound) {
-			t.Errorf("%s: account created: %v", how, err)
-		}
-		if _, err := s.UserByUsername(ctx, a.ID, "ghost"); !errors.Is(err, store.ErrNotFound) {
-			t.Errorf("%s: user created: %v", how, err)
-		}
-		if _, err := s.UserByLink(ctx, src.ID, "ghost"); !errors.Is(err, store.ErrNotFound) {
-			t.Errorf("%s: link created: %v", how, err)
-		}
-		if u, err := s.User(ctx, a.ID, existing.ID); err != nil || u.Notes != "" {
-			t.Errorf("%s: user updated: %+v, %v", how, u, err)
-		}
-		if st, err := s.SourceState(ctx, src.ID); err != nil || st != "" {
-			t.Errorf("%s: state set: %q, %v", how, st, err)
-		}
-		if rs, err := s.Runs(ctx, a.ID, "", 0); err != nil || len(rs) != 0 {
-			t.Errorf("%s: run created: %+v, %v", how, rs, err)
-		}
+		w.check(t, how)
 	}
 
 	err := s.Update(ctx, func(tx store.Tx) error {
@@ -1439,6 +1406,68 @@ func testUpdateAtomic(t *testing.T, s store.Store) {
 	}
 	if _, err := s.Account(ctx, "ghost"); err != nil {
 		t.Errorf("committed account: %v", err)
+	}
+}
+
+// atomicWorld is what testUpdateAtomic writes over: an account, a source
+// and a user.
+type atomicWorld struct {
+	s        store.Store
+	a        directory.Account
+	src      directory.Source
+	existing directory.User
+}
+
+// writeAll writes something of every kind.
+func (w *atomicWorld) writeAll(ctx context.Context, tx store.Tx) error {
+	a, src, existing := w.a, w.src, w.existing
+	acc := directory.Account{Name: "ghost"}
+	if err := tx.CreateAccount(ctx, &acc); err != nil {
+		return err
+	}
+	u := directory.User{AccountID: a.ID, UserAttributes: directory.UserAttributes{Username: "ghost"}}
+	if err := tx.CreateUser(ctx, &u); err != nil {
+		return err
+	}
+	if err := tx.Link(ctx, directory.MemberUser, u.ID, directory.SourceLink{SourceID: src.ID, ExternalID: "ghost"}); err != nil {
+		return err
+	}
+	e := existing
+	e.Notes = "changed"
+	if err := tx.UpdateUser(ctx, e); err != nil {
+		return err
+	}
+	if err := tx.SetSourceState(ctx, src.ID, "ghost-cursor"); err != nil {
+		return err
+	}
+	run := directory.Run{AccountID: a.ID, SourceID: src.ID}
+	if err := tx.CreateRun(ctx, &run); err != nil {
+		return err
+	}
+	return tx.AddChanges(ctx, run.ID, []directory.Change{{Name: "ghost", Action: directory.ActionCreated}})
+}
+
+// check fails the test if anything writeAll writes is stored.
+func (w *atomicWorld) check(t *testing.T, how string) {
+	t.Helper()
+	ctx, s, a, src, existing := t.Context(), w.s, w.a, w.src, w.existing
+	if _, err := s.Account(ctx, "ghost"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("%s: account created: %v", how, err)
+	}
+	if _, err := s.UserByUsername(ctx, a.ID, "ghost"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("%s: user created: %v", how, err)
+	}
+	if _, err := s.UserByLink(ctx, src.ID, "ghost"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("%s: link created: %v", how, err)
+	}
+	if u, err := s.User(ctx, a.ID, existing.ID); err != nil || u.Notes != "" {
+		t.Errorf("%s: user updated: %+v, %v", how, u, err)
+	}
+	if st, err := s.SourceState(ctx, src.ID); err != nil || st != "" {
+		t.Errorf("%s: state set: %q, %v", how, st, err)
+	}
+	if rs, err := s.Runs(ctx, a.ID, "", 0); err != nil || len(rs) != 0 {
+		t.Errorf("%s: run created: %+v, %v", how, rs, err)
 	}
 }
 
