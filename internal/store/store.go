@@ -42,6 +42,12 @@ type Store interface {
 	// An error from fn, a panic or a cancelled context rolls everything back.
 	Update(ctx context.Context, fn func(Tx) error) error
 
+	// Snapshot runs fn over one consistent, read-only view of the
+	// database, as it was when fn first read: writes committed meanwhile
+	// are not seen, and the view takes no write lock (a sync applies
+	// while an export reads).
+	Snapshot(ctx context.Context, fn func(Reader) error) error
+
 	Close() error
 }
 
