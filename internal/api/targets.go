@@ -274,9 +274,6 @@ func (s *Server) importConfig(w http.ResponseWriter, r *request) error {
 	if err := decode(r, &body); err != nil {
 		return err
 	}
-	if !present(body.Config) {
-		return badField("config", "config is required: the document dirsync config export (or GET /config) wrote")
-	}
 	secrets := map[string][]byte{}
 	for k, v := range body.Secrets {
 		secrets[k] = []byte(v)
