@@ -18,10 +18,10 @@ const pageSize = 50
 // usersData is the users page: search, filters and one page.
 type usersData struct {
 	Search, State, Source, Group, Tag string
-	Users                 []directory.User
-	Sources               []manage.SourceView
-	Next                  string
-	States                []directory.State
+	Users                             []directory.User
+	Sources                           []manage.SourceView
+	Next                              string
+	States                            []directory.State
 }
 
 func (s *Server) usersPage(w http.ResponseWriter, r *request) error {
