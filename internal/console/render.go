@@ -18,7 +18,7 @@ import (
 
 // pageNames are the pages, each parsed with the layout into its own set
 // (templates/NAME.html defines "main"; the view gives the title).
-var pageNames = []string{"signin", "link", "error", "overview", "account", "source_new", "source", "runs_list", "run"}
+var pageNames = []string{"signin", "link", "error", "overview", "account", "source_new", "source", "runs_list", "run", "users", "user", "groups", "group", "trash", "purge"}
 
 // partials are parsed with every page.
 var partials = []string{"templates/layout.html", "templates/runs.html"}
@@ -36,6 +36,7 @@ var funcs = template.FuncMap{
 	"runsOf":     runsOf,
 	"value":      value,
 	"weekday":    func(d time.Weekday) int { return int(d) },
+	"days":       func(d time.Duration) int { return int(d / (24 * time.Hour)) },
 	"stateLabel": stateLabel,
 }
 
@@ -213,6 +214,9 @@ var notices = map[string]string{
 	"added":      "The source is added; its connection test is below. It syncs on its schedule once it works.",
 	"secret":     "The client secret is replaced; the connection test is below.",
 	"schedule":   "The schedule is saved; its next runs are below.",
+	"saved":      "Saved.",
+	"restored":   "Restored: it is back in the directory.",
+	"purged":     "Purged for good.",
 	"scope":      "The scope and import options are saved; they apply from the next run (Preview shows what it would do).",
 }
 

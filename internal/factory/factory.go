@@ -266,8 +266,8 @@ func checkKey(ctx context.Context, st store.Store, box *secret.Box, keyFile stri
 	return nil
 }
 
-// sealedSecrets lists sealed secrets in the database: sources' credentials
-// and webhooks' signing secrets (a few per account).
+// sealedSecrets lists sealed secrets in the database: sources' and
+// targets' credentials and webhooks' signing secrets (a few per account).
 func sealedSecrets(ctx context.Context, st store.Store) ([][]byte, error) {
 	accs, err := st.Accounts(ctx)
 	if err != nil {
@@ -291,6 +291,15 @@ func sealedSecrets(ctx context.Context, st store.Store) ([][]byte, error) {
 		for _, h := range hooks {
 			if len(h.Secret) > 0 {
 				out = append(out, h.Secret)
+			}
+		}
+		targets, err := st.Targets(ctx, acc.ID)
+		if err != nil {
+			return nil, err
+		}
+		for _, tg := range targets {
+			if len(tg.Secret) > 0 {
+				out = append(out, tg.Secret)
 			}
 		}
 	}

@@ -1,6 +1,7 @@
 package provision_test
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 
@@ -101,4 +102,77 @@ func sorted(s []string) []string {
 	out := slices.Clone(s)
 	slices.Sort(out)
 	return out
+}
+
+// TestMembersAddedManyAtATime: members go 20 to a PATCH (members@odata.bind);
+// when Graph refuses one PATCH because a member is already there (added in
+// the cloud meanwhile), its members are sent one by one and each ends
+// right.
+func TestMembersAddedManyAtATime(t *testing.T) {
+	w := newWorld(t, 1, provision.Settings{})
+	dom := w.tenant.Domain()
+	var us []directory.User
+	for i := range 45 {
+		us = append(us, w.addUser(fmt.Sprintf("User %02d", i), fmt.Sprintf("u%02d@%s", i, dom), true))
+	}
+	g := w.addGroup("Big", us[:40]...)
+	res := w.cycle(provision.CycleOptions{})
+	// 45 creates and a group in 3 batches, 40 members in 2 PATCHes (1 batch).
+	if res.Summary.Done != 86 || res.Summary.Requests > 12 {
+		t.Fatalf("first cycle: %+v", res.Summary)
+	}
+	w.member(g, us[40], true)
+	w.member(g, us[41], true)
+	w.editUser(&us[0], func(u *directory.User) { u.JobTitle = "Lead" })
+	cg, _, _ := w.cloudGroup("Big")
+	u40, _ := w.cloudUser(us[40].ImmutableID)
+	added := false
+	res = w.cycle(provision.CycleOptions{Progress: func(done, total int) {
+		if !added { // after the user update, before the members
+			added = true
+			if err := w.tenant.AddMember(cg.ID, u40.ID); err != nil {
+				t.Error(err)
+			}
+		}
+	}})
+	if res.Run.Outcome != provision.RunSucceeded || res.Summary.Failed != 0 {
+		t.Fatalf("second cycle: %s %+v", res.Run.Outcome, res.Steps)
+	}
+	// Two delta reads, the domains, the user update, the refused PATCH
+	// and the two members one by one in one batch.
+	if res.Summary.Requests != 6 {
+		t.Errorf("second cycle: %d requests, want 6: %+v", res.Summary.Requests, res.Summary)
+	}
+	if _, ms, _ := w.cloudGroup("Big"); len(ms) != 42 {
+		t.Fatalf("Big has %d members in the tenant, want 42", len(ms))
+	}
+}
+
+// TestGroupCreatedButNotLinkedIsAdopted: a cycle that stopped after Graph
+// created a group and before its link was stored does not make the group
+// twice: the next cycle adopts it.
+func TestGroupCreatedButNotLinkedIsAdopted(t *testing.T) {
+	w := newWorld(t, 1, provision.Settings{})
+	ann := w.addUser("Ann Lee", "ann@"+w.tenant.Domain(), true)
+	w.addGroup("Sales", ann)
+	w.cycle(provision.CycleOptions{})
+	links, _ := w.st.TargetLinks(w.ctx, w.target.ID)
+	for _, l := range links {
+		if l.Kind == "group" {
+			w.update(func(tx store.Tx) error { return tx.DeleteTargetLink(w.ctx, w.target.ID, l.Kind, l.Anchor) })
+		}
+	}
+	res := w.cycle(provision.CycleOptions{})
+	if res.Summary.Planned[provision.OpCreateGroup] != 0 {
+		t.Fatalf("the unlinked group was created again: %v", res.Summary.Planned)
+	}
+	n := 0
+	for _, g := range w.tenant.Groups() {
+		if g.DisplayName == "Sales" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d groups named Sales in the tenant", n)
+	}
 }

@@ -175,12 +175,18 @@ func mailNickname(s string) string {
 // groupNickname is a security group's mail nickname: its name's letters and
 // a short hash of its anchor, so that two groups of one name differ.
 func groupNickname(name, anchor string) string {
-	sum := sha256.Sum256([]byte(anchor))
 	base := mailNickname(strings.ReplaceAll(name, " ", ""))
 	if len(base) > 50 {
 		base = base[:50]
 	}
-	return base + "-" + hex.EncodeToString(sum[:4])
+	return base + "-" + anchorMark(anchor)
+}
+
+// anchorMark is a short hash of an anchor, the end of the mail nickname of
+// every group dirsync creates.
+func anchorMark(anchor string) string {
+	sum := sha256.Sum256([]byte("dirsync:" + anchor))
+	return hex.EncodeToString(sum[:6])
 }
 
 // splitUPN returns a UPN's name and domain.

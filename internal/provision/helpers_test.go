@@ -20,7 +20,7 @@ import (
 // world is a directory (a store fed as an AD source would feed it) and an
 // emulated tenant to export it to.
 type world struct {
-	t      *testing.T
+	t      testing.TB
 	ctx    context.Context
 	st     store.Store
 	acc    directory.Account
@@ -32,7 +32,7 @@ type world struct {
 	x      *provision.Exporter
 }
 
-func newWorld(t *testing.T, cloudUsers int, settings provision.Settings) *world {
+func newWorld(t testing.TB, cloudUsers int, settings provision.Settings) *world {
 	t.Helper()
 	w := &world{t: t, ctx: t.Context()}
 	var err error

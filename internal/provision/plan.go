@@ -277,6 +277,17 @@ func (p *planner) groups(want []wantGroup) {
 			have = p.c.groups[id]
 		}
 		if have == nil {
+			// A group dirsync created and did not get to link (the cycle
+			// stopped between Graph's answer and the store) carries the
+			// anchor's mark in its mail nickname: adopted, not made twice.
+			if id = p.createdUnlinked(w.anchor); id != "" {
+				have = p.c.groups[id]
+				p.plan.links = append(p.plan.links, store.TargetLink{Kind: kindGroup, Anchor: w.anchor, CloudID: id})
+				p.links[kindGroup][w.anchor] = id
+				p.owner[id] = w.anchor
+			}
+		}
+		if have == nil {
 			step.Op = OpCreateGroup
 			step.want = map[string]any{"displayName": w.props["displayName"], "mailEnabled": false,
 				"mailNickname": groupNickname(w.name, w.anchor), "securityEnabled": true}
@@ -375,4 +386,17 @@ func (p *planner) nameOf(kind, id, anchor string) string {
 		}
 	}
 	return anchor
+}
+
+// createdUnlinked finds a security group dirsync created for the anchor
+// that no link records: its mail nickname ends with the anchor's mark.
+func (p *planner) createdUnlinked(anchor string) string {
+	mark := "-" + anchorMark(anchor)
+	for _, id := range sortedKeys(p.c.groups) {
+		g := p.c.groups[id]
+		if _, owned := p.owner[id]; !owned && g.boolean("securityEnabled") && strings.HasSuffix(g.str("mailNickname"), mark) {
+			return id
+		}
+	}
+	return ""
 }
