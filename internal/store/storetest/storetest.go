@@ -34,6 +34,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Links", testLinks},
 		{"UserListing", testUserListing},
 		{"ListingFilters", testListingFilters},
+		{"Snapshot", testSnapshot},
 		{"GroupListing", testGroupListing},
 		{"Staging", testStaging},
 		{"Unstaged", testUnstaged},
@@ -62,6 +63,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"DomainClaims", testDomainClaims},
 		{"ResealSecrets", testResealSecrets},
 		{"Targets", testTargets},
+		{"Prune", testPrune},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -2100,5 +2102,39 @@ func testListingFilters(t *testing.T, s store.Store) {
 	page := must[store.Page[directory.Group]](t)(s.Groups(ctx, a.ID, store.GroupQuery{Name: "sales"}))
 	if len(page.Items) != 1 || page.Items[0].Name != "Sales" {
 		t.Errorf("Groups named sales = %+v", page.Items)
+	}
+}
+
+// testSnapshot: a snapshot reads the database as it was when it first
+// read, while another change commits beside it, events included.
+func testSnapshot(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := mkAccount(t, s, "a")
+	mkUser(t, s, a.ID, "ann", "")
+	count := func(rd store.Reader) (int, int64) {
+		page := must[store.Page[directory.User]](t)(rd.Users(ctx, a.ID, store.UserQuery{}))
+		seq := must[int64](t)(rd.LastEventSeq(ctx, a.ID))
+		return len(page.Items), seq
+	}
+	err := s.Snapshot(ctx, func(rd store.Reader) error {
+		users, seq := count(rd)
+		// Another writer commits a user and its event meanwhile.
+		update(t, s, func(tx store.Tx) error {
+			u := directory.User{AccountID: a.ID, Enabled: true, UserAttributes: directory.UserAttributes{Username: "bob"}}
+			if err := tx.CreateUser(ctx, &u); err != nil {
+				return err
+			}
+			return tx.AppendEvents(ctx, []directory.Event{{AccountID: a.ID, Type: directory.EventUserCreated, Time: time.Now()}})
+		})
+		if u2, seq2 := count(rd); u2 != users || seq2 != seq {
+			t.Errorf("the snapshot saw a later commit: %d users, event %d, then %d, %d", users, seq, u2, seq2)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u, seq := count(s); u != 2 || seq == 0 {
+		t.Errorf("after the snapshot: %d users, event %d", u, seq)
 	}
 }
