@@ -390,7 +390,7 @@ func TestFleetRunLosingItsDatabaseConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Cut every connection of the service that is inside a transaction,
-	// until the run has ended.
+	// once, while the run runs.
 	st := f.parts[0].Store
 	cut := 0
 	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(5 * time.Millisecond) {
@@ -401,8 +401,8 @@ func TestFleetRunLosingItsDatabaseConnection(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the run did not end: %+v", cur)
 		}
-		if cur.Outcome != directory.OutcomeRunning {
-			continue
+		if cur.Outcome != directory.OutcomeRunning || cut > 0 {
+			continue // one cut: the connections opened after it work
 		}
 		var n int
 		admin.QueryRowContext(t.Context(), `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
@@ -410,6 +410,11 @@ func TestFleetRunLosingItsDatabaseConnection(t *testing.T) {
 		cut += n
 	}
 	failed, _ := st.Run(t.Context(), src.AccountID, run.ID)
+	// Recorded failed, then its retry queued: a moment apart.
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(failed.Reason, "retry 1 of") && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+		failed, _ = st.Run(t.Context(), src.AccountID, run.ID)
+	}
 	if cut == 0 || failed.Outcome != directory.OutcomeFailed || !strings.Contains(failed.Reason, "database") ||
 		!strings.Contains(failed.Reason, "retry 1 of") {
 		t.Fatalf("after cutting %d connections, the run: %s %q", cut, failed.Outcome, failed.Reason)
