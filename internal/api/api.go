@@ -141,6 +141,7 @@ func (s *Server) Routes() []Route {
 		r("DELETE", "/trash/{kind}/{id}", manage.ActPurge, s.purgeTrash),
 
 		r("GET", "/events", read, s.listEvents).paged(),
+		r("GET", "/export", read, s.export),
 
 		r("GET", "/webhooks", read, s.listWebhooks),
 		r("POST", "/webhooks", hooks, s.createWebhook),

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -92,6 +93,9 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 func TestResponsesMatchOpenAPI(t *testing.T) {
 	e := newEnv(t)
 	_, router := loadSpec(t, e.srv.URL)
+	// The export is NDJSON: the document says what each line is
+	// (ExportLine); its body is checked as text here.
+	openapi3filter.RegisterBodyDecoder("application/x-ndjson", openapi3filter.FileBodyDecoder)
 	emu, settings := emulator(t, 20, 3)
 
 	call := func(role manage.Role, method, path string, body any) []byte {
@@ -156,6 +160,10 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 	call(manage.RoleHelpDesk, "POST", "/api/v1/sources/"+src.ID+"/sync-user", map[string]any{"user": users.Users[0]["username"]})
 	call(manage.RoleHelpDesk, "POST", "/api/v1/sources/"+src.ID+"/sync-user", map[string]any{"user": "nobody@nowhere.example"})
 	call(manage.RoleReadOnly, "GET", "/api/v1/events?limit=3", nil)
+	call(manage.RoleReadOnly, "GET", "/api/v1/export", nil)
+	call(manage.RoleReadOnly, "GET", "/api/v1/users/"+uid+"/groups?transitive=true", nil)
+	call(manage.RoleReadOnly, "GET", "/api/v1/users?page_size=3", nil)
+	call(manage.RoleReadOnly, "GET", "/api/v1/events?after="+manage.EventCursor(1, time.Now().Add(-manage.DefaultEventRetention-time.Hour)), nil)
 	var hook api.WebhookView
 	json.Unmarshal(call(manage.RoleAdministrator, "POST", "/api/v1/webhooks", map[string]any{"url": "https://hooks.example/x"}), &hook)
 	call(manage.RoleReadOnly, "GET", "/api/v1/webhooks", nil)
@@ -195,6 +203,10 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 	call(manage.RoleReadOnly, "GET", "/api/v1/targets/"+tgt.ID+"/errors", nil)
 	call(manage.RoleReadOnly, "GET", "/api/v1/targets/"+tgt.ID+"/runs", nil)
 	call(manage.RoleReadOnly, "GET", "/api/v1/targets/"+tgt.ID+"/runs/"+xrun.ID, nil)
+	cfg := call(manage.RoleAdministrator, "GET", "/api/v1/config", nil)
+	call(manage.RoleAdministrator, "POST", "/api/v1/config/import", map[string]any{"config": json.RawMessage(cfg), "dry_run": true})
+	call(manage.RoleAdministrator, "POST", "/api/v1/config/import", map[string]any{"config": map[string]any{"version": 7}})
+	call(manage.RoleReadOnly, "GET", "/api/v1/config", nil)
 	call(manage.RoleAdministrator, "DELETE", "/api/v1/targets/"+tgt.ID, nil)
 	call(manage.RoleReadOnly, "GET", "/api/v1/targets/"+tgt.ID, nil)
 	call(manage.RoleAdministrator, "DELETE", "/api/v1/sources/"+src.ID, nil)

@@ -107,4 +107,33 @@ func TestProvisionFlowAndConfigToSecondServer(t *testing.T) {
 	if out := run(db1, "sync", "cloud"); !strings.Contains(out, "nothing to change") {
 		t.Fatalf("a second cycle: %s", out)
 	}
+
+	// A new AD user whose account name is a mail nickname the tenant has:
+	// a sync error naming it; fixed in AD, it clears at the next cycle.
+	taken := tenant.Users()[0].MailNickname
+	cyd := a.AddUser(staff, sambatest.User{SAMAccountName: taken, UPN: "t-cyd@corp.example.com", DisplayName: "Cyd"})
+	run(db1, "sync", "corp")
+	out, _, code := runCLI(t, db1, "", "sync", "cloud")
+	if code != 0 || !strings.Contains(out, "partial") {
+		t.Fatalf("sync with a duplicate nickname: exit %d %s", code, out)
+	}
+	var errs struct {
+		Errors []struct{ Object, Attribute, Value, Message string }
+	}
+	json.Unmarshal([]byte(run(db1, "target", "errors", "cloud", "--json")), &errs)
+	if len(errs.Errors) != 1 || errs.Errors[0].Attribute != "mailNickname" || errs.Errors[0].Value != taken ||
+		errs.Errors[0].Object != "t-cyd@"+tenant.Domain() || !strings.Contains(errs.Errors[0].Message, "mailNickname") {
+		t.Fatalf("sync errors: %+v", errs)
+	}
+	a.Replace(cyd, "sAMAccountName", "t-cyd")
+	run(db1, "sync", "corp")
+	if out := run(db1, "sync", "cloud"); !strings.Contains(out, "succeeded") {
+		t.Fatalf("sync after the fix: %s", out)
+	}
+	if out := run(db1, "target", "errors", "cloud"); !strings.Contains(out, "No sync errors") {
+		t.Fatalf("errors after the fix: %s", out)
+	}
+	if u, ok := tenant.User("t-cyd@" + tenant.Domain()); !ok || u.MailNickname != "t-cyd" {
+		t.Fatalf("Cyd in the tenant: %v %+v", ok, u)
+	}
 }

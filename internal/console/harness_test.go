@@ -38,6 +38,7 @@ import (
 	"github.com/dirsync/dirsync/internal/entraemu"
 	"github.com/dirsync/dirsync/internal/factory"
 	"github.com/dirsync/dirsync/internal/manage"
+	"github.com/dirsync/dirsync/internal/safehttp"
 	"github.com/dirsync/dirsync/internal/schedule"
 	"github.com/dirsync/dirsync/internal/service"
 )
@@ -330,7 +331,13 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { w.emu.Close() })
-	if w.parts, err = factory.Open(t.Context(), factory.Options{DB: filepath.Join(t.TempDir(), "c.db")}); err != nil {
+	// The tests' webhook receivers listen on the loopback, which the
+	// product refuses unless the deployment allows it.
+	allow, err := safehttp.ParseAllowList([]string{"127.0.0.1/32"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.parts, err = factory.Open(t.Context(), factory.Options{DB: filepath.Join(t.TempDir(), "c.db"), WebhookAllow: allow}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { w.parts.Close() })

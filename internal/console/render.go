@@ -18,7 +18,7 @@ import (
 
 // pageNames are the pages, each parsed with the layout into its own set
 // (templates/NAME.html defines "main"; the view gives the title).
-var pageNames = []string{"signin", "link", "error", "overview", "account", "source_new", "source", "runs_list", "run", "users", "user", "groups", "group", "trash", "purge"}
+var pageNames = []string{"signin", "link", "error", "overview", "account", "source_new", "source", "runs_list", "run", "users", "user", "groups", "group", "trash", "purge", "settings", "webhook"}
 
 // partials are parsed with every page.
 var partials = []string{"templates/layout.html", "templates/runs.html"}
@@ -215,6 +215,9 @@ var notices = map[string]string{
 	"secret":     "The client secret is replaced; the connection test is below.",
 	"schedule":   "The schedule is saved; its next runs are below.",
 	"saved":      "Saved.",
+	"revoked":    "The token is revoked: it no longer works.",
+	"deleted":    "The webhook is deleted.",
+	"removed":    "The console user is removed; their sessions are ended.",
 	"restored":   "Restored: it is back in the directory.",
 	"purged":     "Purged for good.",
 	"scope":      "The scope and import options are saved; they apply from the next run (Preview shows what it would do).",

@@ -188,6 +188,15 @@ func TestReadOnlySeesNoActionAndIsRefused(t *testing.T) {
 	if !strings.Contains(b.text("table.sources"), "Connected") {
 		t.Fatal("the read_only overview does not show the source's status")
 	}
+	users, _ := w.m().Users(t.Context(), w.op, manage.UserQuery{Limit: 1})
+	runs := w.runs("contoso")
+	for _, p := range []string{"/sources/contoso", "/runs/" + runs[0].ID, "/users", "/users/" + users.Items[0].ID, "/groups", "/trash", "/settings"} {
+		b.open(p)
+		if n := b.count(`main form[method="post"]`); n != 0 {
+			t.Errorf("read_only sees %d action forms on %s", n, p)
+		}
+	}
+	b.open("/")
 	before := len(w.runs("contoso"))
 	status := eval[int](b, `(async () => {
 		const token = document.querySelector('input[name="csrf"]').value;

@@ -143,10 +143,13 @@ func TestADToEntraProvisioning(t *testing.T) {
 		t.Errorf("Ann's attributes in the tenant: %+v", u)
 	}
 
-	// Rename Ann (UPN and display name), disable Cid, move Bob out of the
-	// OU filter, delete Dan, add Cid to Engineering and take Bob out.
+	// Rename Ann (UPN and display name) and move her to another OU in
+	// scope, disable Cid, move Bob out of the OU filter, delete Dan, add
+	// Cid to Engineering and take Bob out.
+	annCloud, _ := tenant.User("ann@" + dom)
 	a.Replace(ann, "userPrincipalName", "ann.lee@corp.example")
 	a.Replace(ann, "displayName", "Ann Lee-Smith")
+	ann = a.Move(ann, "Ann Lee", a.AddOU(staff, "Moved"))
 	a.SetEnabled(cid, false)
 	a.AddMembers(eng, cid)
 	a.RemoveMembers(eng, bob)
@@ -166,6 +169,9 @@ func TestADToEntraProvisioning(t *testing.T) {
 	}}
 	if got := state(); !equalState(got, want) {
 		t.Fatalf("after the delta cycle the tenant has\n%v\nwant\n%v", got, want)
+	}
+	if u, _ := tenant.User("ann.lee@" + dom); u.ID != annCloud.ID {
+		t.Errorf("Ann is a new cloud user after her rename and move (%s, was %s)", u.ID, annCloud.ID)
 	}
 	// The delta cycle left the tenant as an initial cycle would: one finds
 	// nothing to do.

@@ -22,6 +22,9 @@ type wantUser struct {
 	// props are the cloud properties the flows give, by Graph name; a
 	// property the flows turn off is absent.
 	props map[string]any
+	// proxies says the directory has proxyAddresses for the user, which
+	// Graph does not let anyone write.
+	proxies bool
 }
 
 // wantGroup is a security group as the tenant should have it.
@@ -75,6 +78,7 @@ func loadDesired(ctx context.Context, rd store.Reader, accountID string, s Setti
 					continue
 				}
 				w.props = s.userProps(u, rt)
+				w.proxies = len(u.ProxyAddresses) > 0
 				seenUser[u.ID] = w.anchor
 				d.users = append(d.users, w)
 			}

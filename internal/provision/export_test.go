@@ -3,6 +3,7 @@ package provision_test
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/dirsync/dirsync/internal/directory"
@@ -20,6 +21,7 @@ func TestExportThenDeltaMatchesInitial(t *testing.T) {
 	w := newWorld(t, 5, provision.Settings{UsageLocation: "FR"})
 	dom := w.tenant.Domain()
 	ann := w.addUser("Ann Lee", "ann@"+dom, true)
+	w.editUser(&ann, func(u *directory.User) { u.ProxyAddresses = []string{"SMTP:ann@" + dom} })
 	bob := w.addUser("Bob Stone", "bob@corp.local", true) // a non-routable suffix
 	cid := w.addUser("Cid Moss", "cid@"+dom, false)
 	dan := w.addUser("Dan Roe", "dan@"+dom, true)
@@ -32,6 +34,11 @@ func TestExportThenDeltaMatchesInitial(t *testing.T) {
 	}
 	if res.Summary.Planned[provision.OpCreateUser] != 4 || res.Summary.Planned[provision.OpCreateGroup] != 2 || res.Summary.Planned[provision.OpAddMember] != 3 {
 		t.Fatalf("first plan: %v", res.Summary.Planned)
+	}
+	for _, s := range res.Steps {
+		if s.Op == provision.OpCreateUser && (s.Object == "ann@"+dom) != strings.Contains(s.Note, "proxyAddresses not written") {
+			t.Errorf("%s's step says %q about proxyAddresses", s.Object, s.Note)
+		}
 	}
 	a, ok := w.cloudUser(anchorOf("Ann Lee"))
 	if !ok || a.UserPrincipalName != "ann@"+dom || a.DisplayName != "Ann Lee" || a.GivenName != "Ann" || a.Surname != "Lee" ||

@@ -92,6 +92,9 @@ func (p *Plan) Deletions() int {
 	return n
 }
 
+// noteProxies is said of a user whose proxyAddresses the directory has.
+const noteProxies = "proxyAddresses not written: read-only in Graph (Exchange Online owns it)"
+
 // cloudIndex finds cloud users by the ways an export matches them.
 type cloudIndex struct {
 	byAnchor, byUPN, byMail map[string]string // -> cloud id
@@ -151,6 +154,9 @@ func (p *planner) users(want []wantUser) {
 		wanted[w.anchor] = true
 		upn, _ := w.props["userPrincipalName"].(string)
 		step := Step{Kind: kindUser, Anchor: w.anchor, Object: upn, want: w.props}
+		if w.proxies {
+			step.Note = noteProxies
+		}
 		id, linked := p.links[kindUser][w.anchor]
 		if linked && p.c.users[id] == nil {
 			linked = false // deleted in the cloud: created again

@@ -42,6 +42,12 @@ type Store interface {
 	// An error from fn, a panic or a cancelled context rolls everything back.
 	Update(ctx context.Context, fn func(Tx) error) error
 
+	// Snapshot runs fn over one consistent, read-only view of the
+	// database, as it was when fn first read: writes committed meanwhile
+	// are not seen, and the view takes no write lock (a sync applies
+	// while an export reads).
+	Snapshot(ctx context.Context, fn func(Reader) error) error
+
 	Close() error
 }
 
@@ -275,6 +281,12 @@ type Tx interface {
 	AppendEvents(ctx context.Context, es []directory.Event) error
 	// PruneEvents deletes events older than before.
 	PruneEvents(ctx context.Context, before time.Time) (int, error)
+	// PruneAccountEvents deletes the account's events older than before.
+	PruneAccountEvents(ctx context.Context, accountID string, before time.Time) (int, error)
+	// PruneRuns deletes the account's finished runs started before before,
+	// with their changes, but for each source's newest run and newest
+	// successful run, which say where the source stands.
+	PruneRuns(ctx context.Context, accountID string, before time.Time) (int, error)
 
 	// AcquireLease makes holder the only runner of the source until now+ttl,
 	// or renews holder's lease. It fails with ErrLeaseHeld while another

@@ -26,6 +26,8 @@ type flavor struct {
 	// writer at a time, and waiting on a semaphore beats polling its lock.
 	serializeWrites bool
 	txOptions       *sql.TxOptions
+	// snapshotOptions begin a read-only transaction over one snapshot.
+	snapshotOptions *sql.TxOptions
 	// uniqueViolation reports whether err broke a uniqueness rule, and a
 	// text naming the index or columns involved.
 	uniqueViolation func(err error) (string, bool)
@@ -54,6 +56,7 @@ var sqliteFlavor = &flavor{
 	dialect:         goose.DialectSQLite3,
 	rebind:          func(q string) string { return q },
 	serializeWrites: true,
+	snapshotOptions: &sql.TxOptions{ReadOnly: true},
 	uniqueViolation: func(err error) (string, bool) {
 		var e *sqlite.Error
 		if errors.As(err, &e) && (e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY) {
@@ -96,6 +99,9 @@ var postgresFlavor = &flavor{
 	dialect:   goose.DialectPostgres,
 	rebind:    rebindDollar,
 	txOptions: &sql.TxOptions{Isolation: sql.LevelSerializable},
+	// A read-only REPEATABLE READ transaction sees one snapshot and never
+	// fails to serialize.
+	snapshotOptions: &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true},
 	uniqueViolation: func(err error) (string, bool) {
 		var e *pgconn.PgError
 		if errors.As(err, &e) && e.Code == pgUniqueViolation {

@@ -247,6 +247,19 @@ func (s *Store) update(ctx context.Context, fn func(store.Tx) error) (err error)
 	return t.commit()
 }
 
+// Snapshot runs fn in a read-only transaction. On SQLite a read-only
+// transaction begins DEFERRED (the driver's _txlock applies to writes
+// only), and in WAL mode it reads one snapshot from its first read on
+// without blocking the writer.
+func (s *Store) Snapshot(ctx context.Context, fn func(store.Reader) error) error {
+	sqlTx, err := s.db.BeginTx(ctx, s.flavor.snapshotOptions)
+	if err != nil {
+		return fmt.Errorf("sqlstore: begin snapshot: %w", err)
+	}
+	defer sqlTx.Rollback()
+	return fn(reader{c: &conn{q: sqlTx, tx: sqlTx, f: s.flavor, s: s, stmts: map[string]*sql.Stmt{}}})
+}
+
 // begin starts a write transaction, after taking the in-process write
 // semaphore where the flavor has one.
 func (s *Store) begin(ctx context.Context) (*conn, error) {
