@@ -17,13 +17,15 @@ func (a *app) accountSettingsCommand() *cobra.Command {
 	var (
 		timeZone  string
 		trashDays int
+		runDays   int
+		eventDays int
 		roles     []string
 		emails    []string
 		asJSON    bool
 	)
 	cmd := &cobra.Command{
 		Use:   "settings",
-		Short: "Show or change the account's time zone, trash retention and who is notified",
+		Short: "Show or change the account's time zone, retentions (trash, run history, events) and who is notified",
 		Long: `Show the account's settings, or change those whose flags are given.
 
 Notifications (a source needing reauthorization, a client secret expiring in
@@ -32,14 +34,23 @@ by the deletion limit) go by mail, through dirsync serve's --smtp-* settings,
 to the console users of the roles named (owners by default; every owner for a
 reauthorization) and to the extra addresses.
 
+The run history (each run and the changes it recorded) is kept 90 days and
+the change feed's events 30 days (dirsync serve --event-retention) unless
+the account says otherwise; each source's newest run and newest successful
+run stay whatever their age. dirsync serve prunes hourly.
+
   dirsync account settings --time-zone Europe/Paris --trash-days 30
+  dirsync account settings --run-days 365 --event-days 7
   dirsync account settings --notify-role owner --notify-role administrator \
       --notify-email it-team@example.com
   dirsync account settings --notify-email=        # no extra address`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f := cmd.Flags()
-			changed := f.Changed("time-zone") || f.Changed("trash-days") || f.Changed("notify-role") || f.Changed("notify-email")
+			changed := false
+			for _, name := range []string{"time-zone", "trash-days", "run-days", "event-days", "notify-role", "notify-email"} {
+				changed = changed || f.Changed(name)
+			}
 			if !changed {
 				readOnly(cmd) // showing them creates no database
 			}
@@ -57,6 +68,12 @@ reauthorization) and to the extra addresses.
 				}
 				if f.Changed("trash-days") {
 					s.TrashRetentionDays = trashDays
+				}
+				if f.Changed("run-days") {
+					s.RunRetentionDays = runDays
+				}
+				if f.Changed("event-days") {
+					s.EventRetentionDays = eventDays
 				}
 				if f.Changed("notify-role") {
 					s.NotifyRoles = nil
@@ -83,6 +100,8 @@ reauthorization) and to the extra addresses.
 	f := cmd.Flags()
 	f.StringVar(&timeZone, "time-zone", "", "IANA time zone that times are shown in and new schedules default to (Europe/Paris)")
 	f.IntVar(&trashDays, "trash-days", 0, "days the trash keeps users and groups before purging them (1 to 365)")
+	f.IntVar(&runDays, "run-days", 0, "days the run history (runs and their changes) is kept (1 to 1095; 0: the deployment's, 90)")
+	f.IntVar(&eventDays, "event-days", 0, "days the change feed keeps events (1 to 1095; 0: the deployment's, --event-retention)")
 	f.StringArrayVar(&roles, "notify-role", nil, "console role whose users are notified (repeat; --notify-role= for none): owner, administrator, user_manager, help_desk, read_only")
 	f.StringArrayVar(&emails, "notify-email", nil, "extra address notified (repeat; --notify-email= for none)")
 	f.BoolVar(&asJSON, "json", false, "print JSON")
@@ -101,6 +120,8 @@ func (a *app) printAccountSettings(cmd *cobra.Command, m *manage.Manager, actor 
 	rows := [][]string{
 		{"Time zone", s.TimeZone},
 		{"Trash retention", fmt.Sprintf("%d days", s.TrashRetentionDays)},
+		{"Run history retention", fmt.Sprintf("%d days", s.RunRetentionDays)},
+		{"Event retention", fmt.Sprintf("%d days", s.EventRetentionDays)},
 		{"Notified roles", orNone(strings.Join(roles, ", "))},
 		{"Extra addresses", orNone(strings.Join(s.NotifyEmails, ", "))},
 		{"Notified now", orNone(strings.Join(to, ", "))},

@@ -106,11 +106,12 @@ func (m *Manager) eventCursor(ctx context.Context, actor Actor, c string) (int64
 	if err1 != nil || err2 != nil || seq < 0 {
 		return 0, invalid("after", "after is not a cursor this listing returned: pass back the cursor of the previous page")
 	}
+	_, keep := m.historyRetention(ctx, m.d.Store, actor.AccountID)
 	gone := func(why string) error {
 		return &Error{Kind: Gone, Code: CodeCursorExpired, Message: fmt.Sprintf("the events cursor %s: events are kept %s; "+
-			"resynchronize: read the export and follow the feed from the cursor it ends with", why, retentionText(m.d.EventRetention))}
+			"resynchronize: read the export and follow the feed from the cursor it ends with", why, retentionText(keep))}
 	}
-	if time.Unix(unix, 0).Before(m.now().Add(-m.d.EventRetention)) {
+	if time.Unix(unix, 0).Before(m.now().Add(-keep)) {
 		return 0, gone("is older than the event retention")
 	}
 	last, err := m.d.Store.LastEventSeq(ctx, actor.AccountID)
@@ -131,6 +132,27 @@ func retentionText(d time.Duration) string {
 	return d.String()
 }
 
+// pruneHistory deletes each account's events and runs past its retentions.
+func (m *Manager) pruneHistory(ctx context.Context, tx store.Tx) (events, runs int, err error) {
+	accounts, err := tx.Accounts(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, acc := range accounts {
+		keepRuns, keepEvents := m.historyRetention(ctx, tx, acc.ID)
+		n, err := tx.PruneAccountEvents(ctx, acc.ID, m.now().Add(-keepEvents))
+		if err != nil {
+			return events, runs, err
+		}
+		events += n
+		if n, err = tx.PruneRuns(ctx, acc.ID, m.now().Add(-keepRuns)); err != nil {
+			return events, runs, err
+		}
+		runs += n
+	}
+	return events, runs, nil
+}
+
 // EventRetention is how long the change feed keeps an event.
 func (m *Manager) EventRetention() time.Duration { return m.d.EventRetention }
 
@@ -146,20 +168,23 @@ func (m *Manager) LastEventSeq(ctx context.Context, actor Actor) (int64, error) 
 // Pruned counts what Prune deleted.
 type Pruned struct {
 	Events, Deliveries, Trash, Mails int
+	// Runs counts the runs of the history deleted, with their changes.
+	Runs int
 	// Console counts ended console sessions, used or expired sign-in
 	// links and stale failed sign-ins.
 	Console int
 }
 
-// Prune deletes, in every account, the events, webhook delivery logs and
-// mail log entries older than the event retention, and purges what
+// Prune deletes, in every account, the events and the run history older
+// than the account's retentions, the webhook delivery logs and mail log
+// entries older than the deployment's event retention, and purges what
 // outstayed the trash retention. The service calls it hourly.
 func (m *Manager) Prune(ctx context.Context) (Pruned, error) {
 	var p Pruned
 	before := m.now().Add(-m.d.EventRetention)
 	err := m.d.Store.Update(ctx, func(tx store.Tx) error {
 		var err error
-		if p.Events, err = tx.PruneEvents(ctx, before); err != nil {
+		if p.Events, p.Runs, err = m.pruneHistory(ctx, tx); err != nil {
 			return err
 		}
 		if p.Deliveries, err = tx.PruneDeliveries(ctx, before); err != nil {

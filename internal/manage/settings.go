@@ -1,8 +1,8 @@
 package manage
 
 // An account's own settings: the time zone its people read times in, how
-// long its trash keeps what goes there, and who is told when a source
-// needs attention.
+// long its trash keeps what goes there, how long its run history and its
+// change feed are kept, and who is told when a source needs attention.
 
 import (
 	"context"
@@ -19,7 +19,10 @@ import (
 // Bounds of the account settings.
 const (
 	MaxTrashRetentionDays = 365
-	maxNotifyEmails       = 50
+	// MaxHistoryRetentionDays bounds the run history's and the change
+	// feed's retention: three years.
+	MaxHistoryRetentionDays = 3 * 365
+	maxNotifyEmails         = 50
 )
 
 // AccountSettings are an account's settings. Read them with
@@ -31,6 +34,13 @@ type AccountSettings struct {
 	// TrashRetentionDays is how long the trash keeps users and groups
 	// before they are purged; the deployment's retention by default.
 	TrashRetentionDays int `json:"trash_retention_days"`
+	// RunRetentionDays is how long run history (each run and the changes
+	// it recorded) is kept; the deployment's (90 days) by default. Each
+	// source's newest run and newest successful run stay, however old.
+	RunRetentionDays int `json:"run_retention_days"`
+	// EventRetentionDays is how long the change feed keeps events; the
+	// deployment's (dirsync serve --event-retention, 30 days) by default.
+	EventRetentionDays int `json:"event_retention_days"`
 	// NotifyRoles are the console roles whose users are told about a
 	// source that needs attention (reauthorization, an expiring secret,
 	// failing runs, a run stopped by the deletion limit); owners by
@@ -50,9 +60,18 @@ func (s AccountSettings) Location() *time.Location {
 }
 
 // TrashRetention is the retention as a duration.
-func (s AccountSettings) TrashRetention() time.Duration {
-	return time.Duration(s.TrashRetentionDays) * 24 * time.Hour
-}
+func (s AccountSettings) TrashRetention() time.Duration { return days(s.TrashRetentionDays) }
+
+// RunRetention is the run history's retention as a duration.
+func (s AccountSettings) RunRetention() time.Duration { return days(s.RunRetentionDays) }
+
+// EventRetention is the change feed's retention as a duration.
+func (s AccountSettings) EventRetention() time.Duration { return days(s.EventRetentionDays) }
+
+func days(n int) time.Duration { return time.Duration(n) * 24 * time.Hour }
+
+// inDays is d in whole days, rounded up.
+func inDays(d time.Duration) int { return int((d + 24*time.Hour - 1) / (24 * time.Hour)) }
 
 // accountSettings reads an account's settings with the defaults filled in.
 func (m *Manager) accountSettings(ctx context.Context, rd store.Reader, accountID string) (AccountSettings, error) {
@@ -72,7 +91,13 @@ func (m *Manager) accountSettings(ctx context.Context, rd store.Reader, accountI
 		s.TimeZone = "UTC"
 	}
 	if s.TrashRetentionDays <= 0 {
-		s.TrashRetentionDays = int((m.d.TrashRetention + 24*time.Hour - 1) / (24 * time.Hour))
+		s.TrashRetentionDays = inDays(m.d.TrashRetention)
+	}
+	if s.RunRetentionDays <= 0 {
+		s.RunRetentionDays = inDays(m.d.RunRetention)
+	}
+	if s.EventRetentionDays <= 0 {
+		s.EventRetentionDays = inDays(m.d.EventRetention)
 	}
 	if s.NotifyRoles == nil {
 		s.NotifyRoles = []Role{}
@@ -97,6 +122,27 @@ func (m *Manager) trashRetention(ctx context.Context, rd store.Reader, accountID
 	return s.TrashRetention()
 }
 
+// historyRetention is how long the account keeps its run history and
+// its events: its settings, else the deployment's.
+func (m *Manager) historyRetention(ctx context.Context, rd store.Reader, accountID string) (runs, events time.Duration) {
+	runs, events = m.d.RunRetention, m.d.EventRetention
+	raw, err := rd.AccountSettings(ctx, accountID)
+	if err != nil {
+		return runs, events
+	}
+	var s AccountSettings
+	if json.Unmarshal(raw, &s) != nil {
+		return runs, events
+	}
+	if s.RunRetentionDays > 0 {
+		runs = s.RunRetention()
+	}
+	if s.EventRetentionDays > 0 {
+		events = s.EventRetention()
+	}
+	return runs, events
+}
+
 // AccountSettings returns the actor's account's settings.
 func (m *Manager) AccountSettings(ctx context.Context, actor Actor) (AccountSettings, error) {
 	if err := actor.require(ActRead); err != nil {
@@ -106,7 +152,9 @@ func (m *Manager) AccountSettings(ctx context.Context, actor Actor) (AccountSett
 }
 
 // SetAccountSettings replaces the account's settings, checked: a time zone
-// that exists, a retention from 1 to 365 days, known roles, addresses.
+// that exists, a trash retention from 1 to 365 days, run history and event
+// retentions from 1 day to 3 years (0: the deployment's), known roles,
+// addresses.
 func (m *Manager) SetAccountSettings(ctx context.Context, actor Actor, s AccountSettings) (AccountSettings, error) {
 	if err := actor.require(ActManageAccount); err != nil {
 		return AccountSettings{}, err
@@ -120,6 +168,16 @@ func (m *Manager) SetAccountSettings(ctx context.Context, actor Actor, s Account
 	}
 	if s.TrashRetentionDays < 1 || s.TrashRetentionDays > MaxTrashRetentionDays {
 		return s, invalid("trash_retention_days", "the trash keeps objects from 1 to %d days, not %d", MaxTrashRetentionDays, s.TrashRetentionDays)
+	}
+	for _, r := range []struct {
+		field string
+		days  int
+	}{{"run_retention_days", s.RunRetentionDays}, {"event_retention_days", s.EventRetentionDays}} {
+		// 0 is the deployment's: a caller that never heard of the setting keeps it.
+		if r.days < 0 || r.days > MaxHistoryRetentionDays {
+			return s, invalid(r.field, "%s is from 1 to %d days (0: the deployment's), not %d",
+				strings.ReplaceAll(strings.TrimSuffix(r.field, "_days"), "_", " "), MaxHistoryRetentionDays, r.days)
+		}
 	}
 	roles := []Role{}
 	for _, r := range s.NotifyRoles {
@@ -154,6 +212,12 @@ func (m *Manager) SetAccountSettings(ctx context.Context, actor Actor, s Account
 		return s, err
 	}
 	err = m.d.Store.Update(ctx, func(tx store.Tx) error { return tx.SetAccountSettings(ctx, actor.AccountID, data) })
+	if s.RunRetentionDays == 0 {
+		s.RunRetentionDays = inDays(m.d.RunRetention)
+	}
+	if s.EventRetentionDays == 0 {
+		s.EventRetentionDays = inDays(m.d.EventRetention)
+	}
 	return s, err
 }
 

@@ -299,8 +299,8 @@ func (s *Service) housekeeping(ctx context.Context) {
 	if err != nil && ctx.Err() == nil {
 		s.log.Error("prune", "err", err)
 	}
-	if p.Events+p.Deliveries+p.Trash > 0 {
-		s.log.Info("pruned", "events", p.Events, "deliveries", p.Deliveries, "purged_from_trash", p.Trash)
+	if p.Events+p.Runs+p.Deliveries+p.Trash > 0 {
+		s.log.Info("pruned", "events", p.Events, "runs", p.Runs, "deliveries", p.Deliveries, "purged_from_trash", p.Trash)
 	}
 	if err := s.manager.CheckSecrets(ctx); err != nil && ctx.Err() == nil {
 		s.log.Error("secret expiry check", "err", err)

@@ -281,6 +281,12 @@ type Tx interface {
 	AppendEvents(ctx context.Context, es []directory.Event) error
 	// PruneEvents deletes events older than before.
 	PruneEvents(ctx context.Context, before time.Time) (int, error)
+	// PruneAccountEvents deletes the account's events older than before.
+	PruneAccountEvents(ctx context.Context, accountID string, before time.Time) (int, error)
+	// PruneRuns deletes the account's finished runs started before before,
+	// with their changes, but for each source's newest run and newest
+	// successful run, which say where the source stands.
+	PruneRuns(ctx context.Context, accountID string, before time.Time) (int, error)
 
 	// AcquireLease makes holder the only runner of the source until now+ttl,
 	// or renews holder's lease. It fails with ErrLeaseHeld while another

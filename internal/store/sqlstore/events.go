@@ -95,6 +95,15 @@ func (t *tx) PruneEvents(ctx context.Context, before time.Time) (int, error) {
 	return int(n), nil
 }
 
+// PruneAccountEvents deletes the account's events older than before.
+func (t *tx) PruneAccountEvents(ctx context.Context, accountID string, before time.Time) (int, error) {
+	n, err := affected(t.c.exec(ctx, `DELETE FROM events WHERE account_id = ? AND time < ?`, accountID, timeArg(before)))
+	if err != nil {
+		return 0, wrap(err, t.c.f, "prune events of account %q", accountID)
+	}
+	return int(n), nil
+}
+
 // Events lists an account's feed after a seq, in order; limit 0 means all.
 func (r reader) Events(ctx context.Context, accountID string, after int64, limit int) ([]directory.Event, error) {
 	rows, err := r.c.query(ctx, `SELECT seq, id, account_id, type, time, source_id, run_id, data FROM events

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/dirsync/dirsync/internal/directory"
 	"github.com/dirsync/dirsync/internal/store"
@@ -207,6 +208,29 @@ func (t *tx) UpdateRun(ctx context.Context, r directory.Run) error {
 		err = sql.ErrNoRows
 	}
 	return wrap(err, t.c.f, "update run %q", r.ID)
+}
+
+// qPruneRuns deletes an account's finished runs started before a time but
+// for each source's newest run and newest successful run; the changes go
+// with their run (ON DELETE CASCADE).
+const qPruneRuns = `DELETE FROM runs WHERE account_id = ? AND started_at < ? AND outcome NOT IN (?, ?)
+	AND id NOT IN (SELECT k.id FROM (
+		SELECT (SELECT n.id FROM runs n WHERE n.source_id = s.id ORDER BY n.started_at DESC, n.id DESC LIMIT 1) AS id
+			FROM sources s WHERE s.account_id = ?
+		UNION
+		SELECT (SELECT n.id FROM runs n WHERE n.source_id = s.id AND n.outcome = ? ORDER BY n.started_at DESC, n.id DESC LIMIT 1)
+			FROM sources s WHERE s.account_id = ?) k
+		WHERE k.id IS NOT NULL)`
+
+// PruneRuns deletes the account's old finished runs and their changes.
+func (t *tx) PruneRuns(ctx context.Context, accountID string, before time.Time) (int, error) {
+	n, err := affected(t.c.exec(ctx, qPruneRuns, accountID, timeArg(before),
+		string(directory.OutcomeQueued), string(directory.OutcomeRunning),
+		accountID, string(directory.OutcomeSucceeded), accountID))
+	if err != nil {
+		return 0, wrap(err, t.c.f, "prune runs of account %q", accountID)
+	}
+	return int(n), nil
 }
 
 // changeBatch is how many changes one INSERT writes.
