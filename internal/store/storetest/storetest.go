@@ -45,6 +45,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"TxSeesOwnWrites", testTxSeesOwnWrites},
 		{"Runs", testRuns},
 		{"RunSlots", testRunSlots},
+		{"RunClaims", testRunClaims},
 		{"Changes", testChanges},
 		{"ConcurrentUpdates", testConcurrentUpdates},
 		{"Events", testEvents},
