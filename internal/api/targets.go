@@ -161,6 +161,8 @@ func (s *Server) targetRoutes(r func(method, pattern string, act manage.Action, 
 		r("GET", "/targets/{id}/errors", read, s.listTargetErrors),
 		r("GET", "/targets/{id}/runs", read, s.listTargetRuns),
 		r("GET", "/targets/{id}/runs/{run}", read, s.getTargetRun),
+		r("GET", "/config", manageAct, s.exportConfig),
+		r("POST", "/config/import", manageAct, s.importConfig),
 	}
 }
 
@@ -249,4 +251,36 @@ func (s *Server) getTargetRun(w http.ResponseWriter, r *request) error {
 		return &manage.Error{Kind: manage.NotFound, Message: "target " + t.Name + " has no run " + r.PathValue("run")}
 	}
 	return writeJSON(w, http.StatusOK, exportRunView(run, steps, true))
+}
+
+func (s *Server) exportConfig(w http.ResponseWriter, r *request) error {
+	c, err := s.Manager.ExportConfig(r.Context(), r.actor)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, c)
+}
+
+// configImportInput is the body of an import: the document an export
+// wrote, the secrets it lacks, and whether to only show the changes.
+type configImportInput struct {
+	Config  json.RawMessage   `json:"config"`
+	Secrets map[string]string `json:"secrets"`
+	DryRun  bool              `json:"dry_run"`
+}
+
+func (s *Server) importConfig(w http.ResponseWriter, r *request) error {
+	var body configImportInput
+	if err := decode(r, &body); err != nil {
+		return err
+	}
+	secrets := map[string][]byte{}
+	for k, v := range body.Secrets {
+		secrets[k] = []byte(v)
+	}
+	res, err := s.Manager.ImportConfig(r.Context(), r.actor, body.Config, secrets, body.DryRun)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, res)
 }

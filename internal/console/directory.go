@@ -17,17 +17,17 @@ const pageSize = 50
 
 // usersData is the users page: search, filters and one page.
 type usersData struct {
-	Search, State, Source string
-	Users                 []directory.User
-	Sources               []manage.SourceView
-	Next                  string
-	States                []directory.State
+	Search, State, Source, Group, Tag string
+	Users                             []directory.User
+	Sources                           []manage.SourceView
+	Next                              string
+	States                            []directory.State
 }
 
 func (s *Server) usersPage(w http.ResponseWriter, r *request) error {
 	q := r.URL.Query()
-	d := usersData{Search: q.Get("q"), State: q.Get("state"), Source: q.Get("source"), States: manage.States}
-	uq := manage.UserQuery{Search: d.Search, Source: d.Source, After: q.Get("after"), Limit: pageSize}
+	d := usersData{Search: q.Get("q"), State: q.Get("state"), Source: q.Get("source"), Group: q.Get("group"), Tag: q.Get("tag"), States: manage.States}
+	uq := manage.UserQuery{Search: d.Search, Source: d.Source, Group: d.Group, Tag: d.Tag, After: q.Get("after"), Limit: pageSize}
 	if d.State != "" {
 		states, err := manage.ParseStates([]string{d.State})
 		if err != nil {
@@ -44,7 +44,7 @@ func (s *Server) usersPage(w http.ResponseWriter, r *request) error {
 	}
 	d.Users = page.Items
 	if page.Next != "" {
-		d.Next = "/users?" + url.Values{"q": {d.Search}, "state": {d.State}, "source": {d.Source}, "after": {page.Next}}.Encode()
+		d.Next = "/users?" + url.Values{"q": {d.Search}, "state": {d.State}, "source": {d.Source}, "group": {d.Group}, "tag": {d.Tag}, "after": {page.Next}}.Encode()
 	}
 	return s.render(w, r, http.StatusOK, "users", &view{Title: "Users", Nav: "users", Data: d})
 }

@@ -39,6 +39,11 @@ func TestUsersEditTrashRestorePurge(t *testing.T) {
 	if err != nil || strings.Join(u.Tags, "|") != "night shift|vip" || u.Notes != "call before noon" {
 		t.Fatalf("stored local attributes: %v %q (%v)", u.Tags, u.Notes, err)
 	}
+	// The tag filter finds the user by the new tag.
+	b.open("/users?tag=VIP")
+	if n := b.count("table.users tbody tr"); n != 1 || !strings.Contains(b.text("table.users"), who.Username) {
+		t.Fatalf("the tag filter lists %d users: %s", n, b.text("main"))
+	}
 	// A synced attribute posted anyway (the field is read-only) is refused.
 	token := eval[string](b, `document.querySelector('input[name="csrf"]').value`)
 	answer := eval[string](b, `(async () => {
@@ -117,9 +122,23 @@ func TestGroupsAndMembers(t *testing.T) {
 	b.audit("groups")
 	b.do(chromedp.Click(chromedp.CSS("table.groups tbody a")), chromedp.WaitReady(chromedp.CSS("nav.tabs")))
 	b.audit("group")
+	groupPath := b.path()
+	b.do(chromedp.Click(chromedp.CSS(`a[href^="/users?group="]`)), chromedp.WaitReady(chromedp.CSS(`#group`)))
+	inGroup := b.count("table.users tbody tr")
+	b.open(groupPath)
 	direct := b.count("table.members tbody tr")
-	b.open(b.path() + "?members=effective")
-	if eff := b.count("table.members tbody tr"); eff < direct || eff == 0 {
+	b.open(groupPath + "?members=effective")
+	eff := b.count("table.members tbody tr")
+	if eff < direct || eff == 0 {
 		t.Fatalf("a group with %d direct members shows %d effective ones", direct, eff)
+	}
+	users := 0
+	for _, k := range eval[[]string](b, `[...document.querySelectorAll("table.members tbody tr td:last-child")].map(e => e.textContent)`) {
+		if k == "user" {
+			users++
+		}
+	}
+	if inGroup != users {
+		t.Fatalf("the group filter lists %d users, the group has %d effective user members", inGroup, users)
 	}
 }

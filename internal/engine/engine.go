@@ -99,6 +99,11 @@ type Progress struct {
 // the same source is in progress.
 var ErrBusy = errors.New("another run of this source is in progress")
 
+// ErrNotQueued is returned for a queued run (Options.RunID) that is no
+// longer queued when its sync takes the source: another process executed
+// or cancelled it meanwhile. Nothing is recorded.
+var ErrNotQueued = errors.New("the run is no longer queued")
+
 // ErrStopped is wrapped by the error of a run that stopped on purpose
 // (a safety rule) rather than failed.
 var ErrStopped = errors.New("sync stopped")

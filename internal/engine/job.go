@@ -56,11 +56,24 @@ func (j *job) record(ctx context.Context) error {
 	j.run.StartedAt = j.e.now()
 	start := func(tx store.Tx) error {
 		if j.run.ID != "" {
+			// Under the source's lease, so no other process can take the
+			// run between this check and the update.
+			cur, err := tx.Run(ctx, j.run.AccountID, j.run.ID)
+			if err != nil {
+				return err
+			}
+			if cur.Outcome != directory.OutcomeQueued {
+				return fmt.Errorf("%w: run %s is %s", ErrNotQueued, cur.ID, cur.Outcome)
+			}
 			return tx.UpdateRun(ctx, j.run)
 		}
 		return tx.CreateRun(ctx, &j.run)
 	}
 	if err := j.e.Store.Update(ctx, start); err != nil {
+		if errors.Is(err, ErrNotQueued) {
+			j.run.ID = "" // not this job's run: end drops nothing of it
+			return err
+		}
 		return fmt.Errorf("engine: record run: %w", err)
 	}
 	j.log = j.log.With("run", j.run.ID)

@@ -169,6 +169,9 @@ func (m *Manager) ImportConfig(ctx context.Context, actor Actor, doc []byte, sec
 	if err := actor.require(ActManageSources); err != nil {
 		return ConfigImport{}, err
 	}
+	if len(bytes.TrimSpace(doc)) == 0 || bytes.Equal(bytes.TrimSpace(doc), []byte("null")) {
+		return ConfigImport{}, invalid("config", "the configuration is required: the document dirsync config export wrote")
+	}
 	var c Config
 	dec := json.NewDecoder(bytes.NewReader(doc))
 	dec.DisallowUnknownFields()

@@ -71,6 +71,10 @@ func (m *Manager) runSyncUser(ctx context.Context, src directory.Source, conn co
 	return run, m.runError(src, run, err)
 }
 
+// notQueued reports whether a sync found its queued run taken by another
+// process (executed or cancelled meanwhile).
+func notQueued(err error) bool { return errors.Is(err, engine.ErrNotQueued) }
+
 // reap marks the source's dead runs interrupted, as its next run would.
 func (m *Manager) reap(ctx context.Context, src directory.Source) error {
 	err := m.d.Engine.Reap(ctx, src)

@@ -334,6 +334,10 @@ func (m *Manager) ExecuteRun(ctx context.Context, job Job) (directory.Run, *Job,
 	}
 	run, err := m.runSync(ctx, src, conn, syncOptions{trigger: cur.Trigger, dryRun: cur.DryRun, full: cur.Kind == directory.RunFull,
 		allowDeletes: job.AllowDeletes, runID: cur.ID})
+	if notQueued(err) {
+		stored, serr := m.d.Store.Run(ctx, cur.AccountID, cur.ID)
+		return stored, nil, serr
+	}
 	if KindOf(err) == Busy {
 		if !job.BusyRetried {
 			job.BusyRetried, job.NotBefore = true, m.now().Add(m.d.BusyRetry)

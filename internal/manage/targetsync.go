@@ -3,6 +3,7 @@ package manage
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -75,6 +76,8 @@ func (m *Manager) cycleTarget(ctx context.Context, t directory.Target, req Targe
 	res, cerr := x.Cycle(ctx, t, tenant, provision.CycleOptions{Full: req.Full, AllowDeletes: req.AllowDeletes, Progress: req.Progress})
 	out := TargetCycle{Target: t.Name, Run: res.Run, Steps: res.Steps, Summary: res.Summary}
 	switch {
+	case errors.Is(cerr, provision.ErrBusy):
+		return out, newError(Busy, "target %s: %v", t.Name, cerr).with(cerr)
 	case cerr != nil && res.Run.ID != "":
 		return out, &Error{Kind: SourceFailed, Message: fmt.Sprintf("target %s: %s", t.Name, connectorMessage(cerr)), RunID: res.Run.ID, Err: cerr}
 	case cerr != nil:

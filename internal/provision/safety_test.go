@@ -2,8 +2,10 @@ package provision_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -128,5 +130,38 @@ func TestThrottledWritesAndExpiredToken(t *testing.T) {
 	}
 	if again := w.cycle(provision.CycleOptions{Full: true}); len(again.Steps) != 0 {
 		t.Fatalf("an initial cycle after the throttled one plans %v", again.Summary.Planned)
+	}
+}
+
+// TestOneCycleAtATime: a cycle recorded as running (another process's)
+// keeps a second one from starting; one whose process died long ago is
+// recorded as interrupted and a new one runs.
+func TestOneCycleAtATime(t *testing.T) {
+	w := newWorld(t, 1, provision.Settings{})
+	w.addUser("Ann Lee", "ann@"+w.tenant.Domain(), true)
+	other := store.ExportRun{AccountID: w.acc.ID, TargetID: w.target.ID, Mode: provision.ModeDelta, Outcome: provision.RunRunning, StartedAt: time.Now().Add(-time.Minute)}
+	w.update(func(tx store.Tx) error { return tx.CreateExportRun(w.ctx, &other) })
+	if _, err := w.x.Cycle(w.ctx, w.target, w.conn, provision.CycleOptions{}); !errors.Is(err, provision.ErrBusy) {
+		t.Fatalf("a second cycle: %v, want busy", err)
+	}
+	if _, ok := w.cloudUser(anchorOf("Ann Lee")); ok {
+		t.Fatal("the refused cycle wrote")
+	}
+	// That one ends; another, started past StaleRun ago, is still
+	// recorded as running: its process died.
+	stale := store.ExportRun{AccountID: w.acc.ID, TargetID: w.target.ID, Mode: provision.ModeDelta, Outcome: provision.RunRunning, StartedAt: time.Now().Add(-provision.StaleRun - time.Minute)}
+	other.Outcome = provision.RunFailed
+	w.update(func(tx store.Tx) error {
+		if err := tx.UpdateExportRun(w.ctx, other); err != nil {
+			return err
+		}
+		return tx.CreateExportRun(w.ctx, &stale)
+	})
+	if res := w.cycle(provision.CycleOptions{}); res.Run.Outcome != provision.RunSucceeded {
+		t.Fatalf("after a stale run: %s", res.Run.Outcome)
+	}
+	dead, _ := w.st.ExportRun(w.ctx, w.acc.ID, stale.ID)
+	if dead.Outcome != provision.RunFailed || !strings.Contains(dead.Reason, "interrupted") {
+		t.Fatalf("the dead run: %+v", dead)
 	}
 }

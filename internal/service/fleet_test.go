@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/dirsync/dirsync/internal/entraemu"
 	"github.com/dirsync/dirsync/internal/factory"
 	"github.com/dirsync/dirsync/internal/manage"
+	"github.com/dirsync/dirsync/internal/store"
 	"github.com/dirsync/dirsync/internal/store/sqlstore/sqltest"
 )
 
@@ -42,13 +44,13 @@ func newFleet(t *testing.T, n int, cfg Config) *fleet {
 
 func (f *fleet) start(i int, cfg Config) {
 	t := f.t
-	p, err := factory.Open(t.Context(), factory.Options{DB: f.dsn, Clock: f.clock})
+	logger := slog.New(slog.NewTextHandler(&testLog{t}, &slog.HandlerOptions{Level: slog.LevelInfo})).With("replica", i)
+	p, err := factory.Open(t.Context(), factory.Options{DB: f.dsn, Clock: f.clock, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { p.Close() })
 	cfg.Clock = f.clock
-	logger := slog.New(slog.NewTextHandler(&testLog{t}, &slog.HandlerOptions{Level: slog.LevelInfo})).With("replica", i)
 	svc := New(p, cfg, logger)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -221,5 +223,125 @@ func TestFleetRunsEverySlotOnce(t *testing.T) {
 	sort.Strings(problems)
 	for _, p := range problems {
 		t.Error(p)
+	}
+}
+
+// ownerOf is the operator of the source's account, through replica i.
+func (f *fleet) ownerOf(i int, src manage.SourceView) manage.Actor {
+	f.t.Helper()
+	m := f.parts[i].Manager
+	accs, err := m.Accounts(f.t.Context(), manage.DeploymentOperator())
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	for _, a := range accs {
+		if a.ID == src.AccountID {
+			owner, err := m.Operator(f.t.Context(), a.Name)
+			if err != nil {
+				f.t.Fatal(err)
+			}
+			return owner
+		}
+	}
+	f.t.Fatalf("no account %s", src.AccountID)
+	return manage.Actor{}
+}
+
+// waitOutcome waits until the run has an outcome other than queued or
+// running, and returns it.
+func (f *fleet) waitOutcome(src manage.SourceView, id string) directory.Run {
+	f.t.Helper()
+	st := f.parts[len(f.parts)-1].Store
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		run, err := st.Run(f.t.Context(), src.AccountID, id)
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		if run.Outcome != directory.OutcomeQueued && run.Outcome != directory.OutcomeRunning {
+			return run
+		}
+	}
+	f.t.Fatalf("run %s did not end", id)
+	return directory.Run{}
+}
+
+// TestFleetRecoversARunWhoseProcessDied: a run recorded as running whose
+// process died (its lease ran out) is marked interrupted by another
+// replica, which queues it again and runs it: the directory ends up equal
+// to the tenant, and the history says what happened.
+func TestFleetRecoversARunWhoseProcessDied(t *testing.T) {
+	f := newFleet(t, 2, Config{Workers: 1, Tick: 15 * time.Second})
+	src := f.addSources(1, 1, "none")[0]
+	st := f.parts[0].Store
+	dead := directory.Run{AccountID: src.AccountID, SourceID: src.ID, Source: src.Name, Kind: directory.RunFull,
+		Trigger: "schedule", StartedAt: f.clock.Now(), Outcome: directory.OutcomeRunning}
+	err := st.Update(t.Context(), func(tx store.Tx) error {
+		if err := tx.CreateRun(t.Context(), &dead); err != nil {
+			return err
+		}
+		return tx.AcquireLease(t.Context(), src.ID, "killed-host/pid-1/x", f.clock.Now(), time.Minute)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(30 * time.Second) // the lease still runs: nothing happens
+	time.Sleep(100 * time.Millisecond)
+	if run, _ := st.Run(t.Context(), src.AccountID, dead.ID); run.Outcome != directory.OutcomeRunning {
+		t.Fatalf("a run whose lease still runs was %s", run.Outcome)
+	}
+	for range 3 {
+		f.clock.Advance(15 * time.Second)
+		time.Sleep(50 * time.Millisecond)
+	}
+	interrupted := f.waitOutcome(src, dead.ID)
+	// Marked interrupted, then queued again: a moment apart.
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(interrupted.Reason, "queued again") && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+		interrupted, _ = st.Run(t.Context(), src.AccountID, dead.ID)
+	}
+	if interrupted.Outcome != directory.OutcomeInterrupted || !strings.Contains(interrupted.Reason, "queued again as run ") {
+		t.Fatalf("the dead run: %s %q", interrupted.Outcome, interrupted.Reason)
+	}
+	retryID := interrupted.Reason[strings.LastIndex(interrupted.Reason, " ")+1:]
+	retry := f.waitOutcome(src, retryID)
+	if retry.Outcome != directory.OutcomeSucceeded || retry.Kind != directory.RunFull || retry.Trigger != "schedule" {
+		t.Fatalf("the retry: %+v", retry)
+	}
+	users, err := f.parts[1].Manager.Users(t.Context(), f.ownerOf(1, src), manage.UserQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(users.Items) != 3 {
+		t.Fatalf("the directory holds %d users, the tenant 3", len(users.Items))
+	}
+}
+
+// TestFleetShutdownHandsQueuedRunsOn: a replica shutting down with a run
+// queued hands it to another, which runs it.
+func TestFleetShutdownHandsQueuedRunsOn(t *testing.T) {
+	f := newFleet(t, 2, Config{Workers: 1, Tick: 15 * time.Second})
+	src := f.addSources(1, 1, "none")[0]
+	// Replica 0 holds a run it would execute in an hour (a retry's wait).
+	m0 := f.parts[0].Manager
+	var c captured
+	m0.SetExecutor(&c)
+	run, err := m0.RequestSync(t.Context(), f.ownerOf(0, src), src.ID, manage.SyncRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m0.SetExecutor(f.svcs[0].Runner)
+	c.job.NotBefore = f.clock.Now().Add(time.Hour)
+	if err := f.svcs[0].Runner.Enqueue(c.job); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(15 * time.Second) // replica 1 polls: the run is claimed by replica 0
+	time.Sleep(100 * time.Millisecond)
+	if cur, _ := f.parts[1].Store.Run(t.Context(), src.AccountID, run.ID); cur.Outcome != directory.OutcomeQueued {
+		t.Fatalf("replica 1 took a run replica 0 holds: %s", cur.Outcome)
+	}
+	f.stop(0)
+	f.clock.Advance(15 * time.Second) // replica 1's next poll
+	if done := f.waitOutcome(src, run.ID); done.Outcome != directory.OutcomeSucceeded {
+		t.Fatalf("the run handed on: %+v", done)
 	}
 }

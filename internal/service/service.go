@@ -76,6 +76,7 @@ type Service struct {
 	Console    *console.Server
 
 	mailWake chan struct{}
+	pollWake chan struct{}
 	ready    atomic.Bool
 }
 
@@ -95,7 +96,7 @@ func New(p *factory.Parts, cfg Config, logger *slog.Logger) *Service {
 	}
 	clk := clock.Or(cfg.Clock)
 	s := &Service{cfg: cfg, clock: clk, store: p.Store, manager: p.Manager, log: logger, Metrics: NewMetrics(),
-		mailWake: make(chan struct{}, 1)}
+		mailWake: make(chan struct{}, 1), pollWake: make(chan struct{}, 1)}
 	s.Runner = &Runner{Manager: p.Manager, Clock: clk, Logger: logger, Metrics: s.Metrics, Workers: cfg.Workers,
 		OnFinish: func(directory.Run) { s.Wake() }}
 	p.Manager.SetExecutor(s.Runner)
@@ -132,6 +133,13 @@ func New(p *factory.Parts, cfg Config, logger *slog.Logger) *Service {
 func (s *Service) Wake() {
 	s.Dispatcher.Wake()
 	s.WakeMail()
+}
+
+func (s *Service) wakePoll() {
+	select {
+	case s.pollWake <- struct{}{}:
+	default:
+	}
 }
 
 // WakeMail makes the mail cycle run now rather than at its next tick.
@@ -209,12 +217,10 @@ func (s *Service) countRequests(h http.Handler) http.Handler {
 func (s *Service) Run(ctx context.Context, ln net.Listener) error {
 	srv := safehttp.NewServer(s.Handler())
 	srv.ErrorLog = slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)
-	// Runs whose process died are marked interrupted before anything
-	// else runs; then the runs left queued are executed. Neither stops the
-	// service: a source another process runs is reaped by its next run.
-	if err := s.manager.ReapDeadRuns(ctx); err != nil && ctx.Err() == nil {
-		s.log.Warn("mark dead runs interrupted", "err", err)
-	}
+	// Runs whose process died are marked interrupted and queued again
+	// before anything else runs; then the runs left queued are claimed.
+	// Neither stops the service: the poll loop tries again every tick.
+	s.recoverOrphans(ctx)
 	if err := s.Runner.Start(ctx); err != nil && ctx.Err() == nil {
 		s.log.Error("execute the runs left queued", "err", err)
 	}
@@ -225,8 +231,9 @@ func (s *Service) Run(ctx context.Context, ln net.Listener) error {
 
 	loopCtx, stopLoops := context.WithCancel(context.Background())
 	var loops sync.WaitGroup
-	loops.Add(4)
+	loops.Add(5)
 	go func() { defer loops.Done(); s.scheduleLoop(loopCtx) }()
+	go func() { defer loops.Done(); s.pollLoop(loopCtx) }()
 	go func() { defer loops.Done(); s.targetLoop(loopCtx) }()
 	go func() { defer loops.Done(); s.dispatchLoop(loopCtx) }()
 	go func() { defer loops.Done(); s.mailLoop(loopCtx) }()
@@ -260,8 +267,10 @@ func (s *Service) scheduleLoop(ctx context.Context) {
 	defer t.Stop()
 	lastHousekeeping := time.Time{}
 	for {
-		if _, err := s.manager.RunDueSchedules(ctx); err != nil && ctx.Err() == nil {
+		if n, err := s.manager.RunDueSchedules(ctx); err != nil && ctx.Err() == nil {
 			s.log.Error("scheduler", "err", err)
+		} else if n > 0 {
+			s.wakePoll()
 		}
 		if now := s.clock.Now(); now.Sub(lastHousekeeping) >= time.Hour {
 			lastHousekeeping = now
@@ -272,6 +281,34 @@ func (s *Service) scheduleLoop(ctx context.Context) {
 			return
 		case <-t.C():
 		}
+	}
+}
+
+// pollLoop, every tick and when the scheduler queued runs, queues again
+// the runs whose process died, renews this process's claims on its queued
+// runs and claims queued runs for its idle workers.
+func (s *Service) pollLoop(ctx context.Context) {
+	t := s.clock.NewTicker(s.cfg.Tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C():
+			s.recoverOrphans(ctx)
+		case <-s.pollWake:
+		}
+		if err := s.Runner.Poll(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("claim queued runs", "err", err)
+		}
+	}
+}
+
+// recoverOrphans marks interrupted the runs whose process died, and queues
+// them again.
+func (s *Service) recoverOrphans(ctx context.Context) {
+	if _, err := s.manager.RecoverOrphans(ctx); err != nil && ctx.Err() == nil {
+		s.log.Warn("recover the runs of dead processes", "err", err)
 	}
 }
 

@@ -75,7 +75,7 @@ func (c *captured) Enqueue(j manage.Job) error { c.job = j; return nil }
 
 // TestRunnerWaitsOnTheClockAndShutsDown: a job due later waits on the
 // clock without a worker and runs when its time comes; one still waiting
-// at shutdown is recorded as cancelled; nothing is accepted after.
+// at shutdown is handed on to other processes; nothing is accepted after.
 func TestRunnerWaitsOnTheClockAndShutsDown(t *testing.T) {
 	w := newWorld(t)
 	src := w.addSource("s", nil)
@@ -110,14 +110,21 @@ func TestRunnerWaitsOnTheClockAndShutsDown(t *testing.T) {
 	if err := w.svc.Runner.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// The job waiting at shutdown is handed on: queued still, and free
+	// for another process to claim.
 	run, _ := m.Run(t.Context(), w.admin(), waiting.Run.ID)
-	if run.Outcome != directory.OutcomeCancelled || run.Reason != shutdownReason {
+	if run.Outcome != directory.OutcomeQueued {
 		t.Fatalf("a job waiting at shutdown: %s %q", run.Outcome, run.Reason)
+	}
+	claimed, err := m.ClaimQueued(t.Context(), "another process", 10, time.Minute)
+	if err != nil || len(claimed) != 1 || claimed[0].Run.ID != waiting.Run.ID {
+		t.Fatalf("another process claimed %+v (%v), want the run handed on", claimed, err)
 	}
 	if err := w.svc.Runner.Enqueue(manage.Job{Run: run}); err == nil {
 		t.Fatal("a job accepted after shutdown")
 	}
-	refused, err := m.RequestSync(t.Context(), w.admin(), src.ID, manage.SyncRequest{})
+	// (A dry run: a request for a real one joins the run handed on.)
+	refused, err := m.RequestSync(t.Context(), w.admin(), src.ID, manage.SyncRequest{DryRun: true})
 	if manage.KindOf(err) != manage.Unavailable || refused.Outcome != directory.OutcomeCancelled {
 		t.Fatalf("request after shutdown: %+v %v", refused, err)
 	}

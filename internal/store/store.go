@@ -99,6 +99,10 @@ type Reader interface {
 	// UnfinishedRuns lists the source's runs still recorded as running,
 	// oldest first: the run in progress, or runs whose process died.
 	UnfinishedRuns(ctx context.Context, accountID, sourceID string) ([]directory.Run, error)
+	// OrphanedRuns lists the runs recorded as running whose source no
+	// process holds (its lease ran out or was never taken): their process
+	// died.
+	OrphanedRuns(ctx context.Context, now time.Time) ([]directory.Run, error)
 	// Changes lists a run's changes in order.
 	Changes(ctx context.Context, runID string, after, limit int) ([]directory.Change, error)
 
@@ -294,6 +298,21 @@ type Tx interface {
 	AcquireLease(ctx context.Context, sourceID, holder string, now time.Time, ttl time.Duration) error
 	// ReleaseLease ends holder's lease, if it still has it.
 	ReleaseLease(ctx context.Context, sourceID, holder string) error
+
+	// ClaimQueuedRuns gives holder, until until, up to limit queued runs
+	// that are due (StartedAt, a queued run's time to start, not after
+	// now), unclaimed or whose claim ran out, and whose source no process
+	// is running (its lease out), oldest first. Processes claiming at once
+	// get different runs: one executor per queued run across a fleet.
+	ClaimQueuedRuns(ctx context.Context, holder string, now, until time.Time, limit int) ([]directory.Run, error)
+	// ClaimRun gives holder the queued run until until, unless another
+	// holder's claim on it runs; it reports whether holder has it.
+	ClaimRun(ctx context.Context, accountID, id, holder string, now, until time.Time) (bool, error)
+	// RenewRunClaims extends holder's claims on its runs still queued.
+	RenewRunClaims(ctx context.Context, holder string, until time.Time) error
+	// ReleaseRunClaims ends holder's claims on its runs still queued, for
+	// other processes to take (a process shutting down hands them on).
+	ReleaseRunClaims(ctx context.Context, holder string) (int, error)
 
 	CreateToken(ctx context.Context, t *APIToken) error // sets ID and CreatedAt
 	// RevokeToken marks the token revoked at now; revoking twice is fine.

@@ -38,6 +38,9 @@ type flavor struct {
 	// analyze refreshes the planner's statistics of tables a big statement
 	// is about to read, where the planner needs them.
 	analyze func(ctx context.Context, c *conn, tables ...string) error
+	// skipLocked ends a subquery that picks rows to claim: PostgreSQL's
+	// FOR UPDATE SKIP LOCKED; SQLite has one writer and needs nothing.
+	skipLocked string
 	// createDiff creates SyncMemberships' temporary table, gone at the
 	// latest when the transaction ends.
 	createDiff string
@@ -104,10 +107,11 @@ const (
 )
 
 var postgresFlavor = &flavor{
-	name:      "postgres",
-	dialect:   goose.DialectPostgres,
-	rebind:    rebindDollar,
-	txOptions: &sql.TxOptions{Isolation: sql.LevelSerializable},
+	name:       "postgres",
+	skipLocked: " FOR UPDATE SKIP LOCKED",
+	dialect:    goose.DialectPostgres,
+	rebind:     rebindDollar,
+	txOptions:  &sql.TxOptions{Isolation: sql.LevelSerializable},
 	// A read-only REPEATABLE READ transaction sees one snapshot and never
 	// fails to serialize.
 	snapshotOptions: &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true},

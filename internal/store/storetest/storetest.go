@@ -45,6 +45,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"TxSeesOwnWrites", testTxSeesOwnWrites},
 		{"Runs", testRuns},
 		{"RunSlots", testRunSlots},
+		{"RunClaims", testRunClaims},
 		{"Changes", testChanges},
 		{"ConcurrentUpdates", testConcurrentUpdates},
 		{"Events", testEvents},
@@ -321,16 +322,8 @@ func testUserUniqueness(t *testing.T, s store.Store) {
 		u := directory.User{AccountID: a.ID, UserAttributes: directory.UserAttributes{Username: username, Email: email}}
 		return s.Update(ctx, func(tx store.Tx) error { return tx.CreateUser(ctx, &u) })
 	}
-	err := create("ANN@example.COM", "")
-	wantErr(t, err, store.ErrAlreadyExists, "CreateUser with a taken username")
-	if err != nil && !strings.Contains(err.Error(), "username") {
-		t.Errorf("error %q does not name the username", err)
-	}
-	err = create("carol@example.com", "BOB@example.com")
-	wantErr(t, err, store.ErrAlreadyExists, "CreateUser with a taken email")
-	if err != nil && !strings.Contains(err.Error(), "email") {
-		t.Errorf("error %q does not name the email", err)
-	}
+	wantTaken(t, create("ANN@example.COM", ""), "username", "CreateUser with a taken username")
+	wantTaken(t, create("carol@example.com", "BOB@example.com"), "email", "CreateUser with a taken email")
 	// Users without email are many.
 	for _, n := range []string{"c1", "c2", "c3"} {
 		if err := create(n, ""); err != nil {
@@ -339,24 +332,32 @@ func testUserUniqueness(t *testing.T, s store.Store) {
 	}
 	// Another account has its own names.
 	mkUser(t, s, b.ID, "ann@example.com", "ann@example.com")
+	userUniquenessOnUpdate(t, s, ann, bob)
+	userConflictsInsideATx(t, s, a.ID, ann, bob)
+}
 
+// wantTaken checks that err is ErrAlreadyExists naming field.
+func wantTaken(t *testing.T, err error, field, what string) {
+	t.Helper()
+	wantErr(t, err, store.ErrAlreadyExists, what)
+	if err != nil && !strings.Contains(err.Error(), field) {
+		t.Errorf("error %q does not name the %s", err, field)
+	}
+}
+
+// userUniquenessOnUpdate: a user cannot take another's username or email,
+// whatever the case, and keeps its own under another case.
+func userUniquenessOnUpdate(t *testing.T, s store.Store, ann, bob directory.User) {
+	ctx := t.Context()
 	upd := func(u directory.User) error {
 		return s.Update(ctx, func(tx store.Tx) error { return tx.UpdateUser(ctx, u) })
 	}
 	v := bob
 	v.Username = "ann@EXAMPLE.com"
-	err = upd(v)
-	wantErr(t, err, store.ErrAlreadyExists, "UpdateUser to a taken username")
-	if err != nil && !strings.Contains(err.Error(), "username") {
-		t.Errorf("error %q does not name the username", err)
-	}
+	wantTaken(t, upd(v), "username", "UpdateUser to a taken username")
 	v = bob
 	v.Email = "ANN@example.com"
-	err = upd(v)
-	wantErr(t, err, store.ErrAlreadyExists, "UpdateUser to a taken email")
-	if err != nil && !strings.Contains(err.Error(), "email") {
-		t.Errorf("error %q does not name the email", err)
-	}
+	wantTaken(t, upd(v), "email", "UpdateUser to a taken email")
 	// A user keeps its own name and email under another case.
 	v = ann
 	v.Username, v.Email = "ANN@example.com", "Ann@Example.COM"
@@ -368,9 +369,13 @@ func testUserUniqueness(t *testing.T, s store.Store) {
 	if err := upd(v); err != nil {
 		t.Errorf("UpdateUser clearing its email: %v", err)
 	}
+}
+
+func userConflictsInsideATx(t *testing.T, s store.Store, accountID string, ann, bob directory.User) {
+	ctx, a := t.Context(), directory.Account{ID: accountID}
 	// A conflict inside a transaction does not spoil the transaction: an
 	// apply counts the conflict and goes on.
-	err = s.Update(ctx, func(tx store.Tx) error {
+	err := s.Update(ctx, func(tx store.Tx) error {
 		u := directory.User{AccountID: a.ID, UserAttributes: directory.UserAttributes{Username: "ann@example.com"}}
 		if err := tx.CreateUser(ctx, &u); !errors.Is(err, store.ErrAlreadyExists) {
 			return fmt.Errorf("CreateUser: got %v, want ErrAlreadyExists", err)
@@ -611,10 +616,43 @@ func allUsers(t *testing.T, s store.Store, accountID string, q store.UserQuery) 
 }
 
 func testUserListing(t *testing.T, s store.Store) {
-	ctx := t.Context()
 	a := mkAccount(t, s, "a")
 	src := mkSource(t, s, a.ID, "src")
-	var active, disabled, trash, linked []string
+	active, disabled, trash, linked := mkListedUsers(t, s, a.ID, src.ID)
+	sorted := sortedFold
+	notTrash := sorted(active, disabled)
+	for _, limit := range []int{0, 1, 4, 7, 15, 16, 100} {
+		if got := allUsers(t, s, a.ID, store.UserQuery{Limit: limit}); !slices.Equal(got, notTrash) {
+			t.Errorf("limit %d: got %v\nwant %v", limit, got, notTrash)
+		}
+	}
+	if got := allUsers(t, s, a.ID, store.UserQuery{States: []directory.State{directory.StateTrash}, Limit: 2}); !slices.Equal(got, sorted(trash)) {
+		t.Errorf("trash: got %v, want %v", got, sorted(trash))
+	}
+	all := []directory.State{directory.StateActive, directory.StateDisabled, directory.StateTrash}
+	if got := allUsers(t, s, a.ID, store.UserQuery{States: all, SourceID: src.ID, Limit: 3}); !slices.Equal(got, sorted(linked)) {
+		t.Errorf("linked: got %v, want %v", got, sorted(linked))
+	}
+	for search, want := range map[string][]string{
+		"person 1":       sorted(filterSub(notTrash, []string{"01@", "10@", "12@", "13@", "14@", "16@", "17@", "18@"})),
+		"USER08":         {"USER08@example.com"},
+		"special_100%":   {"user06@example.com"},
+		"r_1":            nil, // _ is no wildcard: "user01" does not match
+		"100%@":          {"user06@example.com"},
+		"nobody-matches": nil,
+	} {
+		if got := allUsers(t, s, a.ID, store.UserQuery{Search: search, Limit: 2}); !slices.Equal(got, want) {
+			t.Errorf("search %q: got %v, want %v", search, got, want)
+		}
+	}
+	userListingCursor(t, s, a.ID, notTrash)
+}
+
+// mkListedUsers makes 23 users, active, disabled and in the trash, their
+// names in mixed case, some linked to the source; it returns the names by
+// state and the linked ones.
+func mkListedUsers(t *testing.T, s store.Store, accountID, sourceID string) (active, disabled, trash, linked []string) {
+	ctx, a, src := t.Context(), directory.Account{ID: accountID}, directory.Source{ID: sourceID}
 	update(t, s, func(tx store.Tx) error {
 		for i := range 23 {
 			u := directory.User{AccountID: a.ID, UserAttributes: directory.UserAttributes{
@@ -648,36 +686,22 @@ func testUserListing(t *testing.T, s store.Store) {
 		}
 		return nil
 	})
-	sorted := func(l ...[]string) []string {
-		out := slices.Concat(l...)
-		slices.SortFunc(out, func(a, b string) int { return strings.Compare(strings.ToLower(a), strings.ToLower(b)) })
-		return out
-	}
-	notTrash := sorted(active, disabled)
-	for _, limit := range []int{0, 1, 4, 7, 15, 16, 100} {
-		if got := allUsers(t, s, a.ID, store.UserQuery{Limit: limit}); !slices.Equal(got, notTrash) {
-			t.Errorf("limit %d: got %v\nwant %v", limit, got, notTrash)
-		}
-	}
-	if got := allUsers(t, s, a.ID, store.UserQuery{States: []directory.State{directory.StateTrash}, Limit: 2}); !slices.Equal(got, sorted(trash)) {
-		t.Errorf("trash: got %v, want %v", got, sorted(trash))
-	}
-	all := []directory.State{directory.StateActive, directory.StateDisabled, directory.StateTrash}
-	if got := allUsers(t, s, a.ID, store.UserQuery{States: all, SourceID: src.ID, Limit: 3}); !slices.Equal(got, sorted(linked)) {
-		t.Errorf("linked: got %v, want %v", got, sorted(linked))
-	}
-	for search, want := range map[string][]string{
-		"person 1":       sorted(filterSub(notTrash, []string{"01@", "10@", "12@", "13@", "14@", "16@", "17@", "18@"})),
-		"USER08":         {"USER08@example.com"},
-		"special_100%":   {"user06@example.com"},
-		"r_1":            nil, // _ is no wildcard: "user01" does not match
-		"100%@":          {"user06@example.com"},
-		"nobody-matches": nil,
-	} {
-		if got := allUsers(t, s, a.ID, store.UserQuery{Search: search, Limit: 2}); !slices.Equal(got, want) {
-			t.Errorf("search %q: got %v, want %v", search, got, want)
-		}
-	}
+	return active, disabled, trash, linked
+}
+
+// sortedFold is the lists joined and sorted case-insensitively, as
+// listings are.
+func sortedFold(l ...[]string) []string {
+	out := slices.Concat(l...)
+	slices.SortFunc(out, func(a, b string) int { return strings.Compare(strings.ToLower(a), strings.ToLower(b)) })
+	return out
+}
+
+// userListingCursor: a page that ends at the last user has no Next; users
+// added behind the cursor do not shift the pages after it; a bad cursor is
+// refused.
+func userListingCursor(t *testing.T, s store.Store, accountID string, notTrash []string) {
+	ctx, a := t.Context(), directory.Account{ID: accountID}
 	// A page that ends exactly at the last user has no Next.
 	p := must[store.Page[directory.User]](t)(s.Users(ctx, a.ID, store.UserQuery{Limit: len(notTrash)}))
 	if p.Next != "" || len(p.Items) != len(notTrash) {
@@ -714,64 +738,9 @@ func testGroupListing(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	a := mkAccount(t, s, "a")
 	src := mkSource(t, s, a.ID, "src")
-	var ids []string // in the order the listing must give
-	update(t, s, func(tx store.Tx) error {
-		// Many groups share names: paging must still be exact.
-		for i := range 17 {
-			g := directory.Group{AccountID: a.ID, GroupAttributes: directory.GroupAttributes{
-				Name: []string{"Sales", "sales", "Eng", "Ops"}[i%4], Mail: fmt.Sprintf("g%d@example.com", i)}}
-			if i == 16 {
-				g.State = directory.StateTrash
-			}
-			if err := tx.CreateGroup(ctx, &g); err != nil {
-				return err
-			}
-			if i%2 == 0 {
-				if err := tx.Link(ctx, directory.MemberGroup, g.ID, directory.SourceLink{SourceID: src.ID, ExternalID: fmt.Sprint(i)}); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	})
-	var want []string
-	var wantLinked []string
-	full := must[store.Page[directory.Group]](t)(s.Groups(ctx, a.ID, store.GroupQuery{}))
-	for i, g := range full.Items {
-		ids = append(ids, g.ID)
-		if i > 0 {
-			prev := full.Items[i-1]
-			if c := strings.Compare(strings.ToLower(prev.Name), strings.ToLower(g.Name)); c > 0 || (c == 0 && prev.ID >= g.ID) {
-				t.Errorf("groups out of order: %s/%s before %s/%s", prev.Name, prev.ID, g.Name, g.ID)
-			}
-		}
-		if g.State == directory.StateTrash {
-			t.Errorf("trashed group %s listed", g.ID)
-		}
-		want = append(want, g.ID)
-		if len(g.Sources) == 1 {
-			wantLinked = append(wantLinked, g.ID)
-		}
-	}
-	if len(want) != 16 || len(wantLinked) != 8 {
-		t.Fatalf("listed %d groups, %d linked; want 16, 8", len(want), len(wantLinked))
-	}
-	page := func(q store.GroupQuery) []string {
-		var out []string
-		for {
-			p := must[store.Page[directory.Group]](t)(s.Groups(ctx, a.ID, q))
-			for _, g := range p.Items {
-				out = append(out, g.ID)
-			}
-			if p.Next == "" {
-				return out
-			}
-			if len(out) > 100 {
-				t.Fatalf("paging does not end: %d groups listed", len(out))
-			}
-			q.After = p.Next
-		}
-	}
+	mkListedGroups(t, s, a.ID, src.ID)
+	full, want, wantLinked := listedGroups(t, s, a.ID)
+	page := func(q store.GroupQuery) []string { return allGroups(t, s, a.ID, q) }
 	for _, limit := range []int{1, 3, 4, 5} {
 		if got := page(store.GroupQuery{Limit: limit}); !slices.Equal(got, want) {
 			t.Errorf("limit %d: got %v, want %v", limit, got, want)
@@ -800,6 +769,77 @@ func testGroupListing(t *testing.T, s store.Store) {
 	wantErr(t, err, store.ErrNotFound, "GroupByName(nobody)")
 }
 
+// mkListedGroups makes 17 groups, many sharing a name, one in the trash,
+// every other one linked to the source.
+func mkListedGroups(t *testing.T, s store.Store, accountID, sourceID string) {
+	ctx, a, src := t.Context(), directory.Account{ID: accountID}, directory.Source{ID: sourceID}
+	update(t, s, func(tx store.Tx) error {
+		// Many groups share names: paging must still be exact.
+		for i := range 17 {
+			g := directory.Group{AccountID: a.ID, GroupAttributes: directory.GroupAttributes{
+				Name: []string{"Sales", "sales", "Eng", "Ops"}[i%4], Mail: fmt.Sprintf("g%d@example.com", i)}}
+			if i == 16 {
+				g.State = directory.StateTrash
+			}
+			if err := tx.CreateGroup(ctx, &g); err != nil {
+				return err
+			}
+			if i%2 == 0 {
+				if err := tx.Link(ctx, directory.MemberGroup, g.ID, directory.SourceLink{SourceID: src.ID, ExternalID: fmt.Sprint(i)}); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// listedGroups lists the groups at once, checks their order (by name,
+// case-insensitively, then id) and returns the page, the ids listed and
+// the ids of the linked ones.
+func listedGroups(t *testing.T, s store.Store, accountID string) (full store.Page[directory.Group], want, wantLinked []string) {
+	ctx := t.Context()
+	full = must[store.Page[directory.Group]](t)(s.Groups(ctx, accountID, store.GroupQuery{}))
+	for i, g := range full.Items {
+		if i > 0 {
+			prev := full.Items[i-1]
+			if c := strings.Compare(strings.ToLower(prev.Name), strings.ToLower(g.Name)); c > 0 || (c == 0 && prev.ID >= g.ID) {
+				t.Errorf("groups out of order: %s/%s before %s/%s", prev.Name, prev.ID, g.Name, g.ID)
+			}
+		}
+		if g.State == directory.StateTrash {
+			t.Errorf("trashed group %s listed", g.ID)
+		}
+		want = append(want, g.ID)
+		if len(g.Sources) == 1 {
+			wantLinked = append(wantLinked, g.ID)
+		}
+	}
+	if len(want) != 16 || len(wantLinked) != 8 {
+		t.Fatalf("listed %d groups, %d linked; want 16, 8", len(want), len(wantLinked))
+	}
+	return full, want, wantLinked
+}
+
+// allGroups lists the groups page by page and returns their ids.
+func allGroups(t *testing.T, s store.Store, accountID string, q store.GroupQuery) []string {
+	t.Helper()
+	var out []string
+	for {
+		p := must[store.Page[directory.Group]](t)(s.Groups(t.Context(), accountID, q))
+		for _, g := range p.Items {
+			out = append(out, g.ID)
+		}
+		if p.Next == "" {
+			return out
+		}
+		if len(out) > 100 {
+			t.Fatalf("paging does not end: %d groups listed", len(out))
+		}
+		q.After = p.Next
+	}
+}
+
 func sourceUser(ext, username string) directory.SourceUser {
 	return directory.SourceUser{ExternalID: ext, Enabled: true, UserAttributes: directory.UserAttributes{
 		Username: username, Email: username, BusinessPhones: []string{"+1 555"}, Licenses: []string{"l"}}}
@@ -807,62 +847,12 @@ func sourceUser(ext, username string) directory.SourceUser {
 
 func testStaging(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	var users []directory.SourceUser
-	for i := range 10 {
-		users = append(users, sourceUser(fmt.Sprintf("u%02d", i), fmt.Sprintf("user%d", i)))
-	}
-	// u03 twice in one call, u05 again in a later call: the last wins.
-	again := sourceUser("u03", "renamed3")
-	again.Enabled = false
-	if err := s.StageUsers(ctx, "run1", append(users, again)); err != nil {
-		t.Fatal(err)
-	}
-	later := sourceUser("u05", "renamed5")
-	if err := s.StageUsers(ctx, "run1", []directory.SourceUser{later}); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.StageUsers(ctx, "run2", users[:2]); err != nil {
-		t.Fatal(err)
-	}
-	want := slices.Clone(users)
-	want[3], want[5] = again, later
-	gs := []directory.SourceGroup{
-		{ExternalID: "g2", GroupAttributes: directory.GroupAttributes{Name: "two", GroupTypes: []string{"Unified"}, SecurityEnabled: true}},
-		{ExternalID: "g1", GroupAttributes: directory.GroupAttributes{Name: "one"}},
-		{ExternalID: "g2", GroupAttributes: directory.GroupAttributes{Name: "two again"}},
-	}
-	if err := s.StageGroups(ctx, "run1", gs); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.StageMemberships(ctx, "run1", []directory.SourceMembership{
-		{GroupExternalID: "g1", MemberExternalID: "u01", MemberKind: directory.MemberUser},
-		{GroupExternalID: "g1", MemberExternalID: "u01", MemberKind: directory.MemberUser},
-	}); err != nil {
-		t.Fatal(err)
-	}
+	want, gs := stageRun1(t, s)
 	update(t, s, func(tx store.Tx) error {
 		for _, limit := range []int{0, 1, 3, 10} {
-			var got []directory.SourceUser
-			after := ""
-			for {
-				page, err := tx.StagedUsers(ctx, "run1", after, limit)
-				if err != nil {
-					return err
-				}
-				if len(got) > 100 {
-					return fmt.Errorf("limit %d: paging does not end", limit)
-				}
-				if len(page) == 0 {
-					break
-				}
-				if limit > 0 && len(page) > limit {
-					return fmt.Errorf("page of %d with limit %d", len(page), limit)
-				}
-				got = append(got, page...)
-				after = page[len(page)-1].ExternalID
-				if limit == 0 {
-					break
-				}
+			got, err := allStagedUsers(ctx, tx, "run1", limit)
+			if err != nil {
+				return err
 			}
 			if !reflect.DeepEqual(got, want) {
 				return fmt.Errorf("limit %d: staged users\n got %+v\nwant %+v", limit, got, want)
@@ -900,6 +890,72 @@ func testStaging(t *testing.T, s store.Store) {
 	})
 	if err := s.StageUsers(ctx, "run3", []directory.SourceUser{{}}); err == nil {
 		t.Error("StageUsers of a user without external id: no error")
+	}
+}
+
+// stageRun1 stages users, groups and memberships for run1 (with repeats,
+// the last of which wins), and two users for run2; it returns the users
+// and groups given for run1.
+func stageRun1(t *testing.T, s store.Store) ([]directory.SourceUser, []directory.SourceGroup) {
+	ctx := t.Context()
+	var users []directory.SourceUser
+	for i := range 10 {
+		users = append(users, sourceUser(fmt.Sprintf("u%02d", i), fmt.Sprintf("user%d", i)))
+	}
+	// u03 twice in one call, u05 again in a later call: the last wins.
+	again := sourceUser("u03", "renamed3")
+	again.Enabled = false
+	if err := s.StageUsers(ctx, "run1", append(users, again)); err != nil {
+		t.Fatal(err)
+	}
+	later := sourceUser("u05", "renamed5")
+	if err := s.StageUsers(ctx, "run1", []directory.SourceUser{later}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.StageUsers(ctx, "run2", users[:2]); err != nil {
+		t.Fatal(err)
+	}
+	want := slices.Clone(users)
+	want[3], want[5] = again, later
+	gs := []directory.SourceGroup{
+		{ExternalID: "g2", GroupAttributes: directory.GroupAttributes{Name: "two", GroupTypes: []string{"Unified"}, SecurityEnabled: true}},
+		{ExternalID: "g1", GroupAttributes: directory.GroupAttributes{Name: "one"}},
+		{ExternalID: "g2", GroupAttributes: directory.GroupAttributes{Name: "two again"}},
+	}
+	if err := s.StageGroups(ctx, "run1", gs); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.StageMemberships(ctx, "run1", []directory.SourceMembership{
+		{GroupExternalID: "g1", MemberExternalID: "u01", MemberKind: directory.MemberUser},
+		{GroupExternalID: "g1", MemberExternalID: "u01", MemberKind: directory.MemberUser},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return want, gs
+}
+
+// allStagedUsers reads a run's staged users limit at a time.
+func allStagedUsers(ctx context.Context, tx store.Tx, runID string, limit int) ([]directory.SourceUser, error) {
+	var got []directory.SourceUser
+	for after := ""; ; {
+		page, err := tx.StagedUsers(ctx, runID, after, limit)
+		if err != nil {
+			return nil, err
+		}
+		if len(got) > 100 {
+			return nil, fmt.Errorf("limit %d: paging does not end", limit)
+		}
+		if len(page) == 0 {
+			return got, nil
+		}
+		if limit > 0 && len(page) > limit {
+			return nil, fmt.Errorf("page of %d with limit %d", len(page), limit)
+		}
+		got = append(got, page...)
+		after = page[len(page)-1].ExternalID
+		if limit == 0 {
+			return got, nil
+		}
 	}
 }
 
@@ -1113,6 +1169,19 @@ func testSyncMemberships(t *testing.T, s store.Store) {
 	a := mkAccount(t, s, "a")
 	src := mkSource(t, s, a.ID, "src")
 	src2 := mkSource(t, s, a.ID, "src2")
+	ids := mkMembershipWorld(t, s, a.ID, src.ID)
+	direct := func(g string) []string {
+		return memberNames(must[[]directory.Member](t)(s.Members(ctx, a.ID, ids[g], false)))
+	}
+	firstMembershipSync(t, s, src.ID, direct)
+	laterMembershipSyncs(t, s, src.ID, src2.ID, ids, direct)
+}
+
+// mkMembershipWorld makes users ann, bob, cat (linked to the source as
+// u-NAME) and dan (not linked), groups G1, G2 (linked as g-NAME) and G3 (not
+// linked); it returns their ids by name.
+func mkMembershipWorld(t *testing.T, s store.Store, accountID, sourceID string) map[string]string {
+	a, src := directory.Account{ID: accountID}, directory.Source{ID: sourceID}
 	ids := map[string]string{}
 	for _, n := range []string{"ann", "bob", "cat", "dan"} {
 		u := mkUser(t, s, a.ID, n, "")
@@ -1128,6 +1197,13 @@ func testSyncMemberships(t *testing.T, s store.Store) {
 			link(t, s, directory.MemberGroup, g.ID, src.ID, "g-"+n)
 		}
 	}
+	return ids
+}
+
+// firstMembershipSync: only memberships between linked users and groups
+// are added; the same staged set again changes nothing.
+func firstMembershipSync(t *testing.T, s store.Store, sourceID string, direct func(g string) []string) {
+	src := directory.Source{ID: sourceID}
 	added, removed := syncRun(t, s, src.ID, "r1",
 		[3]string{"g-G1", "user", "u-ann"},
 		[3]string{"g-G1", "user", "u-bob"},
@@ -1141,9 +1217,6 @@ func testSyncMemberships(t *testing.T, s store.Store) {
 	if want := []string{"G1>ann", "G1>bob", "G2>G1", "G2>cat"}; !slices.Equal(added, want) || len(removed) != 0 {
 		t.Errorf("first sync: added %v removed %v; want added %v", added, removed, want)
 	}
-	direct := func(g string) []string {
-		return memberNames(must[[]directory.Member](t)(s.Members(ctx, a.ID, ids[g], false)))
-	}
 	if got, want := direct("G1"), []string{"user:ann", "user:bob"}; !slices.Equal(got, want) {
 		t.Errorf("G1 members %v, want %v", got, want)
 	}
@@ -1155,7 +1228,13 @@ func testSyncMemberships(t *testing.T, s store.Store) {
 	if added, removed := syncRun(t, s, src.ID, "r1"); len(added)+len(removed) != 0 {
 		t.Errorf("resync: added %v removed %v", added, removed)
 	}
+}
 
+// laterMembershipSyncs: a run removes what its source no longer says, but
+// not what another source owns too; an empty run removes all the source
+// owns.
+func laterMembershipSyncs(t *testing.T, s store.Store, sourceID, source2ID string, ids map[string]string, direct func(g string) []string) {
+	src, src2 := directory.Source{ID: sourceID}, directory.Source{ID: source2ID}
 	// src2 owns G1>bob too, through its own links.
 	link(t, s, directory.MemberUser, ids["bob"], src2.ID, "b")
 	link(t, s, directory.MemberGroup, ids["G1"], src2.ID, "g1")
@@ -1164,7 +1243,7 @@ func testSyncMemberships(t *testing.T, s store.Store) {
 	}
 
 	// The next run of src: bob leaves G1, cat joins, G1 leaves G2.
-	added, removed = syncRun(t, s, src.ID, "r2",
+	added, removed := syncRun(t, s, src.ID, "r2",
 		[3]string{"g-G1", "user", "u-ann"},
 		[3]string{"g-G1", "user", "u-cat"},
 		[3]string{"g-G2", "user", "u-cat"},
@@ -1514,6 +1593,28 @@ func testTxSeesOwnWrites(t *testing.T, s store.Store) {
 
 func testRuns(t *testing.T, s store.Store) {
 	ctx := t.Context()
+	w := mkRuns(t, s)
+	if w.older.Outcome != directory.OutcomeRunning {
+		t.Errorf("new run's outcome %q, want running", w.older.Outcome)
+	}
+	if got := must[directory.Run](t)(s.Run(ctx, w.a.ID, w.full.ID)); !reflect.DeepEqual(got, w.full) {
+		t.Errorf("Run:\n got %+v\nwant %+v", got, w.full)
+	}
+	w.listings(t, s)
+	w.byOutcome(t, s)
+	w.updateAndHistory(t, s)
+}
+
+// runsWorld is four runs of two sources of an account: full has every
+// field set; other and same started at once.
+type runsWorld struct {
+	a                        directory.Account
+	src                      directory.Source
+	full, older, other, same directory.Run
+}
+
+func mkRuns(t *testing.T, s store.Store) *runsWorld {
+	ctx := t.Context()
 	a := mkAccount(t, s, "a")
 	src := mkSource(t, s, a.ID, "src")
 	src2 := mkSource(t, s, a.ID, "src2")
@@ -1534,19 +1635,20 @@ func testRuns(t *testing.T, s store.Store) {
 		}
 		return nil
 	})
-	if older.Outcome != directory.OutcomeRunning {
-		t.Errorf("new run's outcome %q, want running", older.Outcome)
+	return &runsWorld{a: a, src: src, full: full, older: older, other: other, same: same}
+}
+
+func runIDs(rs []directory.Run) []string {
+	var out []string
+	for _, r := range rs {
+		out = append(out, r.ID)
 	}
-	if got := must[directory.Run](t)(s.Run(ctx, a.ID, full.ID)); !reflect.DeepEqual(got, full) {
-		t.Errorf("Run:\n got %+v\nwant %+v", got, full)
-	}
-	ids := func(rs []directory.Run) []string {
-		var out []string
-		for _, r := range rs {
-			out = append(out, r.ID)
-		}
-		return out
-	}
+	return out
+}
+
+// listings: newest first, by source, limited, and paged.
+func (w *runsWorld) listings(t *testing.T, s store.Store) {
+	ctx, a, src, full, older, other, same, ids := t.Context(), w.a, w.src, w.full, w.older, w.other, w.same, runIDs
 	// Newest first; the two runs started at once, newest created first.
 	if got, want := ids(must[[]directory.Run](t)(s.Runs(ctx, a.ID, "", 0))), []string{full.ID, same.ID, other.ID, older.ID}; !slices.Equal(got, want) {
 		t.Errorf("Runs = %v, want %v", got, want)
@@ -1577,7 +1679,11 @@ func testRuns(t *testing.T, s store.Store) {
 	if p := must[store.Page[directory.Run]](t)(s.RunPage(ctx, a.ID, store.RunQuery{SourceID: src.ID, Limit: 2})); p.Next != "" || len(p.Items) != 2 {
 		t.Errorf("RunPage of src by 2 = %v next %q, want both runs and no next page", ids(p.Items), p.Next)
 	}
+}
 
+// byOutcome: every account's runs of one outcome, oldest first.
+func (w *runsWorld) byOutcome(t *testing.T, s store.Store) {
+	ctx, older, other, same, ids := t.Context(), w.older, w.other, w.same, runIDs
 	// Every account's runs of one outcome, oldest first.
 	b := mkAccount(t, s, "b")
 	queued := directory.Run{AccountID: b.ID, Kind: directory.RunDelta, StartedAt: tm(2, 0), Outcome: directory.OutcomeQueued}
@@ -1588,7 +1694,12 @@ func testRuns(t *testing.T, s store.Store) {
 	if got, want := ids(must[[]directory.Run](t)(s.RunsByOutcome(ctx, directory.OutcomeQueued))), []string{queued.ID}; !slices.Equal(got, want) {
 		t.Errorf("RunsByOutcome(queued) = %v, want %v", got, want)
 	}
+}
 
+// updateAndHistory: a run's update is stored whole, and run history
+// outlives its source.
+func (w *runsWorld) updateAndHistory(t *testing.T, s store.Store) {
+	ctx, a, src, older := t.Context(), w.a, w.src, w.older
 	older.Outcome, older.FinishedAt, older.Counts.Created, older.Reason = directory.OutcomeSucceeded, tm(3, 0), 42, ""
 	older.Skips = map[string]int{"x": 1}
 	update(t, s, func(tx store.Tx) error { return tx.UpdateRun(ctx, older) })

@@ -1,0 +1,173 @@
+package manage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/dirsync/dirsync/internal/directory"
+	"github.com/dirsync/dirsync/internal/store"
+)
+
+// Running as a fleet: several dirsync serve processes on one database
+// share the queued runs. The process that will execute a queued run claims
+// it for a while (renewed while it waits for a worker); a process that
+// dies lets its claims run out, one that shuts down hands them back. A run
+// that is running holds its source's lease (package engine); a run whose
+// lease ran out lost its process, and is marked interrupted and queued
+// again (RecoverOrphans).
+
+// ClaimQueued claims up to limit due queued runs for holder, for ttl, and
+// returns them as jobs.
+func (m *Manager) ClaimQueued(ctx context.Context, holder string, limit int, ttl time.Duration) ([]Job, error) {
+	var runs []directory.Run
+	err := m.d.Store.Update(ctx, func(tx store.Tx) error {
+		now := m.now()
+		var err error
+		runs, err = tx.ClaimQueuedRuns(ctx, holder, now, now.Add(ttl), limit)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim queued runs: %w", err)
+	}
+	jobs := make([]Job, len(runs))
+	for i, r := range runs {
+		jobs[i] = Job{Run: r, Attempt: 1}
+	}
+	return jobs, nil
+}
+
+// ClaimJob claims a job's run for holder, for ttl; false means another
+// process has it, or it is no longer queued.
+func (m *Manager) ClaimJob(ctx context.Context, job Job, holder string, ttl time.Duration) (bool, error) {
+	var ok bool
+	err := m.d.Store.Update(ctx, func(tx store.Tx) error {
+		now := m.now()
+		var err error
+		ok, err = tx.ClaimRun(ctx, job.Run.AccountID, job.Run.ID, holder, now, now.Add(ttl))
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("claim run %s: %w", job.Run.ID, err)
+	}
+	return ok, nil
+}
+
+// RenewClaims extends holder's claims on its queued runs by ttl from now.
+func (m *Manager) RenewClaims(ctx context.Context, holder string, ttl time.Duration) error {
+	err := m.d.Store.Update(ctx, func(tx store.Tx) error { return tx.RenewRunClaims(ctx, holder, m.now().Add(ttl)) })
+	if err != nil {
+		return fmt.Errorf("renew run claims: %w", err)
+	}
+	return nil
+}
+
+// ReleaseClaims hands holder's queued runs to the other processes, and
+// returns how many it handed on.
+func (m *Manager) ReleaseClaims(ctx context.Context, holder string) (int, error) {
+	var n int
+	err := m.d.Store.Update(ctx, func(tx store.Tx) error {
+		var err error
+		n, err = tx.ReleaseRunClaims(ctx, holder)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("hand on queued runs: %w", err)
+	}
+	return n, nil
+}
+
+// maxInterrupted is how many runs of a source in a row may be interrupted
+// before RecoverOrphans stops queueing them again: a run that kills every
+// process that runs it must not take the fleet down one by one.
+const maxInterrupted = 3
+
+// RecoverOrphans marks interrupted the runs whose process died (their
+// source's lease ran out while they were running) and queues each again,
+// for whichever process claims it; it returns the runs queued. A dry run,
+// a single-user run, a source with a run queued already, and a source
+// whose last maxInterrupted runs were all interrupted are not queued again.
+func (m *Manager) RecoverOrphans(ctx context.Context) ([]directory.Run, error) {
+	orphans, err := m.d.Store.OrphanedRuns(ctx, m.now())
+	if err != nil {
+		return nil, fmt.Errorf("find orphaned runs: %w", err)
+	}
+	bySource := map[string][]directory.Run{}
+	var order []string
+	for _, r := range orphans {
+		if bySource[r.SourceID] == nil {
+			order = append(order, r.SourceID)
+		}
+		bySource[r.SourceID] = append(bySource[r.SourceID], r)
+	}
+	var queued []directory.Run
+	var errs []error
+	for _, id := range order {
+		runs := bySource[id]
+		src, err := m.d.Store.Source(ctx, runs[0].AccountID, id)
+		if errors.Is(err, store.ErrNotFound) {
+			continue // the source went; its next lease is never taken
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if err := m.reap(ctx, src); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, r := range runs {
+			retry, err := m.requeueInterrupted(ctx, src, r)
+			if err != nil {
+				errs = append(errs, err)
+			}
+			if retry.ID != "" {
+				queued = append(queued, retry)
+				m.d.Logger.Warn("run interrupted: its process stopped; queued again", "account", src.AccountID,
+					"source", src.ID, "run", r.ID, "retry", retry.ID)
+			}
+		}
+	}
+	return queued, errors.Join(errs...)
+}
+
+// requeueInterrupted queues again a run reap found interrupted, and says
+// so in its reason.
+func (m *Manager) requeueInterrupted(ctx context.Context, src directory.Source, dead directory.Run) (directory.Run, error) {
+	var retry directory.Run
+	err := m.d.Store.Update(ctx, func(tx store.Tx) error {
+		retry = directory.Run{}
+		cur, err := tx.Run(ctx, dead.AccountID, dead.ID)
+		if err != nil || cur.Outcome != directory.OutcomeInterrupted || cur.DryRun || cur.Kind == directory.RunSingle {
+			return err
+		}
+		recent, err := tx.Runs(ctx, src.AccountID, src.ID, maxInterrupted+1)
+		if err != nil {
+			return err
+		}
+		streak := 0
+		for _, r := range recent {
+			if r.Outcome == directory.OutcomeQueued {
+				return nil // a queued run syncs the source anyway
+			}
+			if r.Outcome != directory.OutcomeInterrupted {
+				break
+			}
+			streak++
+		}
+		if streak > maxInterrupted {
+			return nil
+		}
+		retry = newRun(src, SyncRequest{Full: cur.Kind == directory.RunFull, Trigger: cur.Trigger}, Actor{}, directory.OutcomeQueued, m.now())
+		if err := tx.CreateRun(ctx, &retry); err != nil {
+			return err
+		}
+		cur.Reason += "; queued again as run " + retry.ID
+		return tx.UpdateRun(ctx, cur)
+	})
+	if err != nil {
+		return directory.Run{}, fmt.Errorf("queue interrupted run %s again: %w", dead.ID, err)
+	}
+	return retry, nil
+}
