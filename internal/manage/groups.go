@@ -24,7 +24,7 @@ func (m *Manager) Groups(ctx context.Context, actor Actor, q GroupQuery) (Page[d
 	if err := actor.require(ActRead); err != nil {
 		return Page[directory.Group]{}, err
 	}
-	if err := checkSearch(q.Search); err != nil {
+	if err := CheckSearch(q.Search); err != nil {
 		return Page[directory.Group]{}, err
 	}
 	sq := store.GroupQuery{States: q.States, Search: q.Search, Limit: q.Limit, Name: strings.TrimSpace(q.Name)}

@@ -696,7 +696,7 @@ func (m *Manager) SearchSource(ctx context.Context, actor Actor, key, what, quer
 	if strings.TrimSpace(query) == "" {
 		return SearchResult{}, invalid("search", "the search text is required: the start of a name to look for")
 	}
-	if err := checkSearch(query); err != nil {
+	if err := CheckSearch(query); err != nil {
 		return SearchResult{}, err
 	}
 	src, err := m.findSource(ctx, m.d.Store, actor, key)

@@ -60,7 +60,7 @@ func (m *Manager) Users(ctx context.Context, actor Actor, q UserQuery) (Page[dir
 	if err := actor.require(ActRead); err != nil {
 		return Page[directory.User]{}, err
 	}
-	if err := checkSearch(q.Search); err != nil {
+	if err := CheckSearch(q.Search); err != nil {
 		return Page[directory.User]{}, err
 	}
 	sq := store.UserQuery{States: q.States, Search: q.Search, Limit: q.Limit, Tag: strings.TrimSpace(q.Tag),
@@ -99,9 +99,9 @@ func (m *Manager) Users(ctx context.Context, actor Actor, q UserQuery) (Page[dir
 // types, and the database's pattern matcher refuses it past some length.
 const MaxSearch = 400
 
-// checkSearch refuses a listing's search text that is too long or holds a
+// CheckSearch refuses a listing's search text that is too long or holds a
 // control character (a NUL would otherwise match every row).
-func checkSearch(s string) error {
+func CheckSearch(s string) error {
 	if len(s) > MaxSearch {
 		return invalid("search", "search is %d characters long: at most %d", len(s), MaxSearch)
 	}

@@ -87,3 +87,19 @@ func FuzzParseCursorAge(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseRunTime: no panic, and what is accepted is within bounds.
+func FuzzParseRunTime(f *testing.F) {
+	for _, seed := range []string{"", "90m", "4h", "1m", "48h", "59s", "49h", "-1h", "1e9h", "h", " 2h ", "3h0m0s"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		d, err := ParseRunTime(text)
+		if err == nil && d != 0 && (d < minRunTime || d > maxRunTime) {
+			t.Fatalf("%q accepted as %s", text, d)
+		}
+		if s := (Settings{MaxRunTime: text}); err == nil && (s.RunTime() < minRunTime || s.RunTime() > maxRunTime) {
+			t.Fatalf("%q gives a run time of %s", text, s.RunTime())
+		}
+	})
+}
