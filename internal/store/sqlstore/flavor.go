@@ -44,6 +44,9 @@ type flavor struct {
 	// createDiff creates SyncMemberships' temporary table, gone at the
 	// latest when the transaction ends.
 	createDiff string
+	// createLog creates the table logDiff numbers sync_diff's rows in, and
+	// fillLog fills it, numbered from 1 in sync_diff's key order.
+	createLog, fillLog string
 	// jsonObject builds a JSON object from its arguments (key, value,
 	// key, value...), values from other jsonObject calls nesting; jsonText
 	// makes one text to store.
@@ -83,6 +86,12 @@ var sqliteFlavor = &flavor{
 	createDiff: `CREATE TEMP TABLE IF NOT EXISTS sync_diff (
 		added INTEGER NOT NULL, group_id TEXT NOT NULL, member_kind TEXT NOT NULL, member_id TEXT NOT NULL,
 		PRIMARY KEY (added, group_id, member_kind, member_id))`,
+	// Rows inserted into an empty table get rowids 1, 2... in the order the
+	// SELECT yields them, here sync_diff's primary key's: no sort, no window.
+	createLog: `CREATE TEMP TABLE IF NOT EXISTS sync_log (seq INTEGER PRIMARY KEY,
+		added INTEGER NOT NULL, group_id TEXT NOT NULL, member_kind TEXT NOT NULL, member_id TEXT NOT NULL)`,
+	fillLog: `INSERT INTO sync_log (added, group_id, member_kind, member_id)
+		SELECT added, group_id, member_kind, member_id FROM sync_diff ORDER BY added, group_id, member_kind, member_id`,
 	// SQLite nests an object made by json_object as an object, not a string.
 	jsonObject: func(args ...string) string { return `json_object(` + strings.Join(args, ", ") + `)` },
 	jsonText:   func(expr string) string { return expr },
@@ -129,6 +138,11 @@ var postgresFlavor = &flavor{
 		added INTEGER NOT NULL, group_id TEXT COLLATE "C" NOT NULL, member_kind TEXT COLLATE "C" NOT NULL,
 		member_id TEXT COLLATE "C" NOT NULL,
 		PRIMARY KEY (added, group_id, member_kind, member_id)) ON COMMIT DROP`,
+	createLog: `CREATE TEMP TABLE IF NOT EXISTS sync_log (seq BIGINT PRIMARY KEY,
+		added INTEGER NOT NULL, group_id TEXT COLLATE "C" NOT NULL, member_kind TEXT COLLATE "C" NOT NULL,
+		member_id TEXT COLLATE "C" NOT NULL) ON COMMIT DROP`,
+	fillLog: `INSERT INTO sync_log SELECT ROW_NUMBER() OVER (ORDER BY added, group_id, member_kind, member_id),
+		added, group_id, member_kind, member_id FROM sync_diff`,
 	// json, not jsonb: the keys keep their order, as Go writes them.
 	jsonObject: func(args ...string) string { return `json_build_object(` + strings.Join(args, ", ") + `)` },
 	jsonText:   func(expr string) string { return `(` + expr + `)::text` },
