@@ -18,7 +18,7 @@ import (
 
 // pageNames are the pages, each parsed with the layout into its own set
 // (templates/NAME.html defines "main"; the view gives the title).
-var pageNames = []string{"signin", "link", "error", "overview", "account", "source_new", "source", "runs_list", "run", "users", "user", "groups", "group", "trash", "purge", "settings", "webhook"}
+var pageNames = []string{"signin", "link", "error", "overview", "account", "source_new", "source", "runs_list", "run", "users", "user", "groups", "group", "trash", "purge", "settings", "webhook", "ous", "targets", "target", "target_run"}
 
 // partials are parsed with every page.
 var partials = []string{"templates/layout.html", "templates/runs.html"}
@@ -215,12 +215,14 @@ var notices = map[string]string{
 	"secret":     "The client secret is replaced; the connection test is below.",
 	"schedule":   "The schedule is saved; its next runs are below.",
 	"saved":      "Saved.",
+	"ous":        "The OU filter is saved; it applies from the next run.",
 	"revoked":    "The token is revoked: it no longer works.",
 	"deleted":    "The webhook is deleted.",
 	"removed":    "The console user is removed; their sessions are ended.",
 	"restored":   "Restored: it is back in the directory.",
 	"purged":     "Purged for good.",
 	"scope":      "The scope and import options are saved; they apply from the next run (Preview shows what it would do).",
+	"cycle":      "The cycle is running; it shows below when it ends.",
 }
 
 // redirect sends the browser on after a post (post/redirect/get).

@@ -43,6 +43,7 @@ func (s *Server) newSourcePage(w http.ResponseWriter, r *request) error {
 
 type sourceNewData struct {
 	Entra  entraForm
+	LDAP   ldapForm
 	Clouds any
 }
 

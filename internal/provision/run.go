@@ -147,7 +147,8 @@ func (e *Exporter) Cycle(ctx context.Context, t directory.Target, tenant *Tenant
 	res.Run.Plan, _ = json.Marshal(steps)
 	// The record of the run is written whatever ctx says: a cancelled
 	// cycle is still a cycle that happened.
-	uerr := e.Store.Update(context.WithoutCancel(ctx), func(tx store.Tx) error { return tx.UpdateExportRun(ctx, res.Run) })
+	keep := context.WithoutCancel(ctx)
+	uerr := e.Store.Update(keep, func(tx store.Tx) error { return tx.UpdateExportRun(keep, res.Run) })
 	return res, errors.Join(err, uerr)
 }
 

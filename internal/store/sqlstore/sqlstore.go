@@ -90,13 +90,15 @@ func OpenSQLite(ctx context.Context, path string, opts ...Option) (*Store, error
 	// counts in the process's memory: 16 MiB each keeps a sync's peak
 	// memory flat (the operating system caches the file besides), where
 	// 64 MiB cost ~120 MiB more at 20,000 users for no measurable speed.
+	// Temporary tables and sorts (a sync's membership differences, hundreds
+	// of thousands of rows) go to temporary files, not to memory.
 	dsn := "file:" + path +
 		"?_pragma=foreign_keys(1)" +
 		"&_pragma=journal_mode(WAL)" +
 		"&_pragma=synchronous(NORMAL)" +
 		"&_pragma=busy_timeout(30000)" +
 		"&_pragma=cache_size(-16384)" +
-		"&_pragma=temp_store(MEMORY)" +
+		"&_pragma=temp_store(FILE)" +
 		"&_txlock=immediate" +
 		"&_time_format=sqlite"
 	// The staging file holds what sources report of people: owner only,
@@ -210,6 +212,9 @@ const maxAttempts = 20
 func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 	for attempt := 1; ; attempt++ {
 		err := s.update(ctx, fn)
+		if err != nil && ctx.Err() == nil && s.flavor.connLost(err) && !errors.Is(err, store.ErrUnavailable) {
+			return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
+		}
 		if err == nil || !s.flavor.retryable(err) || attempt == maxAttempts {
 			return err
 		}

@@ -225,15 +225,16 @@ func (t *tx) dropDiff(ctx context.Context) error {
 	return nil
 }
 
-// diffRows numbers sync_diff's rows as the run's next changes (removals
-// first, each side by group id, member kind and member id) with the names
-// they show: the SELECT both logDiff statements read.
-const diffRows = `SELECT ? + ROW_NUMBER() OVER (ORDER BY d.added, d.group_id, d.member_kind, d.member_id) AS seq,
-		d.added, d.group_id, g.name AS group_name, d.member_kind, d.member_id,
+// diffRows reads sync_log, sync_diff's rows numbered as the run's next
+// changes (removals first, each side by group id, member kind and member
+// id), with the names they show: the SELECT both logDiff statements read,
+// in sync_log's order (n), which needs no sort.
+const diffRows = `SELECT l.seq AS n, ? + l.seq AS seq,
+		l.added, l.group_id, g.name AS group_name, l.member_kind, l.member_id,
 		COALESCE(u.username, mg.name, '') AS member_name
-	FROM sync_diff d JOIN groups g ON g.id = d.group_id
-	LEFT JOIN users u ON d.member_kind = 'user' AND u.id = d.member_id
-	LEFT JOIN groups mg ON d.member_kind = 'group' AND mg.id = d.member_id`
+	FROM sync_log l JOIN groups g ON g.id = l.group_id
+	LEFT JOIN users u ON l.member_kind = 'user' AND u.id = l.member_id
+	LEFT JOIN groups mg ON l.member_kind = 'group' AND mg.id = l.member_id`
 
 // logDiff records sync_diff's rows as changes of the run and their events,
 // in the shapes the engine gives one membership change (its Change and its
@@ -245,6 +246,15 @@ func (t *tx) logDiff(ctx context.Context, sourceID string, log store.MemberLog) 
 	if err := c.row(ctx, `SELECT COALESCE(MAX(seq), 0) FROM changes WHERE run_id = ?`, runID).Scan(&last); err != nil {
 		return err
 	}
+	// Numbered once into a table rather than by a window function in each
+	// statement: SQLite holds a window's whole partition in memory, which
+	// at a first sync is every membership of the tenant.
+	for _, q := range []string{c.f.createLog, `DELETE FROM sync_log`, c.f.fillLog} {
+		if _, err := c.execOnce(ctx, q); err != nil {
+			return err
+		}
+	}
+	defer c.execOnce(ctx, `DROP TABLE sync_log`)
 	obj, str := c.f.jsonObject, func(s string) string { return `'` + s + `'` }
 	member := obj(str("kind"), "x.member_kind", str("id"), "x.member_id", str("name"), "x.member_name")
 	detail := `x.member_kind || ' ' || x.member_name || ' (' || x.member_id || ')'`
@@ -252,7 +262,7 @@ func (t *tx) logDiff(ctx context.Context, sourceID string, log store.MemberLog) 
 	change := obj(str("run_id"), "CAST(? AS TEXT)", str("seq"), "x.seq", str("object_kind"), str(string(directory.MemberGroup)),
 		str("object_id"), "x.group_id", str("name"), "x.group_name", str("action"), action, str("member"), member, str("detail"), detail)
 	_, err := c.execOnce(ctx, `INSERT INTO changes (run_id, seq, data)
-		SELECT ?, x.seq, `+c.f.jsonText(change)+` FROM (`+diffRows+`) x`, runID, runID, last)
+		SELECT ?, x.seq, `+c.f.jsonText(change)+` FROM (`+diffRows+`) x ORDER BY x.n`, runID, runID, last)
 	if err != nil {
 		return err
 	}
@@ -267,7 +277,7 @@ func (t *tx) logDiff(ctx context.Context, sourceID string, log store.MemberLog) 
 		ELSE ` + str(directory.EventGroupGroupRemoved) + ` END`
 	_, err = c.execOnce(ctx, `INSERT INTO events (id, account_id, type, time, source_id, run_id, data)
 		SELECT 'evt_' || CAST(? AS TEXT) || '-' || CAST(x.seq AS TEXT), ?, `+typ+`, ?, ?, ?, `+c.f.jsonText(body)+`
-		FROM (`+diffRows+`) x ORDER BY x.seq`,
+		FROM (`+diffRows+`) x ORDER BY x.n`,
 		runID, log.AccountID, timeArg(log.Time), sourceID, runID, log.SourceName, last)
 	return err
 }
