@@ -83,7 +83,6 @@ func (cc *contractClient) RoundTrip(req *http.Request) (*http.Response, error) {
 // query parameter the operation does not take (400); every answer,
 // success or error, headers included, is checked against the document.
 func TestContract(t *testing.T) {
-	openapi3filter.RegisterBodyDecoder("application/x-ndjson", openapi3filter.FileBodyDecoder)
 	e, src, run, groupID, hookID := pagingEnv(t)
 	doc, router := loadSpec(t, e.srv.URL)
 	cc := &contractClient{t: t, doc: doc, router: router, base: e.srv.URL, codes: map[string][]int{}}

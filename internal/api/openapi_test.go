@@ -30,6 +30,9 @@ func loadSpec(t *testing.T, serverURL string) (*openapi3.T, routers.Router) {
 		t.Fatalf("openapi.json is not a valid OpenAPI 3 document: %v", err)
 	}
 	doc.Servers = openapi3.Servers{{URL: serverURL + "/api/v1"}}
+	// The export is NDJSON: the document says what each line is
+	// (ExportLine); its body is checked as text.
+	openapi3filter.RegisterBodyDecoder("application/x-ndjson", openapi3filter.FileBodyDecoder)
 	router, err := legacy.NewRouter(doc)
 	if err != nil {
 		t.Fatal(err)
@@ -93,9 +96,6 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 func TestResponsesMatchOpenAPI(t *testing.T) {
 	e := newEnv(t)
 	_, router := loadSpec(t, e.srv.URL)
-	// The export is NDJSON: the document says what each line is
-	// (ExportLine); its body is checked as text here.
-	openapi3filter.RegisterBodyDecoder("application/x-ndjson", openapi3filter.FileBodyDecoder)
 	emu, settings := emulator(t, 20, 3)
 
 	call := func(role manage.Role, method, path string, body any) []byte {

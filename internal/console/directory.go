@@ -51,8 +51,11 @@ func (s *Server) usersPage(w http.ResponseWriter, r *request) error {
 
 // userData is a user's page.
 type userData struct {
-	User  directory.User
-	Error string
+	User directory.User
+	// Direct and Effective are the groups the user is in, directly and
+	// through nesting (the first page of each).
+	Direct, Effective []directory.Group
+	Error             string
 }
 
 // attr is one attribute of a user as its page shows it.
@@ -92,7 +95,25 @@ func (s *Server) userPage(w http.ResponseWriter, r *request) error {
 	if err != nil {
 		return err
 	}
-	return s.render(w, r, http.StatusOK, "user", &view{Title: u.Username, Nav: "users", Data: userData{User: u}})
+	d, err := s.userGroups(r, userData{User: u})
+	if err != nil {
+		return err
+	}
+	return s.render(w, r, http.StatusOK, "user", &view{Title: u.Username, Nav: "users", Data: d})
+}
+
+// userGroups adds the user's direct and effective groups.
+func (s *Server) userGroups(r *request, d userData) (userData, error) {
+	_, direct, err := s.Manager.GroupsOf(r.Context(), r.actor, d.User.ID, manage.GroupsOfQuery{Limit: 200})
+	if err != nil {
+		return d, err
+	}
+	_, eff, err := s.Manager.GroupsOf(r.Context(), r.actor, d.User.ID, manage.GroupsOfQuery{Transitive: true, Limit: 200})
+	if err != nil {
+		return d, err
+	}
+	d.Direct, d.Effective = direct.Items, eff.Items
+	return d, nil
 }
 
 // editUser changes a user's local attributes: tags and notes, and for a
@@ -123,7 +144,11 @@ func (s *Server) editUser(w http.ResponseWriter, r *request) error {
 	}
 	_, err = s.Manager.EditUser(r.Context(), r.actor, u.ID, e)
 	if msg, status, ok := formError(err); ok {
-		return s.render(w, r, status, "user", &view{Title: u.Username, Nav: "users", Data: userData{User: u, Error: msg}})
+		d, gerr := s.userGroups(r, userData{User: u, Error: msg})
+		if gerr != nil {
+			return gerr
+		}
+		return s.render(w, r, status, "user", &view{Title: u.Username, Nav: "users", Data: d})
 	}
 	if err != nil {
 		return err

@@ -31,6 +31,15 @@ func TestUsersEditTrashRestorePurge(t *testing.T) {
 	}
 	b.do(chromedp.Click(chromedp.CSS("table.users tbody a")), chromedp.WaitReady(chromedp.CSS("#edit-h")))
 	b.audit("user")
+	_, direct, err := w.m().GroupsOf(t.Context(), w.op, who.ID, manage.GroupsOfQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range direct.Items {
+		if !strings.Contains(b.text("#direct-groups"), g.Name) {
+			t.Errorf("the user's page does not list direct group %s: %s", g.Name, b.text("#direct-groups"))
+		}
+	}
 	if !strings.Contains(b.text("table.attrs"), "synced contoso") {
 		t.Fatalf("the user's page does not mark synced attributes: %s", b.text("table.attrs"))
 	}

@@ -231,8 +231,9 @@ func (a *applier) batch(ctx context.Context, p *Plan, chunk []int) error {
 	if len(links) == 0 && len(unlinks) == 0 {
 		return nil
 	}
-	// Links are kept as soon as the tenant has the object: a cycle that
-	// stops later never creates it twice.
+	// Links are kept as soon as the tenant has the object, even when the
+	// cycle is being cancelled: one that stops later never creates it twice.
+	ctx = context.WithoutCancel(ctx)
 	return a.st.Update(ctx, func(tx store.Tx) error {
 		for _, l := range links {
 			if err := tx.SetTargetLink(ctx, a.target, l); err != nil {

@@ -1,6 +1,7 @@
 package provision_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -163,5 +164,59 @@ func TestOneCycleAtATime(t *testing.T) {
 	dead, _ := w.st.ExportRun(w.ctx, w.acc.ID, stale.ID)
 	if dead.Outcome != provision.RunFailed || !strings.Contains(dead.Reason, "interrupted") {
 		t.Fatalf("the dead run: %+v", dead)
+	}
+}
+
+// TestInterruptedCycleAndExpiredDelta: a cycle cancelled halfway is
+// recorded as failed, and the next one finishes the job without creating
+// anything twice; when the tenant refuses the saved delta link (expired),
+// the cycle reads it from scratch and finds nothing to change.
+func TestInterruptedCycleAndExpiredDelta(t *testing.T) {
+	w := newWorld(t, 1, provision.Settings{})
+	dom := w.tenant.Domain()
+	var us []directory.User
+	for i := range 50 {
+		us = append(us, w.addUser(fmt.Sprintf("User %02d", i), fmt.Sprintf("u%02d@%s", i, dom), true))
+	}
+	w.addGroup("All", us...)
+	ctx, cancel := context.WithCancel(w.ctx)
+	res, err := w.x.Cycle(ctx, w.target, w.conn, provision.CycleOptions{Progress: func(done, total int) { cancel() }})
+	if err == nil {
+		t.Fatal("a cancelled cycle reported no error")
+	}
+	stored, _ := w.st.ExportRun(w.ctx, w.acc.ID, res.Run.ID)
+	if stored.Outcome != provision.RunFailed || stored.FinishedAt.IsZero() {
+		t.Fatalf("the cancelled run is recorded as %+v", stored)
+	}
+	if n := len(w.tenant.Users()); n < 2 || n > 50 {
+		t.Fatalf("after one batch the tenant has %d users", n)
+	}
+	res = w.cycle(provision.CycleOptions{})
+	if res.Run.Outcome != provision.RunSucceeded || res.Summary.Planned[provision.OpCreateUser] >= 50 {
+		t.Fatalf("the cycle after the interruption: %s %v", res.Run.Outcome, res.Summary.Planned)
+	}
+	if n := len(w.tenant.Users()); n != 51 {
+		t.Fatalf("the tenant has %d users, want 51 (none twice)", n)
+	}
+	if _, ms, _ := w.cloudGroup("All"); len(ms) != 50 {
+		t.Fatalf("All has %d members", len(ms))
+	}
+	w.tenant.ExpireDeltaTokens()
+	res = w.cycle(provision.CycleOptions{})
+	if !res.Summary.ReadFull || len(res.Steps) != 0 {
+		t.Fatalf("after the delta link expired: read full %v, plan %v", res.Summary.ReadFull, res.Summary.Planned)
+	}
+}
+
+// TestHeartbeatKeepsARunningCycle: a cycle started long ago whose
+// heartbeat is recent is alive, and keeps a second one from starting.
+func TestHeartbeatKeepsARunningCycle(t *testing.T) {
+	w := newWorld(t, 1, provision.Settings{})
+	sum, _ := json.Marshal(provision.Summary{Heartbeat: time.Now().Add(-time.Minute)})
+	long := store.ExportRun{AccountID: w.acc.ID, TargetID: w.target.ID, Mode: provision.ModeFull, Outcome: provision.RunRunning,
+		StartedAt: time.Now().Add(-time.Hour), Summary: sum}
+	w.update(func(tx store.Tx) error { return tx.CreateExportRun(w.ctx, &long) })
+	if _, err := w.x.Cycle(w.ctx, w.target, w.conn, provision.CycleOptions{}); !errors.Is(err, provision.ErrBusy) {
+		t.Fatalf("a cycle beside a live one: %v", err)
 	}
 }

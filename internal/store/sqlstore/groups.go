@@ -105,7 +105,9 @@ func (r reader) Groups(ctx context.Context, accountID string, q store.GroupQuery
 		if err != nil {
 			return page, fmt.Errorf("sqlstore: groups: %w", err)
 		}
-		inner += ` AND (name_key > ? OR (name_key = ? AND id > ?))`
+		// The first term bounds the index range (an OR alone makes
+		// SQLite scan the account from its start on every page).
+		inner += ` AND name_key >= ? AND (name_key > ? OR id > ?)`
 		args = append(args, k, k, id)
 	}
 	inner += ` ORDER BY name_key, id LIMIT ?`

@@ -254,7 +254,9 @@ func (r reader) Users(ctx context.Context, accountID string, q store.UserQuery) 
 		if err != nil {
 			return page, fmt.Errorf("sqlstore: users: %w", err)
 		}
-		inner += ` AND (username_key > ? OR (username_key = ? AND id > ?))`
+		// The first term bounds the index range (an OR alone makes
+		// SQLite scan the account from its start on every page).
+		inner += ` AND username_key >= ? AND (username_key > ? OR id > ?)`
 		args = append(args, k, k, id)
 	}
 	inner += ` ORDER BY username_key, id LIMIT ?`
