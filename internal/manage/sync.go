@@ -351,19 +351,26 @@ func (m *Manager) ExecuteRun(ctx context.Context, job Job) (directory.Run, *Job,
 		return m.endQueued(ctx, cur, directory.OutcomeFailed, errorText(err), err)
 	}
 	m.noteRun(ctx, src, run, err, "")
-	if err == nil || !transient(err) || cur.Trigger != string(ViaSchedule) || job.Attempt >= maxAttempts {
+	// A scheduled run that failed in a way that may mend itself is retried
+	// within its slot; any queued run is retried when it lost the database
+	// (this process's problem, not the request's), soon.
+	dbLost := errors.Is(err, store.ErrUnavailable)
+	if err == nil || job.Attempt >= maxAttempts || !dbLost && (!transient(err) || cur.Trigger != string(ViaSchedule)) {
 		return run, nil, err
 	}
-	return m.scheduleRetry(ctx, src, run, job, err)
+	return m.scheduleRetry(ctx, src, run, job, err, dbLost)
 }
 
 // scheduleRetry queues the next attempt of a scheduled run that failed
 // transiently, if it starts before the schedule's next slot, and says so
 // in the failed run's reason.
-func (m *Manager) scheduleRetry(ctx context.Context, src directory.Source, failed directory.Run, job Job, runErr error) (directory.Run, *Job, error) {
+func (m *Manager) scheduleRetry(ctx context.Context, src directory.Source, failed directory.Run, job Job, runErr error, dbLost bool) (directory.Run, *Job, error) {
 	wait := retryWait(job.Attempt)
+	if dbLost {
+		wait /= 4 // another connection is likely there at once
+	}
 	at := m.now().Add(wait)
-	if end := m.slotEnd(ctx, src); !end.IsZero() && !at.Before(end) {
+	if end := m.slotEnd(ctx, src); failed.Trigger == string(ViaSchedule) && !end.IsZero() && !at.Before(end) {
 		return failed, nil, runErr
 	}
 	next := Job{Attempt: job.Attempt + 1, NotBefore: at}

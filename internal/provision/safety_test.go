@@ -207,3 +207,16 @@ func TestInterruptedCycleAndExpiredDelta(t *testing.T) {
 		t.Fatalf("after the delta link expired: read full %v, plan %v", res.Summary.ReadFull, res.Summary.Planned)
 	}
 }
+
+// TestHeartbeatKeepsARunningCycle: a cycle started long ago whose
+// heartbeat is recent is alive, and keeps a second one from starting.
+func TestHeartbeatKeepsARunningCycle(t *testing.T) {
+	w := newWorld(t, 1, provision.Settings{})
+	sum, _ := json.Marshal(provision.Summary{Heartbeat: time.Now().Add(-time.Minute)})
+	long := store.ExportRun{AccountID: w.acc.ID, TargetID: w.target.ID, Mode: provision.ModeFull, Outcome: provision.RunRunning,
+		StartedAt: time.Now().Add(-time.Hour), Summary: sum}
+	w.update(func(tx store.Tx) error { return tx.CreateExportRun(w.ctx, &long) })
+	if _, err := w.x.Cycle(w.ctx, w.target, w.conn, provision.CycleOptions{}); !errors.Is(err, provision.ErrBusy) {
+		t.Fatalf("a cycle beside a live one: %v", err)
+	}
+}

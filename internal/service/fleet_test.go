@@ -2,9 +2,11 @@ package service
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"sort"
 	"strings"
 	"testing"
@@ -15,6 +17,7 @@ import (
 	"github.com/dirsync/dirsync/internal/entraemu"
 	"github.com/dirsync/dirsync/internal/factory"
 	"github.com/dirsync/dirsync/internal/manage"
+	"github.com/dirsync/dirsync/internal/schedule"
 	"github.com/dirsync/dirsync/internal/store"
 	"github.com/dirsync/dirsync/internal/store/sqlstore/sqltest"
 )
@@ -343,5 +346,89 @@ func TestFleetShutdownHandsQueuedRunsOn(t *testing.T) {
 	f.clock.Advance(15 * time.Second) // replica 1's next poll
 	if done := f.waitOutcome(src, run.ID); done.Outcome != directory.OutcomeSucceeded {
 		t.Fatalf("the run handed on: %+v", done)
+	}
+}
+
+// TestFleetRunLosingItsDatabaseConnection: the database connection of a
+// running sync is cut (pg_terminate_backend, as a failover or an
+// administrator would): the run fails cleanly, its reason names the
+// database, nothing of it is applied, and it is retried, which succeeds.
+func TestFleetRunLosingItsDatabaseConnection(t *testing.T) {
+	f := &fleet{t: t, clock: clock.NewFake(time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)), dsn: sqltest.PostgresDSN(t)}
+	t.Setenv("DIRSYNC_MASTER_KEY", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=")
+	app := fmt.Sprintf("dirsync_cut_%d", time.Now().UnixNano())
+	f.dsn += "&application_name=" + app
+	f.start(0, Config{Workers: 1, Tick: 15 * time.Second})
+	tenant, err := entraemu.New(entraemu.Options{Users: 400, Groups: 20, Seed: 7, Latency: 2 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	emu, err := tenant.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { emu.Close() })
+	m := f.parts[0].Manager
+	owner, err := m.Operator(t.Context(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	name, none := "cut", schedule.Schedule{Kind: schedule.None}
+	w := &world{emu: emu}
+	src, err := m.AddSource(t.Context(), owner, manage.SourceInput{Name: &name, Kind: directory.KindEntra,
+		Config: w.config(nil), Secret: []byte(emu.Credentials().ClientSecret), Schedule: &none})
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := sql.Open("pgx", os.Getenv(sqltest.PostgresEnv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	run, err := m.RequestSync(t.Context(), owner, src.ID, manage.SyncRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Cut every connection of the service that is inside a transaction,
+	// once, while the run runs.
+	st := f.parts[0].Store
+	cut := 0
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		cur, err := st.Run(t.Context(), src.AccountID, run.ID)
+		if err == nil && cur.Outcome != directory.OutcomeQueued && cur.Outcome != directory.OutcomeRunning {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the run did not end: %+v", cur)
+		}
+		if cur.Outcome != directory.OutcomeRunning || cut > 0 {
+			continue // one cut: the connections opened after it work
+		}
+		var n int
+		admin.QueryRowContext(t.Context(), `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+			WHERE application_name = $1 AND xact_start IS NOT NULL`, app).Scan(&n)
+		cut += n
+	}
+	failed, _ := st.Run(t.Context(), src.AccountID, run.ID)
+	// Recorded failed, then its retry queued: a moment apart.
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(failed.Reason, "retry 1 of") && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+		failed, _ = st.Run(t.Context(), src.AccountID, run.ID)
+	}
+	if cut == 0 || failed.Outcome != directory.OutcomeFailed || !strings.Contains(failed.Reason, "database") ||
+		!strings.Contains(failed.Reason, "retry 1 of") {
+		t.Fatalf("after cutting %d connections, the run: %s %q", cut, failed.Outcome, failed.Reason)
+	}
+	users, err := m.Users(t.Context(), owner, manage.UserQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(users.Items) != 0 {
+		t.Fatalf("the failed run left %d users", len(users.Items))
+	}
+	retryID := failed.Reason[strings.LastIndex(failed.Reason, "(run ")+5 : strings.LastIndex(failed.Reason, ")")]
+	f.clock.Advance(time.Minute)
+	if retry := f.waitOutcome(src, retryID); retry.Outcome != directory.OutcomeSucceeded || retry.SourceUsers != 400 {
+		t.Fatalf("the retry: %s %q, %d users read", retry.Outcome, retry.Reason, retry.SourceUsers)
 	}
 }

@@ -31,6 +31,11 @@ var (
 	// ErrInvalidCursor is returned when a listing's After is not a Next
 	// the same listing returned.
 	ErrInvalidCursor = errors.New("invalid page cursor")
+	// ErrUnavailable wraps a write that failed because the database
+	// connection was lost or the server refused it for now (shutting
+	// down, too many connections): nothing of it was applied, and the
+	// same write may succeed later.
+	ErrUnavailable = errors.New("the database is unavailable")
 )
 
 // Store is a directory database.

@@ -3,7 +3,10 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
+	"io"
+	"net"
 	"strconv"
 	"strings"
 	"sync"
@@ -38,6 +41,10 @@ type flavor struct {
 	// analyze refreshes the planner's statistics of tables a big statement
 	// is about to read, where the planner needs them.
 	analyze func(ctx context.Context, c *conn, tables ...string) error
+	// connLost reports whether err means the connection to the database
+	// was lost or refused for now: the transaction did not commit, and may
+	// succeed on another connection later.
+	connLost func(err error) bool
 	// skipLocked ends a subquery that picks rows to claim: PostgreSQL's
 	// FOR UPDATE SKIP LOCKED; SQLite has one writer and needs nothing.
 	skipLocked string
@@ -78,6 +85,8 @@ var sqliteFlavor = &flavor{
 	// The semaphore and BEGIN IMMEDIATE leave nothing to retry: a busy
 	// database waits out busy_timeout and then fails for good.
 	retryable: func(error) bool { return false },
+	// An embedded database has no connection to lose.
+	connLost: func(error) bool { return false },
 	// SQLite's planner does well enough without statistics on these
 	// queries (the CROSS JOINs fix the order where it matters).
 	analyze: func(context.Context, *conn, ...string) error { return nil },
@@ -130,6 +139,7 @@ var postgresFlavor = &flavor{
 		var e *pgconn.PgError
 		return errors.As(err, &e) && (e.Code == pgSerializationFailure || e.Code == pgDeadlockDetected)
 	},
+	connLost: pgConnLost,
 	analyze: func(ctx context.Context, c *conn, tables ...string) error {
 		_, err := c.execOnce(ctx, `ANALYZE `+strings.Join(tables, ", "))
 		return err
@@ -150,6 +160,20 @@ var postgresFlavor = &flavor{
 		_, err := c.exec(ctx, `SELECT pg_advisory_xact_lock(hashtext(?))`, "events:"+accountID)
 		return err
 	},
+}
+
+// pgConnLost: a connection exception (class 08), the server shutting down
+// or the backend terminated by an administrator (57P01-57P03, as
+// pg_terminate_backend does), too many connections (53300), or the
+// connection failing under the driver.
+func pgConnLost(err error) bool {
+	var e *pgconn.PgError
+	if errors.As(err, &e) {
+		return strings.HasPrefix(e.Code, "08") || strings.HasPrefix(e.Code, "57P") || e.Code == "53300"
+	}
+	var ne net.Error
+	return errors.Is(err, driver.ErrBadConn) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
+		errors.As(err, &ne) || pgconn.SafeToRetry(err) || strings.Contains(err.Error(), "conn closed")
 }
 
 var rebound sync.Map // query with ? -> query with $n

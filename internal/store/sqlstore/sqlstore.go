@@ -212,6 +212,9 @@ const maxAttempts = 20
 func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 	for attempt := 1; ; attempt++ {
 		err := s.update(ctx, fn)
+		if err != nil && ctx.Err() == nil && s.flavor.connLost(err) && !errors.Is(err, store.ErrUnavailable) {
+			return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
+		}
 		if err == nil || !s.flavor.retryable(err) || attempt == maxAttempts {
 			return err
 		}
