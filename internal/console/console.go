@@ -113,6 +113,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /groups", s.page(s.groupsPage))
 	mux.Handle("GET /groups/{group}", s.page(s.groupPage))
 	mux.Handle("GET /trash", s.page(s.trashPage))
+	mux.Handle("GET /conflicts", s.page(s.conflictsPage))
 	mux.Handle("POST /trash/{kind}/{id}/restore", s.page(s.restore))
 	mux.Handle("GET /trash/{kind}/{id}/purge", s.page(s.purgeConfirm))
 	mux.Handle("POST /trash/{kind}/{id}/purge", s.page(s.purge))

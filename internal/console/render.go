@@ -18,7 +18,7 @@ import (
 
 // pageNames are the pages, each parsed with the layout into its own set
 // (templates/NAME.html defines "main"; the view gives the title).
-var pageNames = []string{"signin", "link", "error", "overview", "account", "source_new", "source", "runs_list", "run", "users", "user", "groups", "group", "trash", "purge", "settings", "webhook", "ous", "targets", "target", "target_run"}
+var pageNames = []string{"signin", "link", "error", "overview", "account", "source_new", "source", "runs_list", "run", "users", "user", "groups", "group", "trash", "purge", "settings", "webhook", "ous", "conflicts", "targets", "target", "target_run"}
 
 // partials are parsed with every page.
 var partials = []string{"templates/layout.html", "templates/runs.html"}

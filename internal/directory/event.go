@@ -45,3 +45,23 @@ type Event struct {
 	// before and after.
 	Data json.RawMessage `json:"data"`
 }
+
+// ChangeEventData is the body of the event a change becomes: the object,
+// the source it came from, and what changed. The engine writes it with
+// the event; the store rebuilds it from the change for the events it keeps
+// as a reference to their change (a membership's), so that the same change
+// is not stored twice.
+func ChangeEventData(c Change, source string) json.RawMessage {
+	body := struct {
+		Kind       MemberKind   `json:"object_kind"`
+		ID         string       `json:"object_id"`
+		ExternalID string       `json:"external_id,omitempty"`
+		Name       string       `json:"name"`
+		Source     string       `json:"source"`
+		Attributes []AttrChange `json:"attributes,omitempty"`
+		Member     *Member      `json:"member,omitempty"`
+		Detail     string       `json:"detail,omitempty"`
+	}{c.ObjectKind, c.ObjectID, c.ExternalID, c.Name, source, c.Attributes, c.Member, c.Detail}
+	data, _ := json.Marshal(body)
+	return data
+}
