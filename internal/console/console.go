@@ -98,6 +98,8 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST /sources/{source}/scope", s.page(s.setScope))
 	mux.Handle("POST /sources/{source}/sync", s.page(s.syncNow))
 	mux.Handle("POST /sources/{source}/preview", s.page(s.preview))
+	mux.Handle("POST /sources/{source}/enable", s.page(s.setEnabled(true)))
+	mux.Handle("POST /sources/{source}/disable", s.page(s.setEnabled(false)))
 	mux.Handle("POST /sources/{source}/sync-user", s.page(s.syncUser))
 	mux.Handle("GET /targets", s.page(s.targetsPage))
 	mux.Handle("GET /targets/{target}", s.page(s.targetPage))

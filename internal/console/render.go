@@ -215,6 +215,8 @@ var notices = map[string]string{
 	"secret":     "The client secret is replaced; the connection test is below.",
 	"schedule":   "The schedule is saved; its next runs are below.",
 	"saved":      "Saved.",
+	"on":         "The source is turned on: it syncs on its schedule and on request.",
+	"off":        "The source is turned off: it syncs neither on schedule nor on request until turned on.",
 	"ous":        "The OU filter is saved; it applies from the next run.",
 	"revoked":    "The token is revoked: it no longer works.",
 	"deleted":    "The webhook is deleted.",

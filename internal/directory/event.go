@@ -31,6 +31,12 @@ const (
 	EventSourceSecretExpiry = "source.secret_expiring"
 )
 
+// EventVersion is the version of the one event schema, which the events
+// feed and webhook bodies share: Event's JSON. It grows without a new
+// version (new fields, new types); a change that is not additive would
+// be version 2.
+const EventVersion = 1
+
 // Event is one entry of an account's append-only change feed.
 type Event struct {
 	// Seq orders the feed; readers resume after the last Seq they saw.
@@ -44,6 +50,18 @@ type Event struct {
 	// Data is the event's body: the object, and for updates the attributes
 	// before and after.
 	Data json.RawMessage `json:"data"`
+}
+
+// MarshalJSON writes the event in the one event schema, with its version.
+func (e Event) MarshalJSON() ([]byte, error) {
+	type plain Event // without this method
+	if len(e.Data) == 0 {
+		e.Data = json.RawMessage("{}")
+	}
+	return json.Marshal(struct {
+		Version int `json:"version"`
+		plain
+	}{EventVersion, plain(e)})
 }
 
 // ChangeEventData is the body of the event a change becomes: the object,
