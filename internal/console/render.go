@@ -18,7 +18,7 @@ import (
 
 // pageNames are the pages, each parsed with the layout into its own set
 // (templates/NAME.html defines "main"; the view gives the title).
-var pageNames = []string{"signin", "link", "error", "overview", "account", "source_new", "source", "runs_list", "run", "users", "user", "groups", "group", "trash", "purge", "settings", "webhook", "ous", "targets", "target", "target_run"}
+var pageNames = []string{"signin", "link", "error", "overview", "account", "source_new", "source", "runs_list", "run", "users", "user", "groups", "group", "trash", "purge", "settings", "webhook", "ous", "conflicts", "targets", "target", "target_run"}
 
 // partials are parsed with every page.
 var partials = []string{"templates/layout.html", "templates/runs.html"}
@@ -215,6 +215,8 @@ var notices = map[string]string{
 	"secret":     "The client secret is replaced; the connection test is below.",
 	"schedule":   "The schedule is saved; its next runs are below.",
 	"saved":      "Saved.",
+	"on":         "The source is turned on: it syncs on its schedule and on request.",
+	"off":        "The source is turned off: it syncs neither on schedule nor on request until turned on.",
 	"ous":        "The OU filter is saved; it applies from the next run.",
 	"revoked":    "The token is revoked: it no longer works.",
 	"deleted":    "The webhook is deleted.",

@@ -36,6 +36,22 @@ func (s *Server) syncNow(w http.ResponseWriter, r *request) error {
 	return redirect(w, r, "/runs/"+url.PathEscape(run.ID))
 }
 
+// setEnabled turns a source on or off (off: it syncs neither on schedule
+// nor on request).
+func (s *Server) setEnabled(on bool) handlerFunc {
+	return func(w http.ResponseWriter, r *request) error {
+		v, err := s.Manager.SetEnabled(r.Context(), r.actor, r.PathValue("source"), on)
+		if err != nil {
+			return err
+		}
+		done := "off"
+		if on {
+			done = "on"
+		}
+		return redirect(w, r, "/sources/"+url.PathEscape(v.Name)+"?done="+done)
+	}
+}
+
 // preview queues a dry run: the whole plan, nothing applied.
 func (s *Server) preview(w http.ResponseWriter, r *request) error {
 	run, err := s.Manager.RequestSync(r.Context(), r.actor, r.PathValue("source"), manage.SyncRequest{DryRun: true})

@@ -124,6 +124,12 @@ func scopeFrom(r *request, cur scope.Settings) (scope.Settings, error) {
 	if st.Groups.Mode == scope.ModeAll {
 		st.Groups.Selected = nil
 	}
+	st.PickedUsers = nil
+	for _, id := range f["picked"] {
+		if !slices.Contains(st.PickedUsers, id) {
+			st.PickedUsers = append(st.PickedUsers, id)
+		}
+	}
 	st.UserRules = nil
 	for _, i := range f["rule"] {
 		n, err := strconv.Atoi(i)
@@ -213,6 +219,26 @@ func (s *Server) groupSearch(r *request, d *sourceData) error {
 		return err
 	}
 	d.GroupResults = &res
+	return nil
+}
+
+// userSearch is the picked users' search (Password Depot's search and
+// pick): users of the source by the start of their name.
+func (s *Server) userSearch(r *request, d *sourceData) error {
+	q := strings.TrimSpace(r.URL.Query().Get("user_search"))
+	if q == "" || !r.actor.Can(manage.ActManageSources) {
+		return nil
+	}
+	d.UserQuery = q
+	res, err := s.Manager.SearchSource(r.Context(), r.actor, d.Source.ID, "users", q)
+	if msg, _, ok := formError(err); ok {
+		d.UserSearchError = msg
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	d.UserResults = &res
 	return nil
 }
 

@@ -82,6 +82,19 @@ func TestGroupPicker(t *testing.T) {
 		t.Fatalf("the page says %q", b.text("#scope-now"))
 	}
 
+	// A picked user, found by name, is stored.
+	users, err := w.m().Users(t.Context(), w.op, manage.UserQuery{Limit: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := users.Items[0]
+	b.submit(`form[aria-label="Search the source's users"]`, map[string]string{"#user_search": u.Username[:4]})
+	b.do(chromedp.Click(chromedp.CSS(`#picked input[name="picked"][value="` + u.Sources[0].ExternalID + `"]`)))
+	b.submit(`form[action="/sources/contoso/scope"]`, nil)
+	if v, _ := w.m().Source(t.Context(), w.op, "contoso"); !slices.Equal(v.Scope.PickedUsers, []string{u.Sources[0].ExternalID}) || len(v.Scope.Groups.Selected) != 1 {
+		t.Fatalf("stored picks %v, groups %v", v.Scope.PickedUsers, v.Scope.Groups.Selected)
+	}
+
 	// 401 groups, posted as the form would post them, are refused and
 	// change nothing.
 	token := eval[string](b, `document.querySelector('form[action="/sources/contoso/scope"] input[name="csrf"]').value`)

@@ -118,7 +118,14 @@ type sourceData struct {
 	GroupQuery       string
 	GroupResults     *manage.SearchResult
 	GroupSearchError string
+	// The picked users' search and what it found.
+	UserQuery       string
+	UserResults     *manage.SearchResult
+	UserSearchError string
 }
+
+// Picked reports whether the user is picked.
+func (d *sourceData) Picked(id string) bool { return slices.Contains(d.Source.Scope.PickedUsers, id) }
 
 // Choices of the source page's forms.
 func (d *sourceData) ScheduleKinds() any                   { return scheduleKinds }
@@ -163,6 +170,9 @@ func (d *sourceData) ProcessesDeletions() bool {
 func (s *Server) sourcePage(w http.ResponseWriter, r *request) error {
 	return s.renderSource(w, r, http.StatusOK, func(d *sourceData) error {
 		if err := s.groupSearch(r, d); err != nil {
+			return err
+		}
+		if err := s.userSearch(r, d); err != nil {
 			return err
 		}
 		if r.URL.Query().Get("test") == "" || !r.actor.Can(manage.ActManageSources) {

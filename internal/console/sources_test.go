@@ -101,6 +101,17 @@ func TestAddEntraSourcePreviewApply(t *testing.T) {
 	if runs[0].Kind != directory.RunSingle || runs[0].Trigger != "console" {
 		t.Fatalf("the newest run: %+v", runs[0])
 	}
+	// Turned off, it refuses to sync (manage's rule), and says so.
+	b.open("/sources/contoso")
+	b.submit(`form[action="/sources/contoso/disable"]`, nil)
+	if v, _ := w.m().Source(t.Context(), w.op, "contoso"); v.Enabled || b.count(`form[action="/sources/contoso/sync"]`) != 0 {
+		t.Fatalf("after Turn off the source is enabled=%v", v.Enabled)
+	}
+	b.submit(`form[action="/sources/contoso/enable"]`, nil)
+	if v, _ := w.m().Source(t.Context(), w.op, "contoso"); !v.Enabled {
+		t.Fatal("after Turn on the source is off")
+	}
+	runs = w.runs("contoso")
 	b.open("/runs?source=contoso")
 	b.audit("runs")
 	if n := b.count("table.runs tbody tr"); n != len(runs) {

@@ -31,6 +31,12 @@ const (
 	EventSourceSecretExpiry = "source.secret_expiring"
 )
 
+// EventVersion is the version of the one event schema, which the events
+// feed and webhook bodies share: Event's JSON. It grows without a new
+// version (new fields, new types); a change that is not additive would
+// be version 2.
+const EventVersion = 1
+
 // Event is one entry of an account's append-only change feed.
 type Event struct {
 	// Seq orders the feed; readers resume after the last Seq they saw.
@@ -44,4 +50,36 @@ type Event struct {
 	// Data is the event's body: the object, and for updates the attributes
 	// before and after.
 	Data json.RawMessage `json:"data"`
+}
+
+// MarshalJSON writes the event in the one event schema, with its version.
+func (e Event) MarshalJSON() ([]byte, error) {
+	type plain Event // without this method
+	if len(e.Data) == 0 {
+		e.Data = json.RawMessage("{}")
+	}
+	return json.Marshal(struct {
+		Version int `json:"version"`
+		plain
+	}{EventVersion, plain(e)})
+}
+
+// ChangeEventData is the body of the event a change becomes: the object,
+// the source it came from, and what changed. The engine writes it with
+// the event; the store rebuilds it from the change for the events it keeps
+// as a reference to their change (a membership's), so that the same change
+// is not stored twice.
+func ChangeEventData(c Change, source string) json.RawMessage {
+	body := struct {
+		Kind       MemberKind   `json:"object_kind"`
+		ID         string       `json:"object_id"`
+		ExternalID string       `json:"external_id,omitempty"`
+		Name       string       `json:"name"`
+		Source     string       `json:"source"`
+		Attributes []AttrChange `json:"attributes,omitempty"`
+		Member     *Member      `json:"member,omitempty"`
+		Detail     string       `json:"detail,omitempty"`
+	}{c.ObjectKind, c.ObjectID, c.ExternalID, c.Name, source, c.Attributes, c.Member, c.Detail}
+	data, _ := json.Marshal(body)
+	return data
 }

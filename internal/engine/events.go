@@ -43,17 +43,7 @@ func (a *applier) eventFor(c directory.Change) (directory.Event, bool) {
 	if typ == "" {
 		return directory.Event{}, false
 	}
-	body := struct {
-		Kind       directory.MemberKind   `json:"object_kind"`
-		ID         string                 `json:"object_id"`
-		ExternalID string                 `json:"external_id,omitempty"`
-		Name       string                 `json:"name"`
-		Source     string                 `json:"source"`
-		Attributes []directory.AttrChange `json:"attributes,omitempty"`
-		Member     *directory.Member      `json:"member,omitempty"`
-		Detail     string                 `json:"detail,omitempty"`
-	}{c.ObjectKind, c.ObjectID, c.ExternalID, c.Name, a.src.Name, c.Attributes, c.Member, c.Detail}
-	data, _ := json.Marshal(body)
+	data := directory.ChangeEventData(c, a.src.Name)
 	return directory.Event{AccountID: a.src.AccountID, Type: typ, Time: a.now, SourceID: a.src.ID, RunID: a.run.ID, Data: data}, true
 }
 

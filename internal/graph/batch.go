@@ -76,6 +76,20 @@ func (r BatchResponse) Decode(v any) error {
 // Batch is meant for reads: a whole $batch that fails with 5xx or a reset
 // connection is sent again, which is only safe when its requests are.
 func (c *Client) Batch(ctx context.Context, reqs []BatchRequest) ([]BatchResponse, error) {
+	return c.batch(ctx, reqs, false)
+}
+
+// BatchWrites is Batch for requests that change the directory: a $batch
+// that may have reached Graph (a 5xx answer, a reset or a timeout once
+// sent) is never sent again, as that could apply a create twice; the
+// error says so, and the caller reconciles from what the tenant then holds.
+// Throttled requests inside it (429) are sent again, as Graph applied none
+// of them.
+func (c *Client) BatchWrites(ctx context.Context, reqs []BatchRequest) ([]BatchResponse, error) {
+	return c.batch(ctx, reqs, true)
+}
+
+func (c *Client) batch(ctx context.Context, reqs []BatchRequest, write bool) ([]BatchResponse, error) {
 	seen := map[string]bool{}
 	deps := false
 	for _, r := range reqs {
@@ -93,7 +107,7 @@ func (c *Client) Batch(ctx context.Context, reqs []BatchRequest) ([]BatchRespons
 	}
 	out := make([]BatchResponse, 0, len(reqs))
 	for chunk := range slices.Chunk(reqs, MaxBatch) {
-		rs, err := c.batchChunk(ctx, chunk)
+		rs, err := c.batchChunk(ctx, chunk, write)
 		if err != nil {
 			return nil, fmt.Errorf("graph: batch: %w", err)
 		}
@@ -105,16 +119,16 @@ func (c *Client) Batch(ctx context.Context, reqs []BatchRequest) ([]BatchRespons
 // batchChunk sends one $batch of at most 20 requests, and sends again,
 // within the budget, the requests throttled or refused for the moment
 // (with those that failed only because they depended on them).
-func (c *Client) batchChunk(ctx context.Context, chunk []BatchRequest) ([]BatchResponse, error) {
+func (c *Client) batchChunk(ctx context.Context, chunk []BatchRequest, write bool) ([]BatchResponse, error) {
 	deadline := c.clk.Now().Add(c.budget)
 	results := make(map[string]BatchResponse, len(chunk))
 	pending := chunk
 	for attempt := 0; ; attempt++ {
-		got, err := c.postBatch(ctx, pending)
+		got, err := c.postBatch(ctx, pending, write)
 		if err != nil {
 			return nil, err
 		}
-		retry, wait, err := c.toRetry(pending, got, results, attempt)
+		retry, wait, err := c.toRetry(pending, got, results, attempt, write)
 		if err != nil {
 			return nil, err
 		}
@@ -138,7 +152,7 @@ func (c *Client) batchChunk(ctx context.Context, chunk []BatchRequest) ([]BatchR
 
 // postBatch sends the requests as one $batch and returns the answers by
 // lower-case id.
-func (c *Client) postBatch(ctx context.Context, reqs []BatchRequest) (map[string]BatchResponse, error) {
+func (c *Client) postBatch(ctx context.Context, reqs []BatchRequest, write bool) (map[string]BatchResponse, error) {
 	body, err := json.Marshal(struct {
 		Requests []BatchRequest `json:"requests"`
 	}{reqs})
@@ -148,7 +162,7 @@ func (c *Client) postBatch(ctx context.Context, reqs []BatchRequest) (map[string
 	var br struct {
 		Responses []BatchResponse `json:"responses"`
 	}
-	if err := c.do(ctx, call{method: http.MethodPost, url: c.base + "/$batch", body: body}, &br); err != nil {
+	if err := c.do(ctx, call{method: http.MethodPost, url: c.base + "/$batch", body: body, write: write}, &br); err != nil {
 		return nil, err
 	}
 	got := make(map[string]BatchResponse, len(br.Responses))
@@ -163,7 +177,7 @@ func (c *Client) postBatch(ctx context.Context, reqs []BatchRequest) (map[string
 // toRetry records each pending request's answer in results and returns
 // the (lower-case) ids to send again, with the longest wait one of them
 // asks for.
-func (c *Client) toRetry(pending []BatchRequest, got, results map[string]BatchResponse, attempt int) (map[string]bool, time.Duration, error) {
+func (c *Client) toRetry(pending []BatchRequest, got, results map[string]BatchResponse, attempt int, write bool) (map[string]bool, time.Duration, error) {
 	retry := map[string]bool{}
 	var wait time.Duration
 	for _, r := range pending {
@@ -178,6 +192,9 @@ func (c *Client) toRetry(pending []BatchRequest, got, results map[string]BatchRe
 			c.stats.throttled.Add(1)
 			w = c.throttleWait(parseRetryAfter(a.Header("Retry-After"), a.received), attempt)
 		case http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+			if write {
+				continue // it may have been applied: the caller reconciles
+			}
 			w = c.throttleWait(parseRetryAfter(a.Header("Retry-After"), a.received), attempt)
 		default:
 			continue

@@ -195,6 +195,26 @@ type call struct {
 	url    string // absolute
 	header http.Header
 	body   []byte
+	// write marks a request that must not be sent twice: after an
+	// answer Graph may have acted on (5xx, a reset or a timeout once
+	// sent), it is not retried; refusals Graph acts on nothing for (401,
+	// 429) and failures to get a token are.
+	write bool
+}
+
+// resendable reports whether a write that failed with err surely had no
+// effect, so that sending it again cannot apply it twice.
+func resendable(err error) bool {
+	var ge *Error
+	if errors.As(err, &ge) {
+		return ge.Status == http.StatusUnauthorized || ge.Status == http.StatusTooManyRequests
+	}
+	var ae *AuthError
+	if errors.As(err, &ae) {
+		return true
+	}
+	var te *TimeoutError
+	return errors.As(err, &te) && te.URL == "" // getting the token timed out: nothing was sent
 }
 
 // maxErrorBody bounds what is read of an error answer.
@@ -242,6 +262,9 @@ func (c *Client) do(ctx context.Context, r call, into any) error {
 		}
 		if wait < 0 { // not retryable
 			return err
+		}
+		if r.write && !resendable(err) {
+			return fmt.Errorf("graph: %s %s: not sent again, as Graph may have applied it: %w", r.method, pathOf(r.url), err)
 		}
 		last = err
 		// Nothing listening at the address: a few quick retries cover a

@@ -843,3 +843,50 @@ func TestReadAheadOverlapsTheCallback(t *testing.T) {
 		t.Fatalf("ids %v, err %v", ids, err)
 	}
 }
+
+// TestBatchWritesAreNeverSentTwice: a $batch of writes that may have
+// reached Graph (a 500, a 503 inside it) is not sent again, where a $batch
+// of reads is; a 429 (Graph applied nothing) is sent again either way.
+func TestBatchWritesAreNeverSentTwice(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		write bool
+		first string // the first answer: "500", "sub503" or "sub429"
+		hits  int64
+		fails bool
+	}{
+		{"read after 500", false, "500", 2, false},
+		{"write after 500", true, "500", 1, true},
+		{"write after a 503 inside", true, "sub503", 1, false},
+		{"write after a 429 inside", true, "sub429", 2, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFixture(t, time.Minute, func(f *fixture, w http.ResponseWriter, r *http.Request) {
+				if f.hits.Load() == 1 {
+					switch c.first {
+					case "500":
+						w.WriteHeader(http.StatusInternalServerError)
+						return
+					case "sub503":
+						io.WriteString(w, `{"responses":[{"id":"1","status":503,"body":{"error":{"code":"ServiceUnavailable","message":"x"}}}]}`)
+						return
+					case "sub429":
+						io.WriteString(w, `{"responses":[{"id":"1","status":429,"headers":{"Retry-After":"1"},"body":{"error":{"code":"TooManyRequests","message":"x"}}}]}`)
+						return
+					}
+				}
+				io.WriteString(w, `{"responses":[{"id":"1","status":201,"body":{"id":"u1"}}]}`)
+			})
+			reqs := []graph.BatchRequest{{ID: "1", Method: "POST", URL: "/users", Body: json.RawMessage(`{}`)}}
+			var err error
+			if c.write {
+				_, err = f.c.BatchWrites(context.Background(), reqs)
+			} else {
+				_, err = f.c.Batch(context.Background(), reqs)
+			}
+			if (err != nil) != c.fails || f.hits.Load() != c.hits {
+				t.Fatalf("err %v, %d batches sent; want failure %v, %d sent", err, f.hits.Load(), c.fails, c.hits)
+			}
+		})
+	}
+}

@@ -145,7 +145,9 @@ func (m *Manager) pruneHistory(ctx context.Context, tx store.Tx) (events, runs i
 			return events, runs, err
 		}
 		events += n
-		if n, err = tx.PruneRuns(ctx, acc.ID, m.now().Add(-keepRuns)); err != nil {
+		// A membership's event rebuilds its body from the run's change:
+		// runs stay at least as long as their events.
+		if n, err = tx.PruneRuns(ctx, acc.ID, m.now().Add(-max(keepRuns, keepEvents))); err != nil {
 			return events, runs, err
 		}
 		runs += n

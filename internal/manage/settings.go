@@ -35,8 +35,10 @@ type AccountSettings struct {
 	// before they are purged; the deployment's retention by default.
 	TrashRetentionDays int `json:"trash_retention_days"`
 	// RunRetentionDays is how long run history (each run and the changes
-	// it recorded) is kept; the deployment's (90 days) by default. Each
-	// source's newest run and newest successful run stay, however old.
+	// it recorded) is kept; the deployment's (90 days) by default, and no
+	// less than the events (a membership's event refers to its run's
+	// change). Each source's newest run and newest successful run stay,
+	// however old.
 	RunRetentionDays int `json:"run_retention_days"`
 	// EventRetentionDays is how long the change feed keeps events; the
 	// deployment's (dirsync serve --event-retention, 30 days) by default.

@@ -135,6 +135,7 @@ func (m *Manager) targetView(ctx context.Context, t directory.Target) (TargetVie
 	}
 	if len(runs) > 0 {
 		v.LastRun = &runs[0]
+		v.LastRun.Plan = nil // a plan may hold thousands of steps: TargetRun reads it
 	}
 	errs, err := m.d.Store.TargetErrors(ctx, t.ID)
 	if err != nil {

@@ -151,7 +151,7 @@ func (a *applier) bindMembers(ctx context.Context, p *Plan, idx []int) ([]int, e
 		if err := a.budget.take(ctx, len(reqs)); err != nil {
 			return nil, err
 		}
-		answers, err := a.t.client.Batch(ctx, reqs)
+		answers, err := a.t.client.BatchWrites(ctx, reqs)
 		if err != nil {
 			return nil, a.t.explain(err, "write to the tenant", PermGroups)
 		}
@@ -193,7 +193,7 @@ func (a *applier) batch(ctx context.Context, p *Plan, chunk []int) error {
 	if err := a.budget.take(ctx, len(reqs)); err != nil {
 		return err
 	}
-	answers, err := a.t.client.Batch(ctx, reqs)
+	answers, err := a.t.client.BatchWrites(ctx, reqs)
 	if err != nil {
 		return a.t.explain(err, "write to the tenant", PermUsers+" and "+PermGroups)
 	}

@@ -35,9 +35,13 @@ const (
 var ErrBusy = errors.New("another cycle of the target is running")
 
 // StaleRun is how long a cycle recorded as running keeps others from
-// starting; past it, its process is taken for dead. An export of 10,000
-// users takes about 8 minutes within Graph's write budget.
-const StaleRun = 2 * time.Hour
+// starting after its last sign of life (its start, or the heartbeat it
+// records while it works, every HeartbeatEvery); past it, its process is
+// taken for dead.
+const (
+	StaleRun       = 10 * time.Minute
+	HeartbeatEvery = 30 * time.Second
+)
 
 // Exporter runs export cycles.
 type Exporter struct {
@@ -74,6 +78,33 @@ type Summary struct {
 	CloudUsers  int  `json:"cloud_users"`
 	CloudGroups int  `json:"cloud_groups"`
 	ReadFull    bool `json:"read_full"`
+	// Heartbeat is when a running cycle last said it was alive.
+	Heartbeat time.Time `json:"heartbeat,omitzero"`
+}
+
+// lastSign is when a running cycle last showed it was alive.
+func lastSign(r store.ExportRun) time.Time {
+	var s Summary
+	_ = json.Unmarshal(r.Summary, &s)
+	if s.Heartbeat.After(r.StartedAt) {
+		return s.Heartbeat
+	}
+	return r.StartedAt
+}
+
+// beat records that the cycle is alive, with its progress, at most every
+// HeartbeatEvery.
+func (e *Exporter) beat(ctx context.Context, res *Result, force bool) {
+	now := clock.Or(e.Clock).Now()
+	if !force && now.Sub(res.Summary.Heartbeat) < HeartbeatEvery {
+		return
+	}
+	res.Summary.Heartbeat = now
+	run := res.Run
+	run.Summary, _ = json.Marshal(res.Summary)
+	if err := e.Store.Update(ctx, func(tx store.Tx) error { return tx.UpdateExportRun(ctx, run) }); err != nil && e.Logger != nil {
+		e.Logger.Warn("export: heartbeat", "run", run.ID, "err", err)
+	}
 }
 
 // Result is a finished cycle: its run record, its plan and summary.
@@ -113,7 +144,7 @@ func (e *Exporter) Cycle(ctx context.Context, t directory.Target, tenant *Tenant
 		if err != nil {
 			return err
 		}
-		if len(last) > 0 && last[0].Outcome == RunRunning && clk.Now().Sub(last[0].StartedAt) < StaleRun {
+		if len(last) > 0 && last[0].Outcome == RunRunning && clk.Now().Sub(lastSign(last[0])) < StaleRun {
 			return fmt.Errorf("%w (run %s, started %s)", ErrBusy, last[0].ID, last[0].StartedAt.Format(time.RFC3339))
 		}
 		if len(last) > 0 && last[0].Outcome == RunRunning {
@@ -178,6 +209,7 @@ func (e *Exporter) cycle(ctx context.Context, t directory.Target, s Settings, te
 	}
 	p := makePlan(d, c, links)
 	res.Summary.Planned = p.Counts()
+	e.beat(ctx, res, true)
 	res.Steps = p.Steps
 	switch {
 	case s.Staging:
@@ -202,7 +234,14 @@ func (e *Exporter) cycle(ctx context.Context, t directory.Target, s Settings, te
 	}); err != nil {
 		return err
 	}
-	a := &applier{t: tenant, st: e.Store, target: t.ID, progress: o.Progress, total: len(p.Steps),
+	progress := func(done, total int) {
+		res.Summary.Done = done
+		e.beat(ctx, res, false)
+		if o.Progress != nil {
+			o.Progress(done, total)
+		}
+	}
+	a := &applier{t: tenant, st: e.Store, target: t.ID, progress: progress, total: len(p.Steps),
 		budget: &budget{clk: clock.Or(e.Clock), limit: orInt(e.Budget, WriteBudget), win: orDur(e.BudgetWindow, WriteBudgetWindow)},
 		ids:    map[string]map[string]string{kindUser: {}, kindGroup: {}}}
 	for _, l := range links {
@@ -217,6 +256,7 @@ func (e *Exporter) cycle(ctx context.Context, t directory.Target, s Settings, te
 		return err
 	}
 	res.Steps = p.Steps
+	res.Summary.Done = 0
 	for _, s := range p.Steps {
 		switch s.Outcome {
 		case OutcomeDone:

@@ -207,3 +207,36 @@ func TestInterruptedCycleAndExpiredDelta(t *testing.T) {
 		t.Fatalf("after the delta link expired: read full %v, plan %v", res.Summary.ReadFull, res.Summary.Planned)
 	}
 }
+
+// TestHeartbeatKeepsARunningCycle: a cycle started long ago whose
+// heartbeat is recent is alive, and keeps a second one from starting.
+func TestHeartbeatKeepsARunningCycle(t *testing.T) {
+	w := newWorld(t, 1, provision.Settings{})
+	sum, _ := json.Marshal(provision.Summary{Heartbeat: time.Now().Add(-time.Minute)})
+	long := store.ExportRun{AccountID: w.acc.ID, TargetID: w.target.ID, Mode: provision.ModeFull, Outcome: provision.RunRunning,
+		StartedAt: time.Now().Add(-time.Hour), Summary: sum}
+	w.update(func(tx store.Tx) error { return tx.CreateExportRun(w.ctx, &long) })
+	if _, err := w.x.Cycle(w.ctx, w.target, w.conn, provision.CycleOptions{}); !errors.Is(err, provision.ErrBusy) {
+		t.Fatalf("a cycle beside a live one: %v", err)
+	}
+}
+
+// TestWriteBatchNotResent: a $batch of writes answered 500 is not sent
+// again (Graph may have applied it); the cycle fails, recorded, and the
+// next one reconciles from what the tenant holds.
+func TestWriteBatchNotResent(t *testing.T) {
+	w := newWorld(t, 1, provision.Settings{})
+	ann := w.addUser("Ann Lee", "ann@"+w.tenant.Domain(), true)
+	w.addGroup("Sales", ann)
+	w.tenant.InjectFault(entraemu.Fault{PathPrefix: "/v1.0/$batch", Method: http.MethodPost, Times: 1, Status: http.StatusInternalServerError})
+	res, err := w.x.Cycle(w.ctx, w.target, w.conn, provision.CycleOptions{})
+	if err == nil || res.Run.Outcome != provision.RunFailed || !strings.Contains(err.Error(), "not sent again") {
+		t.Fatalf("a 500 on a write batch: %v, %s", err, res.Run.Outcome)
+	}
+	if res := w.cycle(provision.CycleOptions{}); res.Run.Outcome != provision.RunSucceeded {
+		t.Fatalf("the next cycle: %s", res.Run.Outcome)
+	}
+	if _, ms, ok := w.cloudGroup("Sales"); !ok || len(ms) != 1 {
+		t.Fatalf("Sales after the retry: %v %v", ok, ms)
+	}
+}

@@ -38,9 +38,7 @@ func (r *Runner) acquire(account string) (*waiter, bool) {
 		defer r.mu.Unlock()
 		select {
 		case <-w.ready: // granted meanwhile: give it back
-			r.pool--
-			r.byAcc[account]--
-			r.grantLocked()
+			r.giveBackLocked(account, true)
 		default:
 			r.waiters = slices.DeleteFunc(r.waiters, func(x *waiter) bool { return x == w })
 		}
@@ -48,6 +46,12 @@ func (r *Runner) acquire(account string) (*waiter, bool) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.closed {
+		// Granted while the runner shuts down: the job is handed back
+		// with the others not started, not run.
+		r.giveBackLocked(account, true)
+		return nil, false
+	}
 	w.timer = r.Clock.AfterFunc(r.Overtime, func() {
 		r.mu.Lock()
 		defer r.mu.Unlock()
@@ -70,12 +74,18 @@ func (r *Runner) release(w *waiter) {
 	if w.timer != nil {
 		w.timer.Stop()
 	}
-	if !w.overtime {
+	r.giveBackLocked(w.account, !w.overtime)
+}
+
+// giveBackLocked returns a place in the account's share and, unless the
+// run gave it back already (overtime), its worker, and grants them on.
+func (r *Runner) giveBackLocked(account string, worker bool) {
+	if worker {
 		r.pool--
 	}
-	r.byAcc[w.account]--
-	if r.byAcc[w.account] == 0 {
-		delete(r.byAcc, w.account)
+	r.byAcc[account]--
+	if r.byAcc[account] == 0 {
+		delete(r.byAcc, account)
 	}
 	r.grantLocked()
 }

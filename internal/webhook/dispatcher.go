@@ -46,18 +46,11 @@ const (
 	DefaultMaxInFlight = 256
 )
 
-// Payload is the JSON body of a delivery: the Standard Webhooks envelope
-// (type, timestamp, data) and the event's place in the feed.
-type Payload struct {
-	Type      string          `json:"type"`
-	Timestamp time.Time       `json:"timestamp"`
-	ID        string          `json:"id"`
-	Seq       int64           `json:"seq"`
-	AccountID string          `json:"account_id"`
-	SourceID  string          `json:"source_id,omitempty"`
-	RunID     string          `json:"run_id,omitempty"`
-	Data      json.RawMessage `json:"data"`
-}
+// Payload is the JSON body of a delivery: the event, in the one event
+// schema the API's events feed answers with too (directory.Event's JSON:
+// version, id, seq, type, time, account, source, run, data). The Standard
+// Webhooks headers carry the delivery's id, timestamp and signature.
+type Payload = directory.Event
 
 // Dispatcher delivers events to webhooks, each endpoint on its own: its
 // own worker, in order, with its own timeout and backoff, so a slow or
@@ -606,12 +599,7 @@ func (d *Dispatcher) post(ctx context.Context, target, secretText string, e dire
 // answer is an error. It returns the answer's status. The application
 // layer's test delivery uses it.
 func Post(ctx context.Context, client *http.Client, target, secretText string, e directory.Event, now time.Time) (int, error) {
-	data := e.Data
-	if len(data) == 0 {
-		data = json.RawMessage("{}")
-	}
-	body, err := json.Marshal(Payload{Type: e.Type, Timestamp: e.Time, ID: e.ID, Seq: e.Seq, AccountID: e.AccountID,
-		SourceID: e.SourceID, RunID: e.RunID, Data: data})
+	body, err := json.Marshal(e)
 	if err != nil {
 		return 0, fmt.Errorf("encode payload: %w", err)
 	}

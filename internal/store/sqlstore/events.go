@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -105,9 +106,14 @@ func (t *tx) PruneAccountEvents(ctx context.Context, accountID string, before ti
 }
 
 // Events lists an account's feed after a seq, in order; limit 0 means all.
+// An event kept as a reference to its change (change_seq) gets its body
+// rebuilt from the change and the source name it stored; should the change
+// be gone (the run history pruned before the feed, which Prune avoids), the
+// event keeps what it stored.
 func (r reader) Events(ctx context.Context, accountID string, after int64, limit int) ([]directory.Event, error) {
-	rows, err := r.c.query(ctx, `SELECT seq, id, account_id, type, time, source_id, run_id, data FROM events
-		WHERE account_id = ? AND seq > ? ORDER BY seq LIMIT ?`, accountID, after, sqlLimit(limit))
+	rows, err := r.c.query(ctx, `SELECT e.seq, e.id, e.account_id, e.type, e.time, e.source_id, e.run_id, e.data, c.data
+		FROM events e LEFT JOIN changes c ON e.change_seq IS NOT NULL AND c.run_id = e.run_id AND c.seq = e.change_seq
+		WHERE e.account_id = ? AND e.seq > ? ORDER BY e.seq LIMIT ?`, accountID, after, sqlLimit(limit))
 	if err != nil {
 		return nil, wrap(err, r.c.f, "events")
 	}
@@ -116,13 +122,35 @@ func (r reader) Events(ctx context.Context, accountID string, after int64, limit
 	for rows.Next() {
 		var e directory.Event
 		var data string
-		if err := rows.Scan(&e.Seq, &e.ID, &e.AccountID, &e.Type, nullTime{&e.Time}, &e.SourceID, &e.RunID, &data); err != nil {
+		var change sql.NullString
+		if err := rows.Scan(&e.Seq, &e.ID, &e.AccountID, &e.Type, nullTime{&e.Time}, &e.SourceID, &e.RunID, &data, &change); err != nil {
 			return nil, wrap(err, r.c.f, "events")
 		}
 		e.Data = []byte(data)
+		if change.Valid {
+			if e.Data, err = changeEventData(change.String, data); err != nil {
+				return nil, fmt.Errorf("sqlstore: event %s: %w", e.ID, err)
+			}
+		}
 		out = append(out, e)
 	}
 	return out, wrap(rows.Err(), r.c.f, "events")
+}
+
+// changeEventData rebuilds the body of an event kept as a reference: the
+// change it refers to, and the source name the event stored.
+func changeEventData(change, stored string) (json.RawMessage, error) {
+	var c directory.Change
+	var ref struct {
+		Source string `json:"source"`
+	}
+	if err := json.Unmarshal([]byte(change), &c); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(stored), &ref); err != nil {
+		return nil, err
+	}
+	return directory.ChangeEventData(c, ref.Source), nil
 }
 
 // AcquireLease takes or renews the source's run lease.

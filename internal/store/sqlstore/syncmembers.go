@@ -269,14 +269,15 @@ func (t *tx) logDiff(ctx context.Context, sourceID string, log store.MemberLog) 
 	if err := c.f.lockFeed(ctx, c, log.AccountID); err != nil {
 		return err
 	}
-	body := obj(str("object_kind"), str(string(directory.MemberGroup)), str("object_id"), "x.group_id", str("name"), "x.group_name",
-		str("source"), "CAST(? AS TEXT)", str("member"), member, str("detail"), detail)
+	// The event refers to its change, keeping only the source's name: the
+	// feed rebuilds its body from the change (Events).
+	body := obj(str("source"), "CAST(? AS TEXT)")
 	typ := `CASE WHEN x.added = 1 AND x.member_kind = 'user' THEN ` + str(directory.EventGroupUserAdded) + `
 		WHEN x.added = 1 THEN ` + str(directory.EventGroupGroupAdded) + `
 		WHEN x.member_kind = 'user' THEN ` + str(directory.EventGroupUserRemoved) + `
 		ELSE ` + str(directory.EventGroupGroupRemoved) + ` END`
-	_, err = c.execOnce(ctx, `INSERT INTO events (id, account_id, type, time, source_id, run_id, data)
-		SELECT 'evt_' || CAST(? AS TEXT) || '-' || CAST(x.seq AS TEXT), ?, `+typ+`, ?, ?, ?, `+c.f.jsonText(body)+`
+	_, err = c.execOnce(ctx, `INSERT INTO events (id, account_id, type, time, source_id, run_id, data, change_seq)
+		SELECT 'evt_' || CAST(? AS TEXT) || '-' || CAST(x.seq AS TEXT), ?, `+typ+`, ?, ?, ?, `+c.f.jsonText(body)+`, x.seq
 		FROM (`+diffRows+`) x ORDER BY x.n`,
 		runID, log.AccountID, timeArg(log.Time), sourceID, runID, log.SourceName, last)
 	return err

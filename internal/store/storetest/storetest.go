@@ -1335,9 +1335,17 @@ func testDeleteSource(t *testing.T, s store.Store) {
 }
 
 func testTransitiveMembers(t *testing.T, s store.Store) {
-	ctx := t.Context()
 	a := mkAccount(t, s, "a")
-	src := mkSource(t, s, a.ID, "src")
+	ids := mkNestedGroups(t, s, a.ID, mkSource(t, s, a.ID, "src").ID)
+	transitiveMembers(t, s, a.ID, ids)
+	transitiveGroups(t, s, a.ID, ids)
+}
+
+// mkNestedGroups makes A > ann, b;  b > Bob, C, ann;  C > cat, eve, A (a
+// cycle);  D > dan, all linked to the source, with eve in the trash; it
+// returns the ids by name.
+func mkNestedGroups(t *testing.T, s store.Store, accountID, sourceID string) map[string]string {
+	ctx, a, src := t.Context(), directory.Account{ID: accountID}, directory.Source{ID: sourceID}
 	ids := map[string]string{}
 	for _, n := range []string{"ann", "Bob", "cat", "dan", "eve"} {
 		u := mkUser(t, s, a.ID, n, "")
@@ -1365,6 +1373,13 @@ func testTransitiveMembers(t *testing.T, s store.Store) {
 		u.State, u.TrashedAt = directory.StateTrash, tm(0, 0)
 		return tx.UpdateUser(ctx, u)
 	})
+	return ids
+}
+
+// transitiveMembers: a group's direct and effective members, each once,
+// with its id.
+func transitiveMembers(t *testing.T, s store.Store, accountID string, ids map[string]string) {
+	ctx, a := t.Context(), directory.Account{ID: accountID}
 	members := func(g string, transitive bool) []string {
 		return memberNames(must[[]directory.Member](t)(s.Members(ctx, a.ID, ids[g], transitive)))
 	}
@@ -1392,6 +1407,12 @@ func testTransitiveMembers(t *testing.T, s store.Store) {
 	}
 	_, err := s.Members(ctx, a.ID, "missing", true)
 	wantErr(t, err, store.ErrNotFound, "Members of a missing group")
+}
+
+// transitiveGroups: the other way up, the groups a user is in, and the
+// users filtered by a group (its effective members).
+func transitiveGroups(t *testing.T, s store.Store, accountID string, ids map[string]string) {
+	ctx, a := t.Context(), directory.Account{ID: accountID}
 	// The other way up: the groups a user is in.
 	groupNames := func(gs []directory.Group) []string {
 		out := []string{}
