@@ -148,6 +148,12 @@ func (m *Manager) request(ctx context.Context, actor Actor, src directory.Source
 		e.RunID = run.ID
 		return run, errors.Join(e, err)
 	}
+	if e := m.openable(src); e != nil {
+		// A run would only fail: say so now, not 202 then a failure.
+		run, err := m.recordRefused(ctx, src, req, actor, e.Message)
+		e.RunID = run.ID
+		return run, errors.Join(e, err)
+	}
 	var run directory.Run
 	created := false
 	err := m.d.Store.Update(ctx, func(tx store.Tx) error {

@@ -171,6 +171,15 @@ func (s *Service) Handler() http.Handler {
 			http.Error(w, "database unreachable", http.StatusServiceUnavailable)
 			return
 		}
+		if err := s.manager.CheckKey(ctx); err != nil {
+			s.log.Warn("readiness: master key", "err", err)
+			msg := "master key: it could not be checked"
+			if e := manage.AsError(err); e != nil {
+				msg = "master key: " + e.Message
+			}
+			http.Error(w, msg, http.StatusServiceUnavailable)
+			return
+		}
 		w.Write([]byte("ready\n"))
 	})
 	mux.Handle("GET /metrics", s.Metrics)

@@ -1,0 +1,51 @@
+package manage
+
+import (
+	"context"
+
+	"github.com/dirsync/dirsync/internal/directory"
+
+	"github.com/dirsync/dirsync/internal/secret"
+)
+
+// openable says why src's secret does not open with the master key this
+// process holds (nil when it does): a key rotated by another process
+// since this one started, or a secret sealed under another key.
+func (m *Manager) openable(src directory.Source) *Error {
+	box, err := m.box()
+	if err != nil {
+		return AsError(err)
+	}
+	if _, err := box.Open(src.Secret); err != nil {
+		return newError(Unavailable, "the secret of source %s does not open with this process's master key: the key was rotated since it started (restart it), or it is not the key that sealed the secret (set %s or the key file to that key)",
+			src.Name, secret.EnvMasterKey).with(err)
+	}
+	return nil
+}
+
+// CheckKey reports whether the master key this process holds opens the
+// database's secrets, trying the first source that has one: for a
+// service's readiness, which must fail once another process rotated the
+// key (dirsync key rotate) until this one restarts with the new key.
+func (m *Manager) CheckKey(ctx context.Context) error {
+	accs, err := m.d.Store.Accounts(ctx)
+	if err != nil {
+		return err
+	}
+	for _, acc := range accs {
+		srcs, err := m.d.Store.Sources(ctx, acc.ID)
+		if err != nil {
+			return err
+		}
+		for _, src := range srcs {
+			if len(src.Secret) == 0 {
+				continue
+			}
+			if e := m.openable(src); e != nil {
+				return e
+			}
+			return nil
+		}
+	}
+	return nil
+}
