@@ -136,9 +136,67 @@ func (a *applier) record(c directory.Change) error { return a.changes.add(c) }
 // --- users -----------------------------------------------------------------
 
 func (a *applier) applyStagedUsers() error {
-	return eachPage(a.batch, func(after string, limit int) ([]directory.SourceUser, error) {
-		return a.tx.StagedUsers(a.ctx, a.run.ID, after, limit)
-	}, func(u directory.SourceUser) string { return u.ExternalID }, a.applyUser)
+	after := ""
+	for {
+		page, err := a.tx.StagedUsers(a.ctx, a.run.ID, after, a.batch)
+		if err != nil {
+			return err
+		}
+		if err := a.applyUserPage(page); err != nil {
+			return err
+		}
+		if len(page) < a.batch {
+			return nil
+		}
+		after = page[len(page)-1].ExternalID
+	}
+}
+
+// applyUserPage applies a page of source users: those nothing in the
+// directory meets (no link, no user holding their username or email: every
+// user of a first sync) are created together, in a few statements; the
+// others go one by one, after them, through applyAdmitted.
+func (a *applier) applyUserPage(page []directory.SourceUser) error {
+	admitted := make([]directory.SourceUser, 0, len(page))
+	for _, su := range page {
+		shaped, in, err := a.admit(su)
+		if err != nil {
+			return fmt.Errorf("user %s (%s): %w", su.Username, su.ExternalID, err)
+		}
+		if in {
+			admitted = append(admitted, shaped)
+		}
+	}
+	free, err := a.tx.FreeUsers(a.ctx, a.src.AccountID, a.src.ID, admitted)
+	if err != nil {
+		return err
+	}
+	var fresh []*directory.User
+	var exts []string
+	for i, su := range admitted {
+		if free[i] {
+			fresh = append(fresh, &directory.User{AccountID: a.src.AccountID, UserAttributes: su.UserAttributes, Enabled: su.Enabled,
+				State: directory.StateFor(su.Enabled), Tags: a.scope.settings.ApplyTags(nil)})
+			exts = append(exts, su.ExternalID)
+		}
+	}
+	if err := a.tx.CreateLinkedUsers(a.ctx, a.src.ID, fresh, exts); err != nil {
+		return err
+	}
+	for i, nu := range fresh {
+		if err := a.created(*nu, exts[i]); err != nil {
+			return err
+		}
+	}
+	for i, su := range admitted {
+		if free[i] {
+			continue
+		}
+		if err := a.applyAdmitted(su); err != nil {
+			return fmt.Errorf("user %s (%s): %w", su.Username, su.ExternalID, err)
+		}
+	}
+	return nil
 }
 
 // applyUser brings one source user into the directory, as the scope rules
@@ -155,6 +213,11 @@ func (a *applier) applyUserIn(su directory.SourceUser) error {
 	if err != nil || !in {
 		return err
 	}
+	return a.applyAdmitted(su)
+}
+
+// applyAdmitted applies a source user the scope admitted (as admit shaped it).
+func (a *applier) applyAdmitted(su directory.SourceUser) error {
 	u, err := a.tx.UserByLink(a.ctx, a.src.ID, su.ExternalID)
 	if err == nil {
 		return a.updateUser(u, su)
@@ -202,9 +265,14 @@ func (a *applier) createUser(su directory.SourceUser, missed probes) error {
 	if err := a.tx.Link(a.ctx, directory.MemberUser, nu.ID, a.link(su.ExternalID)); err != nil {
 		return err
 	}
+	return a.created(nu, su.ExternalID)
+}
+
+// created counts and records a user the run created for a source object.
+func (a *applier) created(nu directory.User, externalID string) error {
 	a.run.Counts.Created++
-	return a.record(directory.Change{ObjectKind: directory.MemberUser, ObjectID: nu.ID, ExternalID: su.ExternalID,
-		Name: su.Username, Action: directory.ActionCreated, Attributes: directory.DiffUsers(directory.UserAttributes{}, su.UserAttributes)})
+	return a.record(directory.Change{ObjectKind: directory.MemberUser, ObjectID: nu.ID, ExternalID: externalID,
+		Name: nu.Username, Action: directory.ActionCreated, Attributes: directory.DiffUsers(directory.UserAttributes{}, nu.UserAttributes)})
 }
 
 // probes says which of a user's unique attributes a lookup found held by nobody.

@@ -80,10 +80,13 @@ func (l *testLog) Write(p []byte) (int, error) {
 }
 
 // config is the emulator's source settings with extra fields.
-func (w *world) config(extra map[string]any) json.RawMessage {
-	c := w.emu.Credentials()
+func (w *world) config(extra map[string]any) json.RawMessage { return emulatorConfig(w.emu, extra) }
+
+// emulatorConfig is the settings of a source reading emu, with extra fields.
+func emulatorConfig(emu *entraemu.Server, extra map[string]any) json.RawMessage {
+	c := emu.Credentials()
 	raw, _ := json.Marshal(entra.Config{Tenant: c.TenantID, ClientID: c.ClientID, Cloud: "custom", AuthMethod: "secret",
-		AuthorityURL: c.AuthorityURL, GraphURL: c.GraphURL, CAPEM: string(w.emu.CAPEM())})
+		AuthorityURL: c.AuthorityURL, GraphURL: c.GraphURL, CAPEM: string(emu.CAPEM())})
 	var m map[string]any
 	json.Unmarshal(raw, &m)
 	maps.Copy(m, extra)

@@ -2,14 +2,12 @@ package service
 
 import (
 	"context"
-	"encoding/json"
 	"maps"
 	"net"
 	"slices"
 	"testing"
 	"time"
 
-	"github.com/dirsync/dirsync/internal/connector/entra"
 	"github.com/dirsync/dirsync/internal/directory"
 	"github.com/dirsync/dirsync/internal/entraemu"
 	"github.com/dirsync/dirsync/internal/manage"
@@ -267,11 +265,8 @@ func (w *enrollWorld) checkWeekOfMail(leaver directory.User) {
 // counts from now.
 func (w *world) addScheduledSource(s *weekSource) manage.SourceView {
 	w.t.Helper()
-	c := s.emu.Credentials()
-	cfg, _ := json.Marshal(entra.Config{Tenant: c.TenantID, ClientID: c.ClientID, Cloud: "custom", AuthMethod: "secret",
-		AuthorityURL: c.AuthorityURL, GraphURL: c.GraphURL, CAPEM: string(s.emu.CAPEM())})
 	v, err := w.parts.Manager.AddSource(w.t.Context(), w.owner, manage.SourceInput{Name: &s.name, Kind: directory.KindEntra,
-		Config: cfg, Secret: []byte(c.ClientSecret), Schedule: &s.sched})
+		Config: emulatorConfig(s.emu, nil), Secret: []byte(s.emu.Credentials().ClientSecret), Schedule: &s.sched})
 	if err != nil {
 		w.t.Fatal(err)
 	}

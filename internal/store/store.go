@@ -232,6 +232,13 @@ type Tx interface {
 	// memberships: the end of the trash.
 	PurgeUser(ctx context.Context, accountID, id string) error
 	PurgeGroup(ctx context.Context, accountID, id string) error
+	// FreeUsers reports, for each user, whether it can be created as it
+	// is: its external id links to nothing of the source, and no user of
+	// the account, nor an earlier one in users, holds its username or email.
+	FreeUsers(ctx context.Context, accountID, sourceID string, users []directory.SourceUser) ([]bool, error)
+	// CreateLinkedUsers creates free users (setting ID and times) and links
+	// each to the source object of the same index, many a statement.
+	CreateLinkedUsers(ctx context.Context, sourceID string, users []*directory.User, externalIDs []string) error
 	// Link ties a user or group to a source object; a source object links to one at most.
 	Link(ctx context.Context, kind directory.MemberKind, id string, link directory.SourceLink) error
 

@@ -1,0 +1,104 @@
+package archtest
+
+import (
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// maxFuncLines is the guide's bound: no function outside tests of 80 lines
+// or more, from its "func" to its closing brace.
+const maxFuncLines = 80
+
+// longFuncs are the functions over the bound when the bound was first
+// checked here, with their length then: each may shrink, none may grow,
+// and no other may join them. Split one along its meaning, then delete its
+// line.
+var longFuncs = map[string]int{
+	"internal/store/storetest/runclaims.go testRunClaims":         121,
+	"internal/manage/targets.go Manager.applyTarget":              100,
+	"internal/cli/account_settings.go app.accountSettingsCommand": 94,
+	"internal/manage/config.go Manager.importSources":             93,
+	"internal/store/storetest/targets.go testTargets":             91,
+	"internal/provision/run.go Exporter.cycle":                    89,
+	"internal/provision/desired.go loadDesired":                   88,
+	"internal/cli/target.go app.targetAddEntraCommand":            87,
+}
+
+// TestNoLongFunctions keeps every function outside _test.go files (test
+// helpers such as storetest and sambatest included) under maxFuncLines.
+func TestNoLongFunctions(t *testing.T) {
+	root := filepath.Join("..", "..")
+	fset := token.NewFileSet()
+	seen := 0
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if name := d.Name(); path != root && (strings.HasPrefix(name, ".") || name == "testdata" || name == "vendor") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		f, err := parser.ParseFile(fset, path, nil, parser.SkipObjectResolution)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, path)
+		for _, decl := range f.Decls {
+			fd, ok := decl.(*ast.FuncDecl)
+			if !ok || fd.Body == nil {
+				continue
+			}
+			seen++
+			n := fset.Position(fd.End()).Line - fset.Position(fd.Pos()).Line + 1
+			key := filepath.ToSlash(rel) + " " + funcName(fd)
+			limit, known := longFuncs[key]
+			switch {
+			case known && n > limit:
+				t.Errorf("%s:%d: %s grew to %d lines (was %d, the bound is %d): split it along its meaning",
+					rel, fset.Position(fd.Pos()).Line, funcName(fd), n, limit, maxFuncLines)
+			case !known && n >= maxFuncLines:
+				t.Errorf("%s:%d: %s is %d lines; the bound is %d: split it along its meaning",
+					rel, fset.Position(fd.Pos()).Line, funcName(fd), n, maxFuncLines)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if seen < 500 {
+		t.Fatalf("read only %d functions: is the module root %s?", seen, root)
+	}
+}
+
+// funcName is Name, or Recv.Name for a method.
+func funcName(fd *ast.FuncDecl) string {
+	if fd.Recv == nil || len(fd.Recv.List) == 0 {
+		return fd.Name.Name
+	}
+	t := fd.Recv.List[0].Type
+	if s, ok := t.(*ast.StarExpr); ok {
+		t = s.X
+	}
+	switch x := t.(type) {
+	case *ast.IndexExpr:
+		t = x.X
+	case *ast.IndexListExpr:
+		t = x.X
+	}
+	if id, ok := t.(*ast.Ident); ok {
+		return id.Name + "." + fd.Name.Name
+	}
+	return fmt.Sprintf("?.%s", fd.Name.Name)
+}
