@@ -172,10 +172,15 @@ func (s *Server) runStatus(w http.ResponseWriter, r *request) error {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
+	progress := ""
+	if run.Outcome == directory.OutcomeRunning {
+		progress = "running for " + span(s.Manager.Clock().Now().Sub(run.StartedAt))
+	}
 	return json.NewEncoder(w).Encode(struct {
-		Outcome directory.Outcome `json:"outcome"`
-		Counts  directory.Counts  `json:"counts"`
-	}{run.Outcome, run.Counts})
+		Outcome  directory.Outcome `json:"outcome"`
+		Counts   directory.Counts  `json:"counts"`
+		Progress string            `json:"progress,omitempty"`
+	}{run.Outcome, run.Counts, progress})
 }
 
 // value shows an attribute's value in a diff.
