@@ -24,10 +24,8 @@ var longFuncs = map[string]int{
 	"internal/manage/targets.go Manager.applyTarget":              100,
 	"internal/cli/account_settings.go app.accountSettingsCommand": 94,
 	"internal/manage/config.go Manager.importSources":             93,
-	"internal/store/storetest/targets.go testTargets":             91,
 	"internal/provision/run.go Exporter.cycle":                    89,
 	"internal/provision/desired.go loadDesired":                   88,
-	"internal/cli/target.go app.targetAddEntraCommand":            87,
 }
 
 // TestNoLongFunctions keeps every function outside _test.go files (test
