@@ -79,10 +79,10 @@ type UserAttributes struct {
 	JobTitle       string   `json:"job_title,omitempty"`
 	Department     string   `json:"department,omitempty"`
 	MobilePhone    string   `json:"mobile_phone,omitempty"`
-	BusinessPhones []string `json:"business_phones,omitempty"`
+	BusinessPhones []string `json:"business_phones,omitzero"`
 	UserType       string   `json:"user_type,omitempty"` // Member or Guest in Entra
-	Licenses       []string `json:"licenses,omitempty"`  // SKU ids
-	ProxyAddresses []string `json:"proxy_addresses,omitempty"`
+	Licenses       []string `json:"licenses,omitzero"`   // SKU ids
+	ProxyAddresses []string `json:"proxy_addresses,omitzero"`
 	ImmutableID    string   `json:"immutable_id,omitempty"` // onPremisesImmutableId
 	// AccountName is the pre-Windows 2000 logon name (sAMAccountName) where the
 	// source has one.
@@ -96,7 +96,7 @@ type GroupAttributes struct {
 	Name            string   `json:"name"`
 	Description     string   `json:"description,omitempty"`
 	Mail            string   `json:"mail,omitempty"`
-	GroupTypes      []string `json:"group_types,omitempty"`
+	GroupTypes      []string `json:"group_types,omitzero"`
 	SecurityEnabled bool     `json:"security_enabled"`
 	MailEnabled     bool     `json:"mail_enabled"`
 	DN              string   `json:"dn,omitempty"`

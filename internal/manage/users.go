@@ -141,6 +141,13 @@ func normalizeUser(u *directory.User) {
 	if u.Tags == nil {
 		u.Tags = []string{}
 	}
+	// The store keeps an empty list as none; shown, it is an empty list
+	// (omitzero leaves nil lists out of what the store and staging write).
+	for _, l := range []*[]string{&u.BusinessPhones, &u.Licenses, &u.ProxyAddresses} {
+		if *l == nil {
+			*l = []string{}
+		}
+	}
 }
 
 // User finds a user by id, username or email.
