@@ -22,7 +22,6 @@ const maxFuncLines = 80
 var longFuncs = map[string]int{
 	"internal/store/storetest/runclaims.go testRunClaims": 121,
 	"internal/manage/targets.go Manager.applyTarget":      100,
-	"internal/manage/config.go Manager.importSources":     93,
 	"internal/provision/run.go Exporter.cycle":            89,
 	"internal/provision/desired.go loadDesired":           88,
 }
