@@ -89,13 +89,16 @@ func (f *targetSetFlags) apply(cmd *cobra.Command, in *manage.TargetInput) error
 	return nil
 }
 
+// targetEntraFlags are the flags of "target add entra".
+type targetEntraFlags struct {
+	name, tenant, clientID, cloud, authority, graphURL, caFile, expires, certFile string
+	sec                                                                           secretFlags
+	set                                                                           targetSetFlags
+	asJSON                                                                        bool
+}
+
 func (a *app) targetAddEntraCommand() *cobra.Command {
-	var (
-		name, tenant, clientID, cloud, authority, graphURL, caFile, expires, certFile string
-		sec                                                                           secretFlags
-		set                                                                           targetSetFlags
-		asJSON                                                                        bool
-	)
+	var tf targetEntraFlags
 	cmd := &cobra.Command{
 		Use:   "entra --name NAME --tenant TENANT --client-id ID --client-secret-file FILE --source SOURCE",
 		Short: "Add a Microsoft Entra ID tenant to provision into",
@@ -111,70 +114,80 @@ and writes nothing, until "dirsync target set NAME --staging=false".
 Password hashes cannot be synced through Graph: new users get a random
 password meeting Entra's policy and must change it at first sign-in.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg := entra.Config{Tenant: tenant, ClientID: clientID, Cloud: cloud, AuthorityURL: authority, GraphURL: graphURL,
-				SecretExpires: expires, AuthMethod: entra.AuthSecret}
-			var err error
-			if cfg.CAPEM, err = readCAFile(caFile); err != nil {
-				return err
-			}
-			secretValue, err := sec.read(a, cmd)
-			if err != nil {
-				return err
-			}
-			if certFile != "" {
-				if secretValue != nil {
-					return usageErr("give either a client secret or --certificate-file, not both")
-				}
-				cfg.AuthMethod = entra.AuthCertificate
-				if secretValue, err = a.readSecret("certificate and private key", certFile, ""); err != nil {
-					return err
-				}
-			} else if secretValue == nil {
-				return usageErr("the client secret is required: --client-secret-file FILE, --client-secret-file - (standard input) or --client-secret-env VAR")
-			}
-			raw, err := json.Marshal(cfg)
-			if err != nil {
-				return err
-			}
-			in := manage.TargetInput{Name: &name, Kind: directory.TargetEntra, Config: raw, Secret: secretValue}
-			if err := set.apply(cmd, &in); err != nil {
-				return err
-			}
-			m, actor, err := a.open(cmd)
-			if err != nil {
-				return err
-			}
-			v, err := m.AddTarget(cmd.Context(), actor, in)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return a.printJSON(targetJSON(v))
-			}
-			mode := "writing"
-			if v.Settings.Staging {
-				mode = "in staging mode (plans only, writes nothing)"
-			}
-			a.printf("Added Entra target %q (%s), %s, fed by %s. Next: dirsync target test %s\n", v.Name, v.ID, mode, sourcesText(v), v.Name)
-			return nil
-		},
+		RunE: func(cmd *cobra.Command, _ []string) error { return a.targetAddEntra(cmd, &tf) },
 	}
 	f := cmd.Flags()
-	f.StringVar(&name, "name", "", "a name for the target, unique in the account (required)")
-	f.StringVar(&tenant, "tenant", "", "the tenant's primary domain or tenant ID (required)")
-	f.StringVar(&clientID, "client-id", "", "the write app's application (client) ID (required)")
-	sec.register(cmd, "client-secret", "client secret value")
-	f.StringVar(&certFile, "certificate-file", "", "PEM file with the app's certificate and private key, instead of a client secret")
-	f.StringVar(&expires, "secret-expires", "", "the client secret's expiry date, YYYY-MM-DD")
-	f.StringVar(&cloud, "cloud", "global", "global, usgov (GCC High), usgovdod, china, or custom (with --authority-url and --graph-url)")
-	f.StringVar(&authority, "authority-url", "", "login authority URL, for a custom cloud, proxy or emulator")
-	f.StringVar(&graphURL, "graph-url", "", "Microsoft Graph URL, for a custom cloud, proxy or emulator")
-	f.StringVar(&caFile, "ca-file", "", "PEM file of extra CA certificates to trust")
-	f.BoolVar(&asJSON, "json", false, "print the new target as JSON")
-	set.register(cmd, true)
+	f.StringVar(&tf.name, "name", "", "a name for the target, unique in the account (required)")
+	f.StringVar(&tf.tenant, "tenant", "", "the tenant's primary domain or tenant ID (required)")
+	f.StringVar(&tf.clientID, "client-id", "", "the write app's application (client) ID (required)")
+	tf.sec.register(cmd, "client-secret", "client secret value")
+	f.StringVar(&tf.certFile, "certificate-file", "", "PEM file with the app's certificate and private key, instead of a client secret")
+	f.StringVar(&tf.expires, "secret-expires", "", "the client secret's expiry date, YYYY-MM-DD")
+	f.StringVar(&tf.cloud, "cloud", "global", "global, usgov (GCC High), usgovdod, china, or custom (with --authority-url and --graph-url)")
+	f.StringVar(&tf.authority, "authority-url", "", "login authority URL, for a custom cloud, proxy or emulator")
+	f.StringVar(&tf.graphURL, "graph-url", "", "Microsoft Graph URL, for a custom cloud, proxy or emulator")
+	f.StringVar(&tf.caFile, "ca-file", "", "PEM file of extra CA certificates to trust")
+	f.BoolVar(&tf.asJSON, "json", false, "print the new target as JSON")
+	tf.set.register(cmd, true)
 	cmd.MarkFlagRequired("name")
 	return cmd
+}
+
+// targetAddEntra adds the target the flags describe.
+func (a *app) targetAddEntra(cmd *cobra.Command, tf *targetEntraFlags) error {
+	raw, secretValue, err := a.targetEntraSettings(cmd, tf)
+	if err != nil {
+		return err
+	}
+	in := manage.TargetInput{Name: &tf.name, Kind: directory.TargetEntra, Config: raw, Secret: secretValue}
+	if err := tf.set.apply(cmd, &in); err != nil {
+		return err
+	}
+	m, actor, err := a.open(cmd)
+	if err != nil {
+		return err
+	}
+	v, err := m.AddTarget(cmd.Context(), actor, in)
+	if err != nil {
+		return err
+	}
+	if tf.asJSON {
+		return a.printJSON(targetJSON(v))
+	}
+	mode := "writing"
+	if v.Settings.Staging {
+		mode = "in staging mode (plans only, writes nothing)"
+	}
+	a.printf("Added Entra target %q (%s), %s, fed by %s. Next: dirsync target test %s\n", v.Name, v.ID, mode, sourcesText(v), v.Name)
+	return nil
+}
+
+// targetEntraSettings reads the connection settings and the credential (a
+// client secret, or a certificate and its key) the flags give.
+func (a *app) targetEntraSettings(cmd *cobra.Command, tf *targetEntraFlags) (json.RawMessage, []byte, error) {
+	cfg := entra.Config{Tenant: tf.tenant, ClientID: tf.clientID, Cloud: tf.cloud, AuthorityURL: tf.authority, GraphURL: tf.graphURL,
+		SecretExpires: tf.expires, AuthMethod: entra.AuthSecret}
+	var err error
+	if cfg.CAPEM, err = readCAFile(tf.caFile); err != nil {
+		return nil, nil, err
+	}
+	secretValue, err := tf.sec.read(a, cmd)
+	if err != nil {
+		return nil, nil, err
+	}
+	if tf.certFile != "" {
+		if secretValue != nil {
+			return nil, nil, usageErr("give either a client secret or --certificate-file, not both")
+		}
+		cfg.AuthMethod = entra.AuthCertificate
+		if secretValue, err = a.readSecret("certificate and private key", tf.certFile, ""); err != nil {
+			return nil, nil, err
+		}
+	} else if secretValue == nil {
+		return nil, nil, usageErr("the client secret is required: --client-secret-file FILE, --client-secret-file - (standard input) or --client-secret-env VAR")
+	}
+	raw, err := json.Marshal(cfg)
+	return raw, secretValue, err
 }
 
 func sourcesText(v manage.TargetView) string {

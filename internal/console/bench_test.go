@@ -65,6 +65,7 @@ func BenchmarkRender(b *testing.B) {
 		{"users-first-page", "/users"},
 		{"users-middle-page", "/users?after=" + half.Next},
 		{"users-search", "/users?q=user-077"},
+		{"users-search-no-match", "/users?q=nobody-at-all"},
 		{"users-tag", "/users?tag=night"},
 		{"user", "/users/" + some.ID},
 		{"source", "/sources/contoso"},

@@ -267,6 +267,10 @@ func (s stagedReads) Update(ctx context.Context, fn func(store.Tx) error) error 
 	return s.Store.Update(ctx, func(tx store.Tx) error { return fn(stagedReadsTx{tx, s.pages}) })
 }
 
+func (s stagedReads) UpdateApply(ctx context.Context, fn func(store.Tx) error) error {
+	return s.Store.UpdateApply(ctx, func(tx store.Tx) error { return fn(stagedReadsTx{tx, s.pages}) })
+}
+
 type stagedReadsTx struct {
 	store.Tx
 	pages *int

@@ -145,10 +145,14 @@ var errPlanOnly = errors.New("plan only")
 func (j *job) apply(ctx context.Context, sc *scoper, plan func(*applier) []step) (directory.Run, error) {
 	var a *applier
 	readSkips := slices.Clone(j.run.SkipReasons)
-	err := j.e.Store.Update(ctx, func(tx store.Tx) error {
+	// One apply at a time across the fleet: concurrent applies abort each
+	// other's serializable transactions. (The reads, the long part of a
+	// run, still go side by side.)
+	err := j.e.Store.UpdateApply(ctx, func(tx store.Tx) error {
 		// Update may call this again (a PostgreSQL serialization retry): start clean.
 		j.run.Counts, j.run.Skips, j.run.SkipReasons, j.run.Warnings = directory.Counts{}, nil, nil, nil
 		countRead(&j.run, readSkips)
+
 		if j.opts.Claim != nil {
 			if err := j.opts.Claim(ctx, tx); err != nil {
 				return err

@@ -97,7 +97,8 @@ func New(p *factory.Parts, cfg Config, logger *slog.Logger) *Service {
 	clk := clock.Or(cfg.Clock)
 	s := &Service{cfg: cfg, clock: clk, store: p.Store, manager: p.Manager, log: logger, Metrics: NewMetrics(),
 		mailWake: make(chan struct{}, 1), pollWake: make(chan struct{}, 1)}
-	s.Runner = &Runner{Manager: p.Manager, Clock: clk, Logger: logger, Metrics: s.Metrics, Workers: cfg.Workers,
+	// A dead process holds its queued runs as long as its running ones.
+	s.Runner = &Runner{Manager: p.Manager, Clock: clk, Logger: logger, Metrics: s.Metrics, Workers: cfg.Workers, ClaimTTL: p.Engine.LeaseTTL,
 		OnFinish: func(directory.Run) { s.Wake() }}
 	p.Manager.SetExecutor(s.Runner)
 	var sender mail.Sender

@@ -46,6 +46,12 @@ type Store interface {
 	// Update runs fn in one transaction and commits it if fn returns nil.
 	// An error from fn, a panic or a cancelled context rolls everything back.
 	Update(ctx context.Context, fn func(Tx) error) error
+	// UpdateApply is Update for a sync's apply: it waits until no other
+	// UpdateApply runs, in any process on the database. Applies of many
+	// sources at once otherwise abort each other on PostgreSQL
+	// (serialization failures, over and over); SQLite has one writer at a
+	// time anyway.
+	UpdateApply(ctx context.Context, fn func(Tx) error) error
 
 	// Snapshot runs fn over one consistent, read-only view of the
 	// database, as it was when fn first read: writes committed meanwhile

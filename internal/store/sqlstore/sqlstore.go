@@ -18,6 +18,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
@@ -210,10 +211,60 @@ const maxAttempts = 20
 // wait for it until their context ends. Reads through the Store are fine;
 // they see the last commit, not fn's writes.
 func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
+	return s.updateOn(ctx, s.db, fn)
+}
+
+// beginner is what *sql.DB and *sql.Conn share: where a transaction begins.
+type beginner interface {
+	BeginTx(ctx context.Context, opts *sql.TxOptions) (*sql.Tx, error)
+}
+
+// applyLockKey is the PostgreSQL advisory lock UpdateApply holds: "dirsync"
+// in a number, apart from goose's migration lock.
+const applyLockKey int64 = 0x64697273796e63
+
+// UpdateApply is Update, one at a time across every process on the
+// database. On PostgreSQL it takes a session advisory lock on a connection
+// of its own before the transaction begins, so that the transaction's
+// snapshot is taken after the previous apply committed; on SQLite Update
+// serializes writers already.
+func (s *Store) UpdateApply(ctx context.Context, fn func(store.Tx) error) error {
+	if s.flavor.serializeWrites {
+		return s.Update(ctx, fn)
+	}
+	c, err := s.db.Conn(ctx)
+	if err != nil {
+		return s.unavailable(ctx, fmt.Errorf("sqlstore: apply: %w", err))
+	}
+	defer c.Close()
+	if _, err := c.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, applyLockKey); err != nil {
+		return s.unavailable(ctx, fmt.Errorf("sqlstore: wait for the other applies: %w", err))
+	}
+	defer func() {
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if _, err := c.ExecContext(uctx, `SELECT pg_advisory_unlock($1)`, applyLockKey); err != nil {
+			// Never hand a connection that may hold the lock back to the
+			// pool: closing it ends the session, and the lock with it.
+			c.Raw(func(any) error { return driver.ErrBadConn })
+		}
+	}()
+	return s.updateOn(ctx, c, fn)
+}
+
+// unavailable marks a lost connection as store.ErrUnavailable.
+func (s *Store) unavailable(ctx context.Context, err error) error {
+	if err != nil && ctx.Err() == nil && s.flavor.connLost(err) && !errors.Is(err, store.ErrUnavailable) {
+		return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
+	}
+	return err
+}
+
+func (s *Store) updateOn(ctx context.Context, b beginner, fn func(store.Tx) error) error {
 	for attempt := 1; ; attempt++ {
-		err := s.update(ctx, fn)
-		if err != nil && ctx.Err() == nil && s.flavor.connLost(err) && !errors.Is(err, store.ErrUnavailable) {
-			return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
+		err := s.update(ctx, b, fn)
+		if uerr := s.unavailable(ctx, err); uerr != err {
+			return uerr
 		}
 		if err == nil || !s.flavor.retryable(err) || attempt == maxAttempts {
 			return err
@@ -228,8 +279,8 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 	}
 }
 
-func (s *Store) update(ctx context.Context, fn func(store.Tx) error) (err error) {
-	t, err := s.begin(ctx)
+func (s *Store) update(ctx context.Context, b beginner, fn func(store.Tx) error) (err error) {
+	t, err := s.begin(ctx, b)
 	if err != nil {
 		return err
 	}
@@ -267,7 +318,7 @@ func (s *Store) Snapshot(ctx context.Context, fn func(store.Reader) error) error
 
 // begin starts a write transaction, after taking the in-process write
 // semaphore where the flavor has one.
-func (s *Store) begin(ctx context.Context) (*conn, error) {
+func (s *Store) begin(ctx context.Context, b beginner) (*conn, error) {
 	if s.writeSem != nil {
 		select {
 		case s.writeSem <- struct{}{}:
@@ -275,7 +326,7 @@ func (s *Store) begin(ctx context.Context) (*conn, error) {
 			return nil, fmt.Errorf("sqlstore: begin: %w", ctx.Err())
 		}
 	}
-	sqlTx, err := s.db.BeginTx(ctx, s.flavor.txOptions)
+	sqlTx, err := b.BeginTx(ctx, s.flavor.txOptions)
 	if err != nil {
 		s.release()
 		return nil, fmt.Errorf("sqlstore: begin: %w", err)

@@ -135,3 +135,38 @@ func testRunClaims(t *testing.T, s store.Store) {
 		}
 	}
 }
+
+// testUpdateApply: applies never overlap, even on separate handles (the
+// test's store is one; a second goroutine stands for another process's
+// pool), and each commits.
+func testUpdateApply(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	var mu sync.Mutex
+	inside, most := 0, 0
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Go(func() {
+			err := s.UpdateApply(ctx, func(tx store.Tx) error {
+				mu.Lock()
+				inside++
+				most = max(most, inside)
+				mu.Unlock()
+				time.Sleep(20 * time.Millisecond)
+				mu.Lock()
+				inside--
+				mu.Unlock()
+				return tx.CreateAccount(ctx, &directory.Account{Name: fmt.Sprint("apply", i)})
+			})
+			if err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if most != 1 {
+		t.Errorf("%d applies ran at once", most)
+	}
+	if accs := must[[]directory.Account](t)(s.Accounts(ctx)); len(accs) != 4 {
+		t.Errorf("%d accounts after 4 applies", len(accs))
+	}
+}

@@ -46,6 +46,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Runs", testRuns},
 		{"RunSlots", testRunSlots},
 		{"RunClaims", testRunClaims},
+		{"UpdateApply", testUpdateApply},
 		{"Changes", testChanges},
 		{"ConcurrentUpdates", testConcurrentUpdates},
 		{"Events", testEvents},

@@ -12,8 +12,17 @@ import (
 // their account, unique names, cached objects, links, errors replaced as a
 // set, export runs, and a delete that takes everything of the target.
 func testTargets(t *testing.T, s store.Store) {
-	ctx := t.Context()
 	a, b := mkAccount(t, s, "acme"), mkAccount(t, s, "globex")
+	tg := targetsByName(t, s, a.ID, b.ID)
+	targetCache(t, s, tg)
+	exportRuns(t, s, tg, b.ID)
+	targetDeletion(t, s, tg)
+}
+
+// targetsByName: a target is found by name (any case) or id in its
+// account only, its name unique there, and updated whole.
+func targetsByName(t *testing.T, s store.Store, accountID, otherAccountID string) directory.Target {
+	ctx, a, b := t.Context(), directory.Account{ID: accountID}, directory.Account{ID: otherAccountID}
 	tg := directory.Target{AccountID: a.ID, Name: "Cloud", Kind: directory.TargetEntra, Config: []byte(`{"tenant":"x"}`),
 		Secret: []byte("sealed"), Settings: []byte(`{"staging":true}`), Enabled: true}
 	update(t, s, func(tx store.Tx) error { return tx.CreateTarget(ctx, &tg) })
@@ -36,6 +45,13 @@ func testTargets(t *testing.T, s store.Store) {
 		t.Errorf("Targets after update = %+v", got)
 	}
 
+	return tg
+}
+
+// targetCache: the cursor, cached objects, links, and errors replaced as
+// a set.
+func targetCache(t *testing.T, s store.Store, tg directory.Target) {
+	ctx := t.Context()
 	update(t, s, func(tx store.Tx) error {
 		if err := tx.SetTargetState(ctx, tg.ID, "cursor"); err != nil {
 			return err
@@ -77,7 +93,11 @@ func testTargets(t *testing.T, s store.Store) {
 	if es := must[[]store.TargetError](t)(s.TargetErrors(ctx, tg.ID)); len(es) != 0 {
 		t.Errorf("errors after replacing with none: %+v", es)
 	}
+}
 
+// exportRuns: created, updated whole, in their account only.
+func exportRuns(t *testing.T, s store.Store, tg directory.Target, otherAccountID string) {
+	ctx, a, b := t.Context(), directory.Account{ID: tg.AccountID}, directory.Account{ID: otherAccountID}
 	run := store.ExportRun{AccountID: a.ID, TargetID: tg.ID, Mode: "full", Staging: true, Outcome: "running", StartedAt: tm(3, 0)}
 	update(t, s, func(tx store.Tx) error { return tx.CreateExportRun(ctx, &run) })
 	run.Outcome, run.FinishedAt, run.Plan, run.Summary = "staged", tm(4, 0), json.RawMessage(`[1]`), json.RawMessage(`{"n":1}`)
@@ -85,15 +105,20 @@ func testTargets(t *testing.T, s store.Store) {
 	if r := must[store.ExportRun](t)(s.ExportRun(ctx, a.ID, run.ID)); r.Outcome != "staged" || !r.Staging || string(r.Plan) != "[1]" || !r.FinishedAt.Equal(tm(4, 0)) {
 		t.Errorf("ExportRun = %+v", r)
 	}
-	_, err = s.ExportRun(ctx, b.ID, run.ID)
+	_, err := s.ExportRun(ctx, b.ID, run.ID)
 	wantErr(t, err, store.ErrNotFound, "another account's export run")
+}
 
+// targetDeletion: clearing the cache forgets the cursor; deleting the
+// target takes its runs and links.
+func targetDeletion(t *testing.T, s store.Store, tg directory.Target) {
+	ctx, a := t.Context(), directory.Account{ID: tg.AccountID}
 	update(t, s, func(tx store.Tx) error { return tx.ClearTargetObjects(ctx, tg.ID) })
 	if st := must[string](t)(s.TargetState(ctx, tg.ID)); st != "" {
 		t.Errorf("state after ClearTargetObjects = %q", st)
 	}
 	update(t, s, func(tx store.Tx) error { return tx.DeleteTarget(ctx, a.ID, tg.ID) })
-	_, err = s.Target(ctx, a.ID, tg.ID)
+	_, err := s.Target(ctx, a.ID, tg.ID)
 	wantErr(t, err, store.ErrNotFound, "deleted target")
 	if rs := must[[]store.ExportRun](t)(s.ExportRuns(ctx, tg.ID, 0)); len(rs) != 0 {
 		t.Errorf("runs of a deleted target: %+v", rs)

@@ -1,0 +1,118 @@
+package sqlstore
+
+import (
+	"errors"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/dirsync/dirsync/internal/directory"
+	"github.com/dirsync/dirsync/internal/store"
+)
+
+// The statements of the release before run slots and claims (migrations
+// 00011 and 00014), as it wrote and read runs: a replica of that release
+// keeps running beside a new one during a rolling upgrade.
+const (
+	prevRunCols = `id, account_id, source_id, source, kind, run_trigger, dry_run, started_at, finished_at,
+	outcome, reason, counts, source_users, source_groups, skips, requests, throttled`
+	prevInsertRun = `INSERT INTO runs (source, kind, run_trigger, dry_run, started_at, finished_at,
+	outcome, reason, counts, source_users, source_groups, skips, requests, throttled, id, account_id, source_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	prevUpdateRun = `UPDATE runs SET (source, kind, run_trigger, dry_run, started_at, finished_at,
+	outcome, reason, counts, source_users, source_groups, skips, requests, throttled) =
+		(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) WHERE id = ? AND account_id = ?`
+)
+
+// TestRollingUpgradeRuns: the expand migrations of run slots and claims
+// leave the previous release working on the new schema, and the new
+// release working on what the previous one writes: a run queued by an old
+// replica is claimed by a new one; a new replica's scheduled run, read and
+// updated by an old one, keeps its slot.
+func TestRollingUpgradeRuns(t *testing.T) {
+	opens := map[string]func(t *testing.T) *Store{"sqlite": func(t *testing.T) *Store { return newSQLite(t) }}
+	if os.Getenv(postgresEnv) != "" {
+		opens["postgres"] = func(t *testing.T) *Store { return newPostgres(t) }
+	}
+	for name, open := range opens {
+		t.Run(name, func(t *testing.T) { testRollingUpgradeRuns(t, open(t)) })
+	}
+}
+
+func testRollingUpgradeRuns(t *testing.T, s *Store) {
+	ctx := t.Context()
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	acc := directory.Account{Name: "acme"}
+	src := directory.Source{Name: "entra", Kind: directory.KindEntra, Enabled: true}
+	err := s.Update(ctx, func(tx store.Tx) error {
+		if err := tx.CreateAccount(ctx, &acc); err != nil {
+			return err
+		}
+		src.AccountID = acc.ID
+		return tx.CreateSource(ctx, &src)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := func(q string, args ...any) error {
+		_, err := s.db.ExecContext(ctx, s.flavor.rebind(q), args...)
+		return err
+	}
+	// The old replica queues a run.
+	oldID := newID()
+	if err := old(prevInsertRun, src.Name, "delta", "api", false, now, nil, "queued", "", "{}", 0, 0, "", 0, 0,
+		oldID, acc.ID, src.ID); err != nil {
+		t.Fatalf("the previous release cannot queue a run: %v", err)
+	}
+	// The new replica claims it, and the old one cannot see a difference.
+	var claimed []directory.Run
+	err = s.Update(ctx, func(tx store.Tx) error {
+		var err error
+		claimed, err = tx.ClaimQueuedRuns(ctx, "new-replica", now, now.Add(time.Minute), 10)
+		return err
+	})
+	if err != nil || len(claimed) != 1 || claimed[0].ID != oldID {
+		t.Fatalf("the new release claimed %+v (%v), want the old release's run", claimed, err)
+	}
+	// The new replica queues a scheduled slot's run; the old one reads and
+	// updates it as it always did.
+	slotted := directory.Run{AccountID: acc.ID, SourceID: src.ID, Kind: directory.RunDelta, Trigger: "schedule",
+		StartedAt: now, Outcome: directory.OutcomeQueued, Slot: now.Truncate(time.Hour)}
+	if err := s.Update(ctx, func(tx store.Tx) error { return tx.CreateRun(ctx, &slotted) }); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := s.db.QueryContext(ctx, s.flavor.rebind(`SELECT `+prevRunCols+` FROM runs WHERE account_id = ? ORDER BY started_at DESC, id DESC`), acc.ID)
+	if err != nil {
+		t.Fatalf("the previous release cannot list runs: %v", err)
+	}
+	n := 0
+	for rows.Next() {
+		var r directory.Run
+		var counts, skips string
+		if err := rows.Scan(&r.ID, &r.AccountID, &r.SourceID, &r.Source, &r.Kind, &r.Trigger, &r.DryRun,
+			nullTime{&r.StartedAt}, nullTime{&r.FinishedAt}, &r.Outcome, &r.Reason, &counts,
+			&r.SourceUsers, &r.SourceGroups, &skips, &r.Requests, &r.Throttled); err != nil {
+			t.Fatalf("the previous release cannot read a run: %v", err)
+		}
+		n++
+	}
+	rows.Close()
+	if n != 2 {
+		t.Fatalf("the previous release lists %d runs, want 2", n)
+	}
+	if err := old(prevUpdateRun, src.Name, "delta", "schedule", false, now, now.Add(time.Second), "succeeded", "", "{}", 3, 1, "", 4, 0,
+		slotted.ID, acc.ID); err != nil {
+		t.Fatalf("the previous release cannot record a run: %v", err)
+	}
+	got, err := s.Run(ctx, acc.ID, slotted.ID)
+	if err != nil || got.Outcome != directory.OutcomeSucceeded || !got.Slot.Equal(slotted.Slot) {
+		t.Fatalf("after the previous release recorded it: %+v %v (want succeeded, slot kept)", got, err)
+	}
+	// The slot still admits one run, whichever release asks.
+	again := slotted
+	again.ID = ""
+	err = s.Update(ctx, func(tx store.Tx) error { return tx.CreateRun(ctx, &again) })
+	if !errors.Is(err, store.ErrAlreadyExists) {
+		t.Fatalf("a second run of the slot: %v", err)
+	}
+}
