@@ -258,6 +258,7 @@ func (a *app) open(cmd *cobra.Command) (*manage.Manager, manage.Actor, error) {
 	p, err := factory.Open(cmd.Context(), factory.Options{
 		DB: a.settings.String(config.DB), KeyFile: a.settings.String(config.KeyFile),
 		Existing: cmd.Annotations["readonly"] == "true", LeaseTTL: a.settings.Duration(config.LeaseTTL),
+		Workers:        a.settings.Int(config.Workers),
 		TrashRetention: a.settings.Duration(config.TrashRetention), EventRetention: a.settings.Duration(config.EventRetention),
 		BusyRetry: a.settings.Duration(config.BusyRetry), Clock: a.opts.Clock, Logger: a.logger(), Connect: a.opts.Connect,
 		WebhookAllow: allow,

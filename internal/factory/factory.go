@@ -42,6 +42,10 @@ type Options struct {
 	// directory, no key).
 	Existing bool
 
+	// Workers is how many syncs may run at once in this process; the
+	// PostgreSQL pool is sized from it.
+	Workers int
+
 	LeaseTTL       time.Duration
 	TrashRetention time.Duration
 	EventRetention time.Duration
@@ -127,6 +131,10 @@ func openStore(ctx context.Context, o Options) (store.Store, string, error) {
 		opts = append(opts, sqlstore.WithClock(o.Clock))
 	}
 	if IsPostgres(db) {
+		// A running sync holds a few connections at once (its apply, its
+		// staging, its lease); the API, the scheduler and the dispatcher
+		// share the rest.
+		opts = append(opts, sqlstore.WithMaxConns(max(4*o.Workers+8, sqlstore.DefaultMaxConns)))
 		st, err := sqlstore.OpenPostgres(ctx, db, opts...)
 		name := redact(db)
 		if err != nil {

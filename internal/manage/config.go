@@ -246,75 +246,15 @@ func (m *Manager) importSources(ctx context.Context, tx store.Tx, actor Actor, i
 			return invalid("sources", "source %q is in the file twice", cs.Name)
 		}
 		seen[key] = true
-		sc, err := DecodeSchedule(cs.Schedule)
-		if err != nil {
-			return invalid("sources", "source %s: %v", cs.Name, err)
-		}
-		var scopeBytes []byte
-		if len(cs.Scope) > 0 {
-			s, err := scope.Parse(cs.Scope)
-			if err != nil {
-				return invalid("sources", "source %s: scope: %v", cs.Name, err)
-			}
-			if scopeBytes, err = encodeScope(s); err != nil {
-				return err
-			}
-		}
-		idx := slices.IndexFunc(have, func(s directory.Source) bool { return strings.EqualFold(s.Name, cs.Name) })
-		secretValue, given := secrets["source:"+cs.Name]
-		src := directory.Source{AccountID: actor.AccountID, Kind: directory.SourceKind(cs.Kind)}
-		action := "create"
-		if idx >= 0 {
-			src, action = have[idx], "update"
-			if src.Kind != directory.SourceKind(cs.Kind) {
-				return invalid("sources", "source %s is %s here and %s in the file: a kind cannot change", cs.Name, src.Kind, cs.Kind)
-			}
-			if !given {
-				if secretValue, err = m.openSecret(src.Secret, "source "+src.Name); err != nil {
-					return err
-				}
-			}
-		} else if !given {
+		change, err := m.importSource(ctx, tx, actor, cs, have, secrets)
+		if errors.Is(err, errSecretMissing) {
 			missing = append(missing, "source:"+cs.Name)
 			continue
 		}
-		before := src
-		src.Name, src.Description, src.Enabled, src.Settings = cs.Name, cs.Description, cs.Enabled, scopeBytes
-		if src.Config, err = m.checkConfig(src, cs.Settings, secretValue); err != nil {
-			return invalid("sources", "source %s: %s", cs.Name, errorText(err))
-		}
-		if given || action == "create" {
-			if src.Secret, err = m.d.Box.Seal(secretValue); err != nil {
-				return err
-			}
-		}
-		oldSched, _, err := m.storedSchedule(ctx, tx, before)
-		if err != nil && action == "update" {
-			return err
-		}
-		fields := sourceFieldsChanged(before, src, given, oldSched, sc, action)
-		if action == "update" && len(fields) == 0 {
-			out.Changes = append(out.Changes, ConfigChange{Kind: "source", Name: cs.Name, Action: "unchanged"})
-			continue
-		}
-		if err := m.checkClaim(ctx, tx, src); err != nil {
-			return err
-		}
-		if action == "create" {
-			err = tx.CreateSource(ctx, &src)
-		} else {
-			err = tx.UpdateSource(ctx, src)
-			if err == nil && (!bytes.Equal(before.Config, src.Config) || !bytes.Equal(before.Settings, src.Settings)) {
-				err = tx.SetSourceState(ctx, src.ID, "")
-			}
-		}
 		if err != nil {
-			return nameTaken(err, actor, src.Name)
-		}
-		if err := m.storeSchedule(ctx, tx, src, sc); err != nil {
 			return err
 		}
-		out.Changes = append(out.Changes, ConfigChange{Kind: "source", Name: cs.Name, Action: action, Fields: fields})
+		out.Changes = append(out.Changes, change)
 	}
 	for _, s := range have {
 		if !seen[strings.ToLower(s.Name)] {
@@ -325,6 +265,95 @@ func (m *Manager) importSources(ctx context.Context, tx store.Tx, actor Actor, i
 		return invalid("secrets", "the file has no secrets: give %s (dirsync config import --secret NAME=FILE)", strings.Join(missing, ", "))
 	}
 	return nil
+}
+
+// errSecretMissing is a new source's, imported with no secret given.
+var errSecretMissing = errors.New("no secret given for a new source")
+
+// importSource creates or updates one source of the file (have are the
+// account's sources), and says what it did.
+func (m *Manager) importSource(ctx context.Context, tx store.Tx, actor Actor, cs ConfigSource, have []directory.Source, secrets map[string][]byte) (ConfigChange, error) {
+	sc, scopeBytes, err := decodeConfigSource(cs)
+	if err != nil {
+		return ConfigChange{}, err
+	}
+	idx := slices.IndexFunc(have, func(s directory.Source) bool { return strings.EqualFold(s.Name, cs.Name) })
+	secretValue, given := secrets["source:"+cs.Name]
+	src := directory.Source{AccountID: actor.AccountID, Kind: directory.SourceKind(cs.Kind)}
+	action := "create"
+	if idx >= 0 {
+		src, action = have[idx], "update"
+		if src.Kind != directory.SourceKind(cs.Kind) {
+			return ConfigChange{}, invalid("sources", "source %s is %s here and %s in the file: a kind cannot change", cs.Name, src.Kind, cs.Kind)
+		}
+		if !given {
+			if secretValue, err = m.openSecret(src.Secret, "source "+src.Name); err != nil {
+				return ConfigChange{}, err
+			}
+		}
+	} else if !given {
+		return ConfigChange{}, errSecretMissing
+	}
+	before := src
+	src.Name, src.Description, src.Enabled, src.Settings = cs.Name, cs.Description, cs.Enabled, scopeBytes
+	if src.Config, err = m.checkConfig(src, cs.Settings, secretValue); err != nil {
+		return ConfigChange{}, invalid("sources", "source %s: %s", cs.Name, errorText(err))
+	}
+	if given || action == "create" {
+		if src.Secret, err = m.d.Box.Seal(secretValue); err != nil {
+			return ConfigChange{}, err
+		}
+	}
+	oldSched, _, err := m.storedSchedule(ctx, tx, before)
+	if err != nil && action == "update" {
+		return ConfigChange{}, err
+	}
+	fields := sourceFieldsChanged(before, src, given, oldSched, sc, action)
+	if action == "update" && len(fields) == 0 {
+		return ConfigChange{Kind: "source", Name: cs.Name, Action: "unchanged"}, nil
+	}
+	if err := m.storeImportedSource(ctx, tx, actor, before, &src, sc, action); err != nil {
+		return ConfigChange{}, err
+	}
+	return ConfigChange{Kind: "source", Name: cs.Name, Action: action, Fields: fields}, nil
+}
+
+// decodeConfigSource reads a file's source schedule and scope.
+func decodeConfigSource(cs ConfigSource) (schedule.Schedule, []byte, error) {
+	sc, err := DecodeSchedule(cs.Schedule)
+	if err != nil {
+		return sc, nil, invalid("sources", "source %s: %v", cs.Name, err)
+	}
+	if len(cs.Scope) == 0 {
+		return sc, nil, nil
+	}
+	s, err := scope.Parse(cs.Scope)
+	if err != nil {
+		return sc, nil, invalid("sources", "source %s: scope: %v", cs.Name, err)
+	}
+	scopeBytes, err := encodeScope(s)
+	return sc, scopeBytes, err
+}
+
+// storeImportedSource writes src (created or updated from before), claims
+// its directory, and sets its schedule; changed settings reset its cursor.
+func (m *Manager) storeImportedSource(ctx context.Context, tx store.Tx, actor Actor, before directory.Source, src *directory.Source, sc schedule.Schedule, action string) error {
+	if err := m.checkClaim(ctx, tx, *src); err != nil {
+		return err
+	}
+	var err error
+	if action == "create" {
+		err = tx.CreateSource(ctx, src)
+	} else {
+		err = tx.UpdateSource(ctx, *src)
+		if err == nil && (!bytes.Equal(before.Config, src.Config) || !bytes.Equal(before.Settings, src.Settings)) {
+			err = tx.SetSourceState(ctx, src.ID, "")
+		}
+	}
+	if err != nil {
+		return nameTaken(err, actor, src.Name)
+	}
+	return m.storeSchedule(ctx, tx, *src, sc)
 }
 
 func sourceFieldsChanged(a, b directory.Source, secret bool, sa, sb schedule.Schedule, action string) []string {

@@ -224,43 +224,17 @@ func (m *Manager) SetTarget(ctx context.Context, actor Actor, key string, in Tar
 // applyTarget lays the input over t, checking each part.
 func (m *Manager) applyTarget(ctx context.Context, rd store.Reader, actor Actor, t *directory.Target, in TargetInput) error {
 	if in.Name != nil {
-		name := strings.TrimSpace(*in.Name)
-		switch {
-		case name == "":
-			return invalid("name", "the name is empty")
-		case len(name) > maxSourceNameLength:
-			return invalid("name", "the name is longer than %d characters", maxSourceNameLength)
-		case strings.ContainsAny(name, "\r\n\t"):
-			return invalid("name", "the name holds a line break or a tab")
+		name, err := targetName(*in.Name)
+		if err != nil {
+			return err
 		}
 		t.Name = name
 	}
 	if in.Enabled != nil {
 		t.Enabled = *in.Enabled
 	}
-	secretValue := in.Secret
 	if len(in.Config) > 0 || len(in.Secret) > 0 {
-		config := in.Config
-		if len(config) == 0 {
-			config = t.Config
-		}
-		if len(secretValue) == 0 {
-			plain, err := m.openSecret(t.Secret, "target "+t.Name)
-			if err != nil {
-				return err
-			}
-			secretValue = plain
-		}
-		canonical, err := checkTargetConfig(config, secretValue)
-		if err != nil {
-			return err
-		}
-		t.Config = canonical
-		box, err := m.box()
-		if err != nil {
-			return err
-		}
-		if t.Secret, err = box.Seal(secretValue); err != nil {
+		if err := m.applyTargetCredential(t, in); err != nil {
 			return err
 		}
 	}
@@ -269,22 +243,88 @@ func (m *Manager) applyTarget(ctx context.Context, rd store.Reader, actor Actor,
 		return err
 	}
 	if in.Sources != nil {
-		s.Sources = nil
-		for _, key := range in.Sources {
-			src, err := rd.Source(ctx, actor.AccountID, strings.TrimSpace(key))
-			if errors.Is(err, store.ErrNotFound) {
-				return invalid("sources", "account %s has no source %q", actor.AccountName, key).with(err)
-			} else if err != nil {
-				return err
-			}
-			if src.Kind != directory.KindLDAP {
-				return invalid("sources", "source %s is an %s tenant: a target is fed by Active Directory (ldap) sources", src.Name, src.Kind)
-			}
-			if !slices.Contains(s.Sources, src.ID) {
-				s.Sources = append(s.Sources, src.ID)
-			}
+		if s.Sources, err = targetSources(ctx, rd, actor, in.Sources); err != nil {
+			return err
 		}
 	}
+	if err := overlayTargetSettings(&s, in); err != nil {
+		return err
+	}
+	if err := s.Validate(); err != nil {
+		var se *provision.SettingError
+		if errors.As(err, &se) {
+			return invalid(se.Field, "%s", se.Message)
+		}
+		return err
+	}
+	t.Settings, err = json.Marshal(s)
+	return err
+}
+
+// targetName is a target's name as given, trimmed, or why it is refused.
+func targetName(name string) (string, error) {
+	name = strings.TrimSpace(name)
+	switch {
+	case name == "":
+		return "", invalid("name", "the name is empty")
+	case len(name) > maxSourceNameLength:
+		return "", invalid("name", "the name is longer than %d characters", maxSourceNameLength)
+	case strings.ContainsAny(name, "\r\n\t"):
+		return "", invalid("name", "the name holds a line break or a tab")
+	}
+	return name, nil
+}
+
+// applyTargetCredential checks the connection settings with the secret
+// (the new one, or the stored one opened) and seals the secret.
+func (m *Manager) applyTargetCredential(t *directory.Target, in TargetInput) error {
+	config, secretValue := in.Config, in.Secret
+	if len(config) == 0 {
+		config = t.Config
+	}
+	if len(secretValue) == 0 {
+		plain, err := m.openSecret(t.Secret, "target "+t.Name)
+		if err != nil {
+			return err
+		}
+		secretValue = plain
+	}
+	canonical, err := checkTargetConfig(config, secretValue)
+	if err != nil {
+		return err
+	}
+	t.Config = canonical
+	box, err := m.box()
+	if err != nil {
+		return err
+	}
+	t.Secret, err = box.Seal(secretValue)
+	return err
+}
+
+// targetSources are the ids of the sources named, each once: Active
+// Directory (ldap) sources of the account only.
+func targetSources(ctx context.Context, rd store.Reader, actor Actor, keys []string) ([]string, error) {
+	var ids []string
+	for _, key := range keys {
+		src, err := rd.Source(ctx, actor.AccountID, strings.TrimSpace(key))
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, invalid("sources", "account %s has no source %q", actor.AccountName, key).with(err)
+		} else if err != nil {
+			return nil, err
+		}
+		if src.Kind != directory.KindLDAP {
+			return nil, invalid("sources", "source %s is an %s tenant: a target is fed by Active Directory (ldap) sources", src.Name, src.Kind)
+		}
+		if !slices.Contains(ids, src.ID) {
+			ids = append(ids, src.ID)
+		}
+	}
+	return ids, nil
+}
+
+// overlayTargetSettings sets in s the settings the input gives.
+func overlayTargetSettings(s *provision.Settings, in TargetInput) error {
 	if in.Staging != nil {
 		s.Staging = *in.Staging
 	}
@@ -312,15 +352,7 @@ func (m *Manager) applyTarget(ctx context.Context, rd store.Reader, actor Actor,
 		}
 		s.Schedule = text
 	}
-	if err := s.Validate(); err != nil {
-		var se *provision.SettingError
-		if errors.As(err, &se) {
-			return invalid(se.Field, "%s", se.Message)
-		}
-		return err
-	}
-	t.Settings, err = json.Marshal(s)
-	return err
+	return nil
 }
 
 // checkTargetConfig validates an Entra target's connection settings with

@@ -59,92 +59,125 @@ type routing struct {
 
 // loadDesired reads the target's sources' users, groups and memberships.
 func loadDesired(ctx context.Context, rd store.Reader, accountID string, s Settings, rt routing) (*desired, error) {
-	d := &desired{}
-	seenUser := map[string]string{} // directory id -> anchor
+	l := &loader{rd: rd, accountID: accountID, s: s, rt: rt, d: &desired{}, seenUser: map[string]string{}, seenGroup: map[string]string{}}
 	for _, srcID := range s.Sources {
-		after := ""
-		for {
-			page, err := rd.Users(ctx, accountID, store.UserQuery{SourceID: srcID, After: after, Limit: 1000,
-				States: []directory.State{directory.StateActive, directory.StateDisabled}})
-			if err != nil {
-				return nil, err
-			}
-			for _, u := range page.Items {
-				if _, ok := seenUser[u.ID]; ok {
-					continue
-				}
-				w := wantUser{anchor: Anchor(u, srcID), userID: u.ID, name: u.Username}
-				if w.anchor == "" {
-					continue
-				}
-				w.props = s.userProps(u, rt)
-				w.proxies = len(u.ProxyAddresses) > 0
-				seenUser[u.ID] = w.anchor
-				d.users = append(d.users, w)
-			}
-			if page.Next == "" {
-				break
-			}
-			after = page.Next
-		}
-	}
-	seenGroup := map[string]string{}
-	var groups []directory.Group
-	for _, srcID := range s.Sources {
-		after := ""
-		for {
-			page, err := rd.Groups(ctx, accountID, store.GroupQuery{SourceID: srcID, After: after, Limit: 1000,
-				States: []directory.State{directory.StateActive}})
-			if err != nil {
-				return nil, err
-			}
-			for _, g := range page.Items {
-				if _, ok := seenGroup[g.ID]; ok {
-					continue
-				}
-				if !g.SecurityEnabled {
-					d.skipped = append(d.skipped, Step{Op: OpSkip, Kind: kindGroup, Object: g.Name,
-						Note: "a distribution group: Graph cannot create distribution groups (Exchange Online does)"})
-					continue
-				}
-				anchor := ""
-				for _, l := range g.Sources {
-					if l.SourceID == srcID {
-						anchor = l.ExternalID
-					}
-				}
-				seenGroup[g.ID] = anchor
-				groups = append(groups, g)
-			}
-			if page.Next == "" {
-				break
-			}
-			after = page.Next
-		}
-	}
-	for _, g := range groups {
-		w := wantGroup{anchor: seenGroup[g.ID], groupID: g.ID, name: g.Name, props: groupProps(g)}
-		ms, err := rd.Members(ctx, accountID, g.ID, false)
-		if err != nil {
+		if err := l.users(ctx, srcID); err != nil {
 			return nil, err
 		}
-		for _, m := range ms {
-			switch m.Kind {
-			case directory.MemberUser:
-				if a, ok := seenUser[m.ID]; ok {
-					w.members = append(w.members, memberRef{kindUser, a})
-				}
-			case directory.MemberGroup:
-				if a, ok := seenGroup[m.ID]; ok {
-					w.members = append(w.members, memberRef{kindGroup, a})
-				}
-			}
-		}
-		d.groups = append(d.groups, w)
 	}
+	for _, srcID := range s.Sources {
+		if err := l.groups(ctx, srcID); err != nil {
+			return nil, err
+		}
+	}
+	for _, g := range l.groupList {
+		if err := l.members(ctx, g); err != nil {
+			return nil, err
+		}
+	}
+	d := l.d
 	slices.SortFunc(d.users, func(a, b wantUser) int { return strings.Compare(a.anchor, b.anchor) })
 	slices.SortFunc(d.groups, func(a, b wantGroup) int { return strings.Compare(a.anchor, b.anchor) })
 	return d, nil
+}
+
+// loader builds the desired state, source after source.
+type loader struct {
+	rd        store.Reader
+	accountID string
+	s         Settings
+	rt        routing
+	d         *desired
+	seenUser  map[string]string // directory id -> anchor
+	seenGroup map[string]string // directory id -> anchor
+	groupList []directory.Group // the security groups, in the order read
+}
+
+// users adds the source's active and disabled users that have an anchor,
+// each once.
+func (l *loader) users(ctx context.Context, srcID string) error {
+	for after := ""; ; {
+		page, err := l.rd.Users(ctx, l.accountID, store.UserQuery{SourceID: srcID, After: after, Limit: 1000,
+			States: []directory.State{directory.StateActive, directory.StateDisabled}})
+		if err != nil {
+			return err
+		}
+		for _, u := range page.Items {
+			if _, ok := l.seenUser[u.ID]; ok {
+				continue
+			}
+			w := wantUser{anchor: Anchor(u, srcID), userID: u.ID, name: u.Username}
+			if w.anchor == "" {
+				continue
+			}
+			w.props = l.s.userProps(u, l.rt)
+			w.proxies = len(u.ProxyAddresses) > 0
+			l.seenUser[u.ID] = w.anchor
+			l.d.users = append(l.d.users, w)
+		}
+		if page.Next == "" {
+			return nil
+		}
+		after = page.Next
+	}
+}
+
+// groups adds the source's active security groups, each once; a
+// distribution group is a skipped step.
+func (l *loader) groups(ctx context.Context, srcID string) error {
+	for after := ""; ; {
+		page, err := l.rd.Groups(ctx, l.accountID, store.GroupQuery{SourceID: srcID, After: after, Limit: 1000,
+			States: []directory.State{directory.StateActive}})
+		if err != nil {
+			return err
+		}
+		for _, g := range page.Items {
+			if _, ok := l.seenGroup[g.ID]; ok {
+				continue
+			}
+			if !g.SecurityEnabled {
+				l.d.skipped = append(l.d.skipped, Step{Op: OpSkip, Kind: kindGroup, Object: g.Name,
+					Note: "a distribution group: Graph cannot create distribution groups (Exchange Online does)"})
+				continue
+			}
+			anchor := ""
+			for _, link := range g.Sources {
+				if link.SourceID == srcID {
+					anchor = link.ExternalID
+				}
+			}
+			l.seenGroup[g.ID] = anchor
+			l.groupList = append(l.groupList, g)
+		}
+		if page.Next == "" {
+			return nil
+		}
+		after = page.Next
+	}
+}
+
+// members adds g with its direct members among the users and groups
+// loaded.
+func (l *loader) members(ctx context.Context, g directory.Group) error {
+	w := wantGroup{anchor: l.seenGroup[g.ID], groupID: g.ID, name: g.Name, props: groupProps(g)}
+	ms, err := l.rd.Members(ctx, l.accountID, g.ID, false)
+	if err != nil {
+		return err
+	}
+	for _, m := range ms {
+		switch m.Kind {
+		case directory.MemberUser:
+			if a, ok := l.seenUser[m.ID]; ok {
+				w.members = append(w.members, memberRef{kindUser, a})
+			}
+		case directory.MemberGroup:
+			if a, ok := l.seenGroup[m.ID]; ok {
+				w.members = append(w.members, memberRef{kindGroup, a})
+			}
+		}
+	}
+	l.d.groups = append(l.d.groups, w)
+	return nil
 }
 
 // userProps maps a directory user to cloud properties by the flow table.

@@ -184,30 +184,10 @@ func (e *Exporter) Cycle(ctx context.Context, t directory.Target, tenant *Tenant
 }
 
 func (e *Exporter) cycle(ctx context.Context, t directory.Target, s Settings, tenant *Tenant, o CycleOptions, res *Result) error {
-	c, cur, err := loadCloud(ctx, e.Store, t.ID)
+	p, links, err := e.plan(ctx, t, s, tenant, o, res)
 	if err != nil {
 		return err
 	}
-	if res.Summary.ReadFull, err = tenant.refresh(ctx, c, &cur, o.Full); err != nil {
-		return tenant.explain(err, "read the tenant", PermUsers+" and "+PermGroups)
-	}
-	if err := c.save(ctx, e.Store, t.ID, cur); err != nil {
-		return err
-	}
-	res.Summary.CloudUsers, res.Summary.CloudGroups = len(c.users), len(c.groups)
-	rt, err := tenant.routing(ctx)
-	if err != nil {
-		return err
-	}
-	d, err := loadDesired(ctx, e.Store, t.AccountID, s, rt)
-	if err != nil {
-		return err
-	}
-	links, err := e.Store.TargetLinks(ctx, t.ID)
-	if err != nil {
-		return err
-	}
-	p := makePlan(d, c, links)
 	res.Summary.Planned = p.Counts()
 	e.beat(ctx, res, true)
 	res.Steps = p.Steps
@@ -222,6 +202,50 @@ func (e *Exporter) cycle(ctx context.Context, t directory.Target, s Settings, te
 		markPlanned(p)
 		return nil
 	}
+	if err := e.write(ctx, t, tenant, o, p, links, res); err != nil {
+		return err
+	}
+	res.Run.Outcome = RunSucceeded
+	if res.Summary.Failed > 0 || res.Summary.Planned[OpError] > 0 {
+		res.Run.Outcome = RunPartial
+		res.Run.Reason = "some objects were not exported: see dirsync target errors"
+	}
+	return e.saveErrors(ctx, t, p, res)
+}
+
+// plan reads the tenant (by delta, into the cache) and the target's
+// sources, and plans what to write; it returns the plan with the links
+// known before it.
+func (e *Exporter) plan(ctx context.Context, t directory.Target, s Settings, tenant *Tenant, o CycleOptions, res *Result) (*Plan, []store.TargetLink, error) {
+	c, cur, err := loadCloud(ctx, e.Store, t.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if res.Summary.ReadFull, err = tenant.refresh(ctx, c, &cur, o.Full); err != nil {
+		return nil, nil, tenant.explain(err, "read the tenant", PermUsers+" and "+PermGroups)
+	}
+	if err := c.save(ctx, e.Store, t.ID, cur); err != nil {
+		return nil, nil, err
+	}
+	res.Summary.CloudUsers, res.Summary.CloudGroups = len(c.users), len(c.groups)
+	rt, err := tenant.routing(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	d, err := loadDesired(ctx, e.Store, t.AccountID, s, rt)
+	if err != nil {
+		return nil, nil, err
+	}
+	links, err := e.Store.TargetLinks(ctx, t.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return makePlan(d, c, links), links, nil
+}
+
+// write applies the plan to the tenant within the write budget, and
+// counts the steps done and failed.
+func (e *Exporter) write(ctx context.Context, t directory.Target, tenant *Tenant, o CycleOptions, p *Plan, links []store.TargetLink, res *Result) error {
 	// Matches found by the plan are links from now on: the tenant already
 	// has those objects.
 	if err := e.Store.Update(ctx, func(tx store.Tx) error {
@@ -265,12 +289,7 @@ func (e *Exporter) cycle(ctx context.Context, t directory.Target, s Settings, te
 			res.Summary.Failed++
 		}
 	}
-	res.Run.Outcome = RunSucceeded
-	if res.Summary.Failed > 0 || res.Summary.Planned[OpError] > 0 {
-		res.Run.Outcome = RunPartial
-		res.Run.Reason = "some objects were not exported: see dirsync target errors"
-	}
-	return e.saveErrors(ctx, t, p, res)
+	return nil
 }
 
 func markPlanned(p *Plan) {

@@ -1,92 +1,124 @@
 package service
 
 import (
-	"fmt"
-	"io"
+	"context"
 	"net/http"
-	"sort"
-	"strings"
-	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/dirsync/dirsync/internal/directory"
+	"github.com/dirsync/dirsync/internal/store"
 )
 
-// Metrics are the service's Prometheus counters, written in the text
-// exposition format by hand: a dozen series do not justify a dependency.
+// Metrics are the service's Prometheus metrics, through client_golang: what
+// this process did (runs, requests, deliveries), and, read from the
+// database at each scrape, what the fleet has waiting (queued runs, webhook
+// backlogs), the same from any replica.
 type Metrics struct {
-	mu     sync.Mutex
-	values map[string]float64 // "name{labels}" -> value
-	help   map[string][2]string
+	reg      *prometheus.Registry
+	counters map[string]*prometheus.CounterVec
+	gauges   map[string]*prometheus.GaugeVec
+
+	runDuration     *prometheus.HistogramVec
+	webhookDuration prometheus.Histogram
+	lastSuccess     *prometheus.GaugeVec
 }
+
+// counter and gauge families: name, help, label names.
+var (
+	counterFamilies = []struct {
+		name, help string
+		labels     []string
+	}{
+		{"dirsync_runs_total", "Sync runs finished here, by kind, trigger and outcome.", []string{"kind", "trigger", "outcome"}},
+		{"dirsync_run_failures_total", "Sync runs that did not succeed here, by kind of failure (source_failed, stopped, unavailable, ...).", []string{"kind"}},
+		{"dirsync_objects_changed_total", "Directory objects changed by sync runs, by action.", []string{"action"}},
+		{"dirsync_graph_requests_total", "Requests sync runs made to their sources (Microsoft Graph, LDAP).", nil},
+		{"dirsync_graph_throttled_total", "Requests the source throttled (HTTP 429/503).", nil},
+		{"dirsync_sync_requests_total", "Sync requests, by trigger and what became of them.", []string{"trigger", "result"}},
+		{"dirsync_webhook_deliveries_total", "Webhook delivery attempts, by outcome.", []string{"outcome"}},
+		{"dirsync_mail_attempts_total", "Mail sending attempts, by outcome.", []string{"outcome"}},
+		{"dirsync_http_requests_total", "HTTP requests served, by status class.", []string{"code"}},
+	}
+	gaugeFamilies = []struct {
+		name, help string
+		labels     []string
+	}{
+		{"dirsync_syncs_running", "Sync runs in progress in this process.", nil},
+	}
+)
 
 // NewMetrics returns the service's metrics, every family declared.
 func NewMetrics() *Metrics {
-	m := &Metrics{values: map[string]float64{}, help: map[string][2]string{}}
-	m.declare("dirsync_runs_total", "counter", "Sync runs finished, by kind, trigger and outcome.")
-	m.declare("dirsync_run_duration_seconds", "summary", "Duration of finished sync runs.")
-	m.declare("dirsync_objects_changed_total", "counter", "Directory objects changed by sync runs, by action.")
-	m.declare("dirsync_graph_requests_total", "counter", "Requests sync runs made to their sources (Microsoft Graph, LDAP).")
-	m.declare("dirsync_graph_throttled_total", "counter", "Requests the source throttled (HTTP 429/503).")
-	m.declare("dirsync_syncs_running", "gauge", "Sync runs in progress.")
-	m.declare("dirsync_sync_requests_total", "counter", "Sync requests, by trigger and what became of them (started, queued, coalesced).")
-	m.declare("dirsync_webhook_deliveries_total", "counter", "Webhook delivery attempts, by outcome.")
-	m.declare("dirsync_webhook_delivery_seconds", "summary", "Duration of webhook delivery attempts.")
-	m.declare("dirsync_http_requests_total", "counter", "HTTP requests served, by status class.")
+	m := &Metrics{reg: prometheus.NewRegistry(), counters: map[string]*prometheus.CounterVec{}, gauges: map[string]*prometheus.GaugeVec{}}
+	for _, f := range counterFamilies {
+		m.counters[f.name] = prometheus.NewCounterVec(prometheus.CounterOpts{Name: f.name, Help: f.help}, f.labels)
+		m.reg.MustRegister(m.counters[f.name])
+	}
+	for _, f := range gaugeFamilies {
+		m.gauges[f.name] = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: f.name, Help: f.help}, f.labels)
+		m.reg.MustRegister(m.gauges[f.name])
+	}
+	m.gauges["dirsync_syncs_running"].WithLabelValues().Set(0)
+	m.runDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "dirsync_run_duration_seconds",
+		Help:    "Duration of the sync runs finished here, by kind and outcome.",
+		Buckets: []float64{1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 10800}}, []string{"kind", "outcome"})
+	m.webhookDuration = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "dirsync_webhook_delivery_seconds",
+		Help: "Duration of webhook delivery attempts.", Buckets: prometheus.DefBuckets})
+	m.lastSuccess = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "dirsync_source_last_success_timestamp_seconds",
+		Help: "When each source's last successful run, run by this process, finished (take the max across replicas)."},
+		[]string{"account", "source", "source_name"})
+	m.reg.MustRegister(m.runDuration, m.webhookDuration, m.lastSuccess,
+		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
 }
 
-func (m *Metrics) declare(name, kind, help string) {
-	m.help[name] = [2]string{kind, help}
-	if kind == "gauge" {
-		m.values[name] = 0
+// labelsOf turns name, value pairs into labels.
+func labelsOf(pairs []string) prometheus.Labels {
+	l := prometheus.Labels{}
+	for i := 0; i+1 < len(pairs); i += 2 {
+		l[pairs[i]] = pairs[i+1]
 	}
+	return l
 }
 
-func series(name string, labels ...string) string {
-	if len(labels) == 0 {
-		return name
-	}
-	var b strings.Builder
-	b.WriteString(name)
-	b.WriteByte('{')
-	for i := 0; i+1 < len(labels); i += 2 {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		fmt.Fprintf(&b, "%s=%q", labels[i], labels[i+1])
-	}
-	b.WriteByte('}')
-	return b.String()
-}
-
-// Add adds v to the series; labels are name, value pairs.
+// Add adds v to a declared counter or gauge; labels are name, value pairs.
+// A name not declared is a programming error, ignored rather than fatal.
 func (m *Metrics) Add(name string, v float64, labels ...string) {
-	m.mu.Lock()
-	m.values[series(name, labels...)] += v
-	m.mu.Unlock()
+	if c, ok := m.counters[name]; ok {
+		if c, err := c.GetMetricWith(labelsOf(labels)); err == nil {
+			c.Add(v)
+		}
+		return
+	}
+	if g, ok := m.gauges[name]; ok {
+		if g, err := g.GetMetricWith(labelsOf(labels)); err == nil {
+			g.Add(v)
+		}
+	}
 }
 
-// Set sets a gauge.
-func (m *Metrics) Set(name string, v float64, labels ...string) {
-	m.mu.Lock()
-	m.values[series(name, labels...)] = v
-	m.mu.Unlock()
+// ObserveWebhook counts a webhook delivery attempt and its duration.
+func (m *Metrics) ObserveWebhook(outcome string, d time.Duration) {
+	m.Add("dirsync_webhook_deliveries_total", 1, "outcome", outcome)
+	m.webhookDuration.Observe(d.Seconds())
 }
 
-// Value returns a series' value, for tests.
-func (m *Metrics) Value(name string, labels ...string) float64 {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.values[series(name, labels...)]
-}
-
-// ObserveRun counts a finished run.
-func (m *Metrics) ObserveRun(r directory.Run, took time.Duration) {
+// ObserveRun counts a finished run; failureKind is its error's kind
+// (manage.KindOf), empty when it succeeded.
+func (m *Metrics) ObserveRun(r directory.Run, took time.Duration, failureKind string) {
 	m.Add("dirsync_runs_total", 1, "kind", string(r.Kind), "trigger", r.Trigger, "outcome", string(r.Outcome))
-	m.Add("dirsync_run_duration_seconds_sum", took.Seconds())
-	m.Add("dirsync_run_duration_seconds_count", 1)
+	m.runDuration.WithLabelValues(string(r.Kind), string(r.Outcome)).Observe(took.Seconds())
+	if r.Outcome != directory.OutcomeSucceeded {
+		if failureKind == "" {
+			failureKind = string(r.Outcome)
+		}
+		m.Add("dirsync_run_failures_total", 1, "kind", failureKind)
+	}
 	if !r.DryRun && r.Outcome == directory.OutcomeSucceeded {
+		m.lastSuccess.WithLabelValues(r.AccountID, r.SourceID, r.Source).Set(float64(r.FinishedAt.Unix()))
 		c := r.Counts
 		for _, a := range []struct {
 			action string
@@ -102,32 +134,72 @@ func (m *Metrics) ObserveRun(r directory.Run, took time.Duration) {
 	m.Add("dirsync_graph_throttled_total", float64(r.Throttled))
 }
 
-// WriteTo writes every series in the text exposition format.
-func (m *Metrics) WriteTo(w io.Writer) (int64, error) {
-	m.mu.Lock()
-	keys := make([]string, 0, len(m.values))
-	for k := range m.values {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var b strings.Builder
-	done := map[string]bool{}
-	for _, k := range keys {
-		name, _, _ := strings.Cut(k, "{")
-		base := strings.TrimSuffix(strings.TrimSuffix(name, "_sum"), "_count")
-		if h, ok := m.help[base]; ok && !done[base] {
-			done[base] = true
-			fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s %s\n", base, h[1], base, h[0])
-		}
-		fmt.Fprintf(&b, "%s %g\n", k, m.values[k])
-	}
-	m.mu.Unlock()
-	n, err := io.WriteString(w, b.String())
-	return int64(n), err
+// WatchStore adds the fleet's gauges, read from the database at each
+// scrape: the queued runs (how many, and how long the oldest has waited)
+// and each webhook's backlog (events not yet delivered).
+func (m *Metrics) WatchStore(st store.Reader, now func() time.Time) {
+	m.reg.MustRegister(&storeCollector{st: st, now: now})
 }
 
 // ServeHTTP serves /metrics.
-func (m *Metrics) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-	m.WriteTo(w)
+func (m *Metrics) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}).ServeHTTP(w, r)
+}
+
+// storeCollector reads the fleet's gauges from the database.
+type storeCollector struct {
+	st  store.Reader
+	now func() time.Time
+}
+
+var (
+	queuedDesc = prometheus.NewDesc("dirsync_queue_depth", "Sync runs queued, in the whole fleet.", nil, nil)
+	ageDesc    = prometheus.NewDesc("dirsync_queue_oldest_age_seconds",
+		"How long the oldest due queued run has waited (0 when none waits).", nil, nil)
+	backlogDesc = prometheus.NewDesc("dirsync_webhook_backlog_events",
+		"Events of the webhook's account not yet delivered to it (nor given up).", []string{"account", "webhook"}, nil)
+	scrapeErrDesc = prometheus.NewDesc("dirsync_database_scrape_error",
+		"1 when the fleet's gauges could not be read from the database at this scrape.", nil, nil)
+)
+
+func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- queuedDesc
+	ch <- ageDesc
+	ch <- backlogDesc
+	ch <- scrapeErrDesc
+}
+
+func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	failed := 0.0
+	if queued, err := c.st.RunsByOutcome(ctx, directory.OutcomeQueued); err == nil {
+		now, oldest := c.now(), 0.0
+		for _, r := range queued {
+			if age := now.Sub(r.StartedAt).Seconds(); age > oldest {
+				oldest = age
+			}
+		}
+		ch <- prometheus.MustNewConstMetric(queuedDesc, prometheus.GaugeValue, float64(len(queued)))
+		ch <- prometheus.MustNewConstMetric(ageDesc, prometheus.GaugeValue, oldest)
+	} else {
+		failed = 1
+	}
+	if hooks, err := c.st.AllWebhooks(ctx); err == nil {
+		last := map[string]int64{}
+		for _, h := range hooks {
+			seq, ok := last[h.AccountID]
+			if !ok {
+				if seq, err = c.st.LastEventSeq(ctx, h.AccountID); err != nil {
+					failed = 1
+					continue
+				}
+				last[h.AccountID] = seq
+			}
+			ch <- prometheus.MustNewConstMetric(backlogDesc, prometheus.GaugeValue, float64(max(seq-h.Cursor, 0)), h.AccountID, h.ID)
+		}
+	} else {
+		failed = 1
+	}
+	ch <- prometheus.MustNewConstMetric(scrapeErrDesc, prometheus.GaugeValue, failed)
 }

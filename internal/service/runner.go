@@ -300,7 +300,7 @@ func (r *Runner) execute(job manage.Job) {
 	r.mu.Unlock()
 	if run.Outcome != directory.OutcomeQueued {
 		if r.Metrics != nil && !run.FinishedAt.IsZero() {
-			r.Metrics.ObserveRun(run, run.FinishedAt.Sub(run.StartedAt))
+			r.Metrics.ObserveRun(run, run.FinishedAt.Sub(run.StartedAt), string(manage.KindOf(err)))
 		}
 		if r.OnFinish != nil {
 			r.OnFinish(run)

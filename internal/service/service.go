@@ -97,6 +97,7 @@ func New(p *factory.Parts, cfg Config, logger *slog.Logger) *Service {
 	clk := clock.Or(cfg.Clock)
 	s := &Service{cfg: cfg, clock: clk, store: p.Store, manager: p.Manager, log: logger, Metrics: NewMetrics(),
 		mailWake: make(chan struct{}, 1), pollWake: make(chan struct{}, 1)}
+	s.Metrics.WatchStore(p.Store, clk.Now)
 	// A dead process holds its queued runs as long as its running ones.
 	s.Runner = &Runner{Manager: p.Manager, Clock: clk, Logger: logger, Metrics: s.Metrics, Workers: cfg.Workers, ClaimTTL: p.Engine.LeaseTTL,
 		OnFinish: func(directory.Run) { s.Wake() }}
@@ -118,9 +119,7 @@ func New(p *factory.Parts, cfg Config, logger *slog.Logger) *Service {
 	s.Dispatcher = &webhook.Dispatcher{Store: p.Store, Box: p.Box, Clock: clk, Logger: logger, AllowList: p.WebhookAllow,
 		FirstBackoff: cfg.WebhookFirstBackoff, MaxBackoff: cfg.WebhookMaxBackoff, RetryFor: cfg.WebhookRetryFor,
 		Observe: func(outcome string, d time.Duration) {
-			s.Metrics.Add("dirsync_webhook_deliveries_total", 1, "outcome", outcome)
-			s.Metrics.Add("dirsync_webhook_delivery_seconds_sum", d.Seconds())
-			s.Metrics.Add("dirsync_webhook_delivery_seconds_count", 1)
+			s.Metrics.ObserveWebhook(outcome, d)
 		}}
 	p.Manager.SetWebhookChanged(s.Dispatcher.Changed)
 	s.API = &api.Server{Manager: p.Manager, Logger: logger}

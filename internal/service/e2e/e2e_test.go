@@ -267,8 +267,10 @@ func TestServeScheduleWebhooks(t *testing.T) {
 	}
 	metrics, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, want := range []string{`dirsync_runs_total{kind="full",trigger="schedule",outcome="succeeded"} 1`,
-		`dirsync_webhook_deliveries_total{outcome="failed"} 3`, "# TYPE dirsync_run_duration_seconds summary"} {
+	for _, want := range []string{`dirsync_runs_total{kind="full",outcome="succeeded",trigger="schedule"} 1`,
+		`dirsync_webhook_deliveries_total{outcome="failed"} 3`, "# TYPE dirsync_run_duration_seconds histogram",
+		`dirsync_source_last_success_timestamp_seconds{account="`, `source_name="contoso"} `, "dirsync_queue_depth 0",
+		`webhook="` + hook.ID + `"} 0`} {
 		if !bytes.Contains(metrics, []byte(want)) {
 			t.Errorf("metrics lack %q:\n%s", want, metrics)
 		}

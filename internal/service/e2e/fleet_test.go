@@ -4,7 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"database/sql"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"sort"
@@ -19,7 +23,10 @@ import (
 	"github.com/dirsync/dirsync/internal/entraemu"
 	"github.com/dirsync/dirsync/internal/factory"
 	"github.com/dirsync/dirsync/internal/manage"
+	"github.com/dirsync/dirsync/internal/safehttp"
+	"github.com/dirsync/dirsync/internal/store"
 	"github.com/dirsync/dirsync/internal/store/sqlstore/sqltest"
+	"github.com/dirsync/dirsync/internal/webhook"
 )
 
 // replica is one dirsync serve process of a fleet.
@@ -259,4 +266,148 @@ func tail(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// orderedReceiver records every delivery it verifies, in arrival order.
+type orderedReceiver struct {
+	mu     sync.Mutex
+	secret string
+	got    []directory.Event // every verified delivery, duplicates too
+	bad    int
+}
+
+func (rc *orderedReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	time.Sleep(2 * time.Millisecond) // a receiver that takes its time
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	var e directory.Event
+	if webhook.Verify(rc.secret, r.Header, body, time.Now(), webhook.DefaultTolerance) != nil || json.Unmarshal(body, &e) != nil {
+		rc.bad++
+		w.WriteHeader(http.StatusBadRequest)
+		return
+	}
+	rc.got = append(rc.got, e)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (rc *orderedReceiver) distinct() int {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	seen := map[string]bool{}
+	for _, e := range rc.got {
+		seen[e.ID] = true
+	}
+	return len(seen)
+}
+
+// TestFleetDeliversWebhooksOnceInOrder: three dirsync serve processes,
+// one receiver, 2,000 events; the replica delivering them is killed
+// (SIGKILL) a quarter of the way: another takes the endpoint over once the
+// dead one's claim runs out, and the receiver gets every event, in order,
+// with no gap; the event in flight at the kill may come twice (the same
+// webhook-id), nothing else does.
+func TestFleetDeliversWebhooksOnceInOrder(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a minute and more of a dead replica's claim")
+	}
+	dsn := sqltest.PostgresDSN(t)
+	key := "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+	t.Setenv("DIRSYNC_MASTER_KEY", key)
+	allow, _ := safehttp.ParseAllowList([]string{"127.0.0.1"})
+	parts, err := factory.Open(t.Context(), factory.Options{DB: dsn, WebhookAllow: allow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer parts.Close()
+	owner, err := parts.Manager.Operator(t.Context(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := &orderedReceiver{}
+	recv := httptest.NewServer(rc)
+	defer recv.Close()
+	url := recv.URL + "/hook"
+	hook, err := parts.Manager.CreateWebhook(t.Context(), owner, manage.WebhookInput{URL: &url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc.secret = hook.Secret
+	const events = 2000
+	var want []string
+	err = parts.Store.Update(t.Context(), func(tx store.Tx) error {
+		es := make([]directory.Event, events)
+		for i := range es {
+			es[i] = directory.Event{AccountID: owner.AccountID, Type: directory.EventUserCreated, Time: time.Now(),
+				Data: json.RawMessage(fmt.Sprintf(`{"n":%d}`, i))}
+		}
+		if err := tx.AppendEvents(t.Context(), es); err != nil {
+			return err
+		}
+		for _, e := range es {
+			want = append(want, e.ID)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	env := append(os.Environ(), "DIRSYNC_DB="+dsn, "DIRSYNC_MASTER_KEY="+key, "DIRSYNC_TICK=200ms", "DIRSYNC_ACCOUNT=",
+		"DIRSYNC_WEBHOOK_ALLOW=127.0.0.1", "DIRSYNC_WEBHOOK_BACKOFF=100ms", "DIRSYNC_WEBHOOK_MAX_BACKOFF=1s")
+	var fleet []*replica
+	for range 3 {
+		fleet = append(fleet, startReplica(t, env))
+	}
+	admin, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	killed := false
+	for deadline := time.Now().Add(60 * time.Second); !killed; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("delivery never reached a quarter: %d events", rc.distinct())
+		}
+		if rc.distinct() < events/4 {
+			continue
+		}
+		var holder string
+		admin.QueryRowContext(t.Context(), `SELECT lease_holder FROM webhooks WHERE id = $1`, hook.ID).Scan(&holder)
+		for i, r := range fleet {
+			if strings.Contains(holder, "/"+strconv.Itoa(r.cmd.Process.Pid)+"/") {
+				r.cmd.Process.Kill()
+				<-r.done
+				killed = true
+				t.Logf("killed replica %d, which held the endpoint, after %d events", i, rc.distinct())
+			}
+		}
+	}
+	for deadline := time.Now().Add(150 * time.Second); rc.distinct() < events; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("after the kill, %d of %d events arrived", rc.distinct(), events)
+		}
+	}
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	var order []string
+	seen := map[string]bool{}
+	twice := 0
+	for _, e := range rc.got {
+		if seen[e.ID] {
+			twice++
+			continue
+		}
+		seen[e.ID] = true
+		order = append(order, e.ID)
+	}
+	if rc.bad != 0 || twice > 1 || len(order) != len(want) {
+		t.Fatalf("%d bad deliveries, %d events delivered twice, %d distinct of %d", rc.bad, twice, len(order), len(want))
+	}
+	for i := range want {
+		if order[i] != want[i] {
+			t.Fatalf("event %d arrived as %s, want %s: out of order or a gap", i, order[i], want[i])
+		}
+	}
+	t.Logf("%d events, in order, no gap; %d delivered twice (in flight at the kill)", events, twice)
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/dirsync/dirsync/internal/directory"
 	"github.com/dirsync/dirsync/internal/store"
+	"github.com/dirsync/dirsync/internal/store/sqlstore/sqltest"
 )
 
 // The statements of the release before run slots and claims (migrations
@@ -114,5 +115,42 @@ func testRollingUpgradeRuns(t *testing.T, s *Store) {
 	err = s.Update(ctx, func(tx store.Tx) error { return tx.CreateRun(ctx, &again) })
 	if !errors.Is(err, store.ErrAlreadyExists) {
 		t.Fatalf("a second run of the slot: %v", err)
+	}
+}
+
+// TestPostgresSessionLimits: a PostgreSQL store bounds its pool and its
+// sessions' statements and idle transactions, unless the URL says
+// otherwise.
+func TestPostgresSessionLimits(t *testing.T) {
+	if os.Getenv(postgresEnv) == "" {
+		t.Skipf("%s is not set", postgresEnv)
+	}
+	show := func(s *Store, param string) string {
+		var v string
+		if err := s.db.QueryRowContext(t.Context(), "SHOW "+param).Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	s := newPostgres(t, WithMaxConns(7))
+	if got := show(s, "statement_timeout"); got != defaultStatementTimeout {
+		t.Errorf("statement_timeout %q, want %q", got, defaultStatementTimeout)
+	}
+	if got := show(s, "idle_in_transaction_session_timeout"); got != defaultIdleInTxTimeout {
+		t.Errorf("idle_in_transaction_session_timeout %q, want %q", got, defaultIdleInTxTimeout)
+	}
+	if got := s.db.Stats().MaxOpenConnections; got != 7 {
+		t.Errorf("pool of %d connections, want 7", got)
+	}
+	own, err := OpenPostgres(t.Context(), sqltest.PostgresDSN(t)+"&statement_timeout=90s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer own.Close()
+	if got := show(own, "statement_timeout"); got != "90s" {
+		t.Errorf("statement_timeout %q with the URL's 90s", got)
+	}
+	if got := own.db.Stats().MaxOpenConnections; got != DefaultMaxConns {
+		t.Errorf("default pool of %d connections, want %d", got, DefaultMaxConns)
 	}
 }

@@ -16,6 +16,7 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"database/sql/driver"
@@ -30,6 +31,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 
@@ -59,6 +62,8 @@ type Store struct {
 
 	stmtMu sync.Mutex
 	stmts  map[string]*sql.Stmt
+
+	maxConns int
 }
 
 var _ store.Store = (*Store)(nil)
@@ -70,6 +75,25 @@ type Option func(*Store)
 func WithClock(c clock.Clock) Option {
 	return func(s *Store) { s.clock = c }
 }
+
+// WithMaxConns bounds the connections the store opens to PostgreSQL (the
+// pool); 0 leaves the default (DefaultMaxConns). dirsync serve sizes it
+// from its workers: each running sync uses a few at once.
+func WithMaxConns(n int) Option {
+	return func(s *Store) { s.maxConns = n }
+}
+
+// DefaultMaxConns is the PostgreSQL pool's size when no option sets it.
+const DefaultMaxConns = 16
+
+// Server-side limits a PostgreSQL session gets unless its URL sets them:
+// a statement that runs longer than an apply of a large directory ever
+// should is stopped, and so is a session left idle inside a transaction
+// (a process stuck with locks held).
+const (
+	defaultStatementTimeout = "10min"
+	defaultIdleInTxTimeout  = "5min"
+)
 
 // WithSleeper replaces the wait between retries of a failed PostgreSQL
 // transaction, for tests.
@@ -125,10 +149,18 @@ func OpenSQLite(ctx context.Context, path string, opts ...Option) (*Store, error
 // key=value string, as pgx accepts) and brings its schema up to date.
 // The dsn is never part of an error, as it may hold a password.
 func OpenPostgres(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
-	db, err := sql.Open("pgx", dsn)
+	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
+		// pgx's error shows the URL with its password masked.
 		return nil, fmt.Errorf("sqlstore: open postgres: %w", err)
 	}
+	for param, value := range map[string]string{"statement_timeout": defaultStatementTimeout,
+		"idle_in_transaction_session_timeout": defaultIdleInTxTimeout} {
+		if _, set := cfg.RuntimeParams[param]; !set {
+			cfg.RuntimeParams[param] = value
+		}
+	}
+	db := stdlib.OpenDB(*cfg)
 	s, err := open(ctx, db, postgresFlavor, opts)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: open postgres: %w", err)
@@ -146,6 +178,11 @@ func open(ctx context.Context, db *sql.DB, f *flavor, opts []Option) (*Store, er
 	}
 	for _, o := range opts {
 		o(s)
+	}
+	if f.name == "postgres" {
+		n := cmp.Or(s.maxConns, DefaultMaxConns)
+		db.SetMaxOpenConns(n)
+		db.SetMaxIdleConns(n)
 	}
 	if f.serializeWrites {
 		s.writeSem = make(chan struct{}, 1)

@@ -15,42 +15,82 @@ import (
 // of a source nobody runs, oldest first; claims run out, are renewed and
 // handed back; running runs whose lease ran out are orphans.
 func testRunClaims(t *testing.T, s store.Store) {
-	ctx := t.Context()
-	acc := mkAccount(t, s, "acme")
-	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
-	var srcs []directory.Source
-	for i := range 5 {
-		srcs = append(srcs, mkSource(t, s, acc.ID, fmt.Sprint("src", i)))
-	}
-	mk := func(src directory.Source, outcome directory.Outcome, at time.Time) directory.Run {
-		r := directory.Run{AccountID: acc.ID, SourceID: src.ID, Kind: directory.RunDelta, StartedAt: at, Outcome: outcome}
-		update(t, s, func(tx store.Tx) error { return tx.CreateRun(ctx, &r) })
-		return r
-	}
-	q1 := mk(srcs[0], directory.OutcomeQueued, now.Add(-2*time.Minute))
-	q2 := mk(srcs[1], directory.OutcomeQueued, now.Add(-time.Minute))
-	mk(srcs[2], directory.OutcomeQueued, now.Add(time.Hour)) // not due
-	mk(srcs[3], directory.OutcomeQueued, now)                // its source is running
-	alive := mk(srcs[3], directory.OutcomeRunning, now)
-	dead := mk(srcs[4], directory.OutcomeRunning, now.Add(-10*time.Minute))
-	update(t, s, func(tx store.Tx) error { return tx.AcquireLease(ctx, srcs[3].ID, "p0", now, 30*time.Minute) })
-	update(t, s, func(tx store.Tx) error {
-		return tx.AcquireLease(ctx, srcs[4].ID, "gone", now.Add(-10*time.Minute), time.Minute)
-	})
+	w := mkRunClaims(t, s)
+	w.queuedClaims(t)
+	w.singleClaims(t)
+	w.orphans(t)
+	w.concurrentClaims(t)
+}
 
-	claim := func(holder string, at time.Time, limit int) []string {
-		var got []directory.Run
-		update(t, s, func(tx store.Tx) error {
-			var err error
-			got, err = tx.ClaimQueuedRuns(ctx, holder, at, at.Add(time.Minute), limit)
-			return err
-		})
-		var ids []string
-		for _, r := range got {
-			ids = append(ids, r.ID)
-		}
-		return ids
+// runClaimsWorld is five sources' runs: q1 and q2 queued and due (q1
+// older), one queued for later, one queued behind its source's running
+// run (alive, whose lease runs), and a running run whose lease ran out
+// (dead).
+type runClaimsWorld struct {
+	s                   store.Store
+	acc                 directory.Account
+	now                 time.Time
+	srcs                []directory.Source
+	q1, q2, alive, dead directory.Run
+}
+
+func mkRunClaims(t *testing.T, s store.Store) *runClaimsWorld {
+	ctx := t.Context()
+	w := &runClaimsWorld{s: s, acc: mkAccount(t, s, "acme"), now: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}
+	now := w.now
+	for i := range 5 {
+		w.srcs = append(w.srcs, mkSource(t, s, w.acc.ID, fmt.Sprint("src", i)))
 	}
+	w.q1 = w.mk(t, w.srcs[0], directory.OutcomeQueued, now.Add(-2*time.Minute))
+	w.q2 = w.mk(t, w.srcs[1], directory.OutcomeQueued, now.Add(-time.Minute))
+	w.mk(t, w.srcs[2], directory.OutcomeQueued, now.Add(time.Hour)) // not due
+	w.mk(t, w.srcs[3], directory.OutcomeQueued, now)                // its source is running
+	w.alive = w.mk(t, w.srcs[3], directory.OutcomeRunning, now)
+	w.dead = w.mk(t, w.srcs[4], directory.OutcomeRunning, now.Add(-10*time.Minute))
+	update(t, s, func(tx store.Tx) error { return tx.AcquireLease(ctx, w.srcs[3].ID, "p0", now, 30*time.Minute) })
+	update(t, s, func(tx store.Tx) error {
+		return tx.AcquireLease(ctx, w.srcs[4].ID, "gone", now.Add(-10*time.Minute), time.Minute)
+	})
+	return w
+}
+
+func (w *runClaimsWorld) mk(t *testing.T, src directory.Source, outcome directory.Outcome, at time.Time) directory.Run {
+	r := directory.Run{AccountID: w.acc.ID, SourceID: src.ID, Kind: directory.RunDelta, StartedAt: at, Outcome: outcome}
+	update(t, w.s, func(tx store.Tx) error { return tx.CreateRun(t.Context(), &r) })
+	return r
+}
+
+// claim claims up to limit queued runs for holder at at, for a minute.
+func (w *runClaimsWorld) claim(t *testing.T, holder string, at time.Time, limit int) []string {
+	var got []directory.Run
+	update(t, w.s, func(tx store.Tx) error {
+		var err error
+		got, err = tx.ClaimQueuedRuns(t.Context(), holder, at, at.Add(time.Minute), limit)
+		return err
+	})
+	var ids []string
+	for _, r := range got {
+		ids = append(ids, r.ID)
+	}
+	return ids
+}
+
+// claimRun claims one run for holder at at, for a minute.
+func (w *runClaimsWorld) claimRun(t *testing.T, holder string, r directory.Run, at time.Time) bool {
+	var ok bool
+	update(t, w.s, func(tx store.Tx) error {
+		var err error
+		ok, err = tx.ClaimRun(t.Context(), w.acc.ID, r.ID, holder, at, at.Add(time.Minute))
+		return err
+	})
+	return ok
+}
+
+// queuedClaims: due runs of idle sources, oldest first, one holder at a
+// time until its claims run out; a renewal keeps them.
+func (w *runClaimsWorld) queuedClaims(t *testing.T) {
+	ctx, s, now, q1, q2 := t.Context(), w.s, w.now, w.q1, w.q2
+	claim := func(holder string, at time.Time, limit int) []string { return w.claim(t, holder, at, limit) }
 	if got, want := claim("p1", now, 10), []string{q1.ID, q2.ID}; !slices.Equal(got, want) {
 		t.Fatalf("p1 claimed %v, want %v (due, oldest first, not of a running source)", got, want)
 	}
@@ -64,15 +104,13 @@ func testRunClaims(t *testing.T, s store.Store) {
 	if got, want := claim("p2", now.Add(3*time.Minute), 1), []string{q1.ID}; !slices.Equal(got, want) {
 		t.Fatalf("after p1's claims ran out, p2 claimed %v, want %v", got, want)
 	}
-	claimRun := func(holder string, r directory.Run, at time.Time) bool {
-		var ok bool
-		update(t, s, func(tx store.Tx) error {
-			var err error
-			ok, err = tx.ClaimRun(ctx, acc.ID, r.ID, holder, at, at.Add(time.Minute))
-			return err
-		})
-		return ok
-	}
+}
+
+// singleClaims: a run held is not claimed; released, it is; a running run
+// never is.
+func (w *runClaimsWorld) singleClaims(t *testing.T) {
+	ctx, s, now, q1, alive := t.Context(), w.s, w.now, w.q1, w.alive
+	claimRun := func(holder string, r directory.Run, at time.Time) bool { return w.claimRun(t, holder, r, at) }
 	if claimRun("p3", q1, now.Add(3*time.Minute)) {
 		t.Fatal("p3 claimed a run p2 holds")
 	}
@@ -88,7 +126,11 @@ func testRunClaims(t *testing.T, s store.Store) {
 	if claimRun("p3", alive, now) {
 		t.Fatal("a running run claimed")
 	}
+}
 
+// orphans: running runs whose lease ran out.
+func (w *runClaimsWorld) orphans(t *testing.T) {
+	ctx, s, now, dead := t.Context(), w.s, w.now, w.dead
 	orphans, err := s.OrphanedRuns(ctx, now)
 	if err != nil {
 		t.Fatal(err)
@@ -96,7 +138,14 @@ func testRunClaims(t *testing.T, s store.Store) {
 	if len(orphans) != 1 || orphans[0].ID != dead.ID {
 		t.Fatalf("orphans %+v, want only %s", orphans, dead.ID)
 	}
+}
 
+// concurrentClaims: processes claiming at once get different runs.
+func (w *runClaimsWorld) concurrentClaims(t *testing.T) {
+	ctx, s, acc, now, q2 := t.Context(), w.s, w.acc, w.now, w.q2
+	mk := func(src directory.Source, outcome directory.Outcome, at time.Time) directory.Run {
+		return w.mk(t, src, outcome, at)
+	}
 	// Processes claiming at once get different runs.
 	var queued []string
 	for i := range 8 {
