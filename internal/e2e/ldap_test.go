@@ -21,7 +21,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
@@ -39,7 +38,6 @@ import (
 	"github.com/dirsync/dirsync/internal/engine"
 	"github.com/dirsync/dirsync/internal/sambatest"
 	"github.com/dirsync/dirsync/internal/store"
-	"github.com/dirsync/dirsync/internal/store/sqlstore"
 )
 
 var shared struct {
@@ -95,7 +93,7 @@ type adSync struct {
 func newADSync(t testing.TB, dc *sambatest.DC, cfg ldapconn.Config, now func() time.Time) *adSync {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlstore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "dirsync.db"))
+	st, err := openStore(t)
 	if err != nil {
 		t.Fatal(err)
 	}
