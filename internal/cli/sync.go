@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -181,18 +182,8 @@ func (a *app) printRunSummary(r directory.Run) {
 	a.printf("  Created:    %d\n  Updated:    %d\n  Unchanged:  %d\n  Disabled:   %d\n  Enabled:    %d\n  Deleted:    %d (moved to the trash)\n  Restored:   %d\n",
 		c.Created, c.Updated, c.Unchanged, c.Disabled, c.Enabled, c.Deleted, c.Restored)
 	a.printf("  Members:    %d added, %d removed\n", c.MembersAdded, c.MembersRemoved)
-	skipped := 0
-	var reasons []string
-	for reason, n := range r.Skips {
-		skipped += n
-		reasons = append(reasons, fmt.Sprintf("%s: %d", reason, n))
-	}
-	sort.Strings(reasons)
-	if skipped > 0 {
-		a.printf("  Skipped:    %d (%s)\n", skipped, strings.Join(reasons, "; "))
-	} else {
-		a.printf("  Skipped:    0\n")
-	}
+	a.printReasons("Skipped:", "not imported", c.Skipped, r.SkipReasons, r.Skips)
+	a.printReasons("Warnings:", "imported in part", c.Warnings, r.Warnings, nil)
 	a.printf("  Conflicts:  %d\n", c.Conflicts)
 	if c.Conflicts > 0 {
 		a.printf("  (see: dirsync runs show %s --changes)\n", r.ID)
@@ -238,4 +229,30 @@ func fmtValue(v any) string {
 		return strings.Join(parts, ", ")
 	}
 	return fmt.Sprint(v)
+}
+
+// printReasons prints a run's count of skips or warnings, then one line
+// per reason: its code, its count and its message, most first. A run
+// recorded before reasons had codes has only its counts by message.
+func (a *app) printReasons(label, what string, n int, reasons directory.Reasons, byMessage map[string]int) {
+	if n == 0 && len(reasons) == 0 && len(byMessage) == 0 {
+		a.printf("  %-12s0\n", label)
+		return
+	}
+	if len(reasons) == 0 {
+		for msg, count := range byMessage {
+			reasons = append(reasons, directory.SkipReason{Code: "-", Message: msg, Count: count})
+		}
+	}
+	reasons = slices.Clone(reasons)
+	sort.SliceStable(reasons, func(i, j int) bool {
+		if reasons[i].Count != reasons[j].Count {
+			return reasons[i].Count > reasons[j].Count
+		}
+		return reasons[i].Code+reasons[i].Message < reasons[j].Code+reasons[j].Message
+	})
+	a.printf("  %-12s%d (%s)\n", label, n, what)
+	for _, r := range reasons {
+		a.printf("    %-24s %5d  %s\n", r.Code, r.Count, r.Message)
+	}
 }

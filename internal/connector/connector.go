@@ -43,7 +43,10 @@ type Sink interface {
 type Skipped struct {
 	Kind       string `json:"kind"` // device, orgContact, servicePrincipal, user...
 	ExternalID string `json:"external_id"`
-	Reason     string `json:"reason"`
+	// Code is the reason's stable code (directory.Skip*); Reason says it
+	// for people, the same words for every object skipped alike.
+	Code   string `json:"code"`
+	Reason string `json:"reason"`
 }
 
 // CheckResult is one step of a connection test.

@@ -43,8 +43,13 @@ type Counts struct {
 	Deleted   int `json:"deleted"`
 	Restored  int `json:"restored"`
 	Unchanged int `json:"unchanged"`
+	// Skipped counts the source objects the run did not import: the sum
+	// of the run's SkipReasons.
 	Skipped   int `json:"skipped"`
 	Conflicts int `json:"conflicts"`
+	// Warnings counts problems with objects the run imported (a phone
+	// number left out): the sum of the run's Warnings.
+	Warnings int `json:"warnings"`
 	// MembersAdded and MembersRemoved count direct memberships.
 	MembersAdded   int `json:"members_added"`
 	MembersRemoved int `json:"members_removed"`
@@ -68,10 +73,17 @@ type Run struct {
 	// Users and Groups count what the source reported.
 	SourceUsers  int `json:"source_users"`
 	SourceGroups int `json:"source_groups"`
-	// Skips counts skipped source objects by reason.
-	Skips     map[string]int `json:"skips,omitempty"`
-	Requests  int            `json:"requests"`
-	Throttled int            `json:"throttled"`
+	// Skips counts skipped source objects by reason message: SkipReasons
+	// without the codes, kept for the clients of API v1 that read it.
+	Skips map[string]int `json:"skips,omitempty"`
+	// SkipReasons counts the source objects the run did not import, by
+	// reason; their counts add up to Counts.Skipped.
+	SkipReasons Reasons `json:"skip_reasons"`
+	// Warnings counts the problems with objects the run imported, by
+	// reason; their counts add up to Counts.Warnings.
+	Warnings  Reasons `json:"warnings"`
+	Requests  int     `json:"requests"`
+	Throttled int     `json:"throttled"`
 	// Slot is the scheduled time this run is for, when the schedule
 	// queued it; zero for other runs (requests, retries). A source has at
 	// most one run per slot, however many processes run its schedule.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -18,6 +19,7 @@ import (
 	"github.com/dirsync/dirsync/internal/graph/graphtest"
 	"github.com/dirsync/dirsync/internal/store"
 	"github.com/dirsync/dirsync/internal/store/sqlstore"
+	"github.com/dirsync/dirsync/internal/store/sqlstore/sqltest"
 )
 
 // world is an emulated tenant and the server in front of it.
@@ -41,6 +43,22 @@ func newWorld(t *testing.T, opts entraemu.Options) *world {
 	return &world{t: t, tenant: tenant, srv: srv}
 }
 
+// StoreEnv set to "postgres" runs the harness's syncs on PostgreSQL (the
+// server sqltest.PostgresEnv names) instead of SQLite: CI runs this
+// package both ways.
+const StoreEnv = "DIRSYNC_E2E_STORE"
+
+// openStore opens a fresh database of the kind StoreEnv says.
+func openStore(t testing.TB) (*sqlstore.Store, error) {
+	if os.Getenv(StoreEnv) == "postgres" {
+		if os.Getenv(sqltest.PostgresEnv) == "" {
+			t.Fatalf("%s=postgres needs %s", StoreEnv, sqltest.PostgresEnv)
+		}
+		return sqlstore.OpenPostgres(context.Background(), sqltest.PostgresDSN(t))
+	}
+	return sqlstore.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "dirsync.db"))
+}
+
 // directory is one dirsync database with one Entra source.
 type dirsync struct {
 	t   *testing.T
@@ -58,7 +76,7 @@ type dirsync struct {
 func (w *world) newDirsync() *dirsync {
 	w.t.Helper()
 	ctx := context.Background()
-	st, err := sqlstore.OpenSQLite(ctx, filepath.Join(w.t.TempDir(), "dirsync.db"))
+	st, err := openStore(w.t)
 	if err != nil {
 		w.t.Fatal(err)
 	}

@@ -25,7 +25,7 @@ type deltaSink struct {
 	groups  map[string]*groupDelta
 	members map[memberKey]memberDelta
 	order   []memberKey
-	skips   map[string]int
+	skips   skipTally
 }
 
 // objectDelta is what an incremental read says of one user or group: the
@@ -74,7 +74,7 @@ type memberDelta struct {
 
 func newDeltaSink() *deltaSink {
 	return &deltaSink{rejects: newRejections(), users: map[string]*userDelta{}, groups: map[string]*groupDelta{},
-		members: map[memberKey]memberDelta{}, skips: map[string]int{}}
+		members: map[memberKey]memberDelta{}}
 }
 
 var _ connector.ChangeSink = (*deltaSink)(nil)
@@ -86,7 +86,7 @@ func (s *deltaSink) UserPatch(u directory.SourceUser, fields []directory.UserFie
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !ok {
-		s.skips[reason]++
+		s.skips.refuse(reason)
 		return nil
 	}
 	d, ok := s.users[u.ExternalID]
@@ -104,7 +104,7 @@ func (s *deltaSink) GroupPatch(g directory.SourceGroup, fields []directory.Group
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !ok {
-		s.skips[reason]++
+		s.skips.refuse(reason)
 		return nil
 	}
 	d, ok := s.groups[g.ExternalID]
@@ -137,7 +137,7 @@ func (s *deltaSink) member(m directory.SourceMembership, removed bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if reason, over := oversizedMembership(m); over {
-		s.skips[reason]++
+		s.skips.refuse(reason)
 		return nil
 	}
 	k := memberKey{m.GroupExternalID, m.MemberExternalID}
@@ -151,7 +151,7 @@ func (s *deltaSink) member(m directory.SourceMembership, removed bool) error {
 func (s *deltaSink) Skip(sk connector.Skipped) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.skips[sk.Reason]++
+	s.skips.skip(sk)
 	return nil
 }
 

@@ -203,7 +203,7 @@ func sample() *source {
 			{GroupExternalID: "g-eng", MemberExternalID: "u2", MemberKind: directory.MemberUser},
 			{GroupExternalID: "g-all", MemberExternalID: "u3", MemberKind: directory.MemberUser},
 		},
-		skips: []connector.Skipped{{Kind: "device", ExternalID: "d1", Reason: "device"}},
+		skips: []connector.Skipped{{Kind: "device", ExternalID: "d1", Code: directory.SkipNonDirectoryMember, Reason: "device"}},
 	}
 	for i := 1; i <= 20; i++ {
 		s.users = append(s.users, user(fmt.Sprintf("u%d", i), fmt.Sprintf("user%02d@acme.example", i), i != 5))

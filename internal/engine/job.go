@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
+	"slices"
 	"time"
 
 	"github.com/dirsync/dirsync/internal/clock"
@@ -36,7 +36,7 @@ type job struct {
 // begin leases the source for a run of the kind. The run is recorded by
 // record, once the job knows what kind of run it is.
 func (e *Engine) begin(ctx context.Context, src directory.Source, conn connector.Connector, kind directory.RunKind, opts Options) (*job, error) {
-	j := &job{e: e, src: src, conn: conn, opts: opts, log: e.logger().With("source", src.Name),
+	j := &job{e: e, src: src, conn: conn, opts: opts, log: e.logger().With("account", src.AccountID, "source", src.Name, "source_id", src.ID),
 		run: directory.Run{ID: opts.RunID, AccountID: src.AccountID, SourceID: src.ID, Source: src.Name, Kind: kind,
 			Trigger: opts.Trigger, DryRun: opts.DryRun, Outcome: directory.OutcomeRunning}}
 	settings, err := scope.Parse(src.Settings)
@@ -144,13 +144,14 @@ var errPlanOnly = errors.New("plan only")
 // changes.
 func (j *job) apply(ctx context.Context, sc *scoper, plan func(*applier) []step) (directory.Run, error) {
 	var a *applier
-	readSkips := j.run.Skips
+	readSkips := slices.Clone(j.run.SkipReasons)
 	// One apply at a time across the fleet: concurrent applies abort each
 	// other's serializable transactions. (The reads, the long part of a
 	// run, still go side by side.)
 	err := j.e.Store.UpdateApply(ctx, func(tx store.Tx) error {
 		// Update may call this again (a PostgreSQL serialization retry): start clean.
-		j.run.Counts, j.run.Skips = directory.Counts{}, maps.Clone(readSkips)
+		j.run.Counts, j.run.Skips, j.run.SkipReasons, j.run.Warnings = directory.Counts{}, nil, nil, nil
+		countRead(&j.run, readSkips)
 
 		if j.opts.Claim != nil {
 			if err := j.opts.Claim(ctx, tx); err != nil {

@@ -20,7 +20,6 @@ const maxRejectionChanges = 1000
 type rejections struct {
 	mu            sync.Mutex
 	users, groups map[string]bool
-	count         int
 	changes       []directory.Change
 }
 
@@ -50,7 +49,6 @@ func (r *rejections) admitGroup(g directory.SourceGroup) (bool, string) {
 func (r *rejections) add(ids map[string]bool, kind directory.MemberKind, id, name, field, limit string) string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.count++
 	if len(id) <= directory.MaxValueBytes {
 		ids[id] = true
 	}
@@ -89,12 +87,12 @@ func (r *rejections) rejected(kind directory.MemberKind, links []directory.Sourc
 	return false
 }
 
-// recordRejections records the refused objects as skipped changes.
+// recordRejections records the refused objects as skipped changes (the
+// read counted them).
 func (a *applier) recordRejections() error {
 	if a.rejects == nil {
 		return nil
 	}
-	a.run.Counts.Skipped += a.rejects.count
 	for _, c := range a.rejects.changes {
 		if err := a.record(c); err != nil {
 			return err

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
 
 	"github.com/dirsync/dirsync/internal/directory"
 	"github.com/dirsync/dirsync/internal/phone"
@@ -82,44 +81,28 @@ func (sc *scoper) groupInScope(externalID string) bool {
 }
 
 // admit decides whether a source user is in scope and shapes it by the
-// import options. A user out of scope is counted with its reason, and one
-// the directory already has from this source leaves through the lifecycle.
+// import options. A user out of scope is counted as skipped with its
+// reason, and one the directory already has from this source leaves
+// through the lifecycle; a problem with a user imported (an invalid phone
+// left out) is counted as a warning.
 func (a *applier) admit(su directory.SourceUser) (directory.SourceUser, bool, error) {
 	inGroups := !a.scope.filter || a.scope.users[su.ExternalID]
-	if in, reason := a.scope.settings.Decide(su, inGroups); !in {
-		return su, false, a.outOfScope(su, reason)
+	if in, code, reason := a.scope.settings.Decide(su, inGroups); !in {
+		return su, false, a.outOfScope(su, code, reason)
 	}
 	shaped, problems := a.scope.settings.Shape(su, phone.Numbers{})
 	for _, p := range problems {
-		a.skip("not imported: " + problemKind(p))
+		a.run.Warn(p.Code, p.Message, 1)
 		if err := a.record(directory.Change{ObjectKind: directory.MemberUser, ExternalID: su.ExternalID, Name: su.Username,
-			Action: directory.ActionWarning, Detail: p}); err != nil {
+			Action: directory.ActionWarning, Detail: p.Detail}); err != nil {
 			return su, false, err
 		}
 	}
 	return shaped, true, nil
 }
 
-// skip counts a skipped object by its reason.
-func (a *applier) skip(reason string) {
-	if a.run.Skips == nil {
-		a.run.Skips = map[string]int{}
-	}
-	a.run.Skips[reason]++
-}
-
-// problemKind is the part of a Shape problem that names its kind, for
-// counting ("mobile_phone \"x\": not a number" counts as "mobile_phone").
-func problemKind(p string) string {
-	if k, _, ok := strings.Cut(p, " "); ok {
-		return k
-	}
-	return p
-}
-
-func (a *applier) outOfScope(su directory.SourceUser, reason string) error {
-	a.run.Counts.Skipped++
-	a.skip(reason)
+func (a *applier) outOfScope(su directory.SourceUser, code, reason string) error {
+	a.run.Skip(code, reason, 1)
 	u, err := a.tx.UserByLink(a.ctx, a.src.ID, su.ExternalID)
 	if errors.Is(err, store.ErrNotFound) {
 		return a.record(directory.Change{ObjectKind: directory.MemberUser, ExternalID: su.ExternalID, Name: su.Username,

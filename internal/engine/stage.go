@@ -21,7 +21,7 @@ type stagingSink struct {
 
 	mu                     sync.Mutex
 	users, groups, members int
-	skips                  map[string]int
+	skips                  skipTally
 	bu                     []directory.SourceUser
 	bg                     []directory.SourceGroup
 	bm                     []directory.SourceMembership
@@ -48,7 +48,7 @@ func (s *stagingSink) refuse(count *int, reason string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	*count++
-	s.skips[reason]++
+	s.skips.refuse(reason)
 	return nil
 }
 
@@ -84,7 +84,7 @@ func stage[T any](s *stagingSink, count *int, batch *[]T, v T) error {
 func (s *stagingSink) Skip(sk connector.Skipped) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.skips[sk.Reason]++
+	s.skips.skip(sk)
 	return nil
 }
 

@@ -74,7 +74,8 @@ func (j *job) delta(ctx context.Context, inc connector.Incremental) (directory.R
 	case err != nil:
 		return j.fail(ctx, directory.OutcomeFailed, fmt.Errorf("read changes from source %s: %w", j.src.Name, err))
 	}
-	j.run.SourceUsers, j.run.SourceGroups, j.run.Skips = len(sink.users), len(sink.groups), sink.skips
+	j.run.SourceUsers, j.run.SourceGroups = len(sink.users), len(sink.groups)
+	countRead(&j.run, sink.skips.reasons)
 	if err := sink.stageMembers(ctx, j.e.Store, j.run.ID); err != nil {
 		return j.fail(ctx, directory.OutcomeFailed, err)
 	}
@@ -102,12 +103,13 @@ func (j *job) full(ctx context.Context, inc connector.Incremental) (directory.Ru
 	}
 	j.rejects = newRejections()
 	sink := &stagingSink{ctx: ctx, st: j.e.Store, runID: j.run.ID, batch: j.e.batch(), progress: j.opts.Progress,
-		rejects: j.rejects, skips: map[string]int{}}
+		rejects: j.rejects}
 	readErr := j.conn.Snapshot(ctx, sink)
 	if readErr == nil {
 		readErr = sink.flush()
 	}
-	j.run.SourceUsers, j.run.SourceGroups, j.run.Skips = sink.users, sink.groups, sink.skips
+	j.run.SourceUsers, j.run.SourceGroups = sink.users, sink.groups
+	countRead(&j.run, sink.skips.reasons)
 	j.countRequests()
 	if readErr != nil {
 		return j.fail(ctx, directory.OutcomeFailed, fmt.Errorf("read source %s: %w", j.src.Name, readErr))

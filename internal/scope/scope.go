@@ -368,35 +368,36 @@ func checkIDs(field string, ids []string) []error {
 }
 
 // Decide says whether a user is in scope and, if not, why, in the order of
-// the package doc. inSelectedGroups says whether the group filter's
-// selection reaches the user (see GroupClosure); it is ignored with
-// ModeAll. The reason is empty when the user is in.
-func (s Settings) Decide(u directory.SourceUser, inSelectedGroups bool) (in bool, reason string) {
+// the package doc: a stable code (directory.Skip*) and a message for
+// people. inSelectedGroups says whether the group filter's selection
+// reaches the user (see GroupClosure); it is ignored with ModeAll. The
+// code and reason are empty when the user is in.
+func (s Settings) Decide(u directory.SourceUser, inSelectedGroups bool) (in bool, code, reason string) {
 	picked := slices.Contains(s.PickedUsers, u.ExternalID)
 	if !picked {
 		if !s.Groups.All() && !inSelectedGroups {
-			return false, "not in a selected group"
+			return false, directory.SkipNotInSelectedGroup, "not in a selected group"
 		}
-		if why := s.ruleVerdict(u); why != "" {
-			return false, why
+		if code, why := s.ruleVerdict(u); why != "" {
+			return false, code, why
 		}
 	}
 	if s.RequireLicense && len(u.Licenses) == 0 {
-		return false, "no active license"
+		return false, directory.SkipUnlicensed, "no active license"
 	}
 	if s.RequireEmail && strings.TrimSpace(u.Email) == "" {
-		return false, "no email address"
+		return false, directory.SkipNoEmail, "no email address"
 	}
-	return true, ""
+	return true, "", ""
 }
 
 // ruleVerdict applies the user rules: excludes first, then includes. It
-// returns the reason a user is out, or "".
-func (s Settings) ruleVerdict(u directory.SourceUser) string {
+// returns the code and reason a user is out, or "".
+func (s Settings) ruleVerdict(u directory.SourceUser) (code, reason string) {
 	var includes []string
 	for i, r := range s.UserRules {
 		if r.Action == Exclude && r.Matches(u) {
-			return fmt.Sprintf("excluded by rule %d: %s", i+1, r.Condition())
+			return directory.SkipExcludedByRule, fmt.Sprintf("excluded by rule %d: %s", i+1, r.Condition())
 		}
 	}
 	for i, r := range s.UserRules {
@@ -404,15 +405,15 @@ func (s Settings) ruleVerdict(u directory.SourceUser) string {
 			continue
 		}
 		if r.Matches(u) {
-			return ""
+			return "", ""
 		}
 		includes = append(includes, strconv.Itoa(i+1))
 	}
 	switch len(includes) {
 	case 0:
-		return ""
+		return "", ""
 	case 1:
-		return "matches no include rule (rule " + includes[0] + ")"
+		return directory.SkipNoIncludeRuleMatch, "matches no include rule (rule " + includes[0] + ")"
 	}
-	return "matches no include rule (rules " + strings.Join(includes, ", ") + ")"
+	return directory.SkipNoIncludeRuleMatch, "matches no include rule (rules " + strings.Join(includes, ", ") + ")"
 }

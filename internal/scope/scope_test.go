@@ -91,9 +91,12 @@ func TestDecide(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			in, reason := tt.s.Decide(tt.u, tt.inGroups)
+			in, code, reason := tt.s.Decide(tt.u, tt.inGroups)
 			if reason != tt.want || in != (tt.want == "") {
 				t.Errorf("Decide = %v, %q; want %v, %q", in, reason, tt.want == "", tt.want)
+			}
+			if wantCode := decideCode(tt.want); code != wantCode {
+				t.Errorf("Decide code = %q, want %q", code, wantCode)
 			}
 		})
 	}
@@ -388,4 +391,23 @@ func TestCursorAge(t *testing.T) {
 	if _, err := Parse([]byte(`{"max_cursor_age":"12h"}`)); err != nil {
 		t.Errorf("Parse max_cursor_age: %v", err)
 	}
+}
+
+// decideCode is the code Decide must give with a reason.
+func decideCode(reason string) string {
+	switch {
+	case reason == "":
+		return ""
+	case reason == "not in a selected group":
+		return directory.SkipNotInSelectedGroup
+	case strings.HasPrefix(reason, "excluded by rule "):
+		return directory.SkipExcludedByRule
+	case strings.HasPrefix(reason, "matches no include rule "):
+		return directory.SkipNoIncludeRuleMatch
+	case reason == "no active license":
+		return directory.SkipUnlicensed
+	case reason == "no email address":
+		return directory.SkipNoEmail
+	}
+	return "unknown reason " + reason
 }

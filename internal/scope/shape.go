@@ -8,6 +8,16 @@ import (
 	"github.com/dirsync/dirsync/internal/directory"
 )
 
+// Problem is what Shape left out or changed of an in-scope user, which
+// the run counts as a warning: a stable code (directory.Warn*), a message
+// that is the same for every user with the problem, and the detail of
+// this user's (the value, what was wrong with it).
+type Problem struct {
+	Code    string
+	Message string
+	Detail  string
+}
+
 // Shape applies the import options to an in-scope user: the username
 // normalized if asked, and phones either kept as the source spells them
 // (ImportPhones off: plain directory attributes) or validated by phones
@@ -15,13 +25,14 @@ import (
 // invalid number is never imported: it is dropped and described in the
 // problems, which the run report shows. The input is not modified.
 // phones may be nil only when ImportPhones is off.
-func (s Settings) Shape(u directory.SourceUser, phones Phones) (directory.SourceUser, []string) {
-	var problems []string
+func (s Settings) Shape(u directory.SourceUser, phones Phones) (directory.SourceUser, []Problem) {
+	var problems []Problem
 	if s.NormalizeUsernames {
 		if n := NormalizeUsername(u.Username); n != "" {
 			u.Username = n
 		} else if u.Username != "" {
-			problems = append(problems, fmt.Sprintf("username %q has an empty prefix; kept as is", u.Username))
+			problems = append(problems, Problem{directory.WarnUsernameNotNormalized, "username has an empty prefix; kept as is",
+				fmt.Sprintf("username %q has an empty prefix; kept as is", u.Username)})
 		}
 	}
 	if !s.ImportPhones {
@@ -29,24 +40,14 @@ func (s Settings) Shape(u directory.SourceUser, phones Phones) (directory.Source
 	}
 	region := strings.ToUpper(s.PhoneRegion)
 	if u.MobilePhone != "" {
-		p, note, err := phones.Format(u.MobilePhone, region)
-		switch {
-		case err != nil:
-			problems = append(problems, fmt.Sprintf("%s %q: %v; not imported", directory.UserMobilePhone, u.MobilePhone, err))
-		case note != "":
-			problems = append(problems, fmt.Sprintf("%s %q: %s", directory.UserMobilePhone, u.MobilePhone, note))
-		}
+		p, problem := formatPhone(phones, string(directory.UserMobilePhone), string(directory.UserMobilePhone), u.MobilePhone, region)
+		problems = appendProblem(problems, problem)
 		u.MobilePhone = p
 	}
 	var business []string
 	for i, raw := range u.BusinessPhones {
-		p, note, err := phones.Format(raw, region)
-		switch {
-		case err != nil:
-			problems = append(problems, fmt.Sprintf("%s[%d] %q: %v; not imported", directory.UserBusinessPhones, i, raw, err))
-		case note != "":
-			problems = append(problems, fmt.Sprintf("%s[%d] %q: %s", directory.UserBusinessPhones, i, raw, note))
-		}
+		p, problem := formatPhone(phones, string(directory.UserBusinessPhones), fmt.Sprintf("%s[%d]", directory.UserBusinessPhones, i), raw, region)
+		problems = appendProblem(problems, problem)
 		// Two spellings of one number are one phone.
 		if p != "" && !slices.Contains(business, p) {
 			business = append(business, p)
@@ -54,6 +55,28 @@ func (s Settings) Shape(u directory.SourceUser, phones Phones) (directory.Source
 	}
 	u.BusinessPhones = business
 	return u, problems
+}
+
+// formatPhone formats one phone of field (named where in the user's),
+// with the problem it had if any.
+func formatPhone(phones Phones, field, where, raw, region string) (string, *Problem) {
+	p, note, err := phones.Format(raw, region)
+	switch {
+	case err != nil:
+		return p, &Problem{directory.WarnInvalidPhone, field + " not imported: not a valid phone number",
+			fmt.Sprintf("%s %q: %v; not imported", where, raw, err)}
+	case note != "":
+		return p, &Problem{directory.WarnPhoneExtensionDropped, field + " imported without its extension",
+			fmt.Sprintf("%s %q: %s", where, raw, note)}
+	}
+	return p, nil
+}
+
+func appendProblem(problems []Problem, p *Problem) []Problem {
+	if p == nil {
+		return problems
+	}
+	return append(problems, *p)
 }
 
 // NormalizeUsername returns the prefix of a UPN: the part before its last

@@ -45,7 +45,8 @@ func TestShape(t *testing.T) {
 	orig.BusinessPhones = append([]string(nil), in.BusinessPhones...)
 
 	t.Run("defaults keep the UPN and the phones as spelled", func(t *testing.T) {
-		got, problems := Settings{}.Shape(in, phones)
+		got, ps := Settings{}.Shape(in, phones)
+		problems := details(ps)
 		want := in
 		if !reflect.DeepEqual(got, want) || problems != nil {
 			t.Errorf("Shape = %#v, %q; want %#v, no problems", got, problems, want)
@@ -53,7 +54,8 @@ func TestShape(t *testing.T) {
 	})
 	t.Run("normalize and import phones", func(t *testing.T) {
 		s := Settings{NormalizeUsernames: true, ImportPhones: true, PhoneRegion: "us"}
-		got, problems := s.Shape(in, phones)
+		got, ps := s.Shape(in, phones)
+		problems := details(ps)
 		want := in
 		want.Username = "narroway"
 		want.MobilePhone = "+14255550100"
@@ -69,9 +71,15 @@ func TestShape(t *testing.T) {
 		if !reflect.DeepEqual(problems, wantProblems) {
 			t.Errorf("problems = %q\nwant %q", problems, wantProblems)
 		}
+		want0 := Problem{directory.WarnInvalidPhone, "business_phones not imported: not a valid phone number", wantProblems[0]}
+		want1 := Problem{directory.WarnPhoneExtensionDropped, "business_phones imported without its extension", wantProblems[1]}
+		if len(ps) != 2 || ps[0] != want0 || ps[1] != want1 {
+			t.Errorf("problems = %+v\nwant %+v, %+v", ps, want0, want1)
+		}
 	})
 	t.Run("without a region national numbers are reported", func(t *testing.T) {
-		got, problems := Settings{ImportPhones: true}.Shape(in, phones)
+		got, ps := Settings{ImportPhones: true}.Shape(in, phones)
+		problems := details(ps)
 		if got.MobilePhone != "" {
 			t.Errorf("mobile = %q, want dropped", got.MobilePhone)
 		}
@@ -85,7 +93,8 @@ func TestShape(t *testing.T) {
 	t.Run("an invalid mobile is dropped", func(t *testing.T) {
 		u := in
 		u.MobilePhone = "+1 555 555 5555"
-		got, problems := Settings{ImportPhones: true, PhoneRegion: "US"}.Shape(u, phones)
+		got, ps := Settings{ImportPhones: true, PhoneRegion: "US"}.Shape(u, phones)
+		problems := details(ps)
 		if got.MobilePhone != "" || !slices.Contains(problems, `mobile_phone "+1 555 555 5555": not a valid number; not imported`) {
 			t.Errorf("mobile = %q, problems %q", got.MobilePhone, problems)
 		}
@@ -93,7 +102,8 @@ func TestShape(t *testing.T) {
 	t.Run("an empty prefix is kept and reported", func(t *testing.T) {
 		u := in
 		u.Username = "@example.com"
-		got, problems := Settings{NormalizeUsernames: true}.Shape(u, phones)
+		got, ps := Settings{NormalizeUsernames: true}.Shape(u, phones)
+		problems := details(ps)
 		if got.Username != "@example.com" || len(problems) != 1 || !strings.Contains(problems[0], "empty prefix") {
 			t.Errorf("username = %q, problems %q", got.Username, problems)
 		}
@@ -161,4 +171,13 @@ func (f fakePhones) Format(raw, region string) (string, string, error) {
 		return "", "", fmt.Errorf("not a valid number for region %s", region)
 	}
 	return "", "", errors.New("not a valid number")
+}
+
+// details are the problems' details, the words a run's warning changes carry.
+func details(ps []Problem) []string {
+	var out []string
+	for _, p := range ps {
+		out = append(out, p.Detail)
+	}
+	return out
 }

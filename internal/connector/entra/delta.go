@@ -80,7 +80,7 @@ func skipped(m graph.DirectoryObject) connector.Skipped {
 	if kind == "" {
 		kind = "unknown"
 	}
-	return connector.Skipped{Kind: kind, ExternalID: m.ID, Reason: "group member that is not a user or group (" + kind + ")"}
+	return connector.Skipped{Kind: kind, ExternalID: m.ID, Code: directory.SkipNonDirectoryMember, Reason: "group member that is not a user or group (" + kind + ")"}
 }
 
 // snapshotGroups feeds a full read: every group once, every current member.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/dirsync/dirsync/internal/connector"
 	"github.com/dirsync/dirsync/internal/connector/entra"
+	"github.com/dirsync/dirsync/internal/directory"
 	"github.com/dirsync/dirsync/internal/entraemu"
 	"github.com/dirsync/dirsync/internal/graph/graphtest"
 )
@@ -72,6 +73,9 @@ func expectSnapshot(t *testing.T, tenant *entraemu.Tenant, s *sink) {
 	skips := map[string]int{}
 	for _, k := range s.skips {
 		skips[k.Kind]++
+		if k.Code != directory.SkipNonDirectoryMember {
+			t.Errorf("skipped %s %s: code %q, want %q", k.Kind, k.ExternalID, k.Code, directory.SkipNonDirectoryMember)
+		}
 	}
 	wantSkips := map[string]int{}
 	for _, g := range groups {

@@ -262,7 +262,7 @@ func (c *conn) snapshotUsers(ctx context.Context, sink connector.Sink) error {
 				return &connector.Error{Kind: connector.KindProtocol, Message: "Graph returned a user without an id"}
 			}
 			if u.UserPrincipalName == "" {
-				if err := sink.Skip(connector.Skipped{Kind: "user", ExternalID: u.ID, Reason: "user has no userPrincipalName"}); err != nil {
+				if err := sink.Skip(connector.Skipped{Kind: "user", ExternalID: u.ID, Code: directory.SkipNoUsername, Reason: "user has no userPrincipalName"}); err != nil {
 					return err
 				}
 				continue

@@ -488,7 +488,7 @@ func (cr *changeReader) fullUser(guid []byte) error {
 	}
 	u := cr.sc.user(e, a)
 	if u.Username == "" {
-		return cr.sink.Skip(connector.Skipped{Kind: "user", ExternalID: a.id, Reason: "no username (" + cr.sc.attrs[AttrUsername] + ")"})
+		return cr.sink.Skip(connector.Skipped{Kind: "user", ExternalID: a.id, Code: directory.SkipNoUsername, Reason: "no username (" + cr.sc.attrs[AttrUsername] + ")"})
 	}
 	if err := cr.sink.User(u); err != nil {
 		return err

@@ -131,7 +131,7 @@ func (r *reader) users() error {
 	return r.each("user", r.sc.userFilter, r.sc.userAttrs, func(e *goldap.Entry, a anchor, _, key string) error {
 		u := r.sc.user(e, a)
 		if u.Username == "" {
-			return r.sink.Skip(connector.Skipped{Kind: "user", ExternalID: a.id, Reason: "no username (" + r.sc.attrs[AttrUsername] + ")"})
+			return r.sink.Skip(connector.Skipped{Kind: "user", ExternalID: a.id, Code: directory.SkipNoUsername, Reason: "no username (" + r.sc.attrs[AttrUsername] + ")"})
 		}
 		r.known[key] = known{kind: directory.MemberUser, id: a.id}
 		return r.sink.User(u)
@@ -153,7 +153,7 @@ func (r *reader) each(kind, filter string, attrs []string, fn func(e *goldap.Ent
 			}
 			a, ok := r.sc.anchorOf(e)
 			if !ok {
-				return r.sink.Skip(connector.Skipped{Kind: kind, ExternalID: dn, Reason: "no anchor (" + r.sc.attrs[AttrAnchor] + ")"})
+				return r.sink.Skip(connector.Skipped{Kind: kind, ExternalID: dn, Code: directory.SkipNoAnchor, Reason: "no anchor (" + r.sc.attrs[AttrAnchor] + ")"})
 			}
 			key := r.sc.memberKey(e, a)
 			if _, dup := r.known[key]; dup {
@@ -237,7 +237,7 @@ func (ss *session) classify(sc *schema, guid []byte, dn string) (connector.Skipp
 		for _, rdn := range d.RDNs[1:] {
 			for _, a := range rdn.Attributes {
 				if strings.EqualFold(a.Value, "ForeignSecurityPrincipals") {
-					return connector.Skipped{Kind: "foreignSecurityPrincipal", ExternalID: id, Reason: "foreign security principal"}, nil
+					return connector.Skipped{Kind: "foreignSecurityPrincipal", ExternalID: id, Code: directory.SkipNonDirectoryMember, Reason: "foreign security principal"}, nil
 				}
 			}
 		}
@@ -250,32 +250,32 @@ func (ss *session) classify(sc *schema, guid []byte, dn string) (connector.Skipp
 		"(objectClass=*)", []string{attrObjectClass}, nil))
 	if err != nil {
 		if connector.KindOf(classifySearch("", base, err)) == connector.KindNotFound {
-			return connector.Skipped{Kind: "unknown", ExternalID: id, Reason: "member not found"}, nil
+			return connector.Skipped{Kind: "unknown", ExternalID: id, Code: directory.SkipMemberNotFound, Reason: "member not found"}, nil
 		}
 		return connector.Skipped{}, err
 	}
 	if len(res.Entries) == 0 {
-		return connector.Skipped{Kind: "unknown", ExternalID: id, Reason: "member not found"}, nil
+		return connector.Skipped{Kind: "unknown", ExternalID: id, Code: directory.SkipMemberNotFound, Reason: "member not found"}, nil
 	}
 	e := res.Entries[0]
 	switch {
 	case isA(e, "computer"):
-		return connector.Skipped{Kind: "device", ExternalID: id, Reason: "device"}, nil
+		return connector.Skipped{Kind: "device", ExternalID: id, Code: directory.SkipNonDirectoryMember, Reason: "device"}, nil
 	case isA(e, "contact"):
-		return connector.Skipped{Kind: "contact", ExternalID: id, Reason: "contact"}, nil
+		return connector.Skipped{Kind: "contact", ExternalID: id, Code: directory.SkipNonDirectoryMember, Reason: "contact"}, nil
 	case isA(e, "foreignSecurityPrincipal"):
-		return connector.Skipped{Kind: "foreignSecurityPrincipal", ExternalID: id, Reason: "foreign security principal"}, nil
+		return connector.Skipped{Kind: "foreignSecurityPrincipal", ExternalID: id, Code: directory.SkipNonDirectoryMember, Reason: "foreign security principal"}, nil
 	case isA(e, "group") || isA(e, "groupOfNames") || isA(e, "groupOfUniqueNames"):
-		return connector.Skipped{Kind: "group", ExternalID: id, Reason: "member outside the source's scope"}, nil
+		return connector.Skipped{Kind: "group", ExternalID: id, Code: directory.SkipMemberOutsideBase, Reason: "member outside the source's scope"}, nil
 	case isA(e, "user") || isA(e, "person") || isA(e, "inetOrgPerson"):
-		return connector.Skipped{Kind: "user", ExternalID: id, Reason: "member outside the source's scope"}, nil
+		return connector.Skipped{Kind: "user", ExternalID: id, Code: directory.SkipMemberOutsideBase, Reason: "member outside the source's scope"}, nil
 	}
 	classes := e.GetEqualFoldAttributeValues(attrObjectClass)
 	kind := "unknown"
 	if len(classes) > 0 {
 		kind = classes[len(classes)-1]
 	}
-	return connector.Skipped{Kind: kind, ExternalID: id, Reason: "not a user or group"}, nil
+	return connector.Skipped{Kind: kind, ExternalID: id, Code: directory.SkipNonDirectoryMember, Reason: "not a user or group"}, nil
 }
 
 // readMembers hands each value of a group's member attribute to fn. On AD

@@ -28,11 +28,43 @@ func scanRun(sc interface{ Scan(...any) error }, r *directory.Run) error {
 			return fmt.Errorf("run %s counts: %w", r.ID, err)
 		}
 	}
-	if skips != "" {
-		if err := json.Unmarshal([]byte(skips), &r.Skips); err != nil {
-			return fmt.Errorf("run %s skips: %w", r.ID, err)
-		}
+	if err := readSkips(skips, r); err != nil {
+		return fmt.Errorf("run %s skips: %w", r.ID, err)
 	}
+	return nil
+}
+
+// runSkips is what the runs' skips column holds: the skip reasons and the
+// warnings. Runs recorded before they had codes hold a JSON object of
+// counts by message, which is read into Skips alone.
+type runSkips struct {
+	SkipReasons directory.Reasons `json:"skip_reasons"`
+	Warnings    directory.Reasons `json:"warnings"`
+}
+
+func nilIfEmpty(rs directory.Reasons) directory.Reasons {
+	if len(rs) == 0 {
+		return nil
+	}
+	return rs
+}
+
+func readSkips(column string, r *directory.Run) error {
+	if column == "" {
+		return nil
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(column), &fields); err != nil {
+		return err
+	}
+	if v, ok := fields["skip_reasons"]; !ok || len(v) == 0 || v[0] != '[' {
+		return json.Unmarshal([]byte(column), &r.Skips) // before codes
+	}
+	var rs runSkips
+	if err := json.Unmarshal([]byte(column), &rs); err != nil {
+		return err
+	}
+	r.SkipReasons, r.Warnings, r.Skips = nilIfEmpty(rs.SkipReasons), nilIfEmpty(rs.Warnings), rs.SkipReasons.ByMessage()
 	return nil
 }
 
@@ -43,8 +75,8 @@ func runArgs(r *directory.Run) ([]any, error) {
 		return nil, err
 	}
 	var skips []byte
-	if len(r.Skips) > 0 {
-		if skips, err = json.Marshal(r.Skips); err != nil {
+	if len(r.SkipReasons) > 0 || len(r.Warnings) > 0 {
+		if skips, err = json.Marshal(runSkips{r.SkipReasons, r.Warnings}); err != nil {
 			return nil, err
 		}
 	}

@@ -1644,8 +1644,12 @@ func mkRuns(t *testing.T, s store.Store) *runsWorld {
 	full := directory.Run{AccountID: a.ID, SourceID: src.ID, Source: "src", Kind: directory.RunDelta, Trigger: "api",
 		DryRun: true, StartedAt: tm(10, 5), FinishedAt: tm(20, 7), Outcome: directory.OutcomeStopped,
 		Reason: "deletion limit", Counts: directory.Counts{Created: 1, Updated: 2, Disabled: 3, Enabled: 4, Deleted: 5,
-			Restored: 6, Unchanged: 7, Skipped: 8, Conflicts: 9, MembersAdded: 10, MembersRemoved: 11},
-		SourceUsers: 12, SourceGroups: 13, Skips: map[string]int{"device": 14, "contact": 15}, Requests: 16, Throttled: 17,
+			Restored: 6, Unchanged: 7, Skipped: 29, Conflicts: 9, MembersAdded: 10, MembersRemoved: 11, Warnings: 18},
+		SourceUsers: 12, SourceGroups: 13, Skips: map[string]int{"device": 14, "contact": 15},
+		SkipReasons: directory.Reasons{{Code: directory.SkipNonDirectoryMember, Message: "device", Count: 14},
+			{Code: directory.SkipNonDirectoryMember, Message: "contact", Count: 15}},
+		Warnings: directory.Reasons{{Code: directory.WarnInvalidPhone, Message: "mobile_phone not imported", Count: 18}},
+		Requests: 16, Throttled: 17,
 		Slot: tm(9, 0)}
 	older := directory.Run{AccountID: a.ID, SourceID: src.ID, Source: "src", Kind: directory.RunFull, StartedAt: tm(1, 0)}
 	other := directory.Run{AccountID: a.ID, SourceID: src2.ID, Source: "src2", Kind: directory.RunFull, StartedAt: tm(5, 0)}
@@ -1724,7 +1728,7 @@ func (w *runsWorld) byOutcome(t *testing.T, s store.Store) {
 func (w *runsWorld) updateAndHistory(t *testing.T, s store.Store) {
 	ctx, a, src, older := t.Context(), w.a, w.src, w.older
 	older.Outcome, older.FinishedAt, older.Counts.Created, older.Reason = directory.OutcomeSucceeded, tm(3, 0), 42, ""
-	older.Skips = map[string]int{"x": 1}
+	older.Skip(directory.SkipOther, "x", 1)
 	update(t, s, func(tx store.Tx) error { return tx.UpdateRun(ctx, older) })
 	if got := must[directory.Run](t)(s.Run(ctx, a.ID, older.ID)); !reflect.DeepEqual(got, older) {
 		t.Errorf("Run after update:\n got %+v\nwant %+v", got, older)
