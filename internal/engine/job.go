@@ -36,7 +36,7 @@ type job struct {
 // begin leases the source for a run of the kind. The run is recorded by
 // record, once the job knows what kind of run it is.
 func (e *Engine) begin(ctx context.Context, src directory.Source, conn connector.Connector, kind directory.RunKind, opts Options) (*job, error) {
-	j := &job{e: e, src: src, conn: conn, opts: opts, log: e.logger().With("source", src.Name),
+	j := &job{e: e, src: src, conn: conn, opts: opts, log: e.logger().With("account", src.AccountID, "source", src.Name, "source_id", src.ID),
 		run: directory.Run{ID: opts.RunID, AccountID: src.AccountID, SourceID: src.ID, Source: src.Name, Kind: kind,
 			Trigger: opts.Trigger, DryRun: opts.DryRun, Outcome: directory.OutcomeRunning}}
 	settings, err := scope.Parse(src.Settings)

@@ -293,7 +293,7 @@ func (r *Runner) execute(job manage.Job) {
 		r.Metrics.Add("dirsync_syncs_running", 1)
 		defer r.Metrics.Add("dirsync_syncs_running", -1)
 	}
-	log := r.Logger.With("source", job.Run.SourceID, "run", job.Run.ID, "trigger", job.Run.Trigger)
+	log := r.Logger.With("account", job.Run.AccountID, "source", job.Run.SourceID, "run", job.Run.ID, "trigger", job.Run.Trigger)
 	run, next, err := r.Manager.ExecuteRun(r.runCtx, job)
 	r.mu.Lock()
 	delete(r.known, job.Run.ID)

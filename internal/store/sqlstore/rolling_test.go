@@ -2,7 +2,9 @@ package sqlstore
 
 import (
 	"errors"
+	"io/fs"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -152,5 +154,36 @@ func TestPostgresSessionLimits(t *testing.T) {
 	}
 	if got := own.db.Stats().MaxOpenConnections; got != DefaultMaxConns {
 		t.Errorf("default pool of %d connections, want %d", got, DefaultMaxConns)
+	}
+}
+
+// TestPostgresReplicasMigrateOnce: replicas starting at once on an empty
+// database all open it, and each migration ran once (the advisory lock).
+func TestPostgresReplicasMigrateOnce(t *testing.T) {
+	if os.Getenv(postgresEnv) == "" {
+		t.Skipf("%s is not set", postgresEnv)
+	}
+	dsn := sqltest.PostgresDSN(t)
+	stores := make([]*Store, 4)
+	errs := make([]error, len(stores))
+	var wg sync.WaitGroup
+	for i := range stores {
+		wg.Go(func() { stores[i], errs[i] = OpenPostgres(t.Context(), dsn) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("replica %d: %v", i, err)
+		}
+		defer stores[i].Close()
+	}
+	var rows, versions int
+	err := stores[0].db.QueryRowContext(t.Context(), `SELECT count(*), count(DISTINCT version_id) FROM goose_db_version WHERE version_id > 0`).Scan(&rows, &versions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, _ := fs.Glob(migrations, "migrations/postgres/*.sql")
+	if rows != len(files) || versions != len(files) {
+		t.Fatalf("%d migrations recorded (%d distinct), want each of %d once", rows, versions, len(files))
 	}
 }
