@@ -355,29 +355,7 @@ func (a *app) sourceTestCommand() *cobra.Command {
 			if t.Source == "" {
 				return err
 			}
-			if asJSON {
-				out := struct {
-					Source string                `json:"source"`
-					OK     bool                  `json:"ok"`
-					Checks []manage.CheckResult  `json:"checks"`
-					Error  *manage.SourceProblem `json:"error,omitempty"`
-				}{t.Source, t.OK, t.Checks, t.Problem}
-				if perr := a.printJSON(out); perr != nil {
-					return perr
-				}
-				return err
-			}
-			for _, r := range t.Checks {
-				mark := "ok  "
-				if !r.OK {
-					mark = "FAIL"
-				}
-				a.printf("%s  %s: %s\n", mark, r.Name, r.Message)
-			}
-			if err == nil {
-				a.printf("Source %s is ready to sync.\n", t.Source)
-			}
-			return err
+			return a.printTest("source", t.Source, t.OK, t.Checks, t.Problem, err, asJSON)
 		},
 	})
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
@@ -473,4 +451,31 @@ next runs.`,
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the source as JSON")
 	return cmd
+}
+
+// printTest prints a source's or a target's connection test: a line per
+// check, then whether it is ready; or, with --json, the same as an object
+// named by its kind. err, the test's failure, is returned for the exit code.
+func (a *app) printTest(kind, name string, ok bool, checks []manage.CheckResult, problem *manage.SourceProblem, err error, asJSON bool) error {
+	if asJSON {
+		out := map[string]any{kind: name, "ok": ok, "checks": checks}
+		if problem != nil {
+			out["error"] = problem
+		}
+		if perr := a.printJSON(out); perr != nil {
+			return perr
+		}
+		return err
+	}
+	for _, r := range checks {
+		mark := "ok  "
+		if !r.OK {
+			mark = "FAIL"
+		}
+		a.printf("%s  %s: %s\n", mark, r.Name, r.Message)
+	}
+	if err == nil {
+		a.printf("%s %s is ready to sync.\n", strings.ToUpper(kind[:1])+kind[1:], name)
+	}
+	return err
 }

@@ -344,29 +344,7 @@ func (a *app) targetTestCommand() *cobra.Command {
 			if t.Target == "" {
 				return err
 			}
-			if asJSON {
-				out := struct {
-					Target string                `json:"target"`
-					OK     bool                  `json:"ok"`
-					Checks []manage.CheckResult  `json:"checks"`
-					Error  *manage.SourceProblem `json:"error,omitempty"`
-				}{t.Target, t.OK, t.Checks, t.Problem}
-				if perr := a.printJSON(out); perr != nil {
-					return perr
-				}
-				return err
-			}
-			for _, r := range t.Checks {
-				mark := "ok  "
-				if !r.OK {
-					mark = "FAIL"
-				}
-				a.printf("%s  %s: %s\n", mark, r.Name, r.Message)
-			}
-			if err == nil {
-				a.printf("Target %s is ready to sync.\n", t.Target)
-			}
-			return err
+			return a.printTest("target", t.Target, t.OK, t.Checks, t.Problem, err, asJSON)
 		},
 	})
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")

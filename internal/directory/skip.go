@@ -1,6 +1,7 @@
 package directory
 
 import (
+	"cmp"
 	"encoding/json"
 	"slices"
 )
@@ -44,15 +45,17 @@ type SkipReason struct {
 }
 
 // Reasons are a run's skip reasons or warnings, one entry per code and
-// message, in the order first met.
+// message, sorted by code then message, so that a run reads the same
+// however its source's pages arrived.
 type Reasons []SkipReason
 
 // Add counts n more objects for a reason.
 func (rs *Reasons) Add(code, message string, n int) {
-	i := slices.IndexFunc(*rs, func(r SkipReason) bool { return r.Code == code && r.Message == message })
-	if i < 0 {
-		*rs = append(*rs, SkipReason{Code: code, Message: message})
-		i = len(*rs) - 1
+	i, found := slices.BinarySearchFunc(*rs, SkipReason{Code: code, Message: message}, func(a, b SkipReason) int {
+		return cmp.Or(cmp.Compare(a.Code, b.Code), cmp.Compare(a.Message, b.Message))
+	})
+	if !found {
+		*rs = slices.Insert(*rs, i, SkipReason{Code: code, Message: message})
 	}
 	(*rs)[i].Count += n
 }
