@@ -55,8 +55,15 @@ type userData struct {
 	// Direct and Effective are the groups the user is in, directly and
 	// through nesting (the first page of each).
 	Direct, Effective []directory.Group
-	Error             string
+	// History is a page of what syncs changed about the user, newest
+	// first; HistoryNext links to the older changes.
+	History     []manage.UserChange
+	HistoryNext string
+	Error       string
 }
+
+// historyPage is how many changes the user's page shows at a time.
+const historyPage = 25
 
 // attr is one attribute of a user as its page shows it.
 type attr struct {
@@ -113,6 +120,21 @@ func (s *Server) userGroups(r *request, d userData) (userData, error) {
 		return d, err
 	}
 	d.Direct, d.Effective = direct.Items, eff.Items
+	return s.userHistory(r, d)
+}
+
+// userHistory adds a page of the user's change history: the one the
+// history parameter (a cursor) names, the newest without it.
+func (s *Server) userHistory(r *request, d userData) (userData, error) {
+	_, page, err := s.Manager.UserHistory(r.Context(), r.actor, d.User.ID,
+		manage.UserHistoryQuery{After: r.URL.Query().Get("history"), Limit: historyPage})
+	if err != nil {
+		return d, err
+	}
+	d.History = page.Items
+	if page.Next != "" {
+		d.HistoryNext = "/users/" + url.PathEscape(d.User.ID) + "?" + url.Values{"history": {page.Next}}.Encode() + "#history-h"
+	}
 	return d, nil
 }
 

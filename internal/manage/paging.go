@@ -58,6 +58,7 @@ const (
 	listDeliveries = "deliveries"
 	listEvents     = "events"
 	listGroupsOf   = "groups_of"
+	listUserHist   = "user_changes"
 )
 
 // cursorSep ends a cursor's listing name; no listing's position holds it.

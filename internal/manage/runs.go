@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"time"
 
 	"github.com/dirsync/dirsync/internal/directory"
 	"github.com/dirsync/dirsync/internal/store"
@@ -98,4 +99,47 @@ func (m *Manager) Changes(ctx context.Context, actor Actor, runID string, q Chan
 		next = strconv.Itoa(cs[limit-1].Seq)
 	}
 	return pageOf(listChanges, cs, next), nil
+}
+
+// UserChange is one change a sync applied about a user: to the user
+// itself, or a membership of it added or removed (then Name is the
+// group's), with the run's source and when the run applied it.
+type UserChange struct {
+	directory.Change
+	SourceID  string    `json:"source_id"`
+	Source    string    `json:"source"`
+	AppliedAt time.Time `json:"applied_at"`
+}
+
+// UserHistoryQuery pages a user's change history, newest first.
+type UserHistoryQuery struct {
+	After string // the Next of the previous page
+	Limit int    // 0 means DefaultLimit
+}
+
+// UserHistory lists what syncs changed about a user (by id, username or
+// email), across every run of every source, newest first. Only applied
+// runs count: previews (dry runs) and runs that failed or stopped
+// changed nothing.
+func (m *Manager) UserHistory(ctx context.Context, actor Actor, key string, q UserHistoryQuery) (directory.User, Page[UserChange], error) {
+	u, err := m.User(ctx, actor, key)
+	if err != nil {
+		return u, Page[UserChange]{}, err
+	}
+	sq := store.UserChangeQuery{}
+	if sq.Limit, err = checkLimit(q.Limit, DefaultLimit); err != nil {
+		return u, Page[UserChange]{}, err
+	}
+	if sq.After, err = decodeCursor(listUserHist, q.After); err != nil {
+		return u, Page[UserChange]{}, err
+	}
+	page, err := m.d.Store.UserChanges(ctx, actor.AccountID, u.ID, sq)
+	if err != nil {
+		return u, Page[UserChange]{}, cursorError(err)
+	}
+	out := make([]UserChange, len(page.Items))
+	for i, c := range page.Items {
+		out[i] = UserChange{Change: c.Change, SourceID: c.SourceID, Source: c.Source, AppliedAt: c.AppliedAt}
+	}
+	return u, pageOf(listUserHist, out, page.Next), nil
 }

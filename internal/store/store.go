@@ -116,6 +116,11 @@ type Reader interface {
 	OrphanedRuns(ctx context.Context, now time.Time) ([]directory.Run, error)
 	// Changes lists a run's changes in order.
 	Changes(ctx context.Context, runID string, after, limit int) ([]directory.Change, error)
+	// UserChanges lists the changes succeeded runs (not dry runs) applied
+	// about a user: to the user itself, and its memberships added or
+	// removed. Newest first: by the run's end, then the run, then the
+	// change's Seq, both descending.
+	UserChanges(ctx context.Context, accountID, userID string, q UserChangeQuery) (Page[UserChange], error)
 
 	// Events lists the account's change feed in order, after a Seq.
 	Events(ctx context.Context, accountID string, after int64, limit int) ([]directory.Event, error)
@@ -193,6 +198,21 @@ type RunQuery struct {
 	SourceID string // "" lists all of the account's runs
 	After    string // the Next of the previous page
 	Limit    int    // 0 means all
+}
+
+// UserChangeQuery pages a user's change history.
+type UserChangeQuery struct {
+	After string // the Next of the previous page
+	Limit int    // 0 means all
+}
+
+// UserChange is one change a run applied about a user, with the run's
+// source and when the run applied it (its end).
+type UserChange struct {
+	directory.Change
+	SourceID  string
+	Source    string
+	AppliedAt time.Time
 }
 
 // Stager holds what a run reads from its source until the run applies it.

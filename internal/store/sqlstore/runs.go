@@ -285,7 +285,7 @@ func (t *tx) AddChanges(ctx context.Context, runID string, cs []directory.Change
 	}
 	for start := 0; start < len(cs); start += changeBatch {
 		batch := cs[start:min(start+changeBatch, len(cs))]
-		args := make([]any, 0, 3*len(batch))
+		args := make([]any, 0, 4*len(batch))
 		for i := range batch {
 			last++
 			batch[i].RunID, batch[i].Seq = runID, last
@@ -293,9 +293,9 @@ func (t *tx) AddChanges(ctx context.Context, runID string, cs []directory.Change
 			if err != nil {
 				return fmt.Errorf("sqlstore: add changes to run %q: %w", runID, err)
 			}
-			args = append(args, runID, last, string(data))
+			args = append(args, runID, last, string(data), changeUserID(batch[i]))
 		}
-		if err := t.c.insertRows(ctx, `INSERT INTO changes (run_id, seq, data) VALUES `, "(?, ?, ?)", len(batch), changeBatch, "", args); err != nil {
+		if err := t.c.insertRows(ctx, `INSERT INTO changes (run_id, seq, data, user_id) VALUES `, "(?, ?, ?, ?)", len(batch), changeBatch, "", args); err != nil {
 			return wrap(err, t.c.f, "add changes to run %q", runID)
 		}
 	}

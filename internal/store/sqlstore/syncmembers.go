@@ -261,8 +261,10 @@ func (t *tx) logDiff(ctx context.Context, sourceID string, log store.MemberLog) 
 	action := `CASE x.added WHEN 1 THEN ` + str(string(directory.ActionMemberAdded)) + ` ELSE ` + str(string(directory.ActionMemberRemoved)) + ` END`
 	change := obj(str("run_id"), "CAST(? AS TEXT)", str("seq"), "x.seq", str("object_kind"), str(string(directory.MemberGroup)),
 		str("object_id"), "x.group_id", str("name"), "x.group_name", str("action"), action, str("member"), member, str("detail"), detail)
-	_, err := c.execOnce(ctx, `INSERT INTO changes (run_id, seq, data)
-		SELECT ?, x.seq, `+c.f.jsonText(change)+` FROM (`+diffRows+`) x ORDER BY x.n`, runID, runID, last)
+	// user_id: a user's history (UserChanges) finds its memberships too.
+	_, err := c.execOnce(ctx, `INSERT INTO changes (run_id, seq, data, user_id)
+		SELECT ?, x.seq, `+c.f.jsonText(change)+`, CASE WHEN x.member_kind = 'user' THEN x.member_id END
+		FROM (`+diffRows+`) x ORDER BY x.n`, runID, runID, last)
 	if err != nil {
 		return err
 	}

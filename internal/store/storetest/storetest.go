@@ -48,6 +48,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"RunClaims", testRunClaims},
 		{"UpdateApply", testUpdateApply},
 		{"Changes", testChanges},
+		{"UserChanges", testUserChanges},
 		{"ConcurrentUpdates", testConcurrentUpdates},
 		{"Events", testEvents},
 		{"Leases", testLeases},
