@@ -359,7 +359,7 @@ func TestFleetRunLosingItsDatabaseConnection(t *testing.T) {
 	app := fmt.Sprintf("dirsync_cut_%d", time.Now().UnixNano())
 	f.dsn += "&application_name=" + app
 	f.start(0, Config{Workers: 1, Tick: 15 * time.Second})
-	tenant, err := entraemu.New(entraemu.Options{Users: 400, Groups: 20, Seed: 7, Latency: 2 * time.Millisecond})
+	tenant, err := entraemu.New(entraemu.Options{Users: 400, Groups: 20, Seed: 7, Latency: 5 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

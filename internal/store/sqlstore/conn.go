@@ -155,6 +155,8 @@ func wrap(err error, f *flavor, format string, args ...any) error {
 		return fmt.Errorf("sqlstore: %s: %w", what, store.ErrNotFound)
 	case f.foreignKey(err):
 		return fmt.Errorf("sqlstore: %s: refers to a missing object: %w", what, store.ErrNotFound)
+	case f.connLost(err) && !errors.Is(err, store.ErrUnavailable):
+		return fmt.Errorf("sqlstore: %s: %w: %w", what, store.ErrUnavailable, err)
 	}
 	if detail, ok := f.uniqueViolation(err); ok {
 		return fmt.Errorf("sqlstore: %s: %s: %w", what, uniqueField(detail), store.ErrAlreadyExists)
