@@ -75,8 +75,99 @@ func (a *app) usersCommand() *cobra.Command {
 		},
 	})
 	show.Flags().BoolVar(&showJSON, "json", false, "print JSON")
-	cmd.AddCommand(list, show, a.userSetCommand())
+	cmd.AddCommand(list, show, a.userHistoryCommand(), a.userSetCommand())
 	return cmd
+}
+
+// userHistoryCommand lists what applied syncs changed about a user.
+func (a *app) userHistoryCommand() *cobra.Command {
+	var (
+		asJSON bool
+		limit  int
+	)
+	cmd := readOnly(&cobra.Command{
+		Use:   "history USER",
+		Short: "List what syncs changed about a user (by id, username or email), newest first",
+		Long: `List what applied syncs changed about a user, newest first, across every
+run of every source: created, each attribute's before and after, disabled,
+moved to the trash, restored, added to or removed from a group. Previews
+(dry runs) and runs that failed or stopped changed nothing and are left out.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if limit < 1 {
+				return usageErr("--limit must be 1 or more")
+			}
+			m, actor, err := a.open(cmd)
+			if err != nil {
+				return err
+			}
+			u, changes, more, err := userHistory(cmd, m, actor, args[0], limit)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return a.printJSON(changes)
+			}
+			if err := a.printHistory(changes); err != nil {
+				return err
+			}
+			note := ""
+			if more {
+				note = fmt.Sprintf(" (the newest %d; older ones with --limit)", limit)
+			}
+			fmt.Fprintf(a.stderr, "%d changes of %s%s\n", len(changes), u.Username, note)
+			return nil
+		},
+	})
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().IntVar(&limit, "limit", 100, "list at most this many changes, the newest")
+	return cmd
+}
+
+// userHistory reads the newest limit changes of a user's history, a page
+// at a time, and whether there are older ones.
+func userHistory(cmd *cobra.Command, m *manage.Manager, actor manage.Actor, key string, limit int) (directory.User, []manage.UserChange, bool, error) {
+	var (
+		u   directory.User
+		out []manage.UserChange
+		q   manage.UserHistoryQuery
+	)
+	for {
+		q.Limit = min(limit-len(out), manage.MaxLimit)
+		var (
+			page manage.Page[manage.UserChange]
+			err  error
+		)
+		if u, page, err = m.UserHistory(cmd.Context(), actor, key, q); err != nil {
+			return u, nil, false, err
+		}
+		out = append(out, page.Items...)
+		if page.Next == "" || len(out) >= limit {
+			return u, out, page.Next != "", nil
+		}
+		q.After = page.Next
+	}
+}
+
+func (a *app) printHistory(cs []manage.UserChange) error {
+	var rows [][]string
+	for _, c := range cs {
+		action, detail := string(c.Action), ""
+		if c.Member != nil {
+			detail = "group " + c.Name
+		}
+		var parts []string
+		for _, at := range c.Attributes {
+			parts = append(parts, fmt.Sprintf("%s: %v → %v", at.Attribute, fmtValue(at.Before), fmtValue(at.After)))
+		}
+		if len(parts) > 0 {
+			detail = strings.Join(parts, ", ")
+		} else if detail == "" {
+			detail = c.Detail
+		}
+		rows = append(rows, []string{fmtTime(c.AppliedAt), action, c.Source, c.RunID, dash(detail)})
+	}
+	return a.table([]string{"APPLIED", "ACTION", "SOURCE", "RUN", "DETAIL"}, rows)
 }
 
 func (a *app) printUser(u directory.User) {
