@@ -132,6 +132,7 @@ func (s *Server) Routes() []Route {
 		r("GET", "/users/{id}", read, s.getUser),
 		r("PATCH", "/users/{id}", manage.ActEditUsers, s.updateUser).conditional(),
 		r("GET", "/users/{id}/groups", read, s.listGroupsOf).paged("transitive"),
+		r("GET", "/users/{id}/changes", read, s.listUserChanges).paged(),
 		r("GET", "/groups", read, s.listGroups).paged(groupFilters...),
 		r("GET", "/groups/{id}", read, s.getGroup),
 		r("GET", "/groups/{id}/members", read, s.listMembers).paged("effective"),

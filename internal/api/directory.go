@@ -212,6 +212,20 @@ func (s *Server) listGroupsOf(w http.ResponseWriter, r *request) error {
 	return writePage(w, r, "groups", page.Items, page.Next, map[string]any{"user_id": u.ID, "transitive": q.Transitive})
 }
 
+// listUserChanges lists what applied syncs changed about a user, newest
+// first.
+func (s *Server) listUserChanges(w http.ResponseWriter, r *request) error {
+	limit, err := limitParam(r)
+	if err != nil {
+		return err
+	}
+	u, page, err := s.Manager.UserHistory(r.Context(), r.actor, r.PathValue("id"), manage.UserHistoryQuery{After: r.URL.Query().Get("after"), Limit: limit})
+	if err != nil {
+		return err
+	}
+	return writePage(w, r, "changes", page.Items, page.Next, map[string]any{"user_id": u.ID})
+}
+
 func (s *Server) listTrash(w http.ResponseWriter, r *request) error {
 	limit, err := limitParam(r)
 	if err != nil {

@@ -110,6 +110,7 @@ func TestEveryListingPagesAlike(t *testing.T) {
 		{"/api/v1/groups", []string{"groups"}, 4},
 		{"/api/v1/groups/" + groupID + "/members?effective=true", []string{"members"}, 2},
 		{"/api/v1/users/" + memberID + "/groups?transitive=true", []string{"groups"}, 1},
+		{"/api/v1/users/" + memberID + "/changes", []string{"changes"}, 2}, // created, added to a group
 		{"/api/v1/trash", []string{"users", "groups"}, 5},
 		{"/api/v1/webhooks/" + hookID + "/deliveries", []string{"deliveries"}, 5},
 		{"/api/v1/enrollments", []string{"enrollments"}, 0},
@@ -187,6 +188,7 @@ func TestCursorsBelongToTheirListing(t *testing.T) {
 	after := users.next[strings.Index(users.next, "after=")+len("after="):]
 	after, _, _ = strings.Cut(after, "&")
 	for _, path := range []string{"/api/v1/groups?after=" + after, "/api/v1/runs?after=" + after, "/api/v1/events?after=" + after,
+		"/api/v1/users/" + users.items[0] + "/changes?after=" + after,
 		"/api/v1/users?after=dXNlcnMeZ2FyYmFnZQ"} { // base64url of "users\x1egarbage"
 		var out struct{ Error struct{ Code, Field string } }
 		if code := e.do(manage.RoleReadOnly, "GET", path, nil, &out); code != http.StatusBadRequest || out.Error.Field != "after" {

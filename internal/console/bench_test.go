@@ -60,6 +60,7 @@ func BenchmarkRender(b *testing.B) {
 		b.Fatal(err)
 	}
 	some := half.Items[len(half.Items)-1]
+	fillHistory(b, parts.Store, op.AccountID, src.ID, some, 40)
 	pages := []struct{ name, path string }{
 		{"overview", "/"},
 		{"users-first-page", "/users"},
@@ -93,8 +94,16 @@ func BenchmarkRender(b *testing.B) {
 // tagged, a thousand at a time.
 func fillDirectory(b *testing.B, st store.Store, accountID, sourceID string, n int) {
 	ctx := context.Background()
+	// The import that created them, a change per user: the history the
+	// user's page reads is found among them.
+	imp := directory.Run{AccountID: accountID, SourceID: sourceID, Source: "contoso", Kind: directory.RunFull,
+		Outcome: directory.OutcomeSucceeded, FinishedAt: time.Now()}
+	if err := st.Update(ctx, func(tx store.Tx) error { return tx.CreateRun(ctx, &imp) }); err != nil {
+		b.Fatal(err)
+	}
 	for i := 0; i < n; {
 		err := st.Update(ctx, func(tx store.Tx) error {
+			var created []directory.Change
 			for end := min(i+1000, n); i < end; i++ {
 				u := directory.User{AccountID: accountID, Enabled: true, State: directory.StateActive, Tags: []string{},
 					UserAttributes: directory.UserAttributes{Username: fmt.Sprintf("user-%06d@contoso.example", i),
@@ -109,8 +118,34 @@ func fillDirectory(b *testing.B, st store.Store, accountID, sourceID string, n i
 				if err := tx.Link(ctx, directory.MemberUser, u.ID, directory.SourceLink{SourceID: sourceID, Source: "contoso", ExternalID: fmt.Sprintf("ext-%d", i)}); err != nil {
 					return err
 				}
+				created = append(created, directory.Change{ObjectKind: directory.MemberUser, ObjectID: u.ID, Name: u.Username,
+					Action: directory.ActionCreated, Attributes: []directory.AttrChange{{Attribute: "department", After: "Sales"}}})
 			}
-			return nil
+			return tx.AddChanges(ctx, imp.ID, created)
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// fillHistory gives the user the history of later runs: each
+// changes its department and adds it to a group.
+func fillHistory(b *testing.B, st store.Store, accountID, sourceID string, u directory.User, runs int) {
+	ctx := context.Background()
+	for i := range runs {
+		run := directory.Run{AccountID: accountID, SourceID: sourceID, Source: "contoso", Kind: directory.RunDelta,
+			Outcome: directory.OutcomeSucceeded, FinishedAt: time.Now()}
+		err := st.Update(ctx, func(tx store.Tx) error {
+			if err := tx.CreateRun(ctx, &run); err != nil {
+				return err
+			}
+			return tx.AddChanges(ctx, run.ID, []directory.Change{
+				{ObjectKind: directory.MemberUser, ObjectID: u.ID, Name: u.Username, Action: directory.ActionUpdated,
+					Attributes: []directory.AttrChange{{Attribute: "department", Before: fmt.Sprint("D", i), After: fmt.Sprint("D", i+1)}}},
+				{ObjectKind: directory.MemberGroup, ObjectID: fmt.Sprint("g", i), Name: fmt.Sprint("Group ", i), Action: directory.ActionMemberAdded,
+					Member: &directory.Member{Kind: directory.MemberUser, ID: u.ID, Name: u.Username}},
+			})
 		})
 		if err != nil {
 			b.Fatal(err)

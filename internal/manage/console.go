@@ -512,9 +512,10 @@ func consoleActor(accountID, accountName string, u store.ConsoleUser, sessionID 
 }
 
 // SignIn checks an email and password and starts a session. Wrong
-// credentials say only that they are wrong (not which); after maxFailures
-// failures within failureWindow the address is locked out for lockout,
-// known or not, and the message says until when. Locks are kept in the
+// credentials say only that they are wrong (not which); the maxFailures-th
+// failure within failureWindow locks the address out for lockout, known or
+// not, and already answers with the lockout's message, which says until
+// when. Locks are kept in the
 // store, so every replica honours them.
 func (m *Manager) SignIn(ctx context.Context, email string, password []byte, client string) (NewSession, error) {
 	email = strings.TrimSpace(email)
@@ -543,7 +544,10 @@ func (m *Manager) SignIn(ctx context.Context, email string, password []byte, cli
 	}
 	ok, herr := argon2id.ComparePasswordAndHash(string(password), hash)
 	ok = ok && herr == nil && u.PasswordHash != ""
-	var ns NewSession
+	var (
+		ns     NewSession
+		locked bool // this failure locked the address
+	)
 	err = m.d.Store.Update(ctx, func(tx store.Tx) error {
 		att, err := tx.SignInAttempts(ctx, k)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -562,7 +566,7 @@ func (m *Manager) SignIn(ctx context.Context, email string, password []byte, cli
 			att = store.SignInAttempts{EmailKey: k, WindowStart: now}
 		}
 		att.Failures++
-		if att.Failures >= maxFailures {
+		if locked = att.Failures >= maxFailures; locked {
 			att.LockedUntil = now.Add(lockout)
 		}
 		return tx.SetSignInAttempts(ctx, att)
@@ -571,7 +575,11 @@ func (m *Manager) SignIn(ctx context.Context, email string, password []byte, cli
 		return NewSession{}, err
 	}
 	if !ok {
-		m.d.Logger.Info("console sign-in failed", "email", email)
+		m.d.Logger.Info("console sign-in failed", "email", email, "locked", locked)
+		if locked {
+			// The failure that locks says so: the next try is refused anyway.
+			return NewSession{}, lockedOut(lockout)
+		}
 		return NewSession{}, &Error{Kind: Unauthenticated, Code: "wrong_credentials", Field: "password",
 			Message: fmt.Sprintf("the email address or the password is wrong (after %d failed tries the address is locked for %d minutes)", maxFailures, int(lockout.Minutes()))}
 	}

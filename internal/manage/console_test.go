@@ -76,8 +76,9 @@ func TestConsoleSetupAndSignIn(t *testing.T) {
 }
 
 // TestConsoleLockout: five wrong passwords lock the address, known or
-// not, for fifteen minutes, the right password included; the lock is in
-// the store and ends on the clock.
+// not, for fifteen minutes, the right password included; the fifth failure
+// already says so (it used to say only "wrong", and the lock showed on the
+// next try); the lock is in the store and ends on the clock.
 func TestConsoleLockout(t *testing.T) {
 	w := newWorld(t, 0, 0)
 	ctx := t.Context()
@@ -85,13 +86,21 @@ func TestConsoleLockout(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, email := range []string{"ada@example.com", "ghost@example.com"} {
-		for i := range 5 {
+		for i := range 4 {
 			_, err := w.m.SignIn(ctx, email, []byte("not the password"), "test")
-			if e := manage.AsError(err); e == nil || e.Code == manage.CodeLockedOut {
+			if e := manage.AsError(err); e == nil || e.Code != "wrong_credentials" || !strings.Contains(e.Message, "after 5 failed tries") {
 				t.Fatalf("%s try %d: %v", email, i+1, err)
 			}
 		}
-		_, err := w.m.SignIn(ctx, email, []byte(goodPassword), "test")
+		_, err := w.m.SignIn(ctx, email, []byte("not the password"), "test")
+		if e := manage.AsError(err); e == nil || e.Code != manage.CodeLockedOut || !strings.Contains(e.Message, "locked for 15 more minutes") {
+			t.Fatalf("%s try 5, the one that locks: %v", email, err)
+		}
+		att, err := w.parts.Store.SignInAttempts(ctx, email)
+		if err != nil || att.Failures != 5 || !att.LockedUntil.Equal(w.clock.Now().Add(15*time.Minute)) {
+			t.Fatalf("%s: stored attempts %+v (%v), want 5 failures locked for 15 minutes", email, att, err)
+		}
+		_, err = w.m.SignIn(ctx, email, []byte(goodPassword), "test")
 		e := wantKind(t, err, manage.Unauthenticated, email+" locked")
 		if e == nil || e.Code != manage.CodeLockedOut || !strings.Contains(e.Message, "locked for 15 more minutes") {
 			t.Errorf("%s: lockout error = %+v", email, e)
