@@ -116,7 +116,9 @@ func New(p *factory.Parts, cfg Config, logger *slog.Logger) *Service {
 	p.Manager.SetMail(manage.MailOptions{Sender: sender, ConsoleURL: cfg.ConsoleURL, Notify: cfg.Notify, RetryFor: cfg.MailRetryFor,
 		Logger: logger, Wake: s.WakeMail,
 		Observe: func(outcome string) { s.Metrics.Add("dirsync_mail_attempts_total", 1, "outcome", outcome) }})
+	// A dead process holds its webhook endpoints as long as its runs.
 	s.Dispatcher = &webhook.Dispatcher{Store: p.Store, Box: p.Box, Clock: clk, Logger: logger, AllowList: p.WebhookAllow,
+		ClaimFor:     p.Engine.LeaseTTL,
 		FirstBackoff: cfg.WebhookFirstBackoff, MaxBackoff: cfg.WebhookMaxBackoff, RetryFor: cfg.WebhookRetryFor,
 		Observe: func(outcome string, d time.Duration) {
 			s.Metrics.ObserveWebhook(outcome, d)

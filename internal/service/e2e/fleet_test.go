@@ -309,7 +309,7 @@ func (rc *orderedReceiver) distinct() int {
 // webhook-id), nothing else does.
 func TestFleetDeliversWebhooksOnceInOrder(t *testing.T) {
 	if testing.Short() {
-		t.Skip("a minute and more of a dead replica's claim")
+		t.Skip("a dead replica's claim to run out")
 	}
 	dsn := sqltest.PostgresDSN(t)
 	key := "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
@@ -353,7 +353,7 @@ func TestFleetDeliversWebhooksOnceInOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	env := append(os.Environ(), "DIRSYNC_DB="+dsn, "DIRSYNC_MASTER_KEY="+key, "DIRSYNC_TICK=200ms", "DIRSYNC_ACCOUNT=",
+	env := append(os.Environ(), "DIRSYNC_DB="+dsn, "DIRSYNC_MASTER_KEY="+key, "DIRSYNC_TICK=200ms", "DIRSYNC_ACCOUNT=", "DIRSYNC_LEASE_TTL=5s",
 		"DIRSYNC_WEBHOOK_ALLOW=127.0.0.1", "DIRSYNC_WEBHOOK_BACKOFF=100ms", "DIRSYNC_WEBHOOK_MAX_BACKOFF=1s")
 	var fleet []*replica
 	for range 3 {
