@@ -128,6 +128,9 @@ func (s *Server) userGroups(r *request, d userData) (userData, error) {
 func (s *Server) userHistory(r *request, d userData) (userData, error) {
 	_, page, err := s.Manager.UserHistory(r.Context(), r.actor, d.User.ID,
 		manage.UserHistoryQuery{After: r.URL.Query().Get("history"), Limit: historyPage})
+	if me := manage.AsError(err); me != nil && me.Field == "after" {
+		return d, badForm("this is not a page of the user's change history: follow the user's Older changes link")
+	}
 	if err != nil {
 		return d, err
 	}

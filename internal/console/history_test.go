@@ -56,6 +56,14 @@ func TestUserChangeHistory(t *testing.T) {
 	if last := b.text("#history > tbody > tr:last-child"); !strings.Contains(last, "created") || !strings.Contains(last, "contoso run") {
 		t.Fatalf("the oldest change is not the user's creation: %s", last)
 	}
+	// A made-up page of the history is refused, saying what to do.
+	bad := "/users/" + who.ID + "?history=garbage"
+	b.open(bad)
+	status := eval[float64](b, `fetch("`+bad+`").then(r => r.status)`)
+	if status != 400 || !strings.Contains(b.text("main"), "Older changes link") {
+		t.Fatalf("a made-up history page: %v %s", status, b.text("main"))
+	}
+	b.open("/users/" + who.ID)
 	b.do(chromedp.Click(chromedp.CSS(`#history > tbody > tr:first-child a[href^="/runs/"]`)), chromedp.WaitReady(chromedp.CSS("#changes-h")))
 	want := "/runs/" + runs[0].ID
 	if p := b.path(); p != want {
