@@ -67,3 +67,17 @@ func must[T any](v T, err error) T {
 	}
 	return v
 }
+
+// TestKeyRotateNeedsADatabase: rotating the key of a database that does not
+// exist says so and creates nothing (no directory, database or key).
+func TestKeyRotateNeedsADatabase(t *testing.T) {
+	t.Setenv("DIRSYNC_MASTER_KEY", "")
+	dir := filepath.Join(t.TempDir(), "missing")
+	_, stderr, code := runCLI(t, filepath.Join(dir, "x.db"), "", "key", "rotate")
+	if code != 2 || !strings.Contains(stderr, "no database at") {
+		t.Fatalf("key rotate on a missing database: exit %d, %q", code, stderr)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatalf("key rotate created %s: %v", dir, err)
+	}
+}

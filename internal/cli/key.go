@@ -11,7 +11,8 @@ func (a *app) keyCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "key", Short: "Manage the master key that seals the secrets in the database"}
 	var newKeyFile string
 	var asJSON bool
-	rotate := deployment(&cobra.Command{
+	// readOnly: rotating never creates a database (or a key) where there was none.
+	rotate := deployment(readOnly(&cobra.Command{
 		Use:   "rotate [--new-key-file PATH]",
 		Short: "Seal every secret again under a new master key, in one transaction",
 		Long: `Make a new master key and seal every secret of the database again under it
@@ -47,7 +48,7 @@ A running "dirsync serve" keeps the old key until it restarts: restart it.`,
 			a.printf("The key file %s holds the new key; the old key is kept in %s: remove it once no backup of the database needs it.\nRestart dirsync serve if it runs: it still holds the old key.\n", r.KeyFile, r.OldKeyFile)
 			return nil
 		},
-	})
+	}))
 	rotate.Flags().StringVar(&newKeyFile, "new-key-file", "", "with the key in DIRSYNC_MASTER_KEY: the file the new key is written to")
 	rotate.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	cmd.AddCommand(rotate)
