@@ -202,44 +202,23 @@ func (s *Server) setScope(w http.ResponseWriter, r *request) error {
 	return redirect(w, r, "/sources/"+url.PathEscape(v.Name)+"?done=scope#scope-h")
 }
 
-// groupSearch is the group picker's search: at most 100 results, and
-// whether the source has more.
-func (s *Server) groupSearch(r *request, d *sourceData) error {
-	q := strings.TrimSpace(r.URL.Query().Get("group_search"))
+// pickerSearch is a picker's search of the source (the group picker's,
+// capped at 100 results that say when there are more; the picked users',
+// Password Depot's search and pick), read from the query parameter param:
+// the text searched, what it found, and the message of a refused search.
+func (s *Server) pickerSearch(r *request, sourceID, param, what string) (string, *manage.SearchResult, string, error) {
+	q := strings.TrimSpace(r.URL.Query().Get(param))
 	if q == "" || !r.actor.Can(manage.ActManageSources) {
-		return nil
+		return "", nil, "", nil
 	}
-	d.GroupQuery = q
-	res, err := s.Manager.SearchSource(r.Context(), r.actor, d.Source.ID, "groups", q)
+	res, err := s.Manager.SearchSource(r.Context(), r.actor, sourceID, what, q)
 	if msg, _, ok := formError(err); ok {
-		d.GroupSearchError = msg
-		return nil
+		return q, nil, msg, nil
 	}
 	if err != nil {
-		return err
+		return q, nil, "", err
 	}
-	d.GroupResults = &res
-	return nil
-}
-
-// userSearch is the picked users' search (Password Depot's search and
-// pick): users of the source by the start of their name.
-func (s *Server) userSearch(r *request, d *sourceData) error {
-	q := strings.TrimSpace(r.URL.Query().Get("user_search"))
-	if q == "" || !r.actor.Can(manage.ActManageSources) {
-		return nil
-	}
-	d.UserQuery = q
-	res, err := s.Manager.SearchSource(r.Context(), r.actor, d.Source.ID, "users", q)
-	if msg, _, ok := formError(err); ok {
-		d.UserSearchError = msg
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	d.UserResults = &res
-	return nil
+	return q, &res, "", nil
 }
 
 // ruleAttributes and ruleOps are the rule builder's choices.

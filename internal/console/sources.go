@@ -169,10 +169,11 @@ func (d *sourceData) ProcessesDeletions() bool {
 
 func (s *Server) sourcePage(w http.ResponseWriter, r *request) error {
 	return s.renderSource(w, r, http.StatusOK, func(d *sourceData) error {
-		if err := s.groupSearch(r, d); err != nil {
+		var err error
+		if d.GroupQuery, d.GroupResults, d.GroupSearchError, err = s.pickerSearch(r, d.Source.ID, "group_search", "groups"); err != nil {
 			return err
 		}
-		if err := s.userSearch(r, d); err != nil {
+		if d.UserQuery, d.UserResults, d.UserSearchError, err = s.pickerSearch(r, d.Source.ID, "user_search", "users"); err != nil {
 			return err
 		}
 		if r.URL.Query().Get("test") == "" || !r.actor.Can(manage.ActManageSources) {
