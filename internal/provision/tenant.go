@@ -64,52 +64,40 @@ const checkBudget = 10 * time.Second
 // at the first failure with a message for the administrator.
 func (t *Tenant) Check(ctx context.Context) ([]connector.CheckResult, error) {
 	cl := t.client.WithBudget(checkBudget)
-	var results []connector.CheckResult
-	fail := func(name string, err error) ([]connector.CheckResult, error) {
-		msg := err.Error()
-		var ce *connector.Error
-		if errors.As(err, &ce) {
-			msg = ce.Message
-		}
-		results = append(results, connector.CheckResult{Name: name, OK: false, Message: msg})
-		return results, err
-	}
-	ok := func(name, msg string) {
-		results = append(results, connector.CheckResult{Name: name, OK: true, Message: msg})
-	}
+	var log connector.CheckLog
 	if err := cl.Authenticate(ctx); err != nil {
-		return fail("sign in", t.explain(err, "", ""))
+		return log.Fail("sign in", t.explain(err, "", ""))
 	}
-	ok("sign in", fmt.Sprintf("application %s signed in to tenant %s", t.cfg.ClientID, t.cfg.Tenant))
+	log.Pass("sign in", "application %s signed in to tenant %s", t.cfg.ClientID, t.cfg.Tenant)
 
 	roles, err := cl.Roles(ctx)
 	if err != nil {
-		return fail("permissions", t.explain(err, "read the app's permissions", ""))
+		return log.Fail("permissions", t.explain(err, "read the app's permissions", ""))
 	}
 	if missing := MissingPermissions(roles); len(missing) > 0 {
-		return fail("permissions", &connector.Error{Kind: connector.KindPermission, Message: fmt.Sprintf(
+		return log.Fail("permissions", &connector.Error{Kind: connector.KindPermission, Message: fmt.Sprintf(
 			"the app lacks %s: add %s (application permissions of Microsoft Graph) in the app registration's API permissions and grant admin consent",
 			strings.Join(missing, " and "), pick(len(missing) == 1, "it", "them"))})
 	}
-	ok("permissions", "the app may write users and groups ("+strings.Join(grantedOf(roles), ", ")+")")
+	log.Pass("permissions", "the app may write users and groups (%s)", strings.Join(grantedOf(roles), ", "))
 
 	err = cl.ListUsers(ctx, graph.Query{Select: []string{"id"}, Top: 1}, func([]graph.User) error { return graph.ErrStop })
 	if err != nil {
-		return fail("read users", t.explain(err, "read users", PermUsers))
+		return log.Fail("read users", t.explain(err, "read users", PermUsers))
 	}
-	ok("read users", "users are readable")
+	log.Pass("read users", "users are readable")
 
 	doms, err := t.domains(ctx, cl)
 	var ge *graph.Error
 	switch {
 	case err == nil:
-		ok("domains", fmt.Sprintf("verified domains: %s; UPNs with another suffix go to %s", strings.Join(doms.verified, ", "), doms.initial))
+		log.Pass("domains", "verified domains: %s; UPNs with another suffix go to %s", strings.Join(doms.verified, ", "), doms.initial)
 	case errors.As(err, &ge) && ge.Status == http.StatusForbidden:
-		ok("domains", "the verified domains are not readable without "+PermDomains+" (optional): a UPN whose suffix the tenant has not verified becomes a sync error instead of moving to the .onmicrosoft.com domain")
+		log.Pass("domains", "the verified domains are not readable without "+PermDomains+" (optional): a UPN whose suffix the tenant has not verified becomes a sync error instead of moving to the .onmicrosoft.com domain")
 	default:
-		return fail("domains", t.explain(err, "read the domains", PermDomains))
+		return log.Fail("domains", t.explain(err, "read the domains", PermDomains))
 	}
-	return results, nil
+	return log.Results, nil
 }
 
 // MissingPermissions lists the permissions an export needs that roles

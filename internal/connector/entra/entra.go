@@ -13,7 +13,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
@@ -149,24 +148,12 @@ func (c *conn) Stats() connector.Stats {
 // the administrator.
 func (c *conn) Check(ctx context.Context) ([]connector.CheckResult, error) {
 	cl := c.client.WithBudget(checkBudget)
-	var results []connector.CheckResult
-	fail := func(name string, err error) ([]connector.CheckResult, error) {
-		msg := err.Error()
-		var ce *connector.Error
-		if errors.As(err, &ce) {
-			msg = ce.Message
-		}
-		results = append(results, connector.CheckResult{Name: name, OK: false, Message: msg})
-		return results, err
-	}
-	ok := func(name, msg string) {
-		results = append(results, connector.CheckResult{Name: name, OK: true, Message: msg})
-	}
+	var log connector.CheckLog
 
 	if err := cl.Authenticate(ctx); err != nil {
-		return fail("sign in", c.classify(err, "", ""))
+		return log.Fail("sign in", c.classify(err, "", ""))
 	}
-	ok("sign in", fmt.Sprintf("application %s signed in to tenant %s (%s cloud)", c.cfg.ClientID, c.cfg.Tenant, c.cloud.Name))
+	log.Pass("sign in", "application %s signed in to tenant %s (%s cloud)", c.cfg.ClientID, c.cfg.Tenant, c.cloud.Name)
 
 	// The organization's name helps an admin see it is the right tenant,
 	// but reading it needs Organization.Read.All, which a sync does not:
@@ -175,13 +162,13 @@ func (c *conn) Check(ctx context.Context) ([]connector.CheckResult, error) {
 	var ge *graph.Error
 	switch {
 	case err == nil && len(orgs) > 0:
-		ok("tenant", fmt.Sprintf("%s (%s)", orgs[0].DisplayName, defaultDomain(orgs[0])))
+		log.Pass("tenant", "%s (%s)", orgs[0].DisplayName, defaultDomain(orgs[0]))
 	case err == nil:
-		ok("tenant", "the tenant's organization object is empty")
+		log.Pass("tenant", "the tenant's organization object is empty")
 	case asGraphError(err, &ge) && ge.Status == http.StatusForbidden:
-		ok("tenant", "the organization's name is not readable without Organization.Read.All (optional, not needed to sync)")
+		log.Pass("tenant", "the organization's name is not readable without Organization.Read.All (optional, not needed to sync)")
 	default:
-		return fail("tenant", c.classify(err, "read the organization", ""))
+		return log.Fail("tenant", c.classify(err, "read the organization", ""))
 	}
 
 	n := 0
@@ -190,24 +177,24 @@ func (c *conn) Check(ctx context.Context) ([]connector.CheckResult, error) {
 		return graph.ErrStop
 	})
 	if err != nil {
-		return fail("read users", c.classify(err, "read users", permUsers))
+		return log.Fail("read users", c.classify(err, "read users", permUsers))
 	}
 	if n == 0 {
-		ok("read users", "users are readable, but the tenant has none")
+		log.Pass("read users", "users are readable, but the tenant has none")
 	} else {
-		ok("read users", "users are readable ("+permUsers+")")
+		log.Pass("read users", "users are readable ("+permUsers+")")
 	}
 
 	if _, err := cl.LatestDeltaLink(ctx, cl.GroupsDeltaURL(nil, true)); err != nil {
-		return fail("read groups", c.classify(err, "read groups and their members", permMembers))
+		return log.Fail("read groups", c.classify(err, "read groups and their members", permMembers))
 	}
-	ok("read groups", "groups and their members are readable ("+permMembers+")")
+	log.Pass("read groups", "groups and their members are readable ("+permMembers+")")
 
 	if c.cfg.SecretExpires != "" && c.cfg.authMethod() == AuthSecret {
 		good, msg := expiryNote(c.cfg.SecretExpires, c.clk.Now())
-		results = append(results, connector.CheckResult{Name: "secret expiry", OK: good, Message: msg})
+		log.Add("secret expiry", good, msg)
 	}
-	return results, nil
+	return log.Results, nil
 }
 
 func defaultDomain(o graph.Organization) string {

@@ -3,7 +3,6 @@ package ldap
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	goldap "github.com/go-ldap/ldap/v3"
 
@@ -16,60 +15,42 @@ import (
 // are allowed. Each failing step has its own message; the first failure
 // ends the check and is returned as an *connector.Error.
 func (s *source) Check(ctx context.Context) ([]connector.CheckResult, error) {
-	var cl checkLog
+	cl := connector.CheckLog{Prefix: "ldap: "}
 	ss, err := s.connect(ctx)
 	if err != nil {
 		switch connector.KindOf(err) {
 		case connector.KindNetwork, connector.KindTLS:
-			return cl.fail("connect", err)
+			return cl.Fail("connect", err)
 		default:
-			cl.pass("connect", "reached the directory over TLS")
-			return cl.fail("bind", err)
+			cl.Pass("connect", "reached the directory over TLS")
+			return cl.Fail("bind", err)
 		}
 	}
 	defer ss.close()
 	s.checkServer(&cl, ss)
 	sc, err := s.schema(ss)
 	if err != nil {
-		return cl.fail("base_dn", err)
+		return cl.Fail("base_dn", err)
 	}
-	for _, step := range []func(*checkLog, *session, *schema) error{checkScope, checkReads} {
+	for _, step := range []func(*connector.CheckLog, *session, *schema) error{checkScope, checkReads} {
 		if err := step(&cl, ss, sc); err != nil {
-			return cl.results, err
+			return cl.Results, err
 		}
 	}
 	if ss.flavor == FlavorAD {
 		checkIncremental(&cl, ss, sc)
 	}
-	return cl.results, nil
-}
-
-// checkLog collects the steps of a connection test.
-type checkLog struct{ results []connector.CheckResult }
-
-func (l *checkLog) pass(name, format string, args ...any) {
-	l.results = append(l.results, connector.CheckResult{Name: name, OK: true, Message: fmt.Sprintf(format, args...)})
-}
-
-// fail records the failed step and returns the results with err, which
-// ends the check.
-func (l *checkLog) fail(name string, err error) ([]connector.CheckResult, error) {
-	msg := err.Error()
-	if ce := asConnectorError(err); ce != nil {
-		msg = strings.TrimPrefix(ce.Message, "ldap: ")
-	}
-	l.results = append(l.results, connector.CheckResult{Name: name, OK: false, Message: msg})
-	return l.results, err
+	return cl.Results, nil
 }
 
 // checkServer records the connection, the bind and what the server is.
-func (s *source) checkServer(cl *checkLog, ss *session) {
+func (s *source) checkServer(cl *connector.CheckLog, ss *session) {
 	tlsNote := "TLS certificate verified"
 	if s.cfg.InsecureSkipVerify {
 		tlsNote = "WARNING: TLS certificate NOT verified (insecure_skip_tls_verify)"
 	}
-	cl.pass("connect", "reached %s; %s", ss.url, tlsNote)
-	cl.pass("bind", "bound as %q", s.cfg.BindDN)
+	cl.Pass("connect", "reached %s; %s", ss.url, tlsNote)
+	cl.Pass("bind", "bound as %q", s.cfg.BindDN)
 	kind := "generic LDAP directory"
 	if ss.flavor == FlavorAD {
 		kind = "Active Directory"
@@ -77,32 +58,32 @@ func (s *source) checkServer(cl *checkLog, ss *session) {
 	if ss.root.vendor != "" {
 		kind += " (" + ss.root.vendor + ")"
 	}
-	cl.pass("server", "%s, default naming context %q", kind, ss.root.defaultNC)
+	cl.Pass("server", "%s, default naming context %q", kind, ss.root.defaultNC)
 }
 
 // checkScope checks that the base DN and the included OUs exist.
-func checkScope(cl *checkLog, ss *session, sc *schema) error {
+func checkScope(cl *connector.CheckLog, ss *session, sc *schema) error {
 	if err := ss.exists(sc.baseDN); err != nil {
-		_, err = cl.fail("base_dn", ss.scopeErr(err, "the base DN %q does not exist (or the bind account cannot see it)", sc.baseDN))
+		_, err = cl.Fail("base_dn", ss.scopeErr(err, "the base DN %q does not exist (or the bind account cannot see it)", sc.baseDN))
 		return err
 	}
-	cl.pass("base_dn", "base DN %q exists", sc.baseDN)
+	cl.Pass("base_dn", "base DN %q exists", sc.baseDN)
 	if len(sc.includeRaw) == 0 {
 		return nil
 	}
 	for _, ou := range sc.includeRaw {
 		if err := ss.exists(ou); err != nil {
-			_, err = cl.fail("ous", ss.scopeErr(err, "the included OU %q does not exist: check its spelling, or whether it was renamed or moved", ou))
+			_, err = cl.Fail("ous", ss.scopeErr(err, "the included OU %q does not exist: check its spelling, or whether it was renamed or moved", ou))
 			return err
 		}
 	}
-	cl.pass("ous", "the %d included OU(s) exist", len(sc.includeRaw))
+	cl.Pass("ous", "the %d included OU(s) exist", len(sc.includeRaw))
 	return nil
 }
 
 // checkReads checks that users in scope can be listed and their
 // attributes read, and groups listed.
-func checkReads(cl *checkLog, ss *session, sc *schema) error {
+func checkReads(cl *connector.CheckLog, ss *session, sc *schema) error {
 	n, err := ss.probe(sc, sc.userFilter, sc.userAttrs)
 	switch {
 	case err != nil:
@@ -116,33 +97,32 @@ func checkReads(cl *checkLog, ss *session, sc *schema) error {
 			n.missing, n.dn)}
 	}
 	if err != nil {
-		_, err = cl.fail("read_users", err)
+		_, err = cl.Fail("read_users", err)
 		return err
 	}
-	cl.pass("read_users", "users are readable (%s)", n.dn)
+	cl.Pass("read_users", "users are readable (%s)", n.dn)
 
 	g, err := ss.probe(sc, sc.groupFilter, sc.groupAttrs)
 	if err != nil {
-		_, err = cl.fail("read_groups", err)
+		_, err = cl.Fail("read_groups", err)
 		return err
 	}
 	if g.count == 0 {
-		cl.pass("read_groups", "no group in scope (filter %s)", sc.groupFilter)
+		cl.Pass("read_groups", "no group in scope (filter %s)", sc.groupFilter)
 	} else {
-		cl.pass("read_groups", "groups are readable (%s)", g.dn)
+		cl.Pass("read_groups", "groups are readable (%s)", g.dn)
 	}
 	return nil
 }
 
 // checkIncremental says whether AD lets the bind account read changes
 // only (DirSync); without it every sync reads everything, which works.
-func checkIncremental(cl *checkLog, ss *session, sc *schema) {
+func checkIncremental(cl *connector.CheckLog, ss *session, sc *schema) {
 	if _, err := ss.dirSyncMark(sc); err != nil {
-		cl.results = append(cl.results, connector.CheckResult{Name: "incremental", OK: false, Message: strings.TrimPrefix(
-			asConnectorErrorMessage(err), "ldap: ") + "; each sync will read the whole directory"})
+		cl.Add("incremental", false, cl.Message(err)+"; each sync will read the whole directory")
 		return
 	}
-	cl.pass("incremental", "the DirSync control is allowed: syncs after the first read only changes")
+	cl.Pass("incremental", "the DirSync control is allowed: syncs after the first read only changes")
 }
 
 func asConnectorErrorMessage(err error) string {
