@@ -8,6 +8,21 @@ import (
 	"github.com/dirsync/dirsync/internal/secret"
 )
 
+// openSecret opens a sealed secret (of a source, a target, a webhook:
+// what names it) with the master key, saying what to do when the key is
+// not the one that sealed it.
+func (m *Manager) openSecret(sealed []byte, what string) ([]byte, error) {
+	box, err := m.box()
+	if err != nil {
+		return nil, err
+	}
+	plain, err := box.Open(sealed)
+	if err != nil {
+		return nil, newError(Unavailable, "the secret of %s cannot be opened: the master key differs from the one that sealed it (restore the key file, or set %s to the key that sealed it)", what, secret.EnvMasterKey).with(err)
+	}
+	return plain, nil
+}
+
 // openable says why src's secret does not open with the master key this
 // process holds (nil when it does): a key rotated by another process
 // since this one started, or a secret sealed under another key.

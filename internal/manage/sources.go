@@ -657,13 +657,9 @@ func problem(err error) *SourceProblem {
 
 // connect opens the source's connector with its secret.
 func (m *Manager) connect(src directory.Source) (connector.Connector, error) {
-	box, err := m.box()
+	plain, err := m.openSecret(src.Secret, "source "+src.Name)
 	if err != nil {
 		return nil, err
-	}
-	plain, err := box.Open(src.Secret)
-	if err != nil {
-		return nil, newError(Unavailable, "the secret of source %s cannot be opened: the master key differs from the one that sealed it (restore the key file, or set DIRSYNC_MASTER_KEY to the key that sealed it)", src.Name).with(err)
 	}
 	conn, err := m.d.Connect(src, plain)
 	if err != nil {

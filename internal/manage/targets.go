@@ -374,18 +374,6 @@ func checkTargetConfig(config json.RawMessage, secretValue []byte) ([]byte, erro
 	return json.Marshal(cfg)
 }
 
-func (m *Manager) openSecret(sealed []byte, what string) ([]byte, error) {
-	box, err := m.box()
-	if err != nil {
-		return nil, err
-	}
-	plain, err := box.Open(sealed)
-	if err != nil {
-		return nil, newError(Unavailable, "the secret of %s cannot be opened: the master key differs from the one that sealed it (restore the key file, or set DIRSYNC_MASTER_KEY to the key that sealed it)", what).with(err)
-	}
-	return plain, nil
-}
-
 func targetNameTaken(err error, actor Actor, name string) error {
 	if errors.Is(err, store.ErrAlreadyExists) {
 		return &Error{Kind: Conflict, Code: CodeAlreadyExists, Field: "name", Message: fmt.Sprintf("account %s already has a target named %q", actor.AccountName, name), Err: err}

@@ -288,13 +288,9 @@ func (m *Manager) TestWebhook(ctx context.Context, actor Actor, id string) (Deli
 	if err != nil {
 		return Delivery{}, err
 	}
-	box, err := m.box()
+	secretText, err := m.openSecret(h.Secret, "webhook "+h.ID)
 	if err != nil {
 		return Delivery{}, err
-	}
-	secretText, err := box.Open(h.Secret)
-	if err != nil {
-		return Delivery{}, newError(Unavailable, "the secret of webhook %s cannot be opened with this master key", h.ID).with(err)
 	}
 	now := m.now()
 	data, _ := json.Marshal(map[string]any{"webhook_id": h.ID, "message": "a test event from dirsync: your receiver is reachable and verifies signatures"})
