@@ -61,3 +61,23 @@ func TestRotatedKeyMakesServeNotReady(t *testing.T) {
 		t.Fatalf("the refused request as recorded: %+v, %v", stored, err)
 	}
 }
+
+// TestReadyzSaysTheDatabaseIsUnreachable: a serve whose database went away
+// is not ready, and says it is the database, not the key.
+func TestReadyzSaysTheDatabaseIsUnreachable(t *testing.T) {
+	w := newWorld(t)
+	w.addSource("s", nil)
+	srv := httptest.NewServer(w.svc.Handler())
+	defer srv.Close()
+	w.svc.ready.Store(true)
+	w.parts.Store.Close()
+	resp, err := http.Get(srv.URL + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "database unreachable") {
+		t.Fatalf("readyz with the database closed: %d %s", resp.StatusCode, body)
+	}
+}
