@@ -23,6 +23,7 @@ import (
 	"github.com/dirsync/dirsync/internal/config"
 	"github.com/dirsync/dirsync/internal/directory"
 	"github.com/dirsync/dirsync/internal/entraemu"
+	"github.com/dirsync/dirsync/internal/factory"
 	"github.com/dirsync/dirsync/internal/manage"
 	"github.com/dirsync/dirsync/internal/schedule"
 )
@@ -44,10 +45,15 @@ type benchResult struct {
 	PeakRSSMB float64 `json:"peak_rss_mb"`
 	// CPUSeconds is the CPU time (user and system) this process spent on
 	// the full sync: a figure a busy machine disturbs less than wall time.
-	CPUSeconds float64          `json:"cpu_seconds"`
-	DBSizeMB   float64          `json:"db_size_mb"`
-	Counts     directory.Counts `json:"counts"`
-	SourceSeen [2]int           `json:"source_users_groups"`
+	CPUSeconds float64 `json:"cpu_seconds"`
+	// Store is "sqlite" or "postgres"; ServerCPUSeconds is the CPU time
+	// PostgreSQL's sessions on the scratch database spent on the full
+	// sync, where the server runs on this machine.
+	Store            string           `json:"store"`
+	ServerCPUSeconds *float64         `json:"server_cpu_seconds,omitempty"`
+	DBSizeMB         float64          `json:"db_size_mb"`
+	Counts           directory.Counts `json:"counts"`
+	SourceSeen       [2]int           `json:"source_users_groups"`
 	// Load is the machine's load average (1, 5, 15 minutes) at the end:
 	// figures taken on a busy machine say so.
 	Load []float64 `json:"load_average,omitempty"`
@@ -108,12 +114,19 @@ func (a *app) benchCommand() *cobra.Command {
 		Use:   "bench",
 		Short: "Measure a full sync of a large emulated tenant (wall time, Graph requests, the floor, peak memory)",
 		Long: `Start an emulated Entra ID tenant of the given size in a child process, sync
-it into a fresh database in a temporary directory, and report the wall time,
+it into a fresh database, and report the wall time,
 the Graph requests made, the floor the reads allow ((1 + the longest chain
 of dependent pages) × latency) and the wall time's ratio to it, this
 process's peak resident memory and the database's size. With --churn, then
 change that share of the tenant and measure the incremental run. Progress
-goes to standard error; --json prints the figures for programs.`,
+goes to standard error; --json prints the figures for programs.
+
+The fresh database is a SQLite file in a temporary directory, or, when
+--db (or DIRSYNC_DB) names a postgres:// URL, a new database
+dirsync_bench_RANDOM created on that server (the role needs CREATEDB) and
+dropped at the end: the database the URL names is never touched. On
+PostgreSQL the figures add the CPU time of the server's sessions, read
+from /proc when the server runs on this machine.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return a.bench(cmd, o) },
 	}
@@ -135,6 +148,8 @@ type benchEnv struct {
 	creds entraemu.Credentials
 	ca    []byte
 	db    string
+	// pg is the scratch PostgreSQL database, when the run is on one.
+	pg *pgBench
 }
 
 func (a *app) bench(cmd *cobra.Command, o benchOptions) error {
@@ -153,6 +168,9 @@ func (a *app) bench(cmd *cobra.Command, o benchOptions) error {
 	}
 	defer stop()
 	env, err := a.benchSetup(cmd, dir, creds)
+	if env != nil && env.pg != nil {
+		defer env.pg.drop()
+	}
 	if err != nil {
 		return err
 	}
@@ -190,22 +208,32 @@ func (a *app) benchSetup(cmd *cobra.Command, dir string, creds entraemu.Credenti
 	if err := a.loadSettings(cmd); err != nil {
 		return nil, err
 	}
-	a.settings.Override(config.DB, filepath.Join(dir, "bench.db"))
+	env := &benchEnv{}
+	if db := a.settings.String(config.DB); factory.IsPostgres(db) {
+		var err error
+		if env.pg, err = newPGBench(cmd.Context(), db); err != nil {
+			return nil, err
+		}
+		a.settings.Override(config.DB, env.pg.scratch.URL)
+	} else {
+		a.settings.Override(config.DB, filepath.Join(dir, "bench.db"))
+	}
 	a.settings.Override(config.KeyFile, filepath.Join(dir, "bench.key"))
 	m, actor, err := a.open(cmd)
 	if err != nil {
-		return nil, err
+		return env, err
 	}
 	ca, err := os.ReadFile(filepath.Join(dir, "ca.pem"))
 	if err != nil {
-		return nil, err
+		return env, err
 	}
 	name, sched := benchSource, schedule.Schedule{Kind: schedule.None}
 	if _, err := m.AddSource(cmd.Context(), actor, manage.SourceInput{Name: &name, Kind: directory.KindEntra,
 		Config: emulatorSettings(creds, ca), Secret: []byte(creds.ClientSecret), Schedule: &sched}); err != nil {
-		return nil, err
+		return env, err
 	}
-	return &benchEnv{m: m, actor: actor, creds: creds, ca: ca, db: a.parts.DB}, nil
+	env.m, env.actor, env.creds, env.ca, env.db = m, actor, creds, ca, a.parts.DB
+	return env, nil
 }
 
 const benchSource = "bench"
@@ -215,6 +243,9 @@ func (a *app) benchFull(ctx context.Context, env *benchEnv, o benchOptions, res 
 	before, err := emulatorStats(ctx, env.creds, env.ca)
 	if err != nil {
 		return err
+	}
+	if env.pg != nil {
+		env.pg.start(ctx)
 	}
 	start, cpu0 := time.Now(), cpuSeconds()
 	var readDone atomic.Int64
@@ -230,6 +261,10 @@ func (a *app) benchFull(ctx context.Context, env *benchEnv, o benchOptions, res 
 		return err
 	}
 	res.WallSeconds, res.CPUSeconds = time.Since(start).Seconds(), cpuSeconds()-cpu0
+	res.Store = "sqlite"
+	if env.pg != nil {
+		res.Store, res.ServerCPUSeconds = "postgres", env.pg.stop(ctx)
+	}
 	res.ReadSeconds = time.Duration(readDone.Load()).Seconds()
 	after, err := emulatorStats(ctx, env.creds, env.ca)
 	if err != nil {
@@ -238,7 +273,11 @@ func (a *app) benchFull(ctx context.Context, env *benchEnv, o benchOptions, res 
 	res.benchFloor = newBenchFloor(before, after, o.latency, res.WallSeconds)
 	res.Requests, res.Throttled, res.PeakRSSMB = run.Requests, run.Throttled, peakRSSMB()
 	res.Counts, res.SourceSeen = run.Counts, [2]int{run.SourceUsers, run.SourceGroups}
-	if fi, err := os.Stat(env.db); err == nil {
+	if env.pg != nil {
+		if n, err := env.pg.scratch.Size(ctx); err == nil {
+			res.DBSizeMB = float64(n) / (1 << 20)
+		}
+	} else if fi, err := os.Stat(env.db); err == nil {
 		res.DBSizeMB = float64(fi.Size()) / (1 << 20)
 	}
 	return nil
@@ -274,7 +313,10 @@ func (a *app) printBench(o benchOptions, res benchResult) {
 	if res.FloorSeconds > 0 {
 		a.printf("  floor %.2f s, ratio %.2f\n", res.FloorSeconds, res.FloorRatio)
 	}
-	a.printf("  CPU %.2f s, peak RSS %.0f MiB, database %.0f MiB\n", res.CPUSeconds, res.PeakRSSMB, res.DBSizeMB)
+	a.printf("  CPU %.2f s, peak RSS %.0f MiB, database (%s) %.0f MiB\n", res.CPUSeconds, res.PeakRSSMB, res.Store, res.DBSizeMB)
+	if res.ServerCPUSeconds != nil {
+		a.printf("  PostgreSQL's sessions: CPU %.2f s\n", *res.ServerCPUSeconds)
+	}
 	if d := res.Delta; d != nil {
 		a.printf("%s sync after churn %s: %.2f s, %d Graph requests, %d updated, %d members added, %d removed\n",
 			d.Kind, d.Churn, d.WallSeconds, d.Requests, d.Counts.Updated, d.Counts.MembersAdded, d.Counts.MembersRemoved)

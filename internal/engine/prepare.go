@@ -44,7 +44,8 @@ func (j *job) preparer() func(ctx context.Context, users []directory.SourceUser)
 				continue // its warnings are recorded by the users step
 			}
 			nu := directory.User{AccountID: j.src.AccountID, UserAttributes: shaped.UserAttributes, Enabled: shaped.Enabled,
-				State: directory.StateFor(shaped.Enabled), Tags: j.settings.ApplyTags(nil)}
+				State: directory.StateFor(shaped.Enabled), Tags: j.settings.ApplyTags(nil),
+				Sources: []directory.SourceLink{{SourceID: j.src.ID, Source: j.src.Name, ExternalID: su.ExternalID}}}
 			b.Users = append(b.Users, store.PreparedUser{User: nu, ExternalID: su.ExternalID, Change: createdChange(nu, su.ExternalID)})
 		}
 		return p.PrepareUsers(ctx, b)

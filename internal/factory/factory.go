@@ -334,3 +334,18 @@ func rootCause(err error) string {
 		err = next
 	}
 }
+
+// ScratchDatabase is an empty PostgreSQL database made for a measurement.
+type ScratchDatabase = sqlstore.ScratchPostgres
+
+// ScratchPostgres creates an empty database beside the one the postgres://
+// URL db names, on the same server, for a measurement that must start
+// from nothing and leave the named database alone (dirsync bench). Its
+// Drop removes it.
+func ScratchPostgres(ctx context.Context, db, prefix string) (*ScratchDatabase, error) {
+	d, err := sqlstore.CreateScratchPostgres(ctx, db, prefix)
+	if err != nil {
+		return nil, &manage.Error{Kind: manage.Unavailable, Message: "cannot create a scratch database on " + redact(db) + ": " + rootCause(err), Err: err}
+	}
+	return d, nil
+}

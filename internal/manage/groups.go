@@ -45,14 +45,7 @@ func (m *Manager) Groups(ctx context.Context, actor Actor, q GroupQuery) (Page[d
 	return pageOf(listGroups, page.Items, page.Next), nil
 }
 
-func normalizeGroup(g *directory.Group) {
-	if g.Sources == nil {
-		g.Sources = []directory.SourceLink{}
-	}
-	if g.GroupTypes == nil {
-		g.GroupTypes = []string{}
-	}
-}
+func normalizeGroup(g *directory.Group) { g.Normalize() }
 
 // Group finds a group by id or name.
 func (m *Manager) Group(ctx context.Context, actor Actor, key string) (directory.Group, error) {

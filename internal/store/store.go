@@ -438,9 +438,11 @@ type PrepareBatch struct {
 	Users                      []PreparedUser
 }
 
-// PreparedUser is a user a run will create, with its source object and
-// the change that records its creation (its ObjectID is set by the store,
-// with the user's id).
+// PreparedUser is a user a run will create (with its link to the source
+// object in Sources), its source object's id, and the change that records
+// its creation. The store sets the user's id and times, and the change's
+// ObjectID and Object (the user's state) with them: the times are those
+// of the preparation, a little before the run commits.
 type PreparedUser struct {
 	User       directory.User
 	ExternalID string

@@ -27,7 +27,7 @@ import (
 // have no type, so that each value keeps the type it was bound with and is
 // copied into users as CreateUser would have written it.
 var prepSchema = `CREATE TABLE IF NOT EXISTS stage.prep_users (
-	run_id TEXT NOT NULL, external_id TEXT NOT NULL, id TEXT NOT NULL, change TEXT NOT NULL,
+	run_id TEXT NOT NULL, external_id TEXT NOT NULL, id TEXT NOT NULL, change TEXT NOT NULL, created_at,
 	` + userWriteCols + `,
 	PRIMARY KEY (run_id, external_id))`
 
@@ -51,6 +51,7 @@ func (s *Store) PrepareUsers(ctx context.Context, p store.PrepareBatch) error {
 		return nil
 	}
 	users := lastByExternalID(p.Users, func(u *store.PreparedUser) string { return u.ExternalID })
+	now := s.now()
 	err := s.withTx(ctx, func(c *conn) error {
 		t := &tx{reader: reader{c: c}, c: c}
 		for start := 0; start < len(p.Staged); start += keysBatch {
@@ -74,8 +75,8 @@ func (s *Store) PrepareUsers(ctx context.Context, p store.PrepareBatch) error {
 			if n == 0 {
 				return nil
 			}
-			err := c.insertRows(ctx, `INSERT INTO prep_users (run_id, external_id, id, change, `+userWriteCols+`) VALUES `,
-				`(`+strings.TrimSuffix(strings.Repeat("?, ", 27), ", ")+`)`, n, bulkUsers, "", rows)
+			err := c.insertRows(ctx, `INSERT INTO prep_users (run_id, external_id, id, change, created_at, `+userWriteCols+`) VALUES `,
+				`(`+strings.TrimSuffix(strings.Repeat("?, ", 28), ", ")+`)`, n, bulkUsers, "", rows)
 			rows, n = rows[:0], 0
 			return err
 		}
@@ -94,14 +95,18 @@ func (s *Store) PrepareUsers(ctx context.Context, p store.PrepareBatch) error {
 			if err != nil {
 				continue // the apply meets it again, and says why
 			}
-			id := newID()
-			ch := users[i].Change
-			ch.RunID, ch.Seq, ch.ObjectID = p.RunID, 0, id
-			data, err := json.Marshal(ch)
+			u.ID, u.CreatedAt, u.UpdatedAt = newID(), now, now
+			object, err := json.Marshal(u)
 			if err != nil {
 				return err
 			}
-			rows = append(append(rows, p.RunID, users[i].ExternalID, id, string(data)), args...)
+			ch := users[i].Change
+			ch.ObjectID, ch.Object = u.ID, object
+			data, err := encodeChange(ch)
+			if err != nil {
+				return err
+			}
+			rows = append(append(rows, p.RunID, users[i].ExternalID, u.ID, data, now), args...)
 			if n++; n == bulkUsers {
 				if err := flush(); err != nil {
 					return err
@@ -161,15 +166,14 @@ func (t *tx) createPrepared(ctx context.Context, sourceID string, log store.Memb
 		}
 	}
 	defer c.execOnce(ctx, `DROP TABLE prep_log`)
-	now := c.s.now()
 	const ordered = ` FROM prep_log l JOIN prep_users p ON p.run_id = ? AND p.external_id = l.external_id ORDER BY l.n`
 	steps := []query{
 		{`INSERT INTO prep_log (external_id) SELECT external_id FROM prep_users WHERE run_id = ? ORDER BY external_id`, []any{runID}},
 		{`INSERT INTO users (` + userWriteCols + `, id, account_id, created_at, updated_at)
-			SELECT ` + prefixed(userWriteCols, "p") + `, p.id, ?, ?, ?` + ordered, []any{log.AccountID, now, now, runID}},
+			SELECT ` + prefixed(userWriteCols, "p") + `, p.id, ?, p.created_at, p.created_at` + ordered, []any{log.AccountID, runID}},
 		{`INSERT INTO user_links (source_id, external_id, user_id) SELECT ?, p.external_id, p.id` + ordered, []any{sourceID, runID}},
-		{`INSERT INTO changes (run_id, seq, data, user_id) SELECT ?, ? + l.n, json_set(p.change, '$.seq', ? + l.n), p.id` + ordered,
-			[]any{runID, last, last, runID}},
+		{`INSERT INTO changes (run_id, seq, data, user_id) SELECT ?, ? + l.n, p.change, p.id` + ordered,
+			[]any{runID, last, runID}},
 		{`INSERT INTO events (id, account_id, type, time, source_id, run_id, data, change_seq)
 			SELECT 'evt_' || CAST(? AS TEXT) || '-' || CAST(? + l.n AS TEXT), ?, ?, ?, ?, ?, json_object('source', CAST(? AS TEXT)), ? + l.n
 			FROM prep_log l ORDER BY l.n`,

@@ -175,14 +175,14 @@ func (r reader) Changes(ctx context.Context, runID string, after, limit int) ([]
 	var out []directory.Change
 	for rows.Next() {
 		var (
-			c    directory.Change
 			seq  int
 			data string
 		)
 		if err := rows.Scan(&seq, &data); err != nil {
 			return nil, wrap(err, r.c.f, "changes of run %q", runID)
 		}
-		if err := json.Unmarshal([]byte(data), &c); err != nil {
+		c, err := decodeChange(data)
+		if err != nil {
 			return nil, fmt.Errorf("sqlstore: changes of run %q: %w", runID, err)
 		}
 		c.RunID, c.Seq = runID, seq
@@ -289,11 +289,11 @@ func (t *tx) AddChanges(ctx context.Context, runID string, cs []directory.Change
 		for i := range batch {
 			last++
 			batch[i].RunID, batch[i].Seq = runID, last
-			data, err := json.Marshal(batch[i])
+			data, err := encodeChange(batch[i])
 			if err != nil {
 				return fmt.Errorf("sqlstore: add changes to run %q: %w", runID, err)
 			}
-			args = append(args, runID, last, string(data), changeUserID(batch[i]))
+			args = append(args, runID, last, data, changeUserID(batch[i]))
 		}
 		if err := t.c.insertRows(ctx, `INSERT INTO changes (run_id, seq, data, user_id) VALUES `, "(?, ?, ?, ?)", len(batch), changeBatch, "", args); err != nil {
 			return wrap(err, t.c.f, "add changes to run %q", runID)
