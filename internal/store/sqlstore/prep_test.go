@@ -39,10 +39,11 @@ func TestPreparedUsersCheckedAgainAtApply(t *testing.T) {
 	}
 	user := func(ext, name, email string) (directory.SourceUser, store.PreparedUser) {
 		attrs := directory.UserAttributes{Username: name, Email: email}
-		nu := directory.User{AccountID: acc.ID, UserAttributes: attrs, Enabled: true, State: directory.StateActive}
+		nu := directory.User{AccountID: acc.ID, UserAttributes: attrs, Enabled: true, State: directory.StateActive,
+			Sources: []directory.SourceLink{{SourceID: src.ID, Source: src.Name, ExternalID: ext}}}
 		return directory.SourceUser{ExternalID: ext, UserAttributes: attrs, Enabled: true},
 			store.PreparedUser{User: nu, ExternalID: ext, Change: directory.Change{ObjectKind: directory.MemberUser, ExternalID: ext,
-				Name: name, Action: directory.ActionCreated}}
+				Name: name, Action: directory.ActionCreated, Attributes: directory.DiffUsers(directory.UserAttributes{}, attrs)}}
 	}
 	// Two batches, each staged then prepared, as the run reads them: the
 	// two users sharing an email are each free within their batch.
@@ -115,6 +116,12 @@ func TestPreparedUsersCheckedAgainAtApply(t *testing.T) {
 	cs, err := s.Changes(ctx, run.ID, 0, 0)
 	if err != nil || len(cs) != 1 || cs[0].Seq != 1 || cs[0].ObjectID != u.ID || cs[0].RunID != run.ID || cs[0].Action != directory.ActionCreated {
 		t.Fatalf("changes %+v (%v)", cs, err)
+	}
+	var object directory.User
+	if err := json.Unmarshal(cs[0].Object, &object); err != nil || object.ID != u.ID || object.Username != u.Username ||
+		!object.CreatedAt.Equal(u.CreatedAt) || !object.UpdatedAt.Equal(u.UpdatedAt) || len(object.Sources) != 1 ||
+		object.Sources[0].ExternalID != "e1" || object.Sources[0].Source != "entra" || len(cs[0].Attributes) == 0 {
+		t.Fatalf("the change's object %s, attributes %v (%v); the user %+v", cs[0].Object, cs[0].Attributes, err, u)
 	}
 	evs, err := s.Events(ctx, acc.ID, 0, 0)
 	if err != nil || len(evs) != 1 || evs[0].Type != directory.EventUserCreated {
