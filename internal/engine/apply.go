@@ -67,6 +67,7 @@ func (a *applier) fullPlan(state sourceState) []step {
 	return []step{
 		{"refused objects", a.recordRejections},
 		{"groups", a.applyStagedGroups},
+		{"prepared users", a.applyPrepared},
 		{"users", a.applyStagedUsers},
 		{"guard", a.guardEmptySource},
 		{"removed users", a.retireUsers},
@@ -272,12 +273,34 @@ func (a *applier) createUser(su directory.SourceUser, missed probes) error {
 func (a *applier) created(nu directory.User, externalID string) error {
 	a.run.Counts.Created++
 	nu.Sources = []directory.SourceLink{a.link(externalID)}
-	c, err := a.withObject(directory.Change{ObjectKind: directory.MemberUser, ObjectID: nu.ID, ExternalID: externalID,
-		Name: nu.Username, Action: directory.ActionCreated, Attributes: directory.DiffUsers(directory.UserAttributes{}, nu.UserAttributes)}, nu)
+	c, err := a.withObject(createdChange(nu, externalID), nu)
 	if err != nil {
 		return err
 	}
 	return a.record(c)
+}
+
+// createdChange is the change that records a user created for a source
+// object (its state after, Object, aside).
+func createdChange(nu directory.User, externalID string) directory.Change {
+	return directory.Change{ObjectKind: directory.MemberUser, ObjectID: nu.ID, ExternalID: externalID,
+		Name: nu.Username, Action: directory.ActionCreated, Attributes: directory.DiffUsers(directory.UserAttributes{}, nu.UserAttributes)}
+}
+
+// applyPrepared creates the users the run prepared while it read the
+// source (prepare.go) that are still free, after the changes recorded so
+// far; the users step then meets only the others.
+func (a *applier) applyPrepared() error {
+	if a.changes.keep {
+		return nil // a plan kept in memory prepares nothing
+	}
+	if err := a.changes.flush(); err != nil {
+		return err
+	}
+	n, err := a.tx.ApplyPreparedUsers(a.ctx, a.src.ID,
+		store.MemberLog{RunID: a.run.ID, AccountID: a.src.AccountID, SourceName: a.src.Name, Time: a.now})
+	a.run.Counts.Created += n
+	return err
 }
 
 // probes says which of a user's unique attributes a lookup found held by nobody.

@@ -310,6 +310,15 @@ type Tx interface {
 	// them through memory. A first sync's memberships are counted in
 	// hundreds of thousands.
 	SyncMembershipsLogged(ctx context.Context, sourceID, runID string, reach Reach, log MemberLog) (removed, added int, err error)
+	// ApplyPreparedUsers creates the users prepared for the run
+	// (UserPreparer) that are still free: a user prepared whose external id
+	// was linked meanwhile, or whose username or email a user of the
+	// account now holds or another prepared user shares, is not created and
+	// is left to StagedUsers. It links them, records their changes (after
+	// the run's others) and their events, and says how many it created.
+	// From then on StagedUsers leaves out the users it created. A store that
+	// does not prepare creates none.
+	ApplyPreparedUsers(ctx context.Context, sourceID string, log MemberLog) (int, error)
 	// AddMembership records one direct membership owned by the source, by
 	// directory ids; it reports false when the membership was already there.
 	AddMembership(ctx context.Context, sourceID string, m Membership) (bool, error)
@@ -418,6 +427,41 @@ type Reach struct {
 	// its own key the memberships the source reports, under Ended those it
 	// reports ended (an incremental run).
 	Ended string
+}
+
+// UserPreparer is a store that takes a full run's new users while the
+// source is still read, so that its apply creates them in a few set-based
+// statements instead of page by page after the last read (SQLite's: see
+// CanPrepare). Nothing prepared is in the directory until the apply's
+// transaction takes it (Tx.ApplyPreparedUsers), checked again there.
+type UserPreparer interface {
+	// CanPrepare says whether this store prepares users.
+	CanPrepare() bool
+	// PrepareUsers records, for the run, which of the users are to be
+	// created as they are: those whose external id links to nothing of the
+	// source and whose username and email no user of the account holds,
+	// when they are read. staged are the external ids of the whole batch
+	// staged: what was prepared for them before (an earlier version of
+	// the same object) is forgotten first.
+	PrepareUsers(ctx context.Context, p PrepareBatch) error
+}
+
+// PrepareBatch is one batch of users for UserPreparer.PrepareUsers.
+type PrepareBatch struct {
+	RunID, AccountID, SourceID string
+	Staged                     []string
+	Users                      []PreparedUser
+}
+
+// PreparedUser is a user a run will create (with its link to the source
+// object in Sources), its source object's id, and the change that records
+// its creation. The store sets the user's id and times, and the change's
+// ObjectID and Object (the user's state) with them: the times are those
+// of the preparation, a little before the run commits.
+type PreparedUser struct {
+	User       directory.User
+	ExternalID string
+	Change     directory.Change
 }
 
 // MemberLog says how SyncMembershipsLogged records the changes: the run

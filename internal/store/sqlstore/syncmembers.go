@@ -279,9 +279,10 @@ func (t *tx) logDiff(ctx context.Context, sourceID string, log store.MemberLog) 
 		WHEN x.added = 1 THEN ` + str(directory.EventGroupGroupAdded) + `
 		WHEN x.member_kind = 'user' THEN ` + str(directory.EventGroupUserRemoved) + `
 		ELSE ` + str(directory.EventGroupGroupRemoved) + ` END`
+	// The events need no name: sync_log alone, in its order, no join.
 	_, err = c.execOnce(ctx, `INSERT INTO events (id, account_id, type, time, source_id, run_id, data, change_seq)
 		SELECT 'evt_' || CAST(? AS TEXT) || '-' || CAST(x.seq AS TEXT), ?, `+typ+`, ?, ?, ?, `+c.f.jsonText(body)+`, x.seq
-		FROM (`+diffRows+`) x ORDER BY x.n`,
+		FROM (SELECT l.seq AS n, ? + l.seq AS seq, l.added, l.member_kind FROM sync_log l) x ORDER BY x.n`,
 		runID, log.AccountID, timeArg(log.Time), sourceID, runID, log.SourceName, last)
 	return err
 }
