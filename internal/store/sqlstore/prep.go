@@ -75,17 +75,11 @@ func (s *Store) PrepareUsers(ctx context.Context, p store.PrepareBatch) error {
 		if err != nil {
 			return err
 		}
-		var rows, words []any
-		n, nw := 0, 0
-		flushWords := func() error {
-			if nw == 0 {
-				return nil
-			}
-			err := c.insertRows(ctx, `INSERT INTO prep_words (run_id, user_id, word, username_key) VALUES `, "(?, ?, ?, ?)", nw, wordsBatch,
-				"ON CONFLICT DO NOTHING", words)
-			words, nw = words[:0], 0
-			return err
-		}
+		var (
+			rows     []any
+			prepared []directory.User
+		)
+		n := 0
 		cols := 5 + len(strings.Split(userWriteCols, ","))
 		flush := func() error {
 			if n == 0 {
@@ -128,21 +122,40 @@ func (s *Store) PrepareUsers(ctx context.Context, p store.PrepareBatch) error {
 					return err
 				}
 			}
-			for _, w := range directory.SearchWords(u.UserAttributes) {
-				words = append(words, p.RunID, u.ID, w, key(u.Username))
-				if nw++; nw == wordsBatch {
-					if err := flushWords(); err != nil {
-						return err
-					}
-				}
-			}
+			prepared = append(prepared, u)
 		}
-		if err := flushWords(); err != nil {
+		if err := prepareWords(ctx, c, p.RunID, prepared); err != nil {
 			return err
 		}
 		return flush()
 	})
 	return wrap(err, s.flavor, "prepare users")
+}
+
+// prepareWords writes the search words of the prepared users.
+func prepareWords(ctx context.Context, c *conn, runID string, users []directory.User) error {
+	words := make([]any, 0, 4*wordsBatch)
+	n := 0
+	flush := func() error {
+		if n == 0 {
+			return nil
+		}
+		err := c.insertRows(ctx, `INSERT INTO prep_words (run_id, user_id, word, username_key) VALUES `, "(?, ?, ?, ?)", n, wordsBatch,
+			"ON CONFLICT DO NOTHING", words)
+		words, n = words[:0], 0
+		return err
+	}
+	for _, u := range users {
+		for _, w := range directory.SearchWords(u.UserAttributes) {
+			words = append(words, runID, u.ID, w, key(u.Username))
+			if n++; n == wordsBatch {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return flush()
 }
 
 // ApplyPreparedUsers creates the run's prepared users that are still
