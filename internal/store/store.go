@@ -181,7 +181,8 @@ type UserQuery struct {
 	States []directory.State
 	// SourceID lists only users linked to that source.
 	SourceID string
-	// Search matches a substring of username, email or display name.
+	// Search finds the users each of whose words begins a word of the
+	// username, email or display name (directory.SearchWords, QueryWords).
 	Search string
 	// GroupID lists only the group's effective members (direct or
 	// through nested groups).

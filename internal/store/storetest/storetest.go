@@ -636,11 +636,16 @@ func testUserListing(t *testing.T, s store.Store) {
 		t.Errorf("linked: got %v, want %v", got, sorted(linked))
 	}
 	for search, want := range map[string][]string{
-		"person 1":       sorted(filterSub(notTrash, []string{"01@", "10@", "12@", "13@", "14@", "16@", "17@", "18@"})),
+		// Words begin words, in any order: Person 1x, and user06's email
+		// Special_100%@ (100).
+		"person 1":       sorted(filterSub(notTrash, []string{"01@", "06@", "10@", "12@", "13@", "14@", "16@", "17@", "18@"})),
+		"1 PERS":         sorted(filterSub(notTrash, []string{"01@", "06@", "10@", "12@", "13@", "14@", "16@", "17@", "18@"})),
+		"erson":          nil, // no word begins so
 		"USER08":         {"USER08@example.com"},
 		"special_100%":   {"user06@example.com"},
 		"r_1":            nil, // _ is no wildcard: "user01" does not match
 		"100%@":          {"user06@example.com"},
+		"%":              nil, // no word at all
 		"nobody-matches": nil,
 	} {
 		if got := allUsers(t, s, a.ID, store.UserQuery{Search: search, Limit: 2}); !slices.Equal(got, want) {
