@@ -22,7 +22,8 @@ type UserQuery struct {
 	States []directory.State
 	// Source lists only users linked to this source (name or id).
 	Source string
-	// Search matches a substring of username, email or display name.
+	// Search finds the users each of whose words begins a word of the
+	// username, email or display name (directory.SearchWords).
 	Search string
 	// Group lists only the effective members of a group (id or name).
 	Group string

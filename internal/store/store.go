@@ -98,6 +98,12 @@ type Reader interface {
 	// transitive every group it is in through nesting too, each once;
 	// groups in the trash are left out. Ordered by name then id.
 	GroupsOf(ctx context.Context, accountID, userID string, transitive bool) ([]directory.Group, error)
+	// MemberPage lists a group's members as Members does, a page at a
+	// time (keyset on kind, name key and id).
+	MemberPage(ctx context.Context, accountID, groupID string, q MemberQuery) (Page[directory.Member], error)
+	// GroupsOfPage lists a user's groups as GroupsOf does, a page at a
+	// time (keyset on name key and id).
+	GroupsOfPage(ctx context.Context, accountID, userID string, q MemberQuery) (Page[directory.Group], error)
 
 	Run(ctx context.Context, accountID, id string) (directory.Run, error)
 	// Runs lists runs newest first; sourceID "" lists all of the account's.
@@ -160,13 +166,23 @@ type Page[T any] struct {
 	Next  string
 }
 
+// MemberQuery pages a group's members or a user's groups.
+type MemberQuery struct {
+	// Transitive follows nesting: effective members, or every group the
+	// user is in through nested groups too.
+	Transitive bool
+	After      string // the Next of the previous page
+	Limit      int    // 0 means all
+}
+
 // UserQuery filters and pages a user listing, ordered by username.
 type UserQuery struct {
 	// States to list; empty means active and disabled (not the trash).
 	States []directory.State
 	// SourceID lists only users linked to that source.
 	SourceID string
-	// Search matches a substring of username, email or display name.
+	// Search finds the users each of whose words begins a word of the
+	// username, email or display name (directory.SearchWords, QueryWords).
 	Search string
 	// GroupID lists only the group's effective members (direct or
 	// through nested groups).

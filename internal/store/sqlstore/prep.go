@@ -31,6 +31,12 @@ var prepSchema = `CREATE TABLE IF NOT EXISTS stage.prep_users (
 	` + userWriteCols + `,
 	PRIMARY KEY (run_id, external_id))`
 
+// prepWordsSchema is prep_words, in the staging database: the search words
+// of each prepared user (user_words' rows), written with it.
+var prepWordsSchema = `CREATE TABLE IF NOT EXISTS stage.prep_words (
+	run_id TEXT NOT NULL, user_id TEXT NOT NULL, word TEXT NOT NULL, username_key TEXT NOT NULL,
+	PRIMARY KEY (run_id, user_id, word)) WITHOUT ROWID`
+
 // prefixed is a column list with each column qualified by the alias.
 func prefixed(cols, alias string) string {
 	parts := strings.Split(cols, ",")
@@ -69,14 +75,18 @@ func (s *Store) PrepareUsers(ctx context.Context, p store.PrepareBatch) error {
 		if err != nil {
 			return err
 		}
-		var rows []any
+		var (
+			rows     []any
+			prepared []directory.User
+		)
 		n := 0
+		cols := 5 + len(strings.Split(userWriteCols, ","))
 		flush := func() error {
 			if n == 0 {
 				return nil
 			}
 			err := c.insertRows(ctx, `INSERT INTO prep_users (run_id, external_id, id, change, created_at, `+userWriteCols+`) VALUES `,
-				`(`+strings.TrimSuffix(strings.Repeat("?, ", 28), ", ")+`)`, n, bulkUsers, "", rows)
+				`(`+strings.TrimSuffix(strings.Repeat("?, ", cols), ", ")+`)`, n, bulkUsers, "", rows)
 			rows, n = rows[:0], 0
 			return err
 		}
@@ -112,10 +122,40 @@ func (s *Store) PrepareUsers(ctx context.Context, p store.PrepareBatch) error {
 					return err
 				}
 			}
+			prepared = append(prepared, u)
+		}
+		if err := prepareWords(ctx, c, p.RunID, prepared); err != nil {
+			return err
 		}
 		return flush()
 	})
 	return wrap(err, s.flavor, "prepare users")
+}
+
+// prepareWords writes the search words of the prepared users.
+func prepareWords(ctx context.Context, c *conn, runID string, users []directory.User) error {
+	words := make([]any, 0, 4*wordsBatch)
+	n := 0
+	flush := func() error {
+		if n == 0 {
+			return nil
+		}
+		err := c.insertRows(ctx, `INSERT INTO prep_words (run_id, user_id, word, username_key) VALUES `, "(?, ?, ?, ?)", n, wordsBatch,
+			"ON CONFLICT DO NOTHING", words)
+		words, n = words[:0], 0
+		return err
+	}
+	for _, u := range users {
+		for _, w := range directory.SearchWords(u.UserAttributes) {
+			words = append(words, runID, u.ID, w, key(u.Username))
+			if n++; n == wordsBatch {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return flush()
 }
 
 // ApplyPreparedUsers creates the run's prepared users that are still
@@ -172,6 +212,8 @@ func (t *tx) createPrepared(ctx context.Context, sourceID string, log store.Memb
 		{`INSERT INTO users (` + userWriteCols + `, id, account_id, created_at, updated_at)
 			SELECT ` + prefixed(userWriteCols, "p") + `, p.id, ?, p.created_at, p.created_at` + ordered, []any{log.AccountID, runID}},
 		{`INSERT INTO user_links (source_id, external_id, user_id) SELECT ?, p.external_id, p.id` + ordered, []any{sourceID, runID}},
+		{`INSERT INTO user_words (user_id, word, account_id, username_key) SELECT w.user_id, w.word, ?, w.username_key
+			FROM prep_users p JOIN prep_words w ON w.run_id = p.run_id AND w.user_id = p.id WHERE p.run_id = ?`, []any{log.AccountID, runID}},
 		{`INSERT INTO changes (run_id, seq, data, user_id) SELECT ?, ? + l.n, p.change, p.id` + ordered,
 			[]any{runID, last, runID}},
 		{`INSERT INTO events (id, account_id, type, time, source_id, run_id, data, change_seq)

@@ -113,6 +113,14 @@ func TestPreparedUsersCheckedAgainAtApply(t *testing.T) {
 	if err != nil || u.Username != "free@x.com" || !u.Enabled || u.State != directory.StateActive {
 		t.Fatalf("created user %+v (%v)", u, err)
 	}
+	// Its search words came with it (prep_words), and only its.
+	if found, err := s.Users(ctx, acc.ID, store.UserQuery{Search: "free x"}); err != nil || len(found.Items) != 1 || found.Items[0].ID != u.ID {
+		t.Fatalf("search for the created user: %+v (%v)", found.Items, err)
+	}
+	var words int
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM user_words w WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = w.user_id)`).Scan(&words); err != nil || words != 0 {
+		t.Fatalf("%d words of no user (%v)", words, err)
+	}
 	cs, err := s.Changes(ctx, run.ID, 0, 0)
 	if err != nil || len(cs) != 1 || cs[0].Seq != 1 || cs[0].ObjectID != u.ID || cs[0].RunID != run.ID || cs[0].Action != directory.ActionCreated {
 		t.Fatalf("changes %+v (%v)", cs, err)

@@ -199,6 +199,10 @@ func open(ctx context.Context, db *sql.DB, f *flavor, opts []Option) (*Store, er
 		db.Close()
 		return nil, err
 	}
+	if err := s.fillStaleWords(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
 	return s, nil
 }
 

@@ -132,7 +132,7 @@ var stagingTables = []string{"staged_users", "staged_groups", "staged_membership
 // prepared too.
 func stageTables(f *flavor) []string {
 	if f.name == "sqlite" {
-		return append(stagingTables[:len(stagingTables):len(stagingTables)], "prep_users")
+		return append(stagingTables[:len(stagingTables):len(stagingTables)], "prep_users", "prep_words")
 	}
 	return stagingTables
 }
