@@ -49,8 +49,10 @@ func nilIfEmpty(rs directory.Reasons) directory.Reasons {
 	return rs
 }
 
+// readSkips reads the skips column into r (whose Counts are read).
 func readSkips(column string, r *directory.Run) error {
 	if column == "" {
+		olderSkips(r)
 		return nil
 	}
 	var fields map[string]json.RawMessage
@@ -58,7 +60,11 @@ func readSkips(column string, r *directory.Run) error {
 		return err
 	}
 	if v, ok := fields["skip_reasons"]; !ok || len(v) == 0 || v[0] != '[' {
-		return json.Unmarshal([]byte(column), &r.Skips) // before codes
+		if err := json.Unmarshal([]byte(column), &r.Skips); err != nil { // before codes
+			return err
+		}
+		olderSkips(r)
+		return nil
 	}
 	var rs runSkips
 	if err := json.Unmarshal([]byte(column), &rs); err != nil {
@@ -67,6 +73,32 @@ func readSkips(column string, r *directory.Run) error {
 	r.SkipReasons, r.Warnings, r.Skips = nilIfEmpty(rs.SkipReasons), nilIfEmpty(rs.Warnings), rs.SkipReasons.ByMessage()
 	return nil
 }
+
+// olderSkips makes a run recorded before skip codes (its skips a count by
+// message, or none) agree with itself as every run since does:
+// counts.skipped is the sum of skip_reasons, and of skips. Its skips
+// become reasons of code other (the codes were not recorded); those
+// releases counted in counts.skipped only users out of scope and objects
+// refused, and in skips every skip, so the larger of the two is what was
+// skipped, and what skips do not explain is one more reason. A run since
+// has no skips only when it skipped nothing, and is left as it is.
+func olderSkips(r *directory.Run) {
+	if len(r.Skips) == 0 && r.Counts.Skipped == 0 {
+		return
+	}
+	var reasons directory.Reasons
+	for msg, n := range r.Skips {
+		reasons.Add(directory.SkipOther, msg, n)
+	}
+	if rest := r.Counts.Skipped - reasons.Total(); rest > 0 {
+		reasons.Add(directory.SkipOther, olderSkipsUnexplained, rest)
+	}
+	r.SkipReasons, r.Skips, r.Counts.Skipped = reasons, reasons.ByMessage(), reasons.Total()
+}
+
+// olderSkipsUnexplained is the message of the skips an older run counted
+// without a reason.
+const olderSkipsUnexplained = "skipped (recorded before skips had reasons)"
 
 // runArgs are the values of runWriteCols.
 func runArgs(r *directory.Run) ([]any, error) {
