@@ -57,7 +57,7 @@ func TestSyncOneUserBySearch(t *testing.T) {
 
 	find("latejoin")
 	b.audit("source-sync-one-user")
-	b.do(chromedp.Click(chromedp.CSS(`#sync-pick input[value="`+late.ID+`"]`)))
+	b.do(chromedp.Click(chromedp.CSS(`#sync-pick input[value="` + late.ID + `"]`)))
 	b.submit(`#sync-pick`, nil)
 	b.waitRunEnded()
 	if got := b.text("#outcome"); got != "succeeded" {
