@@ -111,9 +111,9 @@ func (s *Server) Routes() []Route {
 	return append([]Route{
 		r("GET", "/openapi.json", read, s.getOpenAPI).public(),
 		r("GET", "/account", read, s.getAccount),
-		r("GET", "/accounts", read, s.listAccounts),
+		r("GET", "/accounts", read, s.listAccounts).paged(),
 
-		r("GET", "/sources", read, s.listSources),
+		r("GET", "/sources", read, s.listSources).paged(),
 		r("POST", "/sources", sources, s.createSource),
 		r("GET", "/sources/{id}", read, s.getSource),
 		r("PATCH", "/sources/{id}", sources, s.updateSource).conditional(),
@@ -144,7 +144,7 @@ func (s *Server) Routes() []Route {
 		r("GET", "/events", read, s.listEvents).paged(),
 		r("GET", "/export", read, s.export),
 
-		r("GET", "/webhooks", read, s.listWebhooks),
+		r("GET", "/webhooks", read, s.listWebhooks).paged(),
 		r("POST", "/webhooks", hooks, s.createWebhook),
 		r("GET", "/webhooks/{id}", read, s.getWebhook),
 		r("PATCH", "/webhooks/{id}", hooks, s.updateWebhook).conditional(),
@@ -152,7 +152,7 @@ func (s *Server) Routes() []Route {
 		r("GET", "/webhooks/{id}/deliveries", read, s.listDeliveries).paged(),
 		r("POST", "/webhooks/{id}/test", hooks, s.testWebhook),
 
-		r("GET", "/tokens", manage.ActManageTokens, s.listTokens),
+		r("GET", "/tokens", manage.ActManageTokens, s.listTokens).paged(),
 		r("POST", "/tokens", manage.ActManageTokens, s.createToken),
 		r("DELETE", "/tokens/{id}", manage.ActManageTokens, s.revokeToken),
 	}, append(s.enrollmentRoutes(r), s.targetRoutes(r)...)...)
@@ -334,9 +334,13 @@ func (s *Server) getAccount(w http.ResponseWriter, r *request) error {
 
 // listAccounts lists what the token sees: its own account.
 func (s *Server) listAccounts(w http.ResponseWriter, r *request) error {
-	accs, err := s.Manager.Accounts(r.Context(), r.actor)
+	q, err := pageQuery(r)
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"accounts": accs})
+	page, err := s.Manager.AccountPage(r.Context(), r.actor, q)
+	if err != nil {
+		return err
+	}
+	return writePage(w, r, "accounts", page.Items, page.Next, nil)
 }

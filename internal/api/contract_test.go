@@ -15,6 +15,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 
+	"github.com/dirsync/dirsync/internal/api"
 	"github.com/dirsync/dirsync/internal/api/client"
 	"github.com/dirsync/dirsync/internal/directory"
 	"github.com/dirsync/dirsync/internal/manage"
@@ -82,6 +83,54 @@ func (cc *contractClient) RoundTrip(req *http.Request) (*http.Response, error) {
 // make, the same without a token (401, with WWW-Authenticate), and with a
 // query parameter the operation does not take (400); every answer,
 // success or error, headers included, is checked against the document.
+// TestEveryListingIsPaged: every GET of the document that answers a list
+// of resources takes limit and after and answers next and a Link header:
+// no listing is left whole (the events feed has its own cursor and poll,
+// the export streams).
+func TestEveryListingIsPaged(t *testing.T) {
+	doc, err := openapi3.NewLoader().LoadFromData(api.OpenAPI())
+	if err != nil {
+		t.Fatal(err)
+	}
+	lists := 0
+	for path, item := range doc.Paths.Map() {
+		o := item.Get
+		if o == nil || path == "/events" {
+			continue
+		}
+		ok := o.Responses.Status(200)
+		if ok == nil || ok.Value.Content.Get("application/json") == nil {
+			continue
+		}
+		ref := ok.Value.Content.Get("application/json").Schema
+		if ref.Ref != "" {
+			continue // a resource (its lists are its own fields), not a listing
+		}
+		schema := ref.Value
+		isList := false
+		for _, p := range schema.Properties {
+			if p.Value.Type.Is("array") && p.Value.Items != nil && p.Value.Items.Ref != "" {
+				isList = true
+			}
+		}
+		if !isList {
+			continue
+		}
+		lists++
+		var params []string
+		for _, p := range o.Parameters {
+			params = append(params, p.Value.Name)
+		}
+		if !slices.Contains(params, "limit") || !slices.Contains(params, "after") || schema.Properties["next"] == nil || ok.Value.Headers["Link"] == nil {
+			t.Errorf("GET %s lists without paging: parameters %v, next %v, Link %v", path, params, schema.Properties["next"] != nil, ok.Value.Headers["Link"] != nil)
+		}
+	}
+	if lists < 18 {
+		t.Fatalf("only %d listings found in the document", lists)
+	}
+	t.Logf("%d listings, each paged", lists)
+}
+
 func TestContract(t *testing.T) {
 	e, src, run, groupID, hookID := pagingEnv(t)
 	doc, router := loadSpec(t, e.srv.URL)

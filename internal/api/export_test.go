@@ -7,6 +7,7 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,19 +17,30 @@ import (
 )
 
 // mirror is an integrator's own copy of the directory, built from an
-// export and kept up to date from the change feed, as the README tells.
+// export and kept up to date from the change feed, as the README tells:
+// each event's data.object replaces the copy's object (a membership's
+// event adds or ends its membership).
 type mirror struct {
-	users   map[string]map[string]any // id -> the attributes compared
-	groups  map[string]string         // id -> name
-	members map[string]bool           // "group kind member"
-	applied int                       // events applied
+	users   map[string]string // id -> the user's JSON, as the export and events show it
+	groups  map[string]string // id -> the group's JSON
+	members map[string]bool   // "group kind member"
+	applied int               // events applied
 }
-
-// userFields are the attributes compared, by their JSON names.
-var userFields = []string{"username", "email", "display_name", "given_name", "surname", "job_title", "department", "enabled"}
 
 func memberKey(group string, kind directory.MemberKind, id string) string {
 	return fmt.Sprintf("%s %s %s", group, kind, id)
+}
+
+// canonical is raw JSON with its keys sorted, for comparing.
+func canonical(t *testing.T, raw json.RawMessage) (string, string) {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatalf("object %s: %v", raw, err)
+	}
+	b, _ := json.Marshal(m)
+	id, _ := m["id"].(string)
+	return id, string(b)
 }
 
 // export reads GET /export into a mirror and returns the cursor of its
@@ -45,7 +57,7 @@ func (e *env) export() (*mirror, string) {
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/x-ndjson" {
 		e.t.Fatalf("export: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
-	m := &mirror{users: map[string]map[string]any{}, groups: map[string]string{}, members: map[string]bool{}}
+	m := &mirror{users: map[string]string{}, groups: map[string]string{}, members: map[string]bool{}}
 	var end *manage.ExportSummary
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(nil, 1<<20)
@@ -54,24 +66,21 @@ func (e *env) export() (*mirror, string) {
 			e.t.Fatalf("export: a line after the end: %s", sc.Text())
 		}
 		var line struct {
-			Type       string
-			User       map[string]any
-			Group      struct{ ID, Name string }
-			Membership manage.ExportMembership
-			End        *manage.ExportSummary
+			Type        string
+			User, Group json.RawMessage
+			Membership  manage.ExportMembership
+			End         *manage.ExportSummary
 		}
 		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
 			e.t.Fatalf("export line %q: %v", sc.Text(), err)
 		}
 		switch line.Type {
 		case manage.ExportTypeUser:
-			u := map[string]any{}
-			for _, f := range userFields {
-				u[f] = line.User[f]
-			}
-			m.users[line.User["id"].(string)] = u
+			id, u := canonical(e.t, line.User)
+			m.users[id] = u
 		case manage.ExportTypeGroup:
-			m.groups[line.Group.ID] = line.Group.Name
+			id, g := canonical(e.t, line.Group)
+			m.groups[id] = g
 		case manage.ExportTypeMembership:
 			m.members[memberKey(line.Membership.GroupID, line.Membership.MemberKind, line.Membership.MemberID)] = true
 		case manage.ExportTypeEnd:
@@ -89,42 +98,43 @@ func (e *env) export() (*mirror, string) {
 	return m, end.Cursor
 }
 
-// apply applies one event of the feed to the mirror.
+// apply applies one event of the feed to the mirror, from its object.
 func (m *mirror) apply(t *testing.T, ev directory.Event) {
 	var d struct {
-		ObjectID   string                 `json:"object_id"`
-		Attributes []directory.AttrChange `json:"attributes"`
-		Member     *directory.Member      `json:"member"`
+		ObjectID string          `json:"object_id"`
+		Object   json.RawMessage `json:"object"`
 	}
 	if err := json.Unmarshal(ev.Data, &d); err != nil {
 		t.Fatalf("event %d %s: %v", ev.Seq, ev.Type, err)
 	}
-	set := func(obj map[string]any) {
-		for _, a := range d.Attributes {
-			if _, ok := obj[a.Attribute]; ok {
-				obj[a.Attribute] = a.After
-			}
+	if ev.Type == directory.EventSyncCompleted || ev.Type == directory.EventSyncFailed {
+		return
+	}
+	if len(d.Object) == 0 {
+		t.Fatalf("event %d %s has no object: %s", ev.Seq, ev.Type, ev.Data)
+	}
+	var ms directory.Membership
+	if strings.HasPrefix(ev.Type, "group.") && strings.Contains(ev.Type, "_") {
+		if err := json.Unmarshal(d.Object, &ms); err != nil || ms.GroupID != d.ObjectID {
+			t.Fatalf("event %d %s: membership %s (%v)", ev.Seq, ev.Type, d.Object, err)
 		}
 	}
 	m.applied++
 	switch ev.Type {
 	case directory.EventUserCreated:
-		if m.users[d.ObjectID] != nil {
+		if m.users[d.ObjectID] != "" {
 			t.Fatalf("event %d creates user %s, which the export already held: the feed doubles the export", ev.Seq, d.ObjectID)
 		}
-		u := map[string]any{"enabled": true}
-		for _, f := range userFields[:len(userFields)-1] {
-			u[f] = ""
-		}
-		set(u)
-		m.users[d.ObjectID] = u
-	case directory.EventUserUpdated, directory.EventUserRestored:
-		if m.users[d.ObjectID] == nil {
+		fallthrough
+	case directory.EventUserUpdated, directory.EventUserRestored, directory.EventUserDisabled, directory.EventUserEnabled:
+		if _, ok := m.users[d.ObjectID]; !ok && ev.Type != directory.EventUserCreated && ev.Type != directory.EventUserRestored {
 			t.Fatalf("event %d %s of a user the mirror does not hold", ev.Seq, ev.Type)
 		}
-		set(m.users[d.ObjectID])
-	case directory.EventUserDisabled, directory.EventUserEnabled:
-		m.users[d.ObjectID]["enabled"] = ev.Type == directory.EventUserEnabled
+		id, u := canonical(t, d.Object)
+		if id != d.ObjectID {
+			t.Fatalf("event %d about %s has the object of %s", ev.Seq, d.ObjectID, id)
+		}
+		m.users[id] = u
 	case directory.EventUserDeleted:
 		delete(m.users, d.ObjectID)
 		for k := range m.members {
@@ -134,23 +144,20 @@ func (m *mirror) apply(t *testing.T, ev directory.Event) {
 				delete(m.members, k)
 			}
 		}
-	case directory.EventGroupCreated, directory.EventGroupUpdated:
-		for _, a := range d.Attributes {
-			if a.Attribute == string(directory.GroupName) {
-				m.groups[d.ObjectID] = a.After.(string)
-			}
-		}
+	case directory.EventGroupCreated, directory.EventGroupUpdated, directory.EventGroupRestored:
+		id, g := canonical(t, d.Object)
+		m.groups[id] = g
 	case directory.EventGroupDeleted:
 		delete(m.groups, d.ObjectID)
 	case directory.EventGroupUserAdded, directory.EventGroupGroupAdded:
-		k := memberKey(d.ObjectID, d.Member.Kind, d.Member.ID)
+		k := memberKey(ms.GroupID, ms.MemberKind, ms.MemberID)
 		if m.members[k] {
 			t.Fatalf("event %d adds %s, which the export already held: the feed doubles the export", ev.Seq, k)
 		}
 		m.members[k] = true
 	case directory.EventGroupUserRemoved, directory.EventGroupGroupRemoved:
-		k := memberKey(d.ObjectID, d.Member.Kind, d.Member.ID)
-		if !m.members[k] && m.users[d.Member.ID] != nil {
+		k := memberKey(ms.GroupID, ms.MemberKind, ms.MemberID)
+		if _, held := m.users[ms.MemberID]; !m.members[k] && held {
 			t.Fatalf("event %d removes %s, which the copy does not hold: an event was missed", ev.Seq, k)
 		}
 		delete(m.members, k)
@@ -234,14 +241,14 @@ func TestExportThenFollowTheFeed(t *testing.T) {
 	}
 
 	want, _ := e.export()
-	if !maps.EqualFunc(copy.users, want.users, maps.Equal) {
+	if !maps.Equal(copy.users, want.users) {
 		for id, u := range want.users {
-			if !maps.Equal(copy.users[id], u) {
-				t.Errorf("user %s: the copy holds %v, the directory %v", id, copy.users[id], u)
+			if copy.users[id] != u {
+				t.Errorf("user %s: the copy holds %s, the directory %s", id, copy.users[id], u)
 			}
 		}
 		for id := range copy.users {
-			if want.users[id] == nil {
+			if want.users[id] == "" {
 				t.Errorf("user %s: the copy holds it, the directory does not", id)
 			}
 		}

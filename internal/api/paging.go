@@ -26,6 +26,12 @@ func limitParam(r *request) (int, error) {
 	return manage.ParseLimit(r.URL.Query().Get("limit"))
 }
 
+// pageQuery reads limit and after.
+func pageQuery(r *request) (manage.PageQuery, error) {
+	limit, err := limitParam(r)
+	return manage.PageQuery{After: r.URL.Query().Get("after"), Limit: limit}, err
+}
+
 // checkQuery refuses query parameters the route does not take, naming
 // them: a client that spells one wrong (cursor for after, page_size for
 // limit) must not loop on the first page or read unfiltered data.

@@ -58,7 +58,7 @@ type listing struct {
 func getPage(t *testing.T, e *env, path string, keys ...string) listing {
 	t.Helper()
 	var body map[string]json.RawMessage
-	code, h := e.doHeader(manage.RoleAdministrator, "GET", path, nil, &body)
+	code, h := e.doHeader(manage.RoleOwner, "GET", path, nil, &body)
 	if code != http.StatusOK {
 		t.Fatalf("GET %s: %d", path, code)
 	}
@@ -99,6 +99,18 @@ func TestEveryListingPagesAlike(t *testing.T) {
 			memberID = m.ID
 		}
 	}
+	// More sources and webhooks than a page of two.
+	for i, name := range []string{"b-second", "A-third"} {
+		emu, settings := emulatorSeed(t, 2, 1, int64(21+i))
+		var out any
+		if code := e.do(manage.RoleAdministrator, "POST", "/api/v1/sources", map[string]any{"name": name, "kind": "entra", "settings": settings,
+			"secret": emu.Credentials().ClientSecret, "schedule": "none"}, &out); code != http.StatusCreated {
+			t.Fatalf("source %s: %d %v", name, code, out)
+		}
+	}
+	for _, u := range []string{"https://hooks.example/a", "https://hooks.example/b"} {
+		e.do(manage.RoleAdministrator, "POST", "/api/v1/webhooks", map[string]any{"url": u}, nil)
+	}
 	listings := []struct {
 		path string
 		keys []string
@@ -115,6 +127,11 @@ func TestEveryListingPagesAlike(t *testing.T) {
 		{"/api/v1/webhooks/" + hookID + "/deliveries", []string{"deliveries"}, 5},
 		{"/api/v1/enrollments", []string{"enrollments"}, 0},
 		{"/api/v1/mail", []string{"mails"}, 0},
+		{"/api/v1/sources", []string{"sources"}, 3},
+		{"/api/v1/webhooks", []string{"webhooks"}, 3},
+		{"/api/v1/tokens", []string{"tokens"}, 3},
+		{"/api/v1/accounts", []string{"accounts"}, 1},
+		{"/api/v1/targets", []string{"targets"}, 0},
 	}
 	for _, l := range listings {
 		sep := "?"

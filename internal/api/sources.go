@@ -59,15 +59,19 @@ func sourceView(v manage.SourceView) SourceView {
 }
 
 func (s *Server) listSources(w http.ResponseWriter, r *request) error {
-	vs, err := s.Manager.Sources(r.Context(), r.actor)
+	q, err := pageQuery(r)
+	if err != nil {
+		return err
+	}
+	page, err := s.Manager.SourcePage(r.Context(), r.actor, q)
 	if err != nil {
 		return err
 	}
 	out := []SourceView{}
-	for _, v := range vs {
+	for _, v := range page.Items {
 		out = append(out, sourceView(v))
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"sources": out})
+	return writePage(w, r, "sources", out, page.Next, nil)
 }
 
 func (s *Server) getSource(w http.ResponseWriter, r *request) error {

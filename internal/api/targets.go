@@ -84,15 +84,19 @@ func (in targetInput) input() manage.TargetInput {
 }
 
 func (s *Server) listTargets(w http.ResponseWriter, r *request) error {
-	vs, err := s.Manager.Targets(r.Context(), r.actor)
+	q, err := pageQuery(r)
+	if err != nil {
+		return err
+	}
+	page, err := s.Manager.TargetPage(r.Context(), r.actor, q)
 	if err != nil {
 		return err
 	}
 	out := []TargetView{}
-	for _, v := range vs {
+	for _, v := range page.Items {
 		out = append(out, targetView(v))
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"targets": out})
+	return writePage(w, r, "targets", out, page.Next, nil)
 }
 
 func (s *Server) getTarget(w http.ResponseWriter, r *request) error {
@@ -151,15 +155,15 @@ func (s *Server) testTarget(w http.ResponseWriter, r *request) error {
 func (s *Server) targetRoutes(r func(method, pattern string, act manage.Action, h handlerFunc) Route) []Route {
 	read, manageAct := manage.ActRead, manage.ActManageSources
 	return []Route{
-		r("GET", "/targets", read, s.listTargets),
+		r("GET", "/targets", read, s.listTargets).paged(),
 		r("POST", "/targets", manageAct, s.createTarget),
 		r("GET", "/targets/{id}", read, s.getTarget),
 		r("PATCH", "/targets/{id}", manageAct, s.updateTarget),
 		r("DELETE", "/targets/{id}", manageAct, s.deleteTarget),
 		r("POST", "/targets/{id}/test", manageAct, s.testTarget),
 		r("POST", "/targets/{id}/sync", manage.ActSync, s.syncTarget),
-		r("GET", "/targets/{id}/errors", read, s.listTargetErrors),
-		r("GET", "/targets/{id}/runs", read, s.listTargetRuns),
+		r("GET", "/targets/{id}/errors", read, s.listTargetErrors).paged(),
+		r("GET", "/targets/{id}/runs", read, s.listTargetRuns).paged(),
 		r("GET", "/targets/{id}/runs/{run}", read, s.getTargetRun),
 		r("GET", "/config", manageAct, s.exportConfig),
 		r("POST", "/config/import", manageAct, s.importConfig),
@@ -219,23 +223,31 @@ func (s *Server) syncTarget(w http.ResponseWriter, r *request) error {
 }
 
 func (s *Server) listTargetErrors(w http.ResponseWriter, r *request) error {
-	errs, err := s.Manager.TargetErrors(r.Context(), r.actor, r.PathValue("id"))
+	q, err := pageQuery(r)
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"errors": errs})
+	page, err := s.Manager.TargetErrorPage(r.Context(), r.actor, r.PathValue("id"), q)
+	if err != nil {
+		return err
+	}
+	return writePage(w, r, "errors", page.Items, page.Next, nil)
 }
 
 func (s *Server) listTargetRuns(w http.ResponseWriter, r *request) error {
-	runs, err := s.Manager.TargetRuns(r.Context(), r.actor, r.PathValue("id"), 50)
+	q, err := pageQuery(r)
+	if err != nil {
+		return err
+	}
+	page, err := s.Manager.TargetRunPage(r.Context(), r.actor, r.PathValue("id"), q)
 	if err != nil {
 		return err
 	}
 	out := []ExportRunView{}
-	for _, run := range runs {
+	for _, run := range page.Items {
 		out = append(out, exportRunView(run, nil, false))
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"runs": out})
+	return writePage(w, r, "runs", out, page.Next, nil)
 }
 
 func (s *Server) getTargetRun(w http.ResponseWriter, r *request) error {

@@ -54,15 +54,19 @@ func (in webhookInput) input() manage.WebhookInput {
 }
 
 func (s *Server) listWebhooks(w http.ResponseWriter, r *request) error {
-	hooks, err := s.Manager.Webhooks(r.Context(), r.actor)
+	q, err := pageQuery(r)
+	if err != nil {
+		return err
+	}
+	page, err := s.Manager.WebhookPage(r.Context(), r.actor, q)
 	if err != nil {
 		return err
 	}
 	out := []WebhookView{}
-	for _, h := range hooks {
+	for _, h := range page.Items {
 		out = append(out, webhookView(h))
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"webhooks": out})
+	return writePage(w, r, "webhooks", out, page.Next, nil)
 }
 
 func (s *Server) createWebhook(w http.ResponseWriter, r *request) error {
@@ -148,11 +152,15 @@ func (s *Server) testWebhook(w http.ResponseWriter, r *request) error {
 type TokenView = manage.NewToken
 
 func (s *Server) listTokens(w http.ResponseWriter, r *request) error {
-	toks, err := s.Manager.Tokens(r.Context(), r.actor)
+	q, err := pageQuery(r)
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"tokens": toks})
+	page, err := s.Manager.TokenPage(r.Context(), r.actor, q)
+	if err != nil {
+		return err
+	}
+	return writePage(w, r, "tokens", page.Items, page.Next, nil)
 }
 
 func (s *Server) createToken(w http.ResponseWriter, r *request) error {

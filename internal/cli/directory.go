@@ -50,7 +50,7 @@ func (a *app) usersCommand() *cobra.Command {
 	})
 	list.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	list.Flags().StringSliceVar(&states, "state", nil, "states to list: active, disabled, pending_deletion (comma separated or repeated)")
-	list.Flags().StringVar(&search, "search", "", "only users whose username, email or name contains this")
+	list.Flags().StringVar(&search, "search", "", "only users with words beginning with these words (of the username, email or name: \"smi jo\" finds John Smith)")
 	list.Flags().StringVar(&src, "source", "", "only users from this source")
 
 	var showJSON bool

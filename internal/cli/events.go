@@ -49,6 +49,9 @@ event is then one JSON object per line.`,
 			header := !asJSON
 			for {
 				es, err := m.Events(ctx, actor, after, limit)
+				if err != nil && ctx.Err() != nil {
+					return nil // interrupted while reading: the end of following too
+				}
 				if err != nil {
 					return err
 				}

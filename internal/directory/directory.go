@@ -138,6 +138,37 @@ type Group struct {
 	TrashedAt time.Time    `json:"trashed_at,omitzero"`
 }
 
+// Normalize makes the user's empty lists lists, as every answer shows them
+// (the store keeps an empty list as none).
+func (u *User) Normalize() {
+	if u.Sources == nil {
+		u.Sources = []SourceLink{}
+	}
+	for _, l := range []*[]string{&u.Tags, &u.BusinessPhones, &u.Licenses, &u.ProxyAddresses} {
+		if *l == nil {
+			*l = []string{}
+		}
+	}
+}
+
+// Normalize makes the group's empty lists lists.
+func (g *Group) Normalize() {
+	if g.Sources == nil {
+		g.Sources = []SourceLink{}
+	}
+	if g.GroupTypes == nil {
+		g.GroupTypes = []string{}
+	}
+}
+
+// Membership is one direct membership, as the export lists it and as the
+// object of a membership's event.
+type Membership struct {
+	GroupID    string     `json:"group_id"`
+	MemberKind MemberKind `json:"member_kind"`
+	MemberID   string     `json:"member_id"`
+}
+
 // MemberKind says what a member of a group is.
 type MemberKind string
 

@@ -47,9 +47,14 @@ type Event struct {
 	Time      time.Time `json:"time"`
 	SourceID  string    `json:"source_id,omitempty"`
 	RunID     string    `json:"run_id,omitempty"`
-	// Data is the event's body: the object, and for updates the attributes
-	// before and after.
+	// Data is the event's body: what changed (for updates each attribute
+	// before and after) and, as data.object, the object's whole state
+	// after the change (see ChangeEventData).
 	Data json.RawMessage `json:"data"`
+	// ChangeSeq, when set, is the change of the run (RunID) that the event
+	// is: the store keeps the event as a reference to it, and rebuilds
+	// Data from the change and the source's name that Data holds.
+	ChangeSeq int64 `json:"-"`
 }
 
 // MarshalJSON writes the event in the one event schema, with its version.
@@ -65,21 +70,56 @@ func (e Event) MarshalJSON() ([]byte, error) {
 }
 
 // ChangeEventData is the body of the event a change becomes: the object,
-// the source it came from, and what changed. The engine writes it with
-// the event; the store rebuilds it from the change for the events it keeps
-// as a reference to their change (a membership's), so that the same change
-// is not stored twice.
+// the source it came from, what changed, and as object the object's whole
+// state after the change, in the shape the API and the export show it: a
+// User or a Group, or for a membership's event the Membership (added or,
+// for a removal, ended). The store rebuilds it from the change for the
+// events it keeps as a reference to their change, so that the same change
+// is not stored twice. A change recorded before objects were (an older
+// release) gives no object.
 func ChangeEventData(c Change, source string) json.RawMessage {
 	body := struct {
-		Kind       MemberKind   `json:"object_kind"`
-		ID         string       `json:"object_id"`
-		ExternalID string       `json:"external_id,omitempty"`
-		Name       string       `json:"name"`
-		Source     string       `json:"source"`
-		Attributes []AttrChange `json:"attributes,omitempty"`
-		Member     *Member      `json:"member,omitempty"`
-		Detail     string       `json:"detail,omitempty"`
-	}{c.ObjectKind, c.ObjectID, c.ExternalID, c.Name, source, c.Attributes, c.Member, c.Detail}
+		Kind       MemberKind      `json:"object_kind"`
+		ID         string          `json:"object_id"`
+		ExternalID string          `json:"external_id,omitempty"`
+		Name       string          `json:"name"`
+		Source     string          `json:"source"`
+		Attributes []AttrChange    `json:"attributes,omitempty"`
+		Member     *Member         `json:"member,omitempty"`
+		Detail     string          `json:"detail,omitempty"`
+		Object     json.RawMessage `json:"object,omitempty"`
+	}{c.ObjectKind, c.ObjectID, c.ExternalID, c.Name, source, c.Attributes, c.Member, c.Detail, nil}
+	if c.Member != nil {
+		body.Object, _ = json.Marshal(Membership{GroupID: c.ObjectID, MemberKind: c.Member.Kind, MemberID: c.Member.ID})
+	} else {
+		body.Object = ShownObject(c.ObjectKind, c.Object)
+	}
 	data, _ := json.Marshal(body)
 	return data
+}
+
+// ShownObject is a stored user's or group's JSON as answers show it, its
+// empty lists lists (see User.Normalize); nil stays nil.
+func ShownObject(kind MemberKind, stored json.RawMessage) json.RawMessage {
+	if len(stored) == 0 {
+		return nil
+	}
+	var v interface{ Normalize() }
+	switch kind {
+	case MemberUser:
+		v = &User{}
+	case MemberGroup:
+		v = &Group{}
+	default:
+		return stored
+	}
+	if err := json.Unmarshal(stored, v); err != nil {
+		return stored
+	}
+	v.Normalize()
+	out, err := json.Marshal(v)
+	if err != nil {
+		return stored
+	}
+	return out
 }

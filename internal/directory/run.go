@@ -1,6 +1,9 @@
 package directory
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // RunKind says how much of a source a run read.
 type RunKind string
@@ -131,4 +134,14 @@ type Change struct {
 	Member *Member `json:"member,omitempty"`
 	// Detail says more: the member added or removed, the other side of a conflict.
 	Detail string `json:"detail,omitempty"`
+	// Object is the user's or group's whole state right after the change
+	// (its User or Group JSON), for the changes that are events: their
+	// event carries it as data.object. A plan that was not applied (a
+	// dry run) has none, nor do membership changes, whose object (the
+	// Membership) their fields give.
+	Object json.RawMessage `json:"object,omitempty"`
 }
+
+// MemberDetail is the Detail of a membership's change: the member added
+// or removed.
+func MemberDetail(m Member) string { return string(m.Kind) + " " + m.Name + " (" + m.ID + ")" }

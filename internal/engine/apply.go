@@ -67,6 +67,7 @@ func (a *applier) fullPlan(state sourceState) []step {
 	return []step{
 		{"refused objects", a.recordRejections},
 		{"groups", a.applyStagedGroups},
+		{"prepared users", a.applyPrepared},
 		{"users", a.applyStagedUsers},
 		{"guard", a.guardEmptySource},
 		{"removed users", a.retireUsers},
@@ -271,8 +272,35 @@ func (a *applier) createUser(su directory.SourceUser, missed probes) error {
 // created counts and records a user the run created for a source object.
 func (a *applier) created(nu directory.User, externalID string) error {
 	a.run.Counts.Created++
-	return a.record(directory.Change{ObjectKind: directory.MemberUser, ObjectID: nu.ID, ExternalID: externalID,
-		Name: nu.Username, Action: directory.ActionCreated, Attributes: directory.DiffUsers(directory.UserAttributes{}, nu.UserAttributes)})
+	nu.Sources = []directory.SourceLink{a.link(externalID)}
+	c, err := a.withObject(createdChange(nu, externalID), nu)
+	if err != nil {
+		return err
+	}
+	return a.record(c)
+}
+
+// createdChange is the change that records a user created for a source
+// object (its state after, Object, aside).
+func createdChange(nu directory.User, externalID string) directory.Change {
+	return directory.Change{ObjectKind: directory.MemberUser, ObjectID: nu.ID, ExternalID: externalID,
+		Name: nu.Username, Action: directory.ActionCreated, Attributes: directory.DiffUsers(directory.UserAttributes{}, nu.UserAttributes)}
+}
+
+// applyPrepared creates the users the run prepared while it read the
+// source (prepare.go) that are still free, after the changes recorded so
+// far; the users step then meets only the others.
+func (a *applier) applyPrepared() error {
+	if a.changes.keep {
+		return nil // a plan kept in memory prepares nothing
+	}
+	if err := a.changes.flush(); err != nil {
+		return err
+	}
+	n, err := a.tx.ApplyPreparedUsers(a.ctx, a.src.ID,
+		store.MemberLog{RunID: a.run.ID, AccountID: a.src.AccountID, SourceName: a.src.Name, Time: a.now})
+	a.run.Counts.Created += n
+	return err
 }
 
 // probes says which of a user's unique attributes a lookup found held by nobody.
@@ -375,7 +403,10 @@ func (a *applier) updateUser(u directory.User, su directory.SourceUser) error {
 	if err := a.tx.UpdateUser(a.ctx, u); err != nil {
 		return err
 	}
-	base := directory.Change{ObjectKind: directory.MemberUser, ObjectID: u.ID, ExternalID: su.ExternalID, Name: su.Username}
+	base, err := a.withStoredObject(directory.Change{ObjectKind: directory.MemberUser, ObjectID: u.ID, ExternalID: su.ExternalID, Name: su.Username})
+	if err != nil {
+		return err
+	}
 	switch {
 	case restoring:
 		a.run.Counts.Restored++
@@ -481,8 +512,13 @@ func (a *applier) applyGroupIn(sg directory.SourceGroup) error {
 		return err
 	}
 	a.run.Counts.Created++
-	return a.record(directory.Change{ObjectKind: directory.MemberGroup, ObjectID: ng.ID, ExternalID: sg.ExternalID,
-		Name: sg.Name, Action: directory.ActionCreated, Attributes: directory.DiffGroups(directory.GroupAttributes{}, sg.GroupAttributes)})
+	ng.Sources = []directory.SourceLink{a.link(sg.ExternalID)}
+	c, err := a.withObject(directory.Change{ObjectKind: directory.MemberGroup, ObjectID: ng.ID, ExternalID: sg.ExternalID,
+		Name: sg.Name, Action: directory.ActionCreated, Attributes: directory.DiffGroups(directory.GroupAttributes{}, sg.GroupAttributes)}, ng)
+	if err != nil {
+		return err
+	}
+	return a.record(c)
 }
 
 func (a *applier) updateGroup(g directory.Group, sg directory.SourceGroup) error {
@@ -503,7 +539,7 @@ func (a *applier) updateGroup(g directory.Group, sg directory.SourceGroup) error
 	} else {
 		a.run.Counts.Updated++
 	}
-	return a.record(directory.Change{ObjectKind: directory.MemberGroup, ObjectID: g.ID, ExternalID: sg.ExternalID,
+	return a.recordStored(directory.Change{ObjectKind: directory.MemberGroup, ObjectID: g.ID, ExternalID: sg.ExternalID,
 		Name: sg.Name, Action: action, Attributes: diff})
 }
 
@@ -547,7 +583,7 @@ func (a *applier) trashUser(u directory.User, detail string) error {
 	if err := a.removal(&a.run.Counts.Deleted); err != nil {
 		return err
 	}
-	return a.record(directory.Change{ObjectKind: directory.MemberUser, ObjectID: u.ID, ExternalID: externalID(u.Sources, a.src.ID),
+	return a.recordStored(directory.Change{ObjectKind: directory.MemberUser, ObjectID: u.ID, ExternalID: externalID(u.Sources, a.src.ID),
 		Name: u.Username, Action: directory.ActionDeleted, Detail: detail})
 }
 
@@ -581,6 +617,6 @@ func (a *applier) trashGroup(g directory.Group, detail string) error {
 	if err := a.removal(&a.run.Counts.Deleted); err != nil {
 		return err
 	}
-	return a.record(directory.Change{ObjectKind: directory.MemberGroup, ObjectID: g.ID, ExternalID: externalID(g.Sources, a.src.ID),
+	return a.recordStored(directory.Change{ObjectKind: directory.MemberGroup, ObjectID: g.ID, ExternalID: externalID(g.Sources, a.src.ID),
 		Name: g.Name, Action: directory.ActionDeleted, Detail: detail})
 }

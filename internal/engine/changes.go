@@ -23,41 +23,43 @@ type changeLog struct {
 	keep    bool
 	kept    []directory.Change
 	pending []directory.Change
-	events  []directory.Event
 }
 
 // add records one change.
 func (l *changeLog) add(c directory.Change) error {
 	c.RunID = l.runID
 	if l.keep {
+		c.Object = nil // a plan: nothing was applied, no state after it
 		l.kept = append(l.kept, c)
 		return nil
 	}
 	l.pending = append(l.pending, c)
-	if e, ok := l.eventFor(c); ok {
-		l.events = append(l.events, e)
-	}
 	if len(l.pending) >= l.batch {
 		return l.flush()
 	}
 	return nil
 }
 
-// flush writes the pending changes and their events.
+// flush writes the pending changes and then their events, which refer to
+// the changes by the numbers AddChanges gave them.
 func (l *changeLog) flush() error {
-	if len(l.pending) > 0 {
-		if err := l.tx.AddChanges(l.ctx, l.runID, l.pending); err != nil {
-			return err
-		}
-		l.pending = l.pending[:0]
+	if len(l.pending) == 0 {
+		return nil
 	}
-	if len(l.events) > 0 {
-		if err := l.tx.AppendEvents(l.ctx, l.events); err != nil {
-			return err
-		}
-		l.events = l.events[:0]
+	if err := l.tx.AddChanges(l.ctx, l.runID, l.pending); err != nil {
+		return err
 	}
-	return nil
+	events := make([]directory.Event, 0, len(l.pending))
+	for _, c := range l.pending {
+		if e, ok := l.eventFor(c); ok {
+			events = append(events, e)
+		}
+	}
+	l.pending = l.pending[:0]
+	if len(events) == 0 {
+		return nil
+	}
+	return l.tx.AppendEvents(l.ctx, events)
 }
 
 // keepFromNow turns a log that was writing into one that keeps: the plan
@@ -73,6 +75,9 @@ func (l *changeLog) keepFromNow() error {
 	}
 	l.keep = true
 	l.kept = append(written, l.pending...)
-	l.pending, l.events = nil, nil
+	for i := range l.kept {
+		l.kept[i].Object = nil
+	}
+	l.pending = nil
 	return nil
 }

@@ -43,8 +43,14 @@ func (a *applier) eventFor(c directory.Change) (directory.Event, bool) {
 	if typ == "" {
 		return directory.Event{}, false
 	}
-	data := directory.ChangeEventData(c, a.src.Name)
-	return directory.Event{AccountID: a.src.AccountID, Type: typ, Time: a.now, SourceID: a.src.ID, RunID: a.run.ID, Data: data}, true
+	// The event refers to its change (written first), keeping only the
+	// source's name: the store rebuilds its body (ChangeEventData) from
+	// the change, which is not stored twice.
+	data, _ := json.Marshal(struct {
+		Source string `json:"source"`
+	}{a.src.Name})
+	return directory.Event{AccountID: a.src.AccountID, Type: typ, Time: a.now, SourceID: a.src.ID, RunID: a.run.ID, Data: data,
+		ChangeSeq: int64(c.Seq)}, true
 }
 
 // runEvent is the sync.completed or sync.failed event of a run.

@@ -91,6 +91,12 @@ func TestMembershipChangesRecordedSetWiseAsPlanned(t *testing.T) {
 				if e.RunID != run.ID || e.SourceID != f.src.ID || b.Source != f.src.Name || e.Time.IsZero() {
 					t.Fatalf("event %+v of run %s", e, run.ID)
 				}
+				var object directory.Membership
+				if err := json.Unmarshal(b.Object, &object); err != nil ||
+					object != (directory.Membership{GroupID: b.ObjectID, MemberKind: b.Member.Kind, MemberID: b.Member.ID}) {
+					t.Fatalf("event %s: object %s (%v)", e.Data, b.Object, err)
+				}
+				b.Object = nil
 				types[e.Type]++
 				b.Action = plan[len(bodies)].Action // the event says it by its type
 				bodies = append(bodies, b.Change)

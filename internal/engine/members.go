@@ -1,8 +1,6 @@
 package engine
 
 import (
-	"fmt"
-
 	"github.com/dirsync/dirsync/internal/directory"
 	"github.com/dirsync/dirsync/internal/store"
 )
@@ -68,9 +66,9 @@ func (a *applier) membersChanged(added bool, page []store.Membership) error {
 		a.run.Counts.MembersRemoved += len(page)
 	}
 	for _, m := range page {
+		member := directory.Member{Kind: m.MemberKind, ID: m.MemberID, Name: m.MemberName}
 		if err := a.record(directory.Change{ObjectKind: directory.MemberGroup, ObjectID: m.GroupID, Name: m.GroupName,
-			Action: action, Member: &directory.Member{Kind: m.MemberKind, ID: m.MemberID, Name: m.MemberName},
-			Detail: fmt.Sprintf("%s %s (%s)", m.MemberKind, m.MemberName, m.MemberID)}); err != nil {
+			Action: action, Member: &member, Detail: directory.MemberDetail(member)}); err != nil {
 			return err
 		}
 	}

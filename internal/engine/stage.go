@@ -10,7 +10,13 @@ import (
 	"github.com/dirsync/dirsync/internal/store"
 )
 
-// stagingSink batches what a connector reads into the store's staging area.
+// stagingSink batches what a connector reads into the store's staging
+// area. A full batch goes to one writer goroutine, so the connector goes
+// on reading while the batch is written (a write never stalls the next
+// request); at most one batch waits for the writer, so memory stays a few
+// batches whatever the source's size. The writer also hands each users
+// batch, once staged, to prepare (when set): the work of the apply done
+// while the source is still read.
 type stagingSink struct {
 	ctx      context.Context
 	st       store.Stager
@@ -18,6 +24,9 @@ type stagingSink struct {
 	batch    int
 	progress func(Progress)
 	rejects  *rejections
+	// prepare, when set, is called by the writer with each users batch it
+	// staged, in the order staged.
+	prepare func(ctx context.Context, users []directory.SourceUser) error
 
 	mu                     sync.Mutex
 	users, groups, members int
@@ -25,6 +34,20 @@ type stagingSink struct {
 	bu                     []directory.SourceUser
 	bg                     []directory.SourceGroup
 	bm                     []directory.SourceMembership
+
+	// The writer: started with the first batch, ended by flush or close.
+	queue   chan stageBatch
+	done    chan struct{}
+	werr    error // the writer's first error, read once done is closed or under mu
+	failed  chan struct{}
+	failOne sync.Once
+}
+
+// stageBatch is one batch for the writer.
+type stageBatch struct {
+	users  []directory.SourceUser
+	groups []directory.SourceGroup
+	ms     []directory.SourceMembership
 }
 
 var _ connector.Sink = (*stagingSink)(nil)
@@ -68,15 +91,15 @@ func oversizedMembership(m directory.SourceMembership) (string, bool) {
 	return "", false
 }
 
-// stage counts v, adds it to its batch, and writes the batches out when
-// this one is full.
+// stage counts v, adds it to its batch, and hands the batches to the
+// writer when this one is full.
 func stage[T any](s *stagingSink, count *int, batch *[]T, v T) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	*count++
 	*batch = append(*batch, v)
 	if len(*batch) >= s.batch {
-		return s.flushLocked()
+		return s.sendLocked()
 	}
 	return nil
 }
@@ -88,33 +111,94 @@ func (s *stagingSink) Skip(sk connector.Skipped) error {
 	return nil
 }
 
-func (s *stagingSink) flush() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.flushLocked()
-}
-
-func (s *stagingSink) flushLocked() error {
-	if len(s.bu) > 0 {
-		if err := s.st.StageUsers(s.ctx, s.runID, s.bu); err != nil {
-			return fmt.Errorf("stage users: %w", err)
-		}
-		s.bu = s.bu[:0]
+// sendLocked hands the batches to the writer, starting it if need be, and
+// waits while it is busy with an earlier one; it answers the writer's
+// error, if it failed.
+func (s *stagingSink) sendLocked() error {
+	if s.queue == nil {
+		s.queue, s.done, s.failed = make(chan stageBatch, 1), make(chan struct{}), make(chan struct{})
+		go s.write(s.queue)
 	}
-	if len(s.bg) > 0 {
-		if err := s.st.StageGroups(s.ctx, s.runID, s.bg); err != nil {
-			return fmt.Errorf("stage groups: %w", err)
-		}
-		s.bg = s.bg[:0]
-	}
-	if len(s.bm) > 0 {
-		if err := s.st.StageMemberships(s.ctx, s.runID, s.bm); err != nil {
-			return fmt.Errorf("stage memberships: %w", err)
-		}
-		s.bm = s.bm[:0]
-	}
+	b := stageBatch{users: s.bu, groups: s.bg, ms: s.bm}
+	s.bu, s.bg, s.bm = nil, nil, nil
 	if s.progress != nil {
 		s.progress(Progress{Phase: "read", Users: s.users, Groups: s.groups, Members: s.members})
 	}
+	select {
+	case s.queue <- b:
+		return nil
+	case <-s.failed:
+		return s.werr
+	case <-s.ctx.Done():
+		return context.Cause(s.ctx)
+	}
+}
+
+// write is the writer: it stages each batch in turn, and stops at the
+// first error (the next send answers it).
+func (s *stagingSink) write(queue <-chan stageBatch) {
+	defer close(s.done)
+	for b := range queue {
+		if err := s.writeBatch(b); err != nil {
+			s.werr = err
+			s.failOne.Do(func() { close(s.failed) })
+			for range queue { // drain until closed; senders see failed
+			}
+			return
+		}
+	}
+}
+
+func (s *stagingSink) writeBatch(b stageBatch) error {
+	if len(b.users) > 0 {
+		if err := s.st.StageUsers(s.ctx, s.runID, b.users); err != nil {
+			return fmt.Errorf("stage users: %w", err)
+		}
+		if s.prepare != nil {
+			if err := s.prepare(s.ctx, b.users); err != nil {
+				return fmt.Errorf("prepare users: %w", err)
+			}
+		}
+	}
+	if len(b.groups) > 0 {
+		if err := s.st.StageGroups(s.ctx, s.runID, b.groups); err != nil {
+			return fmt.Errorf("stage groups: %w", err)
+		}
+	}
+	if len(b.ms) > 0 {
+		if err := s.st.StageMemberships(s.ctx, s.runID, b.ms); err != nil {
+			return fmt.Errorf("stage memberships: %w", err)
+		}
+	}
 	return nil
+}
+
+// flush writes what is left and waits for the writer to finish: once it
+// returns nil, everything read is staged.
+func (s *stagingSink) flush() error {
+	s.mu.Lock()
+	var err error
+	if len(s.bu)+len(s.bg)+len(s.bm) > 0 {
+		err = s.sendLocked()
+	}
+	s.mu.Unlock()
+	if werr := s.close(); err == nil {
+		err = werr
+	}
+	return err
+}
+
+// close stops the writer once it has written what it was handed, and
+// answers its error. It is safe to call more than once.
+func (s *stagingSink) close() error {
+	s.mu.Lock()
+	q := s.queue
+	s.queue = nil
+	s.mu.Unlock()
+	if q == nil {
+		return nil
+	}
+	close(q)
+	<-s.done
+	return s.werr
 }

@@ -103,10 +103,13 @@ func (j *job) full(ctx context.Context, inc connector.Incremental) (directory.Ru
 	}
 	j.rejects = newRejections()
 	sink := &stagingSink{ctx: ctx, st: j.e.Store, runID: j.run.ID, batch: j.e.batch(), progress: j.opts.Progress,
-		rejects: j.rejects}
+		rejects: j.rejects, prepare: j.preparer()}
+	defer sink.close()
 	readErr := j.conn.Snapshot(ctx, sink)
 	if readErr == nil {
 		readErr = sink.flush()
+	} else {
+		sink.close() // what the writer still writes is dropped with the run
 	}
 	j.run.SourceUsers, j.run.SourceGroups = sink.users, sink.groups
 	countRead(&j.run, sink.skips.reasons)

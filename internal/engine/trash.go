@@ -79,7 +79,12 @@ func Restore(ctx context.Context, tx store.Tx, u *directory.User, g *directory.G
 		if err := tx.UpdateUser(ctx, *u); err != nil {
 			return err
 		}
-		ev = localEvent(u.AccountID, directory.EventUserRestored, directory.MemberUser, u.ID, u.Username, now, via)
+		after, err := tx.User(ctx, u.AccountID, u.ID)
+		if err != nil {
+			return err
+		}
+		after.Normalize()
+		ev = localEvent(u.AccountID, directory.EventUserRestored, directory.MemberUser, u.ID, u.Username, now, via, after)
 	} else {
 		if len(g.Sources) > 0 {
 			return &ManagedError{directory.MemberGroup, g.Name, g.Sources}
@@ -88,14 +93,21 @@ func Restore(ctx context.Context, tx store.Tx, u *directory.User, g *directory.G
 		if err := tx.UpdateGroup(ctx, *g); err != nil {
 			return err
 		}
-		ev = localEvent(g.AccountID, directory.EventGroupRestored, directory.MemberGroup, g.ID, g.Name, now, via)
+		after, err := tx.Group(ctx, g.AccountID, g.ID)
+		if err != nil {
+			return err
+		}
+		after.Normalize()
+		ev = localEvent(g.AccountID, directory.EventGroupRestored, directory.MemberGroup, g.ID, g.Name, now, via, after)
 	}
 	return tx.AppendEvents(ctx, []directory.Event{ev})
 }
 
 // localEvent is the event of a change an administrator made by hand (through
-// the API or the command line) rather than a run.
-func localEvent(accountID, typ string, kind directory.MemberKind, id, name string, now time.Time, via string) directory.Event {
-	data, _ := json.Marshal(map[string]any{"object_kind": kind, "object_id": id, "name": name, "source": "", "detail": "through the " + via})
+// the API or the command line) rather than a run, with the object's state
+// after it.
+func localEvent(accountID, typ string, kind directory.MemberKind, id, name string, now time.Time, via string, object any) directory.Event {
+	data, _ := json.Marshal(map[string]any{"object_kind": kind, "object_id": id, "name": name, "source": "", "detail": "through the " + via,
+		"object": object})
 	return directory.Event{AccountID: accountID, Type: typ, Time: now, Data: data}
 }

@@ -948,8 +948,10 @@ func (m *Manager) ConfirmEnrollment(ctx context.Context, actor Actor, userKey, t
 			return err
 		}
 		id = e.ID
+		object := u
+		object.Normalize()
 		data, _ := json.Marshal(map[string]any{"user": map[string]any{"id": u.ID, "username": u.Username, "email": u.Email},
-			"enrollment_id": e.ID, "via": via, "source_id": e.SourceID, "by": actor.Name})
+			"enrollment_id": e.ID, "via": via, "source_id": e.SourceID, "by": actor.Name, "object": object})
 		return tx.AppendEvents(ctx, []directory.Event{{AccountID: u.AccountID, Type: directory.EventUserEnrolled, Time: m.now(),
 			SourceID: e.SourceID, Data: data}})
 	})

@@ -27,11 +27,7 @@ type ExportItem struct {
 }
 
 // ExportMembership is one direct membership.
-type ExportMembership struct {
-	GroupID    string               `json:"group_id"`
-	MemberKind directory.MemberKind `json:"member_kind"`
-	MemberID   string               `json:"member_id"`
-}
+type ExportMembership = directory.Membership
 
 // ExportSummary ends an export.
 type ExportSummary struct {

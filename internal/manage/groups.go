@@ -45,14 +45,7 @@ func (m *Manager) Groups(ctx context.Context, actor Actor, q GroupQuery) (Page[d
 	return pageOf(listGroups, page.Items, page.Next), nil
 }
 
-func normalizeGroup(g *directory.Group) {
-	if g.Sources == nil {
-		g.Sources = []directory.SourceLink{}
-	}
-	if g.GroupTypes == nil {
-		g.GroupTypes = []string{}
-	}
-}
+func normalizeGroup(g *directory.Group) { g.Normalize() }
 
 // Group finds a group by id or name.
 func (m *Manager) Group(ctx context.Context, actor Actor, key string) (directory.Group, error) {
@@ -95,19 +88,17 @@ func (m *Manager) Members(ctx context.Context, actor Actor, key string, q Member
 	if q.Limit < 0 || q.Limit > MaxLimit {
 		return g, Page[directory.Member]{}, invalid("limit", "limit must be a whole number from 1 to %d", MaxLimit)
 	}
-	ms, err := m.d.Store.Members(ctx, actor.AccountID, g.ID, q.Effective)
-	if err != nil {
+	sq := store.MemberQuery{Transitive: q.Effective, Limit: q.Limit}
+	if sq.After, err = decodeCursor(listMembers, q.After); err != nil {
 		return g, Page[directory.Member]{}, err
 	}
-	// The store hands every member over (a transitive walk cannot resume
-	// in the middle); the page is cut here.
-	page, err := pageSlice(listMembers, ms, memberKey, q.After, q.Limit)
-	return g, page, err
-}
-
-// memberKey orders members: by kind, then name, then id.
-func memberKey(m directory.Member) string {
-	return string(m.Kind) + "\x00" + strings.ToLower(m.Name) + "\x00" + m.ID
+	// The database walks the nesting and cuts the page (a keyset):
+	// a page of a group of 100,000 members reads a page.
+	page, err := m.d.Store.MemberPage(ctx, actor.AccountID, g.ID, sq)
+	if err != nil {
+		return g, Page[directory.Member]{}, cursorError(err)
+	}
+	return g, pageOf(listMembers, page.Items, page.Next), nil
 }
 
 // GroupsOfQuery pages the groups a user is in, ordered by name then id.
@@ -128,13 +119,16 @@ func (m *Manager) GroupsOf(ctx context.Context, actor Actor, key string, q Group
 	if q.Limit < 0 || q.Limit > MaxLimit {
 		return u, Page[directory.Group]{}, invalid("limit", "limit must be a whole number from 1 to %d", MaxLimit)
 	}
-	gs, err := m.d.Store.GroupsOf(ctx, actor.AccountID, u.ID, q.Transitive)
-	if err != nil {
+	sq := store.MemberQuery{Transitive: q.Transitive, Limit: q.Limit}
+	if sq.After, err = decodeCursor(listGroupsOf, q.After); err != nil {
 		return u, Page[directory.Group]{}, err
 	}
-	for i := range gs {
-		normalizeGroup(&gs[i])
+	page, err := m.d.Store.GroupsOfPage(ctx, actor.AccountID, u.ID, sq)
+	if err != nil {
+		return u, Page[directory.Group]{}, cursorError(err)
 	}
-	page, err := pageSlice(listGroupsOf, gs, func(g directory.Group) string { return strings.ToLower(g.Name) + "\x00" + g.ID }, q.After, q.Limit)
-	return u, page, err
+	for i := range page.Items {
+		normalizeGroup(&page.Items[i])
+	}
+	return u, pageOf(listGroupsOf, page.Items, page.Next), nil
 }

@@ -22,7 +22,8 @@ type UserQuery struct {
 	States []directory.State
 	// Source lists only users linked to this source (name or id).
 	Source string
-	// Search matches a substring of username, email or display name.
+	// Search finds the users each of whose words begins a word of the
+	// username, email or display name (directory.SearchWords).
 	Search string
 	// Group lists only the effective members of a group (id or name).
 	Group string
@@ -134,21 +135,7 @@ func (m *Manager) checkListing(ctx context.Context, actor Actor, states []direct
 }
 
 // normalizeUser makes empty lists lists, never null.
-func normalizeUser(u *directory.User) {
-	if u.Sources == nil {
-		u.Sources = []directory.SourceLink{}
-	}
-	if u.Tags == nil {
-		u.Tags = []string{}
-	}
-	// The store keeps an empty list as none; shown, it is an empty list
-	// (omitzero leaves nil lists out of what the store and staging write).
-	for _, l := range []*[]string{&u.BusinessPhones, &u.Licenses, &u.ProxyAddresses} {
-		if *l == nil {
-			*l = []string{}
-		}
-	}
-}
+func normalizeUser(u *directory.User) { u.Normalize() }
 
 // User finds a user by id, username or email.
 func (m *Manager) User(ctx context.Context, actor Actor, key string) (directory.User, error) {

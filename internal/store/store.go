@@ -102,6 +102,12 @@ type Reader interface {
 	// transitive every group it is in through nesting too, each once;
 	// groups in the trash are left out. Ordered by name then id.
 	GroupsOf(ctx context.Context, accountID, userID string, transitive bool) ([]directory.Group, error)
+	// MemberPage lists a group's members as Members does, a page at a
+	// time (keyset on kind, name key and id).
+	MemberPage(ctx context.Context, accountID, groupID string, q MemberQuery) (Page[directory.Member], error)
+	// GroupsOfPage lists a user's groups as GroupsOf does, a page at a
+	// time (keyset on name key and id).
+	GroupsOfPage(ctx context.Context, accountID, userID string, q MemberQuery) (Page[directory.Group], error)
 
 	Run(ctx context.Context, accountID, id string) (directory.Run, error)
 	// Runs lists runs newest first; sourceID "" lists all of the account's.
@@ -168,13 +174,23 @@ type Page[T any] struct {
 	Next  string
 }
 
+// MemberQuery pages a group's members or a user's groups.
+type MemberQuery struct {
+	// Transitive follows nesting: effective members, or every group the
+	// user is in through nested groups too.
+	Transitive bool
+	After      string // the Next of the previous page
+	Limit      int    // 0 means all
+}
+
 // UserQuery filters and pages a user listing, ordered by username.
 type UserQuery struct {
 	// States to list; empty means active and disabled (not the trash).
 	States []directory.State
 	// SourceID lists only users linked to that source.
 	SourceID string
-	// Search matches a substring of username, email or display name.
+	// Search finds the users each of whose words begins a word of the
+	// username, email or display name (directory.SearchWords, QueryWords).
 	Search string
 	// GroupID lists only the group's effective members (direct or
 	// through nested groups).
@@ -303,6 +319,15 @@ type Tx interface {
 	// them through memory. A first sync's memberships are counted in
 	// hundreds of thousands.
 	SyncMembershipsLogged(ctx context.Context, sourceID, runID string, reach Reach, log MemberLog) (removed, added int, err error)
+	// ApplyPreparedUsers creates the users prepared for the run
+	// (UserPreparer) that are still free: a user prepared whose external id
+	// was linked meanwhile, or whose username or email a user of the
+	// account now holds or another prepared user shares, is not created and
+	// is left to StagedUsers. It links them, records their changes (after
+	// the run's others) and their events, and says how many it created.
+	// From then on StagedUsers leaves out the users it created. A store that
+	// does not prepare creates none.
+	ApplyPreparedUsers(ctx context.Context, sourceID string, log MemberLog) (int, error)
 	// AddMembership records one direct membership owned by the source, by
 	// directory ids; it reports false when the membership was already there.
 	AddMembership(ctx context.Context, sourceID string, m Membership) (bool, error)
@@ -411,6 +436,41 @@ type Reach struct {
 	// its own key the memberships the source reports, under Ended those it
 	// reports ended (an incremental run).
 	Ended string
+}
+
+// UserPreparer is a store that takes a full run's new users while the
+// source is still read, so that its apply creates them in a few set-based
+// statements instead of page by page after the last read (SQLite's: see
+// CanPrepare). Nothing prepared is in the directory until the apply's
+// transaction takes it (Tx.ApplyPreparedUsers), checked again there.
+type UserPreparer interface {
+	// CanPrepare says whether this store prepares users.
+	CanPrepare() bool
+	// PrepareUsers records, for the run, which of the users are to be
+	// created as they are: those whose external id links to nothing of the
+	// source and whose username and email no user of the account holds,
+	// when they are read. staged are the external ids of the whole batch
+	// staged: what was prepared for them before (an earlier version of
+	// the same object) is forgotten first.
+	PrepareUsers(ctx context.Context, p PrepareBatch) error
+}
+
+// PrepareBatch is one batch of users for UserPreparer.PrepareUsers.
+type PrepareBatch struct {
+	RunID, AccountID, SourceID string
+	Staged                     []string
+	Users                      []PreparedUser
+}
+
+// PreparedUser is a user a run will create (with its link to the source
+// object in Sources), its source object's id, and the change that records
+// its creation. The store sets the user's id and times, and the change's
+// ObjectID and Object (the user's state) with them: the times are those
+// of the preparation, a little before the run commits.
+type PreparedUser struct {
+	User       directory.User
+	ExternalID string
+	Change     directory.Change
 }
 
 // MemberLog says how SyncMembershipsLogged records the changes: the run

@@ -87,6 +87,9 @@ type TargetReader interface {
 	ExportRun(ctx context.Context, accountID, id string) (ExportRun, error)
 	// ExportRuns lists a target's runs, newest first.
 	ExportRuns(ctx context.Context, targetID string, limit int) ([]ExportRun, error)
+	// ExportRunPage lists a target's runs as ExportRuns does, a page at
+	// a time: after is the Next of the previous page.
+	ExportRunPage(ctx context.Context, targetID, after string, limit int) (Page[ExportRun], error)
 }
 
 // TargetTx writes what the provisioning keeps.

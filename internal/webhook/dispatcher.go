@@ -48,7 +48,9 @@ const (
 
 // Payload is the JSON body of a delivery: the event, in the one event
 // schema the API's events feed answers with too (directory.Event's JSON:
-// version, id, seq, type, time, account, source, run, data). The Standard
+// version, id, seq, type, time, account, source, run, data; a user's,
+// group's or membership's event holds in data.object the object's whole
+// state after the change, see directory.ChangeEventData). The Standard
 // Webhooks headers carry the delivery's id, timestamp and signature.
 type Payload = directory.Event
 

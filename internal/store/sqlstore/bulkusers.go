@@ -90,7 +90,7 @@ func (t *tx) FreeUsers(ctx context.Context, accountID, sourceID string, users []
 	return free, nil
 }
 
-// bulkUsers is how many users one INSERT writes (27 values each).
+// bulkUsers is how many users one INSERT writes (28 values each).
 const bulkUsers = 100
 
 // CreateLinkedUsers creates the users, setting their ID and times (an
@@ -107,7 +107,7 @@ func (t *tx) CreateLinkedUsers(ctx context.Context, sourceID string, users []*di
 	now := t.c.s.now()
 	for start := 0; start < len(users); start += bulkUsers {
 		batch := users[start:min(start+bulkUsers, len(users))]
-		args, links := make([]any, 0, 27*len(batch)), make([]any, 0, 3*len(batch))
+		args, links := make([]any, 0, 28*len(batch)), make([]any, 0, 3*len(batch))
 		for i, u := range batch {
 			if u.Username == "" {
 				return fmt.Errorf("sqlstore: create linked users: user %d has no username", start+i)
@@ -126,7 +126,7 @@ func (t *tx) CreateLinkedUsers(ctx context.Context, sourceID string, users []*di
 			args = append(append(args, a...), u.ID, u.AccountID, now, now)
 			links = append(links, sourceID, externalIDs[start+i], u.ID)
 		}
-		row := `(` + strings.TrimSuffix(strings.Repeat("?, ", 27), ", ") + `)`
+		row := `(` + strings.TrimSuffix(strings.Repeat("?, ", 28), ", ") + `)`
 		if err := t.c.insertRows(ctx, `INSERT INTO users (`+userWriteCols+`, id, account_id, created_at, updated_at) VALUES `,
 			row, len(batch), bulkUsers, "", args); err != nil {
 			return wrap(err, t.c.f, "create users")
@@ -134,6 +134,9 @@ func (t *tx) CreateLinkedUsers(ctx context.Context, sourceID string, users []*di
 		if err := t.c.insertRows(ctx, `INSERT INTO user_links (source_id, external_id, user_id) VALUES `,
 			"(?, ?, ?)", len(batch), bulkUsers, "", links); err != nil {
 			return wrap(err, t.c.f, "link users")
+		}
+		if err := t.addUserWords(ctx, batch...); err != nil {
+			return wrap(err, t.c.f, "create users")
 		}
 	}
 	return nil

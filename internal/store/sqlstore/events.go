@@ -47,18 +47,22 @@ func (t *tx) AppendEvents(ctx context.Context, es []directory.Event) error {
 	for start := 0; start < len(es); start += eventBatch {
 		batch := es[start:min(start+eventBatch, len(es))]
 		var q strings.Builder
-		q.WriteString(`INSERT INTO events (id, account_id, type, time, source_id, run_id, data) VALUES `)
-		args := make([]any, 0, 7*len(batch))
+		q.WriteString(`INSERT INTO events (id, account_id, type, time, source_id, run_id, data, change_seq) VALUES `)
+		args := make([]any, 0, 8*len(batch))
 		for i, e := range batch {
 			if i > 0 {
 				q.WriteString(", ")
 			}
-			q.WriteString("(?, ?, ?, ?, ?, ?, ?)")
+			q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?)")
 			data := string(e.Data)
 			if data == "" {
 				data = "{}"
 			}
-			args = append(args, e.ID, e.AccountID, e.Type, timeArg(e.Time), e.SourceID, e.RunID, data)
+			var change any
+			if e.ChangeSeq > 0 {
+				change = e.ChangeSeq
+			}
+			args = append(args, e.ID, e.AccountID, e.Type, timeArg(e.Time), e.SourceID, e.RunID, data, change)
 		}
 		q.WriteString(" RETURNING id, seq")
 		rows, err := t.c.query(ctx, q.String(), args...)
@@ -87,7 +91,7 @@ func (t *tx) AppendEvents(ctx context.Context, es []directory.Event) error {
 	return nil
 }
 
-// eventBatch is how many events one INSERT carries (7 values each).
+// eventBatch is how many events one INSERT carries (8 values each).
 const eventBatch = 200
 
 // PruneEvents deletes events older than before.
@@ -143,11 +147,11 @@ func (r reader) Events(ctx context.Context, accountID string, after int64, limit
 // changeEventData rebuilds the body of an event kept as a reference: the
 // change it refers to, and the source name the event stored.
 func changeEventData(change, stored string) (json.RawMessage, error) {
-	var c directory.Change
 	var ref struct {
 		Source string `json:"source"`
 	}
-	if err := json.Unmarshal([]byte(change), &c); err != nil {
+	c, err := decodeChange(change)
+	if err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(stored), &ref); err != nil {

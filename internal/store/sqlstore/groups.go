@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/dirsync/dirsync/internal/directory"
 	"github.com/dirsync/dirsync/internal/store"
@@ -196,12 +197,20 @@ func (t *tx) UpdateGroup(ctx context.Context, g directory.Group) error {
 // members; groups in the trash still are, and are followed. Groups come
 // before users ("group" < "user"), then by name, case-insensitively.
 func (r reader) Members(ctx context.Context, accountID, groupID string, transitive bool) ([]directory.Member, error) {
+	p, err := r.MemberPage(ctx, accountID, groupID, store.MemberQuery{Transitive: transitive})
+	return p.Items, err
+}
+
+// MemberPage is a page of Members: the walk is the database's, and so is
+// the page's cut (a keyset on kind, name key and id), so no more than a
+// page leaves it.
+func (r reader) MemberPage(ctx context.Context, accountID, groupID string, q store.MemberQuery) (store.Page[directory.Member], error) {
 	var one int
 	if err := r.c.row(ctx, `SELECT 1 FROM groups WHERE account_id = ? AND id = ?`, accountID, groupID).Scan(&one); err != nil {
-		return nil, wrap(err, r.c.f, "members of group %q", groupID)
+		return store.Page[directory.Member]{}, wrap(err, r.c.f, "members of group %q", groupID)
 	}
 	reach := `reach(kind, id) AS (SELECT member_kind, member_id FROM memberships WHERE group_id = ?)`
-	if transitive {
+	if q.Transitive {
 		reach = `RECURSIVE reach(kind, id) AS (
 			SELECT member_kind, member_id FROM memberships WHERE group_id = ?
 			UNION
@@ -210,46 +219,95 @@ func (r reader) Members(ctx context.Context, accountID, groupID string, transiti
 	}
 	// The UNION above also makes each (kind, id) appear once when several
 	// sources own the same membership.
-	q := `WITH ` + reach + `
-		SELECT DISTINCT 'user' AS kind, u.id AS id, u.username AS name, u.username_key AS k
-		FROM reach r JOIN users u ON u.id = r.id
-		WHERE r.kind = 'user' AND u.account_id = ? AND u.state <> ?
-		UNION ALL
-		SELECT DISTINCT 'group', g.id, g.name, g.name_key
-		FROM reach r JOIN groups g ON g.id = r.id
-		WHERE r.kind = 'group' AND g.account_id = ?
-		ORDER BY kind, k, id`
-	rows, err := r.c.query(ctx, q, groupID, accountID, string(directory.StateTrash), accountID)
+	stmt := `WITH ` + reach + `
+		SELECT kind, id, name, k FROM (
+			SELECT DISTINCT 'user' AS kind, u.id AS id, u.username AS name, u.username_key AS k
+			FROM reach r JOIN users u ON u.id = r.id
+			WHERE r.kind = 'user' AND u.account_id = ? AND u.state <> ?
+			UNION ALL
+			SELECT DISTINCT 'group', g.id, g.name, g.name_key
+			FROM reach r JOIN groups g ON g.id = r.id
+			WHERE r.kind = 'group' AND g.account_id = ?) x`
+	args := []any{groupID, accountID, string(directory.StateTrash), accountID}
+	if q.After != "" {
+		sortKey, id, err := decodeCursor(q.After)
+		kind, k, ok := strings.Cut(sortKey, "\x00")
+		if err != nil || !ok {
+			return store.Page[directory.Member]{}, store.ErrInvalidCursor
+		}
+		stmt += ` WHERE kind > ? OR (kind = ? AND (k > ? OR (k = ? AND id > ?)))`
+		args = append(args, kind, kind, k, k, id)
+	}
+	stmt += ` ORDER BY kind, k, id LIMIT ?`
+	args = append(args, pageLimit(q.Limit))
+	rows, err := r.c.query(ctx, stmt, args...)
 	if err != nil {
-		return nil, wrap(err, r.c.f, "members of group %q", groupID)
+		return store.Page[directory.Member]{}, wrap(err, r.c.f, "members of group %q", groupID)
 	}
 	defer rows.Close()
 	var out []directory.Member
+	var keys []string
 	for rows.Next() {
 		var m directory.Member
 		var k string
 		if err := rows.Scan(&m.Kind, &m.ID, &m.Name, &k); err != nil {
-			return nil, wrap(err, r.c.f, "members of group %q", groupID)
+			return store.Page[directory.Member]{}, wrap(err, r.c.f, "members of group %q", groupID)
 		}
 		out = append(out, m)
+		keys = append(keys, k)
 	}
-	return out, wrap(rows.Err(), r.c.f, "members of group %q", groupID)
+	if err := rows.Err(); err != nil {
+		return store.Page[directory.Member]{}, wrap(err, r.c.f, "members of group %q", groupID)
+	}
+	page := store.Page[directory.Member]{Items: out}
+	if q.Limit > 0 && len(out) > q.Limit {
+		last := out[q.Limit-1]
+		page.Items = out[:q.Limit]
+		page.Next = encodeCursor(string(last.Kind)+"\x00"+keys[q.Limit-1], last.ID)
+	}
+	return page, nil
 }
 
 // GroupsOf lists the groups a user is in, directly or through nesting.
 func (r reader) GroupsOf(ctx context.Context, accountID, userID string, transitive bool) ([]directory.Group, error) {
+	p, err := r.GroupsOfPage(ctx, accountID, userID, store.MemberQuery{Transitive: transitive})
+	return p.Items, err
+}
+
+// GroupsOfPage is a page of GroupsOf, cut by the database (a keyset on
+// the group's name key and id).
+func (r reader) GroupsOfPage(ctx context.Context, accountID, userID string, q store.MemberQuery) (store.Page[directory.Group], error) {
 	up := `up(id) AS (SELECT group_id FROM memberships WHERE member_kind = 'user' AND member_id = ?)`
-	if transitive {
+	if q.Transitive {
 		up = `RECURSIVE up(id) AS (
 			SELECT group_id FROM memberships WHERE member_kind = 'user' AND member_id = ?
 			UNION
 			SELECT m.group_id FROM up JOIN memberships m ON m.member_kind = 'group' AND m.member_id = up.id)`
 	}
 	inner := `SELECT * FROM groups WHERE account_id = ? AND state <> ? AND id IN (WITH ` + up + ` SELECT id FROM up)`
-	rows, err := r.c.query(ctx, groupSelect(inner, `g.name_key, g.id`), accountID, string(directory.StateTrash), userID)
-	if err != nil {
-		return nil, wrap(err, r.c.f, "groups of user %q", userID)
+	args := []any{accountID, string(directory.StateTrash), userID}
+	if q.After != "" {
+		k, id, err := decodeCursor(q.After)
+		if err != nil {
+			return store.Page[directory.Group]{}, err
+		}
+		inner += ` AND (name_key > ? OR (name_key = ? AND id > ?))`
+		args = append(args, k, k, id)
 	}
-	groups, _, err := readGroups(rows)
-	return groups, wrap(err, r.c.f, "groups of user %q", userID)
+	inner += ` ORDER BY name_key, id LIMIT ?`
+	args = append(args, pageLimit(q.Limit))
+	rows, err := r.c.query(ctx, groupSelect(inner, `g.name_key, g.id`), args...)
+	if err != nil {
+		return store.Page[directory.Group]{}, wrap(err, r.c.f, "groups of user %q", userID)
+	}
+	groups, keys, err := readGroups(rows)
+	if err != nil {
+		return store.Page[directory.Group]{}, wrap(err, r.c.f, "groups of user %q", userID)
+	}
+	page := store.Page[directory.Group]{Items: groups}
+	if q.Limit > 0 && len(groups) > q.Limit {
+		page.Items = groups[:q.Limit]
+		page.Next = encodeCursor(keys[q.Limit-1], groups[q.Limit-1].ID)
+	}
+	return page, nil
 }

@@ -49,8 +49,10 @@ func nilIfEmpty(rs directory.Reasons) directory.Reasons {
 	return rs
 }
 
+// readSkips reads the skips column into r (whose Counts are read).
 func readSkips(column string, r *directory.Run) error {
 	if column == "" {
+		olderSkips(r)
 		return nil
 	}
 	var fields map[string]json.RawMessage
@@ -58,7 +60,11 @@ func readSkips(column string, r *directory.Run) error {
 		return err
 	}
 	if v, ok := fields["skip_reasons"]; !ok || len(v) == 0 || v[0] != '[' {
-		return json.Unmarshal([]byte(column), &r.Skips) // before codes
+		if err := json.Unmarshal([]byte(column), &r.Skips); err != nil { // before codes
+			return err
+		}
+		olderSkips(r)
+		return nil
 	}
 	var rs runSkips
 	if err := json.Unmarshal([]byte(column), &rs); err != nil {
@@ -67,6 +73,32 @@ func readSkips(column string, r *directory.Run) error {
 	r.SkipReasons, r.Warnings, r.Skips = nilIfEmpty(rs.SkipReasons), nilIfEmpty(rs.Warnings), rs.SkipReasons.ByMessage()
 	return nil
 }
+
+// olderSkips makes a run recorded before skip codes (its skips a count by
+// message, or none) agree with itself as every run since does:
+// counts.skipped is the sum of skip_reasons, and of skips. Its skips
+// become reasons of code other (the codes were not recorded); those
+// releases counted in counts.skipped only users out of scope and objects
+// refused, and in skips every skip, so the larger of the two is what was
+// skipped, and what skips do not explain is one more reason. A run since
+// has no skips only when it skipped nothing, and is left as it is.
+func olderSkips(r *directory.Run) {
+	if len(r.Skips) == 0 && r.Counts.Skipped == 0 {
+		return
+	}
+	var reasons directory.Reasons
+	for msg, n := range r.Skips {
+		reasons.Add(directory.SkipOther, msg, n)
+	}
+	if rest := r.Counts.Skipped - reasons.Total(); rest > 0 {
+		reasons.Add(directory.SkipOther, olderSkipsUnexplained, rest)
+	}
+	r.SkipReasons, r.Skips, r.Counts.Skipped = reasons, reasons.ByMessage(), reasons.Total()
+}
+
+// olderSkipsUnexplained is the message of the skips an older run counted
+// without a reason.
+const olderSkipsUnexplained = "skipped (recorded before skips had reasons)"
 
 // runArgs are the values of runWriteCols.
 func runArgs(r *directory.Run) ([]any, error) {
@@ -200,14 +232,14 @@ func (r reader) Changes(ctx context.Context, runID string, after, limit int) ([]
 	var out []directory.Change
 	for rows.Next() {
 		var (
-			c    directory.Change
 			seq  int
 			data string
 		)
 		if err := rows.Scan(&seq, &data); err != nil {
 			return nil, wrap(err, r.c.f, "changes of run %q", runID)
 		}
-		if err := json.Unmarshal([]byte(data), &c); err != nil {
+		c, err := decodeChange(data)
+		if err != nil {
 			return nil, fmt.Errorf("sqlstore: changes of run %q: %w", runID, err)
 		}
 		c.RunID, c.Seq = runID, seq
@@ -327,11 +359,11 @@ func (t *tx) AddChanges(ctx context.Context, runID string, cs []directory.Change
 		for i := range batch {
 			last++
 			batch[i].RunID, batch[i].Seq = runID, last
-			data, err := json.Marshal(batch[i])
+			data, err := encodeChange(batch[i])
 			if err != nil {
 				return fmt.Errorf("sqlstore: add changes to run %q: %w", runID, err)
 			}
-			args = append(args, runID, last, string(data), changeUserID(batch[i]))
+			args = append(args, runID, last, data, changeUserID(batch[i]))
 		}
 		if err := t.c.insertRows(ctx, `INSERT INTO changes (run_id, seq, data, user_id) VALUES `, "(?, ?, ?, ?)", len(batch), changeBatch, "", args); err != nil {
 			return wrap(err, t.c.f, "add changes to run %q", runID)

@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/dirsync/dirsync/internal/clock"
 	"github.com/dirsync/dirsync/internal/directory"
@@ -122,6 +125,38 @@ func TestPostgresRetry(t *testing.T) {
 	got, err := s.User(ctx, acc.ID, u.ID)
 	if err != nil || got.Notes != "ba" {
 		t.Errorf("notes %q, %v; want both writes, in order: ba", got.Notes, err)
+	}
+}
+
+// TestPostgresRetryIsBoundedByTime keeps a transaction failing to
+// serialize: Update reruns it with waits that grow, for as long as the
+// retry budget in waits (not a count of attempts, which a busy fleet spent
+// in seconds), then gives up with an error that still carries SQLSTATE
+// 40001 and says how long it tried.
+func TestPostgresRetryIsBoundedByTime(t *testing.T) {
+	var waited time.Duration
+	s := newPostgres(t, WithSleeper(func(ctx context.Context, d time.Duration) error {
+		waited += d
+		return ctx.Err()
+	}))
+	attempts := 0
+	conflict := &pgconn.PgError{Code: pgSerializationFailure, Message: "could not serialize access due to read/write dependencies among transactions"}
+	err := s.Update(t.Context(), func(store.Tx) error {
+		attempts++
+		return conflict
+	})
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != pgSerializationFailure {
+		t.Fatalf("got %v, want the serialization failure", err)
+	}
+	if waited < retryBudget || waited > retryBudget+2*time.Second {
+		t.Errorf("waited %s in all, want the budget %s and at most one more wait", waited, retryBudget)
+	}
+	if attempts <= 30 {
+		t.Errorf("%d attempts; waits of at most 1 s need more than 30 to spend a 30 s budget", attempts)
+	}
+	if want := fmt.Sprintf("after %d attempts", attempts); !strings.Contains(err.Error(), want) {
+		t.Errorf("error %q does not say %q", err, want)
 	}
 }
 

@@ -41,6 +41,8 @@ var stageSchema = []string{
 	`CREATE TABLE IF NOT EXISTS stage.staged_memberships (
 		run_id TEXT NOT NULL, group_ext TEXT NOT NULL, member_kind TEXT NOT NULL, member_ext TEXT NOT NULL,
 		PRIMARY KEY (run_id, group_ext, member_kind, member_ext))`,
+	prepSchema,
+	prepWordsSchema,
 }
 
 // stageConnector opens the store's SQLite connections, each with the

@@ -267,14 +267,15 @@ func (t *tx) logDiff(ctx context.Context, sourceID string, log store.MemberLog) 
 	defer c.execOnce(ctx, `DROP TABLE sync_log`)
 	obj, str := c.f.jsonObject, func(s string) string { return `'` + s + `'` }
 	member := obj(str("kind"), "x.member_kind", str("id"), "x.member_id", str("name"), "x.member_name")
-	detail := `x.member_kind || ' ' || x.member_name || ' (' || x.member_id || ')'`
 	action := `CASE x.added WHEN 1 THEN ` + str(string(directory.ActionMemberAdded)) + ` ELSE ` + str(string(directory.ActionMemberRemoved)) + ` END`
-	change := obj(str("run_id"), "CAST(? AS TEXT)", str("seq"), "x.seq", str("object_kind"), str(string(directory.MemberGroup)),
-		str("object_id"), "x.group_id", str("name"), "x.group_name", str("action"), action, str("member"), member, str("detail"), detail)
+	// As encodeChange stores a change: the run and the number are columns,
+	// the detail is rebuilt from the member.
+	change := obj(str("object_kind"), str(string(directory.MemberGroup)),
+		str("object_id"), "x.group_id", str("name"), "x.group_name", str("action"), action, str("member"), member)
 	// user_id: a user's history (UserChanges) finds its memberships too.
 	_, err := c.execOnce(ctx, `INSERT INTO changes (run_id, seq, data, user_id)
 		SELECT ?, x.seq, `+c.f.jsonText(change)+`, CASE WHEN x.member_kind = 'user' THEN x.member_id END
-		FROM (`+diffRows+`) x ORDER BY x.n`, runID, runID, last)
+		FROM (`+diffRows+`) x ORDER BY x.n`, runID, last)
 	if err != nil {
 		return err
 	}
@@ -288,9 +289,10 @@ func (t *tx) logDiff(ctx context.Context, sourceID string, log store.MemberLog) 
 		WHEN x.added = 1 THEN ` + str(directory.EventGroupGroupAdded) + `
 		WHEN x.member_kind = 'user' THEN ` + str(directory.EventGroupUserRemoved) + `
 		ELSE ` + str(directory.EventGroupGroupRemoved) + ` END`
+	// The events need no name: sync_log alone, in its order, no join.
 	_, err = c.execOnce(ctx, `INSERT INTO events (id, account_id, type, time, source_id, run_id, data, change_seq)
 		SELECT 'evt_' || CAST(? AS TEXT) || '-' || CAST(x.seq AS TEXT), ?, `+typ+`, ?, ?, ?, `+c.f.jsonText(body)+`, x.seq
-		FROM (`+diffRows+`) x ORDER BY x.n`,
+		FROM (SELECT l.seq AS n, ? + l.seq AS seq, l.added, l.member_kind FROM sync_log l) x ORDER BY x.n`,
 		runID, log.AccountID, timeArg(log.Time), sourceID, runID, log.SourceName, last)
 	return err
 }

@@ -143,23 +143,43 @@ func (r reader) ExportRun(ctx context.Context, accountID, id string) (store.Expo
 }
 
 func (r reader) ExportRuns(ctx context.Context, targetID string, limit int) ([]store.ExportRun, error) {
-	if limit <= 0 {
-		limit = 1 << 30
+	p, err := r.ExportRunPage(ctx, targetID, "", max(limit, 0))
+	if p.Items == nil {
+		p.Items = []store.ExportRun{}
 	}
-	rows, err := r.c.query(ctx, `SELECT `+exportRunCols+` FROM export_runs WHERE target_id = ? ORDER BY id DESC LIMIT ?`, targetID, limit)
+	return p.Items, err
+}
+
+// ExportRunPage pages a target's runs newest first, by a keyset on the
+// run's id (time-ordered); the cursor is the last id of the page.
+func (r reader) ExportRunPage(ctx context.Context, targetID, after string, limit int) (store.Page[store.ExportRun], error) {
+	q := `SELECT ` + exportRunCols + ` FROM export_runs WHERE target_id = ?`
+	args := []any{targetID}
+	if after != "" {
+		q += ` AND id < ?`
+		args = append(args, after)
+	}
+	rows, err := r.c.query(ctx, q+` ORDER BY id DESC LIMIT ?`, append(args, pageLimit(limit))...)
 	if err != nil {
-		return nil, wrap(err, r.c.f, "export runs")
+		return store.Page[store.ExportRun]{}, wrap(err, r.c.f, "export runs")
 	}
 	defer rows.Close()
-	out := []store.ExportRun{}
+	var out []store.ExportRun
 	for rows.Next() {
 		var run store.ExportRun
 		if err := scanExportRun(rows, &run); err != nil {
-			return nil, wrap(err, r.c.f, "export runs")
+			return store.Page[store.ExportRun]{}, wrap(err, r.c.f, "export runs")
 		}
 		out = append(out, run)
 	}
-	return out, wrap(rows.Err(), r.c.f, "export runs")
+	if err := rows.Err(); err != nil {
+		return store.Page[store.ExportRun]{}, wrap(err, r.c.f, "export runs")
+	}
+	p := store.Page[store.ExportRun]{Items: out}
+	if limit > 0 && len(out) > limit {
+		p.Items, p.Next = out[:limit], out[limit-1].ID
+	}
+	return p, nil
 }
 
 func (t *tx) CreateTarget(ctx context.Context, tg *directory.Target) error {

@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -74,9 +73,11 @@ func (r reader) userChanges(ctx context.Context, userID, q string, args []any) (
 			return nil, wrap(err, r.c.f, "changes of user %q", userID)
 		}
 		runID, seq := uc.RunID, uc.Seq
-		if err := json.Unmarshal([]byte(data), &uc.Change); err != nil {
+		c, err := decodeChange(data)
+		if err != nil {
 			return nil, fmt.Errorf("sqlstore: changes of user %q: %w", userID, err)
 		}
+		uc.Change = c
 		uc.RunID, uc.Seq = runID, seq
 		out = append(out, uc)
 	}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -247,27 +248,66 @@ func pageLimit(limit int) int64 {
 
 func (r reader) Users(ctx context.Context, accountID string, q store.UserQuery) (store.Page[directory.User], error) {
 	var page store.Page[directory.User]
-	inner, args := listFilter("users", "user_links", "user_id", accountID, q.States, q.SourceID, q.Search)
-	inner, args = userFilter(inner, args, q)
+	var afterKey, afterID string
 	if q.After != "" {
-		k, id, err := decodeCursor(q.After)
-		if err != nil {
+		var err error
+		if afterKey, afterID, err = decodeCursor(q.After); err != nil {
 			return page, fmt.Errorf("sqlstore: users: %w", err)
 		}
-		// The first term bounds the index range (an OR alone makes
-		// SQLite scan the account from its start on every page).
-		inner += ` AND username_key >= ? AND (username_key > ? OR id > ?)`
-		args = append(args, k, k, id)
 	}
-	inner += ` ORDER BY username_key, id LIMIT ?`
-	args = append(args, pageLimit(q.Limit))
-	rows, err := r.c.query(ctx, userSelect(inner, `u.username_key, u.id`), args...)
-	if err != nil {
-		return page, wrap(err, r.c.f, "users")
+	inner, args := listFilter("users", "user_links", "user_id", accountID, q.States, q.SourceID, "")
+	inner, args = userFilter(inner, args, q)
+	var s search
+	if q.Search != "" {
+		var err error
+		if s, err = r.userSearch(ctx, accountID, q.Search); err != nil {
+			return page, wrap(err, r.c.f, "users")
+		}
+		inner, args = inner+s.cond, append(args, s.condArgs...)
 	}
-	users, keys, err := readUsers(rows)
-	if err != nil {
-		return page, wrap(err, r.c.f, "users")
+	want := int(min(pageLimit(q.Limit), math.MaxInt32))
+	var (
+		users []directory.User
+		keys  []string
+	)
+	for {
+		// With a rare word, its users in username order come in batches,
+		// and the query keeps those of a batch that pass the rest.
+		bq, ba, more := inner, args, false
+		if s.lead != "" {
+			batch := 0
+			if q.Limit > 0 {
+				batch = max(4*want, 200)
+			}
+			ids, lastKey, lastID, m, err := r.candidates(ctx, accountID, s.lead, afterKey, afterID, batch)
+			if err != nil {
+				return page, wrap(err, r.c.f, "users")
+			}
+			if len(ids) == 0 {
+				break
+			}
+			// CROSS JOIN keeps SQLite from walking the username index
+			// instead, testing every user against the list.
+			bq = `SELECT users.* FROM (VALUES ` + strings.TrimSuffix(strings.Repeat("(?), ", len(ids)), ", ") +
+				`) lead CROSS JOIN users WHERE users.id = lead.column1 AND ` + strings.TrimPrefix(inner, `SELECT * FROM users WHERE `)
+			ba = append(ids, args...)
+			more = m
+			got, gotKeys, err := r.userBatch(ctx, bq, ba, "", "", want-len(users), true)
+			if err != nil {
+				return page, err
+			}
+			users, keys = append(users, got...), append(keys, gotKeys...)
+			afterKey, afterID = lastKey, lastID
+		} else {
+			got, gotKeys, err := r.userBatch(ctx, bq, ba, afterKey, afterID, want-len(users), false)
+			if err != nil {
+				return page, err
+			}
+			users, keys = got, gotKeys
+		}
+		if !more || len(users) >= want {
+			break
+		}
 	}
 	if q.Limit > 0 && len(users) > q.Limit {
 		users = users[:q.Limit]
@@ -275,6 +315,33 @@ func (r reader) Users(ctx context.Context, accountID string, q store.UserQuery) 
 	}
 	page.Items = users
 	return page, nil
+}
+
+// userBatch runs a listing's query (inner) from the cursor (afterKey,
+// afterID, when afterKey is not ""), at most limit users; once says the
+// statement is not worth keeping prepared (it holds a list of ids).
+func (r reader) userBatch(ctx context.Context, inner string, args []any, afterKey, afterID string, limit int, once bool) ([]directory.User, []string, error) {
+	if afterKey != "" {
+		// The first term bounds the index range (an OR alone makes
+		// SQLite scan the account from its start on every page).
+		inner += ` AND username_key >= ? AND (username_key > ? OR id > ?)`
+		args = append(slices.Clip(args), afterKey, afterKey, afterID)
+	}
+	inner += ` ORDER BY username_key, id LIMIT ?`
+	args = append(slices.Clip(args), limit)
+	query := r.c.query
+	if once {
+		query = r.c.queryOnce
+	}
+	rows, err := query(ctx, userSelect(inner, `u.username_key, u.id`), args...)
+	if err != nil {
+		return nil, nil, wrap(err, r.c.f, "users")
+	}
+	users, keys, err := readUsers(rows)
+	if err != nil {
+		return nil, nil, wrap(err, r.c.f, "users")
+	}
+	return users, keys, nil
 }
 
 // userArgs are the values of the columns CreateUser and UpdateUser write,
@@ -289,21 +356,21 @@ func userArgs(u *directory.User) ([]any, error) {
 		}
 		lists[i] = s
 	}
-	search := key(a.Username) + "\n" + key(a.Email) + "\n" + key(a.DisplayName)
+	search := searchKey(*a)
 	return []any{
-		a.Username, key(a.Username), a.Email, key(a.Email), search, a.DisplayName, a.GivenName, a.Surname,
+		a.Username, key(a.Username), a.Email, key(a.Email), search, search, a.DisplayName, a.GivenName, a.Surname,
 		a.JobTitle, a.Department, a.MobilePhone, lists[0], a.UserType, lists[1],
 		lists[2], a.ImmutableID, a.AccountName, a.DN, u.Enabled, string(u.State), lists[3], u.Notes,
 		timeArg(u.TrashedAt),
 	}, nil
 }
 
-const userWriteCols = `username, username_key, email, email_key, search_key, display_name, given_name, surname,
+const userWriteCols = `username, username_key, email, email_key, search_key, words_key, display_name, given_name, surname,
 	job_title, department, mobile_phone, business_phones, user_type, licenses,
 	proxy_addresses, immutable_id, account_name, dn, enabled, state, tags, notes, trashed_at`
 
 const qCreateUser = `INSERT INTO users (` + userWriteCols + `, id, account_id, created_at, updated_at)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT DO NOTHING`
 
 // CreateUser adds u to its account, setting its ID and times; an empty
@@ -332,6 +399,9 @@ func (t *tx) CreateUser(ctx context.Context, u *directory.User) error {
 		return t.userConflict(ctx, "create", *u)
 	}
 	u.ID, u.CreatedAt, u.UpdatedAt, u.Sources = id, now, now, nil
+	if err := t.addUserWords(ctx, u); err != nil {
+		return wrap(err, t.c.f, "create user %q", u.Username)
+	}
 	return nil
 }
 
@@ -350,7 +420,7 @@ func (t *tx) userConflict(ctx context.Context, op string, u directory.User) erro
 // indexes: a violation would abort a PostgreSQL transaction, and an apply
 // goes on after a conflict.
 const qUpdateUser = `UPDATE users SET (` + userWriteCols + `, updated_at) =
-	(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 	WHERE id = ? AND account_id = ?
 	AND NOT EXISTS (SELECT 1 FROM users o WHERE o.account_id = ? AND o.username_key = ? AND o.id <> ?)
 	AND NOT EXISTS (SELECT 1 FROM users o WHERE o.account_id = ? AND o.email_key = ? AND o.email_key <> '' AND o.id <> ?)`
@@ -368,6 +438,13 @@ func (t *tx) UpdateUser(ctx context.Context, u directory.User) error {
 	args = append(args, t.c.s.now(), u.ID, u.AccountID,
 		u.AccountID, key(u.Username), u.ID,
 		u.AccountID, key(u.Email), u.ID)
+	stale, err := t.wordsStale(ctx, u)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = nil // the update finds nobody and says so below
+	}
+	if err != nil {
+		return wrap(err, t.c.f, "update user %q", u.Username)
+	}
 	n, err := affected(t.c.exec(ctx, qUpdateUser, args...))
 	if err != nil {
 		return wrap(err, t.c.f, "update user %q", u.Username)
@@ -377,6 +454,11 @@ func (t *tx) UpdateUser(ctx context.Context, u directory.User) error {
 			return fmt.Errorf("sqlstore: update user: %w", err)
 		}
 		return t.userConflict(ctx, "update", u)
+	}
+	if stale {
+		if err := t.rewriteUserWords(ctx, &u); err != nil {
+			return wrap(err, t.c.f, "update user %q", u.Username)
+		}
 	}
 	return nil
 }

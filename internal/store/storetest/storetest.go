@@ -636,11 +636,16 @@ func testUserListing(t *testing.T, s store.Store) {
 		t.Errorf("linked: got %v, want %v", got, sorted(linked))
 	}
 	for search, want := range map[string][]string{
-		"person 1":       sorted(filterSub(notTrash, []string{"01@", "10@", "12@", "13@", "14@", "16@", "17@", "18@"})),
+		// Words begin words, in any order: Person 1x, and user06's email
+		// Special_100%@ (100).
+		"person 1":       sorted(filterSub(notTrash, []string{"01@", "06@", "10@", "12@", "13@", "14@", "16@", "17@", "18@"})),
+		"1 PERS":         sorted(filterSub(notTrash, []string{"01@", "06@", "10@", "12@", "13@", "14@", "16@", "17@", "18@"})),
+		"erson":          nil, // no word begins so
 		"USER08":         {"USER08@example.com"},
 		"special_100%":   {"user06@example.com"},
 		"r_1":            nil, // _ is no wildcard: "user01" does not match
 		"100%@":          {"user06@example.com"},
+		"%":              nil, // no word at all
 		"nobody-matches": nil,
 	} {
 		if got := allUsers(t, s, a.ID, store.UserQuery{Search: search, Limit: 2}); !slices.Equal(got, want) {
@@ -1399,15 +1404,47 @@ func transitiveMembers(t *testing.T, s store.Store, accountID string, ids map[st
 		if got := members(c.group, c.transitive); !slices.Equal(got, c.want) {
 			t.Errorf("Members(%s, transitive %v) = %v, want %v", c.group, c.transitive, got, c.want)
 		}
+		for limit := 1; limit <= 2; limit++ {
+			got := walkPages(t, limit, func(after string) (store.Page[directory.Member], error) {
+				return s.MemberPage(ctx, a.ID, ids[c.group], store.MemberQuery{Transitive: c.transitive, After: after, Limit: limit})
+			})
+			if names := memberNames(got); !slices.Equal(names, c.want) {
+				t.Errorf("MemberPage(%s, transitive %v) by %d = %v, want %v", c.group, c.transitive, limit, names, c.want)
+			}
+		}
 	}
+	_, err := s.MemberPage(ctx, a.ID, ids["A"], store.MemberQuery{After: "garbage", Limit: 1})
+	wantErr(t, err, store.ErrInvalidCursor, "MemberPage after a forged cursor")
 	// Each member carries its id.
 	for _, m := range must[[]directory.Member](t)(s.Members(ctx, a.ID, ids["A"], true)) {
 		if ids[m.Name] != m.ID {
 			t.Errorf("member %s has id %s, want %s", m.Name, m.ID, ids[m.Name])
 		}
 	}
-	_, err := s.Members(ctx, a.ID, "missing", true)
+	_, err = s.Members(ctx, a.ID, "missing", true)
 	wantErr(t, err, store.ErrNotFound, "Members of a missing group")
+}
+
+// walkPages reads a listing page after page, checking each page's size.
+func walkPages[T any](t *testing.T, limit int, page func(after string) (store.Page[T], error)) []T {
+	t.Helper()
+	var out []T
+	after := ""
+	for range 100 {
+		p, err := page(after)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Items) > limit || (p.Next != "" && len(p.Items) != limit) {
+			t.Fatalf("a page of %d holds %d, next %q", limit, len(p.Items), p.Next)
+		}
+		out = append(out, p.Items...)
+		if after = p.Next; after == "" {
+			return out
+		}
+	}
+	t.Fatal("paging does not end")
+	return nil
 }
 
 // transitiveGroups: the other way up, the groups a user is in, and the
@@ -1435,6 +1472,12 @@ func transitiveGroups(t *testing.T, s store.Store, accountID string, ids map[str
 	} {
 		if got := groupNames(must[[]directory.Group](t)(s.GroupsOf(ctx, a.ID, ids[c.user], c.transitive))); !slices.Equal(got, c.want) {
 			t.Errorf("GroupsOf(%s, transitive %v) = %v, want %v", c.user, c.transitive, got, c.want)
+		}
+		got := walkPages(t, 1, func(after string) (store.Page[directory.Group], error) {
+			return s.GroupsOfPage(ctx, a.ID, ids[c.user], store.MemberQuery{Transitive: c.transitive, After: after, Limit: 1})
+		})
+		if names := groupNames(got); !slices.Equal(names, c.want) {
+			t.Errorf("GroupsOfPage(%s, transitive %v) by 1 = %v, want %v", c.user, c.transitive, names, c.want)
 		}
 	}
 	// Users filtered by group: its effective members.

@@ -1,0 +1,79 @@
+package sqlstore
+
+import (
+	"encoding/json"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/dirsync/dirsync/internal/directory"
+)
+
+// TestStoredChangeReadsBackAsWritten: what encodeChange leaves out (a
+// creation's attributes, the values after that the object holds) reads
+// back as it was, and what the object cannot give back (an emptied
+// attribute, which the object omits) is kept.
+func TestStoredChangeReadsBackAsWritten(t *testing.T) {
+	u := directory.User{ID: "u1", AccountID: "a", Enabled: true, State: directory.StateActive,
+		UserAttributes: directory.UserAttributes{Username: "alice@example.com", DisplayName: "Alice", BusinessPhones: []string{"+1 555 0100"}},
+		Sources:        []directory.SourceLink{{SourceID: "s", Source: "entra", ExternalID: "x1"}}}
+	object, _ := json.Marshal(u)
+	g := directory.Group{ID: "g1", AccountID: "a", State: directory.StateActive, GroupAttributes: directory.GroupAttributes{Name: "Sales", SecurityEnabled: true}}
+	gobject, _ := json.Marshal(g)
+	for _, tc := range []struct {
+		name      string
+		c         directory.Change
+		stored    []string // in the stored data
+		notStored []string // not in it
+	}{
+		{"user created", directory.Change{ObjectKind: directory.MemberUser, ObjectID: u.ID, ExternalID: "x1", Name: u.Username, Action: directory.ActionCreated,
+			Attributes: directory.DiffUsers(directory.UserAttributes{}, u.UserAttributes), Object: object},
+			[]string{`"object":{`}, []string{`"attributes"`, `"run_id"`, `"seq"`}},
+		{"group created", directory.Change{ObjectKind: directory.MemberGroup, ObjectID: g.ID, Name: g.Name, Action: directory.ActionCreated,
+			Attributes: directory.DiffGroups(directory.GroupAttributes{}, g.GroupAttributes), Object: gobject},
+			nil, []string{`"attributes"`}},
+		{"user updated, one attribute emptied", directory.Change{ObjectKind: directory.MemberUser, ObjectID: u.ID, Name: u.Username, Action: directory.ActionUpdated,
+			Attributes: []directory.AttrChange{{Attribute: "display_name", Before: "Al", After: "Alice"}, {Attribute: "email", Before: "al@example.com", After: ""}},
+			Object:     object},
+			[]string{`{"attribute":"display_name","before":"Al"}`, `{"attribute":"email","before":"al@example.com","after":""}`}, nil},
+		{"member added", directory.Change{ObjectKind: directory.MemberGroup, ObjectID: g.ID, Name: g.Name, Action: directory.ActionMemberAdded,
+			Member: &directory.Member{Kind: directory.MemberUser, ID: u.ID, Name: u.Username}, Detail: "user alice@example.com (u1)"},
+			[]string{`"member":{`}, []string{`"detail"`, `"object"`}},
+		{"conflict, no object", directory.Change{ObjectKind: directory.MemberUser, ObjectID: "u9", Name: "bob", Action: directory.ActionConflict, Detail: "held"},
+			[]string{`"detail":"held"`}, []string{`"object"`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			data, err := encodeChange(tc.c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range tc.stored {
+				if !strings.Contains(data, s) {
+					t.Errorf("stored %s, without %s", data, s)
+				}
+			}
+			for _, s := range tc.notStored {
+				if strings.Contains(data, s) {
+					t.Errorf("stored %s, with %s", data, s)
+				}
+			}
+			got, err := decodeChange(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := tc.c
+			want.Object = directory.ShownObject(want.ObjectKind, want.Object)
+			wj, _ := json.Marshal(want)
+			gj, _ := json.Marshal(got)
+			if string(wj) != string(gj) {
+				t.Fatalf("read back\n%s\nwrote\n%s", gj, wj)
+			}
+		})
+	}
+	// A row of an older release, every field in its data, reads as it is.
+	old := `{"run_id":"r","seq":3,"object_kind":"user","object_id":"u1","name":"alice","action":"updated","attributes":[{"attribute":"department","before":"A","after":"B"}]}`
+	c, err := decodeChange(old)
+	if err != nil || !reflect.DeepEqual(c.Attributes, []directory.AttrChange{{Attribute: "department", Before: "A", After: "B"}}) || c.Object != nil {
+		t.Fatalf("older row read as %+v (%v)", c, err)
+	}
+}
