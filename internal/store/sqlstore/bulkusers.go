@@ -175,6 +175,17 @@ func (t *tx) copyLinkedUsers(ctx context.Context, sourceID string, users []*dire
 	if err := t.c.copyRows(ctx, "user_links", []string{"source_id", "external_id", "user_id"}, links); err != nil {
 		return wrap(err, t.c.f, "link users")
 	}
+	// Each user's search words, distinct (SearchWords): new users' ids
+	// meet no stored word.
+	var words [][]any
+	for _, u := range users {
+		for _, w := range directory.SearchWords(u.UserAttributes) {
+			words = append(words, []any{u.ID, w, u.AccountID, key(u.Username)})
+		}
+	}
+	if err := t.c.copyRows(ctx, "user_words", []string{"user_id", "word", "account_id", "username_key"}, words); err != nil {
+		return wrap(err, t.c.f, "create users")
+	}
 	return wrap(t.c.usersAdded.add(ctx, t.c, len(users),
 		"users (account_id, username_key, email_key)", "user_links (source_id, external_id)"), t.c.f, "create users")
 }

@@ -159,9 +159,14 @@ func (c *conn) copyEvents(ctx context.Context, es []directory.Event) error {
 		if d == "" {
 			d = "{}"
 		}
-		data[i] = []any{seqs[i], e.ID, e.AccountID, e.Type, timeArg(e.Time), e.SourceID, e.RunID, d}
+		var change any
+		if e.ChangeSeq > 0 {
+			change = e.ChangeSeq
+		}
+		data[i] = []any{seqs[i], e.ID, e.AccountID, e.Type, timeArg(e.Time), e.SourceID, e.RunID, d, change}
 	}
-	if err := c.copyRows(ctx, "events", []string{"seq", "id", "account_id", "type", "time", "source_id", "run_id", "data"}, data); err != nil {
+	cols := []string{"seq", "id", "account_id", "type", "time", "source_id", "run_id", "data", "change_seq"}
+	if err := c.copyRows(ctx, "events", cols, data); err != nil {
 		return err
 	}
 	for i := range es {

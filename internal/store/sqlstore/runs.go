@@ -345,11 +345,11 @@ func (t *tx) AddChanges(ctx context.Context, runID string, cs []directory.Change
 		for i := range cs {
 			last++
 			cs[i].RunID, cs[i].Seq = runID, last
-			data, err := json.Marshal(cs[i])
+			data, err := encodeChange(cs[i])
 			if err != nil {
 				return fmt.Errorf("sqlstore: add changes to run %q: %w", runID, err)
 			}
-			rows[i] = []any{runID, last, string(data), changeUserID(cs[i])}
+			rows[i] = []any{runID, last, data, changeUserID(cs[i])}
 		}
 		return wrap(t.c.copyRows(ctx, "changes", []string{"run_id", "seq", "data", "user_id"}, rows), t.c.f, "add changes to run %q", runID)
 	}
