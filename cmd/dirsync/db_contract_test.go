@@ -41,7 +41,7 @@ func TestDBContract(t *testing.T) {
 		t.Skipf("%s is not set: PostgreSQL's half skipped", sqltest.PostgresEnv)
 	}
 	dsn := sqltest.PostgresDSN(t)
-	want := []string{"00019_mail_notifications_contract.sql"}
+	want := []string{"00020_mail_notifications_contract.sql"}
 	if got := run(dsn, "--dry-run"); !slices.Equal(got, want) {
 		t.Fatalf("PostgreSQL: pending %v, want %v", got, want)
 	}

@@ -13,7 +13,7 @@ import (
 )
 
 // The statements of the last release that kept who is notified in
-// mail_settings.notifications, which the contract 00019 drops.
+// mail_settings.notifications, which the contract 00020 drops.
 const (
 	prevReadMailSettings  = `SELECT enrollment, notifications FROM mail_settings WHERE account_id = ?`
 	prevWriteMailSettings = `INSERT INTO mail_settings (account_id, enrollment, notifications) VALUES (?, ?, ?)`
@@ -44,7 +44,7 @@ func TestContractRunsWhenAsked(t *testing.T) {
 	if err := s.Update(ctx, func(tx store.Tx) error { return tx.CreateAccount(ctx, &acc) }); err != nil {
 		t.Fatal(err)
 	}
-	const contract = "00019_mail_notifications_contract.sql"
+	const contract = "00020_mail_notifications_contract.sql"
 	if pending, err := s.PendingContracts(ctx); err != nil || !slices.Equal(pending, []string{contract}) {
 		t.Fatalf("pending contracts %v (%v), want %s", pending, err, contract)
 	}
