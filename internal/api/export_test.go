@@ -198,6 +198,15 @@ func TestExportThenFollowTheFeed(t *testing.T) {
 	}
 	copy, cursor := e.export()
 	exportedWhile := e.runOutcome(run.ID)
+	// A local edit reaches the copy through the feed too.
+	var someone string
+	for id := range copy.users {
+		someone = id
+		break
+	}
+	if code := e.do(manage.RoleUserManager, "PATCH", "/api/v1/users/"+someone, map[string]any{"tags": []string{"vip"}, "notes": "call first"}, nil); code != 200 {
+		t.Fatalf("PATCH user: %d", code)
+	}
 
 	// Follow the feed until the run has ended and a poll finds nothing.
 	seen := map[int64]bool{}

@@ -71,9 +71,9 @@ func (e Event) MarshalJSON() ([]byte, error) {
 
 // ChangeEventData is the body of the event a change becomes: the object,
 // the source it came from, what changed, and as object the object's whole
-// state after the change, in the shape the API and the export show it: a
-// User or a Group, or for a membership's event the Membership (added or,
-// for a removal, ended). The store rebuilds it from the change for the
+// state after the change (c.Object, as ShownObject shows it): a User or a
+// Group, or for a membership's event the Membership (added or, for a
+// removal, ended). The store rebuilds it from the change for the
 // events it keeps as a reference to their change, so that the same change
 // is not stored twice. A change recorded before objects were (an older
 // release) gives no object.
@@ -92,7 +92,7 @@ func ChangeEventData(c Change, source string) json.RawMessage {
 	if c.Member != nil {
 		body.Object, _ = json.Marshal(Membership{GroupID: c.ObjectID, MemberKind: c.Member.Kind, MemberID: c.Member.ID})
 	} else {
-		body.Object = ShownObject(c.ObjectKind, c.Object)
+		body.Object = c.Object
 	}
 	data, _ := json.Marshal(body)
 	return data
@@ -101,25 +101,40 @@ func ChangeEventData(c Change, source string) json.RawMessage {
 // ShownObject is a stored user's or group's JSON as answers show it, its
 // empty lists lists (see User.Normalize); nil stays nil.
 func ShownObject(kind MemberKind, stored json.RawMessage) json.RawMessage {
+	shown, _ := ReadObject(kind, stored)
+	return shown
+}
+
+// ReadObject reads a stored user's or group's JSON once, into the JSON
+// answers show (ShownObject) and the attributes its creation set (each of
+// its own, from nothing: what a creation's change lists).
+func ReadObject(kind MemberKind, stored json.RawMessage) (shown json.RawMessage, created []AttrChange) {
 	if len(stored) == 0 {
-		return nil
+		return nil, nil
 	}
 	var v interface{ Normalize() }
 	switch kind {
 	case MemberUser:
-		v = &User{}
+		u := &User{}
+		v, created = u, nil
+		if json.Unmarshal(stored, u) != nil {
+			return stored, nil
+		}
+		created = DiffUsers(UserAttributes{}, u.UserAttributes)
 	case MemberGroup:
-		v = &Group{}
+		g := &Group{}
+		v = g
+		if json.Unmarshal(stored, g) != nil {
+			return stored, nil
+		}
+		created = DiffGroups(GroupAttributes{}, g.GroupAttributes)
 	default:
-		return stored
-	}
-	if err := json.Unmarshal(stored, v); err != nil {
-		return stored
+		return stored, nil
 	}
 	v.Normalize()
 	out, err := json.Marshal(v)
 	if err != nil {
-		return stored
+		return stored, created
 	}
-	return out
+	return out, created
 }

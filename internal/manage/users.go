@@ -2,6 +2,7 @@ package manage
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -256,6 +257,8 @@ func (m *Manager) EditUser(ctx context.Context, actor Actor, key string, e UserE
 		if err := checkVersion("user "+u.Username, e.IfVersion, UserVersion(u)); err != nil {
 			return err
 		}
+		before := u
+		before.Tags = slices.Clone(u.Tags)
 		if err := applyEdit(&u, e); err != nil {
 			return err
 		}
@@ -263,7 +266,14 @@ func (m *Manager) EditUser(ctx context.Context, actor Actor, key string, e UserE
 		if errors.Is(err, store.ErrAlreadyExists) {
 			return &Error{Kind: Conflict, Code: CodeAlreadyExists, Field: "email", Message: fmt.Sprintf("another user of account %s has email %s", actor.AccountName, u.Email), Err: err}
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		after, err := tx.User(ctx, actor.AccountID, u.ID)
+		if err != nil {
+			return err
+		}
+		return tx.AppendEvents(ctx, editEvents(actor, before, after, m.now()))
 	})
 	if err != nil {
 		return directory.User{}, err
@@ -271,6 +281,52 @@ func (m *Manager) EditUser(ctx context.Context, actor Actor, key string, e UserE
 	u, err := m.d.Store.User(ctx, actor.AccountID, id)
 	normalizeUser(&u)
 	return u, err
+}
+
+// editEvents are the events of a change made by hand to a user: what
+// changed (user.updated, with each attribute before and after) and, for a
+// local user, user.enabled or user.disabled, each with the user's state
+// after the change, so that a copy kept from the feed sees local edits
+// too.
+func editEvents(actor Actor, before, after directory.User, now time.Time) []directory.Event {
+	attrs := directory.DiffUsers(before.UserAttributes, after.UserAttributes)
+	if !slices.Equal(before.Tags, after.Tags) {
+		attrs = append(attrs, directory.AttrChange{Attribute: "tags", Before: listOf(before.Tags), After: listOf(after.Tags)})
+	}
+	if before.Notes != after.Notes {
+		attrs = append(attrs, directory.AttrChange{Attribute: "notes", Before: before.Notes, After: after.Notes})
+	}
+	object := after
+	object.Normalize()
+	event := func(typ string, attrs []directory.AttrChange) directory.Event {
+		body := map[string]any{"object_kind": directory.MemberUser, "object_id": after.ID, "name": after.Username,
+			"source": "", "detail": "through the " + viaText(actor.Via) + " by " + actor.Name, "object": object}
+		if len(attrs) > 0 {
+			body["attributes"] = attrs
+		}
+		data, _ := json.Marshal(body)
+		return directory.Event{AccountID: after.AccountID, Type: typ, Time: now, Data: data}
+	}
+	var es []directory.Event
+	if len(attrs) > 0 {
+		es = append(es, event(directory.EventUserUpdated, attrs))
+	}
+	switch {
+	case before.Enabled == after.Enabled:
+	case after.Enabled:
+		es = append(es, event(directory.EventUserEnabled, nil))
+	default:
+		es = append(es, event(directory.EventUserDisabled, nil))
+	}
+	return es
+}
+
+// listOf is a list as answers show it: [] for none.
+func listOf(l []string) []string {
+	if l == nil {
+		return []string{}
+	}
+	return l
 }
 
 func applyEdit(u *directory.User, e UserEdit) error {

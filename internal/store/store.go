@@ -106,6 +106,9 @@ type Reader interface {
 	GroupsOfPage(ctx context.Context, accountID, userID string, q MemberQuery) (Page[directory.Group], error)
 
 	Run(ctx context.Context, accountID, id string) (directory.Run, error)
+	// RunProgress is the progress last recorded for the run
+	// (SetRunProgress); ErrNotFound when none was.
+	RunProgress(ctx context.Context, accountID, runID string) (directory.RunProgress, error)
 	// Runs lists runs newest first; sourceID "" lists all of the account's.
 	Runs(ctx context.Context, accountID, sourceID string, limit int) ([]directory.Run, error)
 	// RunPage lists runs as Runs does, a page at a time.
@@ -249,6 +252,12 @@ type Stager interface {
 	StagedCount(ctx context.Context, runID string) (int, error)
 	// StagedMembersOf lists the direct members a run staged for one group.
 	StagedMembersOf(ctx context.Context, runID, groupExternalID string) ([]directory.SourceMembership, error)
+	// SetRunProgress records how far a run in progress has got, in a
+	// small write of its own, outside any transaction. It is best effort:
+	// where the database has one writer (SQLite) and another holds it (a
+	// run's apply), it writes nothing and returns nil at once rather than
+	// wait; the next call writes.
+	SetRunProgress(ctx context.Context, accountID, runID string, p directory.RunProgress) error
 }
 
 // Tx is one transaction: everything Reader does, seeing its own writes,

@@ -90,13 +90,14 @@ func decodeChange(data string) (directory.Change, error) {
 	if err := json.Unmarshal([]byte(data), &s); err != nil {
 		return directory.Change{}, err
 	}
+	shown, created := directory.ReadObject(s.ObjectKind, s.Object)
 	c := directory.Change{ObjectKind: s.ObjectKind, ObjectID: s.ObjectID, ExternalID: s.ExternalID, Name: s.Name, Action: s.Action,
-		Member: s.Member, Detail: s.Detail, Object: directory.ShownObject(s.ObjectKind, s.Object)}
+		Member: s.Member, Detail: s.Detail, Object: shown}
 	if c.Member != nil && c.Detail == "" {
 		c.Detail = directory.MemberDetail(*c.Member)
 	}
 	if len(s.Object) > 0 && len(s.Attributes) == 0 && s.Action == directory.ActionCreated {
-		c.Attributes, _ = createdAttributes(s.ObjectKind, s.Object)
+		c.Attributes = created
 		return c, nil
 	}
 	var fields map[string]json.RawMessage
@@ -129,21 +130,8 @@ func decodeChange(data string) (directory.Change, error) {
 // createdAttributes are the attributes a creation of the object sets:
 // each of its own, from nothing.
 func createdAttributes(kind directory.MemberKind, object json.RawMessage) ([]directory.AttrChange, bool) {
-	switch kind {
-	case directory.MemberUser:
-		var u directory.User
-		if json.Unmarshal(object, &u) != nil {
-			return nil, false
-		}
-		return directory.DiffUsers(directory.UserAttributes{}, u.UserAttributes), true
-	case directory.MemberGroup:
-		var g directory.Group
-		if json.Unmarshal(object, &g) != nil {
-			return nil, false
-		}
-		return directory.DiffGroups(directory.GroupAttributes{}, g.GroupAttributes), true
-	}
-	return nil, false
+	_, created := directory.ReadObject(kind, object)
+	return created, created != nil
 }
 
 // sameJSON says whether a and b write the same JSON.
