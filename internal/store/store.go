@@ -72,6 +72,10 @@ type Reader interface {
 	// Source finds a source of the account by name or id.
 	Source(ctx context.Context, accountID, nameOrID string) (directory.Source, error)
 	Sources(ctx context.Context, accountID string) ([]directory.Source, error)
+	// SealedSource is a source of any account that holds a sealed secret
+	// (the first by id), in one read: what a readiness probe opens to tell
+	// that the master key is the database's. ErrNotFound when none has one.
+	SealedSource(ctx context.Context) (directory.Source, error)
 	// SourceState returns the source's saved cursor and anything else an
 	// incremental read needs; empty when there is none.
 	SourceState(ctx context.Context, sourceID string) (string, error)
@@ -116,6 +120,10 @@ type Reader interface {
 	// RunsByOutcome lists every account's runs that have the outcome,
 	// oldest first: the queued runs a starting service executes.
 	RunsByOutcome(ctx context.Context, outcome directory.Outcome) ([]directory.Run, error)
+	// LastSuccesses says, for every account's sources, when each one's
+	// newest successful run (not a dry run) finished; a source that never
+	// succeeded is left out. Ordered by account, then source id.
+	LastSuccesses(ctx context.Context) ([]SourceSuccess, error)
 	// UnfinishedRuns lists the source's runs still recorded as running,
 	// oldest first: the run in progress, or runs whose process died.
 	UnfinishedRuns(ctx context.Context, accountID, sourceID string) ([]directory.Run, error)
@@ -493,4 +501,10 @@ type Membership struct {
 	MemberKind directory.MemberKind
 	MemberID   string
 	MemberName string
+}
+
+// SourceSuccess is when a source's newest successful run finished.
+type SourceSuccess struct {
+	AccountID, SourceID, Source string
+	FinishedAt                  time.Time
 }
