@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dirsync/dirsync/internal/config"
+	"github.com/dirsync/dirsync/internal/factory"
 	"github.com/dirsync/dirsync/internal/mail"
 	"github.com/dirsync/dirsync/internal/service"
 )
@@ -71,6 +72,9 @@ for --shutdown-grace, then cancels them: a cancelled run applies nothing.`,
 			logger := a.logger()
 			if n, err := m.CountTokens(cmd.Context(), actor); err == nil && n == 0 {
 				logger.Warn("no API tokens yet; create one with: dirsync token create --role owner")
+			}
+			if pending, err := factory.PendingContracts(cmd.Context(), a.parts); err == nil && len(pending) > 0 {
+				logger.Info("contract migrations pending: run dirsync db contract once every replica runs this release", "migrations", pending)
 			}
 			svc := service.New(a.parts, service.Config{Workers: v.Int(config.Workers), Tick: v.Duration(config.Tick),
 				ShutdownGrace: v.Duration(config.ShutdownGrace), WebhookFirstBackoff: v.Duration(config.WebhookBackoff),

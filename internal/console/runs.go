@@ -106,6 +106,8 @@ type runData struct {
 	Kinds        []directory.MemberKind
 	// Live says the run has not ended: the page reloads itself.
 	Live bool
+	// Progress says how far a run in progress has got.
+	Progress string
 }
 
 func (s *Server) runPage(w http.ResponseWriter, r *request) error {
@@ -119,6 +121,11 @@ func (s *Server) runPage(w http.ResponseWriter, r *request) error {
 	}
 	d := runData{Run: run, Action: r.URL.Query().Get("action"), Kind: r.URL.Query().Get("kind"),
 		Live: run.Outcome == directory.OutcomeQueued || run.Outcome == directory.OutcomeRunning}
+	if d.Live {
+		if d.Progress, err = s.progress(r, run); err != nil {
+			return err
+		}
+	}
 	if len(changes) > maxChangesShown {
 		changes, d.Capped = changes[:maxChangesShown], true
 	}
@@ -170,17 +177,41 @@ func (s *Server) runStatus(w http.ResponseWriter, r *request) error {
 	if err != nil {
 		return err
 	}
+	progress, err := s.progress(r, run)
+	if err != nil {
+		return err
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
-	progress := ""
-	if run.Outcome == directory.OutcomeRunning {
-		progress = "running for " + span(s.Manager.Clock().Now().Sub(run.StartedAt))
-	}
 	return json.NewEncoder(w).Encode(struct {
 		Outcome  directory.Outcome `json:"outcome"`
 		Counts   directory.Counts  `json:"counts"`
 		Progress string            `json:"progress,omitempty"`
 	}{run.Outcome, run.Counts, progress})
+}
+
+// progress says how far a run in progress has got: what it read so far,
+// then what its apply did so far, and for how long it has run.
+func (s *Server) progress(r *request, run directory.Run) (string, error) {
+	if run.Outcome != directory.OutcomeRunning {
+		return "", nil
+	}
+	running := "running for " + span(s.Manager.Clock().Now().Sub(run.StartedAt))
+	p, ok, err := s.Manager.RunProgress(r.Context(), r.actor, run.ID)
+	if err != nil || !ok {
+		return running, err
+	}
+	read := fmt.Sprintf("%s, %s, %s read in %s", plural(p.Users, "user"), plural(p.Groups, "group"),
+		plural(p.Members, "membership"), plural(p.Requests, "request"))
+	switch {
+	case p.Phase == "read":
+		return "reading the source: " + read + "; " + running, nil
+	case p.Step == "":
+		return "applying what it read (" + read + "); " + running, nil
+	}
+	a := p.Applied
+	return fmt.Sprintf("applying, %s done: %d created, %d updated, %d disabled, %d to trash, %d memberships added, %d removed so far (%s); %s",
+		p.Step, a.Created, a.Updated, a.Disabled, a.Deleted, a.MembersAdded, a.MembersRemoved, read, running), nil
 }
 
 // value shows an attribute's value in a diff.

@@ -38,6 +38,7 @@ import (
 	"time"
 
 	"github.com/dirsync/dirsync/internal/clock"
+	"github.com/dirsync/dirsync/internal/directory"
 	"github.com/dirsync/dirsync/internal/store"
 )
 
@@ -70,6 +71,10 @@ type Options struct {
 	AllowDeletes bool
 	// Progress, when set, is told how the run advances.
 	Progress func(Progress)
+	// Live, when set, is told each progress the run records
+	// (directory.RunProgress, progress.go), at once: the apply's too,
+	// which a store with one writer cannot record while it applies.
+	Live func(runID string, p directory.RunProgress)
 	// Prepare, when set, is called once the run is recorded, before the
 	// source is read: what the run must ask first (which directory the
 	// source reads) is asked there, and an error fails the run, recorded

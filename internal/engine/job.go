@@ -31,6 +31,8 @@ type job struct {
 	rejects *rejections
 	log     *slog.Logger
 	release func()
+	// prog is how far the run has got (progress.go).
+	prog progressLog
 }
 
 // begin leases the source for a run of the kind. The run is recorded by
@@ -162,7 +164,7 @@ func (j *job) apply(ctx context.Context, sc *scoper, plan func(*applier) []step)
 		if a, err = j.newApplier(ctx, tx, sc); err != nil {
 			return err
 		}
-		if err := runSteps(plan(a)); err != nil {
+		if err := runSteps(j.tracked(ctx, plan(a))); err != nil {
 			return err
 		}
 		if a.changes.keep {

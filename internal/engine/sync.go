@@ -105,12 +105,14 @@ func (j *job) full(ctx context.Context, inc connector.Incremental) (directory.Ru
 	sink := &stagingSink{ctx: ctx, st: j.e.Store, runID: j.run.ID, batch: j.e.batch(), progress: j.opts.Progress,
 		rejects: j.rejects, prepare: j.preparer()}
 	defer sink.close()
+	read := j.watchRead(ctx, sink)
 	readErr := j.conn.Snapshot(ctx, sink)
 	if readErr == nil {
 		readErr = sink.flush()
 	} else {
 		sink.close() // what the writer still writes is dropped with the run
 	}
+	read.stop()
 	j.run.SourceUsers, j.run.SourceGroups = sink.users, sink.groups
 	countRead(&j.run, sink.skips.reasons)
 	j.countRequests()

@@ -37,10 +37,11 @@ type syncOptions struct {
 	dryRun, full, allowDeletes bool
 	runID                      string // a queued run to take over
 	progress                   func(Progress)
+	live                       func(runID string, p directory.RunProgress)
 }
 
 func (o syncOptions) engine() engine.Options {
-	eo := engine.Options{Trigger: o.trigger, DryRun: o.dryRun, Full: o.full, AllowDeletes: o.allowDeletes, RunID: o.runID}
+	eo := engine.Options{Trigger: o.trigger, DryRun: o.dryRun, Full: o.full, AllowDeletes: o.allowDeletes, RunID: o.runID, Live: o.live}
 	if o.progress != nil {
 		eo.Progress = func(p engine.Progress) {
 			o.progress(Progress{Phase: p.Phase, Users: p.Users, Groups: p.Groups, Members: p.Members})
@@ -53,12 +54,14 @@ func (o syncOptions) engine() engine.Options {
 // recorded, with the engine's error mapped to a kind.
 func (m *Manager) runSync(ctx context.Context, src directory.Source, conn connector.Connector, o syncOptions) (directory.Run, error) {
 	run, err := m.d.Engine.Sync(ctx, src, conn, m.claimed(src, conn, o))
+	m.live.drop(run.ID)
 	return run, m.runError(src, run, err)
 }
 
 // claimed is the engine's options for a run of src that takes the
 // source's claim on its directory in its apply transaction.
 func (m *Manager) claimed(src directory.Source, conn connector.Connector, o syncOptions) engine.Options {
+	o.live = m.live.set
 	eo := o.engine()
 	c := &runClaim{m: m, src: src, conn: conn}
 	eo.Prepare, eo.Claim = c.prepare, c.take
@@ -68,6 +71,7 @@ func (m *Manager) claimed(src directory.Source, conn connector.Connector, o sync
 // runSyncUser synchronizes one user of src at once.
 func (m *Manager) runSyncUser(ctx context.Context, src directory.Source, conn connector.Connector, who string, o syncOptions) (directory.Run, error) {
 	run, err := m.d.Engine.SyncUser(ctx, src, conn, who, m.claimed(src, conn, o))
+	m.live.drop(run.ID)
 	return run, m.runError(src, run, err)
 }
 

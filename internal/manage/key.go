@@ -2,10 +2,11 @@ package manage
 
 import (
 	"context"
+	"errors"
 
 	"github.com/dirsync/dirsync/internal/directory"
-
 	"github.com/dirsync/dirsync/internal/secret"
+	"github.com/dirsync/dirsync/internal/store"
 )
 
 // openSecret opens a sealed secret (of a source, a target, a webhook:
@@ -39,28 +40,21 @@ func (m *Manager) openable(src directory.Source) *Error {
 }
 
 // CheckKey reports whether the master key this process holds opens the
-// database's secrets, trying the first source that has one: for a
-// service's readiness, which must fail once another process rotated the
-// key (dirsync key rotate) until this one restarts with the new key.
+// database's secrets, trying one source that has one, found in one read:
+// for a service's readiness, which must fail once another process rotated
+// the key (dirsync key rotate) until this one restarts with the new key.
+// Rotation seals every secret again in one transaction, so one secret
+// tells for all.
 func (m *Manager) CheckKey(ctx context.Context) error {
-	accs, err := m.d.Store.Accounts(ctx)
+	src, err := m.d.Store.SealedSource(ctx)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
-	for _, acc := range accs {
-		srcs, err := m.d.Store.Sources(ctx, acc.ID)
-		if err != nil {
-			return err
-		}
-		for _, src := range srcs {
-			if len(src.Secret) == 0 {
-				continue
-			}
-			if e := m.openable(src); e != nil {
-				return e
-			}
-			return nil
-		}
+	if e := m.openable(src); e != nil {
+		return e
 	}
 	return nil
 }

@@ -112,6 +112,8 @@ type Manager struct {
 	executor Executor
 	// mail is how this process sends mail (SetMail); nil queues it only.
 	mail *mailer
+	// live is the progress of the runs this process runs (progress.go).
+	live liveRuns
 }
 
 // New returns a Manager over the given parts.

@@ -15,7 +15,7 @@ import (
 // Metrics are the service's Prometheus metrics, through client_golang: what
 // this process did (runs, requests, deliveries), and, read from the
 // database at each scrape, what the fleet has waiting (queued runs, webhook
-// backlogs), the same from any replica.
+// backlogs) and each source's last success, the same from any replica.
 type Metrics struct {
 	reg      *prometheus.Registry
 	counters map[string]*prometheus.CounterVec
@@ -23,7 +23,6 @@ type Metrics struct {
 
 	runDuration     *prometheus.HistogramVec
 	webhookDuration prometheus.Histogram
-	lastSuccess     *prometheus.GaugeVec
 }
 
 // counter and gauge families: name, help, label names.
@@ -67,10 +66,7 @@ func NewMetrics() *Metrics {
 		Buckets: []float64{1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 10800}}, []string{"kind", "outcome"})
 	m.webhookDuration = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "dirsync_webhook_delivery_seconds",
 		Help: "Duration of webhook delivery attempts.", Buckets: prometheus.DefBuckets})
-	m.lastSuccess = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "dirsync_source_last_success_timestamp_seconds",
-		Help: "When each source's last successful run, run by this process, finished (take the max across replicas)."},
-		[]string{"account", "source", "source_name"})
-	m.reg.MustRegister(m.runDuration, m.webhookDuration, m.lastSuccess,
+	m.reg.MustRegister(m.runDuration, m.webhookDuration,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
 }
@@ -118,7 +114,6 @@ func (m *Metrics) ObserveRun(r directory.Run, took time.Duration, failureKind st
 		m.Add("dirsync_run_failures_total", 1, "kind", failureKind)
 	}
 	if !r.DryRun && r.Outcome == directory.OutcomeSucceeded {
-		m.lastSuccess.WithLabelValues(r.AccountID, r.SourceID, r.Source).Set(float64(r.FinishedAt.Unix()))
 		c := r.Counts
 		for _, a := range []struct {
 			action string
@@ -135,8 +130,9 @@ func (m *Metrics) ObserveRun(r directory.Run, took time.Duration, failureKind st
 }
 
 // WatchStore adds the fleet's gauges, read from the database at each
-// scrape: the queued runs (how many, and how long the oldest has waited)
-// and each webhook's backlog (events not yet delivered).
+// scrape: the queued runs (how many, and how long the oldest has waited),
+// each webhook's backlog (events not yet delivered) and each source's last
+// success, whichever replica ran it.
 func (m *Metrics) WatchStore(st store.Reader, now func() time.Time) {
 	m.reg.MustRegister(&storeCollector{st: st, now: now})
 }
@@ -158,6 +154,9 @@ var (
 		"How long the oldest due queued run has waited (0 when none waits).", nil, nil)
 	backlogDesc = prometheus.NewDesc("dirsync_webhook_backlog_events",
 		"Events of the webhook's account not yet delivered to it (nor given up).", []string{"account", "webhook"}, nil)
+	lastSuccessDesc = prometheus.NewDesc("dirsync_source_last_success_timestamp_seconds",
+		"When each source's newest successful run (not a dry run) finished, whichever replica ran it.",
+		[]string{"account", "source", "source_name"}, nil)
 	scrapeErrDesc = prometheus.NewDesc("dirsync_database_scrape_error",
 		"1 when the fleet's gauges could not be read from the database at this scrape.", nil, nil)
 )
@@ -166,6 +165,7 @@ func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- queuedDesc
 	ch <- ageDesc
 	ch <- backlogDesc
+	ch <- lastSuccessDesc
 	ch <- scrapeErrDesc
 }
 
@@ -197,6 +197,14 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 				last[h.AccountID] = seq
 			}
 			ch <- prometheus.MustNewConstMetric(backlogDesc, prometheus.GaugeValue, float64(max(seq-h.Cursor, 0)), h.AccountID, h.ID)
+		}
+	} else {
+		failed = 1
+	}
+	if last, err := c.st.LastSuccesses(ctx); err == nil {
+		for _, s := range last {
+			ch <- prometheus.MustNewConstMetric(lastSuccessDesc, prometheus.GaugeValue, float64(s.FinishedAt.Unix()),
+				s.AccountID, s.SourceID, s.Source)
 		}
 	} else {
 		failed = 1

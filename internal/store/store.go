@@ -72,6 +72,10 @@ type Reader interface {
 	// Source finds a source of the account by name or id.
 	Source(ctx context.Context, accountID, nameOrID string) (directory.Source, error)
 	Sources(ctx context.Context, accountID string) ([]directory.Source, error)
+	// SealedSource is a source of any account that holds a sealed secret
+	// (the first by id), in one read: what a readiness probe opens to tell
+	// that the master key is the database's. ErrNotFound when none has one.
+	SealedSource(ctx context.Context) (directory.Source, error)
 	// SourceState returns the source's saved cursor and anything else an
 	// incremental read needs; empty when there is none.
 	SourceState(ctx context.Context, sourceID string) (string, error)
@@ -106,6 +110,9 @@ type Reader interface {
 	GroupsOfPage(ctx context.Context, accountID, userID string, q MemberQuery) (Page[directory.Group], error)
 
 	Run(ctx context.Context, accountID, id string) (directory.Run, error)
+	// RunProgress is the progress last recorded for the run
+	// (SetRunProgress); ErrNotFound when none was.
+	RunProgress(ctx context.Context, accountID, runID string) (directory.RunProgress, error)
 	// Runs lists runs newest first; sourceID "" lists all of the account's.
 	Runs(ctx context.Context, accountID, sourceID string, limit int) ([]directory.Run, error)
 	// RunPage lists runs as Runs does, a page at a time.
@@ -113,6 +120,10 @@ type Reader interface {
 	// RunsByOutcome lists every account's runs that have the outcome,
 	// oldest first: the queued runs a starting service executes.
 	RunsByOutcome(ctx context.Context, outcome directory.Outcome) ([]directory.Run, error)
+	// LastSuccesses says, for every account's sources, when each one's
+	// newest successful run (not a dry run) finished; a source that never
+	// succeeded is left out. Ordered by account, then source id.
+	LastSuccesses(ctx context.Context) ([]SourceSuccess, error)
 	// UnfinishedRuns lists the source's runs still recorded as running,
 	// oldest first: the run in progress, or runs whose process died.
 	UnfinishedRuns(ctx context.Context, accountID, sourceID string) ([]directory.Run, error)
@@ -249,6 +260,12 @@ type Stager interface {
 	StagedCount(ctx context.Context, runID string) (int, error)
 	// StagedMembersOf lists the direct members a run staged for one group.
 	StagedMembersOf(ctx context.Context, runID, groupExternalID string) ([]directory.SourceMembership, error)
+	// SetRunProgress records how far a run in progress has got, in a
+	// small write of its own, outside any transaction. It is best effort:
+	// where the database has one writer (SQLite) and another holds it (a
+	// run's apply), it writes nothing and returns nil at once rather than
+	// wait; the next call writes.
+	SetRunProgress(ctx context.Context, accountID, runID string, p directory.RunProgress) error
 }
 
 // Tx is one transaction: everything Reader does, seeing its own writes,
@@ -484,4 +501,10 @@ type Membership struct {
 	MemberKind directory.MemberKind
 	MemberID   string
 	MemberName string
+}
+
+// SourceSuccess is when a source's newest successful run finished.
+type SourceSuccess struct {
+	AccountID, SourceID, Source string
+	FinishedAt                  time.Time
 }

@@ -163,6 +163,13 @@ func (r reader) Sources(ctx context.Context, accountID string) ([]directory.Sour
 	return out, wrap(rows.Err(), r.c.f, "sources")
 }
 
+func (r reader) SealedSource(ctx context.Context) (directory.Source, error) {
+	var s directory.Source
+	err := scanSource(r.c.row(ctx, `SELECT `+sourceCols+` FROM sources WHERE secret IS NOT NULL AND length(secret) > 0
+		ORDER BY id LIMIT 1`), &s)
+	return s, wrap(err, r.c.f, "a source with a secret")
+}
+
 func (r reader) SourceState(ctx context.Context, sourceID string) (string, error) {
 	var state string
 	err := r.c.row(ctx, `SELECT state FROM sources WHERE id = ?`, sourceID).Scan(&state)

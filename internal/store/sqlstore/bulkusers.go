@@ -101,6 +101,9 @@ func (t *tx) CreateLinkedUsers(ctx context.Context, sourceID string, users []*di
 	if len(users) != len(externalIDs) {
 		return fmt.Errorf("sqlstore: create linked users: %d users, %d external ids", len(users), len(externalIDs))
 	}
+	if t.c.canCopy() {
+		return t.copyLinkedUsers(ctx, sourceID, users, externalIDs)
+	}
 	now := t.c.s.now()
 	for start := 0; start < len(users); start += bulkUsers {
 		batch := users[start:min(start+bulkUsers, len(users))]
@@ -137,4 +140,52 @@ func (t *tx) CreateLinkedUsers(ctx context.Context, sourceID string, users []*di
 		}
 	}
 	return nil
+}
+
+// userCopyCols are the columns copyLinkedUsers writes, in userArgs' order
+// and then the id, account and times.
+var userCopyCols = append(strings.Fields(strings.ReplaceAll(userWriteCols, ",", " ")), "id", "account_id", "created_at", "updated_at")
+
+// copyLinkedUsers is CreateLinkedUsers on PostgreSQL: the users, then
+// their links, each in one COPY.
+func (t *tx) copyLinkedUsers(ctx context.Context, sourceID string, users []*directory.User, externalIDs []string) error {
+	now := t.c.s.now()
+	rows, links := make([][]any, 0, len(users)), make([][]any, 0, len(users))
+	for i, u := range users {
+		if u.Username == "" {
+			return fmt.Errorf("sqlstore: create linked users: user %d has no username", i)
+		}
+		if err := t.c.checkAccount(ctx, u.AccountID); err != nil {
+			return fmt.Errorf("sqlstore: create user %q: %w", u.Username, err)
+		}
+		if u.State == "" {
+			u.State = directory.StateActive
+		}
+		a, err := userArgs(u)
+		if err != nil {
+			return fmt.Errorf("sqlstore: create user %q: %w", u.Username, err)
+		}
+		u.ID, u.CreatedAt, u.UpdatedAt, u.Sources = newID(), now, now, nil
+		rows = append(rows, append(a, u.ID, u.AccountID, now, now))
+		links = append(links, []any{sourceID, externalIDs[i], u.ID})
+	}
+	if err := t.c.copyRows(ctx, "users", userCopyCols, rows); err != nil {
+		return wrap(err, t.c.f, "create users")
+	}
+	if err := t.c.copyRows(ctx, "user_links", []string{"source_id", "external_id", "user_id"}, links); err != nil {
+		return wrap(err, t.c.f, "link users")
+	}
+	// Each user's search words, distinct (SearchWords): new users' ids
+	// meet no stored word.
+	var words [][]any
+	for _, u := range users {
+		for _, w := range directory.SearchWords(u.UserAttributes) {
+			words = append(words, []any{u.ID, w, u.AccountID, key(u.Username)})
+		}
+	}
+	if err := t.c.copyRows(ctx, "user_words", []string{"user_id", "word", "account_id", "username_key"}, words); err != nil {
+		return wrap(err, t.c.f, "create users")
+	}
+	return wrap(t.c.usersAdded.add(ctx, t.c, len(users),
+		"users (account_id, username_key, email_key)", "user_links (source_id, external_id)"), t.c.f, "create users")
 }

@@ -28,6 +28,12 @@ type conn struct {
 	s  *Store
 	// stmts are the transaction's statements, made from the store's.
 	stmts map[string]*sql.Stmt
+	// raw is the connection a PostgreSQL write transaction runs on, for
+	// COPY (nil elsewhere).
+	raw *sql.Conn
+	// usersAdded keeps the statistics of the users a transaction creates
+	// in bulk fresh (PostgreSQL).
+	usersAdded growthAnalyzer
 	// seen holds the accounts this transaction found to exist.
 	seen  map[string]bool
 	ended bool

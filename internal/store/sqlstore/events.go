@@ -40,6 +40,9 @@ func (t *tx) AppendEvents(ctx context.Context, es []directory.Event) error {
 			locked[e.AccountID] = true
 		}
 	}
+	if t.c.canCopy() {
+		return wrap(t.c.copyEvents(ctx, es), t.c.f, "append events")
+	}
 	// Many rows per statement: a run appends one event per change.
 	for start := 0; start < len(es); start += eventBatch {
 		batch := es[start:min(start+eventBatch, len(es))]

@@ -59,6 +59,13 @@ type flavor struct {
 	// makes one text to store.
 	jsonObject func(args ...string) string
 	jsonText   func(expr string) string
+	// sortInserts orders the rows the set-wise statements of
+	// SyncMemberships insert by the target's primary key: PostgreSQL's
+	// B-trees then fill page after page instead of at random.
+	sortInserts bool
+	// pinConn runs each write transaction on a connection taken from the
+	// pool for it, which COPY reaches (PostgreSQL; see copyRows).
+	pinConn bool
 	// lockFeed keeps appends to an account's event feed in a line until the
 	// transaction ends, where the database does not already (see AppendEvents).
 	lockFeed func(ctx context.Context, c *conn, accountID string) error
@@ -116,11 +123,13 @@ const (
 )
 
 var postgresFlavor = &flavor{
-	name:       "postgres",
-	skipLocked: " FOR UPDATE SKIP LOCKED",
-	dialect:    goose.DialectPostgres,
-	rebind:     rebindDollar,
-	txOptions:  &sql.TxOptions{Isolation: sql.LevelSerializable},
+	name:        "postgres",
+	skipLocked:  " FOR UPDATE SKIP LOCKED",
+	dialect:     goose.DialectPostgres,
+	pinConn:     true,
+	sortInserts: true,
+	rebind:      rebindDollar,
+	txOptions:   &sql.TxOptions{Isolation: sql.LevelSerializable},
 	// A read-only REPEATABLE READ transaction sees one snapshot and never
 	// fails to serialize.
 	snapshotOptions: &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true},

@@ -195,6 +195,31 @@ func (r reader) RunsByOutcome(ctx context.Context, outcome directory.Outcome) ([
 	return r.runs(ctx, "runs "+string(outcome), `SELECT `+runCols+` FROM runs WHERE outcome = ? ORDER BY started_at, id`, string(outcome))
 }
 
+// LastSuccesses reads each source's newest successful run by the runs'
+// index on (source_id, started_at, id), from its newest run back to its
+// first success: a few rows per source, however long the history.
+func (r reader) LastSuccesses(ctx context.Context) ([]store.SourceSuccess, error) {
+	rows, err := r.c.query(ctx, `SELECT s.account_id, s.id, s.name,
+		(SELECT r.finished_at FROM runs r WHERE r.source_id = s.id AND r.outcome = ? AND r.dry_run = ?
+			ORDER BY r.started_at DESC, r.id DESC LIMIT 1)
+		FROM sources s ORDER BY s.account_id, s.id`, string(directory.OutcomeSucceeded), false)
+	if err != nil {
+		return nil, wrap(err, r.c.f, "last successes")
+	}
+	defer rows.Close()
+	var out []store.SourceSuccess
+	for rows.Next() {
+		var s store.SourceSuccess
+		if err := rows.Scan(&s.AccountID, &s.SourceID, &s.Source, nullTime{&s.FinishedAt}); err != nil {
+			return nil, wrap(err, r.c.f, "last successes")
+		}
+		if !s.FinishedAt.IsZero() {
+			out = append(out, s)
+		}
+	}
+	return out, wrap(rows.Err(), r.c.f, "last successes")
+}
+
 // Changes lists a run's changes with Seq above after, in order; limit 0
 // means all.
 func (r reader) Changes(ctx context.Context, runID string, after, limit int) ([]directory.Change, error) {
@@ -314,6 +339,19 @@ func (t *tx) AddChanges(ctx context.Context, runID string, cs []directory.Change
 	}
 	if err != nil {
 		return wrap(err, t.c.f, "add changes to run %q", runID)
+	}
+	if t.c.canCopy() {
+		rows := make([][]any, len(cs))
+		for i := range cs {
+			last++
+			cs[i].RunID, cs[i].Seq = runID, last
+			data, err := encodeChange(cs[i])
+			if err != nil {
+				return fmt.Errorf("sqlstore: add changes to run %q: %w", runID, err)
+			}
+			rows[i] = []any{runID, last, data, changeUserID(cs[i])}
+		}
+		return wrap(t.c.copyRows(ctx, "changes", []string{"run_id", "seq", "data", "user_id"}, rows), t.c.f, "add changes to run %q", runID)
 	}
 	for start := 0; start < len(cs); start += changeBatch {
 		batch := cs[start:min(start+changeBatch, len(cs))]

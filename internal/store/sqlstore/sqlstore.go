@@ -26,7 +26,9 @@ import (
 	"io/fs"
 	"math/rand/v2"
 	"os"
+	"path"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -93,6 +95,11 @@ const DefaultMaxConns = 16
 const (
 	defaultStatementTimeout = "10min"
 	defaultIdleInTxTimeout  = "5min"
+	// An apply's temporary tables (sync_diff, sync_log) hold a whole
+	// source's memberships at a first sync: in the session's memory, up to
+	// this much (taken only as used), rather than the server's 8MB default
+	// and temporary files.
+	defaultTempBuffers = "128MB"
 )
 
 // WithSleeper replaces the wait between retries of a failed PostgreSQL
@@ -158,7 +165,7 @@ func OpenPostgres(ctx context.Context, dsn string, opts ...Option) (*Store, erro
 		return nil, fmt.Errorf("sqlstore: open postgres: %w", err)
 	}
 	for param, value := range map[string]string{"statement_timeout": defaultStatementTimeout,
-		"idle_in_transaction_session_timeout": defaultIdleInTxTimeout} {
+		"idle_in_transaction_session_timeout": defaultIdleInTxTimeout, "temp_buffers": defaultTempBuffers} {
 		if _, set := cfg.RuntimeParams[param]; !set {
 			cfg.RuntimeParams[param] = value
 		}
@@ -206,28 +213,109 @@ func open(ctx context.Context, db *sql.DB, f *flavor, opts []Option) (*Store, er
 	return s, nil
 }
 
+// Migrations come in two kinds. An expand migration only adds (a table, a
+// column with a default, an index): a replica of the previous release keeps
+// working beside it, so every replica applies the pending ones when it
+// starts. A contract migration (its file name ends in contractSuffix)
+// takes away what a release before the running one stopped using: it would
+// break a replica of that earlier release still running, so on PostgreSQL it
+// runs only when an operator asks (Contract), once every replica runs a
+// release that no longer needs it. SQLite, one machine and one release,
+// runs both kinds when it opens.
+const contractSuffix = "_contract.sql"
+
 func (s *Store) migrate(ctx context.Context) error {
+	p, err := s.migrations(false)
+	if err != nil {
+		return err
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	return nil
+}
+
+// migrations is the goose provider of the store's migrations: on
+// PostgreSQL the expand ones only, unless contract; the contract ones may
+// then come after expand migrations of a later release already applied.
+func (s *Store) migrations(contract bool) (*goose.Provider, error) {
 	fsys, err := fs.Sub(migrations, "migrations/"+s.flavor.name)
 	if err != nil {
-		return fmt.Errorf("migrations: %w", err)
+		return nil, fmt.Errorf("migrations: %w", err)
 	}
 	opts := []goose.ProviderOption{goose.WithDisableGlobalRegistry(true)}
 	if s.flavor.name == "postgres" {
 		// Two servers starting at once against one database take turns.
 		locker, err := lock.NewPostgresSessionLocker()
 		if err != nil {
-			return fmt.Errorf("migrations: %w", err)
+			return nil, fmt.Errorf("migrations: %w", err)
 		}
 		opts = append(opts, goose.WithSessionLocker(locker))
+		if contract {
+			opts = append(opts, goose.WithAllowOutofOrder(true))
+		} else if names, err := contractMigrations(fsys); err != nil {
+			return nil, err
+		} else if len(names) > 0 {
+			opts = append(opts, goose.WithExcludeNames(names))
+		}
 	}
 	p, err := goose.NewProvider(s.flavor.dialect, s.db, fsys, opts...)
 	if err != nil {
-		return fmt.Errorf("migrations: %w", err)
+		return nil, fmt.Errorf("migrations: %w", err)
 	}
-	if _, err := p.Up(ctx); err != nil {
-		return fmt.Errorf("migrations: %w", err)
+	return p, nil
+}
+
+func contractMigrations(fsys fs.FS) ([]string, error) {
+	names, err := fs.Glob(fsys, "*"+contractSuffix)
+	if err != nil {
+		return nil, fmt.Errorf("migrations: %w", err)
 	}
-	return nil
+	return names, nil
+}
+
+// PendingContracts names the contract migrations not applied yet (none on
+// SQLite, which applies them when it opens).
+func (s *Store) PendingContracts(ctx context.Context) ([]string, error) {
+	p, err := s.migrations(true)
+	if err != nil {
+		return nil, err
+	}
+	status, err := p.Status(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("migrations: %w", err)
+	}
+	var out []string
+	for _, st := range status {
+		if st.State == goose.StatePending && strings.HasSuffix(st.Source.Path, contractSuffix) {
+			out = append(out, path.Base(st.Source.Path))
+		}
+	}
+	return out, nil
+}
+
+// Contract applies the pending contract migrations and names them. Run it
+// only once no replica of a release that used what they take away is left.
+func (s *Store) Contract(ctx context.Context) ([]string, error) {
+	pending, err := s.PendingContracts(ctx)
+	if err != nil || len(pending) == 0 {
+		return nil, err
+	}
+	p, err := s.migrations(true)
+	if err != nil {
+		return nil, err
+	}
+	res, err := p.Up(ctx)
+	var applied []string
+	for _, r := range res {
+		if r.Error == nil {
+			applied = append(applied, path.Base(r.Source.Path))
+		}
+	}
+	if err != nil {
+		return applied, fmt.Errorf("migrations: %w", err)
+	}
+	return applied, nil
 }
 
 // Close closes the database.
@@ -305,8 +393,20 @@ func (s *Store) UpdateApply(ctx context.Context, fn func(store.Tx) error) error 
 			c.Raw(func(any) error { return driver.ErrBadConn })
 		}
 	}()
-	return s.updateOn(ctx, c, fn)
+	return s.updateOn(ctx, c, func(t store.Tx) error {
+		// An apply is one at a time across the fleet, and its set-wise
+		// statements sort and hash a whole source's memberships: memory
+		// for that, rather than temporary files.
+		if _, err := t.(*tx).c.execOnce(ctx, `SET LOCAL work_mem = '`+applyWorkMem+`'`); err != nil {
+			return err
+		}
+		return fn(t)
+	})
 }
+
+// applyWorkMem is the memory each sort or hash of an apply may use on
+// PostgreSQL before it spills to disk (the server's default is 4MB).
+const applyWorkMem = "128MB"
 
 // unavailable marks a lost connection as store.ErrUnavailable.
 func (s *Store) unavailable(ctx context.Context, err error) error {
@@ -338,6 +438,16 @@ func (s *Store) updateOn(ctx context.Context, b beginner, fn func(store.Tx) erro
 }
 
 func (s *Store) update(ctx context.Context, b beginner, fn func(store.Tx) error) (err error) {
+	if db, ok := b.(*sql.DB); ok && s.flavor.pinConn {
+		// The transaction's connection, held apart, can stream rows
+		// with COPY (see copyRows).
+		c, err := db.Conn(ctx)
+		if err != nil {
+			return fmt.Errorf("sqlstore: begin: %w", err)
+		}
+		defer c.Close()
+		b = c
+	}
 	t, err := s.begin(ctx, b)
 	if err != nil {
 		return err
@@ -389,7 +499,11 @@ func (s *Store) begin(ctx context.Context, b beginner) (*conn, error) {
 		s.release()
 		return nil, fmt.Errorf("sqlstore: begin: %w", err)
 	}
-	return &conn{q: sqlTx, tx: sqlTx, f: s.flavor, s: s, stmts: map[string]*sql.Stmt{}}, nil
+	c := &conn{q: sqlTx, tx: sqlTx, f: s.flavor, s: s, stmts: map[string]*sql.Stmt{}}
+	if s.flavor.pinConn {
+		c.raw, _ = b.(*sql.Conn)
+	}
+	return c, nil
 }
 
 func (s *Store) release() {

@@ -49,6 +49,18 @@ func stage[T any](ctx context.Context, s *Store, table, runID string, items []T,
 	if len(items) == 0 {
 		return nil
 	}
+	if s.flavor.pinConn {
+		rows := make([][]any, len(items))
+		for i := range items {
+			data, err := json.Marshal(&items[i])
+			if err != nil {
+				return fmt.Errorf("sqlstore: stage into %s: %w", table, err)
+			}
+			rows[i] = []any{runID, ext(&items[i]), string(data)}
+		}
+		return wrap(s.stageRows(ctx, table, []string{"run_id", "external_id", "data"}, rows,
+			`ON CONFLICT (run_id, external_id) DO UPDATE SET data = excluded.data`), s.flavor, "stage into %s", table)
+	}
 	err := s.withTx(ctx, func(c *conn) error {
 		for start := 0; start < len(items); start += stageBatch {
 			batch := items[start:min(start+stageBatch, len(items))]
@@ -108,6 +120,14 @@ func (s *Store) StageMemberships(ctx context.Context, runID string, ms []directo
 		return cmp.Or(cmp.Compare(a.g, b.g), cmp.Compare(a.k, b.k), cmp.Compare(a.m, b.m))
 	})
 	const batchRows = 400
+	if s.flavor.pinConn {
+		rows := make([][]any, len(keys))
+		for i, k := range keys {
+			rows[i] = []any{runID, k.g, k.k, k.m}
+		}
+		return wrap(s.stageRows(ctx, "staged_memberships", []string{"run_id", "group_ext", "member_kind", "member_ext"}, rows,
+			`ON CONFLICT DO NOTHING`), s.flavor, "stage memberships")
+	}
 	err := s.withTx(ctx, func(c *conn) error {
 		for start := 0; start < len(keys); start += batchRows {
 			batch := keys[start:min(start+batchRows, len(keys))]

@@ -112,6 +112,10 @@ const (
 	qDiffInsert = `INSERT INTO memberships (group_id, member_kind, member_id, source_id)
 		SELECT group_id, member_kind, member_id, ? FROM sync_diff WHERE added = 1
 		ON CONFLICT DO NOTHING`
+	qDiffInsertSorted = `INSERT INTO memberships (group_id, member_kind, member_id, source_id)
+		SELECT group_id, member_kind, member_id, ? FROM sync_diff WHERE added = 1
+		ORDER BY group_id, member_kind, member_id
+		ON CONFLICT DO NOTHING`
 )
 
 // membershipPage is how many memberships SyncMemberships hands over at a time.
@@ -193,6 +197,9 @@ func (t *tx) fillDiff(ctx context.Context, sourceID, runID string, reach store.R
 			q query
 			n *int64
 		}{{diff(0, owned, desired), &removed}, {diff(1, desired, owned), &added}} {
+			if c.f.sortInserts {
+				d.q.sql += ` ORDER BY 2, 3, 4`
+			}
 			n, err := affected(c.execOnce(ctx, d.q.sql, d.q.args...))
 			if err != nil {
 				return 0, 0, wrap(err, c.f, "sync memberships: %s differences", k.kind)
@@ -209,7 +216,10 @@ func (t *tx) fillDiff(ctx context.Context, sourceID, runID string, reach store.R
 // applyDiff removes (added 0) or adds (added 1) sync_diff's memberships.
 func (t *tx) applyDiff(ctx context.Context, sourceID string, added int) error {
 	change := qDiffDelete
-	if added == 1 {
+	switch {
+	case added == 1 && t.c.f.sortInserts:
+		change = qDiffInsertSorted
+	case added == 1:
 		change = qDiffInsert
 	}
 	if _, err := t.c.execOnce(ctx, change, sourceID); err != nil {
