@@ -122,6 +122,12 @@ type sourceData struct {
 	UserQuery       string
 	UserResults     *manage.SearchResult
 	UserSearchError string
+	// SyncQuery, SyncResults and SyncSearchError are Sync one user's
+	// search: by display name, UPN or email, in the source and the
+	// directory.
+	SyncQuery       string
+	SyncResults     *manage.SearchResult
+	SyncSearchError string
 }
 
 // Picked reports whether the user is picked.
@@ -174,6 +180,9 @@ func (s *Server) sourcePage(w http.ResponseWriter, r *request) error {
 			return err
 		}
 		if d.UserQuery, d.UserResults, d.UserSearchError, err = s.pickerSearch(r, d.Source.ID, "user_search", "users"); err != nil {
+			return err
+		}
+		if err := s.syncSearch(r, d); err != nil {
 			return err
 		}
 		if r.URL.Query().Get("test") == "" || !r.actor.Can(manage.ActManageSources) {
@@ -236,4 +245,22 @@ func (s *Server) setSecret(w http.ResponseWriter, r *request) error {
 		return err
 	}
 	return redirect(w, r, "/sources/"+url.PathEscape(v.Name)+"?test=1&done=secret")
+}
+
+// syncSearch is Sync one user's search, read from sync_search.
+func (s *Server) syncSearch(r *request, d *sourceData) error {
+	d.SyncQuery = strings.TrimSpace(r.URL.Query().Get("sync_search"))
+	if d.SyncQuery == "" || !r.actor.Can(manage.ActSyncUser) {
+		return nil
+	}
+	res, err := s.Manager.FindUserToSync(r.Context(), r.actor, d.Source.ID, d.SyncQuery)
+	if msg, _, ok := formError(err); ok {
+		d.SyncSearchError = msg
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	d.SyncResults = &res
+	return nil
 }

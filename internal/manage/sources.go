@@ -673,6 +673,8 @@ type SearchHit struct {
 	ExternalID string `json:"external_id"`
 	Name       string `json:"name"`
 	Mail       string `json:"mail,omitempty"`
+	// DisplayName is a user's display name.
+	DisplayName string `json:"display_name,omitempty"`
 }
 
 // SearchResult is what a source search found; More says the source has
@@ -712,13 +714,13 @@ func (m *Manager) SearchSource(ctx context.Context, actor Actor, key, what, quer
 		var gs []directory.SourceGroup
 		gs, res.More, err = s.SearchGroups(ctx, query, scope.MaxSearchResults)
 		for _, g := range gs {
-			res.Results = append(res.Results, SearchHit{g.ExternalID, g.Name, g.Mail})
+			res.Results = append(res.Results, SearchHit{ExternalID: g.ExternalID, Name: g.Name, Mail: g.Mail})
 		}
 	} else {
 		var us []directory.SourceUser
 		us, res.More, err = s.SearchUsers(ctx, query, scope.MaxSearchResults)
 		for _, u := range us {
-			res.Results = append(res.Results, SearchHit{u.ExternalID, u.Username, u.Email})
+			res.Results = append(res.Results, SearchHit{ExternalID: u.ExternalID, Name: u.Username, Mail: u.Email, DisplayName: u.DisplayName})
 		}
 	}
 	if err != nil {

@@ -37,10 +37,12 @@ func (c *conn) SearchGroups(ctx context.Context, query string, limit int) ([]dir
 	return found, false, nil
 }
 
-// SearchUsers finds users whose display name or UPN matches query.
+// SearchUsers finds users whose display name (by its words), UPN or mail
+// (by its start) matches query.
 func (c *conn) SearchUsers(ctx context.Context, query string, limit int) ([]directory.SourceUser, bool, error) {
 	var found []directory.SourceUser
-	q := graph.Query{Search: searchTerm("displayName", query) + " OR " + searchTerm("userPrincipalName", query), Top: limit + 1}
+	q := graph.Query{Search: searchTerm("displayName", query) + " OR " + searchTerm("userPrincipalName", query) + " OR " + searchTerm("mail", query),
+		Top: limit + 1}
 	err := c.client.ListUsers(ctx, q, func(us []graph.User) error {
 		for _, u := range us {
 			found = append(found, sourceUser(u))
