@@ -16,9 +16,13 @@ import (
 	"github.com/dirsync/dirsync/internal/factory"
 	"github.com/dirsync/dirsync/internal/manage"
 	"github.com/dirsync/dirsync/internal/store"
+	"github.com/dirsync/dirsync/internal/store/sqlstore/sqltest"
 )
 
-var benchUsers = flag.Int("bench.users", 100_000, "users in BenchmarkRender's directory")
+var (
+	benchUsers    = flag.Int("bench.users", 100_000, "users in BenchmarkRender's directory")
+	benchPostgres = flag.Bool("bench.postgres", false, "BenchmarkRender on PostgreSQL ("+sqltest.PostgresEnv+", a schema of its own) instead of SQLite")
+)
 
 // BenchmarkRender measures the server time of the console's pages over a
 // directory of 100,000 users (SQLite): the handler from the session check
@@ -30,7 +34,11 @@ var benchUsers = flag.Int("bench.users", 100_000, "users in BenchmarkRender's di
 func BenchmarkRender(b *testing.B) {
 	b.Setenv("DIRSYNC_MASTER_KEY", "")
 	ctx := context.Background()
-	parts, err := factory.Open(ctx, factory.Options{DB: filepath.Join(b.TempDir(), "bench.db")})
+	db := filepath.Join(b.TempDir(), "bench.db")
+	if *benchPostgres {
+		db = sqltest.PostgresDSN(b)
+	}
+	parts, err := factory.Open(ctx, factory.Options{DB: db})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -66,7 +66,7 @@ func TestGroupPicker(t *testing.T) {
 	b := w.newTab("admin")
 	b.signIn(ownerEmail)
 	b.open("/sources/contoso")
-	b.submit(`form[role="search"]`, map[string]string{"#group_search": g.Name[:3]})
+	b.submit(`form[aria-label="Search the source's groups"]`, map[string]string{"#group_search": g.Name[:3]})
 	if note := b.text("#group-results-note"); !strings.Contains(note, "with “"+g.Name[:3]+"”") {
 		t.Fatalf("the search says %q", note)
 	}
