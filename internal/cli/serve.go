@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -54,6 +55,12 @@ for --shutdown-grace, then cancels them: a cancelled run applies nothing.`,
 			if err := lvl.UnmarshalText([]byte(v.String(config.LogLevel))); err != nil {
 				return usageErr("%s: %q is not debug, info, warn or error", v.Source(config.LogLevel), v.String(config.LogLevel))
 			}
+			if w, aw := v.Int(config.Workers), v.Int(config.AccountWorkers); aw > w && w > 0 {
+				return usageErr("%s: %d is more than --workers (%d)", v.Source(config.AccountWorkers), aw, w)
+			}
+			if d := v.Duration(config.WebhookClaim); d < 0 || (d > 0 && d < 5*time.Second) {
+				return usageErr("%s: a claim shorter than 5s would be lost between two renewals", v.Source(config.WebhookClaim))
+			}
 			smtp, err := mailConfig(v)
 			if err != nil {
 				return err
@@ -76,7 +83,8 @@ for --shutdown-grace, then cancels them: a cancelled run applies nothing.`,
 			if pending, err := factory.PendingContracts(cmd.Context(), a.parts); err == nil && len(pending) > 0 {
 				logger.Info("contract migrations pending: run dirsync db contract once every replica runs this release", "migrations", pending)
 			}
-			svc := service.New(a.parts, service.Config{Workers: v.Int(config.Workers), Tick: v.Duration(config.Tick),
+			svc := service.New(a.parts, service.Config{Workers: v.Int(config.Workers), AccountWorkers: v.Int(config.AccountWorkers),
+				WebhookClaim: v.Duration(config.WebhookClaim), Tick: v.Duration(config.Tick),
 				ShutdownGrace: v.Duration(config.ShutdownGrace), WebhookFirstBackoff: v.Duration(config.WebhookBackoff),
 				WebhookMaxBackoff: v.Duration(config.WebhookMaxBackoff), WebhookRetryFor: v.Duration(config.WebhookRetryFor),
 				Clock: a.opts.Clock, Mail: smtp, Notify: v.List(config.SMTPTo), ConsoleURL: publicURL(v, ln.Addr().String())}, logger)
