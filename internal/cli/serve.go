@@ -1,11 +1,13 @@
 package cli
 
 import (
+	"context"
 	"crypto/x509"
 	"log/slog"
 	"net"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -54,6 +56,9 @@ for --shutdown-grace, then cancels them: a cancelled run applies nothing.`,
 			if err := lvl.UnmarshalText([]byte(v.String(config.LogLevel))); err != nil {
 				return usageErr("%s: %q is not debug, info, warn or error", v.Source(config.LogLevel), v.String(config.LogLevel))
 			}
+			if err := checkShares(v); err != nil {
+				return err
+			}
 			smtp, err := mailConfig(v)
 			if err != nil {
 				return err
@@ -73,13 +78,8 @@ for --shutdown-grace, then cancels them: a cancelled run applies nothing.`,
 			if n, err := m.CountTokens(cmd.Context(), actor); err == nil && n == 0 {
 				logger.Warn("no API tokens yet; create one with: dirsync token create --role owner")
 			}
-			if pending, err := factory.PendingContracts(cmd.Context(), a.parts); err == nil && len(pending) > 0 {
-				logger.Info("contract migrations pending: run dirsync db contract once every replica runs this release", "migrations", pending)
-			}
-			svc := service.New(a.parts, service.Config{Workers: v.Int(config.Workers), Tick: v.Duration(config.Tick),
-				ShutdownGrace: v.Duration(config.ShutdownGrace), WebhookFirstBackoff: v.Duration(config.WebhookBackoff),
-				WebhookMaxBackoff: v.Duration(config.WebhookMaxBackoff), WebhookRetryFor: v.Duration(config.WebhookRetryFor),
-				Clock: a.opts.Clock, Mail: smtp, Notify: v.List(config.SMTPTo), ConsoleURL: publicURL(v, ln.Addr().String())}, logger)
+			logPendingContracts(cmd.Context(), a.parts, logger)
+			svc := service.New(a.parts, a.serviceConfig(v, smtp, ln.Addr().String()), logger)
 			a.printf("dirsync serving on http://%s\n", ln.Addr())
 			// serve works for every account; the setup link is the
 			// account's that --account names (the default one).
@@ -93,6 +93,34 @@ for --shutdown-grace, then cancels them: a cancelled run applies nothing.`,
 	})
 	bindSettings(cmd.Flags(), config.Serve)
 	return cmd
+}
+
+// serviceConfig is the service's configuration from the settings.
+func (a *app) serviceConfig(v config.Values, smtp mail.Config, addr string) service.Config {
+	return service.Config{Workers: v.Int(config.Workers), AccountWorkers: v.Int(config.AccountWorkers),
+		WebhookClaim: v.Duration(config.WebhookClaim), Tick: v.Duration(config.Tick),
+		ShutdownGrace: v.Duration(config.ShutdownGrace), WebhookFirstBackoff: v.Duration(config.WebhookBackoff),
+		WebhookMaxBackoff: v.Duration(config.WebhookMaxBackoff), WebhookRetryFor: v.Duration(config.WebhookRetryFor),
+		Clock: a.opts.Clock, Mail: smtp, Notify: v.List(config.SMTPTo), ConsoleURL: publicURL(v, addr)}
+}
+
+// checkShares refuses an account share or a webhook claim that cannot work.
+func checkShares(v config.Values) error {
+	if w, aw := v.Int(config.Workers), v.Int(config.AccountWorkers); aw > w && w > 0 {
+		return usageErr("%s: %d is more than --workers (%d)", v.Source(config.AccountWorkers), aw, w)
+	}
+	if d := v.Duration(config.WebhookClaim); d < 0 || (d > 0 && d < 5*time.Second) {
+		return usageErr("%s: a claim shorter than 5s would be lost between two renewals", v.Source(config.WebhookClaim))
+	}
+	return nil
+}
+
+// logPendingContracts tells the operator of contract migrations waiting
+// for every replica to run this release (dirsync db contract).
+func logPendingContracts(ctx context.Context, p *factory.Parts, logger *slog.Logger) {
+	if pending, err := factory.PendingContracts(ctx, p); err == nil && len(pending) > 0 {
+		logger.Info("contract migrations pending: run dirsync db contract once every replica runs this release", "migrations", pending)
+	}
 }
 
 // mailConfig reads the SMTP settings, checked.

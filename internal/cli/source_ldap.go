@@ -1,12 +1,11 @@
 package cli
 
 import (
-	"strings"
-
 	"github.com/spf13/cobra"
 
 	"github.com/dirsync/dirsync/internal/connector/ldap"
 	"github.com/dirsync/dirsync/internal/directory"
+	"github.com/dirsync/dirsync/internal/manage"
 )
 
 func (a *app) sourceAddLDAPCommand() *cobra.Command {
@@ -41,15 +40,8 @@ The source syncs daily at a time of day derived from its id (see
 			if cfg.CAPEM, err = readCAFile(caFile); err != nil {
 				return err
 			}
-			for _, m := range suffixMaps {
-				from, to, ok := strings.Cut(m, "=")
-				if !ok || from == "" || to == "" {
-					return usageErr("--upn-suffix-map %q: want FROM=TO, e.g. corp.local=corp.example.com", m)
-				}
-				if cfg.UPNSuffixMap == nil {
-					cfg.UPNSuffixMap = map[string]string{}
-				}
-				cfg.UPNSuffixMap[strings.TrimPrefix(from, "@")] = strings.TrimPrefix(to, "@")
+			if cfg.UPNSuffixMap, err = manage.ParseUPNSuffixMap(suffixMaps); err != nil {
+				return usageErr("--upn-suffix-map: %s", manage.AsError(err).Message)
 			}
 			password, err := pw.read(a, cmd)
 			if err != nil {

@@ -73,6 +73,8 @@ const (
 
 	Listen            = "listen"
 	Workers           = "workers"
+	AccountWorkers    = "account-workers"
+	WebhookClaim      = "webhook-claim"
 	ShutdownGrace     = "shutdown-grace"
 	Tick              = "tick"
 	EventRetention    = "event-retention"
@@ -107,6 +109,8 @@ var Global = []Setting{
 var Serve = []Setting{
 	{Flag: Listen, Env: "DIRSYNC_LISTEN", Key: "listen", Default: "127.0.0.1:8080", Help: "address to serve on"},
 	{Flag: Workers, Env: "DIRSYNC_WORKERS", Key: "workers", Default: "2", Type: Int, Help: "syncs that may run at once"},
+	{Flag: AccountWorkers, Env: "DIRSYNC_ACCOUNT_WORKERS", Key: "account_workers", Type: Int, Help: "syncs of one account that may run at once in this process, so one account never holds every worker (default: half of --workers, at least one)"},
+	{Flag: WebhookClaim, Env: "DIRSYNC_WEBHOOK_CLAIM", Key: "webhook_claim", Type: Duration, Help: "how long a replica that stopped answering keeps a webhook endpoint it was delivering to before another replica takes over (default: --lease-ttl)"},
 	{Flag: ShutdownGrace, Env: "DIRSYNC_SHUTDOWN_GRACE", Key: "shutdown_grace", Default: "60s", Type: Duration, Help: "how long running syncs may finish at shutdown"},
 	{Flag: EventRetention, Env: "DIRSYNC_EVENT_RETENTION", Key: "event_retention", Default: "30d", Type: Duration, Help: "how long change events and webhook delivery logs are kept"},
 	{Flag: SMTPAddr, Env: "DIRSYNC_SMTP_ADDR", Key: "smtp.addr", Help: "SMTP server (host:port) that enrollment links and notifications go through; without it they stay queued"},

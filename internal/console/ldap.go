@@ -16,8 +16,12 @@ import (
 // password, which is not shown again).
 type ldapForm struct {
 	Name, Description, URLs, BaseDN, BindDN string
-	StartTLS                                bool
-	Error                                   string
+	StartTLS, InsecureSkipVerify            bool
+	// What the CLI's source add ldap takes too: the directory's flavor
+	// (empty: detected), extra filters, UPN suffix rewrites (FROM=TO a
+	// line).
+	Flavor, UserFilter, GroupFilter, UPNSuffixMap string
+	Error                                         string
 }
 
 // addLDAPSource adds an Active Directory or LDAP source from the wizard and
@@ -28,22 +32,26 @@ func (s *Server) addLDAPSource(w http.ResponseWriter, r *request) error {
 	}
 	f := ldapForm{Name: strings.TrimSpace(r.FormValue("name")), Description: r.FormValue("description"),
 		URLs: r.FormValue("urls"), BaseDN: strings.TrimSpace(r.FormValue("base_dn")), BindDN: strings.TrimSpace(r.FormValue("bind_dn")),
-		StartTLS: r.FormValue("start_tls") == "on"}
+		StartTLS: r.FormValue("start_tls") == "on", InsecureSkipVerify: r.FormValue("insecure_skip_tls_verify") == "on",
+		Flavor: r.FormValue("flavor"), UserFilter: strings.TrimSpace(r.FormValue("user_filter")),
+		GroupFilter: strings.TrimSpace(r.FormValue("group_filter")), UPNSuffixMap: r.FormValue("upn_suffix_map")}
 	caPEM, err := uploaded(r, "ldap_ca_file")
 	if err != nil {
 		return err
 	}
-	cfg := ldap.Config{BaseDN: f.BaseDN, BindDN: f.BindDN, StartTLS: f.StartTLS, CAPEM: caPEM}
-	for _, u := range strings.Fields(f.URLs) {
-		cfg.URLs = append(cfg.URLs, u)
+	cfg := ldap.Config{BaseDN: f.BaseDN, BindDN: f.BindDN, StartTLS: f.StartTLS, CAPEM: caPEM, InsecureSkipVerify: f.InsecureSkipVerify,
+		Flavor: f.Flavor, UserFilter: f.UserFilter, GroupFilter: f.GroupFilter}
+	cfg.URLs = append(cfg.URLs, strings.Fields(f.URLs)...)
+	cfg.UPNSuffixMap, err = manage.ParseUPNSuffixMap(strings.Split(f.UPNSuffixMap, "\n"))
+	if err == nil {
+		raw, _ := json.Marshal(cfg)
+		var secret []byte
+		if v := r.FormValue("bind_password"); v != "" {
+			secret = []byte(v)
+		}
+		_, err = s.Manager.AddSource(r.Context(), r.actor, manage.SourceInput{Name: &f.Name, Description: &f.Description,
+			Kind: directory.KindLDAP, Config: raw, Secret: secret})
 	}
-	raw, _ := json.Marshal(cfg)
-	var secret []byte
-	if v := r.FormValue("bind_password"); v != "" {
-		secret = []byte(v)
-	}
-	_, err = s.Manager.AddSource(r.Context(), r.actor, manage.SourceInput{Name: &f.Name, Description: &f.Description,
-		Kind: directory.KindLDAP, Config: raw, Secret: secret})
 	if msg, status, ok := formError(err); ok {
 		f.Error = msg
 		return s.render(w, r, status, "source_new", &view{Title: "Add a source", Nav: "overview", Data: sourceNewData{Entra: entraForm{Cloud: "global"}, LDAP: f, Clouds: clouds}})

@@ -89,7 +89,7 @@ func ChangeEventData(c Change, source string) json.RawMessage {
 		Detail     string          `json:"detail,omitempty"`
 		Object     json.RawMessage `json:"object,omitempty"`
 	}{c.ObjectKind, c.ObjectID, c.ExternalID, c.Name, source, c.Attributes, c.Member, c.Detail, nil}
-	if c.Member != nil {
+	if c.Member != nil && len(c.Object) == 0 {
 		body.Object, _ = json.Marshal(Membership{GroupID: c.ObjectID, MemberKind: c.Member.Kind, MemberID: c.Member.ID})
 	} else {
 		body.Object = c.Object

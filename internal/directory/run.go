@@ -137,8 +137,8 @@ type Change struct {
 	// Object is the user's or group's whole state right after the change
 	// (its User or Group JSON), for the changes that are events: their
 	// event carries it as data.object. A plan that was not applied (a
-	// dry run) has none, nor do membership changes, whose object (the
-	// Membership) their fields give.
+	// dry run) has none. A membership change's is the Membership, which
+	// the store gives from its fields rather than storing it.
 	Object json.RawMessage `json:"object,omitempty"`
 }
 

@@ -29,8 +29,15 @@ func memberChanges(t *testing.T, f *fixture, cs []directory.Change, resolve bool
 				t.Fatalf("change %d names group %s %q: %+v %v", c.Seq, c.ObjectID, c.Name, g, err)
 			}
 		}
+		if len(c.Object) > 0 {
+			var object directory.Membership
+			if err := json.Unmarshal(c.Object, &object); err != nil ||
+				object != (directory.Membership{GroupID: c.ObjectID, MemberKind: c.Member.Kind, MemberID: c.Member.ID}) {
+				t.Fatalf("change %d: object %s (%v)", c.Seq, c.Object, err)
+			}
+		}
 		m := *c.Member
-		c.RunID, c.Seq, c.ObjectID, c.Detail, m.ID, c.Member = "", 0, "", "", "", &m
+		c.RunID, c.Seq, c.ObjectID, c.Detail, m.ID, c.Member, c.Object = "", 0, "", "", "", &m, nil
 		out = append(out, c)
 	}
 	return out

@@ -36,6 +36,12 @@ import (
 type Config struct {
 	// Workers bounds the syncs running at once (default 2).
 	Workers int
+	// AccountWorkers bounds one account's syncs running at once (default
+	// half of Workers, at least one): Runner.AccountShare.
+	AccountWorkers int
+	// WebhookClaim is how long an endpoint's claim lasts unrenewed
+	// (default: the lease TTL, as runs).
+	WebhookClaim time.Duration
 	// Tick is how often the scheduler and the dispatcher look for work
 	// (default 15s). Schedules have minute resolution.
 	Tick time.Duration
@@ -99,7 +105,7 @@ func New(p *factory.Parts, cfg Config, logger *slog.Logger) *Service {
 		mailWake: make(chan struct{}, 1), pollWake: make(chan struct{}, 1)}
 	s.Metrics.WatchStore(p.Store, clk.Now)
 	// A dead process holds its queued runs as long as its running ones.
-	s.Runner = &Runner{Manager: p.Manager, Clock: clk, Logger: logger, Metrics: s.Metrics, Workers: cfg.Workers, ClaimTTL: p.Engine.LeaseTTL,
+	s.Runner = &Runner{Manager: p.Manager, Clock: clk, Logger: logger, Metrics: s.Metrics, Workers: cfg.Workers, AccountShare: cfg.AccountWorkers, ClaimTTL: p.Engine.LeaseTTL,
 		OnFinish: func(directory.Run) { s.Wake() }}
 	p.Manager.SetExecutor(s.Runner)
 	var sender mail.Sender
@@ -116,9 +122,14 @@ func New(p *factory.Parts, cfg Config, logger *slog.Logger) *Service {
 	p.Manager.SetMail(manage.MailOptions{Sender: sender, ConsoleURL: cfg.ConsoleURL, Notify: cfg.Notify, RetryFor: cfg.MailRetryFor,
 		Logger: logger, Wake: s.WakeMail,
 		Observe: func(outcome string) { s.Metrics.Add("dirsync_mail_attempts_total", 1, "outcome", outcome) }})
-	// A dead process holds its webhook endpoints as long as its runs.
+	// A dead process holds its webhook endpoints as long as its runs,
+	// unless told otherwise.
+	claimFor := cfg.WebhookClaim
+	if claimFor <= 0 {
+		claimFor = p.Engine.LeaseTTL
+	}
 	s.Dispatcher = &webhook.Dispatcher{Store: p.Store, Box: p.Box, Clock: clk, Logger: logger, AllowList: p.WebhookAllow,
-		ClaimFor:     p.Engine.LeaseTTL,
+		ClaimFor:     claimFor,
 		FirstBackoff: cfg.WebhookFirstBackoff, MaxBackoff: cfg.WebhookMaxBackoff, RetryFor: cfg.WebhookRetryFor,
 		Observe: func(outcome string, d time.Duration) {
 			s.Metrics.ObserveWebhook(outcome, d)

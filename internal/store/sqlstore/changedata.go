@@ -52,6 +52,9 @@ func encodeChange(c directory.Change) (string, error) {
 	if c.Member != nil && c.Detail == directory.MemberDetail(*c.Member) {
 		s.Detail = ""
 	}
+	if c.Member != nil {
+		s.Object, c.Object = nil, nil // the membership: the change's own fields
+	}
 	var fields map[string]json.RawMessage
 	if len(c.Object) > 0 {
 		if c.Action == directory.ActionCreated {
@@ -95,6 +98,10 @@ func decodeChange(data string) (directory.Change, error) {
 		Member: s.Member, Detail: s.Detail, Object: shown}
 	if c.Member != nil && c.Detail == "" {
 		c.Detail = directory.MemberDetail(*c.Member)
+	}
+	if c.Member != nil && c.ObjectKind == directory.MemberGroup && c.ObjectID != "" {
+		// A membership's state is the membership itself, which the change names.
+		c.Object, _ = json.Marshal(directory.Membership{GroupID: c.ObjectID, MemberKind: c.Member.Kind, MemberID: c.Member.ID})
 	}
 	if len(s.Object) > 0 && len(s.Attributes) == 0 && s.Action == directory.ActionCreated {
 		c.Attributes = created

@@ -63,6 +63,9 @@ func TestStoredChangeReadsBackAsWritten(t *testing.T) {
 			}
 			want := tc.c
 			want.Object = directory.ShownObject(want.ObjectKind, want.Object)
+			if want.Member != nil {
+				want.Object, _ = json.Marshal(directory.Membership{GroupID: want.ObjectID, MemberKind: want.Member.Kind, MemberID: want.Member.ID})
+			}
 			wj, _ := json.Marshal(want)
 			gj, _ := json.Marshal(got)
 			if string(wj) != string(gj) {
