@@ -299,10 +299,12 @@ func (t *tx) UpdateRun(ctx context.Context, r directory.Run) error {
 	return wrap(err, t.c.f, "update run %q", r.ID)
 }
 
-// qPruneRuns deletes an account's finished runs started before a time but
-// for each source's newest run and newest successful run; the changes go
-// with their run (ON DELETE CASCADE).
-const qPruneRuns = `DELETE FROM runs WHERE account_id = ? AND started_at < ? AND outcome NOT IN (?, ?)
+// qPruneRuns deletes an account's runs finished before a time but for
+// each source's newest run and newest successful run; the changes go with
+// their run (ON DELETE CASCADE). By their end, not their start: a run's
+// events are no later than its end, so a run outlives the events that are
+// rebuilt from its changes (a run that ran across the cutoff is kept).
+const qPruneRuns = `DELETE FROM runs WHERE account_id = ? AND COALESCE(finished_at, started_at) < ? AND outcome NOT IN (?, ?)
 	AND id NOT IN (SELECT k.id FROM (
 		SELECT (SELECT n.id FROM runs n WHERE n.source_id = s.id ORDER BY n.started_at DESC, n.id DESC LIMIT 1) AS id
 			FROM sources s WHERE s.account_id = ?
