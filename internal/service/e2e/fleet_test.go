@@ -94,7 +94,7 @@ func TestFleetOfServeProcesses(t *testing.T) {
 	dsn := sqltest.PostgresDSN(t)
 	key := "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
 	t.Setenv("DIRSYNC_MASTER_KEY", key)
-	const accounts, perAccount, users, slots = 50, 2, 3, 3
+	const accounts, perAccount, users, slots = 50, 2, 3, 5
 
 	// The test's own handle on the database: to set the fleet up, and to
 	// read what it did.
@@ -165,7 +165,12 @@ func TestFleetOfServeProcesses(t *testing.T) {
 	time.Sleep(time.Until(first.Add(time.Minute)))
 	killed := -1
 	for deadline := time.Now().Add(40 * time.Second); killed < 0 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		rows, err := admin.QueryContext(t.Context(), `SELECT holder FROM source_leases WHERE expires_at > now()`)
+		// A lease alone is not enough: a replica holds it a moment before
+		// its run is recorded as running and after it ended, and a replica
+		// killed then leaves nothing to interrupt.
+		rows, err := admin.QueryContext(t.Context(), `SELECT l.holder FROM source_leases l
+			JOIN runs r ON r.source_id = l.source_id AND r.outcome = 'running'
+			WHERE l.expires_at > now()`)
 		if err != nil {
 			t.Fatal(err)
 		}
