@@ -82,14 +82,14 @@ func startReplica(t *testing.T, env []string) *replica {
 
 // TestFleetOfServeProcesses runs three dirsync serve processes on one
 // PostgreSQL database, 50 accounts with two sources each (every source
-// its own emulated tenant), every source scheduled every minute, for three
+// its own emulated tenant), every source scheduled every minute, for five
 // slots. One replica is killed (SIGKILL) while it runs syncs. Then: every
 // slot of every source ran exactly once, none twice, none missed; the runs
 // the killed replica had in progress are recorded as interrupted and were
 // run again by the others, so every directory equals its tenant.
 func TestFleetOfServeProcesses(t *testing.T) {
 	if testing.Short() {
-		t.Skip("three minutes of schedules")
+		t.Skip("five minutes of schedules")
 	}
 	dsn := sqltest.PostgresDSN(t)
 	key := "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
