@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/dirsync/dirsync/internal/directory"
 )
@@ -109,21 +110,11 @@ func (t *tx) CreateLinkedUsers(ctx context.Context, sourceID string, users []*di
 		batch := users[start:min(start+bulkUsers, len(users))]
 		args, links := make([]any, 0, 28*len(batch)), make([]any, 0, 3*len(batch))
 		for i, u := range batch {
-			if u.Username == "" {
-				return fmt.Errorf("sqlstore: create linked users: user %d has no username", start+i)
-			}
-			if err := t.c.checkAccount(ctx, u.AccountID); err != nil {
-				return fmt.Errorf("sqlstore: create user %q: %w", u.Username, err)
-			}
-			if u.State == "" {
-				u.State = directory.StateActive
-			}
-			a, err := userArgs(u)
+			row, err := t.newUserRow(ctx, u, start+i, now)
 			if err != nil {
-				return fmt.Errorf("sqlstore: create user %q: %w", u.Username, err)
+				return err
 			}
-			u.ID, u.CreatedAt, u.UpdatedAt, u.Sources = newID(), now, now, nil
-			args = append(append(args, a...), u.ID, u.AccountID, now, now)
+			args = append(args, row...)
 			links = append(links, sourceID, externalIDs[start+i], u.ID)
 		}
 		row := `(` + strings.TrimSuffix(strings.Repeat("?, ", 28), ", ") + `)`
@@ -142,6 +133,28 @@ func (t *tx) CreateLinkedUsers(ctx context.Context, sourceID string, users []*di
 	return nil
 }
 
+// newUserRow checks the i-th new linked user u, gives it its id and times
+// (now), and returns its row: userArgs' values, then the id, account and
+// times, as userCopyCols lists them. Both ways of creating linked users,
+// rows of an INSERT and COPY, take it.
+func (t *tx) newUserRow(ctx context.Context, u *directory.User, i int, now time.Time) ([]any, error) {
+	if u.Username == "" {
+		return nil, fmt.Errorf("sqlstore: create linked users: user %d has no username", i)
+	}
+	if err := t.c.checkAccount(ctx, u.AccountID); err != nil {
+		return nil, fmt.Errorf("sqlstore: create user %q: %w", u.Username, err)
+	}
+	if u.State == "" {
+		u.State = directory.StateActive
+	}
+	a, err := userArgs(u)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: create user %q: %w", u.Username, err)
+	}
+	u.ID, u.CreatedAt, u.UpdatedAt, u.Sources = newID(), now, now, nil
+	return append(a, u.ID, u.AccountID, now, now), nil
+}
+
 // userCopyCols are the columns copyLinkedUsers writes, in userArgs' order
 // and then the id, account and times.
 var userCopyCols = append(strings.Fields(strings.ReplaceAll(userWriteCols, ",", " ")), "id", "account_id", "created_at", "updated_at")
@@ -152,21 +165,11 @@ func (t *tx) copyLinkedUsers(ctx context.Context, sourceID string, users []*dire
 	now := t.c.s.now()
 	rows, links := make([][]any, 0, len(users)), make([][]any, 0, len(users))
 	for i, u := range users {
-		if u.Username == "" {
-			return fmt.Errorf("sqlstore: create linked users: user %d has no username", i)
-		}
-		if err := t.c.checkAccount(ctx, u.AccountID); err != nil {
-			return fmt.Errorf("sqlstore: create user %q: %w", u.Username, err)
-		}
-		if u.State == "" {
-			u.State = directory.StateActive
-		}
-		a, err := userArgs(u)
+		row, err := t.newUserRow(ctx, u, i, now)
 		if err != nil {
-			return fmt.Errorf("sqlstore: create user %q: %w", u.Username, err)
+			return err
 		}
-		u.ID, u.CreatedAt, u.UpdatedAt, u.Sources = newID(), now, now, nil
-		rows = append(rows, append(a, u.ID, u.AccountID, now, now))
+		rows = append(rows, row)
 		links = append(links, []any{sourceID, externalIDs[i], u.ID})
 	}
 	if err := t.c.copyRows(ctx, "users", userCopyCols, rows); err != nil {
