@@ -292,9 +292,18 @@ func TestFleetRecoversARunWhoseProcessDied(t *testing.T) {
 	if run, _ := st.Run(t.Context(), src.AccountID, dead.ID); run.Outcome != directory.OutcomeRunning {
 		t.Fatalf("a run whose lease still runs was %s", run.Outcome)
 	}
-	for range 3 {
+	// Ticks until the lease has run out and the run is taken over, and no
+	// further: the clock is also the clock of the retry's requests to the
+	// tenant, and a jump while one is in flight times it out.
+	running := func() bool {
+		run, _ := st.Run(t.Context(), src.AccountID, dead.ID)
+		return run.Outcome == directory.OutcomeRunning
+	}
+	for step := 0; step < 6 && running(); step++ {
 		f.clock.Advance(15 * time.Second)
-		time.Sleep(50 * time.Millisecond)
+		for wait := time.Now().Add(500 * time.Millisecond); running() && time.Now().Before(wait); {
+			time.Sleep(10 * time.Millisecond)
+		}
 	}
 	interrupted := f.waitOutcome(src, dead.ID)
 	// Marked interrupted, then queued again: a moment apart.
