@@ -250,7 +250,7 @@ func (a *app) benchFull(ctx context.Context, env *benchEnv, o benchOptions, res 
 	start, cpu0 := time.Now(), cpuSeconds()
 	var readDone atomic.Int64
 	show := a.progress(benchSource, true)
-	req := manage.SyncRequest{Trigger: "bench", Progress: func(p manage.Progress) {
+	req := manage.SyncRequest{Trigger: "bench", Progress: func(p directory.RunProgress) {
 		if p.Phase == "apply" {
 			readDone.CompareAndSwap(0, int64(time.Since(start)))
 		}

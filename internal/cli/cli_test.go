@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/dirsync/dirsync/internal/clock"
+	"github.com/dirsync/dirsync/internal/directory"
 	"github.com/dirsync/dirsync/internal/entraemu"
-	"github.com/dirsync/dirsync/internal/manage"
 )
 
 // runCLI runs the command line in-process, as a user would type it.
@@ -117,17 +117,17 @@ func TestProgressOffATerminal(t *testing.T) {
 	var stderr bytes.Buffer
 	a := &app{opts: Options{Clock: clk}, stderr: &stderr}
 	quick := a.progress("s", true)
-	quick(manage.Progress{Phase: "read", Users: 10})
-	quick(manage.Progress{Phase: "apply", Users: 10})
+	quick(directory.RunProgress{Phase: "read", Users: 10})
+	quick(directory.RunProgress{Phase: "apply", Users: 10})
 	if stderr.Len() != 0 {
 		t.Fatalf("a quick run printed %q", stderr.String())
 	}
 	long := a.progress("s", true)
 	for i := 1; i <= 30; i++ {
 		clk.Advance(time.Second)
-		long(manage.Progress{Phase: "read", Users: 1000 * i})
+		long(directory.RunProgress{Phase: "read", Users: 1000 * i})
 	}
-	long(manage.Progress{Phase: "apply", Users: 30000})
+	long(directory.RunProgress{Phase: "apply", Users: 30000})
 	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
 	if len(lines) != 4 || !strings.Contains(lines[0], "Reading s: 10000 users") || !strings.Contains(lines[3], "Applying s: 30000 users") {
 		t.Fatalf("progress lines:\n%s", stderr.String())

@@ -123,8 +123,9 @@ func (a *app) showRun(cmd *cobra.Command, run directory.Run, runErr error, asJSO
 }
 
 // progress returns the progress display of a sync: a line rewritten in
-// place on a terminal, a log line every ten seconds otherwise.
-func (a *app) progress(source string, show bool) func(manage.Progress) {
+// place on a terminal, a log line every ten seconds otherwise; the apply
+// is shown once, as it starts (its steps are the console's).
+func (a *app) progress(source string, show bool) func(directory.RunProgress) {
 	if !show {
 		return nil
 	}
@@ -133,16 +134,16 @@ func (a *app) progress(source string, show bool) func(manage.Progress) {
 		every = 100 * time.Millisecond
 	}
 	var mu sync.Mutex
-	last, shown := a.now(), false
-	return func(p manage.Progress) {
+	last, shown, applying := a.now(), false, false
+	return func(p directory.RunProgress) {
 		mu.Lock()
 		defer mu.Unlock()
 		now := a.now()
 		// A quick run shows nothing: the apply line only follows read lines.
-		if p.Phase == "read" && now.Sub(last) < every || p.Phase == "apply" && !shown {
+		if p.Phase == "read" && now.Sub(last) < every || p.Phase == "apply" && (!shown || applying) {
 			return
 		}
-		last, shown = now, true
+		last, shown, applying = now, true, p.Phase == "apply"
 		verb := "Reading"
 		if p.Phase == "apply" {
 			verb = "Applying"

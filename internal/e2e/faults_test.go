@@ -40,19 +40,23 @@ func TestThrottlingAndTokenExpiryEndInCorrectDirectory(t *testing.T) {
 	u := w.tenant.Users()[0]
 	w.tenant.UpdateUser(u.ID, func(x *entraemu.User) { x.JobTitle = "Changed under throttling" })
 	calls := 0
-	expire := func(engine.Progress) {
-		// Not at every batch: a token that expires again between its own
-		// refresh and the retry is not something Entra does.
+	expire := func(_ string, p directory.RunProgress) {
+		// While the source is read (the apply makes no request). Not at
+		// every batch: a token that expires again between its own refresh
+		// and the retry is not something Entra does.
+		if p.Phase != "read" {
+			return
+		}
 		if calls++; calls%4 == 0 {
 			w.tenant.ExpireAccessTokens()
 			expired++
 		}
 	}
-	run = d.sync(engine.Options{Progress: expire})
+	run = d.sync(engine.Options{Live: expire})
 	if run.Kind != directory.RunDelta || run.Counts.Updated != 1 {
 		t.Fatalf("delta under throttling: %s %+v", run.Kind, run.Counts)
 	}
-	run = d.sync(engine.Options{Full: true, Progress: expire})
+	run = d.sync(engine.Options{Full: true, Live: expire})
 	if run.Counts.Unchanged != 320 || expired < 3 {
 		t.Fatalf("full run with tokens expiring %d times: %+v", expired, run.Counts)
 	}

@@ -69,11 +69,12 @@ type Options struct {
 	// confirmation an administrator gives after reading what a stopped run
 	// would have done.
 	AllowDeletes bool
-	// Progress, when set, is told how the run advances.
-	Progress func(Progress)
 	// Live, when set, is told each progress the run records
-	// (directory.RunProgress, progress.go), at once: the apply's too,
-	// which a store with one writer cannot record while it applies.
+	// (directory.RunProgress, progress.go), at once: at every batch the
+	// read stages and every second while it reads, then after each step
+	// of the apply, which a store with one writer cannot record while it
+	// applies. It is the one progress of a run: the console's, the API's
+	// and the command line's progress line.
 	Live func(runID string, p directory.RunProgress)
 	// Prepare, when set, is called once the run is recorded, before the
 	// source is read: what the run must ask first (which directory the
@@ -89,15 +90,6 @@ type Options struct {
 	// application layer) that this sync takes over and records itself in,
 	// instead of creating a new run.
 	RunID string
-}
-
-// Progress is a snapshot of a running sync, for a progress display.
-type Progress struct {
-	Phase  string // "read", "apply"
-	Users  int
-	Groups int
-	// Members counts direct memberships read.
-	Members int
 }
 
 // ErrBusy is wrapped by the error of a sync refused because another run of

@@ -374,7 +374,7 @@ func TestCancelledApplyLeavesDirectoryAsItWas(t *testing.T) {
 		ctx, cancel := context.WithCancel(f.ctx)
 		defer cancel()
 		applying := false
-		run, err := f.eng.Sync(ctx, f.src, src, engine.Options{Progress: func(p engine.Progress) {
+		run, err := f.eng.Sync(ctx, f.src, src, engine.Options{Live: func(_ string, p directory.RunProgress) {
 			if p.Phase == "apply" {
 				applying = true
 				cancel()

@@ -11,8 +11,8 @@ import (
 )
 
 // A run records how far it has got as it goes (directory.RunProgress):
-// while a full run reads the source, every second, the objects read and
-// the requests made so far; during the apply, after each of its steps,
+// while a full run reads the source, at every batch it stages and every
+// second between, the objects read and the requests made so far; during the apply, after each of its steps,
 // the counts so far. Each record goes to Options.Live at once, and to the
 // store (SetRunProgress) at most every progressEvery, in a small write of
 // its own outside the apply's transaction, which it neither joins nor
@@ -56,13 +56,11 @@ type readWatch struct {
 	stop func()
 }
 
-// watchRead starts recording what the sink has read so far; stop records
-// it one last time, as read, the apply next.
+// watchRead starts recording what the sink has read so far, at every
+// batch it stages and every second between; stop records it one last
+// time, as read, the apply next.
 func (j *job) watchRead(ctx context.Context, sink *stagingSink) readWatch {
-	record := func(phase string, force bool) {
-		sink.mu.Lock()
-		users, groups, members := sink.users, sink.groups, sink.members
-		sink.mu.Unlock()
+	recordCounts := func(phase string, force bool, users, groups, members int) {
 		requests := 0
 		if c, ok := j.conn.(connector.Counter); ok {
 			requests = c.Stats().Requests
@@ -71,6 +69,13 @@ func (j *job) watchRead(ctx context.Context, sink *stagingSink) readWatch {
 			p.Phase, p.Users, p.Groups, p.Members, p.Requests = phase, users, groups, members, requests
 		})
 	}
+	record := func(phase string, force bool) {
+		sink.mu.Lock()
+		users, groups, members := sink.users, sink.groups, sink.members
+		sink.mu.Unlock()
+		recordCounts(phase, force, users, groups, members)
+	}
+	sink.progress = func(users, groups, members int) { recordCounts("read", false, users, groups, members) }
 	record("read", true)
 	tick := clock.Or(j.e.Clock).NewTicker(time.Second)
 	done, ended := make(chan struct{}), make(chan struct{})

@@ -18,11 +18,13 @@ import (
 // batch, once staged, to prepare (when set): the work of the apply done
 // while the source is still read.
 type stagingSink struct {
-	ctx      context.Context
-	st       store.Stager
-	runID    string
-	batch    int
-	progress func(Progress)
+	ctx   context.Context
+	st    store.Stager
+	runID string
+	batch int
+	// progress, when set, is told the counts read so far at every batch
+	// handed to the writer (under mu: it must not call the sink).
+	progress func(users, groups, members int)
 	rejects  *rejections
 	// prepare, when set, is called by the writer with each users batch it
 	// staged, in the order staged.
@@ -122,7 +124,7 @@ func (s *stagingSink) sendLocked() error {
 	b := stageBatch{users: s.bu, groups: s.bg, ms: s.bm}
 	s.bu, s.bg, s.bm = nil, nil, nil
 	if s.progress != nil {
-		s.progress(Progress{Phase: "read", Users: s.users, Groups: s.groups, Members: s.members})
+		s.progress(s.users, s.groups, s.members)
 	}
 	select {
 	case s.queue <- b:

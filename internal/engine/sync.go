@@ -102,7 +102,7 @@ func (j *job) full(ctx context.Context, inc connector.Incremental) (directory.Ru
 		}
 	}
 	j.rejects = newRejections()
-	sink := &stagingSink{ctx: ctx, st: j.e.Store, runID: j.run.ID, batch: j.e.batch(), progress: j.opts.Progress,
+	sink := &stagingSink{ctx: ctx, st: j.e.Store, runID: j.run.ID, batch: j.e.batch(),
 		rejects: j.rejects, prepare: j.preparer()}
 	defer sink.close()
 	read := j.watchRead(ctx, sink)
@@ -122,9 +122,6 @@ func (j *job) full(ctx context.Context, inc connector.Incremental) (directory.Ru
 	sc, err := j.e.scopeFor(ctx, j.run.ID, j.settings)
 	if err != nil {
 		return j.fail(ctx, directory.OutcomeFailed, err)
-	}
-	if j.opts.Progress != nil {
-		j.opts.Progress(Progress{Phase: "apply", Users: sink.users, Groups: sink.groups, Members: sink.members})
 	}
 	state := sourceState{Engine: stateVersion, Cursor: next, FullAt: j.run.StartedAt}
 	return j.apply(ctx, sc, func(a *applier) []step { return a.fullPlan(state) })

@@ -23,28 +23,23 @@ type Engine = engine.Engine
 // before they are purged (Duo's 7 days).
 const DefaultTrashRetention = engine.DefaultTrashRetention
 
-// Progress is a snapshot of a running sync, for a progress display.
-type Progress struct {
-	Phase   string // "read", "apply"
-	Users   int
-	Groups  int
-	Members int // direct memberships read
-}
-
 // syncOptions says how to run one sync.
 type syncOptions struct {
 	trigger                    string
 	dryRun, full, allowDeletes bool
 	runID                      string // a queued run to take over
-	progress                   func(Progress)
+	progress                   func(directory.RunProgress)
 	live                       func(runID string, p directory.RunProgress)
 }
 
 func (o syncOptions) engine() engine.Options {
 	eo := engine.Options{Trigger: o.trigger, DryRun: o.dryRun, Full: o.full, AllowDeletes: o.allowDeletes, RunID: o.runID, Live: o.live}
 	if o.progress != nil {
-		eo.Progress = func(p engine.Progress) {
-			o.progress(Progress{Phase: p.Phase, Users: p.Users, Groups: p.Groups, Members: p.Members})
+		eo.Live = func(runID string, p directory.RunProgress) {
+			if o.live != nil {
+				o.live(runID, p)
+			}
+			o.progress(p)
 		}
 	}
 	return eo

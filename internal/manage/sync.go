@@ -26,7 +26,7 @@ type SyncRequest struct {
 	// import...); empty means the actor's front end.
 	Trigger string
 	// Progress, for SyncNow, is told how the run advances.
-	Progress func(Progress)
+	Progress func(directory.RunProgress)
 }
 
 func (r SyncRequest) trigger(actor Actor) string {
