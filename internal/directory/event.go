@@ -73,7 +73,8 @@ func (e Event) MarshalJSON() ([]byte, error) {
 // the source it came from, what changed, and as object the object's whole
 // state after the change (c.Object, as ShownObject shows it): a User or a
 // Group, or for a membership's event the Membership (added or, for a
-// removal, ended). The store rebuilds it from the change for the
+// removal, ended), which the store's reading of the change gives from
+// the change's own fields. The store rebuilds it from the change for the
 // events it keeps as a reference to their change, so that the same change
 // is not stored twice. A change recorded before objects were (an older
 // release) gives no object.
@@ -88,12 +89,7 @@ func ChangeEventData(c Change, source string) json.RawMessage {
 		Member     *Member         `json:"member,omitempty"`
 		Detail     string          `json:"detail,omitempty"`
 		Object     json.RawMessage `json:"object,omitempty"`
-	}{c.ObjectKind, c.ObjectID, c.ExternalID, c.Name, source, c.Attributes, c.Member, c.Detail, nil}
-	if c.Member != nil && len(c.Object) == 0 {
-		body.Object, _ = json.Marshal(Membership{GroupID: c.ObjectID, MemberKind: c.Member.Kind, MemberID: c.Member.ID})
-	} else {
-		body.Object = c.Object
-	}
+	}{c.ObjectKind, c.ObjectID, c.ExternalID, c.Name, source, c.Attributes, c.Member, c.Detail, c.Object}
 	data, _ := json.Marshal(body)
 	return data
 }
