@@ -154,18 +154,9 @@ func (c *conn) copyEvents(ctx context.Context, es []directory.Event) error {
 	slices.Sort(seqs)
 	data := make([][]any, len(es))
 	for i := range es {
-		e := &es[i]
-		d := string(e.Data)
-		if d == "" {
-			d = "{}"
-		}
-		var change any
-		if e.ChangeSeq > 0 {
-			change = e.ChangeSeq
-		}
-		data[i] = []any{seqs[i], e.ID, e.AccountID, e.Type, timeArg(e.Time), e.SourceID, e.RunID, d, change}
+		data[i] = append([]any{seqs[i]}, eventRow(es[i])...)
 	}
-	cols := []string{"seq", "id", "account_id", "type", "time", "source_id", "run_id", "data", "change_seq"}
+	cols := append([]string{"seq"}, strings.Split(eventCols, ", ")...)
 	if err := c.copyRows(ctx, "events", cols, data); err != nil {
 		return err
 	}

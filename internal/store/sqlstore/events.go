@@ -15,6 +15,24 @@ import (
 	"github.com/dirsync/dirsync/internal/store"
 )
 
+// eventCols are the columns of an event row that eventRow gives, in its
+// order (the feed number, seq, is the database's or drawn apart).
+const eventCols = "id, account_id, type, time, source_id, run_id, data, change_seq"
+
+// eventRow is e's values for eventCols: a body of "{}" when it has none,
+// and no change_seq unless it refers to a change.
+func eventRow(e directory.Event) []any {
+	data := string(e.Data)
+	if data == "" {
+		data = "{}"
+	}
+	var change any
+	if e.ChangeSeq > 0 {
+		change = e.ChangeSeq
+	}
+	return []any{e.ID, e.AccountID, e.Type, timeArg(e.Time), e.SourceID, e.RunID, data, change}
+}
+
 // AppendEvents adds events to their accounts' feeds.
 //
 // Readers page by seq, so seqs must become visible in order. SQLite has one
@@ -47,22 +65,14 @@ func (t *tx) AppendEvents(ctx context.Context, es []directory.Event) error {
 	for start := 0; start < len(es); start += eventBatch {
 		batch := es[start:min(start+eventBatch, len(es))]
 		var q strings.Builder
-		q.WriteString(`INSERT INTO events (id, account_id, type, time, source_id, run_id, data, change_seq) VALUES `)
+		q.WriteString(`INSERT INTO events (` + eventCols + `) VALUES `)
 		args := make([]any, 0, 8*len(batch))
 		for i, e := range batch {
 			if i > 0 {
 				q.WriteString(", ")
 			}
 			q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?)")
-			data := string(e.Data)
-			if data == "" {
-				data = "{}"
-			}
-			var change any
-			if e.ChangeSeq > 0 {
-				change = e.ChangeSeq
-			}
-			args = append(args, e.ID, e.AccountID, e.Type, timeArg(e.Time), e.SourceID, e.RunID, data, change)
+			args = append(args, eventRow(e)...)
 		}
 		q.WriteString(" RETURNING id, seq")
 		rows, err := t.c.query(ctx, q.String(), args...)
