@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"fmt"
+	"hash/fnv"
+	"strings"
 
 	"modernc.org/sqlite"
 )
@@ -25,13 +27,17 @@ import (
 // leaves staged rows behind, which the source's next lease drops, as it
 // drops a crashed run's.
 
-// stageSchema creates the staging tables in the attached database, once
-// when the store opens (a connection opened later, while a transaction
-// holds the file, could not); the auto_vacuum mode must come before its
-// first table, and it and WAL stay with the file.
-var stageSchema = []string{
+// stagePragmas come first: the auto_vacuum mode must come before the
+// file's first table, and it and WAL stay with the file.
+var stagePragmas = []string{
 	`PRAGMA stage.auto_vacuum = FULL`,
 	`PRAGMA stage.journal_mode = WAL`,
+}
+
+// stageSchema creates the staging tables in the attached database, once
+// when the store opens (a connection opened later, while a transaction
+// holds the file, could not).
+var stageSchema = []string{
 	`CREATE TABLE IF NOT EXISTS stage.staged_users (
 		run_id TEXT NOT NULL, external_id TEXT NOT NULL, data TEXT NOT NULL,
 		PRIMARY KEY (run_id, external_id))`,
@@ -92,11 +98,53 @@ func openSQLiteDB(dsn, stagePath string) (*sql.DB, error) {
 		return nil, fmt.Errorf("sqlstore: the driver registered as sqlite is a %T", reg.Driver())
 	}
 	db := sql.OpenDB(stageConnector{drv: drv, dsn: dsn, stagePath: stagePath})
-	for _, q := range stageSchema {
-		if _, err := db.Exec(q); err != nil {
-			db.Close()
-			return nil, fmt.Errorf("sqlstore: staging database: %w", err)
-		}
+	if err := createStageSchema(db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlstore: staging database: %w", err)
 	}
 	return db, nil
+}
+
+// stageSchemaVersion names stageSchema's text. The staging file has no
+// migrations: it holds only what runs in progress staged, and CREATE TABLE
+// IF NOT EXISTS would keep a previous release's tables as they were (a
+// prep_users without a column users gained since, and every full run
+// would fail on it). So the file's user_version records the schema it was
+// made with, and a file made with another is emptied and made again.
+func stageSchemaVersion() int64 {
+	h := fnv.New32a()
+	h.Write([]byte(strings.Join(stageSchema, ";")))
+	return int64(h.Sum32() & 0x7fffffff)
+}
+
+// createStageSchema makes the staging tables as this release writes them,
+// dropping those of a file made with another schema: a run of another
+// process staging in it then fails, and is retried (its source's lease
+// drops its staging in any case).
+func createStageSchema(db *sql.DB) error {
+	for _, q := range stagePragmas {
+		if _, err := db.Exec(q); err != nil {
+			return err
+		}
+	}
+	var have int64
+	if err := db.QueryRow(`PRAGMA stage.user_version`).Scan(&have); err != nil {
+		return err
+	}
+	want := stageSchemaVersion()
+	if have == want {
+		return nil
+	}
+	for _, t := range stageTables(sqliteFlavor) {
+		if _, err := db.Exec(`DROP TABLE IF EXISTS stage.` + t); err != nil {
+			return err
+		}
+	}
+	for _, q := range stageSchema {
+		if _, err := db.Exec(q); err != nil {
+			return err
+		}
+	}
+	_, err := db.Exec(fmt.Sprintf(`PRAGMA stage.user_version = %d`, want))
+	return err
 }

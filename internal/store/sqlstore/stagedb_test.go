@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -69,5 +70,50 @@ func TestDroppedStagingLeavesNoFreePages(t *testing.T) {
 	}
 	if fi, err := os.Stat(path + "-stage"); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("staging file mode %v (%v), want 0600", fi.Mode(), err)
+	}
+}
+
+// TestStagingFileOfAnotherSchemaIsMadeAgain: a staging file a previous
+// release made holds its prep_users as that release wrote it (here,
+// without words_key, a column users gained later). The store opening it
+// makes the staging tables again, as this release writes them, instead of
+// keeping the old ones, which would fail every full run.
+func TestStagingFileOfAnotherSchemaIsMadeAgain(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "dirsync.db")
+	ctx := t.Context()
+	s, err := OpenSQLite(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	old, err := sql.Open("sqlite", path+"-stage")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{`DROP TABLE prep_users`,
+		`CREATE TABLE prep_users (run_id TEXT NOT NULL, external_id TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (run_id, external_id))`,
+		`INSERT INTO staged_users (run_id, external_id, data) VALUES ('old-run', 'x', '{}')`,
+		`PRAGMA user_version = 0`} {
+		if _, err := old.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old.Close()
+
+	s, err = OpenSQLite(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var cols int
+	if err := s.db.QueryRow(`SELECT count(*) FROM pragma_table_info('prep_users', 'stage') WHERE name = 'words_key'`).Scan(&cols); err != nil || cols != 1 {
+		t.Fatalf("prep_users has %d words_key columns (%v): the old table was kept", cols, err)
+	}
+	if n, err := s.StagedCount(ctx, "old-run"); err != nil || n != 0 {
+		t.Fatalf("the old file's staged rows: %d, %v", n, err)
+	}
+	var version int64
+	if err := s.db.QueryRow(`PRAGMA stage.user_version`).Scan(&version); err != nil || version != stageSchemaVersion() {
+		t.Fatalf("user_version %d, want %d (%v)", version, stageSchemaVersion(), err)
 	}
 }
