@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/dirsync/dirsync/internal/directory"
@@ -145,6 +146,34 @@ func (m *Manager) RecoverOrphans(ctx context.Context) ([]directory.Run, error) {
 	return queued, errors.Join(errs...)
 }
 
+// requeuedAs ends an interrupted run's reason once it is queued again,
+// followed by the new run's id.
+const requeuedAs = "; queued again as run "
+
+// needsRequeue says whether the interrupted run dead is to be queued
+// again, given its source's most recent runs (newest first, as many as
+// maxInterrupted+1). Replicas reap the same dead run at once, so it may
+// have been queued again already, and that retry may even have ended.
+func needsRequeue(dead directory.Run, recent []directory.Run) bool {
+	if strings.Contains(dead.Reason, requeuedAs) {
+		return false
+	}
+	streak, seen := 0, false
+	for _, r := range recent {
+		seen = seen || r.ID == dead.ID
+		if !seen || r.Outcome == directory.OutcomeQueued {
+			// A run begun since the dead one, or one queued, syncs
+			// the source anyway.
+			return false
+		}
+		if r.Outcome != directory.OutcomeInterrupted {
+			break
+		}
+		streak++
+	}
+	return streak <= maxInterrupted
+}
+
 // requeueInterrupted queues again a run reap found interrupted, and says
 // so in its reason.
 func (m *Manager) requeueInterrupted(ctx context.Context, src directory.Source, dead directory.Run) (directory.Run, error) {
@@ -156,27 +185,14 @@ func (m *Manager) requeueInterrupted(ctx context.Context, src directory.Source, 
 			return err
 		}
 		recent, err := tx.Runs(ctx, src.AccountID, src.ID, maxInterrupted+1)
-		if err != nil {
+		if err != nil || !needsRequeue(cur, recent) {
 			return err
-		}
-		streak := 0
-		for _, r := range recent {
-			if r.Outcome == directory.OutcomeQueued {
-				return nil // a queued run syncs the source anyway
-			}
-			if r.Outcome != directory.OutcomeInterrupted {
-				break
-			}
-			streak++
-		}
-		if streak > maxInterrupted {
-			return nil
 		}
 		retry = newRun(src, SyncRequest{Full: cur.Kind == directory.RunFull, Trigger: cur.Trigger}, Actor{}, directory.OutcomeQueued, m.now())
 		if err := tx.CreateRun(ctx, &retry); err != nil {
 			return err
 		}
-		cur.Reason += "; queued again as run " + retry.ID
+		cur.Reason += requeuedAs + retry.ID
 		return tx.UpdateRun(ctx, cur)
 	})
 	if err != nil {

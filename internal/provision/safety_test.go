@@ -115,6 +115,11 @@ func TestThrottledWritesAndExpiredToken(t *testing.T) {
 		}
 	}})
 	if res.Run.Outcome != provision.RunSucceeded || res.Summary.Failed != 0 || res.Summary.Throttled == 0 {
+		for _, s := range res.Steps {
+			if s.Outcome == provision.OutcomeFailed {
+				t.Errorf("failed: %s %s: %s %s", s.Op, s.Anchor, s.Code, s.Error)
+			}
+		}
 		t.Fatalf("cycle: %s %q, %+v", res.Run.Outcome, res.Run.Reason, res.Summary)
 	}
 	for _, u := range members {
