@@ -44,7 +44,7 @@ func (a *app) usersCommand() *cobra.Command {
 			if err := a.table([]string{"USERNAME", "EMAIL", "NAME", "STATE", "SOURCES"}, rows); err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stderr, "%d users\n", len(page.Items))
+			fmt.Fprintln(a.stderr, countOf(len(page.Items), "user"))
 			return nil
 		},
 	})
@@ -292,7 +292,7 @@ func (a *app) groupsCommand() *cobra.Command {
 			if err := a.table([]string{"NAME", "ID", "MAIL", "STATE", "SOURCES"}, rows); err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stderr, "%d groups\n", len(page.Items))
+			fmt.Fprintln(a.stderr, countOf(len(page.Items), "group"))
 			return nil
 		},
 	})
@@ -336,4 +336,12 @@ func (a *app) groupsCommand() *cobra.Command {
 	members.Flags().BoolVar(&direct, "direct", false, "only direct members")
 	cmd.AddCommand(list, members)
 	return cmd
+}
+
+// countOf says how many of noun there are: "1 user", "2 users".
+func countOf(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

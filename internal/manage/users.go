@@ -65,7 +65,14 @@ func (m *Manager) Users(ctx context.Context, actor Actor, q UserQuery) (Page[dir
 	if err := CheckSearch(q.Search); err != nil {
 		return Page[directory.User]{}, err
 	}
-	sq := store.UserQuery{States: q.States, Search: q.Search, Limit: q.Limit, Tag: strings.TrimSpace(q.Tag),
+	// A blank search is no search (a form's empty box, "?search=%20");
+	// one of symbols alone has no word to look for, and finding nobody
+	// would look like an answer.
+	search := strings.TrimSpace(q.Search)
+	if search != "" && len(directory.QueryWords(search)) == 0 {
+		return Page[directory.User]{}, invalid("search", "search %q holds no letter or digit to look for", q.Search)
+	}
+	sq := store.UserQuery{States: q.States, Search: search, Limit: q.Limit, Tag: strings.TrimSpace(q.Tag),
 		EmailDomain: strings.TrimPrefix(strings.TrimSpace(q.EmailDomain), "@"), UpdatedSince: q.UpdatedSince}
 	if err := m.checkListing(ctx, actor, q.States, q.Source, q.Limit, &sq.SourceID); err != nil {
 		return Page[directory.User]{}, err

@@ -169,3 +169,23 @@ func TestPrunePurgesTheTrashAfterItsRetention(t *testing.T) {
 		t.Fatalf("a user trashed yesterday: %+v %v", u, err)
 	}
 }
+
+// TestBlankSearchIsNoSearch: a search of spaces lists everyone (a form's
+// empty box, the API's ?search=%20 found nobody); one of symbols alone is
+// refused, naming the search.
+func TestBlankSearchIsNoSearch(t *testing.T) {
+	w := newWorld(t, 0, 0)
+	w.localUser("ada@example.com", "ada@example.com", directory.StateActive)
+	w.localUser("bob@example.com", "bob@example.com", directory.StateActive)
+	page, err := w.m.Users(t.Context(), w.owner, manage.UserQuery{Search: "  "})
+	if err != nil || len(page.Items) != 2 {
+		t.Fatalf("a blank search: %d users, %v", len(page.Items), err)
+	}
+	if page, err = w.m.Users(t.Context(), w.owner, manage.UserQuery{Search: " ada "}); err != nil || len(page.Items) != 1 {
+		t.Fatalf("search ' ada ': %d users, %v", len(page.Items), err)
+	}
+	_, err = w.m.Users(t.Context(), w.owner, manage.UserQuery{Search: "-*"})
+	if e := wantKind(t, err, manage.Invalid, "a search of symbols"); e.Field != "search" || !strings.Contains(e.Message, `"-*"`) {
+		t.Fatalf("a search of symbols: %+v", e)
+	}
+}
