@@ -80,3 +80,24 @@ func TestStoredChangeReadsBackAsWritten(t *testing.T) {
 		t.Fatalf("older row read as %+v (%v)", c, err)
 	}
 }
+
+// TestCreatedAttributesAsRead: the attributes a write leaves out of a
+// creation are those its read gives back (directory.ReadObject).
+func TestCreatedAttributesAsRead(t *testing.T) {
+	u := directory.User{ID: "u1", AccountID: "a", Enabled: true, State: directory.StateActive,
+		UserAttributes: directory.UserAttributes{Username: "alice@example.com", Email: "alice@example.com", DisplayName: "Alice",
+			BusinessPhones: []string{"+1 555 0100"}, Licenses: []string{"l1"}, ProxyAddresses: []string{"SMTP:alice@example.com"}}}
+	g := directory.Group{ID: "g1", AccountID: "a", State: directory.StateActive,
+		GroupAttributes: directory.GroupAttributes{Name: "Sales", SecurityEnabled: true, GroupTypes: []string{"Unified"}}}
+	for _, tc := range []struct {
+		kind directory.MemberKind
+		obj  any
+	}{{directory.MemberUser, u}, {directory.MemberGroup, g}, {directory.MemberUser, directory.User{ID: "empty"}}} {
+		object, _ := json.Marshal(tc.obj)
+		_, want := directory.ReadObject(tc.kind, object)
+		got, ok := createdAttributes(tc.kind, object)
+		if !reflect.DeepEqual(got, want) || ok != (want != nil) {
+			t.Errorf("%s %s: createdAttributes %v, %v, want %v as read", tc.kind, object, got, ok, want)
+		}
+	}
+}
