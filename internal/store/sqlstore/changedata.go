@@ -57,7 +57,7 @@ func encodeChange(c directory.Change) (string, error) {
 	}
 	var fields map[string]json.RawMessage
 	if len(c.Object) > 0 {
-		if c.Action == directory.ActionCreated {
+		if c.Action == directory.ActionCreated && len(c.Attributes) > 0 {
 			if derived, ok := createdAttributes(c.ObjectKind, c.Object); ok && sameJSON(derived, c.Attributes) {
 				c.Attributes = nil
 			}

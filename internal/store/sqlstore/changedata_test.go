@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/dirsync/dirsync/internal/directory"
 )
@@ -99,5 +100,43 @@ func TestCreatedAttributesAsRead(t *testing.T) {
 		if !reflect.DeepEqual(got, want) || ok != (want != nil) {
 			t.Errorf("%s %s: createdAttributes %v, %v, want %v as read", tc.kind, object, got, ok, want)
 		}
+	}
+}
+
+// TestPreparedCreationAttributesAsRead: a prepared user's creation whose
+// attributes ownAttributes leaves out reads back with those encodeChange
+// would have kept or rebuilt: lists empty or absent, invalid UTF-8,
+// characters JSON escapes.
+func TestPreparedCreationAttributesAsRead(t *testing.T) {
+	for _, attrs := range []directory.UserAttributes{
+		{Username: "ann@x.com", Email: "ann@x.com", DisplayName: "Ann <&> \u2028", Licenses: []string{"l1"}, BusinessPhones: []string{}},
+		{Username: "bad\xff@x.com", DisplayName: "B\xfe", ProxyAddresses: []string{"smtp:\xff", ""}},
+		{Username: "c@x.com"},
+	} {
+		u := directory.User{ID: "u1", AccountID: "a", UserAttributes: attrs, Enabled: true, State: directory.StateActive,
+			Sources: []directory.SourceLink{{SourceID: "s", Source: "entra", ExternalID: "x"}}}
+		object, _ := json.Marshal(u)
+		ch := directory.Change{ObjectKind: directory.MemberUser, ObjectID: u.ID, ExternalID: "x", Name: u.Username,
+			Action: directory.ActionCreated, Attributes: directory.DiffUsers(directory.UserAttributes{}, attrs), Object: object}
+		full, err := encodeChange(ch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lean := ch
+		lean.Attributes = ownAttributes(ch, attrs)
+		if valid := utf8.ValidString(attrs.Username + attrs.DisplayName + strings.Join(attrs.ProxyAddresses, "")); valid != (lean.Attributes == nil) {
+			t.Errorf("%q: attributes kept %v", attrs.Username, lean.Attributes)
+		}
+		short, err := encodeChange(lean)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if short != full {
+			t.Errorf("%q: stored as\n%s\nwhere encodeChange stores\n%s", attrs.Username, short, full)
+		}
+	}
+	other := directory.Change{Action: directory.ActionCreated, Attributes: []directory.AttrChange{{Attribute: "username", After: "z"}}}
+	if got := ownAttributes(other, directory.UserAttributes{Username: "y"}); !reflect.DeepEqual(got, other.Attributes) {
+		t.Errorf("attributes not the user's own: %v, want them kept", got)
 	}
 }

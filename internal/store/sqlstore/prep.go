@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"strings"
+	"time"
+	"unicode/utf8"
 
 	"github.com/dirsync/dirsync/internal/directory"
 	"github.com/dirsync/dirsync/internal/store"
@@ -94,29 +97,14 @@ func (s *Store) PrepareUsers(ctx context.Context, p store.PrepareBatch) error {
 			if !free[i] {
 				continue
 			}
-			u := users[i].User
-			if u.Username == "" {
-				continue // CreateUser refuses it; the apply says why
-			}
-			if u.State == "" {
-				u.State = directory.StateActive
-			}
-			args, err := userArgs(&u)
+			u, row, err := prepRow(p.RunID, users[i], now)
 			if err != nil {
+				return err
+			}
+			if row == nil {
 				continue // the apply meets it again, and says why
 			}
-			u.ID, u.CreatedAt, u.UpdatedAt = newID(), now, now
-			object, err := json.Marshal(u)
-			if err != nil {
-				return err
-			}
-			ch := users[i].Change
-			ch.ObjectID, ch.Object = u.ID, object
-			data, err := encodeChange(ch)
-			if err != nil {
-				return err
-			}
-			rows = append(append(rows, p.RunID, users[i].ExternalID, u.ID, data, now), args...)
+			rows = append(rows, row...)
 			if n++; n == bulkUsers {
 				if err := flush(); err != nil {
 					return err
@@ -130,6 +118,35 @@ func (s *Store) PrepareUsers(ctx context.Context, p store.PrepareBatch) error {
 		return flush()
 	})
 	return wrap(err, s.flavor, "prepare users")
+}
+
+// prepRow is prep_users' row of a free user, with the user as created
+// (its id and times), or no row for a user CreateUser would refuse.
+func prepRow(runID string, pu store.PreparedUser, now time.Time) (directory.User, []any, error) {
+	u := pu.User
+	if u.Username == "" {
+		return u, nil, nil
+	}
+	if u.State == "" {
+		u.State = directory.StateActive
+	}
+	args, err := userArgs(&u)
+	if err != nil {
+		return u, nil, nil
+	}
+	u.ID, u.CreatedAt, u.UpdatedAt = newID(), now, now
+	object, err := json.Marshal(u)
+	if err != nil {
+		return u, nil, err
+	}
+	ch := pu.Change
+	ch.ObjectID, ch.Object = u.ID, object
+	ch.Attributes = ownAttributes(ch, u.UserAttributes)
+	data, err := encodeChange(ch)
+	if err != nil {
+		return u, nil, err
+	}
+	return u, append([]any{runID, pu.ExternalID, u.ID, data, now}, args...), nil
 }
 
 // prepareWords writes the search words of the prepared users.
@@ -252,4 +269,35 @@ func preparedIndexes(n, words int64) []bulkIndex {
 		{"user_words", words, []string{"user_words_word"}},
 		{"changes", n, []string{"changes_user"}},
 	}
+}
+
+// ownAttributes are the attributes of a prepared user's creation as
+// changes.data keeps them: none when they are the user's own, each from
+// nothing, which a read rebuilds from the object (encodeChange would find
+// so by decoding the object it was just given, the most of preparing a
+// user). The object holds them as written: strings and lists, each read
+// back as its JSON says it (a list emptied is absent, which DiffUsers does
+// not tell from empty). Invalid UTF-8 reads back replaced, written
+// otherwise than the original: those go to encodeChange, which keeps them.
+func ownAttributes(ch directory.Change, attrs directory.UserAttributes) []directory.AttrChange {
+	if ch.Action != directory.ActionCreated || !reflect.DeepEqual(ch.Attributes, directory.DiffUsers(directory.UserAttributes{}, attrs)) {
+		return ch.Attributes
+	}
+	for _, a := range ch.Attributes {
+		switch v := a.After.(type) {
+		case string:
+			if !utf8.ValidString(v) {
+				return ch.Attributes
+			}
+		case []string:
+			for _, s := range v {
+				if !utf8.ValidString(s) {
+					return ch.Attributes
+				}
+			}
+		default:
+			return ch.Attributes
+		}
+	}
+	return nil
 }
