@@ -109,8 +109,20 @@ func (g *Group) UnmarshalJSON(b []byte) error {
 }
 
 // fieldsOf lists an object's property names, leaving out annotations
-// (@odata.type, @removed, members@delta).
+// (@odata.type, @removed, members@delta), sorted, each once. Its callers
+// have decoded b already, so it is valid JSON: the names come from a scan
+// of the object's top level (fields.go), where decoding it a second time
+// into a map, for the keys alone, was 40% of a full sync's JSON decoding.
 func fieldsOf(b []byte) ([]string, error) {
+	if fields, ok := scanFields(b); ok {
+		return fields, nil
+	}
+	return fieldsOfMap(b)
+}
+
+// fieldsOfMap is fieldsOf by a decoding into a map: for what the scan does
+// not read (null, or JSON it did not expect), with the decoder's error.
+func fieldsOfMap(b []byte) ([]string, error) {
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(b, &m); err != nil {
 		return nil, err

@@ -57,7 +57,7 @@ func encodeChange(c directory.Change) (string, error) {
 	}
 	var fields map[string]json.RawMessage
 	if len(c.Object) > 0 {
-		if c.Action == directory.ActionCreated {
+		if c.Action == directory.ActionCreated && len(c.Attributes) > 0 {
 			if derived, ok := createdAttributes(c.ObjectKind, c.Object); ok && sameJSON(derived, c.Attributes) {
 				c.Attributes = nil
 			}
@@ -135,9 +135,26 @@ func decodeChange(data string) (directory.Change, error) {
 }
 
 // createdAttributes are the attributes a creation of the object sets:
-// each of its own, from nothing.
+// each of its own, from nothing, as directory.ReadObject gives them on
+// read. (ReadObject also writes the object again as answers show it,
+// which a write does not need: that was half the cost of preparing a
+// first sync's users.)
 func createdAttributes(kind directory.MemberKind, object json.RawMessage) ([]directory.AttrChange, bool) {
-	_, created := directory.ReadObject(kind, object)
+	var created []directory.AttrChange
+	switch kind {
+	case directory.MemberUser:
+		var u directory.User
+		if json.Unmarshal(object, &u) != nil {
+			return nil, false
+		}
+		created = directory.DiffUsers(directory.UserAttributes{}, u.UserAttributes)
+	case directory.MemberGroup:
+		var g directory.Group
+		if json.Unmarshal(object, &g) != nil {
+			return nil, false
+		}
+		created = directory.DiffGroups(directory.GroupAttributes{}, g.GroupAttributes)
+	}
 	return created, created != nil
 }
 

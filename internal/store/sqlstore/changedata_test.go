@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/dirsync/dirsync/internal/directory"
 )
@@ -78,5 +79,64 @@ func TestStoredChangeReadsBackAsWritten(t *testing.T) {
 	c, err := decodeChange(old)
 	if err != nil || !reflect.DeepEqual(c.Attributes, []directory.AttrChange{{Attribute: "department", Before: "A", After: "B"}}) || c.Object != nil {
 		t.Fatalf("older row read as %+v (%v)", c, err)
+	}
+}
+
+// TestCreatedAttributesAsRead: the attributes a write leaves out of a
+// creation are those its read gives back (directory.ReadObject).
+func TestCreatedAttributesAsRead(t *testing.T) {
+	u := directory.User{ID: "u1", AccountID: "a", Enabled: true, State: directory.StateActive,
+		UserAttributes: directory.UserAttributes{Username: "alice@example.com", Email: "alice@example.com", DisplayName: "Alice",
+			BusinessPhones: []string{"+1 555 0100"}, Licenses: []string{"l1"}, ProxyAddresses: []string{"SMTP:alice@example.com"}}}
+	g := directory.Group{ID: "g1", AccountID: "a", State: directory.StateActive,
+		GroupAttributes: directory.GroupAttributes{Name: "Sales", SecurityEnabled: true, GroupTypes: []string{"Unified"}}}
+	for _, tc := range []struct {
+		kind directory.MemberKind
+		obj  any
+	}{{directory.MemberUser, u}, {directory.MemberGroup, g}, {directory.MemberUser, directory.User{ID: "empty"}}} {
+		object, _ := json.Marshal(tc.obj)
+		_, want := directory.ReadObject(tc.kind, object)
+		got, ok := createdAttributes(tc.kind, object)
+		if !reflect.DeepEqual(got, want) || ok != (want != nil) {
+			t.Errorf("%s %s: createdAttributes %v, %v, want %v as read", tc.kind, object, got, ok, want)
+		}
+	}
+}
+
+// TestPreparedCreationAttributesAsRead: a prepared user's creation whose
+// attributes ownAttributes leaves out reads back with those encodeChange
+// would have kept or rebuilt: lists empty or absent, invalid UTF-8,
+// characters JSON escapes.
+func TestPreparedCreationAttributesAsRead(t *testing.T) {
+	for _, attrs := range []directory.UserAttributes{
+		{Username: "ann@x.com", Email: "ann@x.com", DisplayName: "Ann <&> \u2028", Licenses: []string{"l1"}, BusinessPhones: []string{}},
+		{Username: "bad\xff@x.com", DisplayName: "B\xfe", ProxyAddresses: []string{"smtp:\xff", ""}},
+		{Username: "c@x.com"},
+	} {
+		u := directory.User{ID: "u1", AccountID: "a", UserAttributes: attrs, Enabled: true, State: directory.StateActive,
+			Sources: []directory.SourceLink{{SourceID: "s", Source: "entra", ExternalID: "x"}}}
+		object, _ := json.Marshal(u)
+		ch := directory.Change{ObjectKind: directory.MemberUser, ObjectID: u.ID, ExternalID: "x", Name: u.Username,
+			Action: directory.ActionCreated, Attributes: directory.DiffUsers(directory.UserAttributes{}, attrs), Object: object}
+		full, err := encodeChange(ch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lean := ch
+		lean.Attributes = ownAttributes(ch, attrs)
+		if valid := utf8.ValidString(attrs.Username + attrs.DisplayName + strings.Join(attrs.ProxyAddresses, "")); valid != (lean.Attributes == nil) {
+			t.Errorf("%q: attributes kept %v", attrs.Username, lean.Attributes)
+		}
+		short, err := encodeChange(lean)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if short != full {
+			t.Errorf("%q: stored as\n%s\nwhere encodeChange stores\n%s", attrs.Username, short, full)
+		}
+	}
+	other := directory.Change{Action: directory.ActionCreated, Attributes: []directory.AttrChange{{Attribute: "username", After: "z"}}}
+	if got := ownAttributes(other, directory.UserAttributes{Username: "y"}); !reflect.DeepEqual(got, other.Attributes) {
+		t.Errorf("attributes not the user's own: %v, want them kept", got)
 	}
 }

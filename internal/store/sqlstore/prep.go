@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"strings"
+	"time"
+	"unicode/utf8"
 
 	"github.com/dirsync/dirsync/internal/directory"
 	"github.com/dirsync/dirsync/internal/store"
@@ -94,29 +97,14 @@ func (s *Store) PrepareUsers(ctx context.Context, p store.PrepareBatch) error {
 			if !free[i] {
 				continue
 			}
-			u := users[i].User
-			if u.Username == "" {
-				continue // CreateUser refuses it; the apply says why
-			}
-			if u.State == "" {
-				u.State = directory.StateActive
-			}
-			args, err := userArgs(&u)
+			u, row, err := prepRow(p.RunID, users[i], now)
 			if err != nil {
+				return err
+			}
+			if row == nil {
 				continue // the apply meets it again, and says why
 			}
-			u.ID, u.CreatedAt, u.UpdatedAt = newID(), now, now
-			object, err := json.Marshal(u)
-			if err != nil {
-				return err
-			}
-			ch := users[i].Change
-			ch.ObjectID, ch.Object = u.ID, object
-			data, err := encodeChange(ch)
-			if err != nil {
-				return err
-			}
-			rows = append(append(rows, p.RunID, users[i].ExternalID, u.ID, data, now), args...)
+			rows = append(rows, row...)
 			if n++; n == bulkUsers {
 				if err := flush(); err != nil {
 					return err
@@ -130,6 +118,35 @@ func (s *Store) PrepareUsers(ctx context.Context, p store.PrepareBatch) error {
 		return flush()
 	})
 	return wrap(err, s.flavor, "prepare users")
+}
+
+// prepRow is prep_users' row of a free user, with the user as created
+// (its id and times), or no row for a user CreateUser would refuse.
+func prepRow(runID string, pu store.PreparedUser, now time.Time) (directory.User, []any, error) {
+	u := pu.User
+	if u.Username == "" {
+		return u, nil, nil
+	}
+	if u.State == "" {
+		u.State = directory.StateActive
+	}
+	args, err := userArgs(&u)
+	if err != nil {
+		return u, nil, nil
+	}
+	u.ID, u.CreatedAt, u.UpdatedAt = newID(), now, now
+	object, err := json.Marshal(u)
+	if err != nil {
+		return u, nil, err
+	}
+	ch := pu.Change
+	ch.ObjectID, ch.Object = u.ID, object
+	ch.Attributes = ownAttributes(ch, u.UserAttributes)
+	data, err := encodeChange(ch)
+	if err != nil {
+		return u, nil, err
+	}
+	return u, append([]any{runID, pu.ExternalID, u.ID, data, now}, args...), nil
 }
 
 // prepareWords writes the search words of the prepared users.
@@ -184,7 +201,7 @@ func (t *tx) ApplyPreparedUsers(ctx context.Context, sourceID string, log store.
 	if err := c.row(ctx, `SELECT COUNT(*) FROM prep_users WHERE run_id = ?`, runID).Scan(&n); err != nil || n == 0 {
 		return 0, wrap(err, c.f, "apply prepared users")
 	}
-	if err := t.createPrepared(ctx, sourceID, log); err != nil {
+	if err := t.createPrepared(ctx, sourceID, int64(n), log); err != nil {
 		return 0, wrap(err, c.f, "apply prepared users")
 	}
 	return n, nil
@@ -193,7 +210,7 @@ func (t *tx) ApplyPreparedUsers(ctx context.Context, sourceID string, log store.
 // createPrepared writes the prepared users, their links, their changes
 // (numbered after the run's last, in external id order, as the run's other
 // users) and their events (each a reference to its change).
-func (t *tx) createPrepared(ctx context.Context, sourceID string, log store.MemberLog) error {
+func (t *tx) createPrepared(ctx context.Context, sourceID string, n int64, log store.MemberLog) error {
 	c, runID := t.c, log.RunID
 	var last int64
 	if err := c.row(ctx, `SELECT COALESCE(MAX(seq), 0) FROM changes WHERE run_id = ?`, runID).Scan(&last); err != nil {
@@ -206,14 +223,22 @@ func (t *tx) createPrepared(ctx context.Context, sourceID string, log store.Memb
 		}
 	}
 	defer c.execOnce(ctx, `DROP TABLE prep_log`)
+	var words int64
+	if err := c.row(ctx, `SELECT COUNT(*) FROM prep_words WHERE run_id = ?`, runID).Scan(&words); err != nil {
+		return err
+	}
 	const ordered = ` FROM prep_log l JOIN prep_users p ON p.run_id = ? AND p.external_id = l.external_id ORDER BY l.n`
 	steps := []query{
 		{`INSERT INTO prep_log (external_id) SELECT external_id FROM prep_users WHERE run_id = ? ORDER BY external_id`, []any{runID}},
 		{`INSERT INTO users (` + userWriteCols + `, id, account_id, created_at, updated_at)
 			SELECT ` + prefixed(userWriteCols, "p") + `, p.id, ?, p.created_at, p.created_at` + ordered, []any{log.AccountID, runID}},
 		{`INSERT INTO user_links (source_id, external_id, user_id) SELECT ?, p.external_id, p.id` + ordered, []any{sourceID, runID}},
+		// In user_words' key order: the rows go in one after the other. The
+		// CROSS JOIN keeps prep_users first: prep_words first, in that
+		// order already, would scan prep_users for each word.
 		{`INSERT INTO user_words (user_id, word, account_id, username_key) SELECT w.user_id, w.word, ?, w.username_key
-			FROM prep_users p JOIN prep_words w ON w.run_id = p.run_id AND w.user_id = p.id WHERE p.run_id = ?`, []any{log.AccountID, runID}},
+			FROM prep_users p CROSS JOIN prep_words w ON w.run_id = p.run_id AND w.user_id = p.id WHERE p.run_id = ?
+			ORDER BY w.user_id, w.word`, []any{log.AccountID, runID}},
 		{`INSERT INTO changes (run_id, seq, data, user_id) SELECT ?, ? + l.n, p.change, p.id` + ordered,
 			[]any{runID, last, runID}},
 		{`INSERT INTO events (id, account_id, type, time, source_id, run_id, data, change_seq)
@@ -224,9 +249,54 @@ func (t *tx) createPrepared(ctx context.Context, sourceID string, log store.Memb
 	if err := c.f.lockFeed(ctx, c, log.AccountID); err != nil {
 		return err
 	}
-	for _, q := range steps {
-		if _, err := c.execOnce(ctx, q.sql, q.args...); err != nil {
-			return fmt.Errorf("%.40s: %w", strings.TrimSpace(q.sql), err)
+	return withoutIndexes(ctx, c, preparedIndexes(n, words), func() error {
+		for _, q := range steps {
+			if _, err := c.execOnce(ctx, q.sql, q.args...); err != nil {
+				return fmt.Errorf("%.40s: %w", strings.TrimSpace(q.sql), err)
+			}
+		}
+		return nil
+	})
+}
+
+// preparedIndexes are the indexes createPrepared's rows, n users with
+// their words, would update out of their order (withoutIndexes): the
+// users', their words' by word, and the changes' by user (the users' ids
+// follow the order they were prepared in, not their external ids').
+func preparedIndexes(n, words int64) []bulkIndex {
+	return []bulkIndex{
+		{"users", n, []string{"users_username_key", "users_email_key", "users_state_key"}},
+		{"user_words", words, []string{"user_words_word"}},
+		{"changes", n, []string{"changes_user"}},
+	}
+}
+
+// ownAttributes are the attributes of a prepared user's creation as
+// changes.data keeps them: none when they are the user's own, each from
+// nothing, which a read rebuilds from the object (encodeChange would find
+// so by decoding the object it was just given, the most of preparing a
+// user). The object holds them as written: strings and lists, each read
+// back as its JSON says it (a list emptied is absent, which DiffUsers does
+// not tell from empty). Invalid UTF-8 reads back replaced, written
+// otherwise than the original: those go to encodeChange, which keeps them.
+func ownAttributes(ch directory.Change, attrs directory.UserAttributes) []directory.AttrChange {
+	if ch.Action != directory.ActionCreated || !reflect.DeepEqual(ch.Attributes, directory.DiffUsers(directory.UserAttributes{}, attrs)) {
+		return ch.Attributes
+	}
+	for _, a := range ch.Attributes {
+		switch v := a.After.(type) {
+		case string:
+			if !utf8.ValidString(v) {
+				return ch.Attributes
+			}
+		case []string:
+			for _, s := range v {
+				if !utf8.ValidString(s) {
+					return ch.Attributes
+				}
+			}
+		default:
+			return ch.Attributes
 		}
 	}
 	return nil

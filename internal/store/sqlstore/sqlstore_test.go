@@ -34,6 +34,16 @@ func TestSQLite(t *testing.T) {
 	storetest.RunTests(t, func(t *testing.T) store.Store { return newSQLite(t) })
 }
 
+// TestSQLiteBulkIndexes runs the conformance suite with every bulk write
+// dropping and making again its indexes (withoutIndexes), as a first sync's
+// do.
+func TestSQLiteBulkIndexes(t *testing.T) {
+	old := bulkIndexMin
+	bulkIndexMin = 1
+	t.Cleanup(func() { bulkIndexMin = old })
+	storetest.RunTests(t, func(t *testing.T) store.Store { return newSQLite(t) })
+}
+
 const postgresEnv = sqltest.PostgresEnv
 
 // newPostgres opens a store in a schema of its own, dropped afterwards, so

@@ -60,14 +60,20 @@ func (k memberKind) stagedPairs() string {
 }
 
 // desired selects the memberships of the kind the run staged, between a
-// group and a member both linked to the source and out of the trash.
+// group and a member both linked to the source and out of the trash. Out
+// of the trash is not in the account's trash, a set read once from an
+// index (account, state): a join to each row's group and member read two
+// rows at random places of their tables for every membership, the most of
+// a first sync's differences.
 func (k memberKind) desired(sourceID, runID string, reach store.Reach) query {
+	trashed := func(table string) string {
+		return `(SELECT id FROM ` + table + ` WHERE account_id = (SELECT account_id FROM sources WHERE id = ?)
+			AND state = '` + string(directory.StateTrash) + `')`
+	}
 	q := query{`SELECT gl.group_id AS group_id, sm.member_kind AS member_kind, ml.` + k.col + ` AS member_id` + k.stagedPairs() + `
-		JOIN groups g ON g.id = gl.group_id
-		JOIN ` + k.objectsTable + ` o ON o.id = ml.` + k.col + `
 		WHERE sm.run_id = ? AND sm.member_kind = '` + string(k.kind) + `'
-		AND g.state <> '` + string(directory.StateTrash) + `' AND o.state <> '` + string(directory.StateTrash) + `'`,
-		[]any{sourceID, runID}}
+		AND gl.group_id NOT IN ` + trashed("groups") + ` AND ml.` + k.col + ` NOT IN ` + trashed(k.objectsTable),
+		[]any{sourceID, runID, sourceID, sourceID}}
 	if reach.UserID != "" {
 		q.sql += ` AND ml.` + k.col + ` = ?`
 		q.args = append(q.args, reach.UserID)
@@ -155,23 +161,39 @@ func (t *tx) SyncMembershipsLogged(ctx context.Context, sourceID, runID string, 
 	if err != nil {
 		return 0, 0, err
 	}
-	if removed+added > 0 {
-		if err := t.logDiff(ctx, sourceID, log); err != nil {
-			return 0, 0, wrap(err, t.c.f, "sync memberships: record changes")
+	err = withoutIndexes(ctx, t.c, membershipIndexes(removed+added), func() error {
+		if removed+added > 0 {
+			if err := t.logDiff(ctx, sourceID, log); err != nil {
+				return wrap(err, t.c.f, "sync memberships: record changes")
+			}
 		}
-	}
-	for _, side := range []struct {
-		added int
-		n     int64
-	}{{0, removed}, {1, added}} {
-		if side.n == 0 {
-			continue
+		for _, side := range []struct {
+			added int
+			n     int64
+		}{{0, removed}, {1, added}} {
+			if side.n == 0 {
+				continue
+			}
+			if err := t.applyDiff(ctx, sourceID, side.added); err != nil {
+				return err
+			}
 		}
-		if err := t.applyDiff(ctx, sourceID, side.added); err != nil {
-			return 0, 0, err
-		}
+		return nil
+	})
+	if err != nil {
+		return 0, 0, err
 	}
 	return int(removed), int(added), t.dropDiff(ctx)
+}
+
+// membershipIndexes are the indexes that n membership changes and their
+// memberships update out of their order (withoutIndexes): the changes'
+// by user and the memberships' by member.
+func membershipIndexes(n int64) []bulkIndex {
+	return []bulkIndex{
+		{"changes", n, []string{"changes_user"}},
+		{"memberships", n, []string{"memberships_member"}},
+	}
 }
 
 // fillDiff fills sync_diff with what the reach's memberships lack (added
