@@ -93,7 +93,9 @@ func newBenchFloor(before, after entraemu.Stats, latency time.Duration, wall flo
 type deltaBench struct {
 	Churn       json.RawMessage `json:"churn"`
 	WallSeconds float64         `json:"wall_seconds"`
-	Requests    int             `json:"graph_requests"`
+	// CPUSeconds is the CPU time (user and system) of the incremental run.
+	CPUSeconds float64 `json:"cpu_seconds"`
+	Requests   int     `json:"graph_requests"`
 	benchFloor
 	Kind   string           `json:"kind"`
 	Counts directory.Counts `json:"counts"`
@@ -106,6 +108,8 @@ type benchOptions struct {
 	asJSON        bool
 	churn         float64
 	cpuProfile    string
+	// deltaProfile is where the incremental run's CPU profile goes.
+	deltaProfile string
 }
 
 func (a *app) benchCommand() *cobra.Command {
@@ -136,6 +140,7 @@ from /proc when the server runs on this machine.`,
 	f.DurationVar(&o.latency, "latency", 0, "latency the emulator adds to every request")
 	f.BoolVar(&o.asJSON, "json", false, "print JSON")
 	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the syncs to this file")
+	f.StringVar(&o.deltaProfile, "delta-cpuprofile", "", "write a CPU profile of the incremental run alone to this file")
 	f.Float64Var(&o.churn, "churn", 1, "then change this percentage of users and of memberships, and measure the incremental sync (0: skip)")
 	return cmd
 }
@@ -157,6 +162,9 @@ func (a *app) bench(cmd *cobra.Command, o benchOptions) error {
 	if o.users < 0 || o.groups < 0 || o.latency < 0 || o.churn < 0 || o.churn > 100 {
 		return usageErr("--users, --groups and --latency must not be negative; --churn is a percentage (0 to 100)")
 	}
+	if o.deltaProfile != "" && (o.cpuProfile != "" || o.churn == 0) {
+		return usageErr("--delta-cpuprofile profiles the incremental run alone: it needs --churn, and not --cpuprofile")
+	}
 	dir, err := os.MkdirTemp("", "dirsync-bench")
 	if err != nil {
 		return err
@@ -174,17 +182,11 @@ func (a *app) bench(cmd *cobra.Command, o benchOptions) error {
 	if err != nil {
 		return err
 	}
-	if o.cpuProfile != "" {
-		f, err := os.Create(o.cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := startProfile(o.cpuProfile)
+	if err != nil {
+		return err
 	}
+	defer stopProfile()
 	res := benchResult{Users: o.users, Groups: o.groups, LatencyMS: o.latency.Milliseconds()}
 	if err := a.benchFull(ctx, env, o, &res); err != nil {
 		return err
@@ -293,17 +295,22 @@ func (a *app) benchDelta(ctx context.Context, env *benchEnv, o benchOptions) (*d
 	if err != nil {
 		return nil, err
 	}
-	start := time.Now()
-	run, err := env.m.SyncNow(ctx, env.actor, benchSource, manage.SyncRequest{Trigger: "bench", Progress: a.progress(benchSource, true)})
+	stopProfile, err := startProfile(o.deltaProfile)
 	if err != nil {
 		return nil, err
 	}
-	wall := time.Since(start).Seconds()
+	start, cpu0 := time.Now(), cpuSeconds()
+	run, err := env.m.SyncNow(ctx, env.actor, benchSource, manage.SyncRequest{Trigger: "bench", Progress: a.progress(benchSource, true)})
+	wall, cpu := time.Since(start).Seconds(), cpuSeconds()-cpu0
+	stopProfile()
+	if err != nil {
+		return nil, err
+	}
 	after, err := emulatorStats(ctx, env.creds, env.ca)
 	if err != nil {
 		return nil, err
 	}
-	return &deltaBench{Churn: changed, WallSeconds: wall, Requests: run.Requests, benchFloor: newBenchFloor(before, after, o.latency, wall),
+	return &deltaBench{Churn: changed, WallSeconds: wall, CPUSeconds: cpu, Requests: run.Requests, benchFloor: newBenchFloor(before, after, o.latency, wall),
 		Kind: string(run.Kind), Counts: run.Counts}, nil
 }
 
@@ -318,8 +325,8 @@ func (a *app) printBench(o benchOptions, res benchResult) {
 		a.printf("  PostgreSQL's sessions: CPU %.2f s\n", *res.ServerCPUSeconds)
 	}
 	if d := res.Delta; d != nil {
-		a.printf("%s sync after churn %s: %.2f s, %d Graph requests, %d updated, %d members added, %d removed\n",
-			d.Kind, d.Churn, d.WallSeconds, d.Requests, d.Counts.Updated, d.Counts.MembersAdded, d.Counts.MembersRemoved)
+		a.printf("%s sync after churn %s: %.2f s (CPU %.2f s), %d Graph requests, %d updated, %d members added, %d removed\n",
+			d.Kind, d.Churn, d.WallSeconds, d.CPUSeconds, d.Requests, d.Counts.Updated, d.Counts.MembersAdded, d.Counts.MembersRemoved)
 		if d.FloorSeconds > 0 {
 			a.printf("  floor %.2f s, ratio %.2f\n", d.FloorSeconds, d.FloorRatio)
 		}
@@ -427,6 +434,23 @@ func startEmulatorProcess(ctx context.Context, dir string, users, groups int, la
 	}
 	stop()
 	return entraemu.Credentials{}, nil, fmt.Errorf("emulator did not start:\n%s", out.String())
+}
+
+// startProfile starts a CPU profile into the file at path ("": none) and
+// returns what stops it.
+func startProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // cpuSeconds is the CPU time this process has used, user and system.
