@@ -27,8 +27,8 @@ type applier struct {
 	// as skipped, and never retired for their absence.
 	rejects *rejections
 	// held is what the directory held from the source when the run
-	// began, counted once: the base of the deletion limit and of the
-	// empty-source guard.
+	// began, counted once (heldCount): the base of the deletion limit and
+	// of the empty-source guard.
 	heldUsers, heldGroups int
 	// limited is false for runs the deletion limit does not apply to (a
 	// confirmed run, a single-user run).
@@ -42,8 +42,44 @@ func (j *job) newApplier(ctx context.Context, tx store.Tx, sc *scoper) (*applier
 		limited: !j.opts.AllowDeletes && j.run.Kind != directory.RunSingle}
 	a.changes = &changeLog{ctx: ctx, tx: tx, runID: j.run.ID, batch: a.batch, eventFor: a.eventFor, keep: j.opts.DryRun}
 	var err error
-	a.heldUsers, a.heldGroups, err = tx.CountLinked(ctx, j.src.ID)
+	if j.held != nil {
+		a.heldUsers, a.heldGroups, err = j.held.wait(ctx)
+	} else {
+		a.heldUsers, a.heldGroups, err = tx.CountLinked(ctx, j.src.ID)
+	}
 	return a, err
+}
+
+// heldCount counts what the directory holds from the source as the run
+// begins, beside its read: a count of the whole source (a third of a
+// second at 100,000 users) that the apply's transaction, which every
+// other writer waits for, then need not make.
+type heldCount struct {
+	done          chan struct{}
+	users, groups int
+	err           error
+}
+
+// countHeld starts counting what the directory holds from the source.
+func (j *job) countHeld(ctx context.Context) {
+	h := &heldCount{done: make(chan struct{})}
+	go func() {
+		defer close(h.done)
+		h.users, h.groups, h.err = j.e.Store.CountLinked(ctx, j.src.ID)
+		if h.err != nil {
+			h.err = fmt.Errorf("engine: count what the source holds: %w", h.err)
+		}
+	}()
+	j.held = h
+}
+
+func (h *heldCount) wait(ctx context.Context) (users, groups int, err error) {
+	select {
+	case <-h.done:
+		return h.users, h.groups, h.err
+	case <-ctx.Done():
+		return 0, 0, ctx.Err()
+	}
 }
 
 // step is one named part of an apply, so an error says where it happened.

@@ -44,6 +44,7 @@ func (e *Engine) Sync(ctx context.Context, src directory.Source, conn connector.
 	if err := j.record(ctx); err != nil {
 		return j.run, err
 	}
+	j.countHeld(ctx)
 	if err := j.prepare(ctx); err != nil {
 		return j.fail(ctx, directory.OutcomeFailed, err)
 	}

@@ -79,6 +79,9 @@ type Reader interface {
 	// SourceState returns the source's saved cursor and anything else an
 	// incremental read needs; empty when there is none.
 	SourceState(ctx context.Context, sourceID string) (string, error)
+	// CountLinked counts the users and the groups linked to the source that
+	// are not in the trash: what the directory holds from it.
+	CountLinked(ctx context.Context, sourceID string) (users, groups int, err error)
 
 	User(ctx context.Context, accountID, id string) (directory.User, error)
 	// UserByLink finds the user linked to an object of a source.
@@ -309,9 +312,6 @@ type Tx interface {
 	// id the run did not stage, in any state, ordered by user id.
 	UnstagedUsers(ctx context.Context, sourceID, runID, after string, limit int) ([]directory.User, error)
 	UnstagedGroups(ctx context.Context, sourceID, runID, after string, limit int) ([]directory.Group, error)
-	// CountLinked counts the users and the groups linked to the source that
-	// are not in the trash: what the directory holds from it.
-	CountLinked(ctx context.Context, sourceID string) (users, groups int, err error)
 	// SyncMemberships makes the direct memberships the source owns within
 	// reach equal to those the run staged under runID between a group and
 	// a member that are both linked to the source and not in the trash
