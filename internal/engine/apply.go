@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/dirsync/dirsync/internal/directory"
@@ -253,6 +254,19 @@ func (a *applier) applyUserIn(su directory.SourceUser) error {
 	return a.applyAdmitted(su)
 }
 
+// applyLinked applies a source user to u, the user its link already
+// leads to (an incremental run looked it up to lay a patch over it).
+func (a *applier) applyLinked(u directory.User, su directory.SourceUser) error {
+	shaped, in, err := a.admit(su)
+	if err == nil && in {
+		err = a.updateUser(u, shaped)
+	}
+	if err != nil {
+		return fmt.Errorf("user %s (%s): %w", su.Username, su.ExternalID, err)
+	}
+	return nil
+}
+
 // applyAdmitted applies a source user the scope admitted (as admit shaped it).
 func (a *applier) applyAdmitted(su directory.SourceUser) error {
 	u, err := a.tx.UserByLink(a.ctx, a.src.ID, su.ExternalID)
@@ -428,7 +442,7 @@ func (a *applier) updateUser(u directory.User, su directory.SourceUser) error {
 		a.run.Counts.Unchanged++
 		return nil
 	}
-	if len(diff) > 0 {
+	if keysChange(u.UserAttributes, su.UserAttributes) {
 		if holder, field, err := a.collision(u.ID, su.UserAttributes, probes{}); err != nil {
 			return err
 		} else if holder != nil {
@@ -466,6 +480,15 @@ func (a *applier) updateUser(u directory.User, su directory.SourceUser) error {
 		return a.record(withAction(base, directory.ActionDisabled, nil))
 	}
 	return nil
+}
+
+// keysChange reports whether next gives a user another username or email
+// as the store matches them (case-insensitively). Only then may another
+// user hold them: the store keeps both unique, so a user keeping its own
+// collides with nobody, and an update of other attributes (most of a
+// delta's) looks nobody up.
+func keysChange(cur, next directory.UserAttributes) bool {
+	return strings.ToLower(cur.Username) != strings.ToLower(next.Username) || strings.ToLower(cur.Email) != strings.ToLower(next.Email)
 }
 
 func withAction(c directory.Change, action directory.ChangeAction, attrs []directory.AttrChange) directory.Change {
@@ -522,13 +545,10 @@ func (a *applier) applyGroupIn(sg directory.SourceGroup) error {
 	}
 	found := err == nil
 	switch {
-	case !a.scope.groupInScope(sg.ExternalID):
-		if found && a.scope.settings.ProcessesDeletions() {
-			return a.trashGroup(g, "out of scope (not a selected group); moved to the trash")
-		}
-		return nil
 	case found:
-		return a.updateGroup(g, sg)
+		return a.applyLinkedGroupIn(g, sg)
+	case !a.scope.groupInScope(sg.ExternalID):
+		return nil
 	}
 	// A local group of the same name that no source manages is adopted.
 	local, err := a.tx.GroupByName(a.ctx, a.src.AccountID, sg.Name)
@@ -555,6 +575,25 @@ func (a *applier) applyGroupIn(sg directory.SourceGroup) error {
 		return err
 	}
 	return a.record(c)
+}
+
+// applyLinkedGroup applies a source group to g, the group its link
+// already leads to.
+func (a *applier) applyLinkedGroup(g directory.Group, sg directory.SourceGroup) error {
+	if err := a.applyLinkedGroupIn(g, sg); err != nil {
+		return fmt.Errorf("group %s (%s): %w", sg.Name, sg.ExternalID, err)
+	}
+	return nil
+}
+
+func (a *applier) applyLinkedGroupIn(g directory.Group, sg directory.SourceGroup) error {
+	if !a.scope.groupInScope(sg.ExternalID) {
+		if a.scope.settings.ProcessesDeletions() {
+			return a.trashGroup(g, "out of scope (not a selected group); moved to the trash")
+		}
+		return nil
+	}
+	return a.updateGroup(g, sg)
 }
 
 func (a *applier) updateGroup(g directory.Group, sg directory.SourceGroup) error {

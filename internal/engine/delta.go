@@ -216,12 +216,14 @@ func (a *applier) applyUserDeltas(d *deltaSink) error {
 			current := directory.SourceUser{ExternalID: id, UserAttributes: existing.UserAttributes, Enabled: existing.Enabled}
 			var merged directory.SourceUser
 			if merged, err = directory.OverlayUser(current, ud.object, ud.fields); err == nil {
-				err = a.applyUser(merged)
+				err = a.applyLinked(existing, merged)
 			}
+		case found:
+			err = a.applyLinked(existing, ud.object)
 		default:
-			// A whole user, or one the directory does not know: new at the
-			// source, or back from a state dirsync never saw. What the
-			// source sent is all there is.
+			// One the directory does not know: new at the source, or back
+			// from a state dirsync never saw. What the source sent is all
+			// there is.
 			err = a.applyUser(ud.object)
 		}
 		if err != nil {
@@ -249,8 +251,10 @@ func (a *applier) applyGroupDeltas(d *deltaSink) error {
 			current := directory.SourceGroup{ExternalID: id, GroupAttributes: existing.GroupAttributes}
 			var merged directory.SourceGroup
 			if merged, err = directory.OverlayGroup(current, gd.object, gd.fields); err == nil {
-				err = a.applyGroup(merged)
+				err = a.applyLinkedGroup(existing, merged)
 			}
+		case found:
+			err = a.applyLinkedGroup(existing, gd.object)
 		default:
 			err = a.applyGroup(gd.object)
 		}
