@@ -62,13 +62,18 @@ type benchResult struct {
 }
 
 // benchFloor is the least wall time the run's reads allow: (1 + the
-// longest chain of dependent pages) × latency, the 1 being the login. The
-// connector reads each listing (users, the groups' delta with members) one
-// page after the other, and the listings side by side, so the longest
-// listing is the chain.
+// longest chain of dependent pages) × latency, the 1 being the sign-in,
+// counted when the run signed in (a run that finds its token still valid,
+// as an incremental run after the full one does, has none). The
+// connector reads each listing (users, the groups' delta with members)
+// one page after the other, and the listings side by side, so the
+// longest listing is the chain.
 type benchFloor struct {
 	// Pages are the Graph requests the run made, by kind.
-	Pages        map[string]int64 `json:"pages"`
+	Pages map[string]int64 `json:"pages"`
+	// Logins are the requests the run made to the login endpoints, by
+	// kind: a sign-in is one round trip of the floor, however many.
+	Logins       map[string]int64 `json:"logins,omitempty"`
 	FloorSeconds float64          `json:"floor_seconds"`
 	// FloorRatio is the wall time over the floor (0 without latency).
 	FloorRatio float64 `json:"floor_ratio"`
@@ -83,7 +88,18 @@ func newBenchFloor(before, after entraemu.Stats, latency time.Duration, wall flo
 			chain = max(chain, d)
 		}
 	}
-	f.FloorSeconds = float64(1+chain) * latency.Seconds()
+	for k, n := range after.LoginByKind {
+		if d := n - before.LoginByKind[k]; d > 0 {
+			if f.Logins == nil {
+				f.Logins = map[string]int64{}
+			}
+			f.Logins[k] = d
+		}
+	}
+	if f.Logins["token"] > 0 {
+		chain++
+	}
+	f.FloorSeconds = float64(chain) * latency.Seconds()
 	if f.FloorSeconds > 0 {
 		f.FloorRatio = wall / f.FloorSeconds
 	}
@@ -119,8 +135,9 @@ func (a *app) benchCommand() *cobra.Command {
 		Short: "Measure a full sync of a large emulated tenant (wall time, Graph requests, the floor, peak memory)",
 		Long: `Start an emulated Entra ID tenant of the given size in a child process, sync
 it into a fresh database, and report the wall time,
-the Graph requests made, the floor the reads allow ((1 + the longest chain
-of dependent pages) × latency) and the wall time's ratio to it, this
+the Graph requests made, the floor the reads allow ((the sign-in, when
+the run signs in, + the longest chain of dependent pages) × latency) and
+the wall time's ratio to it, this
 process's peak resident memory and the database's size. With --churn, then
 change that share of the tenant and measure the incremental run. Progress
 goes to standard error; --json prints the figures for programs.
