@@ -86,6 +86,9 @@ type Reader interface {
 	User(ctx context.Context, accountID, id string) (directory.User, error)
 	// UserByLink finds the user linked to an object of a source.
 	UserByLink(ctx context.Context, sourceID, externalID string) (directory.User, error)
+	// UsersByLink finds the users linked to objects of a source, by
+	// their external id; one absent from the map links to nobody.
+	UsersByLink(ctx context.Context, sourceID string, externalIDs []string) (map[string]directory.User, error)
 	// UserByUsername and UserByEmail match case-insensitively.
 	UserByUsername(ctx context.Context, accountID, username string) (directory.User, error)
 	UserByEmail(ctx context.Context, accountID, email string) (directory.User, error)
@@ -93,6 +96,9 @@ type Reader interface {
 
 	Group(ctx context.Context, accountID, id string) (directory.Group, error)
 	GroupByLink(ctx context.Context, sourceID, externalID string) (directory.Group, error)
+	// GroupsByLink finds the groups linked to objects of a source, by
+	// their external id; one absent from the map links to nothing.
+	GroupsByLink(ctx context.Context, sourceID string, externalIDs []string) (map[string]directory.Group, error)
 	// GroupByName matches case-insensitively and returns the first by id
 	// when several groups share the name.
 	GroupByName(ctx context.Context, accountID, name string) (directory.Group, error)
