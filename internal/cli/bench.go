@@ -109,6 +109,9 @@ func newBenchFloor(before, after entraemu.Stats, latency time.Duration, wall flo
 type deltaBench struct {
 	Churn       json.RawMessage `json:"churn"`
 	WallSeconds float64         `json:"wall_seconds"`
+	// ReadSeconds is when the read ended, from the run's start: what
+	// follows it is the apply, which did not overlap the reads.
+	ReadSeconds float64 `json:"read_seconds"`
 	// CPUSeconds is the CPU time (user and system) of the incremental run.
 	CPUSeconds float64 `json:"cpu_seconds"`
 	Requests   int     `json:"graph_requests"`
@@ -317,7 +320,14 @@ func (a *app) benchDelta(ctx context.Context, env *benchEnv, o benchOptions) (*d
 		return nil, err
 	}
 	start, cpu0 := time.Now(), cpuSeconds()
-	run, err := env.m.SyncNow(ctx, env.actor, benchSource, manage.SyncRequest{Trigger: "bench", Progress: a.progress(benchSource, true)})
+	var readDone atomic.Int64
+	show := a.progress(benchSource, true)
+	run, err := env.m.SyncNow(ctx, env.actor, benchSource, manage.SyncRequest{Trigger: "bench", Progress: func(p directory.RunProgress) {
+		if p.Phase == "apply" {
+			readDone.CompareAndSwap(0, int64(time.Since(start)))
+		}
+		show(p)
+	}})
 	wall, cpu := time.Since(start).Seconds(), cpuSeconds()-cpu0
 	stopProfile()
 	if err != nil {
@@ -327,7 +337,7 @@ func (a *app) benchDelta(ctx context.Context, env *benchEnv, o benchOptions) (*d
 	if err != nil {
 		return nil, err
 	}
-	return &deltaBench{Churn: changed, WallSeconds: wall, CPUSeconds: cpu, Requests: run.Requests, benchFloor: newBenchFloor(before, after, o.latency, wall),
+	return &deltaBench{Churn: changed, WallSeconds: wall, ReadSeconds: time.Duration(readDone.Load()).Seconds(), CPUSeconds: cpu, Requests: run.Requests, benchFloor: newBenchFloor(before, after, o.latency, wall),
 		Kind: string(run.Kind), Counts: run.Counts}, nil
 }
 
@@ -342,8 +352,8 @@ func (a *app) printBench(o benchOptions, res benchResult) {
 		a.printf("  PostgreSQL's sessions: CPU %.2f s\n", *res.ServerCPUSeconds)
 	}
 	if d := res.Delta; d != nil {
-		a.printf("%s sync after churn %s: %.2f s (CPU %.2f s), %d Graph requests, %d updated, %d members added, %d removed\n",
-			d.Kind, d.Churn, d.WallSeconds, d.CPUSeconds, d.Requests, d.Counts.Updated, d.Counts.MembersAdded, d.Counts.MembersRemoved)
+		a.printf("%s sync after churn %s: %.2f s (reads done at %.2f s, CPU %.2f s), %d Graph requests, %d updated, %d members added, %d removed\n",
+			d.Kind, d.Churn, d.WallSeconds, d.ReadSeconds, d.CPUSeconds, d.Requests, d.Counts.Updated, d.Counts.MembersAdded, d.Counts.MembersRemoved)
 		if d.FloorSeconds > 0 {
 			a.printf("  floor %.2f s, ratio %.2f\n", d.FloorSeconds, d.FloorRatio)
 		}

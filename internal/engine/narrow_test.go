@@ -164,3 +164,26 @@ func TestDeltaTwoLinksToOneUser(t *testing.T) {
 		t.Fatalf("department %q, job title %q: one patch undid the other", got.Department, got.JobTitle)
 	}
 }
+
+// An incremental run says when its read has ended, with what it read,
+// before its apply: the first progress of phase "apply" has no step yet.
+func TestDeltaRecordsItsReadBeforeTheApply(t *testing.T) {
+	f := newFixture(t)
+	src := &incSource{source: sample()}
+	f.sync(src, engine.Options{})
+	src.script = func(s connector.ChangeSink) error {
+		return s.UserPatch(patch("u1", func(u *directory.SourceUser) { u.Department = "Finance" }), []directory.UserField{directory.UserDepartment})
+	}
+	var first *directory.RunProgress
+	run, err := f.eng.Sync(f.ctx, f.src, src, engine.Options{Live: func(_ string, p directory.RunProgress) {
+		if first == nil && p.Phase == "apply" {
+			first = &p
+		}
+	}})
+	if err != nil || run.Kind != directory.RunDelta {
+		t.Fatalf("delta: %s, %v", run.Kind, err)
+	}
+	if first == nil || first.Step != "" || first.Users != 1 {
+		t.Fatalf("first progress of the apply %+v, want the read's (1 user, no step)", first)
+	}
+}
