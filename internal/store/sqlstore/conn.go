@@ -137,7 +137,6 @@ func (c *conn) commit() error {
 	if err := c.tx.Commit(); err != nil {
 		return fmt.Errorf("sqlstore: commit: %w", err)
 	}
-	c.s.committed()
 	return nil
 }
 

@@ -65,10 +65,6 @@ type Store struct {
 	stmtMu sync.Mutex
 	stmts  map[string]*sql.Stmt
 
-	// ckpt checkpoints SQLite's write-ahead log after commits
-	// (checkpoint.go); nil on PostgreSQL.
-	ckpt *checkpointer
-
 	maxConns int
 }
 
@@ -138,7 +134,6 @@ func OpenSQLite(ctx context.Context, path string, opts ...Option) (*Store, error
 		"&_pragma=busy_timeout(30000)" +
 		"&_pragma=cache_size(-8192)" +
 		"&_pragma=temp_store(FILE)" +
-		"&_pragma=wal_autocheckpoint(0)" + // the store checkpoints beside commits (checkpoint.go)
 		"&_txlock=immediate" +
 		"&_time_format=sqlite"
 	// The staging file holds what sources report of people: owner only,
@@ -157,7 +152,6 @@ func OpenSQLite(ctx context.Context, path string, opts ...Option) (*Store, error
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: open sqlite %s: %w", path, err)
 	}
-	s.startCheckpointer()
 	return s, nil
 }
 
@@ -326,7 +320,6 @@ func (s *Store) Contract(ctx context.Context) ([]string, error) {
 
 // Close closes the database.
 func (s *Store) Close() error {
-	s.stopCheckpointer()
 	s.stmtMu.Lock()
 	for q, st := range s.stmts {
 		st.Close()
