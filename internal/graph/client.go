@@ -567,7 +567,7 @@ func walk[T any](ctx context.Context, c *Client, start string, h http.Header, re
 	pending := fetch(start)
 	for page := 1; ; page++ {
 		f := pending
-		<-f.done
+		pf.await(f)
 		f.cancel()
 		pending = nil
 		ahead := f.ahead
@@ -631,8 +631,16 @@ func (pf *pageFetcher[T]) fetch(link string) *pageFetch[T] {
 		f.page.early = func(next string) {
 			// Once per page (a retried attempt meets the link again),
 			// and never to another origin: the token goes with it.
-			if f.ahead == nil && sameOrigin(pf.c.origin, next) == nil {
-				f.ahead = pf.fetch(next)
+			if sameOrigin(pf.c.origin, next) != nil {
+				return
+			}
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			if f.next == "" {
+				f.next = next
+				if f.awaited {
+					f.ahead = pf.fetch(next)
+				}
 			}
 		}
 	}
@@ -645,16 +653,35 @@ func (pf *pageFetcher[T]) fetch(link string) *pageFetch[T] {
 	return f
 }
 
+// await marks f as the page the walk waits for, and requests its next
+// page if its link is known already; then it waits for f. Only the
+// awaited page asks for the next one early: a page read ahead while fn
+// still holds the one before waits its turn, so memory holds two pages
+// at most, however far the reads outrun fn.
+func (pf *pageFetcher[T]) await(f *pageFetch[T]) {
+	f.mu.Lock()
+	f.awaited = true
+	if f.next != "" && f.ahead == nil {
+		f.ahead = pf.fetch(f.next)
+	}
+	f.mu.Unlock()
+	<-f.done
+}
+
 // pageFetch is a page on its way: its link, and once done is closed,
 // the page or why it could not be read. ahead is the next page, requested
-// as soon as this one's next link was read.
+// as soon as this one's next link (next) was read, once the walk awaits
+// this one.
 type pageFetch[T any] struct {
-	link   string
-	done   chan struct{}
-	cancel context.CancelFunc
-	page   pageOf[T]
-	err    error
-	ahead  *pageFetch[T]
+	mu      sync.Mutex
+	awaited bool
+	next    string
+	link    string
+	done    chan struct{}
+	cancel  context.CancelFunc
+	page    pageOf[T]
+	err     error
+	ahead   *pageFetch[T]
 }
 
 // Query is the OData query of a listing.

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -954,5 +955,38 @@ func TestReadAheadFollowsTheLinkThePageEndedWith(t *testing.T) {
 	})
 	if err != nil || !slices.Equal(ids, []string{"1", "2"}) {
 		t.Fatalf("ids %v, err %v", ids, err)
+	}
+}
+
+// TestReadAheadHoldsTwoPagesAtMost: a walk whose callback is slower than
+// the reads asks for the page after the next only once the callback is
+// done with the page before: memory holds two pages, however long the
+// listing (a first release of the early link read the whole listing
+// ahead of a slow callback).
+func TestReadAheadHoldsTwoPagesAtMost(t *testing.T) {
+	f := newFixture(t, time.Minute, func(f *fixture, w http.ResponseWriter, r *http.Request) {
+		n, _ := strconv.Atoi(r.URL.Query().Get("$skiptoken"))
+		if n >= 9 {
+			io.WriteString(w, `{"value":[{"id":"last"}]}`)
+			return
+		}
+		io.WriteString(w, `{"@odata.nextLink":"`+f.srv.URL+`/v1.0/users?$skiptoken=`+strconv.Itoa(n+1)+`","value":[{"id":"`+strconv.Itoa(n)+`"}]}`)
+	})
+	pages := 0
+	err := f.c.ListUsers(context.Background(), graph.Query{ReadAhead: true}, func(us []graph.User) error {
+		pages++
+		if pages == 1 {
+			// Give the reads every chance to run ahead.
+			for deadline := time.Now().Add(300 * time.Millisecond); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+				if n := f.hits.Load(); n > 2 {
+					t.Errorf("%d pages asked for while the callback held the first", n)
+					break
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil || pages != 10 {
+		t.Fatalf("%d pages, err %v", pages, err)
 	}
 }
