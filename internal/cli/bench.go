@@ -62,13 +62,18 @@ type benchResult struct {
 }
 
 // benchFloor is the least wall time the run's reads allow: (1 + the
-// longest chain of dependent pages) × latency, the 1 being the login. The
-// connector reads each listing (users, the groups' delta with members) one
-// page after the other, and the listings side by side, so the longest
-// listing is the chain.
+// longest chain of dependent pages) × latency, the 1 being the sign-in,
+// counted when the run signed in (a run that finds its token still valid,
+// as an incremental run after the full one does, has none). The
+// connector reads each listing (users, the groups' delta with members)
+// one page after the other, and the listings side by side, so the
+// longest listing is the chain.
 type benchFloor struct {
 	// Pages are the Graph requests the run made, by kind.
-	Pages        map[string]int64 `json:"pages"`
+	Pages map[string]int64 `json:"pages"`
+	// Logins are the requests the run made to the login endpoints, by
+	// kind: a sign-in is one round trip of the floor, however many.
+	Logins       map[string]int64 `json:"logins,omitempty"`
 	FloorSeconds float64          `json:"floor_seconds"`
 	// FloorRatio is the wall time over the floor (0 without latency).
 	FloorRatio float64 `json:"floor_ratio"`
@@ -83,7 +88,18 @@ func newBenchFloor(before, after entraemu.Stats, latency time.Duration, wall flo
 			chain = max(chain, d)
 		}
 	}
-	f.FloorSeconds = float64(1+chain) * latency.Seconds()
+	for k, n := range after.LoginByKind {
+		if d := n - before.LoginByKind[k]; d > 0 {
+			if f.Logins == nil {
+				f.Logins = map[string]int64{}
+			}
+			f.Logins[k] = d
+		}
+	}
+	if f.Logins["token"] > 0 {
+		chain++
+	}
+	f.FloorSeconds = float64(chain) * latency.Seconds()
 	if f.FloorSeconds > 0 {
 		f.FloorRatio = wall / f.FloorSeconds
 	}
@@ -93,7 +109,12 @@ func newBenchFloor(before, after entraemu.Stats, latency time.Duration, wall flo
 type deltaBench struct {
 	Churn       json.RawMessage `json:"churn"`
 	WallSeconds float64         `json:"wall_seconds"`
-	Requests    int             `json:"graph_requests"`
+	// ReadSeconds is when the read ended, from the run's start: what
+	// follows it is the apply, which did not overlap the reads.
+	ReadSeconds float64 `json:"read_seconds"`
+	// CPUSeconds is the CPU time (user and system) of the incremental run.
+	CPUSeconds float64 `json:"cpu_seconds"`
+	Requests   int     `json:"graph_requests"`
 	benchFloor
 	Kind   string           `json:"kind"`
 	Counts directory.Counts `json:"counts"`
@@ -106,6 +127,8 @@ type benchOptions struct {
 	asJSON        bool
 	churn         float64
 	cpuProfile    string
+	// deltaProfile is where the incremental run's CPU profile goes.
+	deltaProfile string
 }
 
 func (a *app) benchCommand() *cobra.Command {
@@ -115,8 +138,9 @@ func (a *app) benchCommand() *cobra.Command {
 		Short: "Measure a full sync of a large emulated tenant (wall time, Graph requests, the floor, peak memory)",
 		Long: `Start an emulated Entra ID tenant of the given size in a child process, sync
 it into a fresh database, and report the wall time,
-the Graph requests made, the floor the reads allow ((1 + the longest chain
-of dependent pages) × latency) and the wall time's ratio to it, this
+the Graph requests made, the floor the reads allow ((the sign-in, when
+the run signs in, + the longest chain of dependent pages) × latency) and
+the wall time's ratio to it, this
 process's peak resident memory and the database's size. With --churn, then
 change that share of the tenant and measure the incremental run. Progress
 goes to standard error; --json prints the figures for programs.
@@ -136,6 +160,7 @@ from /proc when the server runs on this machine.`,
 	f.DurationVar(&o.latency, "latency", 0, "latency the emulator adds to every request")
 	f.BoolVar(&o.asJSON, "json", false, "print JSON")
 	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the syncs to this file")
+	f.StringVar(&o.deltaProfile, "delta-cpuprofile", "", "write a CPU profile of the incremental run alone to this file")
 	f.Float64Var(&o.churn, "churn", 1, "then change this percentage of users and of memberships, and measure the incremental sync (0: skip)")
 	return cmd
 }
@@ -157,6 +182,9 @@ func (a *app) bench(cmd *cobra.Command, o benchOptions) error {
 	if o.users < 0 || o.groups < 0 || o.latency < 0 || o.churn < 0 || o.churn > 100 {
 		return usageErr("--users, --groups and --latency must not be negative; --churn is a percentage (0 to 100)")
 	}
+	if o.deltaProfile != "" && (o.cpuProfile != "" || o.churn == 0) {
+		return usageErr("--delta-cpuprofile profiles the incremental run alone: it needs --churn, and not --cpuprofile")
+	}
 	dir, err := os.MkdirTemp("", "dirsync-bench")
 	if err != nil {
 		return err
@@ -174,17 +202,11 @@ func (a *app) bench(cmd *cobra.Command, o benchOptions) error {
 	if err != nil {
 		return err
 	}
-	if o.cpuProfile != "" {
-		f, err := os.Create(o.cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := startProfile(o.cpuProfile)
+	if err != nil {
+		return err
 	}
+	defer stopProfile()
 	res := benchResult{Users: o.users, Groups: o.groups, LatencyMS: o.latency.Milliseconds()}
 	if err := a.benchFull(ctx, env, o, &res); err != nil {
 		return err
@@ -293,17 +315,29 @@ func (a *app) benchDelta(ctx context.Context, env *benchEnv, o benchOptions) (*d
 	if err != nil {
 		return nil, err
 	}
-	start := time.Now()
-	run, err := env.m.SyncNow(ctx, env.actor, benchSource, manage.SyncRequest{Trigger: "bench", Progress: a.progress(benchSource, true)})
+	stopProfile, err := startProfile(o.deltaProfile)
 	if err != nil {
 		return nil, err
 	}
-	wall := time.Since(start).Seconds()
+	start, cpu0 := time.Now(), cpuSeconds()
+	var readDone atomic.Int64
+	show := a.progress(benchSource, true)
+	run, err := env.m.SyncNow(ctx, env.actor, benchSource, manage.SyncRequest{Trigger: "bench", Progress: func(p directory.RunProgress) {
+		if p.Phase == "apply" {
+			readDone.CompareAndSwap(0, int64(time.Since(start)))
+		}
+		show(p)
+	}})
+	wall, cpu := time.Since(start).Seconds(), cpuSeconds()-cpu0
+	stopProfile()
+	if err != nil {
+		return nil, err
+	}
 	after, err := emulatorStats(ctx, env.creds, env.ca)
 	if err != nil {
 		return nil, err
 	}
-	return &deltaBench{Churn: changed, WallSeconds: wall, Requests: run.Requests, benchFloor: newBenchFloor(before, after, o.latency, wall),
+	return &deltaBench{Churn: changed, WallSeconds: wall, ReadSeconds: time.Duration(readDone.Load()).Seconds(), CPUSeconds: cpu, Requests: run.Requests, benchFloor: newBenchFloor(before, after, o.latency, wall),
 		Kind: string(run.Kind), Counts: run.Counts}, nil
 }
 
@@ -318,8 +352,8 @@ func (a *app) printBench(o benchOptions, res benchResult) {
 		a.printf("  PostgreSQL's sessions: CPU %.2f s\n", *res.ServerCPUSeconds)
 	}
 	if d := res.Delta; d != nil {
-		a.printf("%s sync after churn %s: %.2f s, %d Graph requests, %d updated, %d members added, %d removed\n",
-			d.Kind, d.Churn, d.WallSeconds, d.Requests, d.Counts.Updated, d.Counts.MembersAdded, d.Counts.MembersRemoved)
+		a.printf("%s sync after churn %s: %.2f s (reads done at %.2f s, CPU %.2f s), %d Graph requests, %d updated, %d members added, %d removed\n",
+			d.Kind, d.Churn, d.WallSeconds, d.ReadSeconds, d.CPUSeconds, d.Requests, d.Counts.Updated, d.Counts.MembersAdded, d.Counts.MembersRemoved)
 		if d.FloorSeconds > 0 {
 			a.printf("  floor %.2f s, ratio %.2f\n", d.FloorSeconds, d.FloorRatio)
 		}
@@ -427,6 +461,23 @@ func startEmulatorProcess(ctx context.Context, dir string, users, groups int, la
 	}
 	stop()
 	return entraemu.Credentials{}, nil, fmt.Errorf("emulator did not start:\n%s", out.String())
+}
+
+// startProfile starts a CPU profile into the file at path ("": none) and
+// returns what stops it.
+func startProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // cpuSeconds is the CPU time this process has used, user and system.

@@ -199,14 +199,17 @@ func (a *applier) deltaPlan(d *deltaSink, state sourceState) []step {
 // users (scope, import options, matching), with a patch laid over what the
 // directory holds.
 func (a *applier) applyUserDeltas(d *deltaSink) error {
-	for _, id := range slices.Sorted(maps.Keys(d.users)) {
+	ids := slices.Sorted(maps.Keys(d.users))
+	linked := linkedObjects[directory.User]{byLink: a.tx.UserByLink, id: func(u directory.User) string { return u.ID }}
+	if err := linked.load(ids, func(ids []string) (map[string]directory.User, error) { return a.tx.UsersByLink(a.ctx, a.src.ID, ids) }); err != nil {
+		return err
+	}
+	for _, id := range ids {
 		ud := d.users[id]
-		existing, err := a.tx.UserByLink(a.ctx, a.src.ID, id)
-		found := err == nil
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
+		existing, found, err := linked.get(a.ctx, a.src.ID, id)
+		if err != nil {
 			return err
 		}
-		err = nil
 		switch {
 		case ud.removed:
 			if found && a.scope.settings.ProcessesDeletions() {
@@ -216,12 +219,14 @@ func (a *applier) applyUserDeltas(d *deltaSink) error {
 			current := directory.SourceUser{ExternalID: id, UserAttributes: existing.UserAttributes, Enabled: existing.Enabled}
 			var merged directory.SourceUser
 			if merged, err = directory.OverlayUser(current, ud.object, ud.fields); err == nil {
-				err = a.applyUser(merged)
+				err = a.applyLinked(existing, merged)
 			}
+		case found:
+			err = a.applyLinked(existing, ud.object)
 		default:
-			// A whole user, or one the directory does not know: new at the
-			// source, or back from a state dirsync never saw. What the
-			// source sent is all there is.
+			// One the directory does not know: new at the source, or back
+			// from a state dirsync never saw. What the source sent is all
+			// there is.
 			err = a.applyUser(ud.object)
 		}
 		if err != nil {
@@ -232,14 +237,17 @@ func (a *applier) applyUserDeltas(d *deltaSink) error {
 }
 
 func (a *applier) applyGroupDeltas(d *deltaSink) error {
-	for _, id := range slices.Sorted(maps.Keys(d.groups)) {
+	ids := slices.Sorted(maps.Keys(d.groups))
+	linked := linkedObjects[directory.Group]{byLink: a.tx.GroupByLink, id: func(g directory.Group) string { return g.ID }}
+	if err := linked.load(ids, func(ids []string) (map[string]directory.Group, error) { return a.tx.GroupsByLink(a.ctx, a.src.ID, ids) }); err != nil {
+		return err
+	}
+	for _, id := range ids {
 		gd := d.groups[id]
-		existing, err := a.tx.GroupByLink(a.ctx, a.src.ID, id)
-		found := err == nil
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
+		existing, found, err := linked.get(a.ctx, a.src.ID, id)
+		if err != nil {
 			return err
 		}
-		err = nil
 		switch {
 		case gd.removed:
 			if found && a.scope.settings.ProcessesDeletions() {
@@ -249,8 +257,10 @@ func (a *applier) applyGroupDeltas(d *deltaSink) error {
 			current := directory.SourceGroup{ExternalID: id, GroupAttributes: existing.GroupAttributes}
 			var merged directory.SourceGroup
 			if merged, err = directory.OverlayGroup(current, gd.object, gd.fields); err == nil {
-				err = a.applyGroup(merged)
+				err = a.applyLinkedGroup(existing, merged)
 			}
+		case found:
+			err = a.applyLinkedGroup(existing, gd.object)
 		default:
 			err = a.applyGroup(gd.object)
 		}
@@ -259,6 +269,41 @@ func (a *applier) applyGroupDeltas(d *deltaSink) error {
 		}
 	}
 	return nil
+}
+
+// linkedObjects are the users or groups an incremental read names, read
+// by their links in a few statements as a step begins (one lookup each
+// made most of the step's time), each handed out once: an object two of
+// the source's objects link to is read again the second time, as the
+// first may have changed it.
+type linkedObjects[T any] struct {
+	byLink func(ctx context.Context, sourceID, externalID string) (T, error)
+	id     func(T) string
+	loaded map[string]T
+	given  map[string]bool
+}
+
+func (l *linkedObjects[T]) load(ids []string, byLinks func([]string) (map[string]T, error)) error {
+	var err error
+	l.loaded, err = byLinks(ids)
+	l.given = make(map[string]bool, len(l.loaded))
+	return err
+}
+
+// get returns the object linked to externalID, and whether there is one.
+func (l *linkedObjects[T]) get(ctx context.Context, sourceID, externalID string) (T, bool, error) {
+	v, ok := l.loaded[externalID]
+	if ok && l.given[l.id(v)] {
+		v, err := l.byLink(ctx, sourceID, externalID)
+		if errors.Is(err, store.ErrNotFound) {
+			return v, false, nil
+		}
+		return v, err == nil, err
+	}
+	if ok {
+		l.given[l.id(v)] = true
+	}
+	return v, ok, nil
 }
 
 func removalDetail(hard bool) string {

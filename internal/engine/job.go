@@ -29,6 +29,9 @@ type job struct {
 	state sourceState
 	// rejects are the objects the read refused for their size.
 	rejects *rejections
+	// held counts, beside the read, what the directory holds from the
+	// source; nil when the apply counts it.
+	held    *heldCount
 	log     *slog.Logger
 	release func()
 	// prog is how far the run has got (progress.go).
@@ -115,6 +118,9 @@ func (j *job) prepare(ctx context.Context) error {
 // too; this catches a run whose end could not be recorded. A crash leaves
 // a running run with its staging, which the source's next lease drops.)
 func (j *job) end(ctx context.Context) {
+	if j.held != nil {
+		<-j.held.done // no read of the run outlives it
+	}
 	if j.run.ID != "" {
 		j.e.dropStage(ctx, j.run.ID)
 	}

@@ -44,6 +44,7 @@ func (e *Engine) Sync(ctx context.Context, src directory.Source, conn connector.
 	if err := j.record(ctx); err != nil {
 		return j.run, err
 	}
+	j.countHeld(ctx)
 	if err := j.prepare(ctx); err != nil {
 		return j.fail(ctx, directory.OutcomeFailed, err)
 	}
@@ -76,6 +77,11 @@ func (j *job) delta(ctx context.Context, inc connector.Incremental) (directory.R
 	}
 	j.run.SourceUsers, j.run.SourceGroups = len(sink.users), len(sink.groups)
 	countRead(&j.run, sink.skips.reasons)
+	// Read: what was read and the requests it took, before the apply
+	// holds the writer (as a full run's read records its last counts).
+	j.recordProgress(ctx, true, func(p *directory.RunProgress) {
+		p.Phase, p.Users, p.Groups, p.Members, p.Requests = "apply", len(sink.users), len(sink.groups), len(sink.members), j.run.Requests
+	})
 	if err := sink.stageMembers(ctx, j.e.Store, j.run.ID); err != nil {
 		return j.fail(ctx, directory.OutcomeFailed, err)
 	}

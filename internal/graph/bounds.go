@@ -152,7 +152,9 @@ func (p *pageOf[T]) decodeFrom(dec *json.Decoder) error {
 		key, _ := tok.(string)
 		switch {
 		case strings.EqualFold(key, "@odata.nextLink"):
-			err = dec.Decode(&p.NextLink)
+			if err = dec.Decode(&p.NextLink); err == nil && p.early != nil && p.NextLink != "" {
+				p.early(p.NextLink)
+			}
 		case strings.EqualFold(key, "@odata.deltaLink"):
 			err = dec.Decode(&p.DeltaLink)
 		case strings.EqualFold(key, "value"):

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -888,5 +889,104 @@ func TestBatchWritesAreNeverSentTwice(t *testing.T) {
 				t.Fatalf("err %v, %d batches sent; want failure %v, %d sent", err, f.hits.Load(), c.fails, c.hits)
 			}
 		})
+	}
+}
+
+// TestReadAheadAsksBeforeThePageEnds: Graph writes @odata.nextLink before
+// a page's values, and a walk read ahead asks for the next page as soon
+// as it has read the link, while the page's values still stream in: each
+// link of a chain of pages then costs the round trip, not the round trip
+// and the transfer and decoding of the page.
+func TestReadAheadAsksBeforeThePageEnds(t *testing.T) {
+	second := make(chan struct{})
+	f := newFixture(t, time.Minute, func(f *fixture, w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("$skiptoken") == "2" {
+			close(second)
+			io.WriteString(w, `{"value":[{"id":"3"}]}`)
+			return
+		}
+		io.WriteString(w, `{"@odata.nextLink":"`+f.srv.URL+`/v1.0/users?$skiptoken=2","value":[{"id":"1"},`)
+		w.(http.Flusher).Flush()
+		select {
+		case <-second:
+		case <-time.After(3 * time.Second):
+			t.Error("the next page was asked for only once this page had ended")
+		}
+		io.WriteString(w, `{"id":"2"}]}`)
+	})
+	var ids []string
+	err := f.c.ListUsers(context.Background(), graph.Query{ReadAhead: true}, func(us []graph.User) error {
+		for _, u := range us {
+			ids = append(ids, u.ID)
+		}
+		return nil
+	})
+	if err != nil || !slices.Equal(ids, []string{"1", "2", "3"}) {
+		t.Fatalf("ids %v, err %v", ids, err)
+	}
+}
+
+// TestReadAheadFollowsTheLinkThePageEndedWith: a page cut short after its
+// next link is read again, and when the second answer leads elsewhere,
+// the walk follows that link, never the page asked for early.
+func TestReadAheadFollowsTheLinkThePageEndedWith(t *testing.T) {
+	var firsts atomic.Int32
+	f := newFixture(t, time.Minute, func(f *fixture, w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Query().Get("$skiptoken") {
+		case "":
+			if firsts.Add(1) == 1 {
+				io.WriteString(w, `{"@odata.nextLink":"`+f.srv.URL+`/v1.0/users?$skiptoken=stale","value":[{"id":"1"},`)
+				w.(http.Flusher).Flush()
+				panic(http.ErrAbortHandler) // the connection drops mid-page
+			}
+			io.WriteString(w, `{"@odata.nextLink":"`+f.srv.URL+`/v1.0/users?$skiptoken=2","value":[{"id":"1"}]}`)
+		case "2":
+			io.WriteString(w, `{"value":[{"id":"2"}]}`)
+		default:
+			io.WriteString(w, `{"value":[{"id":"stale"}]}`)
+		}
+	})
+	var ids []string
+	err := f.c.ListUsers(context.Background(), graph.Query{ReadAhead: true}, func(us []graph.User) error {
+		for _, u := range us {
+			ids = append(ids, u.ID)
+		}
+		return nil
+	})
+	if err != nil || !slices.Equal(ids, []string{"1", "2"}) {
+		t.Fatalf("ids %v, err %v", ids, err)
+	}
+}
+
+// TestReadAheadHoldsTwoPagesAtMost: a walk whose callback is slower than
+// the reads asks for the page after the next only once the callback is
+// done with the page before: memory holds two pages, however long the
+// listing (a first release of the early link read the whole listing
+// ahead of a slow callback).
+func TestReadAheadHoldsTwoPagesAtMost(t *testing.T) {
+	f := newFixture(t, time.Minute, func(f *fixture, w http.ResponseWriter, r *http.Request) {
+		n, _ := strconv.Atoi(r.URL.Query().Get("$skiptoken"))
+		if n >= 9 {
+			io.WriteString(w, `{"value":[{"id":"last"}]}`)
+			return
+		}
+		io.WriteString(w, `{"@odata.nextLink":"`+f.srv.URL+`/v1.0/users?$skiptoken=`+strconv.Itoa(n+1)+`","value":[{"id":"`+strconv.Itoa(n)+`"}]}`)
+	})
+	pages := 0
+	err := f.c.ListUsers(context.Background(), graph.Query{ReadAhead: true}, func(us []graph.User) error {
+		pages++
+		if pages == 1 {
+			// Give the reads every chance to run ahead.
+			for deadline := time.Now().Add(300 * time.Millisecond); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+				if n := f.hits.Load(); n > 2 {
+					t.Errorf("%d pages asked for while the callback held the first", n)
+					break
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil || pages != 10 {
+		t.Fatalf("%d pages, err %v", pages, err)
 	}
 }

@@ -79,10 +79,16 @@ type Reader interface {
 	// SourceState returns the source's saved cursor and anything else an
 	// incremental read needs; empty when there is none.
 	SourceState(ctx context.Context, sourceID string) (string, error)
+	// CountLinked counts the users and the groups linked to the source that
+	// are not in the trash: what the directory holds from it.
+	CountLinked(ctx context.Context, sourceID string) (users, groups int, err error)
 
 	User(ctx context.Context, accountID, id string) (directory.User, error)
 	// UserByLink finds the user linked to an object of a source.
 	UserByLink(ctx context.Context, sourceID, externalID string) (directory.User, error)
+	// UsersByLink finds the users linked to objects of a source, by
+	// their external id; one absent from the map links to nobody.
+	UsersByLink(ctx context.Context, sourceID string, externalIDs []string) (map[string]directory.User, error)
 	// UserByUsername and UserByEmail match case-insensitively.
 	UserByUsername(ctx context.Context, accountID, username string) (directory.User, error)
 	UserByEmail(ctx context.Context, accountID, email string) (directory.User, error)
@@ -90,6 +96,9 @@ type Reader interface {
 
 	Group(ctx context.Context, accountID, id string) (directory.Group, error)
 	GroupByLink(ctx context.Context, sourceID, externalID string) (directory.Group, error)
+	// GroupsByLink finds the groups linked to objects of a source, by
+	// their external id; one absent from the map links to nothing.
+	GroupsByLink(ctx context.Context, sourceID string, externalIDs []string) (map[string]directory.Group, error)
 	// GroupByName matches case-insensitively and returns the first by id
 	// when several groups share the name.
 	GroupByName(ctx context.Context, accountID, name string) (directory.Group, error)
@@ -309,9 +318,6 @@ type Tx interface {
 	// id the run did not stage, in any state, ordered by user id.
 	UnstagedUsers(ctx context.Context, sourceID, runID, after string, limit int) ([]directory.User, error)
 	UnstagedGroups(ctx context.Context, sourceID, runID, after string, limit int) ([]directory.Group, error)
-	// CountLinked counts the users and the groups linked to the source that
-	// are not in the trash: what the directory holds from it.
-	CountLinked(ctx context.Context, sourceID string) (users, groups int, err error)
 	// SyncMemberships makes the direct memberships the source owns within
 	// reach equal to those the run staged under runID between a group and
 	// a member that are both linked to the source and not in the trash

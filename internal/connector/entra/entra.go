@@ -101,20 +101,24 @@ func NewClient(cfg Config, secret []byte, opts Options) (*graph.Client, graph.Cl
 	if err != nil {
 		return nil, cl, invalid("ca_pem: %v", err)
 	}
-	var cred azcore.TokenCredential
-	switch cfg.authMethod() {
-	case AuthCertificate:
-		cred, err = graph.NewCertificateCredential(cl, cfg.Tenant, cfg.ClientID, secret, hc)
-		if err != nil {
-			return nil, cl, invalid("client certificate: %v", err)
+	cred, err := credentials.get(cfg, cl, secret, func() (azcore.TokenCredential, error) {
+		if cfg.authMethod() == AuthCertificate {
+			cred, err := graph.NewCertificateCredential(cl, cfg.Tenant, cfg.ClientID, secret, hc)
+			if err != nil {
+				return nil, invalid("client certificate: %v", err)
+			}
+			return cred, nil
 		}
-	default:
 		// Entra generates secrets without whitespace; a newline left by
 		// "echo ... > file" would only turn into a baffling AADSTS7000215.
-		cred, err = graph.NewSecretCredential(cl, cfg.Tenant, cfg.ClientID, string(bytes.TrimSpace(secret)), hc)
+		cred, err := graph.NewSecretCredential(cl, cfg.Tenant, cfg.ClientID, string(bytes.TrimSpace(secret)), hc)
 		if err != nil {
-			return nil, cl, invalid("client secret: %v", err)
+			return nil, invalid("client secret: %v", err)
 		}
+		return cred, nil
+	})
+	if err != nil {
+		return nil, cl, err
 	}
 	logger := opts.Logger
 	if logger == nil {

@@ -306,10 +306,10 @@ func (t *tx) UnstagedGroups(ctx context.Context, sourceID, runID, after string, 
 
 // CountLinked counts the source's users and groups out of the trash, each
 // once however many of the source's objects link to it.
-func (t *tx) CountLinked(ctx context.Context, sourceID string) (users, groups int, err error) {
-	err = t.c.row(ctx, `SELECT
+func (r reader) CountLinked(ctx context.Context, sourceID string) (users, groups int, err error) {
+	err = r.c.row(ctx, `SELECT
 		(SELECT COUNT(*) FROM users WHERE state <> ? AND id IN (SELECT user_id FROM user_links WHERE source_id = ?)),
 		(SELECT COUNT(*) FROM groups WHERE state <> ? AND id IN (SELECT group_id FROM group_links WHERE source_id = ?))`,
 		string(directory.StateTrash), sourceID, string(directory.StateTrash), sourceID).Scan(&users, &groups)
-	return users, groups, wrap(err, t.c.f, "count objects of source %s", sourceID)
+	return users, groups, wrap(err, r.c.f, "count objects of source %s", sourceID)
 }

@@ -62,6 +62,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"UnfinishedRuns", testUnfinishedRuns},
 		{"SyncMembershipsReach", testSyncMembershipsReach},
 		{"CountLinked", testCountLinked},
+		{"ByLinks", testByLinks},
 		{"Console", testConsole},
 		{"DomainClaims", testDomainClaims},
 		{"ResealSecrets", testResealSecrets},
@@ -2118,6 +2119,38 @@ func testCountLinked(t *testing.T, s store.Store) {
 		users, groups, err := tx.CountLinked(ctx, src.ID)
 		if err != nil || users != 3 || groups != 1 {
 			return fmt.Errorf("CountLinked = %d users, %d groups, %v; want 3, 1", users, groups, err)
+		}
+		return nil
+	})
+}
+
+// testByLinks looks many links up at once: each external id of the
+// source that links to an object maps to it (two to one object, both),
+// and those of another source or linking to nothing are absent.
+func testByLinks(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := mkAccount(t, s, "a")
+	src := mkSource(t, s, a.ID, "src")
+	other := mkSource(t, s, a.ID, "other")
+	ann, bob := mkUser(t, s, a.ID, "ann", ""), mkUser(t, s, a.ID, "bob", "")
+	link(t, s, directory.MemberUser, ann.ID, src.ID, "u-ann")
+	link(t, s, directory.MemberUser, ann.ID, src.ID, "old-ann")
+	link(t, s, directory.MemberUser, bob.ID, other.ID, "u-bob")
+	g := mkGroup(t, s, a.ID, "G")
+	link(t, s, directory.MemberGroup, g.ID, src.ID, "g")
+	var ids []string
+	for i := range 1200 { // past a batch
+		ids = append(ids, fmt.Sprintf("none-%d", i))
+	}
+	ids = append(ids, "u-ann", "old-ann", "u-bob", "g")
+	update(t, s, func(tx store.Tx) error {
+		users, err := tx.UsersByLink(ctx, src.ID, ids)
+		if err != nil || len(users) != 2 || users["u-ann"].ID != ann.ID || users["old-ann"].ID != ann.ID || len(users["u-ann"].Sources) != 2 {
+			return fmt.Errorf("UsersByLink = %+v, %v; want ann twice, with both links", users, err)
+		}
+		groups, err := tx.GroupsByLink(ctx, src.ID, ids)
+		if err != nil || len(groups) != 1 || groups["g"].ID != g.ID || groups["g"].Name != "G" {
+			return fmt.Errorf("GroupsByLink = %+v, %v; want G", groups, err)
 		}
 		return nil
 	})
