@@ -23,14 +23,14 @@ func (e *Engine) Reap(ctx context.Context, src directory.Source) error {
 	if err != nil {
 		return err
 	}
-	release()
+	release(ctx)
 	return nil
 }
 
 // lease makes this process the only one running src, renewing the lease in
 // the background until release is called. A process that crashes stops
 // renewing, and its lease runs out after LeaseTTL.
-func (e *Engine) lease(ctx context.Context, src directory.Source) (release func(), err error) {
+func (e *Engine) lease(ctx context.Context, src directory.Source) (release func(context.Context), err error) {
 	ttl := e.LeaseTTL
 	if ttl <= 0 {
 		ttl = DefaultLeaseTTL
@@ -69,7 +69,9 @@ func (e *Engine) lease(ctx context.Context, src directory.Source) (release func(
 			}
 		}
 	}()
-	return func() {
+	// release takes the run's end's context: a delta's end writes
+	// store.WithoutCheckpoint.
+	return func(ctx context.Context) {
 		stop()
 		<-done
 		ctx, cancel := recordContext(ctx)

@@ -65,6 +65,10 @@ type Store struct {
 	stmtMu sync.Mutex
 	stmts  map[string]*sql.Stmt
 
+	// ckpt tracks the background checkpoints of SQLite's write-ahead
+	// log (checkpoint.go).
+	ckpt checkpoints
+
 	maxConns int
 }
 
@@ -320,6 +324,7 @@ func (s *Store) Contract(ctx context.Context) ([]string, error) {
 
 // Close closes the database.
 func (s *Store) Close() error {
+	s.ckpt.wg.Wait()
 	s.stmtMu.Lock()
 	for q, st := range s.stmts {
 		st.Close()
@@ -438,6 +443,14 @@ func (s *Store) updateOn(ctx context.Context, b beginner, fn func(store.Tx) erro
 }
 
 func (s *Store) update(ctx context.Context, b beginner, fn func(store.Tx) error) (err error) {
+	c, restore, err := s.noCheckpointConn(ctx, b)
+	if err != nil {
+		return err
+	}
+	if c != nil {
+		defer restore()
+		b = c
+	}
 	if db, ok := b.(*sql.DB); ok && s.flavor.pinConn {
 		// The transaction's connection, held apart, can stream rows
 		// with COPY (see copyRows).
