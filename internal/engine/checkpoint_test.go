@@ -42,7 +42,7 @@ func (s *checkpointSpy) UpdateApply(ctx context.Context, fn func(store.Tx) error
 
 func (s *checkpointSpy) CheckpointSoon() {
 	s.note("checkpoint", context.Background())
-	s.Store.(store.Checkpointer).CheckpointSoon()
+	s.Store.CheckpointSoon()
 }
 
 func (s *checkpointSpy) take() []string {

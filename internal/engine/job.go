@@ -134,8 +134,8 @@ func (j *job) end(ctx context.Context) {
 	if j.release != nil {
 		j.release(ctx)
 	}
-	if c, ok := j.e.Store.(store.Checkpointer); ok && delta {
-		c.CheckpointSoon()
+	if delta {
+		j.e.Store.CheckpointSoon()
 	}
 }
 

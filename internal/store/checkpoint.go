@@ -8,8 +8,8 @@ type checkpointKey struct{}
 
 // WithoutCheckpoint marks ctx: a backend that checkpoints a write-ahead
 // log as it commits (SQLite past 1,000 pages) does not in the
-// transactions run with it, and leaves the log to a Checkpointer's
-// Checkpoint. An incremental run's apply and the writes that end it use
+// transactions run with it, and leaves the log to the Store's
+// CheckpointSoon. An incremental run's apply and the writes that end it use
 // it: the checkpoint in its commit was half a second of a 100,000-user
 // delta, spent after the run's work was done. Other backends ignore it.
 func WithoutCheckpoint(ctx context.Context) context.Context {
@@ -20,13 +20,4 @@ func WithoutCheckpoint(ctx context.Context) context.Context {
 func CheckpointDeferred(ctx context.Context) bool {
 	v, _ := ctx.Value(checkpointKey{}).(bool)
 	return v
-}
-
-// Checkpointer is a Store whose write-ahead log a caller can ask to have
-// checkpointed, after writes made WithoutCheckpoint.
-type Checkpointer interface {
-	// CheckpointSoon checkpoints the log in the background, as the
-	// database's own automatic checkpoint would (PASSIVE: it neither
-	// waits for nor blocks readers and writers); Close waits for it.
-	CheckpointSoon()
 }

@@ -59,6 +59,13 @@ type Store interface {
 	// while an export reads).
 	Snapshot(ctx context.Context, fn func(Reader) error) error
 
+	// CheckpointSoon moves into the database, in the background, what
+	// writes made WithoutCheckpoint left in its write-ahead log, as the
+	// database's own automatic checkpoint would (SQLite, PASSIVE: it
+	// neither waits for nor blocks readers and writers; nothing to do on
+	// PostgreSQL). Close waits for it; after Close it does nothing.
+	CheckpointSoon()
+
 	Close() error
 }
 

@@ -22,16 +22,41 @@ import (
 // Nothing is less safe: a crash before the checkpoint loses nothing (the
 // next open reads the log).
 
-// checkpoints tracks the background checkpoints Close waits for.
-type checkpoints struct{ wg sync.WaitGroup }
+// checkpoints tracks the background checkpoints Close waits for; once
+// closed, it starts none (a run ending while the store closes would add
+// to a WaitGroup already waited on).
+type checkpoints struct {
+	mu     sync.Mutex
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// start reports whether a checkpoint may begin, counting it if so.
+func (c *checkpoints) start() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return false
+	}
+	c.wg.Add(1)
+	return true
+}
+
+// close starts no more checkpoints and waits for those begun.
+func (c *checkpoints) close() {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	c.wg.Wait()
+}
 
 // CheckpointSoon checkpoints the write-ahead log in a goroutine, PASSIVE
-// as SQLite's automatic checkpoint; a no-op on PostgreSQL.
+// as SQLite's automatic checkpoint; a no-op on PostgreSQL and once Close
+// has begun.
 func (s *Store) CheckpointSoon() {
-	if s.flavor.name != "sqlite" {
+	if s.flavor.name != "sqlite" || !s.ckpt.start() {
 		return
 	}
-	s.ckpt.wg.Add(1)
 	go func() {
 		defer s.ckpt.wg.Done()
 		// As an automatic checkpoint's, a failure is left for the next

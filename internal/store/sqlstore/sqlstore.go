@@ -324,7 +324,7 @@ func (s *Store) Contract(ctx context.Context) ([]string, error) {
 
 // Close closes the database.
 func (s *Store) Close() error {
-	s.ckpt.wg.Wait()
+	s.ckpt.close()
 	s.stmtMu.Lock()
 	for q, st := range s.stmts {
 		st.Close()
