@@ -137,17 +137,11 @@ func (t *tx) SyncMemberships(ctx context.Context, sourceID, runID string, reach 
 	if err != nil {
 		return err
 	}
-	for _, side := range []struct {
-		added int
-		n     int64
-	}{{0, removed}, {1, added}} {
-		if side.n == 0 {
-			continue
-		}
-		if err := t.diffPages(ctx, side.added, func(p []store.Membership) error { return fn(side.added == 1, p) }); err != nil {
+	for _, side := range diffSides(removed, added) {
+		if err := t.diffPages(ctx, side, func(p []store.Membership) error { return fn(side == 1, p) }); err != nil {
 			return wrap(err, t.c.f, "sync memberships")
 		}
-		if err := t.applyDiff(ctx, sourceID, side.added); err != nil {
+		if err := t.applyDiff(ctx, sourceID, side); err != nil {
 			return err
 		}
 	}
@@ -167,14 +161,8 @@ func (t *tx) SyncMembershipsLogged(ctx context.Context, sourceID, runID string, 
 				return wrap(err, t.c.f, "sync memberships: record changes")
 			}
 		}
-		for _, side := range []struct {
-			added int
-			n     int64
-		}{{0, removed}, {1, added}} {
-			if side.n == 0 {
-				continue
-			}
-			if err := t.applyDiff(ctx, sourceID, side.added); err != nil {
+		for _, side := range diffSides(removed, added) {
+			if err := t.applyDiff(ctx, sourceID, side); err != nil {
 				return err
 			}
 		}
@@ -184,6 +172,19 @@ func (t *tx) SyncMembershipsLogged(ctx context.Context, sourceID, runID string, 
 		return 0, 0, err
 	}
 	return int(removed), int(added), t.dropDiff(ctx)
+}
+
+// diffSides are the sides of sync_diff (its added column) that hold rows,
+// removals first.
+func diffSides(removed, added int64) []int {
+	var sides []int
+	if removed > 0 {
+		sides = append(sides, 0)
+	}
+	if added > 0 {
+		sides = append(sides, 1)
+	}
+	return sides
 }
 
 // membershipIndexes are the indexes that n membership changes and their
